@@ -1,0 +1,157 @@
+/* mproc: core definitions shared by every part of the API.
+ *
+ * Errors, versions, timeouts, the reusable receive buffer, library
+ * initialisation and small process-wide queries. Include <mproc.h> rather
+ * than this header. */
+#ifndef MPROC_CORE_H
+#define MPROC_CORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mproc/version.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* MP_EXTERN marks the public functions. Define MP_STATIC when linking the
+ * static library on Windows (the CMake package and mproc.pc do it). */
+#if defined(_WIN32) && !defined(MP_STATIC)
+#if defined(MP_BUILDING)
+#define MP_EXTERN __declspec(dllexport)
+#else
+#define MP_EXTERN __declspec(dllimport)
+#endif
+#elif defined(__GNUC__) && __GNUC__ >= 4
+#define MP_EXTERN __attribute__((visibility("default")))
+#else
+#define MP_EXTERN
+#endif
+
+/* Every error the library reports: name, value, message. The enum,
+ * mp_strerror and mp_err_name are all generated from this one list. */
+#define MP_ERRNO_MAP(X)                                                       \
+    X(EINVAL, -1, "invalid argument")                                         \
+    X(ENOMEM, -2, "out of memory")                                            \
+    X(ESTATE, -3, "operation not valid in the object's current state")       \
+    X(ETIMEDOUT, -4, "timed out")                                             \
+    X(EAGAIN, -5, "operation would block")                                    \
+    X(ECLOSED, -6, "closed, or the peer has gone")                            \
+    X(EMSGSIZE, -7, "message too large")                                      \
+    X(EPROTO, -8, "malformed data from the peer")                             \
+    X(EOVERFLOW, -9, "value past its bound")                                  \
+    X(EOWNERDEAD, -10, "the previous owner died holding the lock")            \
+    X(EBROKEN, -11, "barrier broken")                                         \
+    X(ETASK, -12, "the task returned a non-zero status")                      \
+    X(EWORKER, -13, "the worker process died while running the task")         \
+    X(EAUTH, -14, "authentication failed")                                    \
+    X(ETARGET, -15, "the target could not be resolved in the child")          \
+    X(ENOTSUP, -16, "not supported on this platform")                         \
+    X(ENOENT, -17, "no such object")                                          \
+    X(EEXIST, -18, "object already exists")                                   \
+    X(EACCES, -19, "permission denied")                                       \
+    X(ELIMIT, -20, "a system resource limit was reached")                     \
+    X(ECONNREFUSED, -21, "connection refused")                                \
+    X(EIO, -22, "input/output error")                                         \
+    X(ESYS, -23, "unexpected operating system error")
+
+typedef enum mp_errno {
+#define MP__ERR_ENUM(name, val, msg) MP_##name = (val),
+    MP_ERRNO_MAP(MP__ERR_ENUM)
+#undef MP__ERR_ENUM
+    MP_ERRNO_MIN = -23
+} mp_errno;
+
+/* A message for an error code; "unknown error" for anything else. Never
+ * NULL, static storage, thread-safe. */
+MP_EXTERN const char *mp_strerror(int err);
+
+/* The code's name ("MP_EINVAL"); "MP_EUNKNOWN" for anything else. Never NULL,
+ * static storage, thread-safe. */
+MP_EXTERN const char *mp_err_name(int err);
+
+/* The library's version as (major << 16) | (minor << 8) | patch, and as a
+ * "major.minor.patch" string. Infallible. */
+MP_EXTERN unsigned mp_version(void);
+MP_EXTERN const char *mp_version_string(void);
+
+/* Timeouts are `long timeout_ms`: MP_INFINITE waits forever, 0 never blocks
+ * (MP_EAGAIN when the operation cannot complete at once), a positive value
+ * bounds the wait (MP_ETIMEDOUT when it runs out). */
+#define MP_INFINITE (-1L)
+
+/* A caller-owned, reusable receive buffer. Start with `mp_buf b = {0};`.
+ * Receiving functions grow `data` as needed (never shrink it), set `len` to
+ * the payload length, and keep `cap` as the allocated size, so a receive loop
+ * allocates nothing once warm. Release with mp_buf_free. A buffer may not be
+ * used by two threads at once. */
+typedef struct mp_buf {
+    void *data;
+    size_t len;
+    size_t cap;
+} mp_buf;
+
+/* Frees b->data and zeroes *b. NULL-safe, infallible. */
+MP_EXTERN void mp_buf_free(mp_buf *b);
+
+/* How a child process is created. */
+typedef enum mp_start_method {
+    MP_START_DEFAULT = 0, /* the global setting (fork on POSIX, spawn on Windows) */
+    MP_START_FORK = 1,    /* POSIX only: the child is a copy of the parent */
+    MP_START_SPAWN = 2,   /* a fresh run of the same executable */
+    MP_START_FORKSERVER = 3 /* reserved: MP_ENOTSUP for now */
+} mp_start_method;
+
+/* Initialises the library. Call it first in main(), before any other thread
+ * exists, with main's own argc and argv.
+ *
+ * In a child started with MP_START_SPAWN it never returns: it receives the
+ * arguments, runs the target and exits with its return value. In any other
+ * process it returns 0. It may be called again (a no-op returning 0).
+ * argc/argv may be NULL in a program that never is a spawned child (it then
+ * cannot serve as one: spawning from it is still fine).
+ *
+ * It also arranges that at normal exit (exit() or return from main) daemonic
+ * children still running are terminated and the others are joined, as in
+ * Python. Errors: MP_ENOMEM, MP_ESYS when the platform layer fails. */
+MP_EXTERN int mp_init(int *argc, char ***argv);
+
+/* Runs the exit-time clean-up at once (terminate daemonic children, join the
+ * others) and releases the library's global resources. After it, mp_init
+ * must be called again before spawning. NULL-safe, infallible, idempotent. */
+MP_EXTERN void mp_shutdown(void);
+
+/* Sets the default start method for objects created afterwards.
+ * MP_EINVAL for an unknown value; MP_ENOTSUP for fork on Windows and for
+ * forkserver. Thread-safe. */
+MP_EXTERN int mp_set_start_method(mp_start_method method);
+
+/* The current default start method (never MP_START_DEFAULT). Infallible. */
+MP_EXTERN mp_start_method mp_get_start_method(void);
+
+/* Sets the executable that MP_START_SPAWN runs (Python's set_executable).
+ * NULL restores the default: the running program itself. The file must be a
+ * program that calls mp_init first; a target that cannot be found in it is
+ * reported as MP_ETARGET by mp_process_join. The string is copied.
+ * MP_EINVAL for an empty or over-long path, MP_ENOMEM. Not thread-safe with
+ * concurrent spawns. */
+MP_EXTERN int mp_set_executable(const char *path);
+
+/* Number of CPUs usable by this process (at least 1). Infallible. */
+MP_EXTERN int mp_cpu_count(void);
+
+/* This process's id and its parent's. Infallible. */
+MP_EXTERN long mp_getpid(void);
+MP_EXTERN long mp_getppid(void);
+
+/* The current process's name: "MainProcess" in a program started normally,
+ * the mp_process's name inside a child. Static storage valid for the life
+ * of the process; infallible. */
+MP_EXTERN const char *mp_current_name(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

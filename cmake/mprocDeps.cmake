@@ -1,0 +1,30 @@
+# Finds mproc's dependencies the way package managers provide them: CMake
+# targets first (vcpkg, conan), then pkg-config. Used by the build and by the
+# installed mprocConfig.cmake. Sets MPROC_APR_TARGET and MPROC_APR_PC.
+include_guard(GLOBAL)
+
+set(MPROC_APR_TARGET "")
+find_package(apr CONFIG QUIET)
+foreach(t apr::apr apr::apr-1 apr::libapr-1)
+  if(TARGET ${t})
+    set(MPROC_APR_TARGET ${t})
+    break()
+  endif()
+endforeach()
+if(NOT MPROC_APR_TARGET)
+  find_package(PkgConfig REQUIRED)
+  pkg_check_modules(MPROC_APR REQUIRED IMPORTED_TARGET GLOBAL apr-1)
+  set(MPROC_APR_TARGET PkgConfig::MPROC_APR)
+endif()
+set(MPROC_APR_PC apr-1)
+
+if(WIN32)
+  set(MPROC_CRYPTO_TARGET "")
+else()
+  find_package(OpenSSL QUIET COMPONENTS Crypto)
+  if(TARGET OpenSSL::Crypto)
+    set(MPROC_CRYPTO_TARGET OpenSSL::Crypto)
+  else()
+    set(MPROC_CRYPTO_TARGET "")
+  endif()
+endif()

@@ -1,0 +1,41 @@
+/* Owned argument lists: the deep copy a process or task keeps, their wire
+ * form for spawned children, and the mp_call a target receives. */
+#ifndef MP_COMMON_ARGV_H
+#define MP_COMMON_ARGV_H
+
+#include "mproc/args.h"
+#include "objtype.h"
+
+/* Total bytes of one argument list (strings, bytes, objects' state). */
+#define MP__ARGS_MAX ((size_t)64 << 20)
+#define MP__ARGS_COUNT_MAX 4096u
+
+/* An argument list that owns its strings and bytes (one allocation). For
+ * an imported list, `imported` marks the objects to release. */
+typedef struct mp__argv {
+    mp_arg *v;
+    size_t n;
+    void *mem;
+    bool imported;
+} mp__argv;
+
+/* Deep-copies args. MP_EINVAL for an unknown type or a NULL object,
+ * MP_EMSGSIZE past the bounds, MP_ENOMEM. */
+int mp__argv_copy(mp_args args, mp__argv *out);
+void mp__argv_free(mp__argv *a);
+
+/* Wire form (for spawned children). Objects are exported through their
+ * mp__objtype; MP_ENOTSUP for a kind that cannot cross. */
+int mp__argv_encode(const mp__argv *a, mp__wbuf *w, mp__handles *hs);
+/* Decodes from r; objects are imported taking handles from hs. On error
+ * everything taken is released. */
+int mp__argv_decode(mp__rbuf *r, mp__handle *hs, size_t nh, mp__argv *out);
+
+struct mp_call {
+    const mp_arg *v;
+    size_t n;
+    mp_buf ret;      /* bytes set by mp_call_return */
+    bool has_ret;
+};
+
+#endif

@@ -1,0 +1,38 @@
+/* How an mproc object crosses into a spawned child: each object kind that
+ * can be an argument provides one of these. A forked child needs none of
+ * it: it shares the parent's mappings and descriptors as they are. */
+#ifndef MP_COMMON_OBJTYPE_H
+#define MP_COMMON_OBJTYPE_H
+
+#include "mproc/args.h"
+#include "codec.h"
+#include "os.h"
+
+/* The handles a blob refers to, by index. */
+typedef struct mp__handles {
+    mp__handle *v;
+    size_t n, cap;
+} mp__handles;
+
+/* Appends h and writes its index into w. */
+void mp__handles_put(mp__handles *hs, mp__wbuf *w, mp__handle h);
+/* Reads an index from r and returns the handle it names (MP_EPROTO when out
+ * of range or already taken: each handle is taken once). */
+int mp__handles_take(mp__rbuf *r, mp__handle *hs, size_t nh, mp__handle *out);
+void mp__handles_free(mp__handles *hs);
+
+typedef struct mp__objtype {
+    /* Parent: writes the object's state to w and its OS handles to hs (which
+     * borrows them: the parent keeps its own). */
+    int (*export_)(void *obj, mp__wbuf *w, mp__handles *hs);
+    /* Child: rebuilds the object from r, taking ownership of the handles it
+     * takes from hs. On error it releases what it took. */
+    int (*import_)(void **obj, mp__rbuf *r, mp__handle *hs, size_t nh);
+    /* Child: releases an imported object once the target has returned. */
+    void (*release)(void *obj);
+} mp__objtype;
+
+/* The type of a kind, or NULL if that kind cannot cross processes. */
+const mp__objtype *mp__objtype_get(mp_obj_kind kind);
+
+#endif

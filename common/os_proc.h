@@ -1,0 +1,73 @@
+/* os layer, processes: create, wait, signal, locate functions across
+ * processes. Implemented by posix/os_proc.c and win32/os_proc.c. */
+#ifndef MP_COMMON_OS_PROC_H
+#define MP_COMMON_OS_PROC_H
+
+#include "os.h"
+
+/* A child process as the backend knows it. */
+typedef struct mp__os_proc {
+    long pid;
+    mp__handle h; /* pidfd (or MP__BAD_HANDLE) on POSIX, process HANDLE on Windows */
+} mp__os_proc;
+
+/* Whether this platform has fork(). */
+bool mp__os_can_fork(void);
+
+/* Forks. In the parent returns 0 with *is_child false and *out filled; in the
+ * child returns 0 with *is_child true, stdin redirected to the null device
+ * and, when daemon, bound to die with the parent. MP_ENOTSUP on Windows. */
+int mp__os_fork(mp__os_proc *out, bool daemon, bool *is_child);
+
+/* What mp__os_spawn runs. */
+typedef struct mp__spawn_req {
+    const char *exe;            /* NULL: the running program itself */
+    const mp__handle *handles;  /* parent handles the child receives */
+    size_t nhandles;
+    bool daemon;                /* bind the child's life to ours */
+} mp__spawn_req;
+
+/* Starts `exe --mproc-spawn v0,v1,...` with stdin on the null device, stdout
+ * and stderr shared, and exactly the given handles inherited (vN being the
+ * child's value of handles[N]). */
+int mp__os_spawn(const mp__spawn_req *req, mp__os_proc *out);
+
+/* In a spawned daemonic child: bind our life to the parent `ppid` (and exit at
+ * once if it is already gone). */
+int mp__os_child_bind_parent(long ppid);
+
+/* Waits until the child has ended without reaping it; several threads may
+ * wait at once. 0, or MP_ETIMEDOUT when timeout_ms runs out. */
+int mp__os_proc_wait(mp__os_proc *p, long timeout_ms);
+
+/* Collects the ended child's status, once: *code is the exit code, -signal
+ * for a signal, -15 / -9 for mp__os_proc_signal's terminate / kill on every
+ * platform. MP_ESTATE if it has not ended. */
+int mp__os_proc_reap(mp__os_proc *p, int *code);
+
+/* Sends terminate (15) or kill (9). 0 when the child already ended. */
+int mp__os_proc_signal(mp__os_proc *p, int sig);
+
+/* Releases the backend's handle of a reaped child. */
+void mp__os_proc_close(mp__os_proc *p);
+
+/* Where a function lives, in a form another run of the same program can
+ * resolve: the module ("" = the main program), the offset in it, and the
+ * module's identity (build id, or file size and time). */
+#define MP__MODULE_MAX 1024
+#define MP__IDENT_MAX 64
+typedef struct mp__fnloc {
+    char module[MP__MODULE_MAX];
+    uint64_t offset;
+    uint8_t ident[MP__IDENT_MAX];
+    uint32_t ident_len;
+} mp__fnloc;
+
+/* Fills *loc for the code address fn. MP_ETARGET if fn is not in a module. */
+int mp__os_fn_locate(const void *fn, mp__fnloc *loc);
+
+/* Finds the address described by loc in this process. MP_ETARGET when the
+ * module is absent, its identity differs, or the offset is out of range. */
+int mp__os_fn_resolve(const mp__fnloc *loc, void **fn);
+
+#endif

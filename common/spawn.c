@@ -1,0 +1,225 @@
+/* The spawn start method: a new run of the program receives a blob
+ * describing its target and arguments over an inherited pipe, and reports a
+ * bootstrap failure over another. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define BLOB_MAGIC 0x3153504du /* "MPS1" */
+#define BLOB_MAX (MP__ARGS_MAX + 65536)
+#define HANDLES_MAX 1024u
+
+/* Child exit code when bootstrap fails; the real reason goes over the
+ * status pipe. */
+#define BOOT_FAIL_EXIT 121
+
+static int encode_blob(mp_target target, const mp__argv *args,
+                       const char *name, bool daemon, mp__wbuf *w,
+                       mp__handles *hs) {
+    mp__fnloc *loc = malloc(sizeof *loc);
+    if (!loc)
+        return MP_ENOMEM;
+    int rc = mp__os_fn_locate((const void *)target, loc);
+    if (!rc) {
+        mp__w_u32(w, BLOB_MAGIC);
+        mp__w_blob(w, name, strlen(name) + 1);
+        mp__w_u8(w, daemon);
+        mp__w_u64(w, (uint64_t)mp__os_getpid());
+        mp__w_blob(w, loc->module, strlen(loc->module) + 1);
+        mp__w_u64(w, loc->offset);
+        mp__w_blob(w, loc->ident, loc->ident_len);
+        rc = mp__argv_encode(args, w, hs);
+    }
+    free(loc);
+    return rc;
+}
+
+int mp__spawn(mp_target target, const mp__argv *args, const char *name,
+              bool daemon, mp__os_proc *proc, mp__handle *status_rd) {
+    mp__wbuf w = {0};
+    mp__handles hs = {0};
+    mp__handle blob_r = MP__BAD_HANDLE, blob_w = MP__BAD_HANDLE;
+    mp__handle st_r = MP__BAD_HANDLE, st_w = MP__BAD_HANDLE;
+    /* The first two handles are the bootstrap pipes; their slots are filled
+     * once the pipes exist. */
+    mp__wbuf scratch = {0};
+    mp__handles_put(&hs, &scratch, MP__BAD_HANDLE);
+    mp__handles_put(&hs, &scratch, MP__BAD_HANDLE);
+    mp__w_free(&scratch);
+    int rc = hs.n == 2 ? 0 : MP_ENOMEM;
+    if (!rc)
+        rc = encode_blob(target, args, name, daemon, &w, &hs);
+    if (!rc && hs.n > HANDLES_MAX)
+        rc = MP_ELIMIT;
+    if (!rc)
+        rc = mp__os_pipe(&blob_r, &blob_w);
+    if (!rc)
+        rc = mp__os_pipe(&st_r, &st_w);
+    if (rc)
+        goto finish;
+    hs.v[0] = blob_r;
+    hs.v[1] = st_w;
+    mp__spawn_req req = {mp__g.exe, hs.v, hs.n, daemon};
+    rc = mp__os_spawn(&req, proc);
+    if (rc)
+        goto finish;
+    /* Once the child exists its failures are its own to report: a write
+     * error here means it died, which join will tell. */
+    uint8_t len[8];
+    for (int i = 0; i < 8; i++)
+        len[i] = (uint8_t)((uint64_t)w.len >> (8 * i));
+    if (mp__os_write_all(blob_w, len, sizeof len) == 0)
+        mp__os_write_all(blob_w, w.data, w.len);
+    *status_rd = st_r;
+    st_r = MP__BAD_HANDLE;
+finish:
+    mp__os_close(blob_r);
+    mp__os_close(blob_w);
+    mp__os_close(st_r);
+    mp__os_close(st_w);
+    mp__handles_free(&hs);
+    mp__w_free(&w);
+    return rc;
+}
+
+int mp__spawn_status(mp__handle status_rd) {
+    uint8_t b[4];
+    size_t got = 0;
+    if (mp__os_read_avail(status_rd, b, sizeof b, &got) != 0 || got != 4)
+        return 0;
+    int32_t v = (int32_t)((uint32_t)b[0] | (uint32_t)b[1] << 8 |
+                          (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24);
+    return v < 0 && v >= MP_ERRNO_MIN ? (int)v : MP_EPROTO;
+}
+
+static _Noreturn void boot_fail(mp__handle st_w, int err) {
+    uint32_t v = (uint32_t)(int32_t)err;
+    uint8_t b[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16),
+                    (uint8_t)(v >> 24)};
+    if (st_w != MP__BAD_HANDLE)
+        mp__os_write_all(st_w, b, sizeof b);
+    fprintf(stderr, "mproc: spawned child could not start its target: %s\n",
+            mp_strerror(err));
+    exit(BOOT_FAIL_EXIT);
+}
+
+static size_t parse_handles(const char *s, mp__handle *hs, size_t max) {
+    size_t n = 0;
+    while (*s && n < max) {
+        char *end;
+        long long v = strtoll(s, &end, 10);
+        if (end == s)
+            return 0;
+        hs[n++] = (mp__handle)v;
+        s = *end == ',' ? end + 1 : end;
+        if (*end && *end != ',')
+            return 0;
+    }
+    return *s ? 0 : n;
+}
+
+static int read_blob(mp__handle h, uint8_t **out, size_t *outlen) {
+    uint8_t len[8];
+    int rc = mp__os_read_all(h, len, sizeof len);
+    if (rc)
+        return rc;
+    uint64_t n = 0;
+    for (int i = 7; i >= 0; i--)
+        n = n << 8 | len[i];
+    if (n > BLOB_MAX)
+        return MP_EPROTO;
+    uint8_t *b = malloc(n ? (size_t)n : 1);
+    if (!b)
+        return MP_ENOMEM;
+    if ((rc = mp__os_read_all(h, b, (size_t)n))) {
+        free(b);
+        return rc;
+    }
+    *out = b;
+    *outlen = (size_t)n;
+    return 0;
+}
+
+/* Decodes the header of the blob: name, daemon flag, parent, target. */
+static int decode_head(mp__rbuf *r, bool *daemon, long *ppid, void **fn) {
+    uint32_t magic;
+    const void *p;
+    size_t n;
+    uint8_t d;
+    uint64_t pp;
+    int rc = mp__r_u32(r, &magic);
+    if (!rc && magic != BLOB_MAGIC)
+        rc = MP_EPROTO;
+    if (!rc && !(rc = mp__r_blob(r, &p, &n, MP__NAME_MAX + 1))) {
+        if (n == 0 || ((const char *)p)[n - 1])
+            return MP_EPROTO;
+        mp__set_current_name(p);
+    }
+    if (!rc)
+        rc = mp__r_u8(r, &d);
+    if (!rc)
+        rc = mp__r_u64(r, &pp);
+    if (rc)
+        return rc;
+    *daemon = d != 0;
+    *ppid = (long)pp;
+    mp__fnloc *loc = calloc(1, sizeof *loc);
+    if (!loc)
+        return MP_ENOMEM;
+    rc = mp__r_blob(r, &p, &n, MP__MODULE_MAX);
+    if (!rc && (n == 0 || ((const char *)p)[n - 1]))
+        rc = MP_EPROTO;
+    if (!rc) {
+        memcpy(loc->module, p, n);
+        rc = mp__r_u64(r, &loc->offset);
+    }
+    if (!rc)
+        rc = mp__r_blob(r, &p, &n, MP__IDENT_MAX);
+    if (!rc) {
+        memcpy(loc->ident, p, n);
+        loc->ident_len = (uint32_t)n;
+        rc = mp__os_fn_resolve(loc, fn);
+    }
+    free(loc);
+    return rc;
+}
+
+void mp__spawn_child_main(const char *handles) {
+    static mp__handle hs[HANDLES_MAX];
+    size_t nh = parse_handles(handles, hs, HANDLES_MAX);
+    if (nh < 2) {
+        fprintf(stderr, "mproc: malformed %s argument\n", MP__SPAWN_FLAG);
+        exit(BOOT_FAIL_EXIT);
+    }
+    mp__handle blob_r = hs[0], st_w = hs[1];
+    uint8_t *blob = NULL;
+    size_t len = 0;
+    int rc = read_blob(blob_r, &blob, &len);
+    mp__os_close(blob_r);
+    if (rc)
+        boot_fail(st_w, rc);
+    mp__rbuf r = {blob, len};
+    bool daemon = false;
+    long ppid = 0;
+    void *fn = NULL;
+    if ((rc = decode_head(&r, &daemon, &ppid, &fn)))
+        boot_fail(st_w, rc);
+    if (daemon && (rc = mp__os_child_bind_parent(ppid)))
+        boot_fail(st_w, rc);
+    mp__argv args;
+    if ((rc = mp__argv_decode(&r, hs + 2, nh - 2, &args)))
+        boot_fail(st_w, rc);
+    mp__os_close(st_w);
+    for (size_t i = 2; i < nh; i++) /* handles no object took */
+        mp__os_close(hs[i]);
+    mp_call call = {args.v, args.n, {0}, false};
+    mp_target target;
+    memcpy(&target, &fn, sizeof target);
+    int code = target(&call);
+    mp__argv_free(&args);
+    mp_buf_free(&call.ret);
+    free(blob);
+    exit(code);
+}

@@ -1,0 +1,352 @@
+/* POSIX backend: processes (fork, posix_spawn, pidfd waits) and locating
+ * a function in another run of the same program (dl_iterate_phdr). */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <link.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
+
+#include "../common/os.h"
+#include "os_posix.h"
+
+extern char **environ;
+
+bool mp__os_can_fork(void) { return true; }
+
+static mp__handle open_pidfd(pid_t pid) {
+#ifdef SYS_pidfd_open
+    long fd = syscall(SYS_pidfd_open, pid, 0);
+    if (fd >= 0)
+        return (mp__handle)fd;
+#endif
+    (void)pid;
+    return MP__BAD_HANDLE;
+}
+
+/* Makes the calling child die with its parent; exits if already orphaned. */
+static int bind_parent(long ppid) {
+#ifdef __linux__
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1)
+        return mp__posix_err(errno);
+    /* The parent may have died before prctl took effect. */
+    if ((long)getppid() != ppid)
+        _exit(1);
+    return 0;
+#else
+    (void)ppid;
+    return MP_ENOTSUP;
+#endif
+}
+
+int mp__os_fork(mp__os_proc *out, bool daemon, bool *is_child) {
+    long parent = (long)getpid();
+    pid_t pid = fork();
+    if (pid < 0)
+        return errno == EAGAIN ? MP_ELIMIT : mp__posix_err(errno);
+    if (pid == 0) {
+        *is_child = true;
+        int fd = open("/dev/null", O_RDONLY);
+        if (fd >= 0) {
+            dup2(fd, 0);
+            if (fd != 0)
+                close(fd);
+        }
+        if (daemon && bind_parent(parent) != 0)
+            _exit(1);
+        out->pid = (long)getpid();
+        out->h = MP__BAD_HANDLE;
+        return 0;
+    }
+    *is_child = false;
+    out->pid = (long)pid;
+    out->h = open_pidfd(pid);
+    return 0;
+}
+
+int mp__os_child_bind_parent(long ppid) { return bind_parent(ppid); }
+
+/* Builds "3,4,5,..." for n handles. */
+static char *handle_list(size_t n) {
+    char *s = malloc(n * 12 + 1), *p = s;
+    if (!s)
+        return NULL;
+    *p = '\0';
+    for (size_t i = 0; i < n; i++)
+        p += sprintf(p, i ? ",%zu" : "%zu", 3 + i);
+    return s;
+}
+
+int mp__os_spawn(const mp__spawn_req *req, mp__os_proc *out) {
+    const char *exe = req->exe ? req->exe : "/proc/self/exe";
+    int rc = 0, *tmp = calloc(req->nhandles + 1, sizeof(int));
+    char *hl = handle_list(req->nhandles);
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t at;
+    bool fa_ok = false, at_ok = false;
+    size_t ntmp = 0;
+    if (!tmp || !hl) {
+        rc = MP_ENOMEM;
+        goto finish;
+    }
+    /* Move the sources above the target range first, so that placing
+     * handle i at 3+i never clobbers a handle still to be placed. */
+    int floor = 3 + (int)req->nhandles;
+    for (; ntmp < req->nhandles; ntmp++) {
+        tmp[ntmp] = fcntl((int)req->handles[ntmp], F_DUPFD_CLOEXEC, floor);
+        if (tmp[ntmp] == -1) {
+            rc = mp__posix_err(errno);
+            goto finish;
+        }
+    }
+    if ((rc = mp__posix_err(posix_spawn_file_actions_init(&fa))))
+        goto finish;
+    fa_ok = true;
+    if ((rc = mp__posix_err(posix_spawnattr_init(&at))))
+        goto finish;
+    at_ok = true;
+    rc = mp__posix_err(posix_spawn_file_actions_addopen(&fa, 0, "/dev/null",
+                                                        O_RDONLY, 0));
+    for (size_t i = 0; !rc && i < req->nhandles; i++)
+        rc = mp__posix_err(
+            posix_spawn_file_actions_adddup2(&fa, tmp[i], 3 + (int)i));
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 34)
+    /* Descriptors the program opened without O_CLOEXEC must not leak. */
+    if (!rc)
+        rc = mp__posix_err(posix_spawn_file_actions_addclosefrom_np(&fa, floor));
+#endif
+    sigset_t def, none;
+    sigemptyset(&def);
+    sigaddset(&def, SIGPIPE);
+    sigemptyset(&none);
+    if (!rc)
+        rc = mp__posix_err(posix_spawnattr_setsigdefault(&at, &def));
+    if (!rc)
+        rc = mp__posix_err(posix_spawnattr_setsigmask(&at, &none));
+    if (!rc)
+        rc = mp__posix_err(posix_spawnattr_setflags(
+            &at, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK));
+    if (rc)
+        goto finish;
+    char *argv[] = {(char *)exe, (char *)MP__SPAWN_FLAG, hl, NULL};
+    pid_t pid;
+    int e = posix_spawn(&pid, exe, &fa, &at, argv, environ);
+    if (e) {
+        rc = e == EAGAIN ? MP_ELIMIT : mp__posix_err(e);
+        goto finish;
+    }
+    out->pid = (long)pid;
+    out->h = open_pidfd(pid);
+finish:
+    for (size_t i = 0; i < ntmp; i++)
+        close(tmp[i]);
+    if (fa_ok)
+        posix_spawn_file_actions_destroy(&fa);
+    if (at_ok)
+        posix_spawnattr_destroy(&at);
+    free(tmp);
+    free(hl);
+    return rc;
+}
+
+static bool has_ended(const mp__os_proc *p) {
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    if (waitid(P_PID, (id_t)p->pid, &si, WEXITED | WNOHANG | WNOWAIT) == -1)
+        return errno == ECHILD;
+    return si.si_pid != 0;
+}
+
+int mp__os_proc_wait(mp__os_proc *p, long timeout_ms) {
+    uint64_t deadline =
+        timeout_ms > 0 ? mp__os_now_ns() + (uint64_t)timeout_ms * 1000000u : 0;
+    if (p->h != MP__BAD_HANDLE) {
+        for (;;) {
+            int wait_ms = -1;
+            if (timeout_ms >= 0) {
+                uint64_t now = mp__os_now_ns();
+                wait_ms = timeout_ms == 0 || now >= deadline
+                              ? 0
+                              : (int)((deadline - now + 999999) / 1000000);
+            }
+            struct pollfd pfd = {(int)p->h, POLLIN, 0};
+            int n = poll(&pfd, 1, wait_ms);
+            if (n > 0)
+                return 0;
+            if (n == 0)
+                return MP_ETIMEDOUT;
+            if (errno != EINTR)
+                return mp__posix_err(errno);
+        }
+    }
+    /* No pidfd: poll the child's state with a growing back-off. */
+    long nap = 1;
+    for (;;) {
+        if (has_ended(p))
+            return 0;
+        if (timeout_ms == 0 ||
+            (timeout_ms > 0 && mp__os_now_ns() >= deadline))
+            return MP_ETIMEDOUT;
+        mp__os_sleep_ms(nap);
+        if (nap < 10)
+            nap++;
+    }
+}
+
+int mp__os_proc_reap(mp__os_proc *p, int *code) {
+    int status;
+    pid_t r;
+    do
+        r = waitpid((pid_t)p->pid, &status, WNOHANG);
+    while (r == -1 && errno == EINTR);
+    if (r == 0)
+        return MP_ESTATE;
+    if (r == -1)
+        return mp__posix_err(errno);
+    if (WIFEXITED(status))
+        *code = WEXITSTATUS(status);
+    else if (WIFSIGNALED(status))
+        *code = -WTERMSIG(status);
+    else
+        *code = -1;
+    return 0;
+}
+
+int mp__os_proc_signal(mp__os_proc *p, int sig) {
+    if (kill((pid_t)p->pid, sig == 9 ? SIGKILL : SIGTERM) == -1)
+        return errno == ESRCH ? 0 : mp__posix_err(errno);
+    return 0;
+}
+
+void mp__os_proc_close(mp__os_proc *p) {
+    mp__os_close(p->h);
+    p->h = MP__BAD_HANDLE;
+}
+
+/* ---- functions across runs of one program ---- */
+
+struct find_ctx {
+    uintptr_t addr;    /* locate: the address; resolve: the result */
+    const mp__fnloc *want;
+    mp__fnloc *loc;
+    int rc;
+    bool first;
+};
+
+/* The module's identity: its GNU build id, else the file's size and time. */
+static void module_ident(struct dl_phdr_info *info, const char *path,
+                         uint8_t *out, uint32_t *len) {
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_NOTE)
+            continue;
+        const uint8_t *n = (const uint8_t *)(info->dlpi_addr + ph->p_vaddr);
+        const uint8_t *end = n + ph->p_memsz;
+        while (n + sizeof(ElfW(Nhdr)) <= end) {
+            const ElfW(Nhdr) *nh = (const ElfW(Nhdr) *)n;
+            size_t name_sz = (nh->n_namesz + 3) & ~(size_t)3;
+            size_t desc_sz = (nh->n_descsz + 3) & ~(size_t)3;
+            const uint8_t *desc = n + sizeof *nh + name_sz;
+            if (desc + desc_sz > end)
+                break;
+            if (nh->n_type == NT_GNU_BUILD_ID && nh->n_namesz == 4 &&
+                memcmp(n + sizeof *nh, "GNU", 4) == 0 &&
+                nh->n_descsz + 1 <= MP__IDENT_MAX) {
+                out[0] = 'B';
+                memcpy(out + 1, desc, nh->n_descsz);
+                *len = nh->n_descsz + 1;
+                return;
+            }
+            n = desc + desc_sz;
+        }
+    }
+    struct stat st;
+    memset(out, 0, 17);
+    out[0] = 'F';
+    if (stat(path, &st) == 0) {
+        uint64_t v[2] = {(uint64_t)st.st_size, (uint64_t)st.st_mtime};
+        memcpy(out + 1, v, sizeof v);
+    }
+    *len = 17;
+}
+
+/* The module's span of loaded segments, and whether [off] is executable. */
+static bool in_exec_segment(struct dl_phdr_info *info, uintptr_t addr) {
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+        if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X) && addr >= lo &&
+            addr < lo + ph->p_memsz)
+            return true;
+    }
+    return false;
+}
+
+static const char *module_path(struct dl_phdr_info *info, bool first) {
+    return first || !info->dlpi_name[0] ? "/proc/self/exe" : info->dlpi_name;
+}
+
+static int locate_cb(struct dl_phdr_info *info, size_t size, void *data) {
+    struct find_ctx *c = data;
+    bool first = c->first;
+    c->first = false;
+    (void)size;
+    if (!in_exec_segment(info, c->addr))
+        return 0;
+    snprintf(c->loc->module, sizeof c->loc->module, "%s",
+             first ? "" : info->dlpi_name);
+    c->loc->offset = c->addr - info->dlpi_addr;
+    module_ident(info, module_path(info, first), c->loc->ident,
+                 &c->loc->ident_len);
+    c->rc = 0;
+    return 1;
+}
+
+int mp__os_fn_locate(const void *fn, mp__fnloc *loc) {
+    struct find_ctx c = {(uintptr_t)fn, NULL, loc, MP_ETARGET, true};
+    memset(loc, 0, sizeof *loc);
+    dl_iterate_phdr(locate_cb, &c);
+    return c.rc;
+}
+
+static int resolve_cb(struct dl_phdr_info *info, size_t size, void *data) {
+    struct find_ctx *c = data;
+    bool first = c->first;
+    c->first = false;
+    (void)size;
+    const char *name = first ? "" : info->dlpi_name;
+    if (strcmp(name, c->want->module) != 0)
+        return 0;
+    uint8_t ident[MP__IDENT_MAX];
+    uint32_t len = 0;
+    module_ident(info, module_path(info, first), ident, &len);
+    uintptr_t addr = info->dlpi_addr + (uintptr_t)c->want->offset;
+    if (len == c->want->ident_len && memcmp(ident, c->want->ident, len) == 0 &&
+        in_exec_segment(info, addr)) {
+        c->addr = addr;
+        c->rc = 0;
+    }
+    return 1;
+}
+
+int mp__os_fn_resolve(const mp__fnloc *loc, void **fn) {
+    struct find_ctx c = {0, loc, NULL, MP_ETARGET, true};
+    dl_iterate_phdr(resolve_cb, &c);
+    if (c.rc == 0)
+        *fn = (void *)c.addr;
+    return c.rc;
+}

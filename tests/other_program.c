@@ -1,0 +1,16 @@
+/* A second mproc program, used as the "replaced binary" of the spawn tests:
+ * it runs mp_init like any mproc program, but holds none of the test
+ * binary's targets. */
+#include <stdio.h>
+
+#include "mproc.h"
+
+int main(int argc, char **argv) {
+    int rc = mp_init(&argc, &argv);
+    if (rc) {
+        fprintf(stderr, "mp_init: %s\n", mp_strerror(rc));
+        return 2;
+    }
+    puts("other program");
+    return 0;
+}

@@ -1,0 +1,456 @@
+/* Process: lifecycle, arguments, exit codes, signals, timeouts, daemons,
+ * inheritance and bad input, with every start method the platform has. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef _WIN32
+#include <windows.h>
+#endif
+
+#include "testutil.h"
+
+#ifndef MPROC_TEST_OTHER_EXE
+#error "MPROC_TEST_OTHER_EXE must name the helper program"
+#endif
+
+/* ---- targets (static on purpose: spawn must find them too) ---- */
+
+static int t_return_arg(mp_call *c) { return (int)mp_arg_int(mp_call_arg(c, 0)); }
+
+static int t_sleep_forever(mp_call *c) {
+    (void)c;
+    for (int i = 0; i < 600; i++) /* bounded: ten minutes at most */
+        mp_test_sleep_ms(1000);
+    return 99;
+}
+
+static int t_sleep(mp_call *c) {
+    mp_test_sleep_ms((long)mp_arg_int(mp_call_arg(c, 0)));
+    return 0;
+}
+
+/* Checks every argument type; returns the number of the first wrong one. */
+static int t_check_args(mp_call *c) {
+    static const unsigned char bin[5] = {0, 1, 2, 255, 0};
+    size_t len = 99;
+    if (mp_call_nargs(c) != 6)
+        return 1;
+    if (mp_arg_int(mp_call_arg(c, 0)) != INT64_MIN + 5)
+        return 2;
+    if (mp_arg_float(mp_call_arg(c, 1)) != 2.5)
+        return 3;
+    const char *s = mp_arg_str(mp_call_arg(c, 2));
+    if (!s || strcmp(s, "héllo wörld") != 0)
+        return 4;
+    const void *b = mp_arg_bytes(mp_call_arg(c, 3), &len);
+    if (!b || len != sizeof bin || memcmp(b, bin, len) != 0)
+        return 5;
+    if (!mp_arg_bytes(mp_call_arg(c, 4), &len) || len != 0)
+        return 6;
+    s = mp_arg_str(mp_call_arg(c, 5));
+    if (!s || s[0] != '\0')
+        return 7;
+    if (mp_call_arg(c, 6) != NULL)
+        return 8;
+    if (mp_arg_int(mp_call_kwarg(c, "count")) != 3)
+        return 9;
+    if (strcmp(mp_arg_str(mp_call_kwarg(c, "label")), "x") != 0)
+        return 10;
+    if (mp_call_kwarg(c, "missing") != NULL)
+        return 11;
+    /* Wrong-type reads are defined: zero / NULL. */
+    if (mp_arg_int(mp_call_arg(c, 2)) != 0 || mp_arg_str(mp_call_arg(c, 0)))
+        return 12;
+    if (mp_arg_obj(mp_call_arg(c, 0), MP_OBJ_QUEUE) != NULL)
+        return 13;
+    return 0;
+}
+
+/* Checks the child's view of itself: name, parent pid, stdin. */
+static int t_identity(mp_call *c) {
+    if (strcmp(mp_current_name(), mp_arg_str(mp_call_arg(c, 0))) != 0)
+        return 1;
+    if (mp_getppid() != (long)mp_arg_int(mp_call_arg(c, 1)))
+        return 2;
+    if (mp_getpid() == mp_getppid())
+        return 3;
+    char buf[8];
+    if (fread(buf, 1, sizeof buf, stdin) != 0 || !feof(stdin))
+        return 4;
+    return 0;
+}
+
+/* Starts a daemonic grandchild, writes its pid to a file, then waits to be
+ * killed. */
+static int t_daemon_parent(mp_call *c) {
+    const char *path = mp_arg_str(mp_call_arg(c, 0));
+    mp_process *g;
+    if (mp_process_new(&g, t_sleep_forever, MP_NO_ARGS,
+                       &(mp_process_options){.daemon = true}) ||
+        mp_process_start(g))
+        return 1;
+    char text[32];
+    snprintf(text, sizeof text, "%ld", mp_process_pid(g));
+    if (mp_test_write_file(path, text))
+        return 2;
+    return t_sleep_forever(c);
+}
+
+/* Counts the descriptors the spawned child inherited (POSIX). */
+static int t_count_fds(mp_call *c) {
+    (void)c;
+    return mp_test_count_fds();
+}
+
+#ifdef _WIN32
+/* The handle value in arg 0 must not be valid in the child. */
+static int t_handle_absent(mp_call *c) {
+    DWORD flags;
+    HANDLE h = (HANDLE)(intptr_t)mp_arg_int(mp_call_arg(c, 0));
+    return GetHandleInformation(h, &flags) ? 1 : 0;
+}
+#endif
+
+/* ---- helpers ---- */
+
+static mp_process *start(mp_target fn, mp_args args, mp_start_method m) {
+    mp_process *p = NULL;
+    mp_process_options o = {.start_method = m};
+    MP_CHECK_OK(mp_process_new(&p, fn, args, &o));
+    if (p)
+        MP_CHECK_OK(mp_process_start(p));
+    return p;
+}
+
+static int run_code(mp_target fn, mp_args args, mp_start_method m) {
+    mp_process *p = start(fn, args, m);
+    int code = -1000;
+    if (!p)
+        return code;
+    MP_CHECK_OK(mp_process_join(p, 30000));
+    MP_CHECK_OK(mp_process_exitcode(p, &code));
+    mp_process_free(p);
+    return code;
+}
+
+/* ---- tests ---- */
+
+static void test_lifecycle(void) {
+    for (int i = 0; i < mp_test_nmethods; i++) {
+        mp_process *p = NULL;
+        int code = -1;
+        mp_process_options o = {.name = "worker-1",
+                                .start_method = mp_test_methods[i]};
+        MP_CHECK_OK(mp_process_new(&p, t_return_arg, MP_ARGS(mp_int(7)), &o));
+        CU_ASSERT_STRING_EQUAL(mp_process_name(p), "worker-1");
+        CU_ASSERT_EQUAL(mp_process_is_alive(p), 0);
+        CU_ASSERT_EQUAL(mp_process_pid(p), 0);
+        MP_CHECK_RC(mp_process_join(p, 0), MP_ESTATE);
+        MP_CHECK_RC(mp_process_exitcode(p, &code), MP_ESTATE);
+        MP_CHECK_RC(mp_process_terminate(p), MP_ESTATE);
+        MP_CHECK_OK(mp_process_start(p));
+        CU_ASSERT(mp_process_pid(p) > 0);
+        CU_ASSERT_NOT_EQUAL(mp_process_pid(p), mp_getpid());
+        MP_CHECK_RC(mp_process_start(p), MP_ESTATE);
+        MP_CHECK_RC(mp_process_set_daemon(p, true), MP_ESTATE);
+        MP_CHECK_OK(mp_process_join(p, MP_INFINITE));
+        MP_CHECK_OK(mp_process_join(p, 0)); /* joining again is fine */
+        CU_ASSERT_EQUAL(mp_process_is_alive(p), 0);
+        MP_CHECK_OK(mp_process_exitcode(p, &code));
+        CU_ASSERT_EQUAL(code, 7);
+        MP_CHECK_OK(mp_process_terminate(p)); /* ended: a no-op */
+        MP_CHECK_OK(mp_process_close(p));
+        MP_CHECK_OK(mp_process_close(p));
+        MP_CHECK_RC(mp_process_join(p, 0), MP_ESTATE);
+        MP_CHECK_OK(mp_process_exitcode(p, &code));
+        CU_ASSERT_EQUAL(code, 7);
+        mp_process_free(p);
+    }
+}
+
+static void test_default_names(void) {
+    mp_process *a, *b;
+    MP_CHECK_OK(mp_process_new(&a, t_return_arg, MP_NO_ARGS, NULL));
+    MP_CHECK_OK(mp_process_new(&b, t_return_arg, MP_NO_ARGS, NULL));
+    CU_ASSERT_EQUAL(strncmp(mp_process_name(a), "Process-", 8), 0);
+    CU_ASSERT_STRING_NOT_EQUAL(mp_process_name(a), mp_process_name(b));
+    CU_ASSERT_STRING_EQUAL(mp_current_name(), "MainProcess");
+    mp_process_free(a);
+    mp_process_free(b);
+}
+
+static void test_args_all_types(void) {
+    static const unsigned char bin[5] = {0, 1, 2, 255, 0};
+    for (int i = 0; i < mp_test_nmethods; i++) {
+        char s[] = "héllo wörld";
+        mp_process *p = NULL;
+        mp_process_options o = {.start_method = mp_test_methods[i]};
+        MP_CHECK_OK(mp_process_new(
+            &p, t_check_args,
+            MP_ARGS(mp_int(INT64_MIN + 5), mp_float(2.5), mp_str(s),
+                    mp_kw("count", mp_int(3)), mp_bytes(bin, sizeof bin),
+                    mp_bytes(NULL, 0), mp_str(NULL), mp_kw("label", mp_str("x"))),
+            &o));
+        s[0] = 'X'; /* arguments were copied */
+        MP_CHECK_OK(mp_process_start(p));
+        int code = -1;
+        MP_CHECK_OK(mp_process_join(p, 30000));
+        MP_CHECK_OK(mp_process_exitcode(p, &code));
+        CU_ASSERT_EQUAL(code, 0);
+        mp_process_free(p);
+    }
+}
+
+static void test_identity(void) {
+    for (int i = 0; i < mp_test_nmethods; i++) {
+        mp_process *p = NULL;
+        mp_process_options o = {.name = "ident", .start_method = mp_test_methods[i]};
+        MP_CHECK_OK(mp_process_new(&p, t_identity,
+                                   MP_ARGS(mp_str("ident"), mp_int(mp_getpid())), &o));
+        MP_CHECK_OK(mp_process_start(p));
+        int code = -1;
+        MP_CHECK_OK(mp_process_join(p, 30000));
+        MP_CHECK_OK(mp_process_exitcode(p, &code));
+        CU_ASSERT_EQUAL(code, 0);
+        mp_process_free(p);
+    }
+}
+
+static void test_exit_codes(void) {
+    for (int i = 0; i < mp_test_nmethods; i++) {
+        CU_ASSERT_EQUAL(run_code(t_return_arg, MP_ARGS(mp_int(0)), mp_test_methods[i]), 0);
+        CU_ASSERT_EQUAL(run_code(t_return_arg, MP_ARGS(mp_int(1)), mp_test_methods[i]), 1);
+        CU_ASSERT_EQUAL(run_code(t_return_arg, MP_ARGS(mp_int(100)), mp_test_methods[i]), 100);
+    }
+}
+
+static void check_signal(int (*send)(mp_process *), int expected) {
+    for (int i = 0; i < mp_test_nmethods; i++) {
+        mp_process *p = start(t_sleep_forever, MP_NO_ARGS, mp_test_methods[i]);
+        int code = 0;
+        CU_ASSERT_EQUAL(mp_process_is_alive(p), 1);
+        MP_CHECK_RC(mp_process_exitcode(p, &code), MP_ESTATE);
+        MP_CHECK_RC(mp_process_close(p), MP_ESTATE);
+        MP_CHECK_OK(send(p));
+        MP_CHECK_OK(mp_process_join(p, 10000));
+        MP_CHECK_OK(mp_process_exitcode(p, &code));
+        CU_ASSERT_EQUAL(code, expected);
+        MP_CHECK_OK(send(p)); /* already ended: fine */
+        mp_process_free(p);
+    }
+}
+
+static void test_terminate(void) { check_signal(mp_process_terminate, -15); }
+static void test_kill(void) { check_signal(mp_process_kill, -9); }
+
+static void test_join_timeout(void) {
+    for (int i = 0; i < mp_test_nmethods; i++) {
+        mp_process *p = start(t_sleep_forever, MP_NO_ARGS, mp_test_methods[i]);
+        int64_t t0 = mp_test_now_ms();
+        MP_CHECK_RC(mp_process_join(p, 0), MP_ETIMEDOUT);
+        CU_ASSERT(mp_test_now_ms() - t0 < 100);
+        t0 = mp_test_now_ms();
+        MP_CHECK_RC(mp_process_join(p, 200), MP_ETIMEDOUT);
+        int64_t took = mp_test_now_ms() - t0;
+        CU_ASSERT(took >= 195);
+        CU_ASSERT(took < 2000);
+        MP_CHECK_OK(mp_process_kill(p));
+        MP_CHECK_OK(mp_process_join(p, 10000));
+        mp_process_free(p);
+    }
+}
+
+static void test_join_returns_when_child_ends(void) {
+    for (int i = 0; i < mp_test_nmethods; i++) {
+        mp_process *p = start(t_sleep, MP_ARGS(mp_int(100)), mp_test_methods[i]);
+        int64_t t0 = mp_test_now_ms();
+        MP_CHECK_OK(mp_process_join(p, 20000));
+        CU_ASSERT(mp_test_now_ms() - t0 < 10000);
+        mp_process_free(p);
+    }
+}
+
+static void test_many_processes(void) {
+    enum { N = 100 };
+    for (int i = 0; i < mp_test_nmethods; i++) {
+        mp_process *ps[N];
+        for (int k = 0; k < N; k++)
+            ps[k] = start(t_return_arg, MP_ARGS(mp_int(k % 50)), mp_test_methods[i]);
+        for (int k = 0; k < N; k++) {
+            int code = -1;
+            if (!ps[k])
+                continue;
+            MP_CHECK_OK(mp_process_join(ps[k], 60000));
+            MP_CHECK_OK(mp_process_exitcode(ps[k], &code));
+            CU_ASSERT_EQUAL(code, k % 50);
+            mp_process_free(ps[k]);
+        }
+    }
+}
+
+static void test_daemon_dies_with_killed_parent(void) {
+    for (int i = 0; i < mp_test_nmethods; i++) {
+        char path[600], text[32] = "";
+        snprintf(path, sizeof path, "%s/daemon-%d.pid", mp_test_tmpdir(), i);
+        mp_process *p = start(t_daemon_parent, MP_ARGS(mp_str(path)), mp_test_methods[i]);
+        CU_ASSERT_EQUAL_FATAL(mp_test_wait_file(path, 30000), 0);
+        CU_ASSERT_EQUAL(mp_test_read_file(path, text, sizeof text), 0);
+        long gpid = atol(text);
+        CU_ASSERT(gpid > 0);
+        CU_ASSERT(mp_test_pid_alive(gpid));
+        MP_CHECK_OK(mp_process_kill(p));
+        MP_CHECK_OK(mp_process_join(p, 10000));
+        int64_t end = mp_test_now_ms() + 10000;
+        while (mp_test_pid_alive(gpid) && mp_test_now_ms() < end)
+            mp_test_sleep_ms(10);
+        CU_ASSERT_FALSE(mp_test_pid_alive(gpid));
+        mp_process_free(p);
+        remove(path);
+    }
+}
+
+static void test_spawn_inherits_nothing_else(void) {
+#ifdef _WIN32
+    SECURITY_ATTRIBUTES sa = {sizeof sa, NULL, TRUE};
+    HANDLE ev = CreateEventW(&sa, TRUE, FALSE, NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(ev);
+    CU_ASSERT_EQUAL(run_code(t_handle_absent, MP_ARGS(mp_int((intptr_t)ev)),
+                             MP_START_SPAWN), 0);
+    CloseHandle(ev);
+#else
+    /* Even a descriptor opened without O_CLOEXEC stays behind. */
+    FILE *f = fopen(mp_test_argv0, "r");
+    CU_ASSERT_PTR_NOT_NULL(f);
+    CU_ASSERT_EQUAL(run_code(t_count_fds, MP_NO_ARGS, MP_START_SPAWN), 3);
+    if (f)
+        fclose(f);
+#endif
+}
+
+static void test_no_fd_leak(void) {
+    int before = mp_test_count_fds();
+    for (int i = 0; i < mp_test_nmethods; i++)
+        CU_ASSERT_EQUAL(run_code(t_return_arg, MP_ARGS(mp_int(3)), mp_test_methods[i]), 3);
+    CU_ASSERT_EQUAL(mp_test_count_fds(), before);
+}
+
+static void test_replaced_program_is_reported(void) {
+    /* The helper program is an mproc program too, but not this one: the
+     * target cannot be found in it, and join says so. */
+    MP_CHECK_OK(mp_set_executable(MPROC_TEST_OTHER_EXE));
+    mp_process *p = start(t_return_arg, MP_ARGS(mp_int(0)), MP_START_SPAWN);
+    MP_CHECK_OK(mp_set_executable(NULL));
+    int code = 0;
+    MP_CHECK_RC(mp_process_join(p, 30000), MP_ETARGET);
+    MP_CHECK_RC(mp_process_exitcode(p, &code), MP_ETARGET);
+    CU_ASSERT_NOT_EQUAL(code, 0);
+    mp_process_free(p);
+}
+
+static void test_bad_input(void) {
+    mp_process *p = NULL;
+    int code;
+    char longname[300];
+    memset(longname, 'n', sizeof longname - 1);
+    longname[sizeof longname - 1] = '\0';
+    MP_CHECK_RC(mp_process_new(NULL, t_return_arg, MP_NO_ARGS, NULL), MP_EINVAL);
+    MP_CHECK_RC(mp_process_new(&p, NULL, MP_NO_ARGS, NULL), MP_EINVAL);
+    CU_ASSERT_PTR_NULL(p);
+    MP_CHECK_RC(mp_process_new(&p, t_return_arg, MP_NO_ARGS,
+                               &(mp_process_options){.name = longname}),
+                MP_EINVAL);
+    MP_CHECK_RC(mp_process_new(&p, t_return_arg, MP_NO_ARGS,
+                               &(mp_process_options){.start_method = 42}),
+                MP_EINVAL);
+    MP_CHECK_RC(mp_process_new(&p, t_return_arg, MP_NO_ARGS,
+                               &(mp_process_options){.start_method = MP_START_FORKSERVER}),
+                MP_ENOTSUP);
+    MP_CHECK_RC(mp_process_new(&p, t_return_arg, (mp_args){2, NULL}, NULL), MP_EINVAL);
+    mp_arg bad = mp_int(1);
+    bad.type = (mp_arg_type)77;
+    MP_CHECK_RC(mp_process_new(&p, t_return_arg, (mp_args){1, &bad}, NULL), MP_EINVAL);
+    MP_CHECK_RC(mp_process_new(&p, t_return_arg, MP_ARGS(mp_obj_arg_(MP_OBJ_QUEUE, NULL)), NULL),
+                MP_EINVAL);
+    MP_CHECK_RC(mp_process_start(NULL), MP_EINVAL);
+    MP_CHECK_RC(mp_process_join(NULL, 0), MP_EINVAL);
+    MP_CHECK_RC(mp_process_is_alive(NULL), MP_EINVAL);
+    MP_CHECK_RC(mp_process_set_daemon(NULL, true), MP_EINVAL);
+    MP_CHECK_RC(mp_process_exitcode(NULL, &code), MP_EINVAL);
+    MP_CHECK_RC(mp_process_terminate(NULL), MP_EINVAL);
+    MP_CHECK_RC(mp_process_kill(NULL), MP_EINVAL);
+    MP_CHECK_RC(mp_process_close(NULL), MP_EINVAL);
+    CU_ASSERT_EQUAL(mp_process_pid(NULL), 0);
+    CU_ASSERT_PTR_NULL(mp_process_name(NULL));
+    mp_process_free(NULL);
+    MP_CHECK_OK(mp_process_new(&p, t_return_arg, MP_NO_ARGS, NULL));
+    MP_CHECK_RC(mp_process_join(p, -2), MP_EINVAL);
+    MP_CHECK_RC(mp_process_exitcode(p, NULL), MP_EINVAL);
+    mp_process_free(p);
+    MP_CHECK_RC(mp_set_start_method(MP_START_DEFAULT), MP_EINVAL);
+    MP_CHECK_RC(mp_set_start_method((mp_start_method)9), MP_EINVAL);
+    MP_CHECK_RC(mp_set_executable(""), MP_EINVAL);
+    CU_ASSERT(mp_cpu_count() >= 1);
+    CU_ASSERT_STRING_EQUAL(mp_strerror(MP_ETIMEDOUT), "timed out");
+    CU_ASSERT_STRING_EQUAL(mp_err_name(MP_EINVAL), "MP_EINVAL");
+    CU_ASSERT_STRING_EQUAL(mp_err_name(12345), "MP_EUNKNOWN");
+    CU_ASSERT_EQUAL(mp_version(), (unsigned)MP_VERSION_HEX);
+    CU_ASSERT_STRING_EQUAL(mp_version_string(), MP_VERSION_STRING);
+}
+
+static void test_start_before_init(void) {
+    mp_process *p = NULL;
+    mp_shutdown();
+    MP_CHECK_OK(mp_process_new(&p, t_return_arg, MP_NO_ARGS, NULL));
+    MP_CHECK_RC(mp_process_start(p), MP_ESTATE);
+    MP_CHECK_OK(mp_init(NULL, NULL));
+    MP_CHECK_OK(mp_process_start(p));
+    MP_CHECK_OK(mp_process_join(p, 30000));
+    mp_process_free(p);
+}
+
+static void test_start_method_setting(void) {
+    mp_start_method was = mp_get_start_method();
+#ifdef _WIN32
+    CU_ASSERT_EQUAL(was, MP_START_SPAWN);
+    MP_CHECK_RC(mp_set_start_method(MP_START_FORK), MP_ENOTSUP);
+#else
+    CU_ASSERT_EQUAL(was, MP_START_FORK);
+    MP_CHECK_OK(mp_set_start_method(MP_START_SPAWN));
+    CU_ASSERT_EQUAL(mp_get_start_method(), MP_START_SPAWN);
+    CU_ASSERT_EQUAL(run_code(t_return_arg, MP_ARGS(mp_int(5)), MP_START_DEFAULT), 5);
+    MP_CHECK_OK(mp_set_start_method(was));
+#endif
+}
+
+static void test_free_running_child(void) {
+    /* A freed running child is tracked, not lost: mp_shutdown joins it. */
+    mp_process *p = start(t_sleep, MP_ARGS(mp_int(50)), MP_START_DEFAULT);
+    long pid = mp_process_pid(p);
+    mp_process_free(p);
+    mp_shutdown();
+    CU_ASSERT_FALSE(mp_test_pid_alive(pid));
+    MP_CHECK_OK(mp_init(NULL, NULL));
+}
+
+void mp_test_suite_process(void) {
+    MP_TEST_SUITE("process",
+                  {"lifecycle", test_lifecycle},
+                  {"default_names", test_default_names},
+                  {"args_all_types", test_args_all_types},
+                  {"identity", test_identity},
+                  {"exit_codes", test_exit_codes},
+                  {"terminate", test_terminate},
+                  {"kill", test_kill},
+                  {"join_timeout", test_join_timeout},
+                  {"join_returns_when_child_ends", test_join_returns_when_child_ends},
+                  {"many_processes", test_many_processes},
+                  {"daemon_dies_with_killed_parent", test_daemon_dies_with_killed_parent},
+                  {"spawn_inherits_nothing_else", test_spawn_inherits_nothing_else},
+                  {"no_fd_leak", test_no_fd_leak},
+                  {"replaced_program_is_reported", test_replaced_program_is_reported},
+                  {"bad_input", test_bad_input},
+                  {"start_before_init", test_start_before_init},
+                  {"start_method_setting", test_start_method_setting},
+                  {"free_running_child", test_free_running_child});
+}

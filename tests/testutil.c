@@ -1,0 +1,152 @@
+#ifndef _WIN32
+#define _DEFAULT_SOURCE
+#endif
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef _WIN32
+#include <windows.h>
+#include <direct.h>
+#include <io.h>
+#else
+#include <dirent.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#endif
+
+#include "testutil.h"
+
+const char *mp_test_argv0;
+
+#ifdef _WIN32
+const mp_start_method mp_test_methods[] = {MP_START_SPAWN};
+#else
+const mp_start_method mp_test_methods[] = {MP_START_FORK, MP_START_SPAWN};
+#endif
+const int mp_test_nmethods =
+    (int)(sizeof mp_test_methods / sizeof mp_test_methods[0]);
+
+void mp_test_register(const char *suite, const mp_test_case *cases, size_t n) {
+    CU_pSuite s = CU_add_suite(suite, NULL, NULL);
+    for (size_t i = 0; s && i < n; i++)
+        CU_add_test(s, cases[i].name, cases[i].fn);
+}
+
+int64_t mp_test_now_ms(void) {
+#ifdef _WIN32
+    return (int64_t)GetTickCount64();
+#else
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+#endif
+}
+
+void mp_test_sleep_ms(long ms) {
+#ifdef _WIN32
+    Sleep((DWORD)ms);
+#else
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+#endif
+}
+
+int mp_test_count_fds(void) {
+#ifdef _WIN32
+    return -1;
+#else
+    DIR *d = opendir("/proc/self/fd");
+    if (!d)
+        return -1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (e->d_name[0] != '.')
+            n++;
+    closedir(d);
+    return n - 1; /* the directory's own descriptor */
+#endif
+}
+
+int mp_test_pid_alive(long pid) {
+#ifdef _WIN32
+    HANDLE h = OpenProcess(SYNCHRONIZE, FALSE, (DWORD)pid);
+    if (!h)
+        return 0;
+    DWORD w = WaitForSingleObject(h, 0);
+    CloseHandle(h);
+    return w == WAIT_TIMEOUT;
+#else
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *rp = strrchr(buf, ')');
+    return rp && rp[1] == ' ' && rp[2] != 'Z' && rp[2] != 'X';
+#endif
+}
+
+const char *mp_test_tmpdir(void) {
+    static char dir[512];
+    if (dir[0])
+        return dir;
+#ifdef _WIN32
+    char base[MAX_PATH];
+    GetTempPathA(sizeof base, base);
+    snprintf(dir, sizeof dir, "%smproc-test-%lu", base,
+             (unsigned long)GetCurrentProcessId());
+    _mkdir(dir);
+#else
+    const char *base = getenv("TMPDIR");
+    snprintf(dir, sizeof dir, "%s/mproc-test-XXXXXX", base ? base : "/tmp");
+    if (!mkdtemp(dir))
+        dir[0] = '\0';
+#endif
+    return dir;
+}
+
+int mp_test_write_file(const char *path, const char *text) {
+    char tmp[600];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return -1;
+    fputs(text, f);
+    if (fclose(f) != 0)
+        return -1;
+#ifdef _WIN32
+    return MoveFileExA(tmp, path, MOVEFILE_REPLACE_EXISTING) ? 0 : -1;
+#else
+    return rename(tmp, path);
+#endif
+}
+
+int mp_test_read_file(const char *path, char *buf, size_t cap) {
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    size_t n = fread(buf, 1, cap - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    return 0;
+}
+
+int mp_test_wait_file(const char *path, long timeout_ms) {
+    int64_t end = mp_test_now_ms() + timeout_ms;
+    for (;;) {
+        FILE *f = fopen(path, "r");
+        if (f) {
+            fclose(f);
+            return 0;
+        }
+        if (mp_test_now_ms() >= end)
+            return -1;
+        mp_test_sleep_ms(5);
+    }
+}

@@ -1,0 +1,62 @@
+/* Helpers shared by the test suites. */
+#ifndef MP_TESTUTIL_H
+#define MP_TESTUTIL_H
+
+#include <stdint.h>
+
+#include <CUnit/CUnit.h>
+
+#include "mproc.h"
+
+extern const char *mp_test_argv0;
+
+/* Registers a suite and its tests: MP_TEST_SUITE("name", {"t", fn}, ...). */
+typedef struct mp_test_case {
+    const char *name;
+    void (*fn)(void);
+} mp_test_case;
+void mp_test_register(const char *suite, const mp_test_case *cases, size_t n);
+#define MP_TEST_SUITE(suite, ...)                                             \
+    mp_test_register(suite, (const mp_test_case[]){__VA_ARGS__},              \
+                     sizeof((const mp_test_case[]){__VA_ARGS__}) /            \
+                         sizeof(mp_test_case))
+
+/* Asserts rc == expected and prints both names when not. */
+#define MP_CHECK_RC(expr, expected)                                           \
+    do {                                                                      \
+        int rc_ = (expr);                                                     \
+        if (rc_ != (expected))                                                \
+            fprintf(stderr, "%s:%d: %s = %s, expected %s\n", __FILE__,        \
+                    __LINE__, #expr, mp_err_name(rc_),                        \
+                    mp_err_name(expected));                                   \
+        CU_ASSERT_EQUAL(rc_, (expected));                                     \
+    } while (0)
+#define MP_CHECK_OK(expr) MP_CHECK_RC(expr, 0)
+
+/* Monotonic milliseconds. */
+int64_t mp_test_now_ms(void);
+
+/* Sleeps (only for making a child wait, never to let things settle). */
+void mp_test_sleep_ms(long ms);
+
+/* The start methods this platform has, and how many. */
+extern const mp_start_method mp_test_methods[];
+extern const int mp_test_nmethods;
+
+/* Number of open descriptors of this process (POSIX), -1 where unknown. */
+int mp_test_count_fds(void);
+
+/* Whether a process id names a live (not zombie) process. */
+int mp_test_pid_alive(long pid);
+
+/* A fresh private directory for this test run (created once). */
+const char *mp_test_tmpdir(void);
+
+/* Writes / reads a small text file atomically (write + rename). */
+int mp_test_write_file(const char *path, const char *text);
+int mp_test_read_file(const char *path, char *buf, size_t cap);
+
+/* Waits until `path` exists, up to timeout_ms: 0 if it does. */
+int mp_test_wait_file(const char *path, long timeout_ms);
+
+#endif
