@@ -106,6 +106,9 @@ int mp_process_start(mp_process *p) {
     if (method == MP_START_FORK) {
         bool is_child = false;
         mp__os_proc os;
+        /* Unwritten stdio buffers would otherwise be written twice: once by
+         * us and once by the child when it exits. */
+        fflush(NULL);
         rc = mp__os_fork(&os, p->daemon, &is_child);
         if (is_child)
             fork_child_main(p);

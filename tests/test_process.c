@@ -348,6 +348,22 @@ static void test_replaced_program_is_reported(void) {
     mp_process_free(p);
 }
 
+static void test_fork_does_not_duplicate_stdio(void) {
+    /* A buffered, unflushed write must reach the file once, not once more
+     * from the forked child's exit. */
+    char path[600], text[64] = "";
+    snprintf(path, sizeof path, "%s/stdio.txt", mp_test_tmpdir());
+    FILE *f = fopen(path, "w");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    fputs("once", f);
+    for (int i = 0; i < mp_test_nmethods; i++)
+        CU_ASSERT_EQUAL(run_code(t_return_arg, MP_ARGS(mp_int(0)), mp_test_methods[i]), 0);
+    fclose(f);
+    CU_ASSERT_EQUAL(mp_test_read_file(path, text, sizeof text), 0);
+    CU_ASSERT_STRING_EQUAL(text, "once");
+    remove(path);
+}
+
 static void test_bad_input(void) {
     mp_process *p = NULL;
     int code;
@@ -449,6 +465,7 @@ void mp_test_suite_process(void) {
                   {"spawn_inherits_nothing_else", test_spawn_inherits_nothing_else},
                   {"no_fd_leak", test_no_fd_leak},
                   {"replaced_program_is_reported", test_replaced_program_is_reported},
+                  {"fork_does_not_duplicate_stdio", test_fork_does_not_duplicate_stdio},
                   {"bad_input", test_bad_input},
                   {"start_before_init", test_start_before_init},
                   {"start_method_setting", test_start_method_setting},
