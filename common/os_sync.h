@@ -4,7 +4,11 @@
  * in a handle that is exported with the object. Implemented by
  * posix/os_sync.c (futexes / robust pshared mutexes) and win32/os_sync.c
  * (Win32 semaphores and mutexes). Lock, RLock, Event, Condition, Barrier and
- * the queue are built in common/ from these two. */
+ * the queue are built in common/ from these three.
+ *
+ * Every primitive may be used by several threads of several processes at
+ * once. A process that dies inside any call leaves the primitive usable by
+ * the others (a dead mutex owner is reported once, see below). */
 #ifndef MP_COMMON_OS_SYNC_H
 #define MP_COMMON_OS_SYNC_H
 
@@ -12,15 +16,20 @@
 
 #define MP__OS_SEM_SIZE 64
 #define MP__OS_MUTEX_SIZE 64
+#define MP__OS_WAIT_SIZE 64
 
-/* A counting semaphore with an optional bound (max 0 = none). */
+/* Longest name accepted by the named variants below (bytes, without NUL). */
+#define MP__OS_NAME_MAX 200
+
+/* A counting semaphore with an optional bound (max 0 = none). Values are
+ * at most INT32_MAX. */
 typedef struct mp__os_sem {
     void *mem;
     mp__handle h; /* MP__BAD_HANDLE on backends that need none */
 } mp__os_sem;
 
 /* Creates in mem. name: a named kernel object where the backend has one
- * (NULL: anonymous). */
+ * (NULL: anonymous). MP_EINVAL when value > max > 0. */
 int mp__os_sem_create(mp__os_sem *s, void *mem, unsigned value, unsigned max,
                       const char *name);
 /* Attaches to a semaphore created by another process in mem (opened by name
@@ -31,10 +40,11 @@ int mp__os_sem_wait(mp__os_sem *s, long timeout_ms);
 /* MP_EOVERFLOW past the bound. */
 int mp__os_sem_post(mp__os_sem *s);
 int mp__os_sem_value(mp__os_sem *s, int *value);
+/* Releases this process's handle; the state in mem is left as is. */
 void mp__os_sem_close(mp__os_sem *s);
 
-/* A mutex that survives its owner's death: the next lock returns
- * MP_EOWNERDEAD (and holds it) once. */
+/* A non-recursive mutex that survives its owner's death: the next lock
+ * returns MP_EOWNERDEAD (and holds it) once. Ownership is per thread. */
 typedef struct mp__os_mutex {
     void *mem;
     mp__handle h;
@@ -44,10 +54,38 @@ int mp__os_mutex_create(mp__os_mutex *m, void *mem, const char *name);
 int mp__os_mutex_attach(mp__os_mutex *m, void *mem, mp__handle h,
                         const char *name);
 /* 0, MP_EOWNERDEAD (acquired; the state it guards may be inconsistent),
- * MP_EAGAIN (timeout 0), MP_ETIMEDOUT. */
+ * MP_EAGAIN (timeout 0), MP_ETIMEDOUT, MP_ESTATE when the calling thread
+ * already holds it (instead of deadlocking). */
 int mp__os_mutex_lock(mp__os_mutex *m, long timeout_ms);
-/* MP_ESTATE when the caller does not hold it. */
+/* MP_ESTATE when the calling thread does not hold it. */
 int mp__os_mutex_unlock(mp__os_mutex *m);
 void mp__os_mutex_close(mp__os_mutex *m);
+
+/* Wait-on-address between processes (a futex on Linux, a semaphore plus a
+ * waiter count elsewhere): sleep while a 32-bit word in shared memory holds
+ * an expected value, and wake sleepers after changing it. Wakeups may be
+ * spurious; callers re-check their word. Condition, Event and Barrier are
+ * built on it. */
+typedef struct mp__os_wait {
+    void *mem;
+    mp__handle h;
+} mp__os_wait;
+
+int mp__os_wait_create(mp__os_wait *w, void *mem, const char *name);
+int mp__os_wait_attach(mp__os_wait *w, void *mem, mp__handle h,
+                       const char *name);
+/* Sleeps while *word (a 32-bit atomic in shared memory) == expected, until
+ * woken, or the timeout runs out. 0 (woken, changed or spurious),
+ * MP_ETIMEDOUT (also for timeout 0 while the word is unchanged). */
+int mp__os_wait_on(mp__os_wait *w, const void *word, uint32_t expected,
+                   long timeout_ms);
+/* Wakes up to n sleepers waiting on word through w (INT32_MAX: all). Call
+ * it after changing the word. */
+void mp__os_wake(mp__os_wait *w, const void *word, int n);
+void mp__os_wait_close(mp__os_wait *w);
+
+/* An id of the calling thread, unique among the live threads of the
+ * machine (Linux tid, Windows thread id); never 0. */
+uint64_t mp__os_thread_id(void);
 
 #endif
