@@ -1,0 +1,403 @@
+/* win32 backend: processes (CreateProcessW with an explicit handle list,
+ * a kill-on-close job object for daemonic children) and locating a function
+ * in another run of the same program (module + offset, PE identity). */
+#ifndef WIN32_LEAN_AND_MEAN
+#define WIN32_LEAN_AND_MEAN
+#endif
+#include <windows.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/os.h"
+#include "os_win32.h"
+
+/* Exit codes TerminateProcess gives for terminate and kill, reported back
+ * as -15 and -9 like signals on POSIX. "MP" in the high bytes keeps them
+ * apart from the codes a target returns in practice. */
+#define TERM_CODE 0x4D50000Fu
+#define KILL_CODE 0x4D500009u
+
+bool mp__os_can_fork(void) { return false; }
+
+int mp__os_fork(mp__os_proc *out, bool daemon, bool *is_child) {
+    (void)out;
+    (void)daemon;
+    *is_child = false;
+    return MP_ENOTSUP;
+}
+
+/* Windows binds a daemonic child to us through the job object (see
+ * daemon_job): nothing to do in the child, and no window in which the
+ * parent's death goes unnoticed. */
+int mp__os_child_bind_parent(long ppid) {
+    (void)ppid;
+    return 0;
+}
+
+/* ---- spawn ---- */
+
+/* The job holding our daemonic children. It is never inheritable, so when
+ * this process ends, however it ends, the last handle closes and
+ * KILL_ON_JOB_CLOSE takes the children with it. */
+static BOOL CALLBACK make_job(PINIT_ONCE once, PVOID arg, PVOID *ctx) {
+    JOBOBJECT_EXTENDED_LIMIT_INFORMATION li;
+    (void)once;
+    (void)arg;
+    HANDLE job = CreateJobObjectW(NULL, NULL);
+    if (!job)
+        return FALSE;
+    memset(&li, 0, sizeof li);
+    li.BasicLimitInformation.LimitFlags = JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE;
+    if (!SetInformationJobObject(job, JobObjectExtendedLimitInformation, &li,
+                                 sizeof li)) {
+        CloseHandle(job);
+        return FALSE;
+    }
+    *ctx = job;
+    return TRUE;
+}
+
+static HANDLE daemon_job(void) {
+    static INIT_ONCE once = INIT_ONCE_STATIC_INIT;
+    PVOID job = NULL;
+    if (!InitOnceExecuteOnce(&once, make_job, NULL, &job))
+        return NULL;
+    return job;
+}
+
+/* The program to run, as UTF-16: exe, else this very program. */
+static wchar_t *exe_path(const char *exe, int *rc) {
+    if (exe)
+        return mp__win32_wide(exe, rc);
+    for (DWORD cap = MAX_PATH;; cap *= 2) {
+        wchar_t *w = malloc(cap * sizeof *w);
+        if (!w) {
+            *rc = MP_ENOMEM;
+            return NULL;
+        }
+        DWORD n = GetModuleFileNameW(NULL, w, cap);
+        if (n == 0) {
+            *rc = mp__win32_err(GetLastError());
+            free(w);
+            return NULL;
+        }
+        if (n < cap) {
+            *rc = 0;
+            return w;
+        }
+        free(w);
+        if (cap >= 32768) {
+            *rc = MP_EOVERFLOW;
+            return NULL;
+        }
+    }
+}
+
+/* `"<exe>" --mproc-spawn v0,v1,...` with the child's handle values. A
+ * Windows path holds no '"', so plain quoting is exact. */
+static wchar_t *command_line(const wchar_t *exe, const HANDLE *hs, size_t n) {
+    size_t cap = wcslen(exe) + sizeof MP__SPAWN_FLAG + 8 + n * 21;
+    wchar_t *s = malloc(cap * sizeof *s);
+    if (!s)
+        return NULL;
+    int at = swprintf(s, cap, L"\"%ls\" %hs ", exe, MP__SPAWN_FLAG);
+    for (size_t i = 0; at > 0 && i < n; i++)
+        at += swprintf(s + at, cap - (size_t)at, i ? L",%llu" : L"%llu",
+                       (unsigned long long)(uintptr_t)hs[i]);
+    if (at <= 0) {
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+/* What one CreateProcessW call needs, freed by spawn_free. */
+struct spawn_ctx {
+    HANDLE *inh;      /* inheritable duplicates: the requested handles, then
+                         stdin, stdout, stderr */
+    size_t ninh;
+    HANDLE std[3];    /* the child's standard handles (inside inh, or NULL) */
+    LPPROC_THREAD_ATTRIBUTE_LIST attrs;
+    wchar_t *exe, *cmd;
+};
+
+static void spawn_free(struct spawn_ctx *c) {
+    for (size_t i = 0; i < c->ninh; i++)
+        CloseHandle(c->inh[i]);
+    if (c->attrs)
+        DeleteProcThreadAttributeList(c->attrs);
+    free(c->attrs);
+    free(c->inh);
+    free(c->exe);
+    free(c->cmd);
+}
+
+static int dup_inheritable(struct spawn_ctx *c, HANDLE h) {
+    HANDLE self = GetCurrentProcess(), d;
+    if (!DuplicateHandle(self, h, self, &d, 0, TRUE, DUPLICATE_SAME_ACCESS))
+        return mp__win32_err(GetLastError());
+    c->inh[c->ninh++] = d;
+    return 0;
+}
+
+/* The child's stdin is the null device; stdout and stderr are ours, when we
+ * have them (a GUI program has none, and then neither does the child). */
+static int std_handles(struct spawn_ctx *c) {
+    mp__handle nul;
+    int rc = mp__os_open_null(&nul);
+    if (rc)
+        return rc;
+    rc = dup_inheritable(c, (HANDLE)nul);
+    CloseHandle((HANDLE)nul);
+    if (rc)
+        return rc;
+    c->std[0] = c->inh[c->ninh - 1];
+    static const DWORD which[2] = {STD_OUTPUT_HANDLE, STD_ERROR_HANDLE};
+    for (int i = 0; i < 2; i++) {
+        HANDLE h = GetStdHandle(which[i]);
+        if (h && h != INVALID_HANDLE_VALUE && dup_inheritable(c, h) == 0)
+            c->std[1 + i] = c->inh[c->ninh - 1];
+    }
+    return 0;
+}
+
+/* The attribute list that restricts inheritance to c->inh exactly. */
+static int handle_list(struct spawn_ctx *c) {
+    SIZE_T size = 0;
+    InitializeProcThreadAttributeList(NULL, 1, 0, &size);
+    if (!(c->attrs = malloc(size)))
+        return MP_ENOMEM;
+    if (!InitializeProcThreadAttributeList(c->attrs, 1, 0, &size)) {
+        free(c->attrs);
+        c->attrs = NULL;
+        return mp__win32_err(GetLastError());
+    }
+    if (!UpdateProcThreadAttribute(c->attrs, 0, PROC_THREAD_ATTRIBUTE_HANDLE_LIST,
+                                   c->inh, c->ninh * sizeof(HANDLE), NULL, NULL))
+        return mp__win32_err(GetLastError());
+    return 0;
+}
+
+static int spawn_prepare(const mp__spawn_req *req, struct spawn_ctx *c) {
+    int rc = 0;
+    if (!(c->inh = calloc(req->nhandles + 3, sizeof(HANDLE))))
+        return MP_ENOMEM;
+    for (size_t i = 0; !rc && i < req->nhandles; i++)
+        rc = dup_inheritable(c, (HANDLE)req->handles[i]);
+    if (!rc)
+        rc = std_handles(c);
+    if (!rc)
+        rc = handle_list(c);
+    if (!rc && !(c->exe = exe_path(req->exe, &rc)))
+        return rc;
+    if (!rc && !(c->cmd = command_line(c->exe, c->inh, req->nhandles)))
+        rc = MP_ENOMEM;
+    return rc;
+}
+
+/* Puts a suspended child into the daemon job, then lets it run: it never
+ * executes a single instruction outside the job. */
+static int join_daemon_job(HANDLE proc, HANDLE thread) {
+    HANDLE job = daemon_job();
+    if (!job || !AssignProcessToJobObject(job, proc)) {
+        int rc = mp__win32_err(GetLastError());
+        TerminateProcess(proc, KILL_CODE);
+        return rc ? rc : MP_ESYS;
+    }
+    if (ResumeThread(thread) == (DWORD)-1) {
+        int rc = mp__win32_err(GetLastError());
+        TerminateProcess(proc, KILL_CODE);
+        return rc;
+    }
+    return 0;
+}
+
+int mp__os_spawn(const mp__spawn_req *req, mp__os_proc *out) {
+    struct spawn_ctx c;
+    memset(&c, 0, sizeof c);
+    int rc = spawn_prepare(req, &c);
+    if (rc)
+        goto finish;
+    /* The STARTUPINFOEXW itself goes to CreateProcessW: copied into a plain
+     * STARTUPINFOW it would lose the attribute list. */
+    STARTUPINFOEXW si;
+    memset(&si, 0, sizeof si);
+    si.StartupInfo.cb = sizeof si;
+    si.StartupInfo.dwFlags = STARTF_USESTDHANDLES;
+    si.StartupInfo.hStdInput = c.std[0];
+    si.StartupInfo.hStdOutput = c.std[1];
+    si.StartupInfo.hStdError = c.std[2];
+    si.lpAttributeList = c.attrs;
+    DWORD flags = EXTENDED_STARTUPINFO_PRESENT | (req->daemon ? CREATE_SUSPENDED : 0);
+    PROCESS_INFORMATION pi;
+    if (!CreateProcessW(c.exe, c.cmd, NULL, NULL, TRUE, flags, NULL, NULL,
+                        &si.StartupInfo, &pi)) {
+        DWORD e = GetLastError();
+        rc = e == ERROR_NOT_ENOUGH_QUOTA ? MP_ELIMIT : mp__win32_err(e);
+        goto finish;
+    }
+    if (req->daemon && (rc = join_daemon_job(pi.hProcess, pi.hThread))) {
+        WaitForSingleObject(pi.hProcess, INFINITE);
+        CloseHandle(pi.hProcess);
+        CloseHandle(pi.hThread);
+        goto finish;
+    }
+    CloseHandle(pi.hThread);
+    out->pid = (long)pi.dwProcessId;
+    out->h = (mp__handle)pi.hProcess;
+finish:
+    spawn_free(&c);
+    return rc;
+}
+
+/* ---- wait, reap, signal ---- */
+
+int mp__os_proc_wait(mp__os_proc *p, long timeout_ms) {
+    uint64_t end = mp__os_now_ns() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0) * 1000000u;
+    for (;;) {
+        DWORD ms = INFINITE;
+        if (timeout_ms >= 0) {
+            uint64_t now = mp__os_now_ns();
+            uint64_t left = now >= end ? 0 : (end - now + 999999) / 1000000;
+            ms = left >= INFINITE ? INFINITE - 1 : (DWORD)left;
+        }
+        DWORD w = WaitForSingleObject((HANDLE)p->h, ms);
+        if (w == WAIT_OBJECT_0)
+            return 0;
+        if (w == WAIT_FAILED)
+            return mp__win32_err(GetLastError());
+        /* A timed wait may wake a tick early: time out only when due. */
+        if (timeout_ms >= 0 && mp__os_now_ns() >= end)
+            return MP_ETIMEDOUT;
+    }
+}
+
+int mp__os_proc_reap(mp__os_proc *p, int *code) {
+    DWORD c;
+    if (WaitForSingleObject((HANDLE)p->h, 0) != WAIT_OBJECT_0)
+        return MP_ESTATE;
+    if (!GetExitCodeProcess((HANDLE)p->h, &c))
+        return mp__win32_err(GetLastError());
+    *code = c == TERM_CODE ? -15 : c == KILL_CODE ? -9 : (int)c;
+    return 0;
+}
+
+int mp__os_proc_signal(mp__os_proc *p, int sig) {
+    /* An ended child keeps its exit code: leave it alone. */
+    if (WaitForSingleObject((HANDLE)p->h, 0) == WAIT_OBJECT_0)
+        return 0;
+    if (!TerminateProcess((HANDLE)p->h, sig == 9 ? KILL_CODE : TERM_CODE)) {
+        DWORD e = GetLastError();
+        /* It may have ended between the check and the call. */
+        if (WaitForSingleObject((HANDLE)p->h, 0) == WAIT_OBJECT_0)
+            return 0;
+        return mp__win32_err(e);
+    }
+    return 0;
+}
+
+void mp__os_proc_close(mp__os_proc *p) {
+    mp__os_close(p->h);
+    p->h = MP__BAD_HANDLE;
+}
+
+/* ---- functions across runs of one program ---- */
+
+static const IMAGE_NT_HEADERS *nt_headers(HMODULE m) {
+    const IMAGE_DOS_HEADER *dos = (const IMAGE_DOS_HEADER *)m;
+    return (const IMAGE_NT_HEADERS *)((const char *)m + dos->e_lfanew);
+}
+
+static uint64_t fnv1a(uint64_t h, const void *data, size_t n) {
+    const uint8_t *p = data;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 0x100000001b3u;
+    return h;
+}
+
+/* The module's identity, from its loaded PE headers: link time, checksum
+ * and image size (the time and checksum may be zero in a reproducible
+ * mingw build), plus a hash of the section table, which changes with any
+ * change in the size of code or data. */
+static void module_ident(HMODULE m, uint8_t *out, uint32_t *len) {
+    const IMAGE_NT_HEADERS *nt = nt_headers(m);
+    const IMAGE_SECTION_HEADER *s = IMAGE_FIRST_SECTION(nt);
+    uint32_t v[4] = {nt->FileHeader.TimeDateStamp, nt->OptionalHeader.CheckSum,
+                     nt->OptionalHeader.SizeOfImage,
+                     nt->OptionalHeader.AddressOfEntryPoint};
+    uint64_t h = 0xcbf29ce484222325u;
+    for (WORD i = 0; i < nt->FileHeader.NumberOfSections; i++) {
+        h = fnv1a(h, s[i].Name, sizeof s[i].Name);
+        h = fnv1a(h, &s[i].Misc.VirtualSize, sizeof s[i].Misc.VirtualSize);
+        h = fnv1a(h, &s[i].VirtualAddress, sizeof s[i].VirtualAddress);
+        h = fnv1a(h, &s[i].SizeOfRawData, sizeof s[i].SizeOfRawData);
+    }
+    out[0] = 'P';
+    memcpy(out + 1, v, sizeof v);
+    memcpy(out + 1 + sizeof v, &h, sizeof h);
+    *len = 1 + sizeof v + sizeof h;
+}
+
+/* Whether [off] lies in one of the module's executable sections. */
+static bool in_exec_section(HMODULE m, uint64_t off) {
+    const IMAGE_NT_HEADERS *nt = nt_headers(m);
+    const IMAGE_SECTION_HEADER *s = IMAGE_FIRST_SECTION(nt);
+    if (off >= nt->OptionalHeader.SizeOfImage)
+        return false;
+    for (WORD i = 0; i < nt->FileHeader.NumberOfSections; i++) {
+        uint64_t lo = s[i].VirtualAddress;
+        if ((s[i].Characteristics & IMAGE_SCN_MEM_EXECUTE) && off >= lo &&
+            off < lo + s[i].Misc.VirtualSize)
+            return true;
+    }
+    return false;
+}
+
+int mp__os_fn_locate(const void *fn, mp__fnloc *loc) {
+    HMODULE m;
+    memset(loc, 0, sizeof *loc);
+    if (!GetModuleHandleExW(GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS |
+                                GET_MODULE_HANDLE_EX_FLAG_UNCHANGED_REFCOUNT,
+                            (LPCWSTR)fn, &m))
+        return MP_ETARGET;
+    uint64_t off = (uint64_t)((uintptr_t)fn - (uintptr_t)m);
+    if (!in_exec_section(m, off))
+        return MP_ETARGET;
+    if (m != GetModuleHandleW(NULL)) {
+        wchar_t path[MP__MODULE_MAX];
+        DWORD n = GetModuleFileNameW(m, path, MP__MODULE_MAX);
+        if (n == 0 || n >= MP__MODULE_MAX)
+            return MP_ETARGET;
+        if (mp__win32_utf8(path, loc->module, sizeof loc->module))
+            return MP_ETARGET;
+    }
+    loc->offset = off;
+    module_ident(m, loc->ident, &loc->ident_len);
+    return 0;
+}
+
+int mp__os_fn_resolve(const mp__fnloc *loc, void **fn) {
+    HMODULE m;
+    if (!loc->module[0]) {
+        m = GetModuleHandleW(NULL);
+    } else {
+        int rc;
+        wchar_t *w = mp__win32_wide(loc->module, &rc);
+        if (!w)
+            return rc == MP_ENOMEM ? rc : MP_ETARGET;
+        m = GetModuleHandleW(w);
+        free(w);
+    }
+    if (!m)
+        return MP_ETARGET;
+    uint8_t ident[MP__IDENT_MAX];
+    uint32_t len = 0;
+    module_ident(m, ident, &len);
+    if (len != loc->ident_len || memcmp(ident, loc->ident, len) != 0 ||
+        !in_exec_section(m, loc->offset))
+        return MP_ETARGET;
+    *fn = (void *)((uintptr_t)m + (uintptr_t)loc->offset);
+    return 0;
+}

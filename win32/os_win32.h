@@ -1,0 +1,21 @@
+/* Helpers shared by the win32 backend's files. Free of <windows.h> so that
+ * each file chooses its own include order (APR's headers, when used, must
+ * come before <windows.h>). */
+#ifndef MP_WIN32_OS_WIN32_H
+#define MP_WIN32_OS_WIN32_H
+
+#include <stddef.h>
+#include <wchar.h>
+
+/* A GetLastError() value -> MP_E*. 0 stays 0. */
+int mp__win32_err(unsigned long e);
+
+/* UTF-8 -> a malloc'd UTF-16 string. NULL when out of memory or when s is
+ * not valid UTF-8 (then *rc says which: MP_ENOMEM or MP_EINVAL). */
+wchar_t *mp__win32_wide(const char *s, int *rc);
+
+/* UTF-16 -> UTF-8 into out[cap], NUL-terminated. MP_EOVERFLOW when it does
+ * not fit, MP_EINVAL for an unpaired surrogate. */
+int mp__win32_utf8(const wchar_t *s, char *out, size_t cap);
+
+#endif
