@@ -43,7 +43,8 @@ void mp_test_sleep_ms(long ms);
 extern const mp_start_method mp_test_methods[];
 extern const int mp_test_nmethods;
 
-/* Number of open descriptors of this process (POSIX), -1 where unknown. */
+/* Number of open descriptors (POSIX) or handles (Windows) of this process,
+ * -1 where unknown. */
 int mp_test_count_fds(void);
 
 /* Whether a process id names a live (not zombie) process. */
