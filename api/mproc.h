@@ -9,5 +9,6 @@
 #include "mproc/core.h"
 #include "mproc/args.h"
 #include "mproc/process.h"
+#include "mproc/shared.h"
 
 #endif

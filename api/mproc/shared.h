@@ -1,0 +1,127 @@
+/* mproc: shared memory: Value and Array, as in Python's multiprocessing.
+ *
+ * A Value is one C number, an Array a fixed number of them, in memory that
+ * every process given the object sees (as an argument, or by name). Types
+ * are Python's type codes. By default each comes with a lock (an RLock,
+ * Python's get_lock()) that callers take around read-modify-write
+ * sequences; single get/set calls are atomic for naturally aligned types up
+ * to 8 bytes without it. */
+#ifndef MPROC_SHARED_H
+#define MPROC_SHARED_H
+
+#include "mproc/args.h"
+#include "mproc/sync.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Python's type codes. */
+typedef enum mp_type {
+    MP_TYPE_CHAR = 'c',    /* char */
+    MP_TYPE_BYTE = 'b',    /* signed char */
+    MP_TYPE_UBYTE = 'B',   /* unsigned char */
+    MP_TYPE_SHORT = 'h',   /* short */
+    MP_TYPE_USHORT = 'H',  /* unsigned short */
+    MP_TYPE_INT = 'i',     /* int */
+    MP_TYPE_UINT = 'I',    /* unsigned int */
+    MP_TYPE_LONG = 'l',    /* long */
+    MP_TYPE_ULONG = 'L',   /* unsigned long */
+    MP_TYPE_LONGLONG = 'q',  /* long long */
+    MP_TYPE_ULONGLONG = 'Q', /* unsigned long long */
+    MP_TYPE_FLOAT = 'f',   /* float */
+    MP_TYPE_DOUBLE = 'd'   /* double */
+} mp_type;
+
+/* Size in bytes of one element of a type code, 0 for an unknown code. */
+MP_EXTERN size_t mp_type_size(mp_type type);
+
+/* Options for mp_value_new / mp_array_new; NULL or zeroed fields mean the
+ * defaults. name / exclusive as in mp_sync_options (an existing object must
+ * have the same type and length, else MP_EEXIST). raw: no lock
+ * (RawValue / RawArray). */
+typedef struct mp_shared_options {
+    const char *name;
+    bool exclusive;
+    bool raw;
+} mp_shared_options;
+
+typedef struct mp_value mp_value;
+typedef struct mp_array mp_array;
+
+/* Creates a Value of `type`, initialised from *init (an object of that C
+ * type) or zero when init is NULL. *v is owned by the caller: release with
+ * mp_value_free. Errors: MP_EINVAL (NULL v, unknown type, bad name),
+ * MP_EEXIST, MP_ENOMEM, MP_ELIMIT, MP_EACCES, MP_ESYS. */
+MP_EXTERN int mp_value_new(mp_value **v, mp_type type, const void *init,
+                           const mp_shared_options *opts);
+
+/* The value's type; 0 for NULL. */
+MP_EXTERN mp_type mp_value_type(const mp_value *v);
+
+/* Copies the value to *out / from *in (objects of the value's C type).
+ * Each call is one atomic load or store; it does not take the lock.
+ * MP_EINVAL for NULL. */
+MP_EXTERN int mp_value_get(mp_value *v, void *out);
+MP_EXTERN int mp_value_set(mp_value *v, const void *in);
+
+/* Typed helpers: convert between the value's type and int64_t / double (as
+ * a C cast would). Infallible for a valid v; 0 for NULL (get) or no-op. */
+MP_EXTERN int64_t mp_value_get_int(mp_value *v);
+MP_EXTERN double mp_value_get_double(mp_value *v);
+MP_EXTERN int mp_value_set_int(mp_value *v, int64_t x);
+MP_EXTERN int mp_value_set_double(mp_value *v, double x);
+
+/* Atomically adds delta to an integer value (no lock needed; wraps as the
+ * C type does) and stores the previous value in *old (may be NULL).
+ * MP_EINVAL for NULL or a floating-point type. Lock-free. */
+MP_EXTERN int mp_value_add(mp_value *v, int64_t delta, int64_t *old);
+
+/* The value's storage, for direct access under its lock; valid while v
+ * lives. NULL for NULL. */
+MP_EXTERN void *mp_value_ptr(mp_value *v);
+
+/* Its lock (an RLock), or NULL when raw or v is NULL. Owned by v. */
+MP_EXTERN mp_lock *mp_value_lock(mp_value *v);
+
+MP_EXTERN void mp_value_free(mp_value *v);
+
+/* Creates an Array of n (> 0) elements of `type`, copied from init (n
+ * elements) or zeroed when init is NULL. Errors as mp_value_new, and
+ * MP_EINVAL for n == 0 or a size that overflows. */
+MP_EXTERN int mp_array_new(mp_array **a, mp_type type, size_t n,
+                           const void *init, const mp_shared_options *opts);
+MP_EXTERN mp_type mp_array_type(const mp_array *a);
+/* Number of elements, 0 for NULL. */
+MP_EXTERN size_t mp_array_len(const mp_array *a);
+/* The elements, contiguous, for direct access under the lock. */
+MP_EXTERN void *mp_array_data(mp_array *a);
+/* Element i to *out / from *in. MP_EINVAL when i >= len or for NULL. */
+MP_EXTERN int mp_array_get(mp_array *a, size_t i, void *out);
+MP_EXTERN int mp_array_set(mp_array *a, size_t i, const void *in);
+/* Typed element helpers (0 when out of range). */
+MP_EXTERN int64_t mp_array_get_int(mp_array *a, size_t i);
+MP_EXTERN double mp_array_get_double(mp_array *a, size_t i);
+MP_EXTERN int mp_array_set_int(mp_array *a, size_t i, int64_t x);
+MP_EXTERN int mp_array_set_double(mp_array *a, size_t i, double x);
+/* Its lock, or NULL when raw. Owned by a. */
+MP_EXTERN mp_lock *mp_array_lock(mp_array *a);
+MP_EXTERN void mp_array_free(mp_array *a);
+
+static inline mp_arg mp_value_arg(mp_value *v) {
+    return mp_obj_arg_(MP_OBJ_VALUE, v);
+}
+static inline mp_arg mp_array_arg(mp_array *a) {
+    return mp_obj_arg_(MP_OBJ_ARRAY, a);
+}
+static inline mp_value *mp_arg_value(const mp_arg *a) {
+    return (mp_value *)mp_arg_obj(a, MP_OBJ_VALUE);
+}
+static inline mp_array *mp_arg_array(const mp_arg *a) {
+    return (mp_array *)mp_arg_obj(a, MP_OBJ_ARRAY);
+}
+
+#ifdef __cplusplus
+}
+#endif
+#endif

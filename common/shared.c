@@ -1,0 +1,447 @@
+/* Value and Array: C numbers in a shared mapping, [header][lock][data],
+ * with an embedded RLock unless raw. Single loads and stores are atomic, so
+ * get/set never tear even without the lock. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "sync_internal.h"
+
+#define NAME_BUF (MP__OS_NAME_MAX + 16)
+#define SH_LOCK MP__SHOBJ_HDR
+#define SH_DATA (SH_LOCK + MP__LOCK_AREA)
+
+typedef struct shared {
+    mp__shobj obj;
+    mp_type type;
+    size_t esize, n;
+    void *data;
+    mp_lock lock;
+    bool has_lock;
+} shared;
+
+struct mp_value {
+    shared s;
+};
+struct mp_array {
+    shared s;
+};
+
+/* One element of any type, and its raw bits for atomic access. */
+typedef union scalar {
+    char c;
+    signed char b;
+    unsigned char B;
+    short h;
+    unsigned short H;
+    int i;
+    unsigned I;
+    long l;
+    unsigned long L;
+    long long q;
+    unsigned long long Q;
+    float f;
+    double d;
+    uint8_t u8;
+    uint16_t u16;
+    uint32_t u32;
+    uint64_t u64;
+} scalar;
+
+size_t mp_type_size(mp_type t) {
+    switch (t) {
+    case 'c': case 'b': case 'B': return 1;
+    case 'h': case 'H': return sizeof(short);
+    case 'i': case 'I': return sizeof(int);
+    case 'l': case 'L': return sizeof(long);
+    case 'q': case 'Q': return sizeof(long long);
+    case 'f': return sizeof(float);
+    case 'd': return sizeof(double);
+    default: return 0;
+    }
+}
+
+static void load(const void *p, size_t size, scalar *s) {
+    switch (size) {
+    case 1: s->u8 = atomic_load((_Atomic uint8_t *)p); break;
+    case 2: s->u16 = atomic_load((_Atomic uint16_t *)p); break;
+    case 4: s->u32 = atomic_load((_Atomic uint32_t *)p); break;
+    default: s->u64 = atomic_load((_Atomic uint64_t *)p); break;
+    }
+}
+
+static void store(void *p, size_t size, const scalar *s) {
+    switch (size) {
+    case 1: atomic_store((_Atomic uint8_t *)p, s->u8); break;
+    case 2: atomic_store((_Atomic uint16_t *)p, s->u16); break;
+    case 4: atomic_store((_Atomic uint32_t *)p, s->u32); break;
+    default: atomic_store((_Atomic uint64_t *)p, s->u64); break;
+    }
+}
+
+static int64_t to_int(mp_type t, const scalar *s) {
+    switch (t) {
+    case 'c': return s->c;
+    case 'b': return s->b;
+    case 'B': return s->B;
+    case 'h': return s->h;
+    case 'H': return s->H;
+    case 'i': return s->i;
+    case 'I': return s->I;
+    case 'l': return s->l;
+    case 'L': return (int64_t)s->L;
+    case 'q': return s->q;
+    case 'Q': return (int64_t)s->Q;
+    case 'f': return (int64_t)s->f;
+    default: return (int64_t)s->d;
+    }
+}
+
+static double to_double(mp_type t, const scalar *s) {
+    switch (t) {
+    case 'f': return s->f;
+    case 'd': return s->d;
+    case 'L': return (double)s->L;
+    case 'Q': return (double)s->Q;
+    default: return (double)to_int(t, s);
+    }
+}
+
+static void from_int(mp_type t, int64_t x, scalar *s) {
+    s->u64 = 0;
+    switch (t) {
+    case 'c': s->c = (char)x; break;
+    case 'b': s->b = (signed char)x; break;
+    case 'B': s->B = (unsigned char)x; break;
+    case 'h': s->h = (short)x; break;
+    case 'H': s->H = (unsigned short)x; break;
+    case 'i': s->i = (int)x; break;
+    case 'I': s->I = (unsigned)x; break;
+    case 'l': s->l = (long)x; break;
+    case 'L': s->L = (unsigned long)x; break;
+    case 'q': s->q = x; break;
+    case 'Q': s->Q = (unsigned long long)x; break;
+    case 'f': s->f = (float)x; break;
+    default: s->d = (double)x; break;
+    }
+}
+
+static void from_double(mp_type t, double x, scalar *s) {
+    s->u64 = 0;
+    if (t == 'f')
+        s->f = (float)x;
+    else if (t == 'd')
+        s->d = x;
+    else
+        from_int(t, (int64_t)x, s);
+}
+
+static void *sh_elem(shared *sh, size_t i) {
+    return (char *)sh->data + i * sh->esize;
+}
+
+/* Typed element access; out of range reads 0 and writes MP_EINVAL. */
+static int64_t sh_get_int(shared *sh, size_t i) {
+    scalar s;
+    if (i >= sh->n)
+        return 0;
+    load(sh_elem(sh, i), sh->esize, &s);
+    return to_int(sh->type, &s);
+}
+
+static double sh_get_double(shared *sh, size_t i) {
+    scalar s;
+    if (i >= sh->n)
+        return 0.0;
+    load(sh_elem(sh, i), sh->esize, &s);
+    return to_double(sh->type, &s);
+}
+
+static int sh_set_int(shared *sh, size_t i, int64_t x) {
+    scalar s;
+    if (i >= sh->n)
+        return MP_EINVAL;
+    from_int(sh->type, x, &s);
+    store(sh_elem(sh, i), sh->esize, &s);
+    return 0;
+}
+
+static int sh_set_double(shared *sh, size_t i, double x) {
+    scalar s;
+    if (i >= sh->n)
+        return MP_EINVAL;
+    from_double(sh->type, x, &s);
+    store(sh_elem(sh, i), sh->esize, &s);
+    return 0;
+}
+
+static int shared_new(shared *sh, mp_obj_kind kind, mp_type type, size_t n,
+                      const void *init, const mp_shared_options *o) {
+    char buf[NAME_BUF];
+    bool created;
+    size_t es = mp_type_size(type);
+    if (!es || n == 0 || n > (SIZE_MAX - SH_DATA) / es)
+        return MP_EINVAL;
+    const char *name = o ? o->name : NULL;
+    bool raw = o && o->raw;
+    uint64_t param[MP__NPARAM] = {(uint64_t)type, n, raw};
+    int rc = mp__shobj_new(&sh->obj, kind, SH_DATA + es * n, param, name,
+                           o && o->exclusive, &created);
+    if (rc)
+        return rc;
+    sh->type = type;
+    sh->esize = es;
+    sh->n = n;
+    sh->data = mp__shobj_at(&sh->obj, SH_DATA);
+    sh->has_lock = !raw;
+    sh->lock.embedded = true;
+    if (!raw && (rc = mp__lock_init(&sh->lock, mp__shobj_at(&sh->obj, SH_LOCK),
+                                    created, true,
+                                    mp__subname(buf, sizeof buf, name, "mtx"),
+                                    MP__BAD_HANDLE))) {
+        mp__shobj_free(&sh->obj);
+        return rc;
+    }
+    if (created) {
+        if (init) /* the mapping starts zeroed */
+            memcpy(sh->data, init, es * n);
+        mp__shobj_ready(&sh->obj);
+    }
+    return 0;
+}
+
+static void shared_free(shared *sh) {
+    if (sh->has_lock)
+        mp__lock_fini(&sh->lock);
+    mp__shobj_free(&sh->obj);
+}
+
+static int shared_export(shared *sh, mp__wbuf *w, mp__handles *hs) {
+    mp__shobj_export(&sh->obj, w, hs);
+    mp__put_opt_handle(hs, w, sh->has_lock ? sh->lock.m.h : MP__BAD_HANDLE);
+    return w->err;
+}
+
+static int shared_import(shared *sh, mp_obj_kind kind, mp__rbuf *r,
+                         mp__handle *hs, size_t nh) {
+    mp__handle h;
+    int rc = mp__shobj_import(&sh->obj, kind, r, hs, nh);
+    if (rc)
+        return rc;
+    if ((rc = mp__take_opt_handle(r, hs, nh, &h))) {
+        mp__shobj_free(&sh->obj);
+        return rc;
+    }
+    mp__shobj_hdr *hd = mp__shobj_hdr_of(&sh->obj);
+    sh->type = (mp_type)hd->param[0];
+    sh->esize = mp_type_size(sh->type);
+    sh->n = (size_t)hd->param[1];
+    sh->has_lock = !hd->param[2];
+    sh->data = mp__shobj_at(&sh->obj, SH_DATA);
+    sh->lock.embedded = true;
+    if (!sh->esize || sh->n == 0 || hd->size != SH_DATA + sh->esize * sh->n)
+        rc = MP_EPROTO;
+    else if (sh->has_lock) {
+        rc = mp__lock_init(&sh->lock, mp__shobj_at(&sh->obj, SH_LOCK), false,
+                           true, NULL, h);
+        h = MP__BAD_HANDLE; /* taken by mp__lock_init */
+    }
+    mp__os_close(h);
+    if (rc)
+        mp__shobj_free(&sh->obj);
+    return rc;
+}
+
+/* ---- Value ---- */
+
+int mp_value_new(mp_value **out, mp_type type, const void *init,
+                 const mp_shared_options *opts) {
+    if (!out)
+        return MP_EINVAL;
+    *out = NULL;
+    mp_value *v = calloc(1, sizeof *v);
+    if (!v)
+        return MP_ENOMEM;
+    int rc = shared_new(&v->s, MP_OBJ_VALUE, type, 1, init, opts);
+    if (rc) {
+        free(v);
+        return rc;
+    }
+    *out = v;
+    return 0;
+}
+
+mp_type mp_value_type(const mp_value *v) { return v ? v->s.type : (mp_type)0; }
+
+int mp_value_get(mp_value *v, void *out) {
+    scalar s;
+    if (!v || !out)
+        return MP_EINVAL;
+    load(v->s.data, v->s.esize, &s);
+    memcpy(out, &s, v->s.esize);
+    return 0;
+}
+
+int mp_value_set(mp_value *v, const void *in) {
+    scalar s;
+    if (!v || !in)
+        return MP_EINVAL;
+    memcpy(&s, in, v->s.esize);
+    store(v->s.data, v->s.esize, &s);
+    return 0;
+}
+
+int64_t mp_value_get_int(mp_value *v) { return v ? sh_get_int(&v->s, 0) : 0; }
+double mp_value_get_double(mp_value *v) {
+    return v ? sh_get_double(&v->s, 0) : 0.0;
+}
+int mp_value_set_int(mp_value *v, int64_t x) {
+    return v ? sh_set_int(&v->s, 0, x) : MP_EINVAL;
+}
+int mp_value_set_double(mp_value *v, double x) {
+    return v ? sh_set_double(&v->s, 0, x) : MP_EINVAL;
+}
+
+int mp_value_add(mp_value *v, int64_t delta, int64_t *old) {
+    scalar prev, d;
+    if (!v || v->s.type == 'f' || v->s.type == 'd')
+        return MP_EINVAL;
+    /* Two's complement addition is the same for signed and unsigned types of
+     * a width: add in the unsigned width, then read back by type. */
+    from_int(v->s.type, delta, &d);
+    prev.u64 = 0;
+    void *p = v->s.data;
+    switch (v->s.esize) {
+    case 1: prev.u8 = atomic_fetch_add((_Atomic uint8_t *)p, d.u8); break;
+    case 2: prev.u16 = atomic_fetch_add((_Atomic uint16_t *)p, d.u16); break;
+    case 4: prev.u32 = atomic_fetch_add((_Atomic uint32_t *)p, d.u32); break;
+    default: prev.u64 = atomic_fetch_add((_Atomic uint64_t *)p, d.u64); break;
+    }
+    if (old)
+        *old = to_int(v->s.type, &prev);
+    return 0;
+}
+
+void *mp_value_ptr(mp_value *v) { return v ? v->s.data : NULL; }
+
+mp_lock *mp_value_lock(mp_value *v) {
+    return v && v->s.has_lock ? &v->s.lock : NULL;
+}
+
+void mp_value_free(mp_value *v) {
+    if (!v)
+        return;
+    shared_free(&v->s);
+    free(v);
+}
+
+/* ---- Array ---- */
+
+int mp_array_new(mp_array **out, mp_type type, size_t n, const void *init,
+                 const mp_shared_options *opts) {
+    if (!out)
+        return MP_EINVAL;
+    *out = NULL;
+    mp_array *a = calloc(1, sizeof *a);
+    if (!a)
+        return MP_ENOMEM;
+    int rc = shared_new(&a->s, MP_OBJ_ARRAY, type, n, init, opts);
+    if (rc) {
+        free(a);
+        return rc;
+    }
+    *out = a;
+    return 0;
+}
+
+mp_type mp_array_type(const mp_array *a) { return a ? a->s.type : (mp_type)0; }
+size_t mp_array_len(const mp_array *a) { return a ? a->s.n : 0; }
+void *mp_array_data(mp_array *a) { return a ? a->s.data : NULL; }
+
+
+int mp_array_get(mp_array *a, size_t i, void *out) {
+    scalar s;
+    if (!a || !out || i >= a->s.n)
+        return MP_EINVAL;
+    load(sh_elem(&a->s, i), a->s.esize, &s);
+    memcpy(out, &s, a->s.esize);
+    return 0;
+}
+
+int mp_array_set(mp_array *a, size_t i, const void *in) {
+    scalar s;
+    if (!a || !in || i >= a->s.n)
+        return MP_EINVAL;
+    memcpy(&s, in, a->s.esize);
+    store(sh_elem(&a->s, i), a->s.esize, &s);
+    return 0;
+}
+
+int64_t mp_array_get_int(mp_array *a, size_t i) {
+    return a ? sh_get_int(&a->s, i) : 0;
+}
+double mp_array_get_double(mp_array *a, size_t i) {
+    return a ? sh_get_double(&a->s, i) : 0.0;
+}
+int mp_array_set_int(mp_array *a, size_t i, int64_t x) {
+    return a ? sh_set_int(&a->s, i, x) : MP_EINVAL;
+}
+int mp_array_set_double(mp_array *a, size_t i, double x) {
+    return a ? sh_set_double(&a->s, i, x) : MP_EINVAL;
+}
+
+mp_lock *mp_array_lock(mp_array *a) {
+    return a && a->s.has_lock ? &a->s.lock : NULL;
+}
+
+void mp_array_free(mp_array *a) {
+    if (!a)
+        return;
+    shared_free(&a->s);
+    free(a);
+}
+
+/* ---- crossing into spawned children ---- */
+
+static int value_export(void *obj, mp__wbuf *w, mp__handles *hs) {
+    return shared_export(&((mp_value *)obj)->s, w, hs);
+}
+
+static int array_export(void *obj, mp__wbuf *w, mp__handles *hs) {
+    return shared_export(&((mp_array *)obj)->s, w, hs);
+}
+
+static int value_import(void **out, mp__rbuf *r, mp__handle *hs, size_t nh) {
+    mp_value *v = calloc(1, sizeof *v);
+    if (!v)
+        return MP_ENOMEM;
+    int rc = shared_import(&v->s, MP_OBJ_VALUE, r, hs, nh);
+    if (!rc && v->s.n != 1) {
+        shared_free(&v->s);
+        rc = MP_EPROTO;
+    }
+    if (rc) {
+        free(v);
+        return rc;
+    }
+    *out = v;
+    return 0;
+}
+
+static int array_import(void **out, mp__rbuf *r, mp__handle *hs, size_t nh) {
+    mp_array *a = calloc(1, sizeof *a);
+    if (!a)
+        return MP_ENOMEM;
+    int rc = shared_import(&a->s, MP_OBJ_ARRAY, r, hs, nh);
+    if (rc) {
+        free(a);
+        return rc;
+    }
+    *out = a;
+    return 0;
+}
+
+static void value_release_(void *obj) { mp_value_free(obj); }
+static void array_release_(void *obj) { mp_array_free(obj); }
+
+const mp__objtype mp__value_type = {value_export, value_import, value_release_};
+const mp__objtype mp__array_type = {array_export, array_import, array_release_};
