@@ -3,10 +3,13 @@
 #include "objtype.h"
 #include "sync_internal.h"
 
+extern const mp__objtype mp__queue_objtype;
+
 /* Each object kind that can be passed to a spawned child registers its
  * mp__objtype here. */
 static const mp__objtype *const types[MP_OBJ_KIND_COUNT_] = {
     [MP_OBJ_NONE] = NULL,
+    [MP_OBJ_QUEUE] = &mp__queue_objtype,
     [MP_OBJ_VALUE] = &mp__value_type, [MP_OBJ_ARRAY] = &mp__array_type,
     [MP_OBJ_SEM] = &mp__sem_type,     [MP_OBJ_LOCK] = &mp__lock_type,
     [MP_OBJ_EVENT] = &mp__event_type, [MP_OBJ_COND] = &mp__cond_type,
