@@ -208,8 +208,11 @@ void mp__spawn_child_main(const char *handles) {
         boot_fail(st_w, rc);
     if (daemon && (rc = mp__os_child_bind_parent(ppid)))
         boot_fail(st_w, rc);
+    /* Objects name their handles by index in the parent's whole list,
+     * whose first two slots are the bootstrap pipes (held above). */
+    hs[0] = hs[1] = MP__BAD_HANDLE;
     mp__argv args;
-    if ((rc = mp__argv_decode(&r, hs + 2, nh - 2, &args)))
+    if ((rc = mp__argv_decode(&r, hs, nh, &args)))
         boot_fail(st_w, rc);
     mp__os_close(st_w);
     for (size_t i = 2; i < nh; i++) /* handles no object took */
