@@ -263,25 +263,28 @@ int mp_queue_put(mp_queue *q, const void *ptr, size_t len, long timeout_ms) {
 
 /* ---- get ---- */
 
-/* With cmutex held, waits until an item is published. 0 with *p a prod word
- * showing it and cmutex held; else an error, cmutex released. */
-static int wait_item(mp_queue *q, uint64_t c, uint64_t *p, long timeout_ms,
+/* With cmutex held, waits until an item is published. 0 with *c the cons
+ * word and *p a prod word showing the item, cmutex held; else an error,
+ * cmutex released. */
+static int wait_item(mp_queue *q, uint64_t *c, uint64_t *p, long timeout_ms,
                      uint64_t dl) {
     qhdr *h = q->h;
     for (int spins = 0;;) {
+        /* Reloaded each time: others consume while we sleep unlocked. */
+        uint64_t cw = *c = atomic_load_explicit(&h->cons, memory_order_relaxed);
         *p = atomic_load_explicit(&h->prod_seen, memory_order_relaxed);
-        if (w_seq(*p) != w_seq(c))
+        if (w_seq(*p) != w_seq(cw))
             return 0;
         uint32_t seen = atomic_load(&h->put_ev);
         *p = atomic_load_explicit(&h->prod, memory_order_acquire);
         atomic_store_explicit(&h->prod_seen, *p, memory_order_relaxed);
-        if (w_seq(*p) != w_seq(c))
+        if (w_seq(*p) != w_seq(cw))
             return 0;
         /* close() sets the flag under pmutex after the last publish, so
          * prod read after seeing the flag is final. */
         if (atomic_load_explicit(&h->closed, memory_order_acquire)) {
             *p = atomic_load_explicit(&h->prod, memory_order_acquire);
-            if (w_seq(*p) != w_seq(c))
+            if (w_seq(*p) != w_seq(cw))
                 return 0;
             unlock_side(q, M_CONS);
             return MP_ECLOSED;
@@ -305,8 +308,8 @@ int mp_queue_get(mp_queue *q, mp_buf *buf, long timeout_ms) {
     int rc = lock_side(q, M_CONS, timeout_ms, dl);
     if (rc)
         return rc;
-    uint64_t c = atomic_load_explicit(&h->cons, memory_order_relaxed);
-    if ((rc = wait_item(q, c, &p, timeout_ms, dl)))
+    uint64_t c;
+    if ((rc = wait_item(q, &c, &p, timeout_ms, dl)))
         return rc;
     uint32_t hdr[2];
     size_t off = ring_read(q, ring_off(q, w_pos(c)), hdr, sizeof hdr);

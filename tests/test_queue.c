@@ -1,0 +1,689 @@
+/* Queue and JoinableQueue: CPython's queue cases (block, timeout, Full and
+ * Empty, full(), qsize, task_done/join, closed queues, items of many sizes),
+ * exactly-once delivery with 4 producers x 4 consumers, nothing lost when a
+ * producer exits right after put, producers and consumers SIGKILLed at
+ * random moments, prompt cross-process wake-ups, named queues and leaks. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef _WIN32
+#include <dirent.h>
+#include <unistd.h>
+#endif
+
+#include "testutil.h"
+
+#define BIG_TIMEOUT 30000L
+
+/* ---- items: a header and a payload derived from it, so a torn or mixed
+ * item is detected wherever it is read ---- */
+
+typedef struct item_hdr {
+    uint32_t id;
+    uint32_t len;
+} item_hdr;
+
+static size_t make_item(unsigned char *out, uint32_t id, uint32_t len) {
+    item_hdr h = {id, len};
+    memcpy(out, &h, sizeof h);
+    for (uint32_t j = 0; j < len; j++)
+        out[sizeof h + j] = (unsigned char)(id * 31u + j * 7u + (id >> 11));
+    return sizeof h + len;
+}
+
+/* The item's id, or -1 when it is malformed. */
+static int64_t check_item(const mp_buf *b) {
+    item_hdr h;
+    if (b->len < sizeof h)
+        return -1;
+    memcpy(&h, b->data, sizeof h);
+    if (b->len != sizeof h + h.len)
+        return -1;
+    const unsigned char *p = (const unsigned char *)b->data + sizeof h;
+    for (uint32_t j = 0; j < h.len; j++)
+        if (p[j] != (unsigned char)(h.id * 31u + j * 7u + (h.id >> 11)))
+            return -1;
+    return h.id;
+}
+
+/* ---- running children ---- */
+
+static mp_process *start(mp_target fn, mp_args args, mp_start_method m) {
+    mp_process *p = NULL;
+    mp_process_options o = {.start_method = m};
+    MP_CHECK_OK(mp_process_new(&p, fn, args, &o));
+    if (p)
+        MP_CHECK_OK(mp_process_start(p));
+    return p;
+}
+
+/* Joins (bounded) and frees; the exit code, or -1000 on failure. */
+static int finish(mp_process *p) {
+    int code = -1000;
+    if (!p)
+        return code;
+    MP_CHECK_OK(mp_process_join(p, 120000));
+    MP_CHECK_OK(mp_process_exitcode(p, &code));
+    mp_process_free(p);
+    return code;
+}
+
+static mp_queue *new_queue(size_t maxsize, size_t cap) {
+    mp_queue *q = NULL;
+    mp_queue_options o = {.capacity_bytes = cap};
+    MP_CHECK_OK(mp_queue_new(&q, maxsize, &o));
+    return q;
+}
+
+/* ---- targets (static on purpose: spawn must find them too) ---- */
+
+/* Puts n items (ids from base) and returns at once. */
+static int t_put_n(mp_call *c) {
+    mp_queue *q = mp_arg_queue(mp_call_arg(c, 0));
+    uint32_t base = (uint32_t)mp_arg_int(mp_call_arg(c, 1));
+    int64_t n = mp_arg_int(mp_call_arg(c, 2));
+    unsigned char buf[512];
+    for (int64_t i = 0; i < n; i++) {
+        uint32_t id = base + (uint32_t)i;
+        if (mp_queue_put(q, buf, make_item(buf, id, id % 300), BIG_TIMEOUT))
+            return 1;
+    }
+    return 0;
+}
+
+/* Takes items until the queue is closed and sends their ids to `out` in
+ * batches; returns the number of malformed items (capped at 50), or 100
+ * minus the error code that stopped it. */
+static int t_consume(mp_call *c) {
+    mp_queue *q = mp_arg_queue(mp_call_arg(c, 0));
+    mp_queue *out = mp_arg_queue(mp_call_arg(c, 1));
+    uint32_t ids[1024];
+    size_t n = 0;
+    int bad = 0, rc;
+    mp_buf b = {0};
+    while ((rc = mp_queue_get(q, &b, BIG_TIMEOUT)) == 0) {
+        int64_t id = check_item(&b);
+        if (id < 0 && bad < 50)
+            bad++;
+        ids[n++] = (uint32_t)id;
+        if (n == 1024) {
+            if (mp_queue_put(out, ids, n * sizeof ids[0], BIG_TIMEOUT))
+                bad = 100;
+            n = 0;
+        }
+    }
+    if (n && mp_queue_put(out, ids, n * sizeof ids[0], BIG_TIMEOUT))
+        bad = 100;
+    mp_buf_free(&b);
+    return rc == MP_ECLOSED ? bad : 100 - rc;
+}
+
+/* Gets items and forwards each to `out` as it is, forever (until killed). */
+static int t_forward(mp_call *c) {
+    mp_queue *q = mp_arg_queue(mp_call_arg(c, 0));
+    mp_queue *out = mp_arg_queue(mp_call_arg(c, 1));
+    mp_buf b = {0};
+    for (int i = 0; i < 10000000; i++) {
+        if (mp_queue_get(q, &b, BIG_TIMEOUT) ||
+            mp_queue_put(out, b.data, b.len, BIG_TIMEOUT))
+            break;
+    }
+    mp_buf_free(&b);
+    return 1;
+}
+
+/* Sleeps, then puts the time it put at. */
+static int t_put_time_later(mp_call *c) {
+    mp_queue *q = mp_arg_queue(mp_call_arg(c, 0));
+    mp_test_sleep_ms((long)mp_arg_int(mp_call_arg(c, 1)));
+    int64_t t = mp_test_now_ms();
+    return mp_queue_put(q, &t, sizeof t, BIG_TIMEOUT) ? 1 : 0;
+}
+
+/* Blocks in get (or put, when arg 1 is set) and returns the code negated. */
+static int t_block(mp_call *c) {
+    mp_queue *q = mp_arg_queue(mp_call_arg(c, 0));
+    mp_queue *ready = mp_arg_queue(mp_call_arg(c, 2));
+    mp_buf b = {0};
+    if (mp_queue_put(ready, "r", 1, BIG_TIMEOUT))
+        return 1;
+    int rc = mp_arg_int(mp_call_arg(c, 1)) ? mp_queue_put(q, "x", 1, BIG_TIMEOUT)
+                                           : mp_queue_get(q, &b, BIG_TIMEOUT);
+    mp_buf_free(&b);
+    return -rc;
+}
+
+/* Gets n items and marks each done. */
+static int t_get_done(mp_call *c) {
+    mp_queue *q = mp_arg_queue(mp_call_arg(c, 0));
+    int64_t n = mp_arg_int(mp_call_arg(c, 1));
+    mp_buf b = {0};
+    int rc = 0;
+    for (int64_t i = 0; i < n && !rc; i++)
+        if (!(rc = mp_queue_get(q, &b, BIG_TIMEOUT)))
+            rc = mp_queue_task_done(q);
+    mp_buf_free(&b);
+    return -rc;
+}
+
+/* Opens a named queue and puts its name into it. */
+static int t_open_named(mp_call *c) {
+    const char *name = mp_arg_str(mp_call_arg(c, 0));
+    mp_queue *q;
+    int rc = mp_queue_open(&q, name);
+    if (rc)
+        return -rc;
+    rc = mp_queue_put(q, name, strlen(name), BIG_TIMEOUT);
+    mp_queue_free(q);
+    return -rc;
+}
+
+/* ---- CPython's cases ---- */
+
+static void test_fifo_many_sizes(void) {
+    static const size_t sizes[] = {0, 1, 7, 8, 9, 63, 64, 65, 1000, 4095, 30000};
+    mp_queue *q = new_queue(0, 64 * 1024);
+    mp_buf b = {0};
+    unsigned char *buf = malloc(70000);
+    CU_ASSERT_FATAL(q != NULL && buf != NULL);
+    size_t max = mp_queue_max_item(q);
+    CU_ASSERT_EQUAL(max, 64 * 1024 - 8);
+    /* Every size, alone and the largest one that fits. */
+    for (size_t i = 0; i <= sizeof sizes / sizeof sizes[0]; i++) {
+        size_t len = i < sizeof sizes / sizeof sizes[0] ? sizes[i] : max - 8;
+        size_t n = make_item(buf, (uint32_t)i, (uint32_t)len);
+        MP_CHECK_OK(mp_queue_put(q, buf, n, 0));
+        CU_ASSERT_EQUAL(mp_queue_qsize(q), 1);
+        MP_CHECK_OK(mp_queue_get(q, &b, 0));
+        CU_ASSERT_EQUAL(check_item(&b), (int64_t)i);
+    }
+    MP_CHECK_OK(mp_queue_put(q, NULL, 0, 0)); /* the empty item */
+    MP_CHECK_OK(mp_queue_get(q, &b, 0));
+    CU_ASSERT_EQUAL(b.len, 0);
+    /* FIFO order while the ring wraps many times, in batches. */
+    uint32_t next_put = 0, next_get = 0;
+    for (int round = 0; round < 200; round++) {
+        for (int k = 0; k < 37; k++, next_put++)
+            MP_CHECK_OK(mp_queue_put(
+                q, buf, make_item(buf, next_put, next_put % 700), 0));
+        CU_ASSERT_EQUAL(mp_queue_qsize(q), 37);
+        for (int k = 0; k < 37; k++, next_get++) {
+            MP_CHECK_OK(mp_queue_get(q, &b, 0));
+            CU_ASSERT_EQUAL(check_item(&b), (int64_t)next_get);
+        }
+    }
+    CU_ASSERT(mp_queue_empty(q));
+    MP_CHECK_RC(mp_queue_get(q, &b, 0), MP_EAGAIN);
+    free(buf);
+    mp_buf_free(&b);
+    mp_queue_free(q);
+}
+
+/* A call that must fail with `want` after about `ms`. */
+#define CHECK_TIMED(call, want, ms)                                           \
+    do {                                                                      \
+        int64_t t0_ = mp_test_now_ms();                                       \
+        MP_CHECK_RC(call, want);                                              \
+        int64_t dt_ = mp_test_now_ms() - t0_;                                 \
+        CU_ASSERT(dt_ >= (ms) - 20);                                          \
+        CU_ASSERT(dt_ < (ms) + 2000);                                         \
+    } while (0)
+
+static void test_full_empty_timeouts(void) {
+    mp_queue *q = new_queue(2, 0);
+    mp_buf b = {0};
+    CU_ASSERT_FATAL(q != NULL);
+    CU_ASSERT(mp_queue_empty(q));
+    CU_ASSERT(!mp_queue_full(q));
+    MP_CHECK_RC(mp_queue_get(q, &b, 0), MP_EAGAIN);
+    CHECK_TIMED(mp_queue_get(q, &b, 150), MP_ETIMEDOUT, 150);
+    CHECK_TIMED(mp_queue_get(q, &b, 400), MP_ETIMEDOUT, 400);
+    MP_CHECK_OK(mp_queue_put(q, "a", 1, 0));
+    CU_ASSERT(!mp_queue_empty(q));
+    CU_ASSERT(!mp_queue_full(q));
+    MP_CHECK_OK(mp_queue_put(q, "bb", 2, MP_INFINITE));
+    CU_ASSERT(mp_queue_full(q));
+    CU_ASSERT_EQUAL(mp_queue_qsize(q), 2);
+    MP_CHECK_RC(mp_queue_put(q, "c", 1, 0), MP_EAGAIN);
+    CHECK_TIMED(mp_queue_put(q, "c", 1, 150), MP_ETIMEDOUT, 150);
+    MP_CHECK_OK(mp_queue_get(q, &b, MP_INFINITE));
+    CU_ASSERT(b.len == 1 && memcmp(b.data, "a", 1) == 0);
+    CU_ASSERT(!mp_queue_full(q));
+    MP_CHECK_OK(mp_queue_put(q, "c", 1, 0));
+    MP_CHECK_OK(mp_queue_get(q, &b, 100));
+    CU_ASSERT(b.len == 2 && memcmp(b.data, "bb", 2) == 0);
+    MP_CHECK_OK(mp_queue_get(q, &b, 0));
+    CU_ASSERT(b.len == 1 && memcmp(b.data, "c", 1) == 0);
+    CU_ASSERT_EQUAL(mp_queue_qsize(q), 0);
+    mp_buf_free(&b);
+    mp_queue_free(q);
+}
+
+/* The ring's bytes bound the queue too, and an item larger than the ring
+ * can never be put. */
+static void test_bytes_bound(void) {
+    mp_queue *q = new_queue(0, 1000); /* rounded up to 4096 */
+    mp_buf b = {0};
+    CU_ASSERT_FATAL(q != NULL);
+    CU_ASSERT_EQUAL(mp_queue_max_item(q), 4088);
+    char *big = calloc(1, 5000);
+    MP_CHECK_RC(mp_queue_put(q, big, 4089, MP_INFINITE), MP_EMSGSIZE);
+    MP_CHECK_RC(mp_queue_put(q, big, (size_t)-1, MP_INFINITE), MP_EMSGSIZE);
+    MP_CHECK_OK(mp_queue_put(q, big, 4088, 0));
+    MP_CHECK_RC(mp_queue_put(q, NULL, 0, 0), MP_EAGAIN);
+    CHECK_TIMED(mp_queue_put(q, NULL, 0, 100), MP_ETIMEDOUT, 100);
+    MP_CHECK_OK(mp_queue_get(q, &b, 0));
+    CU_ASSERT_EQUAL(b.len, 4088);
+    /* Two records of 8 + 2000 (padded to 2008) leave 80 bytes: room for a
+     * 72-byte item, not for a 73-byte one, and then not even for 0. */
+    MP_CHECK_OK(mp_queue_put(q, big, 2000, 0));
+    MP_CHECK_OK(mp_queue_put(q, big, 2000, 0));
+    MP_CHECK_RC(mp_queue_put(q, big, 73, 0), MP_EAGAIN);
+    MP_CHECK_OK(mp_queue_put(q, big, 72, 0));
+    MP_CHECK_RC(mp_queue_put(q, NULL, 0, 0), MP_EAGAIN);
+    CU_ASSERT_EQUAL(mp_queue_qsize(q), 3);
+    free(big);
+    mp_buf_free(&b);
+    mp_queue_free(q);
+}
+
+static void test_bad_input(void) {
+    mp_queue *q = NULL;
+    mp_buf b = {0};
+    MP_CHECK_RC(mp_queue_new(NULL, 0, NULL), MP_EINVAL);
+    MP_CHECK_RC(mp_queue_new(&q, (size_t)INT32_MAX + 1, NULL), MP_EINVAL);
+    CU_ASSERT_PTR_NULL(q);
+    mp_queue_options o = {.capacity_bytes = (size_t)1 << 31};
+    MP_CHECK_RC(mp_queue_new(&q, 0, &o), MP_EINVAL);
+    o = (mp_queue_options){.name = "a/b"};
+    MP_CHECK_RC(mp_queue_new(&q, 0, &o), MP_EINVAL);
+    o = (mp_queue_options){.name = ""};
+    MP_CHECK_RC(mp_queue_new(&q, 0, &o), MP_EINVAL);
+    MP_CHECK_RC(mp_queue_open(&q, NULL), MP_EINVAL);
+    MP_CHECK_RC(mp_queue_open(&q, "mpq-surely-absent-4f1c"), MP_ENOENT);
+    MP_CHECK_RC(mp_queue_put(NULL, "x", 1, 0), MP_EINVAL);
+    MP_CHECK_RC(mp_queue_get(NULL, &b, 0), MP_EINVAL);
+    MP_CHECK_RC(mp_queue_close(NULL), MP_EINVAL);
+    MP_CHECK_RC(mp_queue_task_done(NULL), MP_EINVAL);
+    MP_CHECK_RC(mp_queue_join(NULL, 0), MP_EINVAL);
+    CU_ASSERT_EQUAL(mp_queue_qsize(NULL), 0);
+    CU_ASSERT_EQUAL(mp_queue_max_item(NULL), 0);
+    CU_ASSERT(!mp_queue_full(NULL));
+    mp_queue_free(NULL);
+    q = new_queue(0, 0);
+    CU_ASSERT_FATAL(q != NULL);
+    CU_ASSERT_EQUAL(mp_queue_max_item(q), (1u << 20) - 8);
+    MP_CHECK_RC(mp_queue_put(q, NULL, 5, 0), MP_EINVAL);
+    MP_CHECK_RC(mp_queue_put(q, "x", 1, -2), MP_EINVAL);
+    MP_CHECK_RC(mp_queue_get(q, NULL, 0), MP_EINVAL);
+    MP_CHECK_RC(mp_queue_get(q, &b, -5), MP_EINVAL);
+    MP_CHECK_RC(mp_queue_join(q, -3), MP_EINVAL);
+    CU_ASSERT_EQUAL(mp_queue_qsize(q), 0);
+    /* Argument readers: a queue is a queue, nothing else is. */
+    mp_arg a = mp_queue_arg(q);
+    CU_ASSERT_PTR_EQUAL(mp_arg_queue(&a), q);
+    mp_arg i = mp_int(3);
+    CU_ASSERT_PTR_NULL(mp_arg_queue(&i));
+    CU_ASSERT_PTR_NULL(mp_arg_queue(NULL));
+    mp_queue_free(q);
+}
+
+static void test_close(void) {
+    mp_queue *q = new_queue(0, 0);
+    mp_buf b = {0};
+    CU_ASSERT_FATAL(q != NULL);
+    MP_CHECK_OK(mp_queue_put(q, "1", 1, 0));
+    MP_CHECK_OK(mp_queue_put(q, "2", 1, 0));
+    MP_CHECK_OK(mp_queue_close(q));
+    MP_CHECK_OK(mp_queue_close(q));
+    MP_CHECK_RC(mp_queue_put(q, "3", 1, MP_INFINITE), MP_ECLOSED);
+    CU_ASSERT_EQUAL(mp_queue_qsize(q), 2);
+    MP_CHECK_OK(mp_queue_get(q, &b, MP_INFINITE));
+    CU_ASSERT(b.len == 1 && ((char *)b.data)[0] == '1');
+    MP_CHECK_OK(mp_queue_get(q, &b, 0));
+    CU_ASSERT(b.len == 1 && ((char *)b.data)[0] == '2');
+    MP_CHECK_RC(mp_queue_get(q, &b, 0), MP_ECLOSED);
+    MP_CHECK_RC(mp_queue_get(q, &b, MP_INFINITE), MP_ECLOSED);
+    mp_buf_free(&b);
+    mp_queue_free(q);
+}
+
+/* Another process blocked in get (or in put on a full queue) wakes with
+ * MP_ECLOSED when the queue is closed. */
+static void test_close_wakes_blocked(void) {
+    mp_buf b = {0};
+    for (int i = 0; i < mp_test_nmethods; i++) {
+        for (int put = 0; put <= 1; put++) {
+            mp_queue *q = new_queue(1, 0), *ready = new_queue(0, 0);
+            CU_ASSERT_FATAL(q && ready);
+            if (put)
+                MP_CHECK_OK(mp_queue_put(q, "full", 4, 0));
+            mp_process *p = start(
+                t_block, MP_ARGS(mp_queue_arg(q), mp_int(put), mp_queue_arg(ready)),
+                mp_test_methods[i]);
+            MP_CHECK_OK(mp_queue_get(ready, &b, BIG_TIMEOUT));
+            int64_t t0 = mp_test_now_ms();
+            MP_CHECK_OK(mp_queue_close(q));
+            CU_ASSERT_EQUAL(finish(p), -MP_ECLOSED);
+            CU_ASSERT(mp_test_now_ms() - t0 < 2000);
+            mp_queue_free(q);
+            mp_queue_free(ready);
+        }
+    }
+    mp_buf_free(&b);
+}
+
+static void test_task_done_join(void) {
+    mp_buf b = {0};
+    for (int i = 0; i < mp_test_nmethods; i++) {
+        mp_queue *q = new_queue(0, 0);
+        CU_ASSERT_FATAL(q != NULL);
+        MP_CHECK_RC(mp_queue_task_done(q), MP_EOVERFLOW);
+        MP_CHECK_OK(mp_queue_join(q, 0));
+        MP_CHECK_OK(mp_queue_put(q, "a", 1, 0));
+        MP_CHECK_OK(mp_queue_put(q, "b", 1, 0));
+        MP_CHECK_RC(mp_queue_join(q, 0), MP_EAGAIN);
+        CHECK_TIMED(mp_queue_join(q, 120), MP_ETIMEDOUT, 120);
+        MP_CHECK_OK(mp_queue_get(q, &b, 0));
+        MP_CHECK_OK(mp_queue_task_done(q));
+        MP_CHECK_RC(mp_queue_join(q, 0), MP_EAGAIN);
+        MP_CHECK_OK(mp_queue_get(q, &b, 0));
+        MP_CHECK_OK(mp_queue_task_done(q));
+        MP_CHECK_OK(mp_queue_join(q, 0));
+        MP_CHECK_RC(mp_queue_task_done(q), MP_EOVERFLOW);
+        /* A child does the work; join returns when it is done. */
+        for (int k = 0; k < 5; k++)
+            MP_CHECK_OK(mp_queue_put(q, "w", 1, 0));
+        mp_process *p = start(t_get_done, MP_ARGS(mp_queue_arg(q), mp_int(5)),
+                              mp_test_methods[i]);
+        MP_CHECK_OK(mp_queue_join(q, BIG_TIMEOUT));
+        CU_ASSERT(mp_queue_empty(q));
+        CU_ASSERT_EQUAL(finish(p), 0);
+        mp_queue_free(q);
+    }
+    mp_buf_free(&b);
+}
+
+/* A producer that exits right after its last put loses nothing. */
+static void test_producer_exits_after_put(void) {
+    mp_buf b = {0};
+    for (int i = 0; i < mp_test_nmethods; i++) {
+        mp_queue *q = new_queue(0, 4 << 20);
+        CU_ASSERT_FATAL(q != NULL);
+        mp_process *p = start(
+            t_put_n, MP_ARGS(mp_queue_arg(q), mp_int(0), mp_int(5000)),
+            mp_test_methods[i]);
+        CU_ASSERT_EQUAL(finish(p), 0);
+        CU_ASSERT_EQUAL(mp_queue_qsize(q), 5000);
+        for (int64_t k = 0; k < 5000; k++) {
+            MP_CHECK_OK(mp_queue_get(q, &b, 0));
+            CU_ASSERT_EQUAL(check_item(&b), k);
+        }
+        MP_CHECK_RC(mp_queue_get(q, &b, 0), MP_EAGAIN);
+        mp_queue_free(q);
+    }
+    mp_buf_free(&b);
+}
+
+/* A consumer blocked in get wakes promptly on a put from another process:
+ * well within the sleep slice that would hide a lost wake-up. */
+static void test_blocked_get_wakes(void) {
+    mp_buf b = {0};
+    for (int i = 0; i < mp_test_nmethods; i++) {
+        mp_queue *q = new_queue(0, 0);
+        CU_ASSERT_FATAL(q != NULL);
+        mp_process *p = start(t_put_time_later,
+                              MP_ARGS(mp_queue_arg(q), mp_int(300)),
+                              mp_test_methods[i]);
+        MP_CHECK_OK(mp_queue_get(q, &b, BIG_TIMEOUT));
+        int64_t now = mp_test_now_ms(), sent;
+        CU_ASSERT_FATAL(b.len == sizeof sent);
+        memcpy(&sent, b.data, sizeof sent);
+        CU_ASSERT(now - sent < 100);
+        CU_ASSERT_EQUAL(finish(p), 0);
+        mp_queue_free(q);
+    }
+    mp_buf_free(&b);
+}
+
+/* ---- many producers and consumers ---- */
+
+#define NPROD 4
+#define NCONS 4
+#define PER_PROD 100000
+
+/* Marks id in seen; counts duplicates and ids out of range in *bad. */
+static void mark(unsigned char *seen, uint32_t id, uint32_t limit, int *bad) {
+    if (id >= limit || (seen[id / 8] & (1u << (id % 8))))
+        (*bad)++;
+    else
+        seen[id / 8] |= (unsigned char)(1u << (id % 8));
+}
+
+/* 4 producers x 4 consumers x 100k items: every item arrives exactly once,
+ * intact (each consumer checks every byte). */
+static void test_mpmc_exactly_once(void) {
+    const uint32_t limit = NPROD << 20;
+    mp_queue *q = new_queue(1000, 64 * 1024), *out = new_queue(0, 16 << 20);
+    unsigned char *seen = calloc(limit / 8, 1);
+    mp_process *ps[NPROD], *cs[NCONS];
+    mp_buf b = {0};
+    CU_ASSERT_FATAL(q && out && seen);
+    int64_t t0 = mp_test_now_ms();
+    for (int k = 0; k < NCONS; k++)
+        cs[k] = start(t_consume, MP_ARGS(mp_queue_arg(q), mp_queue_arg(out)),
+                      MP_START_DEFAULT);
+    for (int k = 0; k < NPROD; k++)
+        ps[k] = start(t_put_n,
+                      MP_ARGS(mp_queue_arg(q), mp_int((int64_t)k << 20),
+                              mp_int(PER_PROD)),
+                      MP_START_DEFAULT);
+    for (int k = 0; k < NPROD; k++)
+        CU_ASSERT_EQUAL(finish(ps[k]), 0);
+    MP_CHECK_OK(mp_queue_close(q));
+    for (int k = 0; k < NCONS; k++)
+        CU_ASSERT_EQUAL(finish(cs[k]), 0);
+    int bad = 0;
+    size_t total = 0;
+    while (mp_queue_get(out, &b, 0) == 0) {
+        const uint32_t *ids = b.data;
+        for (size_t j = 0; j < b.len / 4; j++)
+            mark(seen, ids[j], limit, &bad);
+        total += b.len / 4;
+    }
+    CU_ASSERT_EQUAL(bad, 0);
+    CU_ASSERT_EQUAL(total, (size_t)NPROD * PER_PROD);
+    for (uint32_t k = 0; k < NPROD; k++)
+        for (uint32_t s = 0; s < PER_PROD; s++)
+            if (!(seen[((k << 20) | s) / 8] & (1u << (s % 8))))
+                bad++;
+    CU_ASSERT_EQUAL(bad, 0);
+    fprintf(stderr, "    (%d x %d x %d items in %lld ms)\n", NPROD, NCONS,
+            PER_PROD, (long long)(mp_test_now_ms() - t0));
+    free(seen);
+    mp_buf_free(&b);
+    mp_queue_free(q);
+    mp_queue_free(out);
+}
+
+/* ---- processes killed at random moments ---- */
+
+/* Drains q without blocking, marking each item's sequence number (items of
+ * this round only); returns the number of malformed / foreign / duplicate
+ * items. */
+static int drain_round(mp_queue *q, mp_buf *b, uint32_t round,
+                       unsigned char *seen, uint32_t *maxseq) {
+    int bad = 0;
+    while (mp_queue_get(q, b, 0) == 0) {
+        int64_t id = check_item(b);
+        if (id < 0 || (uint32_t)id >> 20 != round) {
+            bad++;
+            continue;
+        }
+        uint32_t s = (uint32_t)id & 0xfffff;
+        mark(seen, s, 1u << 20, &bad);
+        if (s + 1 > *maxseq)
+            *maxseq = s + 1;
+    }
+    return bad;
+}
+
+/* One round: a producer streams into q, a forwarder moves items from q to
+ * out, both are SIGKILLed at random moments; then every item found is
+ * intact, none is duplicated or from an earlier round, at most one (the one
+ * the forwarder held) is missing, and both queues still work. */
+static int kill_round(mp_queue *q, mp_queue *out, uint32_t round,
+                      unsigned char *seen, mp_start_method m, long *moved) {
+    mp_buf b = {0};
+    uint32_t maxseq = 0;
+    int bad = 0;
+    memset(seen, 0, (1u << 20) / 8);
+    mp_process *prod = start(t_put_n,
+                             MP_ARGS(mp_queue_arg(q), mp_int((int64_t)round << 20),
+                                     mp_int(1 << 19)),
+                             m);
+    mp_process *fwd = start(t_forward, MP_ARGS(mp_queue_arg(q), mp_queue_arg(out)), m);
+    mp_process *first = rand() % 2 ? prod : fwd;
+    mp_test_sleep_ms(rand() % 4);
+    MP_CHECK_OK(mp_process_kill(first));
+    mp_test_sleep_ms(rand() % 3);
+    MP_CHECK_OK(mp_process_kill(first == prod ? fwd : prod));
+    finish(prod);
+    finish(fwd);
+    bad += drain_round(out, &b, round, seen, &maxseq);
+    bad += drain_round(q, &b, round, seen, &maxseq);
+    uint32_t missing = 0;
+    *moved += maxseq;
+    for (uint32_t s = 0; s < maxseq; s++)
+        missing += !(seen[s / 8] & (1u << (s % 8)));
+    if (missing > 1)
+        bad += (int)missing;
+    /* Both queues still work for everyone. */
+    unsigned char probe[64];
+    for (int k = 0; k < 2; k++) {
+        mp_queue *x = k ? out : q;
+        size_t n = make_item(probe, 0xfffffu, 40);
+        if (mp_queue_put(x, probe, n, 5000) || mp_queue_get(x, &b, 5000) ||
+            check_item(&b) != 0xfffff || !mp_queue_empty(x))
+            bad++;
+    }
+    mp_buf_free(&b);
+    return bad;
+}
+
+static void test_kill_at_random(void) {
+    mp_queue *q = new_queue(0, 16 * 1024), *out = new_queue(0, 16 * 1024);
+    unsigned char *seen = malloc((1u << 20) / 8);
+    CU_ASSERT_FATAL(q && out && seen);
+    srand(12345);
+    int64_t t0 = mp_test_now_ms();
+    int rounds = 0, bad = 0;
+    long moved = 0;
+    for (int i = 0; i < mp_test_nmethods; i++) {
+        /* A spawned child costs far more (and is all Windows has). */
+        int want = mp_test_methods[i] == MP_START_SPAWN ? 40 : 300;
+        int64_t until = mp_test_now_ms() + 40000;
+        for (int r = 0; r < want && mp_test_now_ms() < until; r++, rounds++)
+            bad += kill_round(q, out, (uint32_t)rounds, seen, mp_test_methods[i],
+                              &moved);
+    }
+    CU_ASSERT_EQUAL(bad, 0);
+    CU_ASSERT(rounds >= 40);
+    CU_ASSERT(moved > rounds); /* the children did run before the kills */
+    fprintf(stderr, "    (%d kill rounds, %ld items, %lld ms)\n", rounds, moved,
+            (long long)(mp_test_now_ms() - t0));
+    free(seen);
+    mp_queue_free(q);
+    mp_queue_free(out);
+}
+
+/* ---- names, arguments and leaks ---- */
+
+#ifndef _WIN32
+/* Our entries in /dev/shm (-1 where there is none). */
+static int count_shm(void) {
+    DIR *d = opendir("/dev/shm");
+    int n = 0;
+    if (!d)
+        return -1;
+    for (struct dirent *e; (e = readdir(d));)
+        n += strncmp(e->d_name, "mp-", 3) == 0;
+    closedir(d);
+    return n;
+}
+#endif
+
+static void test_named(void) {
+    char name[64];
+    mp_buf b = {0};
+    snprintf(name, sizeof name, "mpq-test-%ld", mp_getpid());
+    for (int i = 0; i < mp_test_nmethods; i++) {
+        mp_queue *q = NULL, *q2 = NULL, *dup = NULL;
+        mp_queue_options o = {.name = name, .capacity_bytes = 8192};
+        MP_CHECK_OK(mp_queue_new(&q, 3, &o));
+        CU_ASSERT_FATAL(q != NULL);
+        MP_CHECK_RC(mp_queue_new(&dup, 0, &o), MP_EEXIST);
+        MP_CHECK_OK(mp_queue_open(&q2, name));
+        CU_ASSERT_FATAL(q2 != NULL);
+        CU_ASSERT_EQUAL(mp_queue_max_item(q2), 8192 - 8);
+        /* An unrelated process finds it by name. */
+        mp_process *p = start(t_open_named, MP_ARGS(mp_str(name)), mp_test_methods[i]);
+        CU_ASSERT_EQUAL(finish(p), 0);
+        MP_CHECK_OK(mp_queue_put(q, "x", 1, 0));
+        CU_ASSERT_EQUAL(mp_queue_qsize(q2), 2);
+        MP_CHECK_OK(mp_queue_put(q2, "y", 1, 0));
+        CU_ASSERT(mp_queue_full(q));
+        MP_CHECK_OK(mp_queue_get(q2, &b, 0));
+        CU_ASSERT(b.len == strlen(name) && memcmp(b.data, name, b.len) == 0);
+        MP_CHECK_OK(mp_queue_get(q, &b, 0));
+        CU_ASSERT(b.len == 1 && ((char *)b.data)[0] == 'x');
+        mp_queue_free(q); /* the creator leaves first; q2 keeps it alive */
+        MP_CHECK_OK(mp_queue_get(q2, &b, 0));
+        CU_ASSERT(b.len == 1 && ((char *)b.data)[0] == 'y');
+        mp_queue_free(q2); /* the last user removes the name */
+        MP_CHECK_RC(mp_queue_open(&q2, name), MP_ENOENT);
+    }
+    mp_buf_free(&b);
+}
+
+/* An anonymous queue passed to children with every start method leaves no
+ * descriptor / handle and nothing in /dev/shm behind. */
+static void test_no_leaks(void) {
+    mp_buf b = {0};
+    int fds = mp_test_count_fds();
+#ifndef _WIN32
+    int shm = count_shm();
+#endif
+    for (int i = 0; i < mp_test_nmethods; i++) {
+        mp_queue *q = new_queue(0, 0);
+        CU_ASSERT_FATAL(q != NULL);
+        mp_process *p = start(
+            t_put_n, MP_ARGS(mp_queue_arg(q), mp_int(7), mp_int(3)), mp_test_methods[i]);
+        CU_ASSERT_EQUAL(finish(p), 0);
+        for (int k = 0; k < 3; k++) {
+            MP_CHECK_OK(mp_queue_get(q, &b, 0));
+            CU_ASSERT_EQUAL(check_item(&b), 7 + k);
+        }
+        mp_queue_free(q);
+    }
+    CU_ASSERT_EQUAL(mp_test_count_fds(), fds);
+#ifndef _WIN32
+    CU_ASSERT_EQUAL(count_shm(), shm);
+#endif
+    mp_buf_free(&b);
+}
+
+void mp_test_suite_queue(void) {
+    MP_TEST_SUITE("queue", {"fifo_many_sizes", test_fifo_many_sizes},
+                  {"full_empty_timeouts", test_full_empty_timeouts},
+                  {"bytes_bound", test_bytes_bound}, {"bad_input", test_bad_input},
+                  {"close", test_close},
+                  {"close_wakes_blocked", test_close_wakes_blocked},
+                  {"task_done_join", test_task_done_join},
+                  {"producer_exits_after_put", test_producer_exits_after_put},
+                  {"blocked_get_wakes", test_blocked_get_wakes},
+                  {"mpmc_exactly_once", test_mpmc_exactly_once},
+                  {"kill_at_random", test_kill_at_random}, {"named", test_named},
+                  {"no_leaks", test_no_leaks});
+}
