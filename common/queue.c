@@ -41,7 +41,11 @@
 #define Q_MAX_RING (1u << 30)
 #define Q_NAME_MAX (MP__OS_NAME_MAX - 10)
 #define Q_SLICE_MS 250L
-#define Q_SPINS 256
+/* How long a caller spins on an empty (full) queue before it sleeps: about
+ * the time a peer takes to copy a 64 KiB item, so streaming never pays a
+ * sleep and a wake-up per item, and short enough to cost little when the
+ * queue really is idle. */
+#define Q_SPIN_NS 50000u
 #define Q_LINE 64
 
 enum { M_PROD, M_CONS, N_MUTEX };
@@ -98,12 +102,23 @@ static inline uint32_t rec_units(size_t len) {
     return 1 + (uint32_t)((len + 7) / 8);
 }
 
-static inline void cpu_relax(void) {
+static inline void cpu_pause(void) {
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
     __builtin_ia32_pause();
 #else
     atomic_signal_fence(memory_order_seq_cst);
 #endif
+}
+
+/* Whether to keep spinning; *until starts at 0 and is set on first use. */
+static bool spin_more(uint64_t *until) {
+    uint64_t now = mp__os_now_ns();
+    if (!*until)
+        *until = now + Q_SPIN_NS;
+    if (now >= *until)
+        return false;
+    cpu_pause();
+    return true;
 }
 
 /* ---- ring copies (a record may wrap around the end) ---- */
@@ -196,7 +211,7 @@ static bool fits(const mp_queue *q, uint64_t p, uint64_t c, uint32_t need) {
 static int wait_room(mp_queue *q, uint32_t need, uint64_t *p, long timeout_ms,
                      uint64_t dl) {
     qhdr *h = q->h;
-    for (int spins = 0;;) {
+    for (uint64_t spin_until = 0;;) {
         if (atomic_load_explicit(&h->closed, memory_order_acquire)) {
             unlock_side(q, M_PROD);
             return MP_ECLOSED;
@@ -212,14 +227,12 @@ static int wait_room(mp_queue *q, uint32_t need, uint64_t *p, long timeout_ms,
         atomic_store_explicit(&h->cons_seen, c, memory_order_relaxed);
         if (fits(q, *p, c, need))
             return 0;
-        if (timeout_ms != 0 && spins++ < Q_SPINS) {
-            cpu_relax();
+        if (timeout_ms != 0 && spin_more(&spin_until))
             continue;
-        }
         int rc = sleep_on(q, M_PROD, W_SPACE, &h->get_ev, seen, timeout_ms, dl);
         if (rc)
             return rc;
-        spins = 0;
+        spin_until = 0;
     }
 }
 
@@ -269,7 +282,7 @@ int mp_queue_put(mp_queue *q, const void *ptr, size_t len, long timeout_ms) {
 static int wait_item(mp_queue *q, uint64_t *c, uint64_t *p, long timeout_ms,
                      uint64_t dl) {
     qhdr *h = q->h;
-    for (int spins = 0;;) {
+    for (uint64_t spin_until = 0;;) {
         /* Reloaded each time: others consume while we sleep unlocked. */
         uint64_t cw = *c = atomic_load_explicit(&h->cons, memory_order_relaxed);
         *p = atomic_load_explicit(&h->prod_seen, memory_order_relaxed);
@@ -289,14 +302,12 @@ static int wait_item(mp_queue *q, uint64_t *c, uint64_t *p, long timeout_ms,
             unlock_side(q, M_CONS);
             return MP_ECLOSED;
         }
-        if (timeout_ms != 0 && spins++ < Q_SPINS) {
-            cpu_relax();
+        if (timeout_ms != 0 && spin_more(&spin_until))
             continue;
-        }
         int rc = sleep_on(q, M_CONS, W_ITEMS, &h->put_ev, seen, timeout_ms, dl);
         if (rc)
             return rc;
-        spins = 0;
+        spin_until = 0;
     }
 }
 
