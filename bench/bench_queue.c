@@ -217,10 +217,12 @@ typedef struct ring {
 } ring;
 
 static void spin(unsigned *n) {
-    if (++*n < 1000)
-        __builtin_ia32_pause();
-    else
+    if (++*n >= 1000)
         sched_yield();
+#if defined(__x86_64__) || defined(__i386__)
+    else
+        __builtin_ia32_pause();
+#endif
 }
 
 static void ring_copy_in(ring *r, uint64_t at, const void *p, size_t n) {
