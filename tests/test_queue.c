@@ -141,6 +141,18 @@ static int t_put_time_later(mp_call *c) {
     return mp_queue_put(q, &t, sizeof t, BIG_TIMEOUT) ? 1 : 0;
 }
 
+/* Sleeps, takes one item from q, then puts into r the time it took it. */
+static int t_get_time_later(mp_call *c) {
+    mp_queue *q = mp_arg_queue(mp_call_arg(c, 0));
+    mp_queue *r = mp_arg_queue(mp_call_arg(c, 1));
+    mp_buf b = {0};
+    mp_test_sleep_ms((long)mp_arg_int(mp_call_arg(c, 2)));
+    int rc = mp_queue_get(q, &b, BIG_TIMEOUT);
+    int64_t t = mp_test_now_ms();
+    mp_buf_free(&b);
+    return rc || mp_queue_put(r, &t, sizeof t, BIG_TIMEOUT) ? 1 : 0;
+}
+
 /* Blocks in get (or put, when arg 1 is set) and returns the code negated. */
 static int t_block(mp_call *c) {
     mp_queue *q = mp_arg_queue(mp_call_arg(c, 0));
@@ -447,6 +459,31 @@ static void test_blocked_get_wakes(void) {
     mp_buf_free(&b);
 }
 
+/* A producer blocked on a full queue wakes promptly when another process
+ * takes an item. */
+static void test_blocked_put_wakes(void) {
+    mp_buf b = {0};
+    for (int i = 0; i < mp_test_nmethods; i++) {
+        mp_queue *q = new_queue(1, 0), *r = new_queue(0, 0);
+        CU_ASSERT_FATAL(q && r);
+        MP_CHECK_OK(mp_queue_put(q, "a", 1, 0));
+        mp_process *p = start(t_get_time_later,
+                              MP_ARGS(mp_queue_arg(q), mp_queue_arg(r), mp_int(300)),
+                              mp_test_methods[i]);
+        MP_CHECK_OK(mp_queue_put(q, "b", 1, BIG_TIMEOUT));
+        int64_t now = mp_test_now_ms(), took;
+        MP_CHECK_OK(mp_queue_get(r, &b, BIG_TIMEOUT));
+        CU_ASSERT_FATAL(b.len == sizeof took);
+        memcpy(&took, b.data, sizeof took);
+        CU_ASSERT(now - took < 100);
+        CU_ASSERT_EQUAL(finish(p), 0);
+        CU_ASSERT_EQUAL(mp_queue_qsize(q), 1);
+        mp_queue_free(q);
+        mp_queue_free(r);
+    }
+    mp_buf_free(&b);
+}
+
 /* ---- many producers and consumers ---- */
 
 #define NPROD 4
@@ -683,6 +720,7 @@ void mp_test_suite_queue(void) {
                   {"task_done_join", test_task_done_join},
                   {"producer_exits_after_put", test_producer_exits_after_put},
                   {"blocked_get_wakes", test_blocked_get_wakes},
+                  {"blocked_put_wakes", test_blocked_put_wakes},
                   {"mpmc_exactly_once", test_mpmc_exactly_once},
                   {"kill_at_random", test_kill_at_random}, {"named", test_named},
                   {"no_leaks", test_no_leaks});
