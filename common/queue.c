@@ -44,7 +44,8 @@
 /* How long a caller spins on an empty (full) queue before it sleeps: about
  * the time a peer takes to copy a 64 KiB item, so streaming never pays a
  * sleep and a wake-up per item, and short enough to cost little when the
- * queue really is idle. */
+ * queue really is idle. Not at all with one usable CPU, where the peer
+ * cannot run while we spin. */
 #define Q_SPIN_NS 50000u
 #define Q_LINE 64
 
@@ -82,6 +83,7 @@ struct mp_queue {
     qhdr *h;
     unsigned char *ring;
     uint32_t units; /* ring size in 8-byte units */
+    uint32_t spin_ns;
     mp__os_mutex mx[N_MUTEX];
     mp__os_wait wt[N_WAIT];
     char *name;     /* named queues: the name, counted in users */
@@ -111,10 +113,12 @@ static inline void cpu_pause(void) {
 }
 
 /* Whether to keep spinning; *until starts at 0 and is set on first use. */
-static bool spin_more(uint64_t *until) {
+static bool spin_more(const mp_queue *q, uint64_t *until) {
+    if (!q->spin_ns)
+        return false;
     uint64_t now = mp__os_now_ns();
     if (!*until)
-        *until = now + Q_SPIN_NS;
+        *until = now + q->spin_ns;
     if (now >= *until)
         return false;
     cpu_pause();
@@ -227,7 +231,7 @@ static int wait_room(mp_queue *q, uint32_t need, uint64_t *p, long timeout_ms,
         atomic_store_explicit(&h->cons_seen, c, memory_order_relaxed);
         if (fits(q, *p, c, need))
             return 0;
-        if (timeout_ms != 0 && spin_more(&spin_until))
+        if (timeout_ms != 0 && spin_more(q, &spin_until))
             continue;
         int rc = sleep_on(q, M_PROD, W_SPACE, &h->get_ev, seen, timeout_ms, dl);
         if (rc)
@@ -302,7 +306,7 @@ static int wait_item(mp_queue *q, uint64_t *c, uint64_t *p, long timeout_ms,
             unlock_side(q, M_CONS);
             return MP_ECLOSED;
         }
-        if (timeout_ms != 0 && spin_more(&spin_until))
+        if (timeout_ms != 0 && spin_more(q, &spin_until))
             continue;
         int rc = sleep_on(q, M_CONS, W_ITEMS, &h->put_ev, seen, timeout_ms, dl);
         if (rc)
@@ -503,6 +507,7 @@ static int attach_header(mp_queue *q) {
     q->h = h;
     q->units = h->ring_units;
     q->ring = (unsigned char *)q->shm.addr + Q_RING_OFFSET;
+    q->spin_ns = mp__os_cpu_count() > 1 ? Q_SPIN_NS : 0;
     return 0;
 }
 
