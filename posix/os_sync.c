@@ -251,9 +251,19 @@ void mp__os_wake(mp__os_wait *w, const void *word, int n) {
 
 void mp__os_wait_close(mp__os_wait *w) { w->mem = NULL; }
 
+/* The id is cached per thread; a forked child (whose one thread inherits
+ * the forking thread's cache) must forget it, or it would pass for its
+ * parent's thread as a lock owner. */
+static _Thread_local uint64_t cached_tid;
+static pthread_once_t tid_once = PTHREAD_ONCE_INIT;
+
+static void tid_forget(void) { cached_tid = 0; }
+static void tid_register(void) { pthread_atfork(NULL, NULL, tid_forget); }
+
 uint64_t mp__os_thread_id(void) {
-    static _Thread_local uint64_t tid;
-    if (!tid)
-        tid = (uint64_t)syscall(SYS_gettid);
-    return tid;
+    if (!cached_tid) {
+        pthread_once(&tid_once, tid_register);
+        cached_tid = (uint64_t)syscall(SYS_gettid);
+    }
+    return cached_tid;
 }

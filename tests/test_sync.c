@@ -1,0 +1,722 @@
+/* Semaphore, Lock/RLock, Event, Condition, Barrier: CPython's cases ported,
+ * plus processes killed holding or waiting, named objects opened by an
+ * unrelated process, and leak checks, with every start method. */
+#include <stdlib.h>
+
+#include "synctest.h"
+
+#ifdef _WIN32
+/* Every kernel wait is a wineserver round trip under Wine: fewer rounds. */
+#define INCREMENTS 20000
+#define ROUNDS 300
+#else
+#define INCREMENTS 100000
+#define ROUNDS 1000
+#endif
+
+static void check_elapsed(int64_t t0, long lo, long hi) {
+    int64_t dt = mp_test_now_ms() - t0;
+    if (dt < lo || dt > hi)
+        fprintf(stderr, "elapsed %lld ms, expected %ld..%ld\n", (long long)dt,
+                lo, hi);
+    CU_ASSERT(dt >= lo && dt <= hi);
+}
+
+/* ---- targets ---- */
+
+/* Sleeps up to ten seconds (bounded), for children that get killed. */
+static int sleep_long(void) {
+    for (int i = 0; i < 100; i++)
+        mp_test_sleep_ms(100);
+    return 99;
+}
+
+static int t_sem_post(mp_call *c) {
+    mp_sem *s = mp_arg_sem(mp_call_arg(c, 0));
+    return s && mp_sem_release(s) == 0 ? 0 : 1;
+}
+
+/* Takes a lock, says so on the event, and waits to be killed. */
+static int t_hold_lock(mp_call *c) {
+    mp_lock *l = mp_arg_lock(mp_call_arg(c, 0));
+    mp_event *e = mp_arg_event(mp_call_arg(c, 1));
+    if (!l || !e || mp_lock_acquire(l, MP_INFINITE) != 0)
+        return 1;
+    mp_event_set(e);
+    return sleep_long();
+}
+
+/* A lock held by another process: not ours to release, not free to take. */
+static int t_foreign_lock(mp_call *c) {
+    mp_lock *l = mp_arg_lock(mp_call_arg(c, 0));
+    if (!l || mp_lock_release(l) != MP_ESTATE || mp_lock_is_owned(l) != 0)
+        return 1;
+    if (mp_lock_acquire(l, 0) != MP_EAGAIN)
+        return 2;
+    return mp_lock_acquire(l, 50) == MP_ETIMEDOUT ? 0 : 3;
+}
+
+/* n locked increments of a plain (non-atomic) read-modify-write. */
+static int t_increment(mp_call *c) {
+    mp_lock *l = mp_arg_lock(mp_call_arg(c, 0));
+    int64_t n = mp_arg_int(mp_call_arg(c, 1));
+    volatile long long *counter = mp_value_ptr(mp_arg_value(mp_call_arg(c, 2)));
+    if (!l || !counter)
+        return 1;
+    for (int64_t i = 0; i < n; i++) {
+        if (mp_lock_acquire(l, MP_INFINITE))
+            return 2;
+        *counter = *counter + 1;
+        if (mp_lock_release(l))
+            return 3;
+    }
+    return 0;
+}
+
+static int t_sem_wait_forever(mp_call *c) {
+    mp_sem *s = mp_arg_sem(mp_call_arg(c, 0));
+    mp_event *e = mp_arg_event(mp_call_arg(c, 1));
+    mp_event_set(e);
+    mp_sem_acquire(s, MP_INFINITE);
+    return sleep_long();
+}
+
+static int t_event_wait(mp_call *c) {
+    mp_event *e = mp_arg_event(mp_call_arg(c, 0));
+    return e && mp_event_wait(e, 30000) == 0 && mp_event_is_set(e) == 1 ? 0 : 1;
+}
+
+/* Condition waiter: counts itself asleep, waits, counts itself woken. */
+static int t_cond_waiter(mp_call *c) {
+    mp_cond *cv = mp_arg_cond(mp_call_arg(c, 0));
+    mp_value *sleeping = mp_arg_value(mp_call_arg(c, 1));
+    mp_value *woken = mp_arg_value(mp_call_arg(c, 2));
+    if (!cv || !sleeping || !woken || mp_cond_acquire(cv, MP_INFINITE))
+        return 1;
+    mp_value_add(sleeping, 1, NULL);
+    int rc = mp_cond_wait(cv, 30000);
+    mp_value_add(woken, 1, NULL);
+    if (mp_lock_is_owned(mp_cond_lock(cv)) != 1 || mp_cond_release(cv))
+        return 2;
+    return rc == 0 ? 0 : 3;
+}
+
+/* Waits on a condition forever, to be killed there. */
+static int t_cond_wait_forever(mp_call *c) {
+    mp_cond *cv = mp_arg_cond(mp_call_arg(c, 0));
+    mp_value *sleeping = mp_arg_value(mp_call_arg(c, 1));
+    mp_cond_acquire(cv, MP_INFINITE);
+    mp_value_add(sleeping, 1, NULL);
+    mp_cond_wait(cv, MP_INFINITE);
+    return sleep_long();
+}
+
+/* Barrier rounds; counts[index] += 1 under the array's lock each round. */
+static int t_barrier_rounds(mp_call *c) {
+    mp_barrier *b = mp_arg_barrier(mp_call_arg(c, 0));
+    mp_array *counts = mp_arg_array(mp_call_arg(c, 1));
+    int64_t rounds = mp_arg_int(mp_call_arg(c, 2));
+    for (int64_t r = 0; r < rounds; r++) {
+        int idx = mp_barrier_wait(b, 30000);
+        if (idx < 0)
+            return 1;
+        mp_lock_acquire(mp_array_lock(counts), MP_INFINITE);
+        mp_array_set_int(counts, (size_t)idx,
+                         mp_array_get_int(counts, (size_t)idx) + 1);
+        mp_lock_release(mp_array_lock(counts));
+    }
+    return 0;
+}
+
+static int t_barrier_expect_broken(mp_call *c) {
+    mp_barrier *b = mp_arg_barrier(mp_call_arg(c, 0));
+    return mp_barrier_wait(b, 30000) == MP_EBROKEN ? 0 : 1;
+}
+
+/* An unrelated process: opens objects by name only. */
+static int t_open_named(mp_call *c) {
+    const char *base = mp_arg_str(mp_call_arg(c, 0));
+    char nm[128];
+    mp_sem *s = NULL;
+    mp_lock *l = NULL;
+    mp_event *e = NULL;
+    snprintf(nm, sizeof nm, "%s-sem", base);
+    if (mp_sem_new_ex(&s, 0, 0, &(mp_sync_options){.name = nm}))
+        return 1;
+    snprintf(nm, sizeof nm, "%s-lock", base);
+    if (mp_lock_new_ex(&l, false, &(mp_sync_options){.name = nm}))
+        return 2;
+    snprintf(nm, sizeof nm, "%s-ev", base);
+    if (mp_event_new(&e, &(mp_sync_options){.name = nm}))
+        return 3;
+    int rc = 0;
+    if (mp_lock_acquire(l, 0) != MP_EAGAIN) /* the parent holds it */
+        rc = 4;
+    else if (mp_sem_release(s) || mp_event_wait(e, 30000))
+        rc = 5;
+    mp_sem_free(s);
+    mp_lock_free(l);
+    mp_event_free(e);
+    return rc;
+}
+
+/* Makes one of each anonymous object, says so, and waits to be killed. */
+static int t_make_and_die(mp_call *c) {
+    mp_event *ready = mp_arg_event(mp_call_arg(c, 0));
+    mp_sem *s;
+    mp_lock *l;
+    mp_event *e;
+    mp_cond *cv;
+    mp_barrier *b;
+    if (mp_sem_new(&s, 1, 0) || mp_lock_new(&l, true) ||
+        mp_event_new(&e, NULL) || mp_cond_new(&cv, NULL, NULL) ||
+        mp_barrier_new(&b, 2, NULL) || mp_lock_acquire(l, 0))
+        return 1;
+    mp_event_set(ready);
+    return sleep_long();
+}
+
+/* ---- Semaphore ---- */
+
+static void test_sem_values(void) {
+    mp_sem *s;
+    int v = -1;
+    MP_CHECK_OK(mp_sem_new(&s, 2, 0));
+    MP_CHECK_OK(mp_sem_get_value(s, &v));
+    CU_ASSERT_EQUAL(v, 2);
+    MP_CHECK_OK(mp_sem_acquire(s, MP_INFINITE));
+    MP_CHECK_OK(mp_sem_acquire(s, 0));
+    MP_CHECK_RC(mp_sem_acquire(s, 0), MP_EAGAIN);
+    MP_CHECK_OK(mp_sem_get_value(s, &v));
+    CU_ASSERT_EQUAL(v, 0);
+    MP_CHECK_OK(mp_sem_release(s));
+    MP_CHECK_OK(mp_sem_release(s));
+    MP_CHECK_OK(mp_sem_release(s)); /* unbounded */
+    MP_CHECK_OK(mp_sem_get_value(s, &v));
+    CU_ASSERT_EQUAL(v, 3);
+    mp_sem_free(s);
+}
+
+static void test_sem_timeout(void) {
+    mp_sem *s;
+    MP_CHECK_OK(mp_sem_new(&s, 0, 0));
+    int64_t t0 = mp_test_now_ms();
+    MP_CHECK_RC(mp_sem_acquire(s, 0), MP_EAGAIN);
+    check_elapsed(t0, 0, 1000);
+    t0 = mp_test_now_ms();
+    MP_CHECK_RC(mp_sem_acquire(s, 200), MP_ETIMEDOUT);
+    check_elapsed(t0, 195, 5000);
+    mp_sem_free(s);
+}
+
+static void test_sem_bounded(void) {
+    mp_sem *s;
+    int v;
+    MP_CHECK_OK(mp_sem_new(&s, 2, 2));
+    MP_CHECK_RC(mp_sem_release(s), MP_EOVERFLOW);
+    MP_CHECK_OK(mp_sem_get_value(s, &v));
+    CU_ASSERT_EQUAL(v, 2);
+    MP_CHECK_OK(mp_sem_acquire(s, 0));
+    MP_CHECK_OK(mp_sem_release(s));
+    MP_CHECK_RC(mp_sem_release(s), MP_EOVERFLOW);
+    mp_sem_free(s);
+}
+
+static void test_sem_bad_input(void) {
+    mp_sem *s = (mp_sem *)1;
+    int v;
+    MP_CHECK_RC(mp_sem_new(NULL, 0, 0), MP_EINVAL);
+    MP_CHECK_RC(mp_sem_new(&s, 3, 2), MP_EINVAL);
+    CU_ASSERT_PTR_NULL(s);
+    MP_CHECK_RC(mp_sem_new(&s, 0x80000000u, 0), MP_EINVAL);
+    MP_CHECK_RC(mp_sem_acquire(NULL, 0), MP_EINVAL);
+    MP_CHECK_RC(mp_sem_release(NULL), MP_EINVAL);
+    MP_CHECK_RC(mp_sem_get_value(NULL, &v), MP_EINVAL);
+    MP_CHECK_OK(mp_sem_new(&s, 0, 0));
+    MP_CHECK_RC(mp_sem_acquire(s, -5), MP_EINVAL);
+    MP_CHECK_RC(mp_sem_new_ex(&s, 0, 0, &(mp_sync_options){.name = "a/b"}),
+                MP_EINVAL);
+    MP_CHECK_RC(mp_sem_new_ex(&s, 0, 0, &(mp_sync_options){.name = ""}),
+                MP_EINVAL);
+    mp_sem_free(NULL);
+}
+
+static void test_sem_children(void) {
+    for (int i = 0; i < mp_test_nmethods; i++) {
+        mp_sem *s;
+        MP_CHECK_OK(mp_sem_new(&s, 0, 0));
+        mp_process *p[3];
+        for (int k = 0; k < 3; k++)
+            p[k] = st_start(t_sem_post, MP_ARGS(mp_sem_arg(s)), mp_test_methods[i]);
+        for (int k = 0; k < 3; k++)
+            MP_CHECK_OK(mp_sem_acquire(s, 30000));
+        for (int k = 0; k < 3; k++)
+            CU_ASSERT_EQUAL(st_join(p[k]), 0);
+        MP_CHECK_RC(mp_sem_acquire(s, 0), MP_EAGAIN);
+        mp_sem_free(s);
+    }
+}
+
+static void test_sem_killed_waiter(void) {
+    for (int i = 0; i < mp_test_nmethods; i++) {
+        mp_sem *s;
+        mp_event *e;
+        int v;
+        MP_CHECK_OK(mp_sem_new(&s, 0, 0));
+        MP_CHECK_OK(mp_event_new(&e, NULL));
+        mp_process *p = st_start(t_sem_wait_forever,
+                                 MP_ARGS(mp_sem_arg(s), mp_event_arg(e)),
+                                 mp_test_methods[i]);
+        MP_CHECK_OK(mp_event_wait(e, 30000));
+        st_kill(p);
+        /* The dead waiter took nothing: a post is there for us. */
+        MP_CHECK_OK(mp_sem_release(s));
+        MP_CHECK_OK(mp_sem_get_value(s, &v));
+        CU_ASSERT_EQUAL(v, 1);
+        MP_CHECK_OK(mp_sem_acquire(s, 0));
+        MP_CHECK_RC(mp_sem_acquire(s, 50), MP_ETIMEDOUT);
+        mp_event_free(e);
+        mp_sem_free(s);
+    }
+}
+
+/* ---- Lock / RLock ---- */
+
+static void test_lock(void) {
+    mp_lock *l;
+    MP_CHECK_OK(mp_lock_new(&l, false));
+    CU_ASSERT_EQUAL(mp_lock_is_recursive(l), 0);
+    CU_ASSERT_EQUAL(mp_lock_is_owned(l), 0);
+    MP_CHECK_RC(mp_lock_release(l), MP_ESTATE);
+    MP_CHECK_OK(mp_lock_acquire(l, MP_INFINITE));
+    CU_ASSERT_EQUAL(mp_lock_is_owned(l), 1);
+    MP_CHECK_RC(mp_lock_acquire(l, 0), MP_ESTATE); /* not recursive */
+    MP_CHECK_OK(mp_lock_release(l));
+    MP_CHECK_RC(mp_lock_release(l), MP_ESTATE);
+    MP_CHECK_OK(mp_lock_acquire(l, 0));
+    MP_CHECK_OK(mp_lock_release(l));
+    MP_CHECK_RC(mp_lock_new(NULL, false), MP_EINVAL);
+    MP_CHECK_RC(mp_lock_acquire(NULL, 0), MP_EINVAL);
+    MP_CHECK_RC(mp_lock_acquire(l, -2), MP_EINVAL);
+    MP_CHECK_RC(mp_lock_release(NULL), MP_EINVAL);
+    mp_lock_free(l);
+    mp_lock_free(NULL);
+}
+
+static void test_rlock(void) {
+    mp_lock *l;
+    MP_CHECK_OK(mp_lock_new(&l, true));
+    CU_ASSERT_EQUAL(mp_lock_is_recursive(l), 1);
+    MP_CHECK_OK(mp_lock_acquire(l, MP_INFINITE));
+    MP_CHECK_OK(mp_lock_acquire(l, 0));
+    MP_CHECK_OK(mp_lock_acquire(l, 10));
+    MP_CHECK_OK(mp_lock_release(l));
+    MP_CHECK_OK(mp_lock_release(l));
+    CU_ASSERT_EQUAL(mp_lock_is_owned(l), 1);
+    MP_CHECK_OK(mp_lock_release(l));
+    CU_ASSERT_EQUAL(mp_lock_is_owned(l), 0);
+    MP_CHECK_RC(mp_lock_release(l), MP_ESTATE);
+    mp_lock_free(l);
+}
+
+static void test_lock_foreign(void) {
+    for (int i = 0; i < mp_test_nmethods; i++)
+        for (int rec = 0; rec < 2; rec++) {
+            mp_lock *l;
+            MP_CHECK_OK(mp_lock_new(&l, rec));
+            MP_CHECK_OK(mp_lock_acquire(l, MP_INFINITE));
+            CU_ASSERT_EQUAL(st_join(st_start(t_foreign_lock,
+                                             MP_ARGS(mp_lock_arg(l)),
+                                             mp_test_methods[i])),
+                            0);
+            MP_CHECK_OK(mp_lock_release(l));
+            mp_lock_free(l);
+        }
+}
+
+static void run_increments(int nproc, mp_start_method m) {
+    mp_lock *l;
+    mp_value *v;
+    mp_process *p[4];
+    MP_CHECK_OK(mp_lock_new(&l, false));
+    MP_CHECK_OK(mp_value_new(&v, MP_TYPE_LONGLONG, NULL,
+                             &(mp_shared_options){.raw = true}));
+    for (int k = 0; k < nproc; k++)
+        p[k] = st_start(t_increment,
+                        MP_ARGS(mp_lock_arg(l), mp_int(INCREMENTS),
+                                mp_value_arg(v)),
+                        m);
+    for (int k = 0; k < nproc; k++)
+        CU_ASSERT_EQUAL(st_join(p[k]), 0);
+    CU_ASSERT_EQUAL(mp_value_get_int(v), (int64_t)nproc * INCREMENTS);
+    mp_value_free(v);
+    mp_lock_free(l);
+}
+
+static void test_lock_increments(void) {
+    for (int i = 0; i < mp_test_nmethods; i++) {
+        run_increments(2, mp_test_methods[i]);
+        run_increments(4, mp_test_methods[i]);
+    }
+}
+
+static void test_lock_owner_dead(void) {
+    for (int i = 0; i < mp_test_nmethods; i++)
+        for (int rec = 0; rec < 2; rec++) {
+            mp_lock *l;
+            mp_event *e;
+            MP_CHECK_OK(mp_lock_new(&l, rec));
+            MP_CHECK_OK(mp_event_new(&e, NULL));
+            mp_process *p = st_start(t_hold_lock,
+                                     MP_ARGS(mp_lock_arg(l), mp_event_arg(e)),
+                                     mp_test_methods[i]);
+            MP_CHECK_OK(mp_event_wait(e, 30000));
+            MP_CHECK_RC(mp_lock_acquire(l, 0), MP_EAGAIN);
+            st_kill(p);
+            MP_CHECK_RC(mp_lock_acquire(l, 10000), MP_EOWNERDEAD);
+            CU_ASSERT_EQUAL(mp_lock_is_owned(l), 1);
+            MP_CHECK_OK(mp_lock_release(l));
+            /* Reported once; then it is an ordinary lock again. */
+            MP_CHECK_OK(mp_lock_acquire(l, 0));
+            MP_CHECK_OK(mp_lock_release(l));
+            MP_CHECK_RC(mp_lock_release(l), MP_ESTATE);
+            mp_event_free(e);
+            mp_lock_free(l);
+        }
+}
+
+/* ---- Event ---- */
+
+static void test_event(void) {
+    mp_event *e;
+    MP_CHECK_OK(mp_event_new(&e, NULL));
+    CU_ASSERT_EQUAL(mp_event_is_set(e), 0);
+    MP_CHECK_RC(mp_event_wait(e, 0), MP_EAGAIN);
+    int64_t t0 = mp_test_now_ms();
+    MP_CHECK_RC(mp_event_wait(e, 150), MP_ETIMEDOUT);
+    check_elapsed(t0, 145, 5000);
+    MP_CHECK_OK(mp_event_set(e));
+    CU_ASSERT_EQUAL(mp_event_is_set(e), 1);
+    MP_CHECK_OK(mp_event_wait(e, 0));
+    MP_CHECK_OK(mp_event_wait(e, MP_INFINITE));
+    MP_CHECK_OK(mp_event_clear(e));
+    CU_ASSERT_EQUAL(mp_event_is_set(e), 0);
+    MP_CHECK_RC(mp_event_wait(NULL, 0), MP_EINVAL);
+    MP_CHECK_RC(mp_event_new(NULL, NULL), MP_EINVAL);
+    for (int i = 0; i < mp_test_nmethods; i++) {
+        mp_process *p[3];
+        for (int k = 0; k < 3; k++)
+            p[k] = st_start(t_event_wait, MP_ARGS(mp_event_arg(e)),
+                            mp_test_methods[i]);
+        MP_CHECK_OK(mp_event_set(e));
+        for (int k = 0; k < 3; k++)
+            CU_ASSERT_EQUAL(st_join(p[k]), 0);
+        MP_CHECK_OK(mp_event_clear(e));
+    }
+    mp_event_free(e);
+}
+
+/* ---- Condition ---- */
+
+static bool value_is(void *arg) {
+    void **a = arg;
+    return mp_value_get_int(a[0]) == *(int64_t *)a[1];
+}
+
+static void test_cond_basic(void) {
+    mp_cond *c;
+    mp_lock *l;
+    MP_CHECK_OK(mp_lock_new(&l, false));
+    MP_CHECK_OK(mp_cond_new(&c, l, NULL));
+    CU_ASSERT_PTR_EQUAL(mp_cond_lock(c), l);
+    MP_CHECK_RC(mp_cond_wait(c, 0), MP_ESTATE);
+    MP_CHECK_RC(mp_cond_notify(c, 1), MP_ESTATE);
+    MP_CHECK_RC(mp_cond_notify_all(c), MP_ESTATE);
+    MP_CHECK_OK(mp_cond_acquire(c, MP_INFINITE));
+    int64_t t0 = mp_test_now_ms();
+    MP_CHECK_RC(mp_cond_wait(c, 150), MP_ETIMEDOUT);
+    check_elapsed(t0, 145, 5000);
+    CU_ASSERT_EQUAL(mp_lock_is_owned(l), 1);
+    MP_CHECK_RC(mp_cond_wait(c, 0), MP_ETIMEDOUT);
+    MP_CHECK_OK(mp_cond_notify(c, 0));
+    MP_CHECK_RC(mp_cond_notify(c, -1), MP_EINVAL);
+    MP_CHECK_OK(mp_cond_release(c));
+    mp_cond_free(c);
+    mp_lock_free(l);
+    MP_CHECK_RC(mp_cond_new(&c, l, &(mp_sync_options){.name = "x"}), MP_EINVAL);
+    /* Its own lock is an RLock: the wait releases every level. */
+    MP_CHECK_OK(mp_cond_new(&c, NULL, NULL));
+    CU_ASSERT_EQUAL(mp_lock_is_recursive(mp_cond_lock(c)), 1);
+    MP_CHECK_OK(mp_cond_acquire(c, MP_INFINITE));
+    MP_CHECK_OK(mp_cond_acquire(c, MP_INFINITE));
+    MP_CHECK_RC(mp_cond_wait(c, 20), MP_ETIMEDOUT);
+    MP_CHECK_OK(mp_cond_release(c));
+    MP_CHECK_OK(mp_cond_release(c));
+    MP_CHECK_RC(mp_cond_release(c), MP_ESTATE);
+    mp_lock_free(mp_cond_lock(c)); /* owned by c: a no-op */
+    mp_cond_free(c);
+}
+
+/* CPython's test_notify / test_notify_all with waiting processes. */
+static void test_cond_notify(void) {
+    for (int i = 0; i < mp_test_nmethods; i++) {
+        mp_cond *c;
+        mp_value *sleeping, *woken;
+        mp_process *p[3];
+        MP_CHECK_OK(mp_cond_new(&c, NULL, NULL));
+        MP_CHECK_OK(mp_value_new(&sleeping, MP_TYPE_INT, NULL, NULL));
+        MP_CHECK_OK(mp_value_new(&woken, MP_TYPE_INT, NULL, NULL));
+        for (int k = 0; k < 3; k++)
+            p[k] = st_start(t_cond_waiter,
+                            MP_ARGS(mp_cond_arg(c), mp_value_arg(sleeping),
+                                    mp_value_arg(woken)),
+                            mp_test_methods[i]);
+        ST_WAIT_UNTIL(mp_value_get_int(sleeping) == 3, 30000);
+        /* Counted under the lock: once we hold it, all three wait. */
+        MP_CHECK_OK(mp_cond_acquire(c, MP_INFINITE));
+        CU_ASSERT_EQUAL(mp_value_get_int(woken), 0);
+        MP_CHECK_OK(mp_cond_notify(c, 1));
+        MP_CHECK_OK(mp_cond_release(c));
+        ST_WAIT_UNTIL(mp_value_get_int(woken) == 1, 30000);
+        MP_CHECK_OK(mp_cond_acquire(c, MP_INFINITE));
+        MP_CHECK_OK(mp_cond_notify_all(c));
+        MP_CHECK_OK(mp_cond_release(c));
+        for (int k = 0; k < 3; k++)
+            CU_ASSERT_EQUAL(st_join(p[k]), 0);
+        CU_ASSERT_EQUAL(mp_value_get_int(woken), 3);
+        mp_value_free(sleeping);
+        mp_value_free(woken);
+        mp_cond_free(c);
+    }
+}
+
+static void test_cond_wait_for(void) {
+    mp_cond *c;
+    mp_value *v;
+    int64_t want = 1;
+    MP_CHECK_OK(mp_cond_new(&c, NULL, NULL));
+    MP_CHECK_OK(mp_value_new(&v, MP_TYPE_INT, NULL, NULL));
+    void *args[2] = {v, &want};
+    MP_CHECK_OK(mp_cond_acquire(c, MP_INFINITE));
+    int64_t t0 = mp_test_now_ms();
+    MP_CHECK_RC(mp_cond_wait_for(c, value_is, args, 100), MP_ETIMEDOUT);
+    check_elapsed(t0, 95, 5000);
+    mp_value_set_int(v, 1);
+    MP_CHECK_OK(mp_cond_wait_for(c, value_is, args, 0));
+    MP_CHECK_RC(mp_cond_wait_for(c, NULL, args, 0), MP_EINVAL);
+    MP_CHECK_OK(mp_cond_release(c));
+    MP_CHECK_RC(mp_cond_wait_for(c, value_is, args, 0), MP_ESTATE);
+    mp_value_free(v);
+    mp_cond_free(c);
+}
+
+static void test_cond_killed_waiter(void) {
+    for (int i = 0; i < mp_test_nmethods; i++) {
+        mp_cond *c;
+        mp_value *sleeping, *woken;
+        MP_CHECK_OK(mp_cond_new(&c, NULL, NULL));
+        MP_CHECK_OK(mp_value_new(&sleeping, MP_TYPE_INT, NULL, NULL));
+        MP_CHECK_OK(mp_value_new(&woken, MP_TYPE_INT, NULL, NULL));
+        mp_process *p = st_start(t_cond_wait_forever,
+                                 MP_ARGS(mp_cond_arg(c), mp_value_arg(sleeping)),
+                                 mp_test_methods[i]);
+        ST_WAIT_UNTIL(mp_value_get_int(sleeping) == 1, 30000);
+        MP_CHECK_OK(mp_cond_acquire(c, MP_INFINITE)); /* it is asleep */
+        MP_CHECK_OK(mp_cond_release(c));
+        st_kill(p);
+        /* A new waiter is notified as usual, and the lock is free. */
+        mp_value_set_int(sleeping, 0);
+        p = st_start(t_cond_waiter,
+                     MP_ARGS(mp_cond_arg(c), mp_value_arg(sleeping),
+                             mp_value_arg(woken)),
+                     mp_test_methods[i]);
+        ST_WAIT_UNTIL(mp_value_get_int(sleeping) == 1, 30000);
+        MP_CHECK_OK(mp_cond_acquire(c, 10000));
+        MP_CHECK_OK(mp_cond_notify(c, 1));
+        MP_CHECK_OK(mp_cond_release(c));
+        CU_ASSERT_EQUAL(st_join(p), 0);
+        mp_value_free(sleeping);
+        mp_value_free(woken);
+        mp_cond_free(c);
+    }
+}
+
+/* ---- Barrier ---- */
+
+static void test_barrier_rounds(void) {
+    for (int i = 0; i < mp_test_nmethods; i++) {
+        enum { PARTIES = 3 };
+        mp_barrier *b;
+        mp_array *counts;
+        MP_CHECK_OK(mp_barrier_new(&b, PARTIES, NULL));
+        MP_CHECK_OK(mp_array_new(&counts, MP_TYPE_LONGLONG, PARTIES, NULL, NULL));
+        CU_ASSERT_EQUAL(mp_barrier_parties(b), PARTIES);
+        CU_ASSERT_EQUAL(mp_barrier_n_waiting(b), 0);
+        mp_process *p[PARTIES];
+        for (int k = 0; k < PARTIES; k++)
+            p[k] = st_start(t_barrier_rounds,
+                            MP_ARGS(mp_barrier_arg(b), mp_array_arg(counts),
+                                    mp_int(ROUNDS)),
+                            mp_test_methods[i]);
+        for (int k = 0; k < PARTIES; k++)
+            CU_ASSERT_EQUAL(st_join(p[k]), 0);
+        /* Each round gave out each index exactly once. */
+        for (int k = 0; k < PARTIES; k++)
+            CU_ASSERT_EQUAL(mp_array_get_int(counts, (size_t)k), ROUNDS);
+        CU_ASSERT_EQUAL(mp_barrier_broken(b), 0);
+        mp_array_free(counts);
+        mp_barrier_free(b);
+    }
+}
+
+static void test_barrier_abort_timeout_reset(void) {
+    mp_barrier *b;
+    MP_CHECK_RC(mp_barrier_new(&b, 0, NULL), MP_EINVAL);
+    MP_CHECK_OK(mp_barrier_new(&b, 1, NULL));
+    CU_ASSERT_EQUAL(mp_barrier_wait(b, 0), 0); /* one party: never waits */
+    mp_barrier_free(b);
+    MP_CHECK_OK(mp_barrier_new(&b, 2, NULL));
+    int64_t t0 = mp_test_now_ms();
+    MP_CHECK_RC(mp_barrier_wait(b, 100), MP_ETIMEDOUT);
+    check_elapsed(t0, 95, 5000);
+    CU_ASSERT_EQUAL(mp_barrier_broken(b), 1);
+    MP_CHECK_RC(mp_barrier_wait(b, 100), MP_EBROKEN);
+    MP_CHECK_OK(mp_barrier_reset(b));
+    CU_ASSERT_EQUAL(mp_barrier_broken(b), 0);
+    for (int i = 0; i < mp_test_nmethods; i++) {
+        mp_process *p = st_start(t_barrier_expect_broken,
+                                 MP_ARGS(mp_barrier_arg(b)), mp_test_methods[i]);
+        ST_WAIT_UNTIL(mp_barrier_n_waiting(b) == 1, 30000);
+        MP_CHECK_OK(mp_barrier_abort(b));
+        CU_ASSERT_EQUAL(st_join(p), 0);
+        MP_CHECK_RC(mp_barrier_wait(b, 0), MP_EBROKEN);
+        MP_CHECK_OK(mp_barrier_reset(b));
+        /* A reset while one waits breaks that wait only. */
+        p = st_start(t_barrier_expect_broken, MP_ARGS(mp_barrier_arg(b)),
+                     mp_test_methods[i]);
+        ST_WAIT_UNTIL(mp_barrier_n_waiting(b) == 1, 30000);
+        MP_CHECK_OK(mp_barrier_reset(b));
+        CU_ASSERT_EQUAL(st_join(p), 0);
+        CU_ASSERT_EQUAL(mp_barrier_broken(b), 0);
+    }
+    mp_barrier_free(b);
+}
+
+/* ---- names and leaks ---- */
+
+static void test_named_unrelated(void) {
+    char base[64], nm[128];
+    int before = st_shm_entries();
+    mp_sem *s, *s2;
+    mp_lock *l;
+    mp_event *e;
+    st_name(base, sizeof base, "named");
+    snprintf(nm, sizeof nm, "%s-sem", base);
+    MP_CHECK_OK(mp_sem_new_ex(&s, 0, 0, &(mp_sync_options){.name = nm}));
+    MP_CHECK_RC(mp_sem_new_ex(&s2, 0, 0,
+                              &(mp_sync_options){.name = nm, .exclusive = true}),
+                MP_EEXIST);
+    MP_CHECK_RC(mp_sem_new_ex(&s2, 0, 5, &(mp_sync_options){.name = nm}),
+                MP_EEXIST); /* another bound */
+    MP_CHECK_RC(mp_lock_new_ex(&l, false, &(mp_sync_options){.name = nm}),
+                MP_EEXIST); /* another kind */
+    snprintf(nm, sizeof nm, "%s-lock", base);
+    MP_CHECK_OK(mp_lock_new_ex(&l, false, &(mp_sync_options){.name = nm}));
+    snprintf(nm, sizeof nm, "%s-ev", base);
+    MP_CHECK_OK(mp_event_new(&e, &(mp_sync_options){.name = nm}));
+    MP_CHECK_OK(mp_lock_acquire(l, 0));
+    /* Spawned: the child inherits nothing and finds them by name. */
+    mp_process *p = st_start(t_open_named, MP_ARGS(mp_str(base)), MP_START_SPAWN);
+    MP_CHECK_OK(mp_sem_acquire(s, 30000));
+    MP_CHECK_OK(mp_event_set(e));
+    CU_ASSERT_EQUAL(st_join(p), 0);
+    MP_CHECK_OK(mp_lock_release(l));
+    mp_sem_free(s);
+    mp_lock_free(l);
+    mp_event_free(e);
+    CU_ASSERT_EQUAL(st_shm_entries(), before);
+#ifdef _WIN32
+    MP_CHECK_OK(mp_unlink(nm)); /* names go with their last handle */
+#else
+    MP_CHECK_RC(mp_unlink(nm), MP_ENOENT); /* the last user removed it */
+#endif
+}
+
+static void test_named_stale(void) {
+    char nm[64];
+    mp_sem *s;
+    int before = st_shm_entries();
+    st_name(nm, sizeof nm, "stale");
+    MP_CHECK_OK(mp_sem_new_ex(&s, 1, 0, &(mp_sync_options){.name = nm}));
+    /* As if every user had been killed: mp_unlink removes the name; the
+     * object stays usable by those who have it open. */
+    MP_CHECK_OK(mp_unlink(nm));
+    CU_ASSERT_EQUAL(st_shm_entries(), before);
+    MP_CHECK_OK(mp_sem_acquire(s, 0));
+    mp_sem_free(s);
+    MP_CHECK_RC(mp_unlink("bad/name"), MP_EINVAL);
+    MP_CHECK_RC(mp_unlink(NULL), MP_EINVAL);
+}
+
+/* Every process using a set of objects is killed: nothing remains. */
+static void test_no_leak_after_kill(void) {
+    int before = st_shm_entries();
+    int fds = mp_test_count_fds();
+    for (int i = 0; i < mp_test_nmethods; i++) {
+        mp_event *ready;
+        MP_CHECK_OK(mp_event_new(&ready, NULL));
+        mp_process *p = st_start(t_make_and_die, MP_ARGS(mp_event_arg(ready)),
+                                 mp_test_methods[i]);
+        MP_CHECK_OK(mp_event_wait(ready, 30000));
+        st_kill(p);
+        mp_event_free(ready);
+    }
+    CU_ASSERT_EQUAL(st_shm_entries(), before);
+    CU_ASSERT_EQUAL(mp_test_count_fds(), fds);
+}
+
+static void test_no_fd_leak(void) {
+    int fds = mp_test_count_fds();
+    mp_sem *s;
+    mp_lock *l;
+    mp_event *e;
+    mp_cond *c;
+    mp_barrier *b;
+    for (int k = 0; k < 20; k++) {
+        MP_CHECK_OK(mp_sem_new(&s, 1, 1));
+        MP_CHECK_OK(mp_lock_new(&l, k & 1));
+        MP_CHECK_OK(mp_event_new(&e, NULL));
+        MP_CHECK_OK(mp_cond_new(&c, l, NULL));
+        MP_CHECK_OK(mp_barrier_new(&b, 2, NULL));
+        mp_barrier_free(b);
+        mp_cond_free(c);
+        mp_event_free(e);
+        mp_lock_free(l);
+        mp_sem_free(s);
+    }
+    CU_ASSERT_EQUAL(mp_test_count_fds(), fds);
+}
+
+void mp_test_suite_sync(void) {
+    MP_TEST_SUITE("sync", {"sem_values", test_sem_values},
+                  {"sem_timeout", test_sem_timeout},
+                  {"sem_bounded", test_sem_bounded},
+                  {"sem_bad_input", test_sem_bad_input},
+                  {"sem_children", test_sem_children},
+                  {"sem_killed_waiter", test_sem_killed_waiter},
+                  {"lock", test_lock}, {"rlock", test_rlock},
+                  {"lock_foreign", test_lock_foreign},
+                  {"lock_increments", test_lock_increments},
+                  {"lock_owner_dead", test_lock_owner_dead},
+                  {"event", test_event}, {"cond_basic", test_cond_basic},
+                  {"cond_notify", test_cond_notify},
+                  {"cond_wait_for", test_cond_wait_for},
+                  {"cond_killed_waiter", test_cond_killed_waiter},
+                  {"barrier_rounds", test_barrier_rounds},
+                  {"barrier_abort_timeout_reset",
+                   test_barrier_abort_timeout_reset},
+                  {"named_unrelated", test_named_unrelated},
+                  {"named_stale", test_named_stale},
+                  {"no_leak_after_kill", test_no_leak_after_kill},
+                  {"no_fd_leak", test_no_fd_leak});
+}
