@@ -1,0 +1,257 @@
+/* Value and Array: every type code, get/set and typed helpers, locks, raw
+ * objects, zeroed arrays, index checks, the atomic add, the tutorial's
+ * child-writes-parent-reads, and names, with every start method. */
+#include <stdlib.h>
+
+#include "synctest.h"
+
+#ifdef _WIN32
+#define ADDS 20000
+#else
+#define ADDS 100000
+#endif
+
+static const mp_type all_types[] = {'c', 'b', 'B', 'h', 'H', 'i', 'I',
+                                    'l', 'L', 'q', 'Q', 'f', 'd'};
+#define NTYPES (sizeof all_types / sizeof all_types[0])
+
+/* ---- targets ---- */
+
+/* The tutorial: the child writes a Value and an Array. */
+static int t_write(mp_call *c) {
+    mp_value *v = mp_arg_value(mp_call_arg(c, 0));
+    mp_array *a = mp_arg_array(mp_call_arg(c, 1));
+    if (!v || !a || mp_array_len(a) != 5)
+        return 1;
+    mp_value_set_double(v, 3.1415927);
+    for (size_t i = 0; i < mp_array_len(a); i++)
+        mp_array_set_int(a, i, -mp_array_get_int(a, i));
+    return 0;
+}
+
+static int t_add(mp_call *c) {
+    mp_value *v = mp_arg_value(mp_call_arg(c, 0));
+    int64_t n = mp_arg_int(mp_call_arg(c, 1));
+    for (int64_t i = 0; i < n; i++)
+        if (mp_value_add(v, 1, NULL))
+            return 1;
+    return 0;
+}
+
+/* Locked increments through the Value's own lock. */
+static int t_locked_add(mp_call *c) {
+    mp_value *v = mp_arg_value(mp_call_arg(c, 0));
+    int64_t n = mp_arg_int(mp_call_arg(c, 1));
+    mp_lock *l = mp_value_lock(v);
+    if (!l)
+        return 1;
+    for (int64_t i = 0; i < n; i++) {
+        mp_lock_acquire(l, MP_INFINITE);
+        int *p = mp_value_ptr(v);
+        *p = *p + 1;
+        mp_lock_release(l);
+    }
+    return 0;
+}
+
+static int t_open_named(mp_call *c) {
+    const char *name = mp_arg_str(mp_call_arg(c, 0));
+    mp_array *a;
+    if (mp_array_new(&a, 'i', 4, NULL, &(mp_shared_options){.name = name}))
+        return 1;
+    int rc = mp_array_get_int(a, 3) == 42 ? 0 : 2;
+    mp_array_set_int(a, 0, 7);
+    mp_array_free(a);
+    return rc;
+}
+
+/* ---- tests ---- */
+
+static void test_value_types(void) {
+    for (size_t k = 0; k < NTYPES; k++) {
+        mp_type t = all_types[k];
+        unsigned char init[8] = {0}, out[8] = {0};
+        mp_value *v;
+        size_t sz = mp_type_size(t);
+        CU_ASSERT(sz >= 1 && sz <= 8);
+        MP_CHECK_OK(mp_value_new(&v, t, NULL, NULL));
+        CU_ASSERT_EQUAL(mp_value_type(v), t);
+        CU_ASSERT_EQUAL(mp_value_get_int(v), 0);
+        MP_CHECK_OK(mp_value_set_int(v, 100));
+        CU_ASSERT_EQUAL(mp_value_get_int(v), 100);
+        CU_ASSERT_EQUAL(mp_value_get_double(v), 100.0);
+        MP_CHECK_OK(mp_value_set_double(v, 7.0));
+        CU_ASSERT_EQUAL(mp_value_get_int(v), 7);
+        MP_CHECK_OK(mp_value_get(v, out));
+        CU_ASSERT_PTR_NOT_NULL(mp_value_lock(v));
+        mp_value_free(v);
+        /* Raw, and initialised from a C object of the type. */
+        MP_CHECK_RC(mp_value_set_int(NULL, 1), MP_EINVAL);
+        memcpy(init, out, sz);
+        MP_CHECK_OK(mp_value_new(&v, t, init, &(mp_shared_options){.raw = true}));
+        CU_ASSERT_PTR_NULL(mp_value_lock(v));
+        CU_ASSERT_EQUAL(mp_value_get_int(v), 7);
+        CU_ASSERT_EQUAL(memcmp(mp_value_ptr(v), init, sz), 0);
+        mp_value_free(v);
+    }
+}
+
+static void test_value_specifics(void) {
+    mp_value *v;
+    double d = 2.5, dout = 0;
+    MP_CHECK_OK(mp_value_new(&v, MP_TYPE_DOUBLE, &d, NULL));
+    MP_CHECK_OK(mp_value_get(v, &dout));
+    CU_ASSERT_EQUAL(dout, 2.5);
+    d = -1.25;
+    MP_CHECK_OK(mp_value_set(v, &d));
+    CU_ASSERT_EQUAL(mp_value_get_double(v), -1.25);
+    MP_CHECK_RC(mp_value_add(v, 1, NULL), MP_EINVAL); /* not an integer */
+    mp_value_free(v);
+    /* Wrapping as the C type does. */
+    unsigned char b = 255;
+    int64_t old = 0;
+    MP_CHECK_OK(mp_value_new(&v, MP_TYPE_UBYTE, &b, NULL));
+    MP_CHECK_OK(mp_value_add(v, 1, &old));
+    CU_ASSERT_EQUAL(old, 255);
+    CU_ASSERT_EQUAL(mp_value_get_int(v), 0);
+    mp_value_free(v);
+    MP_CHECK_OK(mp_value_new(&v, MP_TYPE_INT, NULL, NULL));
+    MP_CHECK_OK(mp_value_add(v, -5, &old));
+    CU_ASSERT_EQUAL(mp_value_get_int(v), -5);
+    /* The lock is an RLock, as Python's get_lock(). */
+    mp_lock *l = mp_value_lock(v);
+    CU_ASSERT_EQUAL(mp_lock_is_recursive(l), 1);
+    MP_CHECK_OK(mp_lock_acquire(l, 0));
+    MP_CHECK_OK(mp_lock_acquire(l, 0));
+    MP_CHECK_OK(mp_lock_release(l));
+    MP_CHECK_OK(mp_lock_release(l));
+    mp_lock_free(l); /* owned by v: no-op */
+    mp_value_free(v);
+    /* Bad input. */
+    MP_CHECK_RC(mp_value_new(&v, (mp_type)'x', NULL, NULL), MP_EINVAL);
+    CU_ASSERT_PTR_NULL(v);
+    MP_CHECK_RC(mp_value_new(NULL, 'i', NULL, NULL), MP_EINVAL);
+    MP_CHECK_RC(mp_value_get(NULL, &d), MP_EINVAL);
+    MP_CHECK_RC(mp_value_add(NULL, 1, NULL), MP_EINVAL);
+    CU_ASSERT_PTR_NULL(mp_value_ptr(NULL));
+    CU_ASSERT_PTR_NULL(mp_value_lock(NULL));
+    CU_ASSERT_EQUAL(mp_type_size((mp_type)'z'), 0);
+    mp_value_free(NULL);
+}
+
+static void test_array(void) {
+    for (size_t k = 0; k < NTYPES; k++) {
+        mp_array *a;
+        MP_CHECK_OK(mp_array_new(&a, all_types[k], 10, NULL, NULL));
+        CU_ASSERT_EQUAL(mp_array_len(a), 10);
+        CU_ASSERT_EQUAL(mp_array_type(a), all_types[k]);
+        for (size_t i = 0; i < 10; i++)
+            CU_ASSERT_EQUAL(mp_array_get_int(a, i), 0); /* zeroed */
+        for (size_t i = 0; i < 10; i++)
+            MP_CHECK_OK(mp_array_set_int(a, i, (int64_t)i * 3));
+        CU_ASSERT_EQUAL(mp_array_get_int(a, 9), 27);
+        CU_ASSERT_EQUAL(mp_array_get_double(a, 4), 12.0);
+        MP_CHECK_RC(mp_array_set_int(a, 10, 1), MP_EINVAL);
+        MP_CHECK_RC(mp_array_set_double(a, 10, 1), MP_EINVAL);
+        unsigned char buf[8];
+        MP_CHECK_RC(mp_array_get(a, 10, buf), MP_EINVAL);
+        MP_CHECK_RC(mp_array_set(a, (size_t)-1, buf), MP_EINVAL);
+        MP_CHECK_OK(mp_array_get(a, 1, buf));
+        MP_CHECK_OK(mp_array_set(a, 2, buf));
+        CU_ASSERT_EQUAL(mp_array_get_int(a, 2), 3);
+        mp_array_free(a);
+    }
+    int init[4] = {1, -2, 3, -4};
+    mp_array *a;
+    MP_CHECK_OK(mp_array_new(&a, MP_TYPE_INT, 4, init,
+                             &(mp_shared_options){.raw = true}));
+    CU_ASSERT_PTR_NULL(mp_array_lock(a));
+    CU_ASSERT_EQUAL(memcmp(mp_array_data(a), init, sizeof init), 0);
+    mp_array_free(a);
+    MP_CHECK_RC(mp_array_new(&a, MP_TYPE_INT, 0, NULL, NULL), MP_EINVAL);
+    MP_CHECK_RC(mp_array_new(&a, MP_TYPE_INT, SIZE_MAX / 2, NULL, NULL),
+                MP_EINVAL);
+    CU_ASSERT_EQUAL(mp_array_len(NULL), 0);
+    CU_ASSERT_PTR_NULL(mp_array_data(NULL));
+    mp_array_free(NULL);
+}
+
+static void test_child_writes(void) {
+    for (int i = 0; i < mp_test_nmethods; i++) {
+        mp_value *v;
+        mp_array *a;
+        int init[5] = {0, 1, 2, 3, 4};
+        MP_CHECK_OK(mp_value_new(&v, MP_TYPE_DOUBLE, NULL, NULL));
+        MP_CHECK_OK(mp_array_new(&a, MP_TYPE_INT, 5, init, NULL));
+        CU_ASSERT_EQUAL(st_join(st_start(t_write,
+                                         MP_ARGS(mp_value_arg(v), mp_array_arg(a)),
+                                         mp_test_methods[i])),
+                        0);
+        CU_ASSERT_EQUAL(mp_value_get_double(v), 3.1415927);
+        for (size_t k = 0; k < 5; k++)
+            CU_ASSERT_EQUAL(mp_array_get_int(a, k), -(int64_t)k);
+        mp_value_free(v);
+        mp_array_free(a);
+    }
+}
+
+static void run_adds(mp_target fn, int nproc, mp_start_method m,
+                     const mp_shared_options *o) {
+    mp_value *v;
+    mp_process *p[4];
+    MP_CHECK_OK(mp_value_new(&v, MP_TYPE_INT, NULL, o));
+    for (int k = 0; k < nproc; k++)
+        p[k] = st_start(fn, MP_ARGS(mp_value_arg(v), mp_int(ADDS)), m);
+    for (int k = 0; k < nproc; k++)
+        CU_ASSERT_EQUAL(st_join(p[k]), 0);
+    CU_ASSERT_EQUAL(mp_value_get_int(v), (int64_t)nproc * ADDS);
+    mp_value_free(v);
+}
+
+static void test_atomic_add(void) {
+    mp_shared_options raw = {.raw = true};
+    for (int i = 0; i < mp_test_nmethods; i++) {
+        run_adds(t_add, 2, mp_test_methods[i], &raw);
+        run_adds(t_add, 4, mp_test_methods[i], &raw);
+    }
+}
+
+static void test_locked_add(void) {
+    for (int i = 0; i < mp_test_nmethods; i++) {
+        run_adds(t_locked_add, 2, mp_test_methods[i], NULL);
+        run_adds(t_locked_add, 4, mp_test_methods[i], NULL);
+    }
+}
+
+static void test_named(void) {
+    char nm[64];
+    int before = st_shm_entries(), fds = mp_test_count_fds();
+    mp_array *a, *b, *c;
+    mp_value *v;
+    st_name(nm, sizeof nm, "arr");
+    MP_CHECK_OK(mp_array_new(&a, 'i', 4, NULL, &(mp_shared_options){.name = nm}));
+    mp_array_set_int(a, 3, 42);
+    /* The same name opens the same memory (type and length must agree). */
+    MP_CHECK_OK(mp_array_new(&b, 'i', 4, NULL, &(mp_shared_options){.name = nm}));
+    CU_ASSERT_EQUAL(mp_array_get_int(b, 3), 42);
+    MP_CHECK_RC(mp_array_new(&c, 'i', 5, NULL, &(mp_shared_options){.name = nm}),
+                MP_EEXIST);
+    MP_CHECK_RC(mp_value_new(&v, 'i', NULL, &(mp_shared_options){.name = nm}),
+                MP_EEXIST);
+    CU_ASSERT_EQUAL(st_join(st_start(t_open_named, MP_ARGS(mp_str(nm)),
+                                     MP_START_SPAWN)),
+                    0);
+    CU_ASSERT_EQUAL(mp_array_get_int(a, 0), 7);
+    mp_array_free(b);
+    mp_array_free(a);
+    CU_ASSERT_EQUAL(st_shm_entries(), before);
+    CU_ASSERT_EQUAL(mp_test_count_fds(), fds);
+}
+
+void mp_test_suite_shared(void) {
+    MP_TEST_SUITE("shared", {"value_types", test_value_types},
+                  {"value_specifics", test_value_specifics},
+                  {"array", test_array}, {"child_writes", test_child_writes},
+                  {"atomic_add", test_atomic_add},
+                  {"locked_add", test_locked_add}, {"named", test_named});
+}
