@@ -234,6 +234,7 @@ static void test_sem_bad_input(void) {
     MP_CHECK_RC(mp_sem_get_value(NULL, &v), MP_EINVAL);
     MP_CHECK_OK(mp_sem_new(&s, 0, 0));
     MP_CHECK_RC(mp_sem_acquire(s, -5), MP_EINVAL);
+    mp_sem_free(s);
     MP_CHECK_RC(mp_sem_new_ex(&s, 0, 0, &(mp_sync_options){.name = "a/b"}),
                 MP_EINVAL);
     MP_CHECK_RC(mp_sem_new_ex(&s, 0, 0, &(mp_sync_options){.name = ""}),
