@@ -9,6 +9,7 @@
 #include "mproc/core.h"
 #include "mproc/args.h"
 #include "mproc/process.h"
+#include "mproc/connection.h"
 #include "mproc/queue.h"
 #include "mproc/shared.h"
 

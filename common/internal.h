@@ -42,6 +42,11 @@ int mp__spawn_status(mp__handle status_rd);
 /* Sets the name mp_current_name reports. */
 void mp__set_current_name(const char *name);
 
+/* The process's sentinel for mp_wait (process.c): MP_ESTATE when it was not
+ * started or was closed; *h may be MP__BAD_HANDLE where the platform has
+ * none. */
+int mp__process_sentinel(mp_process *p, mp__handle *h);
+
 /* Exit-time and fork-time hooks of the process registry (process.c). */
 void mp__registry_at_exit(void);
 void mp__registry_forget_all(void);

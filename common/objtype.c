@@ -4,11 +4,13 @@
 #include "sync_internal.h"
 
 extern const mp__objtype mp__queue_objtype;
+extern const mp__objtype mp__conn_objtype;
 
 /* Each object kind that can be passed to a spawned child registers its
  * mp__objtype here. */
 static const mp__objtype *const types[MP_OBJ_KIND_COUNT_] = {
     [MP_OBJ_NONE] = NULL,
+    [MP_OBJ_CONN] = &mp__conn_objtype,
     [MP_OBJ_QUEUE] = &mp__queue_objtype,
     [MP_OBJ_VALUE] = &mp__value_type, [MP_OBJ_ARRAY] = &mp__array_type,
     [MP_OBJ_SEM] = &mp__sem_type,     [MP_OBJ_LOCK] = &mp__lock_type,

@@ -184,6 +184,15 @@ int mp_process_is_alive(mp_process *p) {
     return alive;
 }
 
+/* For mp_wait (conn_wait.c): the handle that is signalled when p ends. */
+int mp__process_sentinel(mp_process *p, mp__handle *h) {
+    mp__lock();
+    enum proc_state st = p->state;
+    *h = p->os.h;
+    mp__unlock();
+    return st == P_NEW || st == P_CLOSED ? MP_ESTATE : 0;
+}
+
 long mp_process_pid(const mp_process *p) { return p ? p->os.pid : 0; }
 
 const char *mp_process_name(const mp_process *p) { return p ? p->name : NULL; }

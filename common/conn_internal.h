@@ -1,0 +1,37 @@
+/* Connections inside common/: the object, and what listener.c and auth.c
+ * use of it. */
+#ifndef MP_COMMON_CONN_INTERNAL_H
+#define MP_COMMON_CONN_INTERNAL_H
+
+#include "internal.h"
+#include "mproc/connection.h"
+#include "os_conn.h"
+
+struct mp_conn {
+    mp__os_conn *os; /* NULL once closed */
+    bool readable, writable;
+    size_t max_message;
+};
+
+/* Wraps a backend channel (taking it, also on failure). */
+int mp__conn_wrap(mp_conn **out, mp__os_conn *os, bool readable,
+                  bool writable, size_t max_message);
+
+/* mp_conn_recv_into with an absolute deadline. */
+int mp__conn_recv_into_dl(mp_conn *c, void *ptr, size_t cap, size_t *len,
+                          uint64_t d);
+
+/* n random bytes from APR. */
+int mp__random(void *out, size_t n);
+
+/* 32 random hex digits and a NUL: 128 bits for an unguessable name. */
+int mp__random_token(char out[33]);
+
+/* CPython's HMAC challenge (auth.c). deliver: we challenge, the peer
+ * answers; answer: the peer challenges, we answer. MP_EAUTH when the key
+ * is wrong either way or the peer speaks something else. */
+int mp__auth_deliver(mp_conn *c, const void *key, size_t klen,
+                     mp_auth_digest digest, uint64_t d);
+int mp__auth_answer(mp_conn *c, const void *key, size_t klen, uint64_t d);
+
+#endif

@@ -1,0 +1,516 @@
+/* POSIX backend: connections over socketpairs, pipes and AF_UNIX sockets,
+ * framed as CPython frames them (common/frame.h). */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "../common/frame.h"
+#include "../common/os_conn.h"
+#include "os_posix.h"
+
+/* Small messages arrive whole in one read into this buffer, and the read
+ * that finishes a large message also fetches the start of the next one. */
+#define RBUF 4096
+
+struct mp__os_conn {
+    int fd;
+    bool sock;    /* a socket (sendmsg + MSG_NOSIGNAL), else a pipe */
+    bool eof;     /* a read returned end of stream */
+    bool broken;  /* out of memory saving a part: the stream lost its place */
+    bool have;    /* a header was parsed: msg_len is the next message */
+    uint64_t msg_len;
+    uint8_t *part;   /* the first part_len bytes of a large message whose */
+    size_t part_len; /* take ran out of time; the next take resumes */
+    size_t off, end; /* rbuf[off..end) read but not delivered */
+    uint8_t rbuf[RBUF];
+};
+
+static int conn_wrap(mp__os_conn **out, int fd, bool sock) {
+    mp__os_conn *c = calloc(1, sizeof *c);
+    if (!c) {
+        close(fd);
+        return MP_ENOMEM;
+    }
+    c->fd = fd;
+    c->sock = sock;
+    *out = c;
+    return 0;
+}
+
+int mp__os_conn_pair(mp__os_conn **a, mp__os_conn **b, bool duplex,
+                     const char *token) {
+    (void)token;
+    int fds[2];
+    int rc = duplex ? socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds)
+                    : pipe2(fds, O_CLOEXEC);
+    if (rc == -1)
+        return mp__posix_err(errno);
+    if ((rc = conn_wrap(a, fds[0], duplex)) != 0) {
+        close(fds[1]);
+        return rc;
+    }
+    if ((rc = conn_wrap(b, fds[1], duplex)) != 0) {
+        mp__os_conn_free(*a);
+        *a = NULL;
+    }
+    return rc;
+}
+
+void mp__os_conn_free(mp__os_conn *c) {
+    if (!c)
+        return;
+    close(c->fd);
+    free(c->part);
+    free(c);
+}
+
+/* Waits until fd has `events` or d passes. */
+static int wait_fd(int fd, short events, uint64_t d) {
+    for (;;) {
+        int rc;
+        long ms = mp__deadline_left(d, &rc);
+        struct pollfd p = {fd, events, 0};
+        int n = poll(&p, 1, (int)ms);
+        if (n > 0)
+            return 0;
+        if (n == 0)
+            return rc ? rc : (d == MP__DL_NOW ? MP_EAGAIN : MP_ETIMEDOUT);
+        if (errno != EINTR)
+            return mp__posix_err(errno);
+    }
+}
+
+/* ---- sending ---- */
+
+static ssize_t write_iov(mp__os_conn *c, struct iovec *iov, int n) {
+    if (!c->sock)
+        return writev(c->fd, iov, n);
+    struct msghdr m;
+    memset(&m, 0, sizeof m);
+    m.msg_iov = iov;
+    m.msg_iovlen = (size_t)n;
+    return sendmsg(c->fd, &m, MSG_NOSIGNAL);
+}
+
+int mp__os_conn_send(mp__os_conn *c, const void *p, size_t len) {
+    uint8_t hdr[MP__FRAME_HDR_MAX];
+    /* Header and payload leave in one call: one syscall per message, and
+     * no reader ever sees a header without the data behind it. */
+    struct iovec iov[2] = {{hdr, mp__frame_header(hdr, len)},
+                           {(void *)p, len}};
+    int i = 0;
+    while (i < 2) {
+        ssize_t n = write_iov(c, iov + i, 2 - i);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return mp__posix_err(errno);
+        }
+        size_t k = (size_t)n;
+        while (i < 2 && k >= iov[i].iov_len)
+            k -= iov[i++].iov_len;
+        if (i < 2) {
+            iov[i].iov_base = (char *)iov[i].iov_base + k;
+            iov[i].iov_len -= k;
+        }
+    }
+    return 0;
+}
+
+/* ---- receiving ---- */
+
+/* One read into iov (after waiting for data when d is finite): *got bytes,
+ * MP_ECLOSED at end of stream. */
+static int read_some(mp__os_conn *c, struct iovec *iov, int n, uint64_t d,
+                     size_t *got) {
+    if (c->eof)
+        return MP_ECLOSED;
+    for (;;) {
+        int rc;
+        if (d != MP__DL_FOREVER && (rc = wait_fd(c->fd, POLLIN, d)) != 0)
+            return rc;
+        ssize_t r = readv(c->fd, iov, n);
+        if (r > 0) {
+            *got = (size_t)r;
+            return 0;
+        }
+        if (r == 0) {
+            c->eof = true;
+            return MP_ECLOSED;
+        }
+        if (errno != EINTR && errno != EAGAIN)
+            return mp__posix_err(errno);
+    }
+}
+
+/* Reads more into rbuf, moving what is unread to the front first. */
+static int fill(mp__os_conn *c, uint64_t d) {
+    if (c->off > 0) {
+        memmove(c->rbuf, c->rbuf + c->off, c->end - c->off);
+        c->end -= c->off;
+        c->off = 0;
+    }
+    struct iovec iov = {c->rbuf + c->end, RBUF - c->end};
+    size_t got;
+    int rc = read_some(c, &iov, 1, d, &got);
+    if (rc == 0)
+        c->end += got;
+    return rc;
+}
+
+int mp__os_conn_peek(mp__os_conn *c, uint64_t *len, uint64_t d) {
+    if (c->broken)
+        return MP_ESTATE;
+    while (!c->have) {
+        size_t hlen;
+        int rc = mp__frame_parse(c->rbuf + c->off, c->end - c->off,
+                                 &c->msg_len, &hlen);
+        if (rc == 0) {
+            c->off += hlen;
+            c->have = true;
+            break;
+        }
+        if (rc != MP_EAGAIN)
+            return rc;
+        if ((rc = fill(c, d)) != 0)
+            return rc;
+    }
+    *len = c->msg_len;
+    return 0;
+}
+
+/* A message that fits the buffer is gathered there before any of it is
+ * delivered, so a deadline running out leaves the stream in step. */
+static int take_small(mp__os_conn *c, void *dst, size_t len, uint64_t d) {
+    while (c->end - c->off < len) {
+        if (c->off + len > RBUF) {
+            memmove(c->rbuf, c->rbuf + c->off, c->end - c->off);
+            c->end -= c->off;
+            c->off = 0;
+        }
+        struct iovec iov = {c->rbuf + c->end, RBUF - c->end};
+        size_t got;
+        int rc = read_some(c, &iov, 1, d, &got);
+        if (rc)
+            return rc;
+        c->end += got;
+    }
+    if (len)
+        memcpy(dst, c->rbuf + c->off, len);
+    c->off += len;
+    return 0;
+}
+
+/* A take of a large message stopped by its deadline keeps what it read,
+ * so that no deadline ever costs the stream its place. */
+static int keep_part(mp__os_conn *c, const void *dst, size_t done, int rc) {
+    if (rc == MP_ECLOSED)
+        return rc;
+    if (done && !(c->part = malloc(done))) {
+        c->broken = true;
+        return rc;
+    }
+    if (done)
+        memcpy(c->part, dst, done);
+    c->part_len = done;
+    return rc;
+}
+
+int mp__os_conn_take(mp__os_conn *c, void *dst, size_t len, uint64_t d) {
+    if (len <= RBUF / 2 && !c->part) {
+        int rc = take_small(c, dst, len, d);
+        if (rc == 0)
+            c->have = false;
+        return rc;
+    }
+    size_t done = c->part_len;
+    if (c->part) {
+        memcpy(dst, c->part, done);
+        free(c->part);
+        c->part = NULL;
+        c->part_len = 0;
+    }
+    size_t n = c->end - c->off;
+    n = n < len - done ? n : len - done;
+    memcpy((char *)dst + done, c->rbuf + c->off, n);
+    done += n;
+    c->off += n;
+    while (done < len) {
+        /* The rest lands in place; whatever follows it, in rbuf. */
+        struct iovec iov[2] = {{(char *)dst + done, len - done},
+                               {c->rbuf, RBUF}};
+        size_t got;
+        int rc = read_some(c, iov, 2, d, &got);
+        if (rc)
+            return keep_part(c, dst, done, rc);
+        c->off = 0;
+        c->end = got > len - done ? got - (len - done) : 0;
+        done += got - c->end;
+    }
+    c->have = false;
+    return 0;
+}
+
+bool mp__os_conn_ready(const mp__os_conn *c) {
+    return c->have || c->eof || c->broken || c->end > c->off;
+}
+
+int mp__os_conn_wait_any(mp__os_conn *const *conns, size_t nc,
+                         const mp__handle *procs, size_t np, uint64_t d,
+                         bool *ready) {
+    size_t n = nc + np, hits = 0;
+    struct pollfd *p = calloc(n ? n : 1, sizeof *p);
+    if (!p)
+        return MP_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        p[i].fd = i < nc ? conns[i]->fd : (int)procs[i - nc];
+        p[i].events = POLLIN;
+        ready[i] = i < nc && mp__os_conn_ready(conns[i]);
+        hits += ready[i];
+    }
+    int rc = 0, k;
+    do {
+        long ms = hits ? 0 : mp__deadline_left(d, &rc);
+        k = poll(p, (nfds_t)n, (int)ms);
+    } while (k < 0 && errno == EINTR);
+    if (k < 0) {
+        free(p);
+        return mp__posix_err(errno);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (p[i].revents && !ready[i]) {
+            ready[i] = true;
+            hits++;
+        }
+    }
+    free(p);
+    if (hits)
+        return 0;
+    return d == MP__DL_NOW ? MP_EAGAIN : MP_ETIMEDOUT;
+}
+
+/* ---- crossing into a spawned child ---- */
+
+mp__handle mp__os_conn_handle(const mp__os_conn *c) { return c->fd; }
+
+void mp__os_conn_save(const mp__os_conn *c, mp__wbuf *w) {
+    mp__w_u8(w, (uint8_t)(c->sock | c->eof << 1 | c->broken << 2 |
+                          c->have << 3));
+    mp__w_u64(w, c->msg_len);
+    mp__w_blob(w, c->rbuf + c->off, c->end - c->off);
+    mp__w_blob(w, c->part, c->part_len);
+}
+
+int mp__os_conn_restore(mp__os_conn **out, mp__handle h, mp__rbuf *r) {
+    uint8_t fl;
+    uint64_t len;
+    const void *p, *part;
+    size_t n, npart;
+    int rc = mp__r_u8(r, &fl);
+    if (!rc)
+        rc = mp__r_u64(r, &len);
+    if (!rc)
+        rc = mp__r_blob(r, &p, &n, RBUF);
+    if (!rc)
+        rc = mp__r_blob(r, &part, &npart, UINT32_MAX);
+    if (!rc && (fl > 15 || npart > len))
+        rc = MP_EPROTO;
+    if (rc) {
+        close((int)h);
+        return rc;
+    }
+    if ((rc = conn_wrap(out, (int)h, fl & 1)) != 0)
+        return rc;
+    mp__os_conn *c = *out;
+    c->eof = fl & 2;
+    c->broken = fl & 4;
+    c->have = fl & 8;
+    c->msg_len = len;
+    memcpy(c->rbuf, p, n);
+    c->end = n;
+    if (npart && !(c->part = malloc(npart))) {
+        mp__os_conn_free(c);
+        return MP_ENOMEM;
+    }
+    if (npart)
+        memcpy(c->part, part, npart);
+    c->part_len = npart;
+    return 0;
+}
+
+/* ---- listeners ---- */
+
+struct mp__os_listener {
+    int fd;
+    char *dir; /* the private directory of a fresh address, else NULL */
+    char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+};
+
+static int make_addr(struct sockaddr_un *sa, const char *path) {
+    memset(sa, 0, sizeof *sa);
+    sa->sun_family = AF_UNIX;
+    size_t n = strlen(path);
+    /* Too long is an error, never a silently truncated path. */
+    if (n == 0 || n >= sizeof sa->sun_path)
+        return MP_EINVAL;
+    memcpy(sa->sun_path, path, n + 1);
+    return 0;
+}
+
+/* A new 0700 directory for a fresh address, and the socket path in it. */
+static int fresh_path(mp__os_listener *l, const char *token) {
+    const char *tmp = getenv("TMPDIR");
+    if (!tmp || !*tmp)
+        tmp = "/tmp";
+    char dir[PATH_MAX];
+    int n = snprintf(dir, sizeof dir, "%s/mproc-XXXXXX", tmp);
+    if (n < 0 || (size_t)n >= sizeof dir)
+        return MP_EINVAL;
+    /* The length is checked before anything exists to clean up. */
+    n = snprintf(l->path, sizeof l->path, "%s/l-%.8s", dir, token);
+    if (n < 0 || (size_t)n >= sizeof l->path)
+        return MP_EINVAL;
+    if (!mkdtemp(dir))
+        return mp__posix_err(errno);
+    if (!(l->dir = strdup(dir))) {
+        rmdir(dir);
+        return MP_ENOMEM;
+    }
+    /* mkdtemp filled in the XXXXXX: the path's prefix, same length. */
+    memcpy(l->path, dir, strlen(dir));
+    return 0;
+}
+
+static int listen_at(mp__os_listener *l, int backlog) {
+    struct sockaddr_un sa;
+    int rc = make_addr(&sa, l->path);
+    if (rc)
+        return rc;
+    l->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (l->fd == -1)
+        return mp__posix_err(errno);
+    if (bind(l->fd, (struct sockaddr *)&sa, sizeof sa) == -1)
+        return errno == EADDRINUSE ? MP_EEXIST : mp__posix_err(errno);
+    /* Sockets ignore fchmod before bind on Linux; for a fresh address the
+     * 0700 directory already keeps others out during this window. */
+    if (chmod(l->path, 0600) == -1 || listen(l->fd, backlog) == -1) {
+        rc = mp__posix_err(errno);
+        unlink(l->path);
+        return rc;
+    }
+    return 0;
+}
+
+int mp__os_listen(mp__os_listener **out, const char *addr, const char *token,
+                  int backlog) {
+    mp__os_listener *l = calloc(1, sizeof *l);
+    if (!l)
+        return MP_ENOMEM;
+    l->fd = -1;
+    int rc = 0;
+    if (addr) {
+        if (strlen(addr) >= sizeof l->path)
+            rc = MP_EINVAL;
+        else
+            memcpy(l->path, addr, strlen(addr) + 1);
+    } else {
+        rc = fresh_path(l, token);
+    }
+    if (!rc)
+        rc = listen_at(l, backlog);
+    if (rc) {
+        if (l->fd != -1)
+            close(l->fd);
+        if (l->dir)
+            rmdir(l->dir);
+        free(l->dir);
+        free(l);
+        return rc;
+    }
+    *out = l;
+    return 0;
+}
+
+const char *mp__os_listener_address(const mp__os_listener *l) {
+    return l->path;
+}
+
+int mp__os_accept(mp__os_listener *l, mp__os_conn **c, uint64_t d) {
+    for (;;) {
+        if (l->fd == -1)
+            return MP_ECLOSED;
+        int fd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC);
+        if (fd != -1)
+            return conn_wrap(c, fd, true);
+        /* A client that gave up between poll and accept is not an error. */
+        if (errno == EINTR || errno == ECONNABORTED)
+            continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+            return mp__posix_err(errno);
+        int rc = wait_fd(l->fd, POLLIN, d);
+        if (rc)
+            return rc;
+    }
+}
+
+void mp__os_listener_close(mp__os_listener *l) {
+    if (l->fd != -1)
+        close(l->fd);
+    l->fd = -1;
+}
+
+void mp__os_listener_free(mp__os_listener *l) {
+    if (!l)
+        return;
+    mp__os_listener_close(l);
+    unlink(l->path);
+    if (l->dir)
+        rmdir(l->dir);
+    free(l->dir);
+    free(l);
+}
+
+int mp__os_connect(mp__os_conn **c, const char *addr, uint64_t d) {
+    struct sockaddr_un sa;
+    int rc = make_addr(&sa, addr);
+    if (rc)
+        return rc;
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd == -1)
+        return mp__posix_err(errno);
+    /* Non-blocking, so a full backlog (EAGAIN on AF_UNIX) can be retried
+     * within the deadline instead of blocking past it. */
+    long nap = 1;
+    while (connect(fd, (struct sockaddr *)&sa, sizeof sa) == -1) {
+        if (errno == EINTR)
+            continue;
+        if (errno != EAGAIN) {
+            rc = mp__posix_err(errno);
+            break;
+        }
+        long left = mp__deadline_left(d, &rc);
+        if (rc)
+            break;
+        mp__os_sleep_ms(left >= 0 && left < nap ? left : nap);
+        nap = nap < 16 ? nap * 2 : nap;
+    }
+    if (!rc && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) == -1)
+        rc = mp__posix_err(errno);
+    if (rc) {
+        close(fd);
+        return rc == MP_EAGAIN ? MP_ETIMEDOUT : rc;
+    }
+    return conn_wrap(c, fd, true);
+}

@@ -1,0 +1,34 @@
+/* POSIX backend: HMAC from OpenSSL's libcrypto. */
+#include <string.h>
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include "../common/os_crypto.h"
+
+static const EVP_MD *md_by_name(const char *digest) {
+    if (strcmp(digest, "md5") == 0)
+        return EVP_md5();
+    if (strcmp(digest, "sha256") == 0)
+        return EVP_sha256();
+    if (strcmp(digest, "sha384") == 0)
+        return EVP_sha384();
+    if (strcmp(digest, "sha512") == 0)
+        return EVP_sha512();
+    return NULL;
+}
+
+int mp__os_hmac(const char *digest, const void *key, size_t klen,
+                const void *msg, size_t mlen, uint8_t out[MP__HMAC_MAX],
+                size_t *outlen) {
+    const EVP_MD *md = md_by_name(digest);
+    if (!md || EVP_MD_get_size(md) > MP__HMAC_MAX || klen > 0x7fffffff)
+        return MP_ENOTSUP;
+    /* HMAC wants a non-NULL key pointer even for an empty key. */
+    static const uint8_t empty[1];
+    unsigned n = 0;
+    if (!HMAC(md, klen ? key : empty, (int)klen, msg, mlen, out, &n))
+        return MP_ENOTSUP; /* e.g. MD5 refused by a FIPS provider */
+    *outlen = n;
+    return 0;
+}

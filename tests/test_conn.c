@@ -1,0 +1,424 @@
+/* Pipe and Connection: CPython's connection test cases ported (sizes, empty
+ * messages, boundaries, recv_into, poll, EOF, simplex direction, wait),
+ * children on both ends with every start method, bounds and timeouts. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+
+/* A pattern that differs at every offset and between messages. */
+static void fill(uint8_t *p, size_t n, unsigned seed) {
+    for (size_t i = 0; i < n; i++)
+        p[i] = (uint8_t)(i * 31 + seed + (i >> 8));
+}
+
+static int check(const uint8_t *p, size_t n, unsigned seed) {
+    for (size_t i = 0; i < n; i++)
+        if (p[i] != (uint8_t)(i * 31 + seed + (i >> 8)))
+            return 0;
+    return 1;
+}
+
+/* ---- child targets ---- */
+
+/* Echoes every message back until the peer closes; returns 0 then. The
+ * parent's end, when passed too, is closed first: a forked child holds a
+ * copy of it, and would otherwise never see the end of the stream. */
+static int t_echo(mp_call *call) {
+    mp_conn *c = mp_arg_conn(mp_call_arg(call, 0));
+    mp_conn_close(mp_arg_conn(mp_call_arg(call, 1)));
+    mp_buf b = {0};
+    int rc;
+    while ((rc = mp_conn_recv(c, &b, MP_INFINITE)) == 0)
+        if (mp_conn_send(c, b.data, b.len) != 0)
+            break;
+    mp_buf_free(&b);
+    return rc == MP_ECLOSED ? 0 : 1;
+}
+
+/* Sends one message of arg1 bytes (pattern seed arg2) and exits. */
+static int t_send_one(mp_call *call) {
+    mp_conn *c = mp_arg_conn(mp_call_arg(call, 0));
+    size_t n = (size_t)mp_arg_int(mp_call_arg(call, 1));
+    uint8_t *p = malloc(n ? n : 1);
+    fill(p, n, (unsigned)mp_arg_int(mp_call_arg(call, 2)));
+    int rc = mp_conn_send(c, p, n);
+    free(p);
+    return rc ? 1 : 0;
+}
+
+static int t_sleep_then_exit(mp_call *call) {
+    mp_test_sleep_ms((long)mp_arg_int(mp_call_arg(call, 0)));
+    return 7;
+}
+
+static mp_process *start(mp_target t, mp_args args, mp_start_method m) {
+    mp_process *p = NULL;
+    mp_process_options o = {.start_method = m};
+    MP_CHECK_OK(mp_process_new(&p, t, args, &o));
+    MP_CHECK_OK(mp_process_start(p));
+    return p;
+}
+
+static void finish(mp_process *p, int want) {
+    int code = -1000;
+    MP_CHECK_OK(mp_process_join(p, 30000));
+    MP_CHECK_OK(mp_process_exitcode(p, &code));
+    CU_ASSERT_EQUAL(code, want);
+    mp_process_free(p);
+}
+
+/* ---- tests ---- */
+
+/* CPython's test_connection: an echo child, many sizes, both methods. */
+static void test_echo_sizes(void) {
+    static const size_t sizes[] = {0,    1,     7,     8,       2047,
+                                   2048, 2049,  4095,  4096,    4097,
+                                   8192, 65536, 65537, 1 << 20, 3000000};
+    for (int m = 0; m < mp_test_nmethods; m++) {
+        mp_conn *a, *b;
+        MP_CHECK_OK(mp_pipe(&a, &b, true));
+        mp_process *p = start(t_echo, MP_ARGS(mp_conn_arg(b), mp_conn_arg(a)),
+                              mp_test_methods[m]);
+        mp_conn_free(b); /* the child holds its own end now */
+        mp_buf buf = {0};
+        uint8_t *msg = malloc(3000000);
+        for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
+            fill(msg, sizes[i], (unsigned)i);
+            MP_CHECK_OK(mp_conn_send(a, msg, sizes[i]));
+            MP_CHECK_OK(mp_conn_recv(a, &buf, 30000));
+            CU_ASSERT_EQUAL(buf.len, sizes[i]);
+            CU_ASSERT(check(buf.data, buf.len, (unsigned)i));
+        }
+        free(msg);
+        mp_buf_free(&buf);
+        mp_conn_free(a); /* the child sees end of stream and exits 0 */
+        finish(p, 0);
+    }
+}
+
+/* 16 MiB each way, through a child of each start method. */
+static void test_large_message(void) {
+    size_t n = (size_t)16 << 20;
+    uint8_t *msg = malloc(n);
+    fill(msg, n, 5);
+    for (int m = 0; m < mp_test_nmethods; m++) {
+        mp_conn *a, *b;
+        MP_CHECK_OK(mp_pipe(&a, &b, true));
+        mp_process *p = start(t_echo, MP_ARGS(mp_conn_arg(b), mp_conn_arg(a)),
+                              mp_test_methods[m]);
+        mp_conn_free(b);
+        mp_buf buf = {0};
+        MP_CHECK_OK(mp_conn_send(a, msg, n));
+        MP_CHECK_OK(mp_conn_recv(a, &buf, 60000));
+        CU_ASSERT_EQUAL(buf.len, n);
+        CU_ASSERT(buf.len == n && memcmp(buf.data, msg, n) == 0);
+        mp_buf_free(&buf);
+        mp_conn_free(a);
+        finish(p, 0);
+    }
+    free(msg);
+}
+
+static void test_boundaries_and_empty(void) {
+    mp_conn *a, *b;
+    MP_CHECK_OK(mp_pipe(&a, &b, true));
+    MP_CHECK_OK(mp_conn_send(b, "abc", 3));
+    MP_CHECK_OK(mp_conn_send(b, NULL, 0));
+    MP_CHECK_OK(mp_conn_send(b, "de", 2));
+    mp_buf buf = {0};
+    MP_CHECK_OK(mp_conn_recv(a, &buf, 1000));
+    CU_ASSERT(buf.len == 3 && memcmp(buf.data, "abc", 3) == 0);
+    MP_CHECK_OK(mp_conn_recv(a, &buf, 1000));
+    CU_ASSERT_EQUAL(buf.len, 0);
+    MP_CHECK_OK(mp_conn_recv(a, &buf, 1000));
+    CU_ASSERT(buf.len == 2 && memcmp(buf.data, "de", 2) == 0);
+    MP_CHECK_RC(mp_conn_recv(a, &buf, 0), MP_EAGAIN);
+    /* And the other direction of a duplex pair. */
+    MP_CHECK_OK(mp_conn_send(a, "x", 1));
+    MP_CHECK_OK(mp_conn_recv(b, &buf, 1000));
+    CU_ASSERT(buf.len == 1 && ((char *)buf.data)[0] == 'x');
+    mp_buf_free(&buf);
+    mp_conn_free(a);
+    mp_conn_free(b);
+}
+
+/* recv_into: too small is MP_EMSGSIZE and the message waits for a buffer
+ * that fits, for small and large messages. */
+static void test_recv_into(void) {
+    mp_conn *a, *b;
+    MP_CHECK_OK(mp_pipe(&a, &b, false));
+    static uint8_t big[100000], out[100000];
+    fill(big, sizeof big, 9);
+    MP_CHECK_OK(mp_conn_send(b, "hello", 5));
+    MP_CHECK_OK(mp_conn_send(b, big, 60000));
+    char small[4];
+    size_t len = 0;
+    MP_CHECK_RC(mp_conn_recv_into(a, small, sizeof small, &len, 1000),
+                MP_EMSGSIZE);
+    CU_ASSERT_EQUAL(len, 5);
+    MP_CHECK_OK(mp_conn_recv_into(a, out, 5, &len, 1000));
+    CU_ASSERT(len == 5 && memcmp(out, "hello", 5) == 0);
+    MP_CHECK_RC(mp_conn_recv_into(a, out, 59999, &len, 1000), MP_EMSGSIZE);
+    CU_ASSERT_EQUAL(len, 60000);
+    MP_CHECK_OK(mp_conn_recv_into(a, out, sizeof out, &len, 1000));
+    CU_ASSERT(len == 60000 && check(out, len, 9));
+    mp_conn_free(a);
+    mp_conn_free(b);
+}
+
+/* Timed calls return on time; 0 never blocks. */
+static void test_poll_and_timeouts(void) {
+    mp_conn *a, *b;
+    MP_CHECK_OK(mp_pipe(&a, &b, true));
+    MP_CHECK_RC(mp_conn_poll(a, 0), MP_EAGAIN);
+    int64_t t0 = mp_test_now_ms();
+    MP_CHECK_RC(mp_conn_poll(a, 150), MP_ETIMEDOUT);
+    int64_t dt = mp_test_now_ms() - t0;
+    CU_ASSERT(dt >= 140 && dt < 2000);
+    mp_buf buf = {0};
+    t0 = mp_test_now_ms();
+    MP_CHECK_RC(mp_conn_recv(a, &buf, 120), MP_ETIMEDOUT);
+    dt = mp_test_now_ms() - t0;
+    CU_ASSERT(dt >= 110 && dt < 2000);
+    MP_CHECK_OK(mp_conn_send(b, "z", 1));
+    MP_CHECK_OK(mp_conn_poll(a, 0));
+    MP_CHECK_OK(mp_conn_poll(a, MP_INFINITE)); /* poll consumes nothing */
+    MP_CHECK_OK(mp_conn_recv(a, &buf, 0));
+    CU_ASSERT_EQUAL(buf.len, 1);
+    MP_CHECK_RC(mp_conn_poll(a, 0), MP_EAGAIN);
+    mp_buf_free(&buf);
+    mp_conn_free(a);
+    mp_conn_free(b);
+}
+
+/* The peer closing is MP_ECLOSED (poll says ready first); a write to a
+ * closed peer is MP_ECLOSED and never kills us with SIGPIPE. */
+static void test_eof_after_close(void) {
+    for (int duplex = 0; duplex < 2; duplex++) {
+        mp_conn *a, *b;
+        MP_CHECK_OK(mp_pipe(&a, &b, duplex));
+        MP_CHECK_OK(mp_conn_send(b, "last", 4));
+        mp_conn_close(b);
+        mp_buf buf = {0};
+        MP_CHECK_OK(mp_conn_recv(a, &buf, 1000)); /* data before EOF */
+        MP_CHECK_OK(mp_conn_poll(a, 1000));
+        MP_CHECK_RC(mp_conn_recv(a, &buf, 1000), MP_ECLOSED);
+        MP_CHECK_RC(mp_conn_recv(a, &buf, MP_INFINITE), MP_ECLOSED);
+        MP_CHECK_RC(mp_conn_send(b, "x", 1), MP_ECLOSED); /* b itself */
+        mp_conn_close(b); /* idempotent */
+        mp_buf_free(&buf);
+        mp_conn_free(b);
+        /* Now the reader goes away and the writer writes. */
+        MP_CHECK_OK(mp_pipe(&a, &b, duplex));
+        mp_conn_free(a);
+        MP_CHECK_RC(mp_conn_send(b, "x", 1), MP_ECLOSED);
+        mp_conn_free(b);
+    }
+}
+
+/* A peer that dies mid-conversation, or before sending the end of a
+ * message, is MP_ECLOSED. */
+static void test_peer_killed(void) {
+    mp_conn *a, *b;
+    mp_buf buf = {0};
+    MP_CHECK_OK(mp_pipe(&a, &b, true));
+    mp_process *p = start(t_echo, MP_ARGS(mp_conn_arg(b), mp_conn_arg(a)), MP_START_DEFAULT);
+    mp_conn_free(b);
+    MP_CHECK_OK(mp_conn_send(a, "ping", 4));
+    MP_CHECK_OK(mp_conn_recv(a, &buf, 10000));
+    MP_CHECK_OK(mp_process_kill(p));
+    MP_CHECK_RC(mp_conn_recv(a, &buf, 10000), MP_ECLOSED);
+    finish(p, -9);
+    mp_buf_free(&buf);
+    mp_conn_free(a);
+}
+
+static void test_simplex_direction(void) {
+    mp_conn *r, *w;
+    MP_CHECK_OK(mp_pipe(&r, &w, false));
+    CU_ASSERT(mp_conn_readable(r) && !mp_conn_writable(r));
+    CU_ASSERT(!mp_conn_readable(w) && mp_conn_writable(w));
+    mp_buf buf = {0};
+    size_t len;
+    char x[4];
+    MP_CHECK_RC(mp_conn_send(r, "x", 1), MP_ESTATE);
+    MP_CHECK_RC(mp_conn_recv(w, &buf, 0), MP_ESTATE);
+    MP_CHECK_RC(mp_conn_recv_into(w, x, sizeof x, &len, 0), MP_ESTATE);
+    MP_CHECK_RC(mp_conn_poll(w, 0), MP_ESTATE);
+    MP_CHECK_OK(mp_conn_send(w, "ok", 2));
+    MP_CHECK_OK(mp_conn_recv(r, &buf, 1000));
+    CU_ASSERT(buf.len == 2 && memcmp(buf.data, "ok", 2) == 0);
+    mp_buf_free(&buf);
+    mp_conn_free(r);
+    mp_conn_free(w);
+}
+
+/* max_message bounds what a peer's length makes us allocate; the message
+ * stays readable with recv_into. */
+static void test_max_message(void) {
+    mp_conn *a, *b;
+    MP_CHECK_OK(mp_pipe(&a, &b, true));
+    MP_CHECK_OK(mp_conn_set_max_message(a, 1000));
+    static uint8_t big[5000];
+    fill(big, sizeof big, 3);
+    MP_CHECK_OK(mp_conn_send(b, big, sizeof big));
+    mp_buf buf = {0};
+    MP_CHECK_RC(mp_conn_recv(a, &buf, 1000), MP_EMSGSIZE);
+    CU_ASSERT_EQUAL(buf.cap, 0); /* nothing allocated */
+    size_t len;
+    MP_CHECK_OK(mp_conn_recv_into(a, big, sizeof big, &len, 1000));
+    CU_ASSERT(len == sizeof big && check(big, len, 3));
+    MP_CHECK_OK(mp_conn_set_max_message(a, 0));
+    mp_conn_free(a);
+    mp_conn_free(b);
+}
+
+/* Python's connection.wait: several connections and a process sentinel. */
+static void test_wait(void) {
+    mp_conn *a1, *b1, *a2, *b2;
+    MP_CHECK_OK(mp_pipe(&a1, &b1, false));
+    MP_CHECK_OK(mp_pipe(&a2, &b2, true));
+    mp_process *p = start(t_sleep_then_exit, MP_ARGS(mp_int(300)),
+                          MP_START_DEFAULT);
+    mp_wait_item w[3] = {mp_wait_conn(a1), mp_wait_conn(a2),
+                         mp_wait_process(p)};
+    MP_CHECK_RC(mp_wait(w, 3, 0), MP_EAGAIN);
+    int64_t t0 = mp_test_now_ms();
+    MP_CHECK_RC(mp_wait(w, 2, 100), MP_ETIMEDOUT);
+    CU_ASSERT(mp_test_now_ms() - t0 >= 90);
+    MP_CHECK_OK(mp_conn_send(b2, "m", 1));
+    MP_CHECK_OK(mp_wait(w, 3, 5000));
+    CU_ASSERT(!w[0].ready && w[1].ready && !w[2].ready);
+    mp_buf buf = {0};
+    MP_CHECK_OK(mp_conn_recv(a2, &buf, 0));
+    /* The process's end wakes the wait, on time. */
+    t0 = mp_test_now_ms();
+    MP_CHECK_OK(mp_wait(w, 3, 10000));
+    CU_ASSERT(!w[0].ready && !w[1].ready && w[2].ready);
+    CU_ASSERT(mp_test_now_ms() - t0 < 5000);
+    /* A closed peer makes its connection ready. */
+    mp_conn_close(b1);
+    MP_CHECK_OK(mp_wait(w, 2, 5000));
+    CU_ASSERT(w[0].ready && !w[1].ready);
+    finish(p, 7);
+    mp_buf_free(&buf);
+    mp_conn_free(a1);
+    mp_conn_free(b1);
+    mp_conn_free(a2);
+    mp_conn_free(b2);
+}
+
+/* A connection passed to a child with data already buffered on our side:
+ * the child gets the buffered messages too. */
+static int t_recv_two(mp_call *call) {
+    mp_conn *c = mp_arg_conn(mp_call_arg(call, 0));
+    mp_buf b = {0};
+    int rc = mp_conn_recv(c, &b, 10000);
+    int ok = rc == 0 && b.len == 2 && memcmp(b.data, "m2", 2) == 0;
+    rc = mp_conn_recv(c, &b, 10000);
+    ok = ok && rc == 0 && b.len == 2 && memcmp(b.data, "m3", 2) == 0;
+    mp_buf_free(&b);
+    return ok ? 0 : 1;
+}
+
+static void test_child_gets_buffered(void) {
+    for (int m = 0; m < mp_test_nmethods; m++) {
+        mp_conn *a, *b;
+        MP_CHECK_OK(mp_pipe(&a, &b, false));
+        MP_CHECK_OK(mp_conn_send(b, "m1", 2));
+        MP_CHECK_OK(mp_conn_send(b, "m2", 2));
+        MP_CHECK_OK(mp_conn_send(b, "m3", 2));
+        mp_buf buf = {0};
+        MP_CHECK_OK(mp_conn_recv(a, &buf, 1000)); /* m2, m3 now buffered */
+        mp_process *p = start(t_recv_two, MP_ARGS(mp_conn_arg(a)),
+                              mp_test_methods[m]);
+        finish(p, 0);
+        mp_buf_free(&buf);
+        mp_conn_free(a);
+        mp_conn_free(b);
+    }
+}
+
+/* A child's message arrives through a simplex pipe with each method. */
+static void test_child_sends(void) {
+    for (int m = 0; m < mp_test_nmethods; m++) {
+        mp_conn *r, *w;
+        MP_CHECK_OK(mp_pipe(&r, &w, false));
+        mp_process *p = start(
+            t_send_one, MP_ARGS(mp_conn_arg(w), mp_int(100000), mp_int(4)),
+            mp_test_methods[m]);
+        mp_conn_free(w);
+        mp_buf buf = {0};
+        MP_CHECK_OK(mp_conn_recv(r, &buf, 30000));
+        CU_ASSERT(buf.len == 100000 && check(buf.data, buf.len, 4));
+        MP_CHECK_RC(mp_conn_recv(r, &buf, 30000), MP_ECLOSED);
+        finish(p, 0);
+        mp_buf_free(&buf);
+        mp_conn_free(r);
+    }
+}
+
+static void test_closed_and_bad_input(void) {
+    mp_conn *a, *b;
+    mp_buf buf = {0};
+    size_t len;
+    MP_CHECK_RC(mp_pipe(NULL, &b, true), MP_EINVAL);
+    MP_CHECK_RC(mp_pipe(&a, NULL, true), MP_EINVAL);
+    MP_CHECK_RC(mp_conn_send(NULL, "x", 1), MP_EINVAL);
+    MP_CHECK_RC(mp_conn_recv(NULL, &buf, 0), MP_EINVAL);
+    MP_CHECK_RC(mp_conn_poll(NULL, 0), MP_EINVAL);
+    MP_CHECK_RC(mp_wait(NULL, 1, 0), MP_EINVAL);
+    MP_CHECK_RC(mp_conn_set_max_message(NULL, 1), MP_EINVAL);
+    MP_CHECK_OK(mp_pipe(&a, &b, true));
+    MP_CHECK_RC(mp_conn_send(a, NULL, 1), MP_EINVAL);
+    MP_CHECK_RC(mp_conn_recv(a, NULL, 0), MP_EINVAL);
+    MP_CHECK_RC(mp_conn_recv(a, &buf, -2), MP_EINVAL);
+    MP_CHECK_RC(mp_conn_recv_into(a, NULL, 1, &len, 0), MP_EINVAL);
+    MP_CHECK_RC(mp_conn_recv_into(a, &len, 1, NULL, 0), MP_EINVAL);
+    mp_wait_item bad = {(mp_wait_kind)9, a, false};
+    MP_CHECK_RC(mp_wait(&bad, 1, 0), MP_EINVAL);
+    mp_process *p = NULL;
+    MP_CHECK_OK(mp_process_new(&p, t_sleep_then_exit, MP_NO_ARGS, NULL));
+    mp_wait_item unstarted = mp_wait_process(p);
+    MP_CHECK_RC(mp_wait(&unstarted, 1, 0), MP_ESTATE);
+    mp_process_free(p);
+    mp_conn_close(a);
+    mp_wait_item closed = mp_wait_conn(a);
+    MP_CHECK_RC(mp_wait(&closed, 1, 0), MP_ECLOSED);
+    MP_CHECK_RC(mp_conn_send(a, "x", 1), MP_ECLOSED);
+    MP_CHECK_RC(mp_conn_recv(a, &buf, 0), MP_ECLOSED);
+    MP_CHECK_RC(mp_conn_poll(a, 0), MP_ECLOSED);
+    mp_conn_free(a);
+    mp_conn_free(b);
+    mp_conn_close(NULL);
+    mp_conn_free(NULL);
+}
+
+static void test_no_fd_leak(void) {
+    int before = mp_test_count_fds();
+    for (int i = 0; i < 20; i++) {
+        mp_conn *a, *b;
+        MP_CHECK_OK(mp_pipe(&a, &b, i & 1));
+        MP_CHECK_OK(mp_conn_send(b, "x", 1));
+        mp_conn_free(a);
+        mp_conn_free(b);
+    }
+    CU_ASSERT_EQUAL(mp_test_count_fds(), before);
+}
+
+void mp_test_suite_conn(void) {
+    MP_TEST_SUITE("conn", {"echo_sizes", test_echo_sizes},
+                  {"large_message", test_large_message},
+                  {"boundaries_and_empty", test_boundaries_and_empty},
+                  {"recv_into", test_recv_into},
+                  {"poll_and_timeouts", test_poll_and_timeouts},
+                  {"eof_after_close", test_eof_after_close},
+                  {"peer_killed", test_peer_killed},
+                  {"simplex_direction", test_simplex_direction},
+                  {"max_message", test_max_message}, {"wait", test_wait},
+                  {"child_gets_buffered", test_child_gets_buffered},
+                  {"child_sends", test_child_sends},
+                  {"closed_and_bad_input", test_closed_and_bad_input},
+                  {"no_fd_leak", test_no_fd_leak});
+}
