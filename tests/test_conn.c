@@ -208,6 +208,7 @@ static void test_eof_after_close(void) {
         MP_CHECK_RC(mp_conn_send(b, "x", 1), MP_ECLOSED); /* b itself */
         mp_conn_close(b); /* idempotent */
         mp_buf_free(&buf);
+        mp_conn_free(a);
         mp_conn_free(b);
         /* Now the reader goes away and the writer writes. */
         MP_CHECK_OK(mp_pipe(&a, &b, duplex));
