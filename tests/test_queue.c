@@ -582,6 +582,18 @@ static int kill_round(mp_queue *q, mp_queue *out, uint32_t round,
                              m);
     mp_process *fwd = start(t_forward, MP_ARGS(mp_queue_arg(q), mp_queue_arg(out)), m);
     mp_process *first = rand() % 2 ? prod : fwd;
+    /* Both are at work once an item came through (a spawned child takes
+     * longer to start than the kill delays below). */
+    if (mp_queue_get(out, &b, BIG_TIMEOUT) == 0) {
+        int64_t id = check_item(&b);
+        if (id < 0 || (uint32_t)id >> 20 != round)
+            bad++;
+        else
+            mark(seen, (uint32_t)id & 0xfffff, 1u << 20, &bad);
+        maxseq = id < 0 ? 0 : ((uint32_t)id & 0xfffff) + 1;
+    } else {
+        bad++;
+    }
     mp_test_sleep_ms(rand() % 4);
     MP_CHECK_OK(mp_process_kill(first));
     mp_test_sleep_ms(rand() % 3);
