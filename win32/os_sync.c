@@ -1,0 +1,223 @@
+/* win32 backend, synchronisation: Win32 semaphores (value read with
+ * NtQuerySemaphore) and mutexes (WAIT_ABANDONED is a dead owner), and
+ * wait-on-address between processes as a semaphore plus a waiter count in
+ * shared memory. Named objects are "Local\mproc-<name>" with an owner-only
+ * DACL, gone with their last handle. */
+#ifndef WIN32_LEAN_AND_MEAN
+#define WIN32_LEAN_AND_MEAN
+#endif
+#include <windows.h>
+
+#include <stdatomic.h>
+#include <stdlib.h>
+
+#include "../common/os_sync.h"
+#include "os_win32.h"
+
+/* From os_shm.c. */
+bool mp__win32_private_sa(SECURITY_ATTRIBUTES *sa, void **sd);
+wchar_t *mp__win32_kname(const char *name, int *rc);
+
+typedef struct mutex_state {
+    _Atomic uint64_t owner; /* Win32 mutexes are recursive: we are not */
+} mutex_state;
+
+typedef struct wait_state {
+    _Atomic uint32_t waiters; /* may over-count after a waiter was killed */
+} wait_state;
+
+static DWORD ms_of(long timeout_ms) {
+    return timeout_ms < 0 ? INFINITE : (DWORD)timeout_ms;
+}
+
+/* Creates (kind 's': semaphore, 'm': mutex) a kernel object, named or not. */
+static int kcreate(char kind, LONG value, LONG max, const char *name,
+                   mp__handle *out) {
+    SECURITY_ATTRIBUTES sa;
+    void *sd = NULL;
+    wchar_t *wn = NULL;
+    int rc = 0;
+    if (name && !(wn = mp__win32_kname(name, &rc)))
+        return rc;
+    bool priv = wn && mp__win32_private_sa(&sa, &sd);
+    HANDLE h = kind == 's'
+                   ? CreateSemaphoreW(priv ? &sa : NULL, value, max, wn)
+                   : CreateMutexW(priv ? &sa : NULL, FALSE, wn);
+    DWORD e = GetLastError();
+    if (sd)
+        LocalFree(sd);
+    free(wn);
+    if (!h)
+        return mp__win32_err(e);
+    *out = (mp__handle)h;
+    return 0;
+}
+
+/* Uses h when given, else opens the named object. */
+static int kattach(char kind, mp__handle h, const char *name, mp__handle *out) {
+    int rc = MP_EINVAL;
+    if (h != MP__BAD_HANDLE) {
+        *out = h;
+        return 0;
+    }
+    wchar_t *wn = name ? mp__win32_kname(name, &rc) : NULL;
+    if (!wn)
+        return rc;
+    HANDLE k = kind == 's' ? OpenSemaphoreW(SEMAPHORE_ALL_ACCESS, FALSE, wn)
+                           : OpenMutexW(MUTEX_ALL_ACCESS, FALSE, wn);
+    DWORD e = GetLastError();
+    free(wn);
+    if (!k)
+        return e == ERROR_FILE_NOT_FOUND ? MP_ENOENT : mp__win32_err(e);
+    *out = (mp__handle)k;
+    return 0;
+}
+
+/* ---- semaphore ---- */
+
+int mp__os_sem_create(mp__os_sem *s, void *mem, unsigned value, unsigned max,
+                      const char *name) {
+    if (value > INT32_MAX || max > INT32_MAX || (max && value > max))
+        return MP_EINVAL;
+    s->mem = mem;
+    return kcreate('s', (LONG)value, max ? (LONG)max : INT32_MAX, name, &s->h);
+}
+
+int mp__os_sem_attach(mp__os_sem *s, void *mem, mp__handle h, const char *name) {
+    s->mem = mem;
+    return kattach('s', h, name, &s->h);
+}
+
+int mp__os_sem_wait(mp__os_sem *s, long timeout_ms) {
+    DWORD r = WaitForSingleObject((HANDLE)s->h, ms_of(timeout_ms));
+    if (r == WAIT_OBJECT_0)
+        return 0;
+    if (r == WAIT_TIMEOUT)
+        return timeout_ms == 0 ? MP_EAGAIN : MP_ETIMEDOUT;
+    return mp__win32_err(GetLastError());
+}
+
+int mp__os_sem_post(mp__os_sem *s) {
+    if (ReleaseSemaphore((HANDLE)s->h, 1, NULL))
+        return 0;
+    DWORD e = GetLastError();
+    return e == ERROR_TOO_MANY_POSTS ? MP_EOVERFLOW : mp__win32_err(e);
+}
+
+typedef LONG(NTAPI *query_sem_fn)(HANDLE, int, void *, ULONG, ULONG *);
+
+int mp__os_sem_value(mp__os_sem *s, int *value) {
+    /* NtQuerySemaphore, class 0: { LONG current; LONG maximum; }. */
+    static query_sem_fn query;
+    struct {
+        LONG current, maximum;
+    } info;
+    if (!query) {
+        FARPROC f = GetProcAddress(GetModuleHandleW(L"ntdll.dll"),
+                                   "NtQuerySemaphore");
+        if (!f)
+            return MP_ENOTSUP;
+        query = (query_sem_fn)(void (*)(void))f;
+    }
+    if (query((HANDLE)s->h, 0, &info, sizeof info, NULL) != 0)
+        return MP_ESYS;
+    *value = (int)info.current;
+    return 0;
+}
+
+void mp__os_sem_close(mp__os_sem *s) {
+    mp__os_close(s->h);
+    s->h = MP__BAD_HANDLE;
+}
+
+/* ---- mutex ---- */
+
+int mp__os_mutex_create(mp__os_mutex *m, void *mem, const char *name) {
+    atomic_init(&((mutex_state *)mem)->owner, 0);
+    m->mem = mem;
+    return kcreate('m', 0, 0, name, &m->h);
+}
+
+int mp__os_mutex_attach(mp__os_mutex *m, void *mem, mp__handle h,
+                        const char *name) {
+    m->mem = mem;
+    return kattach('m', h, name, &m->h);
+}
+
+int mp__os_mutex_lock(mp__os_mutex *m, long timeout_ms) {
+    mutex_state *st = m->mem;
+    uint64_t me = mp__os_thread_id();
+    if (atomic_load(&st->owner) == me)
+        return MP_ESTATE;
+    DWORD r = WaitForSingleObject((HANDLE)m->h, ms_of(timeout_ms));
+    if (r == WAIT_OBJECT_0 || r == WAIT_ABANDONED) {
+        atomic_store(&st->owner, me);
+        return r == WAIT_ABANDONED ? MP_EOWNERDEAD : 0;
+    }
+    if (r == WAIT_TIMEOUT)
+        return timeout_ms == 0 ? MP_EAGAIN : MP_ETIMEDOUT;
+    return mp__win32_err(GetLastError());
+}
+
+int mp__os_mutex_unlock(mp__os_mutex *m) {
+    mutex_state *st = m->mem;
+    if (atomic_load(&st->owner) != mp__os_thread_id())
+        return MP_ESTATE;
+    atomic_store(&st->owner, 0);
+    return ReleaseMutex((HANDLE)m->h) ? 0 : MP_ESTATE;
+}
+
+void mp__os_mutex_close(mp__os_mutex *m) {
+    mp__os_close(m->h);
+    m->h = MP__BAD_HANDLE;
+}
+
+/* ---- wait on address ---- */
+
+int mp__os_wait_create(mp__os_wait *w, void *mem, const char *name) {
+    atomic_init(&((wait_state *)mem)->waiters, 0);
+    w->mem = mem;
+    return kcreate('s', 0, INT32_MAX, name, &w->h);
+}
+
+int mp__os_wait_attach(mp__os_wait *w, void *mem, mp__handle h,
+                       const char *name) {
+    w->mem = mem;
+    return kattach('s', h, name, &w->h);
+}
+
+int mp__os_wait_on(mp__os_wait *w, const void *word, uint32_t expected,
+                   long timeout_ms) {
+    wait_state *st = w->mem;
+    const _Atomic uint32_t *wd = word;
+    if (atomic_load(wd) != expected)
+        return 0;
+    if (timeout_ms == 0)
+        return MP_ETIMEDOUT;
+    /* Count ourselves, then re-check: a waker that changed the word after
+     * our check sees the count and posts a token we will take. */
+    atomic_fetch_add(&st->waiters, 1);
+    DWORD r = WAIT_OBJECT_0;
+    if (atomic_load(wd) == expected)
+        r = WaitForSingleObject((HANDLE)w->h, ms_of(timeout_ms));
+    atomic_fetch_sub(&st->waiters, 1);
+    return r == WAIT_TIMEOUT ? MP_ETIMEDOUT : 0;
+}
+
+void mp__os_wake(mp__os_wait *w, const void *word, int n) {
+    (void)word;
+    uint32_t k = atomic_load(&((wait_state *)w->mem)->waiters);
+    if (k > (uint32_t)n)
+        k = (uint32_t)n;
+    /* A token left over (its waiter timed out or died) only causes one
+     * spurious wakeup later; callers re-check their word. */
+    if (k)
+        ReleaseSemaphore((HANDLE)w->h, (LONG)k, NULL);
+}
+
+void mp__os_wait_close(mp__os_wait *w) {
+    mp__os_close(w->h);
+    w->h = MP__BAD_HANDLE;
+}
+
+uint64_t mp__os_thread_id(void) { return GetCurrentThreadId(); }
