@@ -350,39 +350,38 @@ static double run_one(const row *w, int which) {
                         : ring_flow(w->items, w->size);
 }
 
-static void python_row(const row *w, const char *kind, bench_stats m) {
+/* Python's figure for the same work (ns per item), -1 when unavailable. */
+static double python_ns(const row *w, const char *kind) {
     char args[128];
     long items = w->nprod ? (w->size > 1024 ? 4000 : 100000) : 2000;
+    if (w->pinned)
+        return -1;
     snprintf(args, sizeof args, "%s %s %d %d %ld %zu 3", kind,
              w->nprod ? "flow" : "lat", w->nprod ? w->nprod : 1,
              w->ncons ? w->ncons : 1, items, w->size);
-    double py = bench_python("py_queue.py", args, NULL);
-    if (py > 0)
-        printf("    %s, Python %s: %.3g ns/item; mproc is %.1fx faster\n", w->op,
-               kind, py, py / m.med);
+    return bench_python("py_queue.py", args, NULL);
 }
 
-static void bench_table_row(const row *w) {
+/* Rows: mproc against the pipe (python column: Queue) and, where it
+ * applies, against the shm ring (python column: SimpleQueue). Throughput
+ * in items/s and GB/s goes into `notes`, printed under the table. */
+static void bench_table_row(const row *w, char *notes, size_t cap) {
     double v[3][REPS];
     for (int r = 0; r < REPS; r++) /* interleaved */
         for (int k = 0; k < 3; k++)
             v[k][r] = (k == 2 && !w->ring_ok) ? 0 : run_one(w, k);
     bench_stats m = bench_summarise(v[0], REPS), p = bench_summarise(v[1], REPS);
     bench_stats g = bench_summarise(v[2], REPS);
-    char op[96];
-    snprintf(op, sizeof op, "%s vs pipe", w->op);
-    bench_row(op, m, p, -1, w->target);
-    if (w->ring_ok) {
-        snprintf(op, sizeof op, "%s vs shm ring", w->op);
-        bench_row(op, m, g, -1, w->target);
-    }
-    if (!w->pinned) {
-        python_row(w, "Queue", m);
-        python_row(w, "SimpleQueue", m);
-    }
-    if (w->nprod)
-        printf("    %s: mproc %.2f M items/s, %.2f GB/s\n", w->op, 1e3 / m.med,
-               (double)w->size / m.med);
+    char op[128];
+    snprintf(op, sizeof op, "%s (raw: pipe; python: Queue)", w->op);
+    bench_row(op, m, p, python_ns(w, "Queue"), w->target);
+    snprintf(op, sizeof op, "%s (raw: shm ring; python: SimpleQueue)", w->op);
+    if (w->ring_ok)
+        bench_row(op, m, g, python_ns(w, "SimpleQueue"), w->target);
+    size_t n = strlen(notes);
+    if (w->nprod && n < cap)
+        snprintf(notes + n, cap - n, "- %s: mproc %.2f M items/s, %.2f GB/s\n",
+                 w->op, 1e3 / m.med, (double)w->size / m.med);
 }
 
 int main(int argc, char **argv) {
@@ -397,8 +396,10 @@ int main(int argc, char **argv) {
         {"put→get latency, 8 B", "", 0, 0, false, 20000, SMALL, true},
         {"put→get latency, 8 B, one CPU", "", 0, 0, true, 5000, SMALL, true},
     };
+    char notes[1024] = "";
     bench_header("Queue", "ns per item");
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
-        bench_table_row(&rows[i]);
+        bench_table_row(&rows[i], notes, sizeof notes);
+    printf("\n%s", notes);
     return 0;
 }
