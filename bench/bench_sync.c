@@ -1,0 +1,263 @@
+/* Synchronisation and shared memory: mproc against the raw C equivalent
+ * (process-shared pthread mutex, atomic_fetch_add, sem_post/sem_wait in a
+ * shared mapping) and Python's multiprocessing, in one run, interleaved.
+ * Every figure is nanoseconds per operation (per round trip for
+ * ping-pong). POSIX only: the raw side is written with fork and mmap. */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <semaphore.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <mproc.h>
+
+#include "benchutil.h"
+
+#define REPS 5
+
+static int64_t n_mutex = 1000000, n_atomic = 10000000, n_sem = 10000000,
+               n_pp = 100000;
+
+/* ---- mproc side ---- */
+
+static int m_locked(mp_call *c) {
+    mp_value *v = mp_arg_value(mp_call_arg(c, 0));
+    int64_t n = mp_arg_int(mp_call_arg(c, 1));
+    mp_lock *l = mp_value_lock(v);
+    long long *p = mp_value_ptr(v);
+    for (int64_t i = 0; i < n; i++) {
+        mp_lock_acquire(l, MP_INFINITE);
+        *p += 1;
+        mp_lock_release(l);
+    }
+    return 0;
+}
+
+static int m_atomic(mp_call *c) {
+    mp_value *v = mp_arg_value(mp_call_arg(c, 0));
+    int64_t n = mp_arg_int(mp_call_arg(c, 1));
+    for (int64_t i = 0; i < n; i++)
+        mp_value_add(v, 1, NULL);
+    return 0;
+}
+
+static int m_pong(mp_call *c) {
+    mp_sem *a = mp_arg_sem(mp_call_arg(c, 0)), *b = mp_arg_sem(mp_call_arg(c, 1));
+    int64_t n = mp_arg_int(mp_call_arg(c, 2));
+    for (int64_t i = 0; i < n; i++) {
+        mp_sem_acquire(a, MP_INFINITE);
+        mp_sem_release(b);
+    }
+    return 0;
+}
+
+static double two_children(mp_target fn, mp_value *v, int64_t n) {
+    mp_process *p[2];
+    uint64_t t0 = bench_now_ns();
+    for (int k = 0; k < 2; k++) {
+        mp_process_new(&p[k], fn, MP_ARGS(mp_value_arg(v), mp_int(n)), NULL);
+        mp_process_start(p[k]);
+    }
+    for (int k = 0; k < 2; k++) {
+        mp_process_join(p[k], MP_INFINITE);
+        mp_process_free(p[k]);
+    }
+    return (double)(bench_now_ns() - t0) / (double)(2 * n);
+}
+
+static double mp_mutex_run(void) {
+    mp_value *v;
+    mp_value_new(&v, MP_TYPE_LONGLONG, NULL, NULL);
+    double r = two_children(m_locked, v, n_mutex);
+    if (mp_value_get_int(v) != 2 * n_mutex)
+        fprintf(stderr, "mproc mutex: wrong count\n");
+    mp_value_free(v);
+    return r;
+}
+
+static double mp_atomic_run(void) {
+    mp_value *v;
+    mp_value_new(&v, MP_TYPE_LONGLONG, NULL, &(mp_shared_options){.raw = true});
+    double r = two_children(m_atomic, v, n_atomic);
+    if (mp_value_get_int(v) != 2 * n_atomic)
+        fprintf(stderr, "mproc atomic: wrong count\n");
+    mp_value_free(v);
+    return r;
+}
+
+static double mp_sem_run(void) {
+    mp_sem *s;
+    mp_sem_new(&s, 1, 0);
+    uint64_t t0 = bench_now_ns();
+    for (int64_t i = 0; i < n_sem; i++) {
+        mp_sem_acquire(s, MP_INFINITE);
+        mp_sem_release(s);
+    }
+    double r = (double)(bench_now_ns() - t0) / (double)n_sem;
+    mp_sem_free(s);
+    return r;
+}
+
+static double mp_pp_run(void) {
+    mp_sem *a, *b;
+    mp_process *p;
+    mp_sem_new(&a, 0, 0);
+    mp_sem_new(&b, 0, 0);
+    mp_process_new(&p, m_pong, MP_ARGS(mp_sem_arg(a), mp_sem_arg(b), mp_int(n_pp)),
+                   NULL);
+    mp_process_start(p);
+    uint64_t t0 = bench_now_ns();
+    for (int64_t i = 0; i < n_pp; i++) {
+        mp_sem_release(a);
+        mp_sem_acquire(b, MP_INFINITE);
+    }
+    double r = (double)(bench_now_ns() - t0) / (double)n_pp;
+    mp_process_join(p, MP_INFINITE);
+    mp_process_free(p);
+    mp_sem_free(a);
+    mp_sem_free(b);
+    return r;
+}
+
+/* ---- raw side ---- */
+
+typedef struct raw_shared {
+    pthread_mutex_t mx;
+    long long counter;
+    _Atomic long long acounter;
+    sem_t a, b;
+} raw_shared;
+
+static raw_shared *raw_map(void) {
+    raw_shared *r = mmap(NULL, sizeof *r, PROT_READ | PROT_WRITE,
+                         MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    pthread_mutexattr_t at;
+    pthread_mutexattr_init(&at);
+    pthread_mutexattr_setpshared(&at, PTHREAD_PROCESS_SHARED);
+    pthread_mutex_init(&r->mx, &at);
+    sem_init(&r->a, 1, 0);
+    sem_init(&r->b, 1, 0);
+    return r;
+}
+
+static double raw_two(raw_shared *r, int atomic, int64_t n) {
+    uint64_t t0 = bench_now_ns();
+    for (int k = 0; k < 2; k++)
+        if (fork() == 0) {
+            for (int64_t i = 0; i < n; i++) {
+                if (atomic) {
+                    atomic_fetch_add(&r->acounter, 1);
+                } else {
+                    pthread_mutex_lock(&r->mx);
+                    r->counter++;
+                    pthread_mutex_unlock(&r->mx);
+                }
+            }
+            _exit(0);
+        }
+    while (wait(NULL) > 0)
+        ;
+    return (double)(bench_now_ns() - t0) / (double)(2 * n);
+}
+
+static double raw_mutex_run(void) {
+    raw_shared *r = raw_map();
+    double x = raw_two(r, 0, n_mutex);
+    munmap(r, sizeof *r);
+    return x;
+}
+
+static double raw_atomic_run(void) {
+    raw_shared *r = raw_map();
+    double x = raw_two(r, 1, n_atomic);
+    munmap(r, sizeof *r);
+    return x;
+}
+
+static double raw_sem_run(void) {
+    raw_shared *r = raw_map();
+    sem_post(&r->a);
+    uint64_t t0 = bench_now_ns();
+    for (int64_t i = 0; i < n_sem; i++) {
+        sem_wait(&r->a);
+        sem_post(&r->a);
+    }
+    double x = (double)(bench_now_ns() - t0) / (double)n_sem;
+    munmap(r, sizeof *r);
+    return x;
+}
+
+static double raw_pp_run(void) {
+    raw_shared *r = raw_map();
+    if (fork() == 0) {
+        for (int64_t i = 0; i < n_pp; i++) {
+            sem_wait(&r->a);
+            sem_post(&r->b);
+        }
+        _exit(0);
+    }
+    uint64_t t0 = bench_now_ns();
+    for (int64_t i = 0; i < n_pp; i++) {
+        sem_post(&r->a);
+        sem_wait(&r->b);
+    }
+    double x = (double)(bench_now_ns() - t0) / (double)n_pp;
+    while (wait(NULL) > 0)
+        ;
+    munmap(r, sizeof *r);
+    return x;
+}
+
+/* ---- driver ---- */
+
+typedef struct work {
+    const char *op, *py_op, *target;
+    double (*mp)(void), (*raw)(void);
+    int64_t *n;
+} work;
+
+static void measure(const work *w) {
+    double m[REPS], r[REPS];
+    for (int i = 0; i < REPS; i++) { /* interleaved */
+        m[i] = w->mp();
+        r[i] = w->raw();
+    }
+    char args[64];
+    /* Python is ~100x slower: give it fewer operations. */
+    snprintf(args, sizeof args, "%s %lld %d", w->py_op,
+             (long long)(*w->n / 20 > 1000 ? *w->n / 20 : 1000), 3);
+    double py = bench_python("py_sync.py", args, NULL);
+    bench_row(w->op, bench_summarise(m, REPS), bench_summarise(r, REPS), py,
+              w->target);
+}
+
+int main(int argc, char **argv) {
+    mp_init(&argc, &argv);
+    if (getenv("MPROC_BENCH_QUICK")) {
+        n_mutex /= 10, n_atomic /= 10, n_sem /= 10, n_pp /= 10;
+    }
+    const work ws[] = {
+        {"Value += 1 under its lock, 2 processes", "mutex", "≥ 0.8× raw speed",
+         mp_mutex_run, raw_mutex_run, &n_mutex},
+        {"atomic add, 2 processes", "atomic", "≥ 0.8× raw speed", mp_atomic_run,
+         raw_atomic_run, &n_atomic},
+        {"Semaphore acquire+release, uncontended", "sem", "≤ 1.5× raw",
+         mp_sem_run, raw_sem_run, &n_sem},
+        {"two-semaphore ping-pong (round trip)", "pingpong", "≤ 1.2× raw",
+         mp_pp_run, raw_pp_run, &n_pp},
+    };
+    bench_header("Synchronisation", "ns per operation");
+    for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++)
+        measure(&ws[i]);
+    for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++)
+        if (ws[i].raw == raw_pp_run) {
+            bench_pin_cpu(0); /* round trips on one CPU, where noise is lowest */
+            measure(&(work){"ping-pong, both on one CPU", "pingpong",
+                            "≤ 1.2× raw", mp_pp_run, raw_pp_run, &n_pp});
+        }
+    return 0;
+}
