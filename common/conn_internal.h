@@ -3,8 +3,7 @@
 #ifndef MP_COMMON_CONN_INTERNAL_H
 #define MP_COMMON_CONN_INTERNAL_H
 
-#include "internal.h"
-#include "mproc/connection.h"
+#include "mproc.h"
 #include "os_conn.h"
 
 struct mp_conn {

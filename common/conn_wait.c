@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "conn_internal.h"
+#include "internal.h"
 
 /* Where the platform gives a process no waitable handle, its end is
  * checked between bounded slices of waiting on the rest. */

@@ -18,7 +18,7 @@ if(NOT WIN32 AND NOT CMAKE_CROSSCOMPILING)
   endif()
 endif()
 
-if(MPROC_FUZZ)
+if(MPROC_FUZZ AND NOT WIN32) # the targets feed a POSIX socketpair
   mproc_add_fuzzer(fuzz_frame ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_frame.c
                    ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/frame)
   mproc_add_fuzzer(fuzz_handshake ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_handshake.c
