@@ -78,18 +78,22 @@ static mp_queue *new_queue(size_t maxsize, size_t cap) {
 
 /* ---- targets (static on purpose: spawn must find them too) ---- */
 
-/* Puts n items (ids from base) and returns at once. */
+/* Puts n items (ids from base; payloads of arg 3 bytes, or id % 300 when
+ * absent) and returns at once. */
 static int t_put_n(mp_call *c) {
     mp_queue *q = mp_arg_queue(mp_call_arg(c, 0));
     uint32_t base = (uint32_t)mp_arg_int(mp_call_arg(c, 1));
     int64_t n = mp_arg_int(mp_call_arg(c, 2));
-    unsigned char buf[512];
-    for (int64_t i = 0; i < n; i++) {
+    uint32_t len = (uint32_t)mp_arg_int(mp_call_arg(c, 3));
+    unsigned char *buf = malloc(sizeof(item_hdr) + (len > 300 ? len : 300));
+    int rc = buf ? 0 : 1;
+    for (int64_t i = 0; i < n && !rc; i++) {
         uint32_t id = base + (uint32_t)i;
-        if (mp_queue_put(q, buf, make_item(buf, id, id % 300), BIG_TIMEOUT))
-            return 1;
+        size_t sz = make_item(buf, id, len ? len : id % 300);
+        rc = mp_queue_put(q, buf, sz, BIG_TIMEOUT) ? 1 : 0;
     }
-    return 0;
+    free(buf);
+    return rc;
 }
 
 /* Takes items until the queue is closed and sends their ids to `out` in
@@ -571,14 +575,15 @@ static int drain_round(mp_queue *q, mp_buf *b, uint32_t round,
  * intact, none is duplicated or from an earlier round, at most one (the one
  * the forwarder held) is missing, and both queues still work. */
 static int kill_round(mp_queue *q, mp_queue *out, uint32_t round,
-                      unsigned char *seen, mp_start_method m, long *moved) {
+                      unsigned char *seen, mp_start_method m, long *moved,
+                      uint32_t len) {
     mp_buf b = {0};
     uint32_t maxseq = 0;
     int bad = 0;
     memset(seen, 0, (1u << 20) / 8);
     mp_process *prod = start(t_put_n,
                              MP_ARGS(mp_queue_arg(q), mp_int((int64_t)round << 20),
-                                     mp_int(1 << 19)),
+                                     mp_int(1 << 19), mp_int(len)),
                              m);
     mp_process *fwd = start(t_forward, MP_ARGS(mp_queue_arg(q), mp_queue_arg(out)), m);
     mp_process *first = rand() % 2 ? prod : fwd;
@@ -621,24 +626,28 @@ static int kill_round(mp_queue *q, mp_queue *out, uint32_t round,
     return bad;
 }
 
-static void test_kill_at_random(void) {
-    mp_queue *q = new_queue(0, 16 * 1024), *out = new_queue(0, 16 * 1024);
+/* Rounds of kill_round with every start method; len 0: small items of
+ * many sizes, else items of len bytes (so the kills land mid-copy). */
+static void kill_rounds(uint32_t len, size_t cap, int fork_rounds,
+                        int spawn_rounds) {
+    mp_queue *q = new_queue(0, cap), *out = new_queue(0, cap);
     unsigned char *seen = malloc((1u << 20) / 8);
     CU_ASSERT_FATAL(q && out && seen);
     srand(12345);
     int64_t t0 = mp_test_now_ms();
-    int rounds = 0, bad = 0;
+    int rounds = 0, bad = 0, want_all = 0;
     long moved = 0;
     for (int i = 0; i < mp_test_nmethods; i++) {
         /* A spawned child costs far more (and is all Windows has). */
-        int want = mp_test_methods[i] == MP_START_SPAWN ? 40 : 300;
+        int want = mp_test_methods[i] == MP_START_SPAWN ? spawn_rounds : fork_rounds;
         int64_t until = mp_test_now_ms() + 40000;
+        want_all += want;
         for (int r = 0; r < want && mp_test_now_ms() < until; r++, rounds++)
             bad += kill_round(q, out, (uint32_t)rounds, seen, mp_test_methods[i],
-                              &moved);
+                              &moved, len);
     }
     CU_ASSERT_EQUAL(bad, 0);
-    CU_ASSERT(rounds >= 40);
+    CU_ASSERT(rounds >= want_all / 4);
     CU_ASSERT(moved > rounds); /* the children did run before the kills */
     fprintf(stderr, "    (%d kill rounds, %ld items, %lld ms)\n", rounds, moved,
             (long long)(mp_test_now_ms() - t0));
@@ -646,6 +655,12 @@ static void test_kill_at_random(void) {
     mp_queue_free(q);
     mp_queue_free(out);
 }
+
+static void test_kill_at_random(void) { kill_rounds(0, 16 * 1024, 300, 40); }
+
+/* 256 KiB items: the producer and the forwarder spend most of their time
+ * copying, with a queue's mutex held, when they are killed. */
+static void test_kill_mid_copy(void) { kill_rounds(256 * 1024, 1 << 20, 60, 10); }
 
 /* ---- names, arguments and leaks ---- */
 
@@ -734,6 +749,7 @@ void mp_test_suite_queue(void) {
                   {"blocked_get_wakes", test_blocked_get_wakes},
                   {"blocked_put_wakes", test_blocked_put_wakes},
                   {"mpmc_exactly_once", test_mpmc_exactly_once},
-                  {"kill_at_random", test_kill_at_random}, {"named", test_named},
+                  {"kill_at_random", test_kill_at_random},
+                  {"kill_mid_copy", test_kill_mid_copy}, {"named", test_named},
                   {"no_leaks", test_no_leaks});
 }
