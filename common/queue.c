@@ -151,20 +151,29 @@ static size_t ring_read(const mp_queue *q, size_t off, void *dst, size_t n) {
 
 /* ---- time and locks ---- */
 
+/* Longer bounds are cut to this (about 11.5 days), so deadline arithmetic
+ * never overflows. */
+#define Q_MAX_BOUND_MS 1000000000L
+
 static uint64_t deadline_of(long timeout_ms) {
-    return timeout_ms > 0 ? mp__os_now_ns() + (uint64_t)timeout_ms * 1000000u
-                          : 0;
+    if (timeout_ms <= 0)
+        return 0;
+    long ms = timeout_ms < Q_MAX_BOUND_MS ? timeout_ms : Q_MAX_BOUND_MS;
+    return mp__os_now_ns() + (uint64_t)ms * 1000000u;
+}
+
+/* Milliseconds left until the deadline, rounded up; 0 when it has passed. */
+static long left_ms(uint64_t deadline) {
+    uint64_t now = mp__os_now_ns();
+    return now >= deadline ? 0 : (long)((deadline - now + 999999u) / 1000000u);
 }
 
 /* The next sleep: a slice, or what is left of the bound (0: time is up). */
 static long next_sleep(long timeout_ms, uint64_t deadline) {
     if (timeout_ms < 0)
         return Q_SLICE_MS;
-    uint64_t now = mp__os_now_ns();
-    if (now >= deadline)
-        return 0;
-    uint64_t left = (deadline - now + 999999u) / 1000000u;
-    return left < (uint64_t)Q_SLICE_MS ? (long)left : Q_SLICE_MS;
+    long left = left_ms(deadline);
+    return left < Q_SLICE_MS ? left : Q_SLICE_MS;
 }
 
 /* Takes a side's mutex. A dead previous owner needs no repair (see the top
@@ -173,12 +182,8 @@ static long next_sleep(long timeout_ms, uint64_t deadline) {
  * only ever holds it for one copy. */
 static int lock_side(mp_queue *q, int side, long timeout_ms, uint64_t dl) {
     long ms = MP_INFINITE;
-    if (timeout_ms > 0) {
-        ms = next_sleep(timeout_ms, dl);
-        if (ms == 0)
-            return MP_ETIMEDOUT;
-        ms = (long)((dl - mp__os_now_ns()) / 1000000u) + 1;
-    }
+    if (timeout_ms > 0 && (ms = left_ms(dl)) == 0)
+        return MP_ETIMEDOUT;
     int rc = mp__os_mutex_lock(&q->mx[side], ms);
     return rc == MP_EOWNERDEAD ? 0 : rc;
 }

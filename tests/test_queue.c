@@ -3,6 +3,7 @@
  * exactly-once delivery with 4 producers x 4 consumers, nothing lost when a
  * producer exits right after put, producers and consumers SIGKILLed at
  * random moments, prompt cross-process wake-ups, named queues and leaks. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -336,6 +337,11 @@ static void test_bad_input(void) {
     MP_CHECK_RC(mp_queue_get(q, &b, -5), MP_EINVAL);
     MP_CHECK_RC(mp_queue_join(q, -3), MP_EINVAL);
     CU_ASSERT_EQUAL(mp_queue_qsize(q), 0);
+    /* The largest bounds are bounds, not overflows. */
+    MP_CHECK_OK(mp_queue_put(q, "x", 1, LONG_MAX));
+    MP_CHECK_OK(mp_queue_get(q, &b, LONG_MAX));
+    MP_CHECK_RC(mp_queue_get(q, &b, 0), MP_EAGAIN);
+    mp_buf_free(&b);
     /* Argument readers: a queue is a queue, nothing else is. */
     mp_arg a = mp_queue_arg(q);
     CU_ASSERT_PTR_EQUAL(mp_arg_queue(&a), q);
