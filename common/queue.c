@@ -54,7 +54,7 @@ enum { W_ITEMS, W_SPACE, W_JOIN, N_WAIT };
 
 typedef struct qhdr {
     /* Read-mostly: set up once, then `closed` changes once. */
-    _Alignas(Q_LINE) uint32_t magic;
+    _Alignas(Q_LINE) _Atomic uint32_t magic; /* set last by the creator */
     uint32_t version;
     uint32_t ring_units;
     uint32_t maxsize;
@@ -503,8 +503,7 @@ static size_t ring_size(size_t cap) {
 static int attach_header(mp_queue *q) {
     qhdr *h = q->shm.addr;
     if (q->shm.size < Q_RING_OFFSET + Q_MIN_RING ||
-        atomic_load_explicit((_Atomic uint32_t *)&h->magic,
-                             memory_order_acquire) != Q_MAGIC ||
+        atomic_load_explicit(&h->magic, memory_order_acquire) != Q_MAGIC ||
         h->version != Q_VERSION || h->ring_units < Q_MIN_RING / 8 ||
         (h->ring_units & (h->ring_units - 1)) ||
         Q_RING_OFFSET + (size_t)h->ring_units * 8 > q->shm.size)
@@ -546,8 +545,7 @@ static int init_new(mp_queue *q, size_t maxsize, size_t ring,
         return rc;
     }
     /* Last: an opener waits for the magic before trusting the rest. */
-    atomic_store_explicit((_Atomic uint32_t *)&h->magic, Q_MAGIC,
-                          memory_order_release);
+    atomic_store_explicit(&h->magic, Q_MAGIC, memory_order_release);
     return attach_header(q);
 }
 
@@ -586,8 +584,8 @@ static bool add_user(qhdr *h) {
 static void wait_magic(const mp__shm *s) {
     if (s->size < sizeof(qhdr))
         return;
-    const _Atomic uint32_t *m = s->addr;
-    for (int i = 0; i < 2000 && atomic_load(m) != Q_MAGIC; i++)
+    qhdr *h = s->addr;
+    for (int i = 0; i < 2000 && atomic_load(&h->magic) != Q_MAGIC; i++)
         mp__os_sleep_ms(1);
 }
 
