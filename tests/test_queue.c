@@ -15,6 +15,10 @@
 
 #include "testutil.h"
 
+#ifdef MP_STATIC /* the internal gather put is reachable in a static build */
+#include "../common/queue_internal.h"
+#endif
+
 #define BIG_TIMEOUT 30000L
 
 /* ---- items: a header and a payload derived from it, so a torn or mixed
@@ -304,6 +308,40 @@ static void test_bytes_bound(void) {
     mp_buf_free(&b);
     mp_queue_free(q);
 }
+
+#ifdef MP_STATIC
+/* The pool's gather put: pieces land as one item, across the ring's end. */
+static void test_gather_put(void) {
+    mp_queue *q = new_queue(0, 4096);
+    mp_buf b = {0};
+    char big[3000];
+    CU_ASSERT_FATAL(q != NULL);
+    memset(big, 'z', sizeof big);
+    for (int round = 0; round < 20; round++) {
+        mp__qvec v[4] = {{"head:", 5}, {NULL, 0}, {big, sizeof big}, {":tail", 5}};
+        MP_CHECK_OK(mp__queue_putv(q, v, 4, 0));
+        MP_CHECK_OK(mp_queue_get(q, &b, 0));
+        CU_ASSERT_EQUAL(b.len, 3010);
+        if (b.len == 3010) {
+            const char *d = b.data;
+            CU_ASSERT(memcmp(d, "head:", 5) == 0 && memcmp(d + 3005, ":tail", 5) == 0);
+            CU_ASSERT(d[5] == 'z' && d[3004] == 'z');
+        }
+    }
+    mp__qvec bad[2] = {{NULL, 3}, {"x", 1}};
+    MP_CHECK_RC(mp__queue_putv(q, bad, 2, 0), MP_EINVAL);
+    mp__qvec huge[2] = {{big, 3000}, {big, 3000}};
+    MP_CHECK_RC(mp__queue_putv(q, huge, 2, 0), MP_EMSGSIZE);
+    MP_CHECK_OK(mp__queue_putv(q, NULL, 0, 0)); /* the empty item */
+    MP_CHECK_OK(mp_queue_get(q, &b, 0));
+    CU_ASSERT_EQUAL(b.len, 0);
+    mp_buf_free(&b);
+    mp_queue_free(q);
+}
+#define GATHER_CASE {"gather_put", test_gather_put},
+#else
+#define GATHER_CASE
+#endif
 
 static void test_bad_input(void) {
     mp_queue *q = NULL;
@@ -747,7 +785,8 @@ static void test_no_leaks(void) {
 void mp_test_suite_queue(void) {
     MP_TEST_SUITE("queue", {"fifo_many_sizes", test_fifo_many_sizes},
                   {"full_empty_timeouts", test_full_empty_timeouts},
-                  {"bytes_bound", test_bytes_bound}, {"bad_input", test_bad_input},
+                  {"bytes_bound", test_bytes_bound}, GATHER_CASE
+                  {"bad_input", test_bad_input},
                   {"close", test_close},
                   {"close_wakes_blocked", test_close_wakes_blocked},
                   {"task_done_join", test_task_done_join},
