@@ -163,7 +163,7 @@ static int fill(mp__os_conn *c, uint64_t d) {
         c->off = 0;
     }
     struct iovec iov = {c->rbuf + c->end, RBUF - c->end};
-    size_t got;
+    size_t got = 0;
     int rc = read_some(c, &iov, 1, d, &got);
     if (rc == 0)
         c->end += got;
@@ -201,7 +201,7 @@ static int take_small(mp__os_conn *c, void *dst, size_t len, uint64_t d) {
             c->off = 0;
         }
         struct iovec iov = {c->rbuf + c->end, RBUF - c->end};
-        size_t got;
+        size_t got = 0;
         int rc = read_some(c, &iov, 1, d, &got);
         if (rc)
             return rc;
@@ -251,7 +251,7 @@ int mp__os_conn_take(mp__os_conn *c, void *dst, size_t len, uint64_t d) {
         /* The rest lands in place; whatever follows it, in rbuf. */
         struct iovec iov[2] = {{(char *)dst + done, len - done},
                                {c->rbuf, RBUF}};
-        size_t got;
+        size_t got = 0;
         int rc = read_some(c, iov, 2, d, &got);
         if (rc)
             return keep_part(c, dst, done, rc);
