@@ -43,6 +43,8 @@ int main(int argc, char **argv) {
     unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
     unsigned run = CU_get_number_of_tests_run();
     CU_cleanup_registry();
+    if (mp_test_tmpdir_remove())
+        failed++;
     fflush(stdout);
     return failed || run == 0 ? 1 : 0;
 }

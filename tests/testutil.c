@@ -134,8 +134,23 @@ int mp_test_pid_alive(long pid) {
 #endif
 }
 
+static char dir[512];
+
+int mp_test_tmpdir_remove(void) {
+    if (!dir[0])
+        return 0;
+#ifdef _WIN32
+    int rc = RemoveDirectoryA(dir) ? 0 : -1;
+#else
+    int rc = rmdir(dir);
+#endif
+    if (rc)
+        fprintf(stderr, "test directory %s is not empty: a test leaked a file\n", dir);
+    dir[0] = '\0';
+    return rc;
+}
+
 const char *mp_test_tmpdir(void) {
-    static char dir[512];
     if (dir[0])
         return dir;
 #ifdef _WIN32

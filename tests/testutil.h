@@ -53,6 +53,10 @@ int mp_test_pid_alive(long pid);
 /* A fresh private directory for this test run (created once). */
 const char *mp_test_tmpdir(void);
 
+/* Removes that directory at the end of the run; it must be empty (a test
+ * that leaves a file behind is reported). Returns 0 on success. */
+int mp_test_tmpdir_remove(void);
+
 /* Writes / reads a small text file atomically (write + rename). */
 int mp_test_write_file(const char *path, const char *text);
 int mp_test_read_file(const char *path, char *buf, size_t cap);
