@@ -9,7 +9,8 @@ import sys
 import time
 
 
-def echo(c):
+def echo(c, other):
+    other.close()  # the parent's end, copied by fork: else no EOF ever
     try:
         while True:
             c.send_bytes(c.recv_bytes())
@@ -17,7 +18,8 @@ def echo(c):
         pass
 
 
-def sender(c, n):
+def sender(c, other, n):
+    other.close()
     block = bytes(65536)
     for _ in range(n):
         c.send_bytes(block)
@@ -31,7 +33,7 @@ def main():
     for _ in range(reps):
         a, b = ctx.Pipe()
         if mode.startswith("rt"):
-            p = ctx.Process(target=echo, args=(b,))
+            p = ctx.Process(target=echo, args=(b, a))
             p.start()
             b.close()
             m = b"12345678"
@@ -41,7 +43,7 @@ def main():
                 a.recv_bytes()
             print((time.perf_counter() - t0) * 1e6 / n, flush=True)
         else:
-            p = ctx.Process(target=sender, args=(b, n))
+            p = ctx.Process(target=sender, args=(b, a, n))
             p.start()
             b.close()
             buf = bytearray(65536)
