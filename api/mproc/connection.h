@@ -70,8 +70,9 @@ MP_EXTERN int mp_conn_recv_into(mp_conn *c, void *ptr, size_t cap,
                                 size_t *len, long timeout_ms);
 
 /* Waits up to timeout_ms until a receive would not block waiting for a
- * message to start: a message has begun arriving, or the peer has closed
- * (then mp_conn_recv reports MP_ECLOSED). 0 when so; MP_EAGAIN (timeout 0)
+ * message to start: the next message's length has arrived (its body may
+ * still be on its way), or the peer has closed (then mp_conn_recv reports
+ * MP_ECLOSED). Consumes nothing. 0 when so; MP_EAGAIN (timeout 0)
  * or MP_ETIMEDOUT when not; MP_EINVAL, MP_ESTATE (send-only end),
  * MP_ECLOSED (c itself was closed). */
 MP_EXTERN int mp_conn_poll(mp_conn *c, long timeout_ms);
