@@ -12,35 +12,9 @@
 
 #include "testutil.h"
 
-static inline mp_process *st_start(mp_target fn, mp_args args,
-                                   mp_start_method m) {
-    mp_process *p = NULL;
-    mp_process_options o = {.start_method = m};
-    MP_CHECK_OK(mp_process_new(&p, fn, args, &o));
-    if (p)
-        MP_CHECK_OK(mp_process_start(p));
-    return p;
-}
-
-/* Joins (bounded) and frees; returns the exit code (-1000 on failure). */
-static inline int st_join(mp_process *p) {
-    int code = -1000;
-    if (!p)
-        return code;
-    MP_CHECK_OK(mp_process_join(p, 60000));
-    MP_CHECK_OK(mp_process_exitcode(p, &code));
-    mp_process_free(p);
-    return code;
-}
-
-/* Kills and reaps. */
-static inline void st_kill(mp_process *p) {
-    if (!p)
-        return;
-    MP_CHECK_OK(mp_process_kill(p));
-    MP_CHECK_OK(mp_process_join(p, 30000));
-    mp_process_free(p);
-}
+#define st_start mp_test_start
+static inline int st_join(mp_process *p) { return mp_test_finish(p, 60000); }
+#define st_kill mp_test_kill
 
 /* Entries of ours ("mp-*") in /dev/shm; 0 where names are not files. */
 static inline int st_shm_entries(void) {

@@ -52,14 +52,6 @@ static int t_sleep_then_exit(mp_call *call) {
     return 7;
 }
 
-static mp_process *start(mp_target t, mp_args args, mp_start_method m) {
-    mp_process *p = NULL;
-    mp_process_options o = {.start_method = m};
-    MP_CHECK_OK(mp_process_new(&p, t, args, &o));
-    MP_CHECK_OK(mp_process_start(p));
-    return p;
-}
-
 static void finish(mp_process *p, int want) {
     int code = -1000;
     MP_CHECK_OK(mp_process_join(p, 30000));
@@ -78,7 +70,7 @@ static void test_echo_sizes(void) {
     for (int m = 0; m < mp_test_nmethods; m++) {
         mp_conn *a, *b;
         MP_CHECK_OK(mp_pipe(&a, &b, true));
-        mp_process *p = start(t_echo, MP_ARGS(mp_conn_arg(b), mp_conn_arg(a)),
+        mp_process *p = mp_test_start(t_echo, MP_ARGS(mp_conn_arg(b), mp_conn_arg(a)),
                               mp_test_methods[m]);
         mp_conn_free(b); /* the child holds its own end now */
         mp_buf buf = {0};
@@ -105,7 +97,7 @@ static void test_large_message(void) {
     for (int m = 0; m < mp_test_nmethods; m++) {
         mp_conn *a, *b;
         MP_CHECK_OK(mp_pipe(&a, &b, true));
-        mp_process *p = start(t_echo, MP_ARGS(mp_conn_arg(b), mp_conn_arg(a)),
+        mp_process *p = mp_test_start(t_echo, MP_ARGS(mp_conn_arg(b), mp_conn_arg(a)),
                               mp_test_methods[m]);
         mp_conn_free(b);
         mp_buf buf = {0};
@@ -224,7 +216,7 @@ static void test_peer_killed(void) {
     mp_conn *a, *b;
     mp_buf buf = {0};
     MP_CHECK_OK(mp_pipe(&a, &b, true));
-    mp_process *p = start(t_echo, MP_ARGS(mp_conn_arg(b), mp_conn_arg(a)), MP_START_DEFAULT);
+    mp_process *p = mp_test_start(t_echo, MP_ARGS(mp_conn_arg(b), mp_conn_arg(a)), MP_START_DEFAULT);
     mp_conn_free(b);
     MP_CHECK_OK(mp_conn_send(a, "ping", 4));
     MP_CHECK_OK(mp_conn_recv(a, &buf, 10000));
@@ -280,7 +272,7 @@ static void test_wait(void) {
     mp_conn *a1, *b1, *a2, *b2;
     MP_CHECK_OK(mp_pipe(&a1, &b1, false));
     MP_CHECK_OK(mp_pipe(&a2, &b2, true));
-    mp_process *p = start(t_sleep_then_exit, MP_ARGS(mp_int(300)),
+    mp_process *p = mp_test_start(t_sleep_then_exit, MP_ARGS(mp_int(300)),
                           MP_START_DEFAULT);
     mp_wait_item w[3] = {mp_wait_conn(a1), mp_wait_conn(a2),
                          mp_wait_process(p)};
@@ -332,7 +324,7 @@ static void test_child_gets_buffered(void) {
         MP_CHECK_OK(mp_conn_send(b, "m3", 2));
         mp_buf buf = {0};
         MP_CHECK_OK(mp_conn_recv(a, &buf, 1000)); /* m2, m3 now buffered */
-        mp_process *p = start(t_recv_two, MP_ARGS(mp_conn_arg(a)),
+        mp_process *p = mp_test_start(t_recv_two, MP_ARGS(mp_conn_arg(a)),
                               mp_test_methods[m]);
         finish(p, 0);
         mp_buf_free(&buf);
@@ -346,7 +338,7 @@ static void test_child_sends(void) {
     for (int m = 0; m < mp_test_nmethods; m++) {
         mp_conn *r, *w;
         MP_CHECK_OK(mp_pipe(&r, &w, false));
-        mp_process *p = start(
+        mp_process *p = mp_test_start(
             t_send_one, MP_ARGS(mp_conn_arg(w), mp_int(100000), mp_int(4)),
             mp_test_methods[m]);
         mp_conn_free(w);

@@ -114,24 +114,8 @@ static int t_count_fds(mp_call *c) {
 
 /* ---- helpers ---- */
 
-static mp_process *start(mp_target fn, mp_args args, mp_start_method m) {
-    mp_process *p = NULL;
-    mp_process_options o = {.start_method = m};
-    MP_CHECK_OK(mp_process_new(&p, fn, args, &o));
-    if (p)
-        MP_CHECK_OK(mp_process_start(p));
-    return p;
-}
-
 static int run_code(mp_target fn, mp_args args, mp_start_method m) {
-    mp_process *p = start(fn, args, m);
-    int code = -1000;
-    if (!p)
-        return code;
-    MP_CHECK_OK(mp_process_join(p, 30000));
-    MP_CHECK_OK(mp_process_exitcode(p, &code));
-    mp_process_free(p);
-    return code;
+    return mp_test_finish(mp_test_start(fn, args, m), 30000);
 }
 
 /* ---- tests ---- */
@@ -227,7 +211,7 @@ static void test_exit_codes(void) {
 
 static void check_signal(int (*send)(mp_process *), int expected) {
     for (int i = 0; i < mp_test_nmethods; i++) {
-        mp_process *p = start(t_sleep_forever, MP_NO_ARGS, mp_test_methods[i]);
+        mp_process *p = mp_test_start(t_sleep_forever, MP_NO_ARGS, mp_test_methods[i]);
         int code = 0;
         CU_ASSERT_EQUAL(mp_process_is_alive(p), 1);
         MP_CHECK_RC(mp_process_exitcode(p, &code), MP_ESTATE);
@@ -246,7 +230,7 @@ static void test_kill(void) { check_signal(mp_process_kill, -9); }
 
 static void test_join_timeout(void) {
     for (int i = 0; i < mp_test_nmethods; i++) {
-        mp_process *p = start(t_sleep_forever, MP_NO_ARGS, mp_test_methods[i]);
+        mp_process *p = mp_test_start(t_sleep_forever, MP_NO_ARGS, mp_test_methods[i]);
         int64_t t0 = mp_test_now_ms();
         MP_CHECK_RC(mp_process_join(p, 0), MP_ETIMEDOUT);
         CU_ASSERT(mp_test_now_ms() - t0 < 100);
@@ -263,7 +247,7 @@ static void test_join_timeout(void) {
 
 static void test_join_returns_when_child_ends(void) {
     for (int i = 0; i < mp_test_nmethods; i++) {
-        mp_process *p = start(t_sleep, MP_ARGS(mp_int(100)), mp_test_methods[i]);
+        mp_process *p = mp_test_start(t_sleep, MP_ARGS(mp_int(100)), mp_test_methods[i]);
         int64_t t0 = mp_test_now_ms();
         MP_CHECK_OK(mp_process_join(p, 20000));
         CU_ASSERT(mp_test_now_ms() - t0 < 10000);
@@ -276,7 +260,7 @@ static void test_many_processes(void) {
     for (int i = 0; i < mp_test_nmethods; i++) {
         mp_process *ps[N];
         for (int k = 0; k < N; k++)
-            ps[k] = start(t_return_arg, MP_ARGS(mp_int(k % 50)), mp_test_methods[i]);
+            ps[k] = mp_test_start(t_return_arg, MP_ARGS(mp_int(k % 50)), mp_test_methods[i]);
         for (int k = 0; k < N; k++) {
             int code = -1;
             if (!ps[k])
@@ -293,7 +277,7 @@ static void test_daemon_dies_with_killed_parent(void) {
     for (int i = 0; i < mp_test_nmethods; i++) {
         char path[600], text[32] = "";
         snprintf(path, sizeof path, "%s/daemon-%d.pid", mp_test_tmpdir(), i);
-        mp_process *p = start(t_daemon_parent, MP_ARGS(mp_str(path)), mp_test_methods[i]);
+        mp_process *p = mp_test_start(t_daemon_parent, MP_ARGS(mp_str(path)), mp_test_methods[i]);
         CU_ASSERT_EQUAL_FATAL(mp_test_wait_file(path, 30000), 0);
         CU_ASSERT_EQUAL(mp_test_read_file(path, text, sizeof text), 0);
         long gpid = atol(text);
@@ -339,7 +323,7 @@ static void test_replaced_program_is_reported(void) {
     /* The helper program is an mproc program too, but not this one: the
      * target cannot be found in it, and join says so. */
     MP_CHECK_OK(mp_set_executable(MPROC_TEST_OTHER_EXE));
-    mp_process *p = start(t_return_arg, MP_ARGS(mp_int(0)), MP_START_SPAWN);
+    mp_process *p = mp_test_start(t_return_arg, MP_ARGS(mp_int(0)), MP_START_SPAWN);
     MP_CHECK_OK(mp_set_executable(NULL));
     int code = 0;
     MP_CHECK_RC(mp_process_join(p, 30000), MP_ETARGET);
@@ -441,7 +425,7 @@ static void test_start_method_setting(void) {
 
 static void test_free_running_child(void) {
     /* A freed running child is tracked, not lost: mp_shutdown joins it. */
-    mp_process *p = start(t_sleep, MP_ARGS(mp_int(50)), MP_START_DEFAULT);
+    mp_process *p = mp_test_start(t_sleep, MP_ARGS(mp_int(50)), MP_START_DEFAULT);
     long pid = mp_process_pid(p);
     mp_process_free(p);
     mp_shutdown();

@@ -54,25 +54,7 @@ static int64_t check_item(const mp_buf *b) {
 
 /* ---- running children ---- */
 
-static mp_process *start(mp_target fn, mp_args args, mp_start_method m) {
-    mp_process *p = NULL;
-    mp_process_options o = {.start_method = m};
-    MP_CHECK_OK(mp_process_new(&p, fn, args, &o));
-    if (p)
-        MP_CHECK_OK(mp_process_start(p));
-    return p;
-}
-
-/* Joins (bounded) and frees; the exit code, or -1000 on failure. */
-static int finish(mp_process *p) {
-    int code = -1000;
-    if (!p)
-        return code;
-    MP_CHECK_OK(mp_process_join(p, 120000));
-    MP_CHECK_OK(mp_process_exitcode(p, &code));
-    mp_process_free(p);
-    return code;
-}
+static int finish(mp_process *p) { return mp_test_finish(p, 120000); }
 
 static mp_queue *new_queue(size_t maxsize, size_t cap) {
     mp_queue *q = NULL;
@@ -419,7 +401,7 @@ static void test_close_wakes_blocked(void) {
             CU_ASSERT_FATAL(q && ready);
             if (put)
                 MP_CHECK_OK(mp_queue_put(q, "full", 4, 0));
-            mp_process *p = start(
+            mp_process *p = mp_test_start(
                 t_block, MP_ARGS(mp_queue_arg(q), mp_int(put), mp_queue_arg(ready)),
                 mp_test_methods[i]);
             MP_CHECK_OK(mp_queue_get(ready, &b, BIG_TIMEOUT));
@@ -455,7 +437,7 @@ static void test_task_done_join(void) {
         /* A child does the work; join returns when it is done. */
         for (int k = 0; k < 5; k++)
             MP_CHECK_OK(mp_queue_put(q, "w", 1, 0));
-        mp_process *p = start(t_get_done, MP_ARGS(mp_queue_arg(q), mp_int(5)),
+        mp_process *p = mp_test_start(t_get_done, MP_ARGS(mp_queue_arg(q), mp_int(5)),
                               mp_test_methods[i]);
         MP_CHECK_OK(mp_queue_join(q, BIG_TIMEOUT));
         CU_ASSERT(mp_queue_empty(q));
@@ -471,7 +453,7 @@ static void test_producer_exits_after_put(void) {
     for (int i = 0; i < mp_test_nmethods; i++) {
         mp_queue *q = new_queue(0, 4 << 20);
         CU_ASSERT_FATAL(q != NULL);
-        mp_process *p = start(
+        mp_process *p = mp_test_start(
             t_put_n, MP_ARGS(mp_queue_arg(q), mp_int(0), mp_int(5000)),
             mp_test_methods[i]);
         CU_ASSERT_EQUAL(finish(p), 0);
@@ -493,7 +475,7 @@ static void test_blocked_get_wakes(void) {
     for (int i = 0; i < mp_test_nmethods; i++) {
         mp_queue *q = new_queue(0, 0);
         CU_ASSERT_FATAL(q != NULL);
-        mp_process *p = start(t_put_time_later,
+        mp_process *p = mp_test_start(t_put_time_later,
                               MP_ARGS(mp_queue_arg(q), mp_int(300)),
                               mp_test_methods[i]);
         MP_CHECK_OK(mp_queue_get(q, &b, BIG_TIMEOUT));
@@ -515,7 +497,7 @@ static void test_blocked_put_wakes(void) {
         mp_queue *q = new_queue(1, 0), *r = new_queue(0, 0);
         CU_ASSERT_FATAL(q && r);
         MP_CHECK_OK(mp_queue_put(q, "a", 1, 0));
-        mp_process *p = start(t_get_time_later,
+        mp_process *p = mp_test_start(t_get_time_later,
                               MP_ARGS(mp_queue_arg(q), mp_queue_arg(r), mp_int(300)),
                               mp_test_methods[i]);
         MP_CHECK_OK(mp_queue_put(q, "b", 1, BIG_TIMEOUT));
@@ -557,10 +539,10 @@ static void test_mpmc_exactly_once(void) {
     CU_ASSERT_FATAL(q && out && seen);
     int64_t t0 = mp_test_now_ms();
     for (int k = 0; k < NCONS; k++)
-        cs[k] = start(t_consume, MP_ARGS(mp_queue_arg(q), mp_queue_arg(out)),
+        cs[k] = mp_test_start(t_consume, MP_ARGS(mp_queue_arg(q), mp_queue_arg(out)),
                       MP_START_DEFAULT);
     for (int k = 0; k < NPROD; k++)
-        ps[k] = start(t_put_n,
+        ps[k] = mp_test_start(t_put_n,
                       MP_ARGS(mp_queue_arg(q), mp_int((int64_t)k << 20),
                               mp_int(PER_PROD)),
                       MP_START_DEFAULT);
@@ -625,11 +607,11 @@ static int kill_round(mp_queue *q, mp_queue *out, uint32_t round,
     uint32_t maxseq = 0;
     int bad = 0;
     memset(seen, 0, (1u << 20) / 8);
-    mp_process *prod = start(t_put_n,
+    mp_process *prod = mp_test_start(t_put_n,
                              MP_ARGS(mp_queue_arg(q), mp_int((int64_t)round << 20),
                                      mp_int(1 << 19), mp_int(len)),
                              m);
-    mp_process *fwd = start(t_forward, MP_ARGS(mp_queue_arg(q), mp_queue_arg(out)), m);
+    mp_process *fwd = mp_test_start(t_forward, MP_ARGS(mp_queue_arg(q), mp_queue_arg(out)), m);
     mp_process *first = rand() % 2 ? prod : fwd;
     /* Both are at work once an item came through (a spawned child takes
      * longer to start than the kill delays below). */
@@ -736,7 +718,7 @@ static void test_named(void) {
         CU_ASSERT_FATAL(q2 != NULL);
         CU_ASSERT_EQUAL(mp_queue_max_item(q2), 8192 - 8);
         /* An unrelated process finds it by name. */
-        mp_process *p = start(t_open_named, MP_ARGS(mp_str(name)), mp_test_methods[i]);
+        mp_process *p = mp_test_start(t_open_named, MP_ARGS(mp_str(name)), mp_test_methods[i]);
         CU_ASSERT_EQUAL(finish(p), 0);
         MP_CHECK_OK(mp_queue_put(q, "x", 1, 0));
         CU_ASSERT_EQUAL(mp_queue_qsize(q2), 2);
@@ -766,7 +748,7 @@ static void test_no_leaks(void) {
     for (int i = 0; i < mp_test_nmethods; i++) {
         mp_queue *q = new_queue(0, 0);
         CU_ASSERT_FATAL(q != NULL);
-        mp_process *p = start(
+        mp_process *p = mp_test_start(
             t_put_n, MP_ARGS(mp_queue_arg(q), mp_int(7), mp_int(3)), mp_test_methods[i]);
         CU_ASSERT_EQUAL(finish(p), 0);
         for (int k = 0; k < 3; k++) {

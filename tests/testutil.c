@@ -34,6 +34,36 @@ void mp_test_register(const char *suite, const mp_test_case *cases, size_t n) {
         CU_add_test(s, cases[i].name, cases[i].fn);
 }
 
+mp_process *mp_test_start(mp_target fn, mp_args args, mp_start_method m) {
+    mp_process *p = NULL;
+    mp_process_options o = {.start_method = m};
+    MP_CHECK_OK(mp_process_new(&p, fn, args, &o));
+    if (p && mp_process_start(p) != 0) {
+        CU_FAIL("mp_process_start");
+        mp_process_free(p);
+        p = NULL;
+    }
+    return p;
+}
+
+int mp_test_finish(mp_process *p, long timeout_ms) {
+    int code = -1000;
+    if (!p)
+        return code;
+    MP_CHECK_OK(mp_process_join(p, timeout_ms));
+    MP_CHECK_OK(mp_process_exitcode(p, &code));
+    mp_process_free(p);
+    return code;
+}
+
+void mp_test_kill(mp_process *p) {
+    if (!p)
+        return;
+    MP_CHECK_OK(mp_process_kill(p));
+    MP_CHECK_OK(mp_process_join(p, 30000));
+    mp_process_free(p);
+}
+
 int64_t mp_test_now_ms(void) {
 #ifdef _WIN32
     return (int64_t)GetTickCount64();

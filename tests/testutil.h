@@ -33,6 +33,17 @@ void mp_test_register(const char *suite, const mp_test_case *cases, size_t n);
     } while (0)
 #define MP_CHECK_OK(expr) MP_CHECK_RC(expr, 0)
 
+/* Creates and starts a child running fn(args) with start method m
+ * (asserting success); NULL when that failed. */
+mp_process *mp_test_start(mp_target fn, mp_args args, mp_start_method m);
+
+/* Joins p (bounded by timeout_ms, asserted), frees it and returns its exit
+ * code; -1000 when p is NULL or the join failed. */
+int mp_test_finish(mp_process *p, long timeout_ms);
+
+/* Kills p, joins it (bounded) and frees it. NULL-safe. */
+void mp_test_kill(mp_process *p);
+
 /* Monotonic milliseconds. */
 int64_t mp_test_now_ms(void);
 
