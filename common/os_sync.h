@@ -1,6 +1,7 @@
 /* os layer, synchronisation primitives shared between processes. Their
  * state lives in caller-provided shared memory (`mem`, at least the _SIZE
- * bytes below, 64-byte aligned) and, on backends that need kernel objects,
+ * bytes below, 8-byte aligned; 64-byte alignment keeps unrelated
+ * primitives off each other's cache lines) and, on backends that need kernel objects,
  * in a handle that is exported with the object. Implemented by
  * posix/os_sync.c (futexes / robust pshared mutexes) and win32/os_sync.c
  * (Win32 semaphores and mutexes). Lock, RLock, Event, Condition, Barrier and
@@ -85,7 +86,14 @@ void mp__os_wake(mp__os_wait *w, const void *word, int n);
 void mp__os_wait_close(mp__os_wait *w);
 
 /* An id of the calling thread, unique among the live threads of the
- * machine (Linux tid, Windows thread id); never 0. */
-uint64_t mp__os_thread_id(void);
+ * machine (Linux tid, Windows thread id); never 0. Inline, because every
+ * lock acquire and release asks for it: a per-thread cache that the
+ * backend's mp__os_thread_id_slow fills (and a forked child clears). */
+extern _Thread_local uint64_t mp__os_tid_cache;
+uint64_t mp__os_thread_id_slow(void);
+static inline uint64_t mp__os_thread_id(void) {
+    uint64_t t = mp__os_tid_cache;
+    return t ? t : mp__os_thread_id_slow();
+}
 
 #endif

@@ -1,6 +1,9 @@
 /* Value and Array: C numbers in a shared mapping, [header][lock][data],
- * with an embedded RLock unless raw. Single loads and stores are atomic, so
- * get/set never tear even without the lock. */
+ * with an embedded RLock unless raw. A locked Value keeps its number in the
+ * lock's spare slot instead (mp__lock_state.user, on the lock's cache
+ * line), so `lock; += 1; unlock` between processes moves one line, not two.
+ * Single loads and stores are atomic, so get/set never tear even without
+ * the lock. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,6 +20,7 @@ typedef struct shared {
     void *data;
     mp_lock lock;
     bool has_lock;
+    bool int64; /* an 8-byte integer type: mp_value_add's short path */
 } shared;
 
 struct mp_value {
@@ -174,6 +178,14 @@ static int sh_set_double(shared *sh, size_t i, double x) {
     return 0;
 }
 
+/* Where the elements are (the same in every process: kind and raw are
+ * fixed at creation). */
+static void *shared_data(shared *sh, mp_obj_kind kind) {
+    if (kind == MP_OBJ_VALUE && sh->has_lock)
+        return ((mp__lock_state *)mp__shobj_at(&sh->obj, SH_LOCK))->user;
+    return mp__shobj_at(&sh->obj, SH_DATA);
+}
+
 static int shared_new(shared *sh, mp_obj_kind kind, mp_type type, size_t n,
                       const void *init, const mp_shared_options *o) {
     char buf[NAME_BUF];
@@ -191,8 +203,9 @@ static int shared_new(shared *sh, mp_obj_kind kind, mp_type type, size_t n,
     sh->type = type;
     sh->esize = es;
     sh->n = n;
-    sh->data = mp__shobj_at(&sh->obj, SH_DATA);
     sh->has_lock = !raw;
+    sh->data = shared_data(sh, kind);
+    sh->int64 = es == 8 && type != MP_TYPE_DOUBLE;
     sh->lock.embedded = true;
     if (!raw && (rc = mp__lock_init(&sh->lock, mp__shobj_at(&sh->obj, SH_LOCK),
                                     created, true,
@@ -236,7 +249,8 @@ static int shared_import(shared *sh, mp_obj_kind kind, mp__rbuf *r,
     sh->esize = mp_type_size(sh->type);
     sh->n = (size_t)hd->param[1];
     sh->has_lock = !hd->param[2];
-    sh->data = mp__shobj_at(&sh->obj, SH_DATA);
+    sh->data = shared_data(sh, kind);
+    sh->int64 = sh->esize == 8 && sh->type != MP_TYPE_DOUBLE;
     sh->lock.embedded = true;
     if (!sh->esize || sh->n == 0 || hd->size != SH_DATA + sh->esize * sh->n)
         rc = MP_EPROTO;
@@ -303,6 +317,13 @@ int mp_value_set_double(mp_value *v, double x) {
 
 int mp_value_add(mp_value *v, int64_t delta, int64_t *old) {
     scalar prev, d;
+    if (v && v->s.int64) { /* the common case, one instruction and a test */
+        uint64_t p = atomic_fetch_add((_Atomic uint64_t *)v->s.data,
+                                      (uint64_t)delta);
+        if (old)
+            *old = (int64_t)p;
+        return 0;
+    }
     if (!v || v->s.type == 'f' || v->s.type == 'd')
         return MP_EINVAL;
     /* Two's complement addition is the same for signed and unsigned types of

@@ -134,23 +134,31 @@ static bool owned(mp_lock *l) {
            mp__os_thread_id();
 }
 
+/* The holder takes an RLock again. */
+static int relock(mp__lock_state *st) {
+    if (!st->recursive)
+        return MP_ESTATE;
+    if (st->count == UINT32_MAX)
+        return MP_EOVERFLOW;
+    st->count++;
+    return 0;
+}
+
+/* The hot path is kept short on purpose (see PERFORMANCE.md, "Value += 1
+ * under its lock"): one thread-id compare, the os mutex, two plain stores,
+ * all on one cache line. */
 int mp_lock_acquire(mp_lock *l, long timeout_ms) {
     if (!l || bad_timeout(timeout_ms))
         return MP_EINVAL;
-    if (owned(l)) {
-        if (!l->st->recursive)
-            return MP_ESTATE;
-        if (l->st->count == UINT32_MAX)
-            return MP_EOVERFLOW;
-        l->st->count++;
-        return 0;
-    }
+    mp__lock_state *st = l->st;
+    uint64_t me = mp__os_thread_id();
+    if (atomic_load_explicit(&st->owner, memory_order_relaxed) == me)
+        return relock(st);
     int rc = mp__os_mutex_lock(&l->m, timeout_ms);
     if (rc == 0 || rc == MP_EOWNERDEAD) {
         /* After a dead owner its depth and id are stale: start afresh. */
-        l->st->count = 1;
-        atomic_store_explicit(&l->st->owner, mp__os_thread_id(),
-                              memory_order_relaxed);
+        st->count = 1;
+        atomic_store_explicit(&st->owner, me, memory_order_relaxed);
     }
     return rc;
 }
@@ -158,11 +166,13 @@ int mp_lock_acquire(mp_lock *l, long timeout_ms) {
 int mp_lock_release(mp_lock *l) {
     if (!l)
         return MP_EINVAL;
-    if (!owned(l))
+    mp__lock_state *st = l->st;
+    if (atomic_load_explicit(&st->owner, memory_order_relaxed) !=
+        mp__os_thread_id())
         return MP_ESTATE;
-    if (--l->st->count > 0)
+    if (--st->count > 0)
         return 0;
-    atomic_store_explicit(&l->st->owner, 0, memory_order_relaxed);
+    atomic_store_explicit(&st->owner, 0, memory_order_relaxed);
     return mp__os_mutex_unlock(&l->m);
 }
 

@@ -254,16 +254,14 @@ void mp__os_wait_close(mp__os_wait *w) { w->mem = NULL; }
 /* The id is cached per thread; a forked child (whose one thread inherits
  * the forking thread's cache) must forget it, or it would pass for its
  * parent's thread as a lock owner. */
-static _Thread_local uint64_t cached_tid;
+_Thread_local uint64_t mp__os_tid_cache;
 static pthread_once_t tid_once = PTHREAD_ONCE_INIT;
 
-static void tid_forget(void) { cached_tid = 0; }
+static void tid_forget(void) { mp__os_tid_cache = 0; }
 static void tid_register(void) { pthread_atfork(NULL, NULL, tid_forget); }
 
-uint64_t mp__os_thread_id(void) {
-    if (!cached_tid) {
-        pthread_once(&tid_once, tid_register);
-        cached_tid = (uint64_t)syscall(SYS_gettid);
-    }
-    return cached_tid;
+uint64_t mp__os_thread_id_slow(void) {
+    pthread_once(&tid_once, tid_register);
+    mp__os_tid_cache = (uint64_t)syscall(SYS_gettid);
+    return mp__os_tid_cache;
 }

@@ -54,6 +54,20 @@ static int t_locked_add(mp_call *c) {
     return 0;
 }
 
+/* Takes a Value's lock, stores 77 under it, says so, and waits to be
+ * killed while holding it (or gives up after 10 s). */
+static int t_hold_value(mp_call *c) {
+    mp_value *v = mp_arg_value(mp_call_arg(c, 0));
+    mp_event *e = mp_arg_event(mp_call_arg(c, 1));
+    if (mp_lock_acquire(mp_value_lock(v), MP_INFINITE))
+        return 1;
+    mp_value_set_int(v, 77);
+    mp_event_set(e);
+    for (int i = 0; i < 100; i++) /* bounded: 10 s */
+        mp_test_sleep_ms(100);
+    return 99;
+}
+
 static int t_open_named(mp_call *c) {
     const char *name = mp_arg_str(mp_call_arg(c, 0));
     mp_array *a;
@@ -137,6 +151,63 @@ static void test_value_specifics(void) {
     CU_ASSERT_PTR_NULL(mp_value_lock(NULL));
     CU_ASSERT_EQUAL(mp_type_size((mp_type)'z'), 0);
     mp_value_free(NULL);
+}
+
+/* A locked Value keeps its number beside its lock's state: every bit of
+ * the number may change without disturbing the lock, and the reverse. The
+ * 8-byte integer types take mp_value_add's short path. */
+static void test_value_beside_lock(void) {
+    const mp_type t8[] = {MP_TYPE_LONGLONG, MP_TYPE_ULONGLONG, MP_TYPE_LONG,
+                          MP_TYPE_ULONG};
+    for (size_t k = 0; k < sizeof t8 / sizeof t8[0]; k++) {
+        mp_value *v;
+        long long all = -1;
+        int64_t old = 0;
+        if (mp_type_size(t8[k]) != 8)
+            continue; /* long is 4 bytes on Windows */
+        MP_CHECK_OK(mp_value_new(&v, t8[k], &all, NULL));
+        mp_lock *l = mp_value_lock(v);
+        MP_CHECK_OK(mp_lock_acquire(l, 0));
+        MP_CHECK_OK(mp_lock_acquire(l, 0));
+        CU_ASSERT_EQUAL(mp_value_get_int(v), -1);
+        MP_CHECK_OK(mp_value_add(v, 1, &old));
+        CU_ASSERT_EQUAL(old, -1);
+        MP_CHECK_OK(mp_value_add(v, INT64_MIN, &old));
+        CU_ASSERT_EQUAL(old, 0);
+        CU_ASSERT_EQUAL(mp_value_get_int(v), INT64_MIN);
+        MP_CHECK_OK(mp_lock_release(l));
+        MP_CHECK_OK(mp_lock_release(l));
+        MP_CHECK_RC(mp_lock_release(l), MP_ESTATE);
+        CU_ASSERT_EQUAL(mp_lock_is_owned(l), 0);
+        CU_ASSERT_EQUAL(mp_value_get_int(v), INT64_MIN);
+        mp_value_free(v);
+    }
+}
+
+/* A process killed while it holds a Value's lock: the next taker hears of
+ * it once, and the number it stored is still there. */
+static void test_value_lock_owner_dead(void) {
+    for (int i = 0; i < mp_test_nmethods; i++) {
+        mp_value *v;
+        mp_event *e;
+        MP_CHECK_OK(mp_value_new(&v, MP_TYPE_LONGLONG, NULL, NULL));
+        MP_CHECK_OK(mp_event_new(&e, NULL));
+        mp_lock *l = mp_value_lock(v);
+        mp_process *p = st_start(t_hold_value,
+                                 MP_ARGS(mp_value_arg(v), mp_event_arg(e)),
+                                 mp_test_methods[i]);
+        MP_CHECK_OK(mp_event_wait(e, 30000));
+        MP_CHECK_RC(mp_lock_acquire(l, 0), MP_EAGAIN);
+        st_kill(p);
+        MP_CHECK_RC(mp_lock_acquire(l, 10000), MP_EOWNERDEAD);
+        CU_ASSERT_EQUAL(mp_value_get_int(v), 77);
+        CU_ASSERT_EQUAL(mp_lock_is_owned(l), 1);
+        MP_CHECK_OK(mp_lock_release(l));
+        MP_CHECK_OK(mp_lock_acquire(l, 0));
+        MP_CHECK_OK(mp_lock_release(l));
+        mp_event_free(e);
+        mp_value_free(v);
+    }
 }
 
 static void test_array(void) {
@@ -256,6 +327,8 @@ static void test_named(void) {
 void mp_test_suite_shared(void) {
     MP_TEST_SUITE("shared", {"value_types", test_value_types},
                   {"value_specifics", test_value_specifics},
+                  {"value_beside_lock", test_value_beside_lock},
+                  {"value_lock_owner_dead", test_value_lock_owner_dead},
                   {"array", test_array}, {"child_writes", test_child_writes},
                   {"atomic_add", test_atomic_add},
                   {"locked_add", test_locked_add}, {"named", test_named});

@@ -220,4 +220,10 @@ void mp__os_wait_close(mp__os_wait *w) {
     w->h = MP__BAD_HANDLE;
 }
 
-uint64_t mp__os_thread_id(void) { return GetCurrentThreadId(); }
+/* Windows has no fork: a thread's cached id never goes stale. */
+_Thread_local uint64_t mp__os_tid_cache;
+
+uint64_t mp__os_thread_id_slow(void) {
+    mp__os_tid_cache = GetCurrentThreadId();
+    return mp__os_tid_cache;
+}
