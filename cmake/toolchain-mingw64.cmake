@@ -15,9 +15,12 @@
 #   MPROC_MINGW_TRIPLE  tool prefix, default x86_64-w64-mingw32.
 #   MPROC_WINE          emulator used to run tests (wine, else wine64).
 #
-# Tests need a Wine environment, e.g.
+# Tests need a Wine environment, e.g. (.ci/lib.sh's with_wine does this):
 #   export WINEPREFIX=$PWD/build/wineprefix WINEDEBUG=-all WINEARCH=win64
-#   wineserver -p; trap 'wineserver -k' EXIT; ctest --test-dir build/mingw
+#   mkdir -p "$WINEPREFIX"; wineserver -p; trap 'wineserver -k' EXIT
+#   wine wineboot -i   # first, or Wine's services start inside the first
+#                      # test and hold ctest's output pipe open
+#   ctest --test-dir build/mingw
 
 set(CMAKE_SYSTEM_NAME Windows)
 set(CMAKE_SYSTEM_PROCESSOR x86_64)

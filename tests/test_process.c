@@ -348,6 +348,22 @@ static void test_fork_does_not_duplicate_stdio(void) {
     remove(path);
 }
 
+static void test_missing_executable(void) {
+    /* A spawn executable that does not exist fails the start, cleanly. */
+    char path[600];
+    snprintf(path, sizeof path, "%s/no-such-program.exe", mp_test_tmpdir());
+    MP_CHECK_OK(mp_set_executable(path));
+    mp_process *p = NULL;
+    int before = mp_test_count_fds();
+    MP_CHECK_OK(mp_process_new(&p, t_return_arg, MP_NO_ARGS,
+                               &(mp_process_options){.start_method = MP_START_SPAWN}));
+    MP_CHECK_RC(mp_process_start(p), MP_ENOENT);
+    MP_CHECK_OK(mp_set_executable(NULL));
+    MP_CHECK_RC(mp_process_join(p, 0), MP_ESTATE);
+    CU_ASSERT_EQUAL(mp_test_count_fds(), before);
+    mp_process_free(p);
+}
+
 static void test_bad_input(void) {
     mp_process *p = NULL;
     int code;
@@ -450,6 +466,7 @@ void mp_test_suite_process(void) {
                   {"no_fd_leak", test_no_fd_leak},
                   {"replaced_program_is_reported", test_replaced_program_is_reported},
                   {"fork_does_not_duplicate_stdio", test_fork_does_not_duplicate_stdio},
+                  {"missing_executable", test_missing_executable},
                   {"bad_input", test_bad_input},
                   {"start_before_init", test_start_before_init},
                   {"start_method_setting", test_start_method_setting},
