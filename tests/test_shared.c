@@ -175,6 +175,11 @@ static void test_value_beside_lock(void) {
         MP_CHECK_OK(mp_value_add(v, INT64_MIN, &old));
         CU_ASSERT_EQUAL(old, 0);
         CU_ASSERT_EQUAL(mp_value_get_int(v), INT64_MIN);
+#ifndef __STDC_NO_ATOMICS__
+        CU_ASSERT_EQUAL(mp_atomic_add64(mp_value_ptr(v), -1), INT64_MIN);
+        CU_ASSERT_EQUAL(mp_value_get_int(v), INT64_MAX);
+        MP_CHECK_OK(mp_value_add(v, 1, NULL));
+#endif
         MP_CHECK_OK(mp_lock_release(l));
         MP_CHECK_OK(mp_lock_release(l));
         MP_CHECK_RC(mp_lock_release(l), MP_ESTATE);

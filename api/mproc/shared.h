@@ -78,8 +78,22 @@ MP_EXTERN int mp_value_set_double(mp_value *v, double x);
 MP_EXTERN int mp_value_add(mp_value *v, int64_t delta, int64_t *old);
 
 /* The value's storage, for direct access under its lock; valid while v
- * lives. NULL for NULL. */
+ * lives. NULL for NULL. It is naturally aligned, and for the integer types
+ * up to 8 bytes lock-free atomic, so C11 atomics may also be used on it
+ * directly (see mp_atomic_add64). */
 MP_EXTERN void *mp_value_ptr(mp_value *v);
+
+#if !defined(__cplusplus) && !defined(__STDC_NO_ATOMICS__)
+#include <stdatomic.h>
+/* mp_value_add's hot-loop form, inline and unchecked: atomically adds delta
+ * to the 8-byte integer at p, which must come from mp_value_ptr or
+ * mp_array_data of an object of type 'q' or 'Q' (or 'l' / 'L' where long
+ * is 8 bytes), and returns the previous value. Costs what atomic_fetch_add
+ * costs; no lock, any thread or process. C11 only (C++: std::atomic_ref). */
+static inline int64_t mp_atomic_add64(void *p, int64_t delta) {
+    return (int64_t)atomic_fetch_add((_Atomic uint64_t *)p, (uint64_t)delta);
+}
+#endif
 
 /* Its lock (an RLock), or NULL when raw or v is NULL. Owned by v. */
 MP_EXTERN mp_lock *mp_value_lock(mp_value *v);
