@@ -3,7 +3,9 @@
  * shared mapping) and Python's multiprocessing, in one run, interleaved.
  * Every figure is nanoseconds per operation (per round trip for
  * ping-pong). POSIX only: the raw side is written with fork and mmap. */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <pthread.h>
 #include <semaphore.h>
 #include <stdatomic.h>
