@@ -11,6 +11,7 @@
 #include "mproc/process.h"
 #include "mproc/connection.h"
 #include "mproc/queue.h"
+#include "mproc/pool.h"
 #include "mproc/sync.h"
 #include "mproc/shared.h"
 

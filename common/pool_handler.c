@@ -1,0 +1,257 @@
+/* The pool's two threads in the parent.
+ *
+ * The monitor waits on the workers' sentinels (and on a wake-up pipe that
+ * tells it the set changed). When a worker ends, it posts MSG_DIED into the
+ * result queue, behind every result the worker managed to publish, so the
+ * handler needs no other synchronisation to know what the dead worker had
+ * finished. Detection does not depend on the queue: the sentinel is the
+ * kernel's, whatever the worker held when it died.
+ *
+ * The handler is the only consumer of the result queue. It completes result
+ * objects, tops up workers with pending chunks, accounts for dead workers
+ * (see pool_internal.h), starts their replacements, and runs callbacks with
+ * the pool's lock released. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "pool_internal.h"
+
+typedef struct done_list {
+    mp_result *head;
+} done_list;
+
+static void set_one(done_list *d, mp_result *r, size_t i,
+                    const mp_task_info *info, const void *data, size_t len) {
+    if (mp__result_set(r, i, info, data, len)) {
+        r->next_done = d->head;
+        d->head = r;
+    }
+}
+
+/* Fails the calls of c that have no outcome yet, and frees c. */
+static void fail_chunk(done_list *d, pool_chunk *c, const mp_task_info *info) {
+    for (uint32_t k = c->done; k < c->count; k++)
+        set_one(d, c->r, c->first + k, info, NULL, 0);
+    free(c->msg);
+    free(c);
+}
+
+static pool_chunk *pop_head(pool_worker *w) {
+    pool_chunk *c = w->head;
+    w->head = c->next;
+    if (!w->head)
+        w->tail = NULL;
+    w->count--;
+    return c;
+}
+
+static void fail_pending(mp_pool *p, done_list *d) {
+    mp_task_info info = {p->fail_status, 0, 0, p->fail_code};
+    while (p->pend_head) {
+        pool_chunk *c = p->pend_head;
+        p->pend_head = c->next;
+        fail_chunk(d, c, &info);
+    }
+    p->pend_tail = NULL;
+}
+
+static void on_result(mp_pool *p, const res_hdr *h, mp__rbuf *r,
+                      done_list *d) {
+    if (h->worker >= (uint32_t)p->nworkers)
+        return;
+    pool_worker *w = &p->w[h->worker];
+    pool_chunk *c = w->head;
+    if (!c || c->seq != h->seq || h->first != c->done ||
+        h->count > c->count - c->done)
+        return; /* not what this worker owes: ignore it */
+    for (uint32_t k = 0; k < h->count; k++) {
+        res_call rc;
+        if (mp__r_bytes(r, &rc, sizeof rc) || rc.len > r->left)
+            return;
+        mp_task_info info = {rc.status, rc.code, 0, 0};
+        set_one(d, c->r, c->first + c->done, &info, r->p, rc.len);
+        r->p += rc.len;
+        r->left -= rc.len;
+        c->done++;
+    }
+    if (c->done == c->count)
+        fail_chunk(d, pop_head(w), NULL); /* nothing left to fail: frees */
+    mp__pool_dispatch(p);
+    mp__pool_maybe_drain(p);
+}
+
+/* The pool can no longer run tasks: fail everything with status. */
+static void break_pool(mp_pool *p, int status, int code) {
+    if (p->state >= S_TERMINATE)
+        return;
+    p->state = S_TERMINATE;
+    p->fail_status = status;
+    p->fail_code = code;
+    for (int i = 0; i < p->nworkers; i++)
+        if (p->w[i].proc)
+            mp_process_kill(p->w[i].proc);
+}
+
+/* A worker ended: fail what it took, hand the rest to a replacement. */
+static void on_died(mp_pool *p, uint32_t wi, uint32_t gen, done_list *d) {
+    if (wi >= (uint32_t)p->nworkers)
+        return;
+    pool_worker *w = &p->w[wi];
+    if (!w->proc || w->gen != gen)
+        return;
+    size_t queued = mp_queue_qsize(w->tq);
+    uint32_t taken = w->count > queued ? w->count - (uint32_t)queued : 0;
+    int code = 0;
+    mp_process_join(w->proc, MP_INFINITE); /* it has ended: no wait */
+    mp_process_exitcode(w->proc, &code);
+    mp_task_info info = {MP_EWORKER, 0, mp_process_pid(w->proc), code};
+    mp_process_free(w->proc);
+    w->proc = NULL;
+    if (p->state == S_TERMINATE) {
+        info.status = p->fail_status;
+        if (p->fail_status != MP_EWORKER)
+            info.worker_pid = info.worker_exit = 0;
+        taken = w->count;
+    }
+    while (taken--)
+        fail_chunk(d, pop_head(w), &info);
+    if (p->state == S_RUN || p->state == S_CLOSED) {
+        /* A worker that cannot be replaced leaves its queue unserved: the
+         * pool cannot keep its promises any more. */
+        if (mp__pool_start_worker(p, (int)wi) != 0)
+            break_pool(p, MP_EWORKER, code);
+        else
+            mp__pool_wake_monitor(p);
+    }
+    if (!w->proc)
+        while (w->head)
+            fail_chunk(d, pop_head(w), &info);
+    mp__pool_dispatch(p);
+    mp__pool_maybe_drain(p);
+}
+
+static void on_message(mp_pool *p, const mp_buf *b, done_list *d) {
+    res_hdr h;
+    if (b->len < sizeof h)
+        return;
+    memcpy(&h, b->data, sizeof h);
+    mp__rbuf r = {(const uint8_t *)b->data + sizeof h, b->len - sizeof h};
+    if (h.magic != POOL_MAGIC)
+        return;
+    switch (h.kind) {
+    case MSG_RESULT:
+        on_result(p, &h, &r, d);
+        break;
+    case MSG_DIED:
+        on_died(p, h.worker, h.seq, d);
+        break;
+    case MSG_INIT_FAILED:
+        break_pool(p, MP_EWORKER, h.code);
+        break;
+    default: /* MSG_KICK: just look at the state again */
+        break;
+    }
+}
+
+/* Whether the pool has wound down (lock held). */
+static bool all_gone(mp_pool *p) {
+    if (p->state != S_DRAINING && p->state != S_TERMINATE)
+        return false;
+    for (int i = 0; i < p->nworkers; i++)
+        if (p->w[i].proc)
+            return false;
+    return true;
+}
+
+void *APR_THREAD_FUNC mp__pool_handler_main(apr_thread_t *t, void *arg) {
+    mp_pool *p = arg;
+    mp_buf b = {0};
+    apr_thread_mutex_lock(p->mx);
+    p->handler_id = apr_os_thread_current();
+    apr_thread_mutex_unlock(p->mx);
+    for (bool finished = false; !finished;) {
+        int rc = mp_queue_get(p->rq, &b, MP_INFINITE);
+        done_list d = {NULL};
+        apr_thread_mutex_lock(p->mx);
+        if (!rc)
+            on_message(p, &b, &d);
+        if (p->state == S_TERMINATE)
+            fail_pending(p, &d);
+        finished = all_gone(p);
+        apr_thread_mutex_unlock(p->mx);
+        mp__result_finish(p, d.head);
+    }
+    mp_buf_free(&b);
+    apr_thread_mutex_lock(p->mx);
+    p->state = S_DONE;
+    mp__pool_wake_monitor(p);
+    apr_thread_cond_broadcast(p->cv);
+    apr_thread_mutex_unlock(p->mx);
+    apr_thread_exit(t, APR_SUCCESS);
+    return NULL;
+}
+
+/* ---- monitor ---- */
+
+typedef struct watch {
+    mp_wait_item *items;
+    uint32_t *slot, *gen;
+    size_t n;
+} watch;
+
+/* The wake-up pipe and every worker whose end is not yet reported; false
+ * when the pool is done. */
+static bool snapshot(mp_pool *p, watch *s) {
+    apr_thread_mutex_lock(p->mx);
+    bool live = p->state != S_DONE;
+    s->n = 0;
+    s->items[s->n++] = mp_wait_conn(p->wake_rd);
+    for (int i = 0; i < p->nworkers && live; i++) {
+        pool_worker *w = &p->w[i];
+        if (!w->proc || w->reported)
+            continue;
+        s->items[s->n] = mp_wait_process(w->proc);
+        s->slot[s->n] = (uint32_t)i;
+        s->gen[s->n++] = w->gen;
+    }
+    apr_thread_mutex_unlock(p->mx);
+    return live;
+}
+
+static void report(mp_pool *p, watch *s, size_t k) {
+    apr_thread_mutex_lock(p->mx);
+    pool_worker *w = &p->w[s->slot[k]];
+    bool post = w->proc == s->items[k].obj && w->gen == s->gen[k] &&
+                !w->reported;
+    if (post)
+        w->reported = true;
+    apr_thread_mutex_unlock(p->mx);
+    if (post)
+        mp__pool_post(p, MSG_DIED, s->slot[k], s->gen[k], 0);
+}
+
+void *APR_THREAD_FUNC mp__pool_monitor_main(apr_thread_t *t, void *arg) {
+    mp_pool *p = arg;
+    size_t cap = (size_t)p->nworkers + 1;
+    watch s = {calloc(cap, sizeof *s.items), calloc(cap, sizeof *s.slot),
+               calloc(cap, sizeof *s.gen), 0};
+    mp_buf b = {0};
+    while (s.items && s.slot && s.gen && snapshot(p, &s)) {
+        if (mp_wait(s.items, s.n, MP_INFINITE) != 0) {
+            mp__os_sleep_ms(10); /* cannot happen; never spin */
+            continue;
+        }
+        if (s.items[0].ready)
+            while (mp_conn_recv(p->wake_rd, &b, 0) == 0)
+                ;
+        for (size_t k = 1; k < s.n; k++)
+            if (s.items[k].ready)
+                report(p, &s, k);
+    }
+    mp_buf_free(&b);
+    free(s.items);
+    free(s.slot);
+    free(s.gen);
+    apr_thread_exit(t, APR_SUCCESS);
+    return NULL;
+}

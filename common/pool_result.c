@@ -1,0 +1,331 @@
+/* Pool results (Python's AsyncResult / MapResult) and the imap iterators.
+ *
+ * Entries are written by the handler thread under the pool's lock. A
+ * result becomes `complete` when its last entry is set; the handler then
+ * runs its callback with the lock released and only afterwards marks it
+ * `ready` and wakes waiters, so that a get that returns implies the
+ * callback has run (as in Python). Inside the callback the handler thread
+ * itself sees the result as ready. Once ready, entries never change again
+ * and are read without the lock. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <apr_atomic.h>
+
+#include "pool_internal.h"
+
+int mp__result_new(mp_pool *p, result_kind kind, size_t n,
+                   const mp_result_options *opts, mp_result **out) {
+    mp_result *r = calloc(1, sizeof *r);
+    if (!r)
+        return MP_ENOMEM;
+    r->e = calloc(n ? n : 1, sizeof *r->e);
+    r->order = calloc(n ? n : 1, sizeof *r->order);
+    if (!r->e || !r->order) {
+        free(r->e);
+        free(r->order);
+        free(r);
+        return MP_ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++)
+        r->e[i].info.status = MP_EAGAIN;
+    r->pool = p;
+    r->kind = kind;
+    r->n = n;
+    if (opts)
+        r->cb = *opts;
+    apr_atomic_inc32((volatile apr_uint32_t *)&p->refs);
+    *out = r;
+    return 0;
+}
+
+void mp__result_destroy(mp_result *r) {
+    mp_pool *p = r->pool;
+    for (size_t i = 0; i < r->n; i++)
+        mp_buf_free(&r->e[i].data);
+    free(r->e);
+    free(r->order);
+    free(r);
+    mp__pool_unref(p);
+}
+
+bool mp__result_set(mp_result *r, size_t i, const mp_task_info *info,
+                    const void *data, size_t len) {
+    pool_entry *e = &r->e[i];
+    if (e->info.status != MP_EAGAIN)
+        return false;
+    e->info = *info;
+    if (len && mp__buf_reserve(&e->data, len) == 0) {
+        memcpy(e->data.data, data, len);
+        e->data.len = len;
+    } else if (len) {
+        e->info.status = MP_ENOMEM;
+    }
+    r->order[r->ndone++] = i;
+    if (r->ndone == r->n)
+        r->complete = true;
+    return r->complete;
+}
+
+/* The first failed entry in input order, or NULL. */
+static const pool_entry *first_failure(const mp_result *r) {
+    for (size_t i = 0; i < r->n; i++)
+        if (r->e[i].info.status)
+            return &r->e[i];
+    return NULL;
+}
+
+void mp__result_finish(mp_pool *p, mp_result *list) {
+    while (list) {
+        mp_result *r = list;
+        list = r->next_done;
+        mp_result_callback cb =
+            first_failure(r) ? r->cb.error_callback : r->cb.callback;
+        if (cb)
+            cb(r, r->cb.user);
+        apr_thread_mutex_lock(p->mx);
+        r->ready = 1;
+        bool drop = r->user_freed;
+        apr_thread_cond_broadcast(p->cv);
+        apr_thread_mutex_unlock(p->mx);
+        if (drop)
+            mp__result_destroy(r);
+    }
+}
+
+/* ---- waiting and reading ---- */
+
+/* Ready for the caller: marked ready, or complete and asked from inside the
+ * callback (the handler thread). Lock held. */
+static bool ready_for_me(const mp_result *r) {
+    return r->ready ||
+           (r->complete && apr_os_thread_equal(r->pool->handler_id,
+                                               apr_os_thread_current()));
+}
+
+/* How long a waiter spins before it sleeps: a task's round trip is a few
+ * microseconds, far less than a sleep and a wake-up cost. */
+#define SPIN_NS 20000u
+
+int mp_result_wait(mp_result *r, long timeout_ms) {
+    if (!r || timeout_ms < MP_INFINITE)
+        return MP_EINVAL;
+    if (r->ready)
+        return 0;
+    if (timeout_ms != 0 && r->pool->spin) {
+        uint64_t until = mp__os_now_ns() + SPIN_NS;
+        while (!r->ready && mp__os_now_ns() < until)
+            ;
+        if (r->ready)
+            return 0;
+    }
+    mp_pool *p = r->pool;
+    uint64_t dl = timeout_ms > 0
+                      ? mp__os_now_ns() + (uint64_t)timeout_ms * 1000000u
+                      : 0;
+    int rc = 0;
+    apr_thread_mutex_lock(p->mx);
+    while (!ready_for_me(r) && !rc) {
+        if (timeout_ms == 0) {
+            rc = MP_EAGAIN;
+        } else if (timeout_ms < 0) {
+            apr_thread_cond_wait(p->cv, p->mx);
+        } else {
+            uint64_t now = mp__os_now_ns();
+            if (now >= dl)
+                rc = MP_ETIMEDOUT;
+            else
+                apr_thread_cond_timedwait(
+                    p->cv, p->mx, (apr_interval_time_t)((dl - now) / 1000 + 1));
+        }
+    }
+    apr_thread_mutex_unlock(p->mx);
+    return rc;
+}
+
+int mp_result_ready(mp_result *r) {
+    if (!r)
+        return MP_EINVAL;
+    return mp_result_wait(r, 0) == 0;
+}
+
+int mp_result_successful(mp_result *r) {
+    if (!r)
+        return MP_EINVAL;
+    if (mp_result_wait(r, 0) != 0)
+        return MP_ESTATE;
+    return first_failure(r) == NULL;
+}
+
+int mp_result_get(mp_result *r, long timeout_ms, mp_buf *buf) {
+    int rc = mp_result_wait(r, timeout_ms);
+    if (rc)
+        return rc;
+    if (buf)
+        buf->len = 0;
+    if (r->kind == R_APPLY && r->n == 1) {
+        const mp_buf *d = &r->e[0].data;
+        if (buf && d->len) {
+            if ((rc = mp__buf_reserve(buf, d->len)) != 0)
+                return rc;
+            memcpy(buf->data, d->data, d->len);
+            buf->len = d->len;
+        }
+        return r->e[0].info.status;
+    }
+    const pool_entry *f = first_failure(r);
+    return f ? f->info.status : 0;
+}
+
+int mp_result_task_code(mp_result *r, int *code) {
+    if (!r || !code)
+        return MP_EINVAL;
+    if (mp_result_wait(r, 0) != 0)
+        return MP_ESTATE;
+    const pool_entry *f = first_failure(r);
+    if (!f || f->info.status != MP_ETASK)
+        return MP_ESTATE;
+    *code = f->info.task_code;
+    return 0;
+}
+
+int mp_result_worker(mp_result *r, long *pid, int *exitcode) {
+    if (!r)
+        return MP_EINVAL;
+    if (mp_result_wait(r, 0) != 0)
+        return MP_ESTATE;
+    const pool_entry *f = first_failure(r);
+    if (!f || f->info.status != MP_EWORKER)
+        return MP_ESTATE;
+    if (pid)
+        *pid = f->info.worker_pid;
+    if (exitcode)
+        *exitcode = f->info.worker_exit;
+    return 0;
+}
+
+size_t mp_result_count(const mp_result *r) { return r ? r->n : 0; }
+
+int mp_result_item(mp_result *r, size_t i, const void **ptr, size_t *len,
+                   mp_task_info *info) {
+    if (!r || i >= r->n)
+        return MP_EINVAL;
+    apr_thread_mutex_lock(r->pool->mx);
+    const pool_entry *e = &r->e[i];
+    if (ptr)
+        *ptr = e->data.data;
+    if (len)
+        *len = e->data.len;
+    if (info)
+        *info = e->info;
+    int rc = e->info.status;
+    apr_thread_mutex_unlock(r->pool->mx);
+    return rc;
+}
+
+void mp_result_free(mp_result *r) {
+    if (!r)
+        return;
+    apr_thread_mutex_lock(r->pool->mx);
+    bool now = r->ready;
+    if (!now)
+        r->user_freed = true;
+    apr_thread_mutex_unlock(r->pool->mx);
+    if (now)
+        mp__result_destroy(r);
+}
+
+/* ---- imap ---- */
+
+static int imap_new(mp_pool *p, mp_target fn, const mp_args *items, size_t n,
+                    size_t chunksize, bool unordered, mp_imap **out) {
+    if (!out)
+        return MP_EINVAL;
+    *out = NULL;
+    mp_imap *it = calloc(1, sizeof *it);
+    if (!it)
+        return MP_ENOMEM;
+    int rc = mp__pool_submit(p, fn, items, n, chunksize, R_MAP, NULL, &it->r);
+    if (rc) {
+        free(it);
+        return rc;
+    }
+    it->unordered = unordered;
+    *out = it;
+    return 0;
+}
+
+int mp_pool_imap(mp_pool *p, mp_target fn, const mp_args *items, size_t n,
+                 size_t chunksize, mp_imap **it) {
+    return imap_new(p, fn, items, n, chunksize, false, it);
+}
+
+int mp_pool_imap_unordered(mp_pool *p, mp_target fn, const mp_args *items,
+                           size_t n, size_t chunksize, mp_imap **it) {
+    return imap_new(p, fn, items, n, chunksize, true, it);
+}
+
+/* The input index of the iterator's next result if it has one (lock
+ * held). */
+static bool imap_peek(const mp_imap *it, size_t *idx) {
+    const mp_result *r = it->r;
+    if (it->unordered) {
+        if (it->next >= r->ndone)
+            return false;
+        *idx = r->order[it->next];
+        return true;
+    }
+    *idx = it->next;
+    return r->e[it->next].info.status != MP_EAGAIN;
+}
+
+int mp_imap_next(mp_imap *it, long timeout_ms, mp_buf *buf, size_t *index) {
+    if (!it || timeout_ms < MP_INFINITE)
+        return MP_EINVAL;
+    mp_result *r = it->r;
+    if (it->next >= r->n)
+        return MP_ENOENT;
+    uint64_t dl = timeout_ms > 0
+                      ? mp__os_now_ns() + (uint64_t)timeout_ms * 1000000u
+                      : 0;
+    size_t idx = 0;
+    int rc = 0;
+    apr_thread_mutex_lock(r->pool->mx);
+    while (!imap_peek(it, &idx) && !rc) {
+        uint64_t now = mp__os_now_ns();
+        if (timeout_ms == 0)
+            rc = MP_EAGAIN;
+        else if (timeout_ms < 0)
+            apr_thread_cond_wait(r->pool->cv, r->pool->mx);
+        else if (now >= dl)
+            rc = MP_ETIMEDOUT;
+        else
+            apr_thread_cond_timedwait(
+                r->pool->cv, r->pool->mx,
+                (apr_interval_time_t)((dl - now) / 1000 + 1));
+    }
+    apr_thread_mutex_unlock(r->pool->mx);
+    if (rc)
+        return rc;
+    /* An entry, once set, never changes: read it unlocked. */
+    const pool_entry *e = &r->e[idx];
+    if (buf) {
+        buf->len = 0;
+        if (e->data.len && (rc = mp__buf_reserve(buf, e->data.len)) != 0)
+            return rc;
+        if (e->data.len)
+            memcpy(buf->data, e->data.data, e->data.len);
+        buf->len = e->data.len;
+    }
+    if (index)
+        *index = idx;
+    it->next++;
+    return e->info.status;
+}
+
+void mp_imap_free(mp_imap *it) {
+    if (!it)
+        return;
+    mp_result_free(it->r);
+    free(it);
+}

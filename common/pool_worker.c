@@ -1,0 +1,239 @@
+/* The loop a pool worker runs (in the child), and the form in which a task's
+ * function travels to it: module + offset + module identity, resolved in
+ * the worker and cached, so a static function works with every start method
+ * and a binary replaced on disk gives MP_ETARGET, not a jump into garbage. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "pool_internal.h"
+#include "queue_internal.h"
+
+int mp__pool_fn_encode(mp_target fn, uint8_t **out, size_t *len) {
+    mp__fnloc *loc = malloc(sizeof *loc);
+    if (!loc)
+        return MP_ENOMEM;
+    int rc = mp__os_fn_locate((const void *)fn, loc);
+    mp__wbuf w = {0};
+    if (!rc) {
+        mp__w_blob(&w, loc->module, strlen(loc->module) + 1);
+        mp__w_u64(&w, loc->offset);
+        mp__w_blob(&w, loc->ident, loc->ident_len);
+        rc = w.err;
+    }
+    free(loc);
+    if (rc) {
+        mp__w_free(&w);
+        return rc;
+    }
+    *out = w.data;
+    *len = w.len;
+    return 0;
+}
+
+static int fn_decode(const uint8_t *p, size_t n, mp_target *fn) {
+    mp__rbuf r = {p, n};
+    const void *mod, *ident;
+    size_t mlen, ilen;
+    mp__fnloc *loc = calloc(1, sizeof *loc);
+    if (!loc)
+        return MP_ENOMEM;
+    int rc = mp__r_blob(&r, &mod, &mlen, MP__MODULE_MAX);
+    if (!rc && (mlen == 0 || ((const char *)mod)[mlen - 1]))
+        rc = MP_EPROTO;
+    if (!rc)
+        rc = mp__r_u64(&r, &loc->offset);
+    if (!rc)
+        rc = mp__r_blob(&r, &ident, &ilen, MP__IDENT_MAX);
+    if (!rc) {
+        memcpy(loc->module, mod, mlen);
+        memcpy(loc->ident, ident, ilen);
+        loc->ident_len = (uint32_t)ilen;
+        void *addr = NULL;
+        rc = mp__os_fn_resolve(loc, &addr);
+        if (!rc)
+            *fn = (mp_target)addr;
+    }
+    free(loc);
+    return rc;
+}
+
+/* ---- the worker ---- */
+
+#define FN_CACHE 8
+
+typedef struct worker {
+    mp_queue *tq, *rq;
+    uint32_t slot;
+    size_t max_item;  /* of a result record's payload */
+    mp__wbuf out;     /* results of the current chunk not yet posted */
+    uint32_t out_first, out_count;
+    mp_call call;
+    struct {
+        uint8_t *loc;
+        size_t len;
+        mp_target fn;
+        int rc;
+    } fns[FN_CACHE];
+    unsigned fn_next;
+} worker;
+
+/* The function for an encoded location: from the cache, else resolved
+ * (failures are cached too: a location that did not resolve never will). */
+static int resolve(worker *x, const uint8_t *loc, size_t len, mp_target *fn) {
+    for (int i = 0; i < FN_CACHE; i++) {
+        if (x->fns[i].loc && x->fns[i].len == len &&
+            memcmp(x->fns[i].loc, loc, len) == 0) {
+            *fn = x->fns[i].fn;
+            return x->fns[i].rc;
+        }
+    }
+    int rc = fn_decode(loc, len, fn);
+    uint8_t *copy = malloc(len ? len : 1);
+    if (copy) {
+        unsigned k = x->fn_next++ % FN_CACHE;
+        free(x->fns[k].loc);
+        memcpy(copy, loc, len);
+        x->fns[k].loc = copy;
+        x->fns[k].len = len;
+        x->fns[k].fn = rc ? NULL : *fn;
+        x->fns[k].rc = rc;
+    }
+    return rc;
+}
+
+static int post(worker *x, const res_hdr *h, const void *body, size_t len) {
+    mp__qvec v[2] = {{h, sizeof *h}, {body, len}};
+    return mp__queue_putv(x->rq, v, 2, MP_INFINITE);
+}
+
+/* Posts the buffered results of calls [out_first, out_first + out_count). */
+static int flush(worker *x, uint32_t seq) {
+    if (!x->out_count)
+        return 0;
+    res_hdr h = {POOL_MAGIC, MSG_RESULT, x->slot, seq, x->out_first,
+                 x->out_count, 0, 0};
+    int rc = post(x, &h, x->out.data, x->out.len);
+    x->out.len = 0;
+    x->out_first += x->out_count;
+    x->out_count = 0;
+    return rc;
+}
+
+/* Runs one call of a chunk and buffers its outcome. */
+static int run_call(worker *x, mp_target fn, int fn_rc, mp__rbuf *r,
+                    uint32_t seq) {
+    const void *blob;
+    size_t blen;
+    res_call rc = {0, 0, 0, 0};
+    mp__argv a = {0};
+    x->call.ret.len = 0;
+    x->call.has_ret = false;
+    if (mp__r_blob(r, &blob, &blen, MP__ARGS_MAX))
+        rc.status = MP_EPROTO;
+    else if (fn_rc)
+        rc.status = fn_rc;
+    else {
+        mp__rbuf ar = {blob, blen};
+        rc.status = mp__argv_decode(&ar, NULL, 0, &a);
+    }
+    if (!rc.status) {
+        x->call.v = a.v;
+        x->call.n = a.n;
+        rc.code = fn(&x->call);
+        rc.status = rc.code ? MP_ETASK : 0;
+        mp__argv_free(&a);
+    }
+    size_t len = x->call.has_ret ? x->call.ret.len : 0;
+    if (sizeof rc + len > x->max_item) {
+        rc.status = MP_EMSGSIZE;
+        len = 0;
+    }
+    rc.len = (uint32_t)len;
+    if (x->out.len + sizeof rc + len > x->max_item && flush(x, seq))
+        return MP_ECLOSED;
+    mp__w_bytes(&x->out, &rc, sizeof rc);
+    mp__w_bytes(&x->out, x->call.ret.data, len);
+    x->out_count++;
+    if (x->out.err)
+        return x->out.err;
+    return x->out.len >= POOL_FLUSH_BYTES ? flush(x, seq) : 0;
+}
+
+static int run_chunk(worker *x, const mp_buf *msg) {
+    task_hdr h;
+    if (msg->len < sizeof h)
+        return MP_EPROTO;
+    memcpy(&h, msg->data, sizeof h);
+    mp__rbuf r = {(const uint8_t *)msg->data + sizeof h, msg->len - sizeof h};
+    if (h.magic != POOL_MAGIC || h.fn_len > r.left)
+        return MP_EPROTO;
+    mp_target fn = NULL;
+    int fn_rc = resolve(x, r.p, h.fn_len, &fn);
+    r.p += h.fn_len;
+    r.left -= h.fn_len;
+    x->out.len = 0;
+    x->out_first = x->out_count = 0;
+    for (uint32_t i = 0; i < h.count; i++) {
+        int rc = run_call(x, fn, fn_rc, &r, h.seq);
+        if (rc)
+            return rc;
+    }
+    return flush(x, h.seq);
+}
+
+/* Runs the initializer with the arguments that follow the fixed ones. */
+static int run_initializer(worker *x, mp_call *call) {
+    size_t len;
+    const void *loc = mp_arg_bytes(mp_call_arg(call, 4), &len);
+    if (!loc || len == 0)
+        return 0;
+    mp_target init = NULL;
+    int rc = resolve(x, loc, len, &init);
+    if (!rc) {
+        mp_call ic = {call->v + POOL_WORKER_FIXED_ARGS,
+                      call->n - POOL_WORKER_FIXED_ARGS, {0}, false};
+        rc = init(&ic);
+        mp_buf_free(&ic.ret);
+    }
+    if (rc) {
+        res_hdr h = {POOL_MAGIC, MSG_INIT_FAILED, x->slot, 0, 0, 0, rc, 0};
+        post(x, &h, NULL, 0);
+    }
+    return rc;
+}
+
+static void worker_free(worker *x) {
+    mp__w_free(&x->out);
+    mp_buf_free(&x->call.ret);
+    for (int i = 0; i < FN_CACHE; i++)
+        free(x->fns[i].loc);
+}
+
+int mp__pool_worker_main(mp_call *call) {
+    worker x;
+    memset(&x, 0, sizeof x);
+    x.tq = mp_arg_obj(mp_call_arg(call, 0), MP_OBJ_QUEUE);
+    x.rq = mp_arg_obj(mp_call_arg(call, 1), MP_OBJ_QUEUE);
+    x.slot = (uint32_t)mp_arg_int(mp_call_arg(call, 2));
+    uint64_t maxtasks = (uint64_t)mp_arg_int(mp_call_arg(call, 3));
+    if (!x.tq || !x.rq || call->n < POOL_WORKER_FIXED_ARGS)
+        return 70;
+    x.max_item = mp_queue_max_item(x.rq) - sizeof(res_hdr);
+    int rc = run_initializer(&x, call);
+    if (rc) {
+        worker_free(&x);
+        return rc;
+    }
+    mp_buf msg = {0};
+    for (uint64_t done = 0; !maxtasks || done < maxtasks; done++) {
+        rc = mp_queue_get(x.tq, &msg, MP_INFINITE);
+        if (!rc)
+            rc = run_chunk(&x, &msg);
+        if (rc)
+            break;
+    }
+    mp_buf_free(&msg);
+    worker_free(&x);
+    /* MP_ECLOSED is the pool's way of saying "no more tasks". */
+    return rc == 0 || rc == MP_ECLOSED ? 0 : 71;
+}

@@ -1,0 +1,811 @@
+/* Pool: CPython's pool cases (apply, apply_async with get timeout, map with
+ * several chunk sizes, empty map, imap, imap_unordered, callbacks,
+ * initializer, terminate, close then join, maxtasksperchild, task failure)
+ * and the crash cases Python hangs on: a worker that exits, aborts,
+ * segfaults or is killed from outside mid-task fails exactly that task with
+ * MP_EWORKER, is replaced, and everything else completes, in bounded time.
+ * Every case runs with each start method the platform has. */
+#ifndef _WIN32
+#define _POSIX_C_SOURCE 200809L
+#endif
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef _WIN32
+#include <windows.h>
+#else
+#include <sys/types.h>
+#include <unistd.h>
+#endif
+
+#include "testutil.h"
+
+/* ---- tasks (static on purpose: spawned workers must find them too) ---- */
+
+static int t_square(mp_call *c) {
+    int64_t x = mp_arg_int(mp_call_arg(c, 0));
+    return mp_call_return_int(c, x * x);
+}
+
+static int t_sleep_then(mp_call *c) {
+    mp_test_sleep_ms((long)mp_arg_int(mp_call_arg(c, 0)));
+    return mp_call_return_int(c, mp_arg_int(mp_call_arg(c, 1)));
+}
+
+static int t_pid(mp_call *c) { return mp_call_return_int(c, mp_getpid()); }
+
+static int t_fail(mp_call *c) { return (int)mp_arg_int(mp_call_arg(c, 0)); }
+
+static int t_echo_str(mp_call *c) {
+    const char *s = mp_arg_str(mp_call_arg(c, 0));
+    return s ? mp_call_return(c, s, strlen(s)) : 1;
+}
+
+/* The worker's state set by the initializer. */
+static int64_t init_value = -1;
+static mp_queue *init_queue;
+
+static int t_init(mp_call *c) {
+    init_value = mp_arg_int(mp_call_arg(c, 0));
+    init_queue = mp_arg_queue(mp_call_arg(c, 1));
+    if (init_queue) {
+        int64_t pid = mp_getpid();
+        return mp_queue_put(init_queue, &pid, sizeof pid, 5000) ? 9 : 0;
+    }
+    return 0;
+}
+
+static int t_init_fails(mp_call *c) {
+    (void)c;
+    return 42;
+}
+
+static int t_get_init(mp_call *c) { return mp_call_return_int(c, init_value); }
+
+/* Reports its pid through the initializer's queue, then waits to be killed
+ * (bounded: a minute). */
+static int t_report_and_hang(mp_call *c) {
+    (void)c;
+    int64_t pid = mp_getpid();
+    if (!init_queue || mp_queue_put(init_queue, &pid, sizeof pid, 5000))
+        return 1;
+    mp_test_sleep_ms(60000);
+    return 2;
+}
+
+enum crash { C_EXIT, C_ABORT, C_SEGV };
+
+static int t_crash(mp_call *c) {
+    mp_test_sleep_ms(20); /* let other tasks be in flight too */
+    switch ((int)mp_arg_int(mp_call_arg(c, 0))) {
+    case C_EXIT:
+        fflush(NULL);
+        _Exit(3);
+    case C_ABORT:
+        abort();
+    default: {
+        volatile int *volatile np = NULL;
+        *np = 1;
+        return 0;
+    }
+    }
+}
+
+/* ---- helpers ---- */
+
+static mp_pool *new_pool(int n, mp_start_method m) {
+    mp_pool *p = NULL;
+    mp_pool_options o = {.processes = n, .start_method = m};
+    MP_CHECK_OK(mp_pool_new(&p, &o));
+    return p;
+}
+
+static int64_t buf_int(const mp_buf *b) {
+    int64_t v = -1;
+    if (b->len == sizeof v)
+        memcpy(&v, b->data, sizeof v);
+    return v;
+}
+
+static int64_t item_int(mp_result *r, size_t i) {
+    const void *ptr;
+    size_t len;
+    int64_t v = -1;
+    if (mp_result_item(r, i, &ptr, &len, NULL) == 0 && len == sizeof v)
+        memcpy(&v, ptr, sizeof v);
+    return v;
+}
+
+static void close_join_free(mp_pool *p) {
+    MP_CHECK_OK(mp_pool_close(p));
+    MP_CHECK_OK(mp_pool_join(p, 30000));
+    mp_pool_free(p);
+}
+
+/* ---- CPython's cases ---- */
+
+static void test_apply(void) {
+    for (int m = 0; m < mp_test_nmethods; m++) {
+        mp_pool *p = new_pool(2, mp_test_methods[m]);
+        mp_buf b = {0};
+        MP_CHECK_OK(mp_pool_apply(p, t_square, MP_ARGS(mp_int(12)), &b));
+        CU_ASSERT_EQUAL(buf_int(&b), 144);
+        MP_CHECK_OK(mp_pool_apply(p, t_echo_str, MP_ARGS(mp_str("héllo")), &b));
+        CU_ASSERT(b.len == strlen("héllo") && !memcmp(b.data, "héllo", b.len));
+        MP_CHECK_OK(mp_pool_apply(p, t_square, MP_ARGS(mp_int(3)), NULL));
+        mp_buf_free(&b);
+        close_join_free(p);
+    }
+}
+
+static void test_apply_async_timeout(void) {
+    for (int m = 0; m < mp_test_nmethods; m++) {
+        mp_pool *p = new_pool(2, mp_test_methods[m]);
+        mp_result *r = NULL;
+        mp_buf b = {0};
+        MP_CHECK_OK(mp_pool_apply_async(
+            p, t_sleep_then, MP_ARGS(mp_int(500), mp_int(77)), &r));
+        MP_CHECK_RC(mp_result_get(r, 0, &b), MP_EAGAIN);
+        CU_ASSERT_EQUAL(mp_result_ready(r), 0);
+        MP_CHECK_RC(mp_result_successful(r), MP_ESTATE);
+        int64_t t0 = mp_test_now_ms();
+        MP_CHECK_RC(mp_result_get(r, 100, &b), MP_ETIMEDOUT);
+        int64_t dt = mp_test_now_ms() - t0;
+        CU_ASSERT(dt >= 95 && dt < 2000);
+        MP_CHECK_OK(mp_result_get(r, 30000, &b));
+        CU_ASSERT_EQUAL(buf_int(&b), 77);
+        CU_ASSERT_EQUAL(mp_result_ready(r), 1);
+        CU_ASSERT_EQUAL(mp_result_successful(r), 1);
+        MP_CHECK_OK(mp_result_wait(r, 0));
+        mp_result_free(r);
+        mp_buf_free(&b);
+        close_join_free(p);
+    }
+}
+
+static void check_map(mp_pool *p, size_t n, size_t chunksize) {
+    mp_args *items = calloc(n ? n : 1, sizeof *items);
+    mp_arg *args = calloc(n ? n : 1, sizeof *args);
+    for (size_t i = 0; i < n; i++) {
+        args[i] = mp_int((int64_t)i);
+        items[i] = (mp_args){1, &args[i]};
+    }
+    mp_result *r = NULL;
+    MP_CHECK_OK(mp_pool_map(p, t_square, items, n, chunksize, &r));
+    CU_ASSERT_EQUAL(mp_result_count(r), n);
+    size_t bad = 0;
+    for (size_t i = 0; i < n; i++)
+        bad += item_int(r, i) != (int64_t)(i * i);
+    CU_ASSERT_EQUAL(bad, 0);
+    CU_ASSERT_EQUAL(mp_result_successful(r), 1);
+    mp_result_free(r);
+    free(items);
+    free(args);
+}
+
+static void test_map_chunksizes(void) {
+    for (int m = 0; m < mp_test_nmethods; m++) {
+        mp_pool *p = new_pool(3, mp_test_methods[m]);
+        static const size_t sizes[] = {0, 1, 2, 7, 100, 1000};
+        for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++)
+            check_map(p, 300, sizes[k]);
+        check_map(p, 1, 0);
+        close_join_free(p);
+    }
+}
+
+static void test_map_empty(void) {
+    mp_pool *p = new_pool(2, MP_START_DEFAULT);
+    mp_result *r = NULL;
+    MP_CHECK_OK(mp_pool_map(p, t_square, NULL, 0, 0, &r));
+    CU_ASSERT_EQUAL(mp_result_count(r), 0);
+    CU_ASSERT_EQUAL(mp_result_ready(r), 1);
+    CU_ASSERT_EQUAL(mp_result_successful(r), 1);
+    mp_result_free(r);
+    MP_CHECK_OK(mp_pool_map_async(p, t_square, NULL, 0, 5, NULL, &r));
+    MP_CHECK_OK(mp_result_get(r, 0, NULL));
+    mp_result_free(r);
+    mp_imap *it = NULL;
+    MP_CHECK_OK(mp_pool_imap(p, t_square, NULL, 0, 0, &it));
+    MP_CHECK_RC(mp_imap_next(it, 1000, NULL, NULL), MP_ENOENT);
+    mp_imap_free(it);
+    close_join_free(p);
+}
+
+static void check_imap(mp_pool *p, bool unordered, size_t chunksize) {
+    enum { N = 40 };
+    mp_arg args[N][2];
+    mp_args items[N];
+    for (int i = 0; i < N; i++) {
+        /* Early items are slow, so unordered completion differs. */
+        args[i][0] = mp_int(i < 4 ? 40 - 10 * i : 0);
+        args[i][1] = mp_int(i);
+        items[i] = (mp_args){2, args[i]};
+    }
+    mp_imap *it = NULL;
+    if (unordered)
+        MP_CHECK_OK(mp_pool_imap_unordered(p, t_sleep_then, items, N,
+                                           chunksize, &it));
+    else
+        MP_CHECK_OK(mp_pool_imap(p, t_sleep_then, items, N, chunksize, &it));
+    bool seen[N] = {false};
+    mp_buf b = {0};
+    size_t idx = 0;
+    int rc, k = 0, wrong = 0;
+    while ((rc = mp_imap_next(it, 30000, &b, &idx)) == 0) {
+        wrong += buf_int(&b) != (int64_t)idx || seen[idx];
+        wrong += !unordered && idx != (size_t)k;
+        seen[idx] = true;
+        k++;
+    }
+    MP_CHECK_RC(rc, MP_ENOENT);
+    CU_ASSERT_EQUAL(k, N);
+    CU_ASSERT_EQUAL(wrong, 0);
+    MP_CHECK_RC(mp_imap_next(it, 0, &b, &idx), MP_ENOENT);
+    mp_buf_free(&b);
+    mp_imap_free(it);
+}
+
+static void test_imap(void) {
+    for (int m = 0; m < mp_test_nmethods; m++) {
+        mp_pool *p = new_pool(2, mp_test_methods[m]);
+        check_imap(p, false, 1);
+        check_imap(p, false, 7);
+        check_imap(p, true, 1);
+        check_imap(p, true, 0);
+        close_join_free(p);
+    }
+}
+
+static void test_imap_next_timeout(void) {
+    mp_pool *p = new_pool(1, MP_START_DEFAULT);
+    mp_args items[1] = {MP_ARGS(mp_int(400), mp_int(5))};
+    mp_imap *it = NULL;
+    MP_CHECK_OK(mp_pool_imap(p, t_sleep_then, items, 1, 1, &it));
+    MP_CHECK_RC(mp_imap_next(it, 0, NULL, NULL), MP_EAGAIN);
+    int64_t t0 = mp_test_now_ms();
+    MP_CHECK_RC(mp_imap_next(it, 50, NULL, NULL), MP_ETIMEDOUT);
+    int64_t dt = mp_test_now_ms() - t0;
+    CU_ASSERT(dt >= 45 && dt < 2000);
+    MP_CHECK_OK(mp_imap_next(it, 30000, NULL, NULL));
+    MP_CHECK_RC(mp_imap_next(it, 0, NULL, NULL), MP_ENOENT);
+    mp_imap_free(it);
+    close_join_free(p);
+}
+
+/* Callbacks record what they saw; the main thread reads after get. */
+static atomic_int cb_ok, cb_err, cb_last_code;
+
+static void on_ok(mp_result *r, void *user) {
+    mp_buf b = {0};
+    /* Inside the callback the result is ready and get does not wait. */
+    if (mp_result_ready(r) == 1 && mp_result_get(r, 0, &b) == 0 &&
+        buf_int(&b) == 49 && user == &cb_ok)
+        atomic_fetch_add(&cb_ok, 1);
+    mp_buf_free(&b);
+}
+
+static void on_err(mp_result *r, void *user) {
+    int code = 0;
+    if (mp_result_get(r, 0, NULL) == MP_ETASK &&
+        mp_result_task_code(r, &code) == 0 && user == &cb_err) {
+        atomic_store(&cb_last_code, code);
+        atomic_fetch_add(&cb_err, 1);
+    }
+}
+
+static void test_callbacks(void) {
+    mp_pool *p = new_pool(2, MP_START_DEFAULT);
+    mp_result *r1, *r2, *r3;
+    atomic_store(&cb_ok, 0);
+    atomic_store(&cb_err, 0);
+    mp_result_options ok = {on_ok, on_err, &cb_ok};
+    mp_result_options err = {on_ok, on_err, &cb_err};
+    MP_CHECK_OK(mp_pool_apply_async_cb(p, t_square, MP_ARGS(mp_int(7)), &ok,
+                                       &r1));
+    MP_CHECK_OK(mp_pool_apply_async_cb(p, t_fail, MP_ARGS(mp_int(5)), &err,
+                                       &r2));
+    /* get returns only after the callback has run. */
+    MP_CHECK_OK(mp_result_get(r1, 30000, NULL));
+    CU_ASSERT_EQUAL(atomic_load(&cb_ok), 1);
+    MP_CHECK_RC(mp_result_get(r2, 30000, NULL), MP_ETASK);
+    CU_ASSERT_EQUAL(atomic_load(&cb_err), 1);
+    CU_ASSERT_EQUAL(atomic_load(&cb_last_code), 5);
+    /* A map's callback runs once, with the whole result. */
+    mp_args items[3] = {MP_ARGS(mp_int(1)), MP_ARGS(mp_int(2)),
+                        MP_ARGS(mp_int(3))};
+    MP_CHECK_OK(mp_pool_map_async(p, t_fail, items, 3, 1, &err, &r3));
+    MP_CHECK_RC(mp_result_get(r3, 30000, NULL), MP_ETASK);
+    CU_ASSERT_EQUAL(atomic_load(&cb_err), 2);
+    CU_ASSERT_EQUAL(atomic_load(&cb_last_code), 1);
+    /* A result freed before it completes still runs its callback. */
+    MP_CHECK_OK(mp_pool_apply_async_cb(
+        p, t_square, MP_ARGS(mp_int(7)), &ok, &r1 /* reused */));
+    mp_result_free(r1);
+    mp_result_free(r2);
+    mp_result_free(r3);
+    close_join_free(p);
+    CU_ASSERT_EQUAL(atomic_load(&cb_ok), 2);
+}
+
+static void test_initializer(void) {
+    for (int m = 0; m < mp_test_nmethods; m++) {
+        mp_queue *q = NULL;
+        MP_CHECK_OK(mp_queue_new(&q, 0, NULL));
+        mp_pool *p = NULL;
+        mp_pool_options o = {.processes = 2,
+                             .initializer = t_init,
+                             .initargs = MP_ARGS(mp_int(31), mp_queue_arg(q)),
+                             .start_method = mp_test_methods[m]};
+        MP_CHECK_OK(mp_pool_new(&p, &o));
+        /* Each worker ran the initializer once, with the queue. */
+        mp_buf b = {0};
+        int64_t pids[2] = {0, 0};
+        for (int i = 0; i < 2; i++) {
+            MP_CHECK_OK(mp_queue_get(q, &b, 30000));
+            pids[i] = buf_int(&b);
+        }
+        CU_ASSERT(pids[0] > 0 && pids[1] > 0 && pids[0] != pids[1]);
+        MP_CHECK_OK(mp_pool_apply(p, t_get_init, MP_NO_ARGS, &b));
+        CU_ASSERT_EQUAL(buf_int(&b), 31);
+        mp_buf_free(&b);
+        close_join_free(p);
+        mp_queue_free(q);
+    }
+}
+
+static void test_initializer_fails(void) {
+    mp_pool *p = NULL;
+    mp_pool_options o = {.processes = 2, .initializer = t_init_fails};
+    MP_CHECK_OK(mp_pool_new(&p, &o));
+    mp_result *r = NULL;
+    int rc = mp_pool_apply_async(p, t_square, MP_ARGS(mp_int(2)), &r);
+    /* The pool breaks when the first initializer reports: the task (if it
+     * got in first) fails with MP_EWORKER, later ones are refused. */
+    if (rc == 0) {
+        MP_CHECK_RC(mp_result_get(r, 30000, NULL), MP_EWORKER);
+        mp_result_free(r);
+    } else {
+        MP_CHECK_RC(rc, MP_ESTATE);
+    }
+    MP_CHECK_OK(mp_pool_join(p, 30000));
+    MP_CHECK_RC(mp_pool_apply_async(p, t_square, MP_ARGS(mp_int(2)), &r),
+                MP_ESTATE);
+    mp_pool_free(p);
+}
+
+static void test_terminate(void) {
+    for (int m = 0; m < mp_test_nmethods; m++) {
+        mp_pool *p = new_pool(2, mp_test_methods[m]);
+        enum { N = 30 };
+        mp_result *r[N];
+        for (int i = 0; i < N; i++)
+            MP_CHECK_OK(mp_pool_apply_async(
+                p, t_sleep_then, MP_ARGS(mp_int(20000), mp_int(i)), &r[i]));
+        int64_t t0 = mp_test_now_ms();
+        MP_CHECK_OK(mp_pool_terminate(p));
+        int64_t dt = mp_test_now_ms() - t0;
+        CU_ASSERT(dt < 5000);
+        int closed = 0;
+        for (int i = 0; i < N; i++) {
+            closed += mp_result_get(r[i], 0, NULL) == MP_ECLOSED;
+            mp_result_free(r[i]);
+        }
+        CU_ASSERT_EQUAL(closed, N);
+        MP_CHECK_OK(mp_pool_join(p, 5000));
+        MP_CHECK_OK(mp_pool_terminate(p)); /* idempotent */
+        MP_CHECK_OK(mp_pool_close(p));
+        MP_CHECK_RC(mp_pool_apply_async(p, t_square, MP_ARGS(mp_int(1)), &r[0]),
+                    MP_ESTATE);
+        mp_pool_free(p);
+    }
+}
+
+static void test_close_then_join(void) {
+    for (int m = 0; m < mp_test_nmethods; m++) {
+        mp_pool *p = new_pool(2, mp_test_methods[m]);
+        enum { N = 50 };
+        mp_result *r[N];
+        for (int i = 0; i < N; i++)
+            MP_CHECK_OK(mp_pool_apply_async(
+                p, t_sleep_then, MP_ARGS(mp_int(i % 5), mp_int(i)), &r[i]));
+        MP_CHECK_RC(mp_pool_join(p, 0), MP_ESTATE); /* not closed yet */
+        MP_CHECK_OK(mp_pool_close(p));
+        MP_CHECK_OK(mp_pool_close(p));
+        mp_result *late = NULL;
+        MP_CHECK_RC(mp_pool_apply_async(p, t_square, MP_ARGS(mp_int(1)), &late),
+                    MP_ESTATE);
+        CU_ASSERT_PTR_NULL(late);
+        MP_CHECK_OK(mp_pool_join(p, 30000));
+        int ok = 0;
+        mp_buf b = {0};
+        for (int i = 0; i < N; i++) {
+            ok += mp_result_get(r[i], 0, &b) == 0 && buf_int(&b) == i;
+            mp_result_free(r[i]);
+        }
+        CU_ASSERT_EQUAL(ok, N);
+        CU_ASSERT_EQUAL(mp_pool_worker_pids(p, (long[2]){0}, 2), 0);
+        mp_buf_free(&b);
+        MP_CHECK_OK(mp_pool_join(p, 0));
+        mp_pool_free(p);
+    }
+}
+
+static void test_join_timeout(void) {
+    mp_pool *p = new_pool(1, MP_START_DEFAULT);
+    mp_result *r;
+    MP_CHECK_OK(mp_pool_apply_async(p, t_sleep_then,
+                                    MP_ARGS(mp_int(600), mp_int(1)), &r));
+    MP_CHECK_OK(mp_pool_close(p));
+    int64_t t0 = mp_test_now_ms();
+    MP_CHECK_RC(mp_pool_join(p, 100), MP_ETIMEDOUT);
+    int64_t dt = mp_test_now_ms() - t0;
+    CU_ASSERT(dt >= 95 && dt < 2000);
+    MP_CHECK_OK(mp_pool_join(p, 30000));
+    MP_CHECK_OK(mp_result_get(r, 0, NULL));
+    mp_result_free(r);
+    mp_pool_free(p);
+}
+
+static int count_distinct(const long *v, size_t n) {
+    int k = 0;
+    for (size_t i = 0; i < n; i++) {
+        bool dup = false;
+        for (size_t j = 0; j < i; j++)
+            dup |= v[j] == v[i];
+        k += !dup;
+    }
+    return k;
+}
+
+static void test_maxtasksperchild(void) {
+    for (int m = 0; m < mp_test_nmethods; m++) {
+        mp_pool *p = NULL;
+        mp_pool_options o = {.processes = 2, .maxtasksperchild = 2,
+                             .start_method = mp_test_methods[m]};
+        MP_CHECK_OK(mp_pool_new(&p, &o));
+        long before[2] = {0, 0};
+        CU_ASSERT_EQUAL(mp_pool_worker_pids(p, before, 2), 2);
+        enum { N = 12 };
+        mp_result *r[N];
+        long pids[N];
+        for (int i = 0; i < N; i++)
+            MP_CHECK_OK(mp_pool_apply_async(p, t_pid, MP_NO_ARGS, &r[i]));
+        mp_buf b = {0};
+        int ok = 0;
+        for (int i = 0; i < N; i++) {
+            ok += mp_result_get(r[i], 30000, &b) == 0;
+            pids[i] = (long)buf_int(&b);
+            mp_result_free(r[i]);
+        }
+        CU_ASSERT_EQUAL(ok, N);
+        /* Each worker ran at most two tasks: at least N / 2 pids. */
+        CU_ASSERT(count_distinct(pids, N) >= N / 2);
+        mp_buf_free(&b);
+        close_join_free(p);
+    }
+}
+
+static void test_task_failure(void) {
+    mp_pool *p = new_pool(2, MP_START_DEFAULT);
+    mp_result *r;
+    int code = 0;
+    MP_CHECK_OK(mp_pool_apply_async(p, t_fail, MP_ARGS(mp_int(7)), &r));
+    MP_CHECK_RC(mp_result_get(r, 30000, NULL), MP_ETASK);
+    MP_CHECK_OK(mp_result_task_code(r, &code));
+    CU_ASSERT_EQUAL(code, 7);
+    CU_ASSERT_EQUAL(mp_result_successful(r), 0);
+    MP_CHECK_RC(mp_result_worker(r, NULL, NULL), MP_ESTATE);
+    mp_result_free(r);
+    MP_CHECK_OK(mp_pool_apply_async(p, t_fail, MP_ARGS(mp_int(0)), &r));
+    MP_CHECK_OK(mp_result_get(r, 30000, NULL));
+    MP_CHECK_RC(mp_result_task_code(r, &code), MP_ESTATE);
+    mp_result_free(r);
+    /* In a map, the first failure in input order is reported. */
+    mp_args items[4] = {MP_ARGS(mp_int(0)), MP_ARGS(mp_int(0)),
+                        MP_ARGS(mp_int(4)), MP_ARGS(mp_int(6))};
+    MP_CHECK_RC(mp_pool_map(p, t_fail, items, 4, 1, &r), MP_ETASK);
+    MP_CHECK_OK(mp_result_task_code(r, &code));
+    CU_ASSERT_EQUAL(code, 4);
+    mp_task_info info;
+    MP_CHECK_OK(mp_result_item(r, 1, NULL, NULL, &info));
+    MP_CHECK_RC(mp_result_item(r, 3, NULL, NULL, &info), MP_ETASK);
+    CU_ASSERT_EQUAL(info.task_code, 6);
+    MP_CHECK_RC(mp_result_item(r, 4, NULL, NULL, &info), MP_EINVAL);
+    mp_result_free(r);
+    close_join_free(p);
+}
+
+static void test_bad_input(void) {
+    mp_pool *p = NULL;
+    mp_result *r = NULL;
+    MP_CHECK_RC(mp_pool_new(NULL, NULL), MP_EINVAL);
+    MP_CHECK_RC(mp_pool_new(&p, &(mp_pool_options){.processes = -1}),
+                MP_EINVAL);
+    MP_CHECK_RC(mp_pool_new(&p, &(mp_pool_options){.processes = 100000}),
+                MP_EINVAL);
+    MP_CHECK_RC(mp_pool_new(&p, &(mp_pool_options){.start_method = 77}),
+                MP_EINVAL);
+    CU_ASSERT_PTR_NULL(p);
+    p = new_pool(1, MP_START_DEFAULT);
+    MP_CHECK_RC(mp_pool_apply_async(NULL, t_square, MP_NO_ARGS, &r), MP_EINVAL);
+    MP_CHECK_RC(mp_pool_apply_async(p, NULL, MP_NO_ARGS, &r), MP_EINVAL);
+    MP_CHECK_RC(mp_pool_apply_async(p, t_square, MP_NO_ARGS, NULL), MP_EINVAL);
+    MP_CHECK_RC(mp_pool_apply_async(p, t_square, (mp_args){1, NULL}, &r),
+                MP_EINVAL);
+    MP_CHECK_RC(mp_pool_map_async(p, t_square, NULL, 3, 0, NULL, &r),
+                MP_EINVAL);
+    mp_queue *q = NULL;
+    MP_CHECK_OK(mp_queue_new(&q, 0, NULL));
+    MP_CHECK_RC(mp_pool_apply_async(p, t_square, MP_ARGS(mp_queue_arg(q)), &r),
+                MP_ENOTSUP);
+    mp_queue_free(q);
+    /* Arguments larger than a worker's ring. */
+    size_t big = (size_t)2 << 20;
+    char *blob = calloc(1, big);
+    MP_CHECK_RC(mp_pool_apply_async(p, t_square, MP_ARGS(mp_bytes(blob, big)),
+                                    &r),
+                MP_EMSGSIZE);
+    free(blob);
+    MP_CHECK_RC(mp_pool_join(p, 0), MP_ESTATE);
+    MP_CHECK_RC(mp_pool_join(NULL, 0), MP_EINVAL);
+    MP_CHECK_RC(mp_pool_close(NULL), MP_EINVAL);
+    MP_CHECK_RC(mp_pool_terminate(NULL), MP_EINVAL);
+    MP_CHECK_RC(mp_result_wait(NULL, 0), MP_EINVAL);
+    MP_CHECK_RC(mp_result_get(NULL, 0, NULL), MP_EINVAL);
+    MP_CHECK_RC(mp_imap_next(NULL, 0, NULL, NULL), MP_EINVAL);
+    CU_ASSERT_EQUAL(mp_pool_size(p), 1);
+    CU_ASSERT_EQUAL(mp_pool_size(NULL), 0);
+    mp_result_free(NULL);
+    mp_imap_free(NULL);
+    mp_pool_free(NULL);
+    close_join_free(p);
+}
+
+/* ---- crashes ---- */
+
+/* N quick tasks with a crashing one in the middle: exactly that one fails
+ * with MP_EWORKER (with the worker's pid and how it ended), the others
+ * succeed, the pool goes on. */
+static void check_crash(mp_start_method m, enum crash how, int want_exit) {
+    mp_pool *p = new_pool(2, m);
+    enum { N = 40, BAD = 17 };
+    mp_result *r[N];
+    for (int i = 0; i < N; i++) {
+        if (i == BAD)
+            MP_CHECK_OK(mp_pool_apply_async(p, t_crash,
+                                            MP_ARGS(mp_int(how)), &r[i]));
+        else
+            MP_CHECK_OK(mp_pool_apply_async(
+                p, t_sleep_then, MP_ARGS(mp_int(i % 3), mp_int(i)), &r[i]));
+    }
+    int ok = 0;
+    mp_buf b = {0};
+    for (int i = 0; i < N; i++) {
+        int rc = mp_result_get(r[i], 30000, &b);
+        if (i != BAD) {
+            ok += rc == 0 && buf_int(&b) == i;
+            continue;
+        }
+        MP_CHECK_RC(rc, MP_EWORKER);
+        long pid = 0;
+        int code = 0;
+        MP_CHECK_OK(mp_result_worker(r[i], &pid, &code));
+        CU_ASSERT(pid > 0);
+        if (want_exit)
+            CU_ASSERT_EQUAL(code, want_exit);
+        CU_ASSERT_NOT_EQUAL(code, 0);
+    }
+    CU_ASSERT_EQUAL(ok, N - 1);
+    for (int i = 0; i < N; i++)
+        mp_result_free(r[i]);
+    /* Replaced: both workers alive and the pool still works. */
+    long pids[2];
+    CU_ASSERT_EQUAL(mp_pool_worker_pids(p, pids, 2), 2);
+    MP_CHECK_OK(mp_pool_apply(p, t_square, MP_ARGS(mp_int(9)), &b));
+    CU_ASSERT_EQUAL(buf_int(&b), 81);
+    mp_buf_free(&b);
+    close_join_free(p);
+}
+
+static void test_crash_exit(void) {
+    for (int m = 0; m < mp_test_nmethods; m++)
+        check_crash(mp_test_methods[m], C_EXIT, 3);
+}
+
+static void test_crash_abort(void) {
+#ifdef _WIN32
+    int want = 3; /* the C runtime's abort exit code */
+#else
+    int want = -SIGABRT;
+#endif
+    for (int m = 0; m < mp_test_nmethods; m++)
+        check_crash(mp_test_methods[m], C_ABORT, want);
+}
+
+static void test_crash_segfault(void) {
+#ifdef _WIN32
+    int want = 0; /* an exception code; only its being non-zero is checked */
+#else
+    int want = -SIGSEGV;
+#endif
+    for (int m = 0; m < mp_test_nmethods; m++)
+        check_crash(mp_test_methods[m], C_SEGV, want);
+}
+
+static int kill_pid(long pid) {
+#ifdef _WIN32
+    HANDLE h = OpenProcess(PROCESS_TERMINATE, FALSE, (DWORD)pid);
+    if (!h)
+        return -1;
+    BOOL ok = TerminateProcess(h, 9);
+    CloseHandle(h);
+    return ok ? 0 : -1;
+#else
+    return kill((pid_t)pid, SIGKILL);
+#endif
+}
+
+/* A worker killed from outside while it runs a task, with other tasks
+ * queued behind it and running on the other worker. */
+static void test_crash_external_kill(void) {
+    for (int m = 0; m < mp_test_nmethods; m++) {
+        mp_queue *q = NULL;
+        MP_CHECK_OK(mp_queue_new(&q, 0, NULL));
+        mp_pool *p = NULL;
+        mp_pool_options o = {.processes = 2,
+                             .initializer = t_init,
+                             .initargs = MP_ARGS(mp_int(1), mp_queue_arg(q)),
+                             .start_method = mp_test_methods[m]};
+        MP_CHECK_OK(mp_pool_new(&p, &o));
+        mp_buf b = {0};
+        for (int i = 0; i < 2; i++) /* the initializers' reports */
+            MP_CHECK_OK(mp_queue_get(q, &b, 30000));
+        mp_result *hang = NULL, *r[20];
+        MP_CHECK_OK(mp_pool_apply_async(p, t_report_and_hang, MP_NO_ARGS,
+                                        &hang));
+        for (int i = 0; i < 20; i++)
+            MP_CHECK_OK(mp_pool_apply_async(
+                p, t_sleep_then, MP_ARGS(mp_int(5), mp_int(i)), &r[i]));
+        MP_CHECK_OK(mp_queue_get(q, &b, 30000));
+        long victim = (long)buf_int(&b);
+        CU_ASSERT_EQUAL(kill_pid(victim), 0);
+        int64_t t0 = mp_test_now_ms();
+        MP_CHECK_RC(mp_result_get(hang, 30000, NULL), MP_EWORKER);
+        CU_ASSERT(mp_test_now_ms() - t0 < 10000);
+        long pid = 0;
+        int code = 0;
+        MP_CHECK_OK(mp_result_worker(hang, &pid, &code));
+        CU_ASSERT_EQUAL(pid, victim);
+#ifndef _WIN32
+        CU_ASSERT_EQUAL(code, -SIGKILL);
+#endif
+        int ok = 0;
+        for (int i = 0; i < 20; i++) {
+            ok += mp_result_get(r[i], 30000, &b) == 0 && buf_int(&b) == i;
+            mp_result_free(r[i]);
+        }
+        CU_ASSERT_EQUAL(ok, 20);
+        mp_result_free(hang);
+        /* The replacement ran the initializer (it reported again). */
+        MP_CHECK_OK(mp_queue_get(q, &b, 30000));
+        CU_ASSERT_NOT_EQUAL(buf_int(&b), victim);
+        mp_buf_free(&b);
+        close_join_free(p);
+        mp_queue_free(q);
+    }
+}
+
+/* Every task crashes: each fails alone, and join still ends. */
+static void test_crash_every_task(void) {
+    mp_pool *p = new_pool(2, MP_START_DEFAULT);
+    enum { N = 8 };
+    mp_result *r[N];
+    for (int i = 0; i < N; i++)
+        MP_CHECK_OK(mp_pool_apply_async(p, t_crash, MP_ARGS(mp_int(C_EXIT)),
+                                        &r[i]));
+    MP_CHECK_OK(mp_pool_close(p));
+    MP_CHECK_OK(mp_pool_join(p, 30000));
+    int failed = 0;
+    for (int i = 0; i < N; i++) {
+        failed += mp_result_get(r[i], 0, NULL) == MP_EWORKER;
+        mp_result_free(r[i]);
+    }
+    CU_ASSERT_EQUAL(failed, N);
+    mp_pool_free(p);
+}
+
+/* Returns arg 0, or exits at once when arg 1 is set. */
+static int t_value_or_exit(mp_call *c) {
+    if (mp_arg_int(mp_call_arg(c, 1)))
+        _Exit(5);
+    return mp_call_return_int(c, mp_arg_int(mp_call_arg(c, 0)));
+}
+
+/* A map whose worker dies inside a chunk: the crashing call fails with
+ * MP_EWORKER, calls of its chunk that were not reported yet fail with it,
+ * every other chunk succeeds. */
+static void test_crash_in_map_chunk(void) {
+    mp_pool *p = new_pool(2, MP_START_DEFAULT);
+    enum { N = 24, CHUNK = 6, BAD = 9 };
+    mp_arg args[N][2];
+    mp_args items[N];
+    for (int i = 0; i < N; i++) {
+        args[i][0] = mp_int(i);
+        args[i][1] = mp_int(i == BAD);
+        items[i] = (mp_args){2, args[i]};
+    }
+    mp_result *r = NULL;
+    MP_CHECK_RC(mp_pool_map(p, t_value_or_exit, items, N, CHUNK, &r),
+                MP_EWORKER);
+    int ok = 0, other = 0;
+    for (int i = 0; i < N; i++) {
+        int rc = mp_result_item(r, (size_t)i, NULL, NULL, NULL);
+        if (i / CHUNK != BAD / CHUNK)
+            ok += rc == 0 && item_int(r, (size_t)i) == i;
+        else if (i == BAD)
+            MP_CHECK_RC(rc, MP_EWORKER);
+        else
+            other += rc == 0 || rc == MP_EWORKER;
+    }
+    CU_ASSERT_EQUAL(ok, N - CHUNK);
+    CU_ASSERT_EQUAL(other, CHUNK - 1);
+    mp_result_free(r);
+    MP_CHECK_OK(mp_pool_apply(p, t_square, MP_ARGS(mp_int(4)), NULL));
+    close_join_free(p);
+}
+
+static void test_free_without_close(void) {
+    mp_pool *p = new_pool(2, MP_START_DEFAULT);
+    mp_result *r = NULL;
+    MP_CHECK_OK(mp_pool_apply_async(p, t_sleep_then,
+                                    MP_ARGS(mp_int(20000), mp_int(1)), &r));
+    int64_t t0 = mp_test_now_ms();
+    mp_pool_free(p);
+    CU_ASSERT(mp_test_now_ms() - t0 < 5000);
+    /* The result outlives its pool and is complete. */
+    MP_CHECK_RC(mp_result_get(r, 0, NULL), MP_ECLOSED);
+    mp_result_free(r);
+}
+
+static void test_no_leaks(void) {
+    int before = mp_test_count_fds();
+    for (int m = 0; m < mp_test_nmethods; m++) {
+        mp_pool *p = new_pool(2, mp_test_methods[m]);
+        MP_CHECK_OK(mp_pool_apply(p, t_square, MP_ARGS(mp_int(2)), NULL));
+        close_join_free(p);
+        p = new_pool(2, mp_test_methods[m]);
+        mp_pool_free(p);
+    }
+    CU_ASSERT_EQUAL(mp_test_count_fds(), before);
+}
+
+void mp_test_suite_pool(void) {
+    MP_TEST_SUITE("pool",
+                  {"apply", test_apply},
+                  {"apply_async_timeout", test_apply_async_timeout},
+                  {"map_chunksizes", test_map_chunksizes},
+                  {"map_empty", test_map_empty},
+                  {"imap", test_imap},
+                  {"imap_next_timeout", test_imap_next_timeout},
+                  {"callbacks", test_callbacks},
+                  {"initializer", test_initializer},
+                  {"initializer_fails", test_initializer_fails},
+                  {"terminate", test_terminate},
+                  {"close_then_join", test_close_then_join},
+                  {"join_timeout", test_join_timeout},
+                  {"maxtasksperchild", test_maxtasksperchild},
+                  {"task_failure", test_task_failure},
+                  {"bad_input", test_bad_input},
+                  {"crash_exit", test_crash_exit},
+                  {"crash_abort", test_crash_abort},
+                  {"crash_segfault", test_crash_segfault},
+                  {"crash_external_kill", test_crash_external_kill},
+                  {"crash_every_task", test_crash_every_task},
+                  {"crash_in_map_chunk", test_crash_in_map_chunk},
+                  {"free_without_close", test_free_without_close},
+                  {"no_leaks", test_no_leaks});
+}
