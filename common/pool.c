@@ -389,8 +389,8 @@ static void destroy(mp_pool *p) {
     free_chunks(p->pend_head);
     free(p->w);
     mp_queue_free(p->rq);
-    mp_conn_close(p->wake_rd);
-    mp_conn_close(p->wake_wr);
+    mp_conn_free(p->wake_rd);
+    mp_conn_free(p->wake_wr);
     mp__argv_free(&p->initargs);
     for (size_t i = 0; i < p->nfns; i++)
         free(p->fns[i].loc);

@@ -187,7 +187,9 @@ void *APR_THREAD_FUNC mp__pool_handler_main(apr_thread_t *t, void *arg) {
     mp__pool_wake_monitor(p);
     apr_thread_cond_broadcast(p->cv);
     apr_thread_mutex_unlock(p->mx);
-    apr_thread_exit(t, APR_SUCCESS);
+    /* Returning (not apr_thread_exit) ends the thread; its memory goes
+     * with the pool's APR pool. */
+    (void)t;
     return NULL;
 }
 
@@ -252,6 +254,6 @@ void *APR_THREAD_FUNC mp__pool_monitor_main(apr_thread_t *t, void *arg) {
     free(s.items);
     free(s.slot);
     free(s.gen);
-    apr_thread_exit(t, APR_SUCCESS);
+    (void)t;
     return NULL;
 }
