@@ -24,7 +24,7 @@
 #define REPS 5
 #define NW 2
 #define TASKS 20000
-#define RTT_TASKS 5000
+#define RTT_TASKS 2000
 
 /* ---- mproc ---- */
 
@@ -90,6 +90,12 @@ static void pipe_pool_start(pipe_pool *pp) {
         if (pipe(t) || pipe(r))
             exit(1);
         if ((pp->pid[w] = fork()) == 0) {
+            /* Earlier workers' ends must not stay open here, or they would
+             * never see end of file. */
+            for (int j = 0; j < w; j++) {
+                close(pp->task[j]);
+                close(pp->res[j]);
+            }
             close(t[1]);
             close(r[0]);
             pipe_worker(t[0], r[1]);
@@ -281,8 +287,8 @@ int main(int argc, char **argv) {
     mproc_run(p, M_MAP, 1000); /* warm: workers have resolved the task */
     pipe_pool pp;
     shm_pool sp;
+    shm_pool_start(&sp); /* first: its workers must not hold pipe ends */
     pipe_pool_start(&pp);
-    shm_pool_start(&sp);
     bench_header("Pool(2)", "ns per task");
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
         run_row(&rows[i], p, &pp, &sp);
