@@ -86,6 +86,10 @@ typedef struct mp_task_info {
 /* Starts the workers. On success *pool owns them; release with
  * mp_pool_free. The initargs are copied; objects in them must stay open
  * until mp_pool_free (replacement workers receive them again).
+ * Workers are daemonic: they die with this process however it ends. On
+ * Linux that binding is to the thread that starts a worker (the calling
+ * thread for the first ones, the pool's own thread for replacements), so
+ * create a pool from a thread that outlives it.
  * Errors: MP_EINVAL (NULL pool, processes < 0 or > 1024, an unknown start
  * method, a bad argument), MP_ENOTSUP (start method), MP_ESTATE (mp_init
  * has not run), MP_ETARGET (initializer cannot be located), MP_ELIMIT,
