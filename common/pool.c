@@ -57,6 +57,21 @@ void mp__pool_wake_monitor(mp_pool *p) {
         mp_conn_send(p->wake_wr, "w", 1);
 }
 
+int mp__pool_get(mp_queue *q, mp_buf *b) {
+    uint64_t until = 0;
+    for (;;) {
+        int rc = mp_queue_get(q, b, 0);
+        if (rc != MP_EAGAIN)
+            return rc;
+        uint64_t now = mp__os_now_ns();
+        if (!until)
+            until = now + POOL_YIELD_NS;
+        else if (now >= until)
+            return mp_queue_get(q, b, MP_INFINITE);
+        apr_thread_yield();
+    }
+}
+
 int mp__pool_post(mp_pool *p, uint32_t kind, uint32_t worker, uint32_t seq,
                   int32_t code) {
     res_hdr h = {POOL_MAGIC, kind, worker, seq, 0, 0, code, 0};

@@ -170,7 +170,7 @@ void *APR_THREAD_FUNC mp__pool_handler_main(apr_thread_t *t, void *arg) {
     p->handler_id = apr_os_thread_current();
     apr_thread_mutex_unlock(p->mx);
     for (bool finished = false; !finished;) {
-        int rc = mp_queue_get(p->rq, &b, MP_INFINITE);
+        int rc = mp__pool_get(p->rq, &b);
         done_list d = {NULL};
         apr_thread_mutex_lock(p->mx);
         if (!rc)
@@ -178,7 +178,14 @@ void *APR_THREAD_FUNC mp__pool_handler_main(apr_thread_t *t, void *arg) {
         if (p->state == S_TERMINATE)
             fail_pending(p, &d);
         finished = all_gone(p);
+        mp_result *drop = NULL;
+        d.head = mp__result_settle(p, d.head, &drop);
         apr_thread_mutex_unlock(p->mx);
+        while (drop) {
+            mp_result *r = drop;
+            drop = r->next_done;
+            mp__result_destroy(r);
+        }
         mp__result_finish(p, d.head);
     }
     mp_buf_free(&b);

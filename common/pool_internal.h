@@ -172,6 +172,13 @@ int mp__pool_submit(mp_pool *p, mp_target fn, const mp_args *items, size_t n,
                     size_t chunksize, result_kind kind,
                     const mp_result_options *opts, mp_result **out);
 
+/* mp_queue_get(q, b, MP_INFINITE), but while nothing comes it first polls
+ * for POOL_YIELD_NS, giving the CPU away between polls: on a machine with
+ * few CPUs a busy spin would take the core the thread we wait for (worker,
+ * handler or caller) needs to produce what we wait for. */
+#define POOL_YIELD_NS 50000u
+int mp__pool_get(mp_queue *q, mp_buf *b);
+
 /* pool_handler.c */
 void *APR_THREAD_FUNC mp__pool_handler_main(apr_thread_t *t, void *arg);
 void *APR_THREAD_FUNC mp__pool_monitor_main(apr_thread_t *t, void *arg);
@@ -190,6 +197,11 @@ int mp__result_new(mp_pool *p, result_kind kind, size_t n,
 /* Records call i's outcome (lock held); true when r became complete. */
 bool mp__result_set(mp_result *r, size_t i, const mp_task_info *info,
                     const void *data, size_t len);
+/* Marks ready, under the lock the handler already holds, the completed
+ * results that have no callback to run, and wakes waiters once for all of
+ * them; returns the others (for mp__result_finish). The user-freed ones
+ * among those marked go to *drop, to be destroyed after unlocking. */
+mp_result *mp__result_settle(mp_pool *p, mp_result *list, mp_result **drop);
 /* Runs callbacks and wakes waiters for completed results (lock not held). */
 void mp__result_finish(mp_pool *p, mp_result *list);
 void mp__result_destroy(mp_result *r);

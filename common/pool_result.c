@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include <apr_atomic.h>
+#include <apr_thread_proc.h>
 
 #include "pool_internal.h"
 
@@ -75,6 +76,29 @@ static const pool_entry *first_failure(const mp_result *r) {
     return NULL;
 }
 
+mp_result *mp__result_settle(mp_pool *p, mp_result *list, mp_result **drop) {
+    mp_result *keep = NULL;
+    bool woke = false;
+    while (list) {
+        mp_result *r = list;
+        list = r->next_done;
+        if (first_failure(r) ? r->cb.error_callback : r->cb.callback) {
+            r->next_done = keep;
+            keep = r;
+            continue;
+        }
+        r->ready = 1;
+        woke = true;
+        if (r->user_freed) {
+            r->next_done = *drop;
+            *drop = r;
+        }
+    }
+    if (woke)
+        apr_thread_cond_broadcast(p->cv);
+    return keep;
+}
+
 void mp__result_finish(mp_pool *p, mp_result *list) {
     while (list) {
         mp_result *r = list;
@@ -103,8 +127,9 @@ static bool ready_for_me(const mp_result *r) {
                                                apr_os_thread_current()));
 }
 
-/* How long a waiter spins before it sleeps: a task's round trip is a few
- * microseconds, far less than a sleep and a wake-up cost. */
+/* How long a waiter polls before it sleeps: a task's round trip is a few
+ * microseconds, far less than a sleep and a wake-up cost. It yields between
+ * polls: the handler and the worker it waits for need a CPU to finish. */
 #define SPIN_NS 20000u
 
 int mp_result_wait(mp_result *r, long timeout_ms) {
@@ -115,7 +140,7 @@ int mp_result_wait(mp_result *r, long timeout_ms) {
     if (timeout_ms != 0 && r->pool->spin) {
         uint64_t until = mp__os_now_ns() + SPIN_NS;
         while (!r->ready && mp__os_now_ns() < until)
-            ;
+            apr_thread_yield();
         if (r->ready)
             return 0;
     }

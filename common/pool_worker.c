@@ -226,7 +226,7 @@ int mp__pool_worker_main(mp_call *call) {
     }
     mp_buf msg = {0};
     for (uint64_t done = 0; !maxtasks || done < maxtasks; done++) {
-        rc = mp_queue_get(x.tq, &msg, MP_INFINITE);
+        rc = mp__pool_get(x.tq, &msg);
         if (!rc)
             rc = run_chunk(&x, &msg);
         if (rc)
