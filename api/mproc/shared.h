@@ -98,6 +98,10 @@ static inline int64_t mp_atomic_add64(void *p, int64_t delta) {
 /* Its lock (an RLock), or NULL when raw or v is NULL. Owned by v. */
 MP_EXTERN mp_lock *mp_value_lock(mp_value *v);
 
+/* Releases this process's handle of the value (and its lock). The memory
+ * stays shared with the other processes holding it; a named value's name is
+ * removed by its last user. NULL-safe, infallible. Not to race with other
+ * uses of v. */
 MP_EXTERN void mp_value_free(mp_value *v);
 
 /* Creates an Array of n (> 0) elements of `type`, copied from init (n
@@ -120,6 +124,9 @@ MP_EXTERN int mp_array_set_int(mp_array *a, size_t i, int64_t x);
 MP_EXTERN int mp_array_set_double(mp_array *a, size_t i, double x);
 /* Its lock, or NULL when raw. Owned by a. */
 MP_EXTERN mp_lock *mp_array_lock(mp_array *a);
+
+/* Releases this process's handle of the array, as mp_value_free does for a
+ * value. NULL-safe, infallible. */
 MP_EXTERN void mp_array_free(mp_array *a);
 
 static inline mp_arg mp_value_arg(mp_value *v) {
