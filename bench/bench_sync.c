@@ -11,6 +11,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -287,11 +288,14 @@ int main(int argc, char **argv) {
         {"two-semaphore ping-pong (round trip)", "pingpong", "≤ 1.2× raw",
          mp_pp_run, raw_pp_run, &n_pp},
     };
+    /* MPROC_BENCH_ONLY=<text>: only the rows whose name contains it. */
+    const char *only = getenv("MPROC_BENCH_ONLY");
     bench_header("Synchronisation", "ns per operation");
     for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++)
-        measure(&ws[i]);
+        if (!only || strstr(ws[i].op, only))
+            measure(&ws[i]);
     for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++)
-        if (ws[i].raw == raw_pp_run) {
+        if (ws[i].raw == raw_pp_run && (!only || strstr(ws[i].op, only))) {
             bench_pin_cpu(0); /* round trips on one CPU, where noise is lowest */
             measure(&(work){"ping-pong, both on one CPU", "pingpong",
                             "≤ 1.2× raw", mp_pp_run, raw_pp_run, &n_pp});

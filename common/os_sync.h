@@ -3,9 +3,9 @@
  * bytes below, 8-byte aligned; 64-byte alignment keeps unrelated
  * primitives off each other's cache lines) and, on backends that need kernel objects,
  * in a handle that is exported with the object. Implemented by
- * posix/os_sync.c (futexes / robust pshared mutexes) and win32/os_sync.c
- * (Win32 semaphores and mutexes). Lock, RLock, Event, Condition, Barrier and
- * the queue are built in common/ from these three.
+ * posix/os_sync.c (futexes, mutexes on the kernel robust list) and
+ * win32/os_sync.c (Win32 semaphores and mutexes). Lock, RLock, Event,
+ * Condition, Barrier and the queue are built in common/ from these three.
  *
  * Every primitive may be used by several threads of several processes at
  * once. A process that dies inside any call leaves the primitive usable by
@@ -56,10 +56,14 @@ int mp__os_mutex_attach(mp__os_mutex *m, void *mem, mp__handle h,
                         const char *name);
 /* 0, MP_EOWNERDEAD (acquired; the state it guards may be inconsistent),
  * MP_EAGAIN (timeout 0), MP_ETIMEDOUT, MP_ESTATE when the calling thread
- * already holds it (instead of deadlocking). */
+ * already holds it (instead of deadlocking), MP_ENOTSUP when the thread
+ * cannot take part in owner-death detection (POSIX: a C library whose
+ * robust list has another layout). */
 int mp__os_mutex_lock(mp__os_mutex *m, long timeout_ms);
 /* MP_ESTATE when the calling thread does not hold it. */
 int mp__os_mutex_unlock(mp__os_mutex *m);
+/* Closing a mutex the calling thread holds abandons it (the next lock in
+ * any process gets MP_EOWNERDEAD), at once or when the thread ends. */
 void mp__os_mutex_close(mp__os_mutex *m);
 
 /* Wait-on-address between processes (a futex on Linux, a semaphore plus a
@@ -89,7 +93,15 @@ void mp__os_wait_close(mp__os_wait *w);
  * machine (Linux tid, Windows thread id); never 0. Inline, because every
  * lock acquire and release asks for it: a per-thread cache that the
  * backend's mp__os_thread_id_slow fills (and a forked child clears). */
-extern _Thread_local uint64_t mp__os_tid_cache;
+/* Our few thread-locals use the initial-exec model on ELF: a shared build
+ * then reads them from the thread pointer instead of calling
+ * __tls_get_addr on every lock operation. */
+#if defined(__ELF__)
+#define MP__TLS _Thread_local __attribute__((tls_model("initial-exec")))
+#else
+#define MP__TLS _Thread_local
+#endif
+extern MP__TLS uint64_t mp__os_tid_cache;
 uint64_t mp__os_thread_id_slow(void);
 static inline uint64_t mp__os_thread_id(void) {
     uint64_t t = mp__os_tid_cache;

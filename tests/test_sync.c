@@ -1,6 +1,11 @@
 /* Semaphore, Lock/RLock, Event, Condition, Barrier: CPython's cases ported,
  * plus processes killed holding or waiting, named objects opened by an
  * unrelated process, and leak checks, with every start method. */
+#if !defined(_WIN32) && !defined(_GNU_SOURCE)
+#define _GNU_SOURCE /* robust pthread mutexes, MAP_ANONYMOUS */
+#endif
+#include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "synctest.h"
@@ -44,6 +49,49 @@ static int t_hold_lock(mp_call *c) {
         return 1;
     mp_event_set(e);
     return sleep_long();
+}
+
+/* Holds locks 0, 3 and 1 of four (taken and released out of order, so a
+ * backend's per-thread list of held locks is edited at its head, middle
+ * and tail), says so, and waits to be killed. */
+static int t_hold_many(mp_call *c) {
+    mp_lock *l[4];
+    for (int i = 0; i < 4; i++)
+        if (!(l[i] = mp_arg_lock(mp_call_arg(c, i))))
+            return 1;
+    mp_event *e = mp_arg_event(mp_call_arg(c, 4));
+    for (int i = 0; i < 4; i++)
+        if (mp_lock_acquire(l[i], MP_INFINITE) != 0)
+            return 2;
+    if (mp_lock_release(l[2]) || mp_lock_release(l[1]) ||
+        mp_lock_acquire(l[1], MP_INFINITE))
+        return 3;
+    mp_event_set(e);
+    return sleep_long();
+}
+
+/* Opens a named lock, takes it, frees it without releasing it, and
+ * exits. */
+static int t_free_held(mp_call *c) {
+    mp_lock *l;
+    const char *nm = mp_arg_str(mp_call_arg(c, 0));
+    if (mp_lock_new_ex(&l, false, &(mp_sync_options){.name = nm}))
+        return 1;
+    if (mp_lock_acquire(l, MP_INFINITE) != 0)
+        return 2;
+    mp_lock_free(l); /* a bug, but one that must not wedge the lock */
+    return 0;
+}
+
+/* Blocks on a lock until its owner dies: exit 0 when told so. */
+static int t_wait_owner_dead(mp_call *c) {
+    mp_lock *l = mp_arg_lock(mp_call_arg(c, 0));
+    mp_event *e = mp_arg_event(mp_call_arg(c, 1));
+    if (!l || !e)
+        return 1;
+    mp_event_set(e);
+    int rc = mp_lock_acquire(l, 30000);
+    return rc == MP_EOWNERDEAD && mp_lock_release(l) == 0 ? 0 : 10 + (rc & 7);
 }
 
 /* A lock held by another process: not ours to release, not free to take. */
@@ -386,6 +434,164 @@ static void test_lock_owner_dead(void) {
         }
 }
 
+/* A process dies holding three locks of four while another process sleeps
+ * on one of them: that sleeper is woken with MP_EOWNERDEAD, the other two
+ * report it to the next taker, and the lock it had released is clean. */
+static void test_lock_owner_dead_many(void) {
+    for (int i = 0; i < mp_test_nmethods; i++) {
+        mp_lock *l[4];
+        mp_event *e, *e2;
+        for (int k = 0; k < 4; k++)
+            MP_CHECK_OK(mp_lock_new(&l[k], k & 1));
+        MP_CHECK_OK(mp_event_new(&e, NULL));
+        MP_CHECK_OK(mp_event_new(&e2, NULL));
+        mp_process *p = st_start(
+            t_hold_many,
+            MP_ARGS(mp_lock_arg(l[0]), mp_lock_arg(l[1]), mp_lock_arg(l[2]),
+                    mp_lock_arg(l[3]), mp_event_arg(e)),
+            mp_test_methods[i]);
+        MP_CHECK_OK(mp_event_wait(e, 30000));
+        mp_process *w = st_start(t_wait_owner_dead,
+                                 MP_ARGS(mp_lock_arg(l[3]), mp_event_arg(e2)),
+                                 mp_test_methods[i]);
+        MP_CHECK_OK(mp_event_wait(e2, 30000));
+        MP_CHECK_RC(mp_lock_acquire(l[0], 0), MP_EAGAIN);
+        MP_CHECK_RC(mp_lock_acquire(l[1], 0), MP_EAGAIN);
+        st_kill(p);
+        CU_ASSERT_EQUAL(st_join(w), 0);
+        MP_CHECK_RC(mp_lock_acquire(l[0], 10000), MP_EOWNERDEAD);
+        MP_CHECK_RC(mp_lock_acquire(l[1], 10000), MP_EOWNERDEAD);
+        MP_CHECK_OK(mp_lock_acquire(l[2], 0));
+        MP_CHECK_OK(mp_lock_acquire(l[3], 0));
+        for (int k = 0; k < 4; k++) {
+            MP_CHECK_OK(mp_lock_release(l[k]));
+            mp_lock_free(l[k]);
+        }
+        mp_event_free(e2);
+        mp_event_free(e);
+    }
+}
+
+/* A process that frees a lock it holds and exits has abandoned it. */
+static void test_lock_freed_held(void) {
+    for (int i = 0; i < mp_test_nmethods; i++) {
+        mp_lock *l;
+        char nm[64];
+        st_name(nm, sizeof nm, "freed");
+        MP_CHECK_OK(mp_lock_new_ex(&l, false, &(mp_sync_options){.name = nm}));
+        mp_process *p =
+            st_start(t_free_held, MP_ARGS(mp_str(nm)), mp_test_methods[i]);
+        CU_ASSERT_EQUAL(st_join(p), 0);
+        MP_CHECK_RC(mp_lock_acquire(l, 10000), MP_EOWNERDEAD);
+        MP_CHECK_OK(mp_lock_release(l));
+        mp_lock_free(l);
+    }
+}
+
+#ifndef _WIN32
+/* POSIX: locks share each thread's kernel robust list with the C library's
+ * robust mutexes. Interleave the two kinds, in a thread that then exits
+ * (thread death counts too) and in a child that is killed. */
+#include <pthread.h>
+#include <sys/mman.h>
+
+typedef struct mix {
+    pthread_mutex_t m[3];
+    mp_lock *l[2];
+} mix;
+
+static void mix_hold(mix *x) {
+    /* glibc, ours, glibc, ours; drop the first glibc one and re-take it. */
+    pthread_mutex_lock(&x->m[0]);
+    mp_lock_acquire(x->l[0], MP_INFINITE);
+    pthread_mutex_lock(&x->m[1]);
+    mp_lock_acquire(x->l[1], MP_INFINITE);
+    pthread_mutex_unlock(&x->m[0]);
+    mp_lock_release(x->l[0]);
+    pthread_mutex_lock(&x->m[2]);
+    mp_lock_acquire(x->l[0], MP_INFINITE);
+    pthread_mutex_lock(&x->m[0]);
+}
+
+static void *mix_thread(void *arg) {
+    mix_hold(arg);
+    return NULL; /* exits holding all five */
+}
+
+static int t_mix_hold(mp_call *c) {
+    mix *x = (mix *)(uintptr_t)mp_arg_int(mp_call_arg(c, 0));
+    x->l[0] = mp_arg_lock(mp_call_arg(c, 1));
+    x->l[1] = mp_arg_lock(mp_call_arg(c, 2));
+    mp_event *e = mp_arg_event(mp_call_arg(c, 3));
+    mix_hold(x);
+    mp_event_set(e);
+    return sleep_long();
+}
+
+static void mix_check_dead(mix *x) {
+    for (int k = 0; k < 3; k++) {
+        CU_ASSERT_EQUAL(pthread_mutex_lock(&x->m[k]), EOWNERDEAD);
+        pthread_mutex_consistent(&x->m[k]);
+        pthread_mutex_unlock(&x->m[k]);
+    }
+    for (int k = 0; k < 2; k++) {
+        MP_CHECK_RC(mp_lock_acquire(x->l[k], 10000), MP_EOWNERDEAD);
+        MP_CHECK_OK(mp_lock_release(x->l[k]));
+    }
+}
+
+static void test_lock_robust_mix(void) {
+    mix *x = mmap(NULL, sizeof *x, PROT_READ | PROT_WRITE,
+                  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    CU_ASSERT_FATAL(x != MAP_FAILED);
+    pthread_mutexattr_t a;
+    pthread_mutexattr_init(&a);
+    pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+    pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+    for (int k = 0; k < 3; k++)
+        pthread_mutex_init(&x->m[k], &a);
+    pthread_mutexattr_destroy(&a);
+    MP_CHECK_OK(mp_lock_new(&x->l[0], false));
+    MP_CHECK_OK(mp_lock_new(&x->l[1], true));
+
+    /* A thread of ours exits holding them. */
+    pthread_t t;
+    CU_ASSERT_FATAL(pthread_create(&t, NULL, mix_thread, x) == 0);
+    pthread_join(t, NULL);
+    mix_check_dead(x);
+
+    /* A forked child is killed holding them. */
+    mp_event *e;
+    MP_CHECK_OK(mp_event_new(&e, NULL));
+    mp_process *p = st_start(t_mix_hold,
+                             MP_ARGS(mp_int((int64_t)(uintptr_t)x),
+                                     mp_lock_arg(x->l[0]), mp_lock_arg(x->l[1]),
+                                     mp_event_arg(e)),
+                             MP_START_FORK);
+    MP_CHECK_OK(mp_event_wait(e, 30000));
+    st_kill(p);
+    mix_check_dead(x);
+
+    /* And this thread, after all that, still keeps both kinds straight. */
+    mix_hold(x);
+    pthread_mutex_unlock(&x->m[1]);
+    MP_CHECK_OK(mp_lock_release(x->l[1]));
+    MP_CHECK_OK(mp_lock_release(x->l[0]));
+    for (int k = 0; k < 3; k += 2)
+        CU_ASSERT_EQUAL(pthread_mutex_unlock(&x->m[k]), 0);
+    for (int k = 0; k < 2; k++)
+        MP_CHECK_OK(mp_lock_acquire(x->l[k], 0));
+    for (int k = 0; k < 2; k++) {
+        MP_CHECK_OK(mp_lock_release(x->l[k]));
+        mp_lock_free(x->l[k]);
+    }
+    for (int k = 0; k < 3; k++)
+        pthread_mutex_destroy(&x->m[k]);
+    mp_event_free(e);
+    munmap(x, sizeof *x);
+}
+#endif
+
 /* ---- Event ---- */
 
 static void test_event(void) {
@@ -709,6 +915,11 @@ void mp_test_suite_sync(void) {
                   {"lock_foreign", test_lock_foreign},
                   {"lock_increments", test_lock_increments},
                   {"lock_owner_dead", test_lock_owner_dead},
+                  {"lock_owner_dead_many", test_lock_owner_dead_many},
+                  {"lock_freed_held", test_lock_freed_held},
+#ifndef _WIN32
+                  {"lock_robust_mix", test_lock_robust_mix},
+#endif
                   {"event", test_event}, {"cond_basic", test_cond_basic},
                   {"cond_notify", test_cond_notify},
                   {"cond_wait_for", test_cond_wait_for},

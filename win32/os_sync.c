@@ -221,7 +221,7 @@ void mp__os_wait_close(mp__os_wait *w) {
 }
 
 /* Windows has no fork: a thread's cached id never goes stale. */
-_Thread_local uint64_t mp__os_tid_cache;
+MP__TLS uint64_t mp__os_tid_cache;
 
 uint64_t mp__os_thread_id_slow(void) {
     mp__os_tid_cache = GetCurrentThreadId();

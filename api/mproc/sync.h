@@ -106,7 +106,9 @@ MP_EXTERN int mp_lock_is_recursive(mp_lock *l);
 
 /* Releases this process's use of it. NULL-safe. A lock returned by
  * mp_value_lock, mp_array_lock or mp_cond_lock belongs to that object:
- * freeing it is a no-op. */
+ * freeing it is a no-op. Freeing a lock the calling thread holds abandons
+ * it: other processes' next acquire gets MP_EOWNERDEAD (on Linux at once,
+ * on Windows when the thread ends). */
 MP_EXTERN void mp_lock_free(mp_lock *l);
 
 /* ---- Event ---- */
