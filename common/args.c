@@ -102,46 +102,68 @@ void mp__argv_free(mp__argv *a) {
     memset(a, 0, sizeof *a);
 }
 
-int mp__argv_encode(const mp__argv *a, mp__wbuf *w, mp__handles *hs) {
-    mp__w_u32(w, (uint32_t)a->n);
-    for (size_t i = 0; i < a->n && !w->err; i++) {
-        const mp_arg *x = &a->v[i];
-        mp__w_u8(w, (uint8_t)(x->type | (x->kw ? TAG_HAS_KW : 0)));
-        if (x->kw)
-            mp__w_blob(w, x->kw, strlen(x->kw) + 1);
-        switch (x->type) {
-        case MP_ARG_INT:
-            mp__w_u64(w, (uint64_t)x->v.i);
-            break;
-        case MP_ARG_FLOAT: {
-            uint64_t bits;
-            memcpy(&bits, &x->v.f, sizeof bits);
-            mp__w_u64(w, bits);
-            break;
-        }
-        case MP_ARG_STR:
-            mp__w_blob(w, x->v.b.ptr, x->v.b.len + 1);
-            break;
-        case MP_ARG_BYTES:
-            mp__w_blob(w, x->v.b.ptr, x->v.b.len);
-            break;
-        case MP_ARG_OBJ: {
-            const mp__objtype *t = mp__objtype_get(x->v.obj.kind);
-            if (!t)
-                return MP_ENOTSUP;
-            mp__w_u8(w, (uint8_t)x->v.obj.kind);
-            int rc = t->export_(x->v.obj.ptr, w, hs);
-            if (rc)
-                return rc;
-            break;
-        }
-        default:
-            return MP_EINVAL;
-        }
+/* One argument's wire form; a string's length is taken from the string. */
+static int encode_one(const mp_arg *x, mp__wbuf *w, mp__handles *hs) {
+    mp__w_u8(w, (uint8_t)(x->type | (x->kw ? TAG_HAS_KW : 0)));
+    if (x->kw)
+        mp__w_blob(w, x->kw, strlen(x->kw) + 1);
+    switch (x->type) {
+    case MP_ARG_INT:
+        mp__w_u64(w, (uint64_t)x->v.i);
+        return 0;
+    case MP_ARG_FLOAT: {
+        uint64_t bits;
+        memcpy(&bits, &x->v.f, sizeof bits);
+        mp__w_u64(w, bits);
+        return 0;
     }
-    if (!w->err && w->len > MP__ARGS_MAX)
+    case MP_ARG_STR:
+        mp__w_blob(w, x->v.b.ptr, strlen((const char *)x->v.b.ptr) + 1);
+        return 0;
+    case MP_ARG_BYTES:
+        mp__w_blob(w, x->v.b.ptr, x->v.b.len);
+        return 0;
+    case MP_ARG_OBJ: {
+        const mp__objtype *t = mp__objtype_get(x->v.obj.kind);
+        if (!t)
+            return MP_ENOTSUP;
+        mp__w_u8(w, (uint8_t)x->v.obj.kind);
+        return t->export_(x->v.obj.ptr, w, hs);
+    }
+    default:
+        return MP_EINVAL;
+    }
+}
+
+static int encode_list(const mp_arg *v, size_t n, mp__wbuf *w,
+                       mp__handles *hs) {
+    size_t start = w->len;
+    mp__w_u32(w, (uint32_t)n);
+    for (size_t i = 0; i < n && !w->err; i++) {
+        int rc = encode_one(&v[i], w, hs);
+        if (rc)
+            return rc;
+    }
+    if (!w->err && w->len - start > MP__ARGS_MAX)
         return MP_EMSGSIZE;
     return w->err;
+}
+
+int mp__argv_encode(const mp__argv *a, mp__wbuf *w, mp__handles *hs) {
+    return encode_list(a->v, a->n, w, hs);
+}
+
+int mp__args_encode(mp_args args, mp__wbuf *w, mp__handles *hs) {
+    if (args.n && !args.v)
+        return MP_EINVAL;
+    if (args.n > MP__ARGS_COUNT_MAX)
+        return MP_EMSGSIZE;
+    for (size_t i = 0; i < args.n; i++) {
+        int rc = check_arg(&args.v[i]);
+        if (rc)
+            return rc;
+    }
+    return encode_list(args.v, args.n, w, hs);
 }
 
 /* A NUL-terminated string of at most max bytes, in place. */

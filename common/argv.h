@@ -27,6 +27,9 @@ void mp__argv_free(mp__argv *a);
 /* Wire form (for spawned children). Objects are exported through their
  * mp__objtype; MP_ENOTSUP for a kind that cannot cross. */
 int mp__argv_encode(const mp__argv *a, mp__wbuf *w, mp__handles *hs);
+/* The same wire form straight from the caller's list, checked as
+ * mp__argv_copy checks it, without the copy. */
+int mp__args_encode(mp_args args, mp__wbuf *w, mp__handles *hs);
 /* Decodes from r; objects are imported taking handles from hs. On error
  * everything taken is released. */
 int mp__argv_decode(mp__rbuf *r, mp__handle *hs, size_t nh, mp__argv *out);

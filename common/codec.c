@@ -15,9 +15,12 @@ static int wgrow(mp__wbuf *w, size_t n) {
             return w->err = MP_ENOMEM;
         cap *= 2;
     }
-    uint8_t *d = realloc(w->data, cap);
+    uint8_t *d = w->borrowed ? malloc(cap) : realloc(w->data, cap);
     if (!d)
         return w->err = MP_ENOMEM;
+    if (w->borrowed && w->len)
+        memcpy(d, w->data, w->len);
+    w->borrowed = false;
     w->data = d;
     w->cap = cap;
     return 0;
@@ -54,7 +57,8 @@ void mp__w_blob(mp__wbuf *w, const void *p, size_t n) {
 }
 
 void mp__w_free(mp__wbuf *w) {
-    free(w->data);
+    if (!w->borrowed)
+        free(w->data);
     memset(w, 0, sizeof *w);
 }
 

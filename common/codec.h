@@ -5,6 +5,7 @@
 #ifndef MP_COMMON_CODEC_H
 #define MP_COMMON_CODEC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -12,7 +13,14 @@ typedef struct mp__wbuf {
     uint8_t *data;
     size_t len, cap;
     int err; /* sticky: the first error, checked once at the end */
+    bool borrowed; /* data is the caller's storage (moved to the heap when
+                      it runs out; never freed by us) */
 } mp__wbuf;
+
+/* A buffer that starts in the caller's storage (e.g. on the stack). */
+static inline mp__wbuf mp__wbuf_on(void *storage, size_t cap) {
+    return (mp__wbuf){(uint8_t *)storage, 0, cap, 0, true};
+}
 
 void mp__w_bytes(mp__wbuf *w, const void *p, size_t n);
 void mp__w_u8(mp__wbuf *w, uint8_t v);

@@ -109,8 +109,7 @@ void mp__pool_dispatch(mp_pool *p) {
         p->pend_head = c->next;
         if (!p->pend_head)
             p->pend_tail = NULL;
-        free(c->msg);
-        c->msg = NULL;
+        mp__pool_chunk_drop_msg(c);
         c->seq = w->seq++;
         c->next = NULL;
         if (w->tail)
@@ -182,16 +181,11 @@ static int check_items(const mp_args *items, size_t n) {
 
 /* Appends one call's arguments (u32 length + wire form) to w. */
 static int encode_call(mp__wbuf *w, const mp_args *args) {
-    mp__argv a;
-    int rc = mp__argv_copy(*args, &a);
-    if (rc)
-        return rc;
     mp__handles hs = {0};
     size_t at = w->len;
     mp__w_u32(w, 0);
-    rc = mp__argv_encode(&a, w, &hs);
+    int rc = mp__args_encode(*args, w, &hs);
     mp__handles_free(&hs);
-    mp__argv_free(&a);
     if (!rc && !w->err) {
         uint32_t len = (uint32_t)(w->len - at - 4);
         w->data[at] = (uint8_t)len;
@@ -202,10 +196,17 @@ static int encode_call(mp__wbuf *w, const mp_args *args) {
     return rc ? rc : w->err;
 }
 
+void mp__pool_chunk_drop_msg(pool_chunk *c) {
+    if (c->msg != c->inl)
+        free(c->msg);
+    c->msg = NULL;
+    c->msg_len = 0;
+}
+
 static void free_chunks(pool_chunk *c) {
     while (c) {
         pool_chunk *next = c->next;
-        free(c->msg);
+        mp__pool_chunk_drop_msg(c);
         free(c);
         c = next;
     }
@@ -215,19 +216,36 @@ typedef struct chunk_list {
     pool_chunk *head, *tail;
 } chunk_list;
 
-/* Closes the chunk being written in w (calls [first, first + count)). */
+/* Closes the chunk being written in w (calls [first, first + count)). A
+ * small message lives in the chunk's own block (one allocation per
+ * apply_async); a big one keeps w's heap block, which goes once the worker
+ * has it. w is left empty for the next chunk. */
 static int seal_chunk(chunk_list *l, mp__wbuf *w, mp_result *r,
                       uint32_t first, uint32_t count) {
-    pool_chunk *c = calloc(1, sizeof *c);
+    bool inl = w->len <= POOL_INLINE_MSG;
+    pool_chunk *c = malloc(sizeof *c + (inl ? w->len : 0));
     if (!c)
         return MP_ENOMEM;
+    memset(c, 0, sizeof *c);
     memcpy(w->data + offsetof(task_hdr, count), &count, sizeof count);
     c->r = r;
     c->first = first;
     c->count = count;
-    c->msg = w->data;
     c->msg_len = w->len;
-    memset(w, 0, sizeof *w);
+    if (inl) {
+        c->msg = c->inl;
+        memcpy(c->inl, w->data, w->len);
+        w->len = 0;
+    } else if (!w->borrowed) {
+        c->msg = w->data;
+        memset(w, 0, sizeof *w);
+    } else if ((c->msg = malloc(w->len)) != NULL) {
+        memcpy(c->msg, w->data, w->len);
+        w->len = 0;
+    } else {
+        free(c);
+        return MP_ENOMEM;
+    }
     if (l->tail)
         l->tail->next = c;
     else
@@ -248,7 +266,8 @@ static int build_chunks(mp_pool *p, const uint8_t *loc, size_t loc_len,
                         const mp_args *items, size_t n, size_t chunksize,
                         mp_result *r, chunk_list *l) {
     size_t max = mp_queue_max_item(p->w[0].tq);
-    mp__wbuf w = {0};
+    uint8_t stack[POOL_INLINE_MSG];
+    mp__wbuf w = mp__wbuf_on(stack, sizeof stack);
     uint32_t first = 0, count = 0;
     int rc = 0;
     for (size_t i = 0; i < n && !rc; i++) {

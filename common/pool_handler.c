@@ -16,15 +16,24 @@
 
 #include "pool_internal.h"
 
+/* Messages the handler takes per round of the pool's lock. */
+#define HANDLER_BATCH 64
+
+/* Results completed in this round, in completion order (callbacks run in
+ * that order). */
 typedef struct done_list {
-    mp_result *head;
+    mp_result *head, *tail;
 } done_list;
 
 static void set_one(done_list *d, mp_result *r, size_t i,
                     const mp_task_info *info, const void *data, size_t len) {
     if (mp__result_set(r, i, info, data, len)) {
-        r->next_done = d->head;
-        d->head = r;
+        r->next_done = NULL;
+        if (d->tail)
+            d->tail->next_done = r;
+        else
+            d->head = r;
+        d->tail = r;
     }
 }
 
@@ -32,7 +41,7 @@ static void set_one(done_list *d, mp_result *r, size_t i,
 static void fail_chunk(done_list *d, pool_chunk *c, const mp_task_info *info) {
     for (uint32_t k = c->done; k < c->count; k++)
         set_one(d, c->r, c->first + k, info, NULL, 0);
-    free(c->msg);
+    mp__pool_chunk_drop_msg(c);
     free(c);
 }
 
@@ -171,10 +180,16 @@ void *APR_THREAD_FUNC mp__pool_handler_main(apr_thread_t *t, void *arg) {
     apr_thread_mutex_unlock(p->mx);
     for (bool finished = false; !finished;) {
         int rc = mp__pool_get(p->rq, &b);
-        done_list d = {NULL};
+        done_list d = {NULL, NULL};
         apr_thread_mutex_lock(p->mx);
-        if (!rc)
+        /* Take what else is already there in the same lock round: one
+         * wake-up of the waiters for the lot. */
+        for (int k = 0; !rc; k++) {
             on_message(p, &b, &d);
+            if (k + 1 == HANDLER_BATCH || p->state == S_TERMINATE)
+                break;
+            rc = mp_queue_get(p->rq, &b, 0);
+        }
         if (p->state == S_TERMINATE)
             fail_pending(p, &d);
         finished = all_gone(p);

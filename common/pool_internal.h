@@ -38,6 +38,9 @@
 #define POOL_RESULT_RING ((size_t)4 << 20)
 /* A worker flushes a chunk's results when this many bytes are buffered. */
 #define POOL_FLUSH_BYTES ((size_t)64 << 10)
+/* Encoded chunks up to this size are built on the stack and kept in the
+ * chunk's own allocation. */
+#define POOL_INLINE_MSG 256u
 
 /* Messages. Task item: task_hdr, fn location, then per call u32 len + args.
  * Result item: res_hdr, then per call res_call + bytes. */
@@ -72,7 +75,8 @@ typedef struct res_call {
 /* One task's outcome inside a result. */
 typedef struct pool_entry {
     mp_task_info info;
-    mp_buf data;
+    mp_buf data; /* cap 0: data points at `small` (or len is 0) */
+    uint8_t small[16];
 } pool_entry;
 
 typedef enum result_kind { R_APPLY, R_MAP } result_kind;
@@ -104,7 +108,11 @@ typedef struct pool_chunk {
     uint8_t *msg; /* encoded task item (task_hdr first) while not yet put */
     size_t msg_len;
     struct pool_chunk *next;
+    uint8_t inl[]; /* msg, when it is at most POOL_INLINE_MSG bytes */
 } pool_chunk;
+
+/* Frees c's message (once put, or when c fails unsent). */
+void mp__pool_chunk_drop_msg(pool_chunk *c);
 
 typedef struct pool_worker {
     mp_process *proc; /* NULL when gone */

@@ -7,6 +7,7 @@
  * callback has run (as in Python). Inside the callback the handler thread
  * itself sees the result as ready. Once ready, entries never change again
  * and are read without the lock. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,19 +18,21 @@
 
 int mp__result_new(mp_pool *p, result_kind kind, size_t n,
                    const mp_result_options *opts, mp_result **out) {
-    mp_result *r = calloc(1, sizeof *r);
+    /* One block: the result, then its entries, then the completion order. */
+    size_t k = n ? n : 1;
+    if (k > (SIZE_MAX - sizeof(mp_result)) /
+                (sizeof(pool_entry) + sizeof(size_t)))
+        return MP_ENOMEM;
+    mp_result *r = malloc(sizeof *r + k * (sizeof(pool_entry) + sizeof(size_t)));
     if (!r)
         return MP_ENOMEM;
-    r->e = calloc(n ? n : 1, sizeof *r->e);
-    r->order = calloc(n ? n : 1, sizeof *r->order);
-    if (!r->e || !r->order) {
-        free(r->e);
-        free(r->order);
-        free(r);
-        return MP_ENOMEM;
-    }
-    for (size_t i = 0; i < n; i++)
+    memset(r, 0, sizeof *r);
+    r->e = (pool_entry *)(r + 1);
+    r->order = (size_t *)(r->e + k);
+    for (size_t i = 0; i < n; i++) {
+        memset(&r->e[i], 0, sizeof r->e[i]);
         r->e[i].info.status = MP_EAGAIN;
+    }
     r->pool = p;
     r->kind = kind;
     r->n = n;
@@ -43,9 +46,8 @@ int mp__result_new(mp_pool *p, result_kind kind, size_t n,
 void mp__result_destroy(mp_result *r) {
     mp_pool *p = r->pool;
     for (size_t i = 0; i < r->n; i++)
-        mp_buf_free(&r->e[i].data);
-    free(r->e);
-    free(r->order);
+        if (r->e[i].data.cap) /* cap 0: held in the entry itself */
+            free(r->e[i].data.data);
     free(r);
     mp__pool_unref(p);
 }
@@ -56,10 +58,14 @@ bool mp__result_set(mp_result *r, size_t i, const mp_task_info *info,
     if (e->info.status != MP_EAGAIN)
         return false;
     e->info = *info;
-    if (len && mp__buf_reserve(&e->data, len) == 0) {
+    if (len <= sizeof e->small) {
+        if (len)
+            memcpy(e->small, data, len);
+        e->data = (mp_buf){e->small, len, 0};
+    } else if (mp__buf_reserve(&e->data, len) == 0) {
         memcpy(e->data.data, data, len);
         e->data.len = len;
-    } else if (len) {
+    } else {
         e->info.status = MP_ENOMEM;
     }
     r->order[r->ndone++] = i;
@@ -77,14 +83,15 @@ static const pool_entry *first_failure(const mp_result *r) {
 }
 
 mp_result *mp__result_settle(mp_pool *p, mp_result *list, mp_result **drop) {
-    mp_result *keep = NULL;
+    mp_result *keep = NULL, **tail = &keep; /* in the order given */
     bool woke = false;
     while (list) {
         mp_result *r = list;
         list = r->next_done;
         if (first_failure(r) ? r->cb.error_callback : r->cb.callback) {
-            r->next_done = keep;
-            keep = r;
+            r->next_done = NULL;
+            *tail = r;
+            tail = &r->next_done;
             continue;
         }
         r->ready = 1;
