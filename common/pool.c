@@ -135,36 +135,31 @@ void mp__pool_maybe_drain(mp_pool *p) {
 
 /* ---- submission ---- */
 
-/* The encoded location of fn, from the pool's cache. */
+/* The encoded location of fn, from the pool's cache: a list that only
+ * grows (until the pool is freed), read without the lock. */
 static int fn_lookup(mp_pool *p, mp_target fn, uint8_t **loc, size_t *len) {
-    apr_thread_mutex_lock(p->mx);
-    for (size_t i = 0; i < p->nfns; i++) {
-        if (p->fns[i].fn == fn) {
-            *loc = p->fns[i].loc;
-            *len = p->fns[i].len;
-            apr_thread_mutex_unlock(p->mx);
+    for (fn_cache_entry *e = atomic_load_explicit(&p->fns, memory_order_acquire);
+         e; e = e->next)
+        if (e->fn == fn) {
+            *loc = e->loc;
+            *len = e->len;
             return 0;
         }
-    }
-    apr_thread_mutex_unlock(p->mx);
-    uint8_t *l;
-    size_t n;
-    int rc = mp__pool_fn_encode(fn, &l, &n);
-    if (rc)
-        return rc;
-    apr_thread_mutex_lock(p->mx);
-    fn_cache_entry *grown = realloc(p->fns, (p->nfns + 1) * sizeof *grown);
-    if (grown) {
-        p->fns = grown;
-        grown[p->nfns++] = (fn_cache_entry){fn, l, n};
-    }
-    apr_thread_mutex_unlock(p->mx);
-    if (!grown) {
-        free(l);
+    fn_cache_entry *e = calloc(1, sizeof *e);
+    if (!e)
         return MP_ENOMEM;
+    int rc = mp__pool_fn_encode(fn, &e->loc, &e->len);
+    if (rc) {
+        free(e);
+        return rc;
     }
-    *loc = l; /* cache entries live as long as the pool */
-    *len = n;
+    e->fn = fn;
+    apr_thread_mutex_lock(p->mx);
+    e->next = atomic_load_explicit(&p->fns, memory_order_relaxed);
+    atomic_store_explicit(&p->fns, e, memory_order_release);
+    apr_thread_mutex_unlock(p->mx);
+    *loc = e->loc;
+    *len = e->len;
     return 0;
 }
 
@@ -426,11 +421,12 @@ static void destroy(mp_pool *p) {
     mp_conn_free(p->wake_rd);
     mp_conn_free(p->wake_wr);
     mp__argv_free(&p->initargs);
-    for (size_t i = 0; i < p->nfns; i++)
-        free(p->fns[i].loc);
-    free(p->fns);
-    p->fns = NULL;
-    p->nfns = 0;
+    for (fn_cache_entry *e = atomic_load(&p->fns), *next; e; e = next) {
+        next = e->next;
+        free(e->loc);
+        free(e);
+    }
+    atomic_store(&p->fns, NULL);
     p->w = NULL;
     p->nworkers = 0;
     p->rq = NULL;

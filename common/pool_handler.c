@@ -85,8 +85,7 @@ static void on_result(mp_pool *p, const res_hdr *h, mp__rbuf *r,
     }
     if (c->done == c->count)
         fail_chunk(d, pop_head(w), NULL); /* nothing left to fail: frees */
-    mp__pool_dispatch(p);
-    mp__pool_maybe_drain(p);
+    /* The freed room is refilled once per batch, by the handler's loop. */
 }
 
 /* The pool can no longer run tasks: fail everything with status. */
@@ -190,6 +189,8 @@ void *APR_THREAD_FUNC mp__pool_handler_main(apr_thread_t *t, void *arg) {
                 break;
             rc = mp_queue_get(p->rq, &b, 0);
         }
+        mp__pool_dispatch(p);
+        mp__pool_maybe_drain(p);
         if (p->state == S_TERMINATE)
             fail_pending(p, &d);
         finished = all_gone(p);

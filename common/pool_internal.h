@@ -22,6 +22,8 @@
 #ifndef MP_COMMON_POOL_INTERNAL_H
 #define MP_COMMON_POOL_INTERNAL_H
 
+#include <stdatomic.h>
+
 #include <apr_thread_cond.h>
 #include <apr_thread_mutex.h>
 #include <apr_portable.h>
@@ -136,6 +138,7 @@ typedef struct fn_cache_entry {
     mp_target fn;
     uint8_t *loc;
     size_t len;
+    struct fn_cache_entry *next;
 } fn_cache_entry;
 
 struct mp_pool {
@@ -162,8 +165,7 @@ struct mp_pool {
     unsigned maxtasks;
     mp_start_method method;
 
-    fn_cache_entry *fns;
-    size_t nfns;
+    _Atomic(fn_cache_entry *) fns; /* pushed under mx, read without it */
 };
 
 /* pool.c */

@@ -94,12 +94,14 @@ mp_result *mp__result_settle(mp_pool *p, mp_result *list, mp_result **drop) {
             tail = &r->next_done;
             continue;
         }
-        r->ready = 1;
         woke = true;
+        /* Once ready, r may be freed by its owner without the lock: read
+         * what we need of it first. */
         if (r->user_freed) {
             r->next_done = *drop;
             *drop = r;
         }
+        r->ready = 1;
     }
     if (woke)
         apr_thread_cond_broadcast(p->cv);
@@ -115,8 +117,8 @@ void mp__result_finish(mp_pool *p, mp_result *list) {
         if (cb)
             cb(r, r->cb.user);
         apr_thread_mutex_lock(p->mx);
-        r->ready = 1;
         bool drop = r->user_freed;
+        r->ready = 1;
         apr_thread_cond_broadcast(p->cv);
         apr_thread_mutex_unlock(p->mx);
         if (drop)
@@ -258,6 +260,10 @@ int mp_result_item(mp_result *r, size_t i, const void **ptr, size_t *len,
 void mp_result_free(mp_result *r) {
     if (!r)
         return;
+    if (r->ready) { /* the handler is done with it: no lock needed */
+        mp__result_destroy(r);
+        return;
+    }
     apr_thread_mutex_lock(r->pool->mx);
     bool now = r->ready;
     if (!now)
