@@ -49,7 +49,18 @@ void mp__os_sem_close(mp__os_sem *s);
 typedef struct mp__os_mutex {
     void *mem;
     mp__handle h;
+    unsigned spin; /* this process's spin before sleeping; 0 after create */
 } mp__os_mutex;
+
+/* A contended lock first polls the mutex this many rounds (a CPU pause
+ * each) before sleeping in the kernel, where the backend can. For locks
+ * held for a few dozen instructions by peers on other CPUs (the queue's),
+ * a sleep and a wake-up cost far more than the wait. Locks that guard the
+ * caller's own code keep 0: a spinner pulls the lock's cache line away from
+ * its holder. */
+static inline void mp__os_mutex_set_spin(mp__os_mutex *m, unsigned rounds) {
+    m->spin = rounds;
+}
 
 int mp__os_mutex_create(mp__os_mutex *m, void *mem, const char *name);
 int mp__os_mutex_attach(mp__os_mutex *m, void *mem, mp__handle h,

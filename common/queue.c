@@ -48,6 +48,8 @@
  * cannot run while we spin. */
 #define Q_SPIN_NS 50000u
 #define Q_LINE 64
+/* Rounds a contended side mutex polls before sleeping. */
+#define Q_MUTEX_SPIN 200u
 
 enum { M_PROD, M_CONS, N_MUTEX };
 enum { W_ITEMS, W_SPACE, W_JOIN, N_WAIT };
@@ -457,8 +459,13 @@ static int open_one(mp_queue *q, int i, bool create, const char *nm,
                     mp__handle h) {
     if (i < N_MUTEX) {
         void *mem = q->h->mutex[i];
-        return create ? mp__os_mutex_create(&q->mx[i], mem, nm)
-                      : mp__os_mutex_attach(&q->mx[i], mem, h, nm);
+        int rc = create ? mp__os_mutex_create(&q->mx[i], mem, nm)
+                        : mp__os_mutex_attach(&q->mx[i], mem, h, nm);
+        /* Held for one record's copy: worth polling, unless this process
+         * has one CPU to run on (the holder cannot run while we poll). */
+        if (!rc && mp_cpu_count() > 1)
+            mp__os_mutex_set_spin(&q->mx[i], Q_MUTEX_SPIN);
+        return rc;
     }
     void *mem = q->h->wait[i - N_MUTEX];
     mp__os_wait *w = &q->wt[i - N_MUTEX];

@@ -183,9 +183,10 @@ void mp__os_sem_close(mp__os_sem *s) { s->mem = NULL; }
  * sits `node_off` bytes before `next`, which must equal minus the list's
  * futex_offset (32 for glibc on 64-bit). Compared with glibc's robust
  * error-checking mutex this does the same work minus its general-purpose
- * branches. It does not spin before sleeping, as glibc's default mutex
- * does not: with two CPUs taking turns, a spinner keeps pulling the lock's
- * line away from the holder (measured slower in bench_sync). */
+ * branches. It spins before sleeping only when asked to
+ * (mp__os_mutex_set_spin): with two CPUs taking turns on a user's lock, a
+ * spinner keeps pulling the lock's line away from the holder (measured
+ * slower in bench_sync). */
 #define TID_MASK FUTEX_TID_MASK
 #define NODE_OFF_DEFAULT 32
 
@@ -264,7 +265,16 @@ static bool list_remove(struct robust_list_head *h, struct robust_list *e) {
 static int mutex_init(mp__os_mutex *m, void *mem) {
     m->mem = mem;
     m->h = MP__BAD_HANDLE;
+    m->spin = 0;
     return 0;
+}
+
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
 }
 
 int mp__os_mutex_create(mp__os_mutex *m, void *mem, const char *name) {
@@ -293,12 +303,17 @@ int mp__os_mutex_attach(mp__os_mutex *m, void *mem, mp__handle h,
 /* The contended path: v is the word the fast path saw. Kept out of line so
  * the uncontended path stays a leaf without a stack frame to speak of. */
 __attribute__((noinline)) static int mutex_lock_slow(rmutex *x, uint32_t tid, uint32_t v,
-                           long timeout_ms) {
+                           long timeout_ms, unsigned spin) {
     if ((v & TID_MASK) == tid)
         return MP_ESTATE;
     struct timespec dl;
     if (timeout_ms > 0)
         dl = deadline_of(timeout_ms);
+    if (timeout_ms != 0)
+        for (unsigned i = 0; i < spin && (v & TID_MASK); i++) {
+            cpu_relax();
+            v = atomic_load_explicit(&x->word, memory_order_relaxed);
+        }
     bool slept = false, last = timeout_ms == 0;
     for (;;) {
         v = atomic_load_explicit(&x->word, memory_order_relaxed);
@@ -344,7 +359,7 @@ int mp__os_mutex_lock(mp__os_mutex *m, long timeout_ms) {
     if (!atomic_compare_exchange_strong_explicit(&x->word, &v, tid,
                                                  memory_order_acquire,
                                                  memory_order_relaxed))
-        rc = mutex_lock_slow(x, tid, v, timeout_ms);
+        rc = mutex_lock_slow(x, tid, v, timeout_ms, m->spin);
     if (rc == 0 || rc == MP_EOWNERDEAD)
         list_append(h, e);
     h->list_op_pending = NULL;

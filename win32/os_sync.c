@@ -135,12 +135,14 @@ void mp__os_sem_close(mp__os_sem *s) {
 int mp__os_mutex_create(mp__os_mutex *m, void *mem, const char *name) {
     atomic_init(&((mutex_state *)mem)->owner, 0);
     m->mem = mem;
+    m->spin = 0; /* a kernel mutex: nothing to poll in user space */
     return kcreate('m', 0, 0, name, &m->h);
 }
 
 int mp__os_mutex_attach(mp__os_mutex *m, void *mem, mp__handle h,
                         const char *name) {
     m->mem = mem;
+    m->spin = 0;
     return kattach('m', h, name, &m->h);
 }
 
