@@ -195,8 +195,11 @@ void *APR_THREAD_FUNC mp__pool_handler_main(apr_thread_t *t, void *arg) {
             fail_pending(p, &d);
         finished = all_gone(p);
         mp_result *drop = NULL;
-        d.head = mp__result_settle(p, d.head, &drop);
+        bool wake;
+        d.head = mp__result_settle(d.head, &drop, &wake);
         apr_thread_mutex_unlock(p->mx);
+        if (wake)
+            apr_thread_cond_broadcast(p->cv);
         while (drop) {
             mp_result *r = drop;
             drop = r->next_done;

@@ -208,10 +208,11 @@ int mp__result_new(mp_pool *p, result_kind kind, size_t n,
 bool mp__result_set(mp_result *r, size_t i, const mp_task_info *info,
                     const void *data, size_t len);
 /* Marks ready, under the lock the handler already holds, the completed
- * results that have no callback to run, and wakes waiters once for all of
- * them; returns the others (for mp__result_finish). The user-freed ones
+ * results that have no callback to run; *wake tells the caller to wake the
+ * waiters (once for all, after unlocking, so that they find the lock
+ * free). Returns the others (for mp__result_finish). The user-freed ones
  * among those marked go to *drop, to be destroyed after unlocking. */
-mp_result *mp__result_settle(mp_pool *p, mp_result *list, mp_result **drop);
+mp_result *mp__result_settle(mp_result *list, mp_result **drop, bool *wake);
 /* Runs callbacks and wakes waiters for completed results (lock not held). */
 void mp__result_finish(mp_pool *p, mp_result *list);
 void mp__result_destroy(mp_result *r);

@@ -82,7 +82,7 @@ static const pool_entry *first_failure(const mp_result *r) {
     return NULL;
 }
 
-mp_result *mp__result_settle(mp_pool *p, mp_result *list, mp_result **drop) {
+mp_result *mp__result_settle(mp_result *list, mp_result **drop, bool *wake) {
     mp_result *keep = NULL, **tail = &keep; /* in the order given */
     bool woke = false;
     while (list) {
@@ -103,8 +103,7 @@ mp_result *mp__result_settle(mp_pool *p, mp_result *list, mp_result **drop) {
         }
         r->ready = 1;
     }
-    if (woke)
-        apr_thread_cond_broadcast(p->cv);
+    *wake = woke;
     return keep;
 }
 
@@ -119,8 +118,9 @@ void mp__result_finish(mp_pool *p, mp_result *list) {
         apr_thread_mutex_lock(p->mx);
         bool drop = r->user_freed;
         r->ready = 1;
-        apr_thread_cond_broadcast(p->cv);
         apr_thread_mutex_unlock(p->mx);
+        /* Woken after the unlock, waiters find the mutex free. */
+        apr_thread_cond_broadcast(p->cv);
         if (drop)
             mp__result_destroy(r);
     }
