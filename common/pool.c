@@ -78,6 +78,18 @@ int mp__pool_post(mp_pool *p, uint32_t kind, uint32_t worker, uint32_t seq,
     return mp_queue_put(p->rq, &h, sizeof h, MP_INFINITE);
 }
 
+void mp__pool_lock(mp_pool *p) {
+    /* The handler holds the lock for a batch of results, a few µs: a
+     * submitter that meets it polls a little rather than sleep (and be
+     * woken, which costs more than the wait). */
+    for (int i = 0; p->spin && i < POOL_LOCK_POLLS; i++) {
+        if (apr_thread_mutex_trylock(p->mx) == APR_SUCCESS)
+            return;
+        mp__cpu_relax();
+    }
+    mp__pool_lock(p);
+}
+
 /* ---- dispatch (lock held) ---- */
 
 /* The live worker with the fewest chunks, if it has room. */
@@ -154,7 +166,7 @@ static int fn_lookup(mp_pool *p, mp_target fn, uint8_t **loc, size_t *len) {
         return rc;
     }
     e->fn = fn;
-    apr_thread_mutex_lock(p->mx);
+    mp__pool_lock(p);
     e->next = atomic_load_explicit(&p->fns, memory_order_relaxed);
     atomic_store_explicit(&p->fns, e, memory_order_release);
     apr_thread_mutex_unlock(p->mx);
@@ -323,7 +335,7 @@ int mp__pool_submit(mp_pool *p, mp_target fn, const mp_args *items, size_t n,
         mp__result_destroy(r);
         return rc;
     }
-    apr_thread_mutex_lock(p->mx);
+    mp__pool_lock(p);
     if (p->state != S_RUN) {
         apr_thread_mutex_unlock(p->mx);
         free_chunks(l.head);
@@ -370,7 +382,7 @@ static int make_threads(mp_pool *p) {
                           p->apool) == APR_SUCCESS)
         return 0;
     /* The handler is running: stop it the ordinary way. */
-    apr_thread_mutex_lock(p->mx);
+    mp__pool_lock(p);
     p->state = S_TERMINATE;
     apr_thread_mutex_unlock(p->mx);
     mp__pool_post(p, MSG_KICK, 0, 0, 0);
@@ -504,7 +516,7 @@ size_t mp_pool_worker_pids(mp_pool *p, long *pids, size_t n) {
     size_t k = 0;
     if (!p || !pids)
         return 0;
-    apr_thread_mutex_lock(p->mx);
+    mp__pool_lock(p);
     for (int i = 0; i < p->nworkers && k < n; i++)
         if (p->w[i].proc)
             pids[k++] = mp_process_pid(p->w[i].proc);
@@ -551,7 +563,7 @@ int mp_pool_map(mp_pool *p, mp_target fn, const mp_args *items, size_t n,
 int mp_pool_close(mp_pool *p) {
     if (!p)
         return MP_EINVAL;
-    apr_thread_mutex_lock(p->mx);
+    mp__pool_lock(p);
     if (p->state == S_RUN) {
         p->state = S_CLOSED;
         mp__pool_maybe_drain(p);
@@ -584,7 +596,7 @@ static int wait_done(mp_pool *p, long timeout_ms) {
 int mp_pool_terminate(mp_pool *p) {
     if (!p)
         return MP_EINVAL;
-    apr_thread_mutex_lock(p->mx);
+    mp__pool_lock(p);
     bool kick = p->state < S_TERMINATE;
     if (kick) {
         p->state = S_TERMINATE;
@@ -597,7 +609,7 @@ int mp_pool_terminate(mp_pool *p) {
     /* The handler fails what is left, and sees the deaths, in its thread. */
     if (kick)
         mp__pool_post(p, MSG_KICK, 0, 0, 0);
-    apr_thread_mutex_lock(p->mx);
+    mp__pool_lock(p);
     wait_done(p, MP_INFINITE);
     apr_thread_mutex_unlock(p->mx);
     return 0;
@@ -606,7 +618,7 @@ int mp_pool_terminate(mp_pool *p) {
 int mp_pool_join(mp_pool *p, long timeout_ms) {
     if (!p || timeout_ms < MP_INFINITE)
         return MP_EINVAL;
-    apr_thread_mutex_lock(p->mx);
+    mp__pool_lock(p);
     if (p->state == S_RUN) {
         apr_thread_mutex_unlock(p->mx);
         return MP_ESTATE;

@@ -174,13 +174,13 @@ static bool all_gone(mp_pool *p) {
 void *APR_THREAD_FUNC mp__pool_handler_main(apr_thread_t *t, void *arg) {
     mp_pool *p = arg;
     mp_buf b = {0};
-    apr_thread_mutex_lock(p->mx);
+    mp__pool_lock(p);
     p->handler_id = apr_os_thread_current();
     apr_thread_mutex_unlock(p->mx);
     for (bool finished = false; !finished;) {
         int rc = mp__pool_get(p->rq, &b);
         done_list d = {NULL, NULL};
-        apr_thread_mutex_lock(p->mx);
+        mp__pool_lock(p);
         /* Take what else is already there in the same lock round: one
          * wake-up of the waiters for the lot. */
         for (int k = 0; !rc; k++) {
@@ -208,7 +208,7 @@ void *APR_THREAD_FUNC mp__pool_handler_main(apr_thread_t *t, void *arg) {
         mp__result_finish(p, d.head);
     }
     mp_buf_free(&b);
-    apr_thread_mutex_lock(p->mx);
+    mp__pool_lock(p);
     p->state = S_DONE;
     mp__pool_wake_monitor(p);
     apr_thread_cond_broadcast(p->cv);
@@ -230,7 +230,7 @@ typedef struct watch {
 /* The wake-up pipe and every worker whose end is not yet reported; false
  * when the pool is done. */
 static bool snapshot(mp_pool *p, watch *s) {
-    apr_thread_mutex_lock(p->mx);
+    mp__pool_lock(p);
     bool live = p->state != S_DONE;
     s->n = 0;
     s->items[s->n++] = mp_wait_conn(p->wake_rd);
@@ -247,7 +247,7 @@ static bool snapshot(mp_pool *p, watch *s) {
 }
 
 static void report(mp_pool *p, watch *s, size_t k) {
-    apr_thread_mutex_lock(p->mx);
+    mp__pool_lock(p);
     pool_worker *w = &p->w[s->slot[k]];
     bool post = w->proc == s->items[k].obj && w->gen == s->gen[k] &&
                 !w->reported;

@@ -170,6 +170,9 @@ struct mp_pool {
 
 /* pool.c */
 void mp__pool_unref(mp_pool *p);
+/* Takes p->mx, polling it a little first when there are CPUs to spare. */
+#define POOL_LOCK_POLLS 1000
+void mp__pool_lock(mp_pool *p);
 int mp__pool_start_worker(mp_pool *p, int i);
 /* Puts pending chunks into workers with room (lock held). */
 void mp__pool_dispatch(mp_pool *p);

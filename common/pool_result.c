@@ -115,7 +115,7 @@ void mp__result_finish(mp_pool *p, mp_result *list) {
             first_failure(r) ? r->cb.error_callback : r->cb.callback;
         if (cb)
             cb(r, r->cb.user);
-        apr_thread_mutex_lock(p->mx);
+        mp__pool_lock(p);
         bool drop = r->user_freed;
         r->ready = 1;
         apr_thread_mutex_unlock(p->mx);
@@ -158,7 +158,7 @@ int mp_result_wait(mp_result *r, long timeout_ms) {
                       ? mp__os_now_ns() + (uint64_t)timeout_ms * 1000000u
                       : 0;
     int rc = 0;
-    apr_thread_mutex_lock(p->mx);
+    mp__pool_lock(p);
     while (!ready_for_me(r) && !rc) {
         if (timeout_ms == 0) {
             rc = MP_EAGAIN;
@@ -244,7 +244,7 @@ int mp_result_item(mp_result *r, size_t i, const void **ptr, size_t *len,
                    mp_task_info *info) {
     if (!r || i >= r->n)
         return MP_EINVAL;
-    apr_thread_mutex_lock(r->pool->mx);
+    mp__pool_lock(r->pool);
     const pool_entry *e = &r->e[i];
     if (ptr)
         *ptr = e->data.data;
@@ -264,7 +264,7 @@ void mp_result_free(mp_result *r) {
         mp__result_destroy(r);
         return;
     }
-    apr_thread_mutex_lock(r->pool->mx);
+    mp__pool_lock(r->pool);
     bool now = r->ready;
     if (!now)
         r->user_freed = true;
@@ -328,7 +328,7 @@ int mp_imap_next(mp_imap *it, long timeout_ms, mp_buf *buf, size_t *index) {
                       : 0;
     size_t idx = 0;
     int rc = 0;
-    apr_thread_mutex_lock(r->pool->mx);
+    mp__pool_lock(r->pool);
     while (!imap_peek(it, &idx) && !rc) {
         uint64_t now = mp__os_now_ns();
         if (timeout_ms == 0)

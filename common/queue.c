@@ -106,14 +106,6 @@ static inline uint32_t rec_units(size_t len) {
     return 1 + (uint32_t)((len + 7) / 8);
 }
 
-static inline void cpu_pause(void) {
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
-    __builtin_ia32_pause();
-#else
-    atomic_signal_fence(memory_order_seq_cst);
-#endif
-}
-
 /* Whether to keep spinning; *until starts at 0 and is set on first use. */
 static bool spin_more(const mp_queue *q, uint64_t *until) {
     if (!q->spin_ns)
@@ -123,7 +115,7 @@ static bool spin_more(const mp_queue *q, uint64_t *until) {
         *until = now + q->spin_ns;
     if (now >= *until)
         return false;
-    cpu_pause();
+    mp__cpu_relax();
     return true;
 }
 
