@@ -26,6 +26,9 @@ typedef struct wait_state {
     _Atomic uint32_t waiters; /* may over-count after a waiter was killed */
 } wait_state;
 
+/* Longest single sleep of mp__os_wait_on (see there). */
+#define WAIT_SLICE_MS 50u
+
 static DWORD ms_of(long timeout_ms) {
     return timeout_ms < 0 ? INFINITE : (DWORD)timeout_ms;
 }
@@ -197,13 +200,33 @@ int mp__os_wait_on(mp__os_wait *w, const void *word, uint32_t expected,
     if (timeout_ms == 0)
         return MP_ETIMEDOUT;
     /* Count ourselves, then re-check: a waker that changed the word after
-     * our check sees the count and posts a token we will take. */
+     * our check sees the count and posts a token for us. But a token is
+     * not tied to a waiter: one that starts waiting after the post (a
+     * party back at a barrier already) can take it, and leave us asleep
+     * with our word changed. So we sleep in slices and look at the word
+     * between them: such a theft costs us at most one slice. */
+    uint64_t end = timeout_ms > 0
+                       ? mp__os_now_ns() + (uint64_t)timeout_ms * 1000000u
+                       : 0;
     atomic_fetch_add(&st->waiters, 1);
-    DWORD r = WAIT_OBJECT_0;
-    if (atomic_load(wd) == expected)
-        r = WaitForSingleObject((HANDLE)w->h, ms_of(timeout_ms));
+    int rc = 0;
+    while (atomic_load(wd) == expected) {
+        DWORD slice = WAIT_SLICE_MS;
+        if (timeout_ms > 0) {
+            uint64_t now = mp__os_now_ns();
+            if (now >= end) {
+                rc = MP_ETIMEDOUT;
+                break;
+            }
+            uint64_t left = (end - now + 999999u) / 1000000u;
+            if (left < slice)
+                slice = (DWORD)left;
+        }
+        if (WaitForSingleObject((HANDLE)w->h, slice) != WAIT_TIMEOUT)
+            break; /* a token: woken (or spuriously: the caller re-checks) */
+    }
     atomic_fetch_sub(&st->waiters, 1);
-    return r == WAIT_TIMEOUT ? MP_ETIMEDOUT : 0;
+    return rc;
 }
 
 void mp__os_wake(mp__os_wait *w, const void *word, int n) {
