@@ -178,12 +178,12 @@ void mp__os_sem_close(mp__os_sem *s) { s->mem = NULL; }
  * glibc inserts its entries at the head and unlinks them through their
  * back links, so we append ours at the tail and unlink them by walking
  * from the head: glibc's entries then always precede ours, and no glibc
- * back link ever points at one of ours. An entry is a `next` pointer (the kernel ABI) preceded by
- * one pointer-sized slot that glibc may write as its back link; the word
- * sits `node_off` bytes before `next`, which must equal minus the list's
- * futex_offset (32 for glibc on 64-bit). Compared with glibc's robust
- * error-checking mutex this does the same work minus its general-purpose
- * branches. It spins before sleeping only when asked to
+ * back link ever points at one of ours. An entry is a `next` pointer (the
+ * kernel ABI) preceded by one pointer-sized slot that glibc may write as
+ * its back link; the word sits `node_off` bytes before `next`, which must
+ * equal minus the list's futex_offset (32 for glibc on 64-bit). Compared
+ * with glibc's robust error-checking mutex this does the same work minus
+ * its general-purpose branches. It spins before sleeping only when asked to
  * (mp__os_mutex_set_spin): with two CPUs taking turns on a user's lock, a
  * spinner keeps pulling the lock's line away from the holder (measured
  * slower in bench_sync). */
@@ -200,8 +200,15 @@ _Static_assert(NODE_OFF_DEFAULT + sizeof(void *) <= MP__OS_MUTEX_SIZE,
 
 static MP__TLS struct robust_list_head tl_own_head;
 
+/* Whether entries at this futex_offset fit in a mutex's bytes, after the
+ * word and a back-link slot. */
+static bool offset_fits(long futex_offset) {
+    long off = -futex_offset, p = (long)sizeof(void *);
+    return off >= 8 + p && off % p == 0 && off + p <= MP__OS_MUTEX_SIZE;
+}
+
 /* This thread's robust list (registering one when nobody has), or NULL
- * when the kernel refuses it. */
+ * when the kernel refuses it or its layout does not fit ours. */
 static struct robust_list_head *robust_head_slow(void) {
     struct robust_list_head *h = NULL;
     pthread_once(&tid_once, tid_register); /* forget it in a forked child */
@@ -214,6 +221,8 @@ static struct robust_list_head *robust_head_slow(void) {
         if (syscall(SYS_set_robust_list, h, sizeof *h) != 0)
             return NULL;
     }
+    if (!offset_fits(h->futex_offset))
+        return NULL; /* a C library with an unusual list layout */
     tl_head = h;
     return h;
 }
@@ -282,13 +291,9 @@ int mp__os_mutex_create(mp__os_mutex *m, void *mem, const char *name) {
     struct robust_list_head *h = robust_head();
     if (!h)
         return MP_ENOTSUP;
-    long off = -h->futex_offset;
-    if (off < 8 + (long)sizeof(void *) || off % (long)sizeof(void *) ||
-        off + (long)sizeof(void *) > MP__OS_MUTEX_SIZE)
-        return MP_ENOTSUP; /* a C library with an unusual list layout */
     rmutex *x = mem;
     memset(mem, 0, MP__OS_MUTEX_SIZE);
-    x->node_off = (uint32_t)off;
+    x->node_off = (uint32_t)-h->futex_offset; /* checked by robust_head */
     atomic_init(&x->word, 0);
     return mutex_init(m, mem);
 }
@@ -302,8 +307,9 @@ int mp__os_mutex_attach(mp__os_mutex *m, void *mem, mp__handle h,
 
 /* The contended path: v is the word the fast path saw. Kept out of line so
  * the uncontended path stays a leaf without a stack frame to speak of. */
-__attribute__((noinline)) static int mutex_lock_slow(rmutex *x, uint32_t tid, uint32_t v,
-                           long timeout_ms, unsigned spin) {
+__attribute__((noinline)) static int
+mutex_lock_slow(rmutex *x, uint32_t tid, uint32_t v, long timeout_ms,
+                unsigned spin) {
     if ((v & TID_MASK) == tid)
         return MP_ESTATE;
     struct timespec dl;
@@ -347,6 +353,8 @@ int mp__os_mutex_lock(mp__os_mutex *m, long timeout_ms) {
     rmutex *x = m->mem;
     uint32_t tid = (uint32_t)mp__os_thread_id();
     struct robust_list_head *h = robust_head();
+    /* The lock's layout must be this thread's list's (it always is when
+     * one C library serves every process that uses it). */
     if (!h || h->futex_offset != -(long)x->node_off)
         return MP_ENOTSUP;
     struct robust_list *e = entry_of(x);
