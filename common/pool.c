@@ -87,7 +87,7 @@ void mp__pool_lock(mp_pool *p) {
             return;
         mp__cpu_relax();
     }
-    mp__pool_lock(p);
+    apr_thread_mutex_lock(p->mx);
 }
 
 /* ---- dispatch (lock held) ---- */
