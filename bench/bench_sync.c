@@ -58,9 +58,15 @@ static int m_atomic_inline(mp_call *c) {
     return 0;
 }
 
+/* The ping-pong partner's CPU: -1 wherever the scheduler puts it, else
+ * pinned there (the parent pins itself to CPU 0 first). */
+static int pp_cpu = -1;
+
 static int m_pong(mp_call *c) {
     mp_sem *a = mp_arg_sem(mp_call_arg(c, 0)), *b = mp_arg_sem(mp_call_arg(c, 1));
     int64_t n = mp_arg_int(mp_call_arg(c, 2));
+    if (mp_arg_int(mp_call_arg(c, 3)) >= 0)
+        bench_pin_cpu((int)mp_arg_int(mp_call_arg(c, 3)));
     for (int64_t i = 0; i < n; i++) {
         mp_sem_acquire(a, MP_INFINITE);
         mp_sem_release(b);
@@ -123,7 +129,9 @@ static double mp_pp_run(void) {
     mp_process *p;
     mp_sem_new(&a, 0, 0);
     mp_sem_new(&b, 0, 0);
-    mp_process_new(&p, m_pong, MP_ARGS(mp_sem_arg(a), mp_sem_arg(b), mp_int(n_pp)),
+    mp_process_new(&p, m_pong,
+                   MP_ARGS(mp_sem_arg(a), mp_sem_arg(b), mp_int(n_pp),
+                           mp_int(pp_cpu)),
                    NULL);
     mp_process_start(p);
     uint64_t t0 = bench_now_ns();
@@ -228,6 +236,8 @@ static double raw_sem_run(void) {
 static double raw_pp_run(void) {
     raw_shared *r = raw_map();
     if (fork() == 0) {
+        if (pp_cpu >= 0)
+            bench_pin_cpu(pp_cpu);
         for (int64_t i = 0; i < n_pp; i++) {
             sem_wait(&r->a);
             sem_post(&r->b);
@@ -294,6 +304,17 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++)
         if (!only || strstr(ws[i].op, only))
             measure(&ws[i]);
+    for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++)
+        if (ws[i].raw == raw_pp_run && (!only || strstr(ws[i].op, only)) &&
+            mp_cpu_count() > 1) {
+            /* Across two CPUs, without the scheduler's choice of where the
+             * partner runs (which swings the unpinned row). */
+            bench_pin_cpu(0);
+            pp_cpu = 1;
+            measure(&(work){"ping-pong, pinned to two CPUs", "pingpong",
+                            "≤ 1.2× raw", mp_pp_run, raw_pp_run, &n_pp});
+            pp_cpu = -1;
+        }
     for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++)
         if (ws[i].raw == raw_pp_run && (!only || strstr(ws[i].op, only))) {
             bench_pin_cpu(0); /* round trips on one CPU, where noise is lowest */
