@@ -211,26 +211,35 @@ int mp_result_get(mp_result *r, long timeout_ms, mp_buf *buf) {
     return f ? f->info.status : 0;
 }
 
+/* The first failure of a ready result when it has this status, else NULL
+ * (and MP_ESTATE in *rc). */
+static const pool_entry *failed_with(mp_result *r, int status, int *rc) {
+    const pool_entry *f = NULL;
+    if (mp_result_wait(r, 0) == 0)
+        f = first_failure(r);
+    if (f && f->info.status != status)
+        f = NULL;
+    *rc = f ? 0 : MP_ESTATE;
+    return f;
+}
+
 int mp_result_task_code(mp_result *r, int *code) {
+    int rc;
     if (!r || !code)
         return MP_EINVAL;
-    if (mp_result_wait(r, 0) != 0)
-        return MP_ESTATE;
-    const pool_entry *f = first_failure(r);
-    if (!f || f->info.status != MP_ETASK)
-        return MP_ESTATE;
-    *code = f->info.task_code;
-    return 0;
+    const pool_entry *f = failed_with(r, MP_ETASK, &rc);
+    if (f)
+        *code = f->info.task_code;
+    return rc;
 }
 
 int mp_result_worker(mp_result *r, long *pid, int *exitcode) {
+    int rc;
     if (!r)
         return MP_EINVAL;
-    if (mp_result_wait(r, 0) != 0)
-        return MP_ESTATE;
-    const pool_entry *f = first_failure(r);
-    if (!f || f->info.status != MP_EWORKER)
-        return MP_ESTATE;
+    const pool_entry *f = failed_with(r, MP_EWORKER, &rc);
+    if (!f)
+        return rc;
     if (pid)
         *pid = f->info.worker_pid;
     if (exitcode)

@@ -76,6 +76,20 @@ static int t_init_fails(mp_call *c) {
 
 static int t_get_init(mp_call *c) { return mp_call_return_int(c, init_value); }
 
+/* A Pool(2) whose workers run t_init(value, q): each reports its pid on q
+ * once it has started. */
+static mp_pool *reporting_pool(int m, int64_t value, mp_queue **q) {
+    *q = NULL;
+    MP_CHECK_OK(mp_queue_new(q, 0, NULL));
+    mp_pool *p = NULL;
+    mp_pool_options o = {.processes = 2,
+                         .initializer = t_init,
+                         .initargs = MP_ARGS(mp_int(value), mp_queue_arg(*q)),
+                         .start_method = mp_test_methods[m]};
+    MP_CHECK_OK(mp_pool_new(&p, &o));
+    return p;
+}
+
 /* Reports its pid through the initializer's queue, then waits to be killed
  * (bounded: a minute). */
 static int t_report_and_hang(mp_call *c) {
@@ -351,14 +365,8 @@ static void test_callbacks(void) {
 
 static void test_initializer(void) {
     for (int m = 0; m < mp_test_nmethods; m++) {
-        mp_queue *q = NULL;
-        MP_CHECK_OK(mp_queue_new(&q, 0, NULL));
-        mp_pool *p = NULL;
-        mp_pool_options o = {.processes = 2,
-                             .initializer = t_init,
-                             .initargs = MP_ARGS(mp_int(31), mp_queue_arg(q)),
-                             .start_method = mp_test_methods[m]};
-        MP_CHECK_OK(mp_pool_new(&p, &o));
+        mp_queue *q;
+        mp_pool *p = reporting_pool(m, 31, &q);
         /* Each worker ran the initializer once, with the queue. */
         mp_buf b = {0};
         int64_t pids[2] = {0, 0};
@@ -671,14 +679,8 @@ static int kill_pid(long pid) {
  * queued behind it and running on the other worker. */
 static void test_crash_external_kill(void) {
     for (int m = 0; m < mp_test_nmethods; m++) {
-        mp_queue *q = NULL;
-        MP_CHECK_OK(mp_queue_new(&q, 0, NULL));
-        mp_pool *p = NULL;
-        mp_pool_options o = {.processes = 2,
-                             .initializer = t_init,
-                             .initargs = MP_ARGS(mp_int(1), mp_queue_arg(q)),
-                             .start_method = mp_test_methods[m]};
-        MP_CHECK_OK(mp_pool_new(&p, &o));
+        mp_queue *q;
+        mp_pool *p = reporting_pool(m, 1, &q);
         mp_buf b = {0};
         for (int i = 0; i < 2; i++) /* the initializers' reports */
             MP_CHECK_OK(mp_queue_get(q, &b, 30000));
