@@ -488,6 +488,25 @@ static void test_lock_freed_held(void) {
     }
 }
 
+/* A name opened twice in one process: freeing the handle we did not lock
+ * through leaves the lock held (and usable) through the other. */
+static void test_lock_free_other_handle(void) {
+    char nm[64];
+    mp_lock *l1, *l2;
+    st_name(nm, sizeof nm, "twice");
+    MP_CHECK_OK(mp_lock_new_ex(&l1, false, &(mp_sync_options){.name = nm}));
+    MP_CHECK_OK(mp_lock_new_ex(&l2, false, &(mp_sync_options){.name = nm}));
+    MP_CHECK_OK(mp_lock_acquire(l1, MP_INFINITE));
+    mp_lock_free(l2);
+    mp_process *p = st_start(t_foreign_lock, MP_ARGS(mp_lock_arg(l1)),
+                             mp_test_methods[0]);
+    CU_ASSERT_EQUAL(st_join(p), 0); /* still held: MP_EAGAIN, MP_ETIMEDOUT */
+    MP_CHECK_OK(mp_lock_release(l1));
+    MP_CHECK_OK(mp_lock_acquire(l1, 0)); /* not abandoned either */
+    MP_CHECK_OK(mp_lock_release(l1));
+    mp_lock_free(l1);
+}
+
 #ifndef _WIN32
 /* POSIX: locks share each thread's kernel robust list with the C library's
  * robust mutexes. Interleave the two kinds, in a thread that then exits
@@ -917,6 +936,7 @@ void mp_test_suite_sync(void) {
                   {"lock_owner_dead", test_lock_owner_dead},
                   {"lock_owner_dead_many", test_lock_owner_dead_many},
                   {"lock_freed_held", test_lock_freed_held},
+                  {"lock_free_other_handle", test_lock_free_other_handle},
 #ifndef _WIN32
                   {"lock_robust_mix", test_lock_robust_mix},
 #endif
