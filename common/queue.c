@@ -465,7 +465,7 @@ static int open_one(mp_queue *q, int i, bool create, const char *nm,
                         : mp__os_mutex_attach(&q->mx[i], mem, h, nm);
         /* Held for one record's copy: worth polling, unless this process
          * has one CPU to run on (the holder cannot run while we poll). */
-        if (!rc && mp_cpu_count() > 1)
+        if (!rc && q->spin_ns)
             mp__os_mutex_set_spin(&q->mx[i], Q_MUTEX_SPIN);
         return rc;
     }
@@ -480,6 +480,9 @@ static int open_sync(mp_queue *q, bool create, const char *name,
                      mp__handle *hs) {
     char nb[MP__OS_NAME_MAX + 1];
     int rc = 0, i = 0;
+    /* Polling only pays where the peer can run meanwhile. Decided here,
+     * where creating and attaching meet. */
+    q->spin_ns = mp__os_cpu_count() > 1 ? Q_SPIN_NS : 0;
     for (; i < N_MUTEX + N_WAIT && !rc; i++) {
         const char *nm = sync_name(nb, sizeof nb, name, i);
         mp__handle h = hs ? hs[i] : MP__BAD_HANDLE;
@@ -520,7 +523,6 @@ static int attach_header(mp_queue *q) {
     q->h = h;
     q->units = h->ring_units;
     q->ring = (unsigned char *)q->shm.addr + Q_RING_OFFSET;
-    q->spin_ns = mp__os_cpu_count() > 1 ? Q_SPIN_NS : 0;
     return 0;
 }
 
