@@ -2,7 +2,6 @@
 #ifndef MP_COMMON_INTERNAL_H
 #define MP_COMMON_INTERNAL_H
 
-#include <stdatomic.h>
 #include <apr_thread_mutex.h>
 
 #include "mproc.h"
@@ -52,15 +51,5 @@ int mp__process_sentinel(mp_process *p, mp__handle *h);
 void mp__registry_at_exit(void);
 void mp__registry_forget_all(void);
 
-/* A spin-wait hint to the CPU (a compiler barrier where there is none). */
-static inline void mp__cpu_relax(void) {
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
-    __builtin_ia32_pause();
-#elif defined(__GNUC__) && defined(__aarch64__)
-    __asm__ __volatile__("yield" ::: "memory");
-#else
-    atomic_signal_fence(memory_order_seq_cst);
-#endif
-}
 
 #endif

@@ -8,6 +8,7 @@
 #ifndef MP_COMMON_OS_H
 #define MP_COMMON_OS_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -60,6 +61,17 @@ void mp__os_close(mp__handle h);
 
 /* Opens the null device for reading (a child's stdin). */
 int mp__os_open_null(mp__handle *h);
+
+/* A spin-wait hint to the CPU (a compiler barrier where there is none). */
+static inline void mp__cpu_relax(void) {
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+    __builtin_ia32_pause();
+#elif defined(__GNUC__) && defined(__aarch64__)
+    __asm__ __volatile__("yield" ::: "memory");
+#else
+    atomic_signal_fence(memory_order_seq_cst);
+#endif
+}
 
 #include "os_proc.h"
 

@@ -278,14 +278,6 @@ static int mutex_init(mp__os_mutex *m, void *mem) {
     return 0;
 }
 
-static inline void cpu_relax(void) {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    __asm__ __volatile__("yield");
-#endif
-}
-
 int mp__os_mutex_create(mp__os_mutex *m, void *mem, const char *name) {
     (void)name;
     struct robust_list_head *h = robust_head();
@@ -317,7 +309,7 @@ mutex_lock_slow(rmutex *x, uint32_t tid, uint32_t v, long timeout_ms,
         dl = deadline_of(timeout_ms);
     if (timeout_ms != 0)
         for (unsigned i = 0; i < spin && (v & TID_MASK); i++) {
-            cpu_relax();
+            mp__cpu_relax();
             v = atomic_load_explicit(&x->word, memory_order_relaxed);
         }
     bool slept = false, last = timeout_ms == 0;
