@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <apr_thread_proc.h>
+
 #include "sync_internal.h"
 
 #define NAME_BUF (MP__OS_NAME_MAX + 16)
@@ -18,6 +20,16 @@ struct mp_sem {
     mp__shobj obj;
     mp__os_sem s;
 };
+
+/* How long a blocking acquire polls before it sleeps in the kernel. A
+ * release by a peer that is running on another CPU arrives within a
+ * microsecond or so, while a sleep and the wake-up that ends it cost tens
+ * of microseconds once the sleeper's CPU has gone idle. Polling yields the
+ * CPU each round, so a peer that shares it (or any other thread) runs
+ * first: this helps on one CPU too, where the release then comes without
+ * a sleep or a wake-up (the affinity mask is not consulted: a process
+ * pinned to one CPU may still have its peers on others). */
+#define SEM_POLL_NS 20000u
 
 int mp_sem_new_ex(mp_sem **out, unsigned value, unsigned max,
                   const mp_sync_options *opts) {
@@ -61,6 +73,15 @@ int mp_sem_new(mp_sem **s, unsigned value, unsigned max) {
 int mp_sem_acquire(mp_sem *s, long timeout_ms) {
     if (!s || bad_timeout(timeout_ms))
         return MP_EINVAL;
+    int rc = mp__os_sem_wait(&s->s, 0);
+    if (rc != MP_EAGAIN || timeout_ms == 0)
+        return rc;
+    uint64_t until = mp__os_now_ns() + SEM_POLL_NS;
+    do {
+        apr_thread_yield();
+        if ((rc = mp__os_sem_wait(&s->s, 0)) != MP_EAGAIN)
+            return rc;
+    } while (mp__os_now_ns() < until);
     return mp__os_sem_wait(&s->s, timeout_ms);
 }
 
