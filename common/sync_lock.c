@@ -11,6 +11,41 @@
 
 static bool bad_timeout(long t) { return t < 0 && t != MP_INFINITE; }
 
+/* How long a blocking acquire of a Semaphore or a Lock polls before it
+ * sleeps in the kernel. A release by a peer running on another CPU comes
+ * within a microsecond or so, while a sleep and the wake-up that ends it
+ * cost tens of microseconds once the sleeper's CPU has gone idle (and the
+ * releaser pays a system call to wake it). Polling yields the CPU each
+ * round, so a peer that shares the CPU (or any other thread) runs first:
+ * that helps with one CPU too, where the release then comes without a
+ * sleep or a wake-up; and a poller touches the object's cache line only
+ * once per round, not in a tight loop that would pull it away from the
+ * holder. (The affinity mask is not consulted: a process pinned to one CPU
+ * may still have its peers on others.) */
+#define POLL_NS 20000u
+
+/* op(x, timeout) with timeout 0 first, then polled, then blocking. */
+static int poll_then_block(int (*op)(void *, long), void *x, long timeout_ms) {
+    int rc = op(x, 0);
+    if (rc != MP_EAGAIN || timeout_ms == 0)
+        return rc;
+    uint64_t until = mp__os_now_ns() + POLL_NS;
+    do {
+        apr_thread_yield();
+        if ((rc = op(x, 0)) != MP_EAGAIN)
+            return rc;
+    } while (mp__os_now_ns() < until);
+    return op(x, timeout_ms);
+}
+
+static int sem_op(void *s, long timeout_ms) {
+    return mp__os_sem_wait(s, timeout_ms);
+}
+
+static int mutex_op(void *m, long timeout_ms) {
+    return mp__os_mutex_lock(m, timeout_ms);
+}
+
 /* ---- Semaphore: [header][os sem] ---- */
 
 #define SEM_OFF MP__SHOBJ_HDR
@@ -20,16 +55,6 @@ struct mp_sem {
     mp__shobj obj;
     mp__os_sem s;
 };
-
-/* How long a blocking acquire polls before it sleeps in the kernel. A
- * release by a peer that is running on another CPU arrives within a
- * microsecond or so, while a sleep and the wake-up that ends it cost tens
- * of microseconds once the sleeper's CPU has gone idle. Polling yields the
- * CPU each round, so a peer that shares it (or any other thread) runs
- * first: this helps on one CPU too, where the release then comes without
- * a sleep or a wake-up (the affinity mask is not consulted: a process
- * pinned to one CPU may still have its peers on others). */
-#define SEM_POLL_NS 20000u
 
 int mp_sem_new_ex(mp_sem **out, unsigned value, unsigned max,
                   const mp_sync_options *opts) {
@@ -73,16 +98,7 @@ int mp_sem_new(mp_sem **s, unsigned value, unsigned max) {
 int mp_sem_acquire(mp_sem *s, long timeout_ms) {
     if (!s || bad_timeout(timeout_ms))
         return MP_EINVAL;
-    int rc = mp__os_sem_wait(&s->s, 0);
-    if (rc != MP_EAGAIN || timeout_ms == 0)
-        return rc;
-    uint64_t until = mp__os_now_ns() + SEM_POLL_NS;
-    do {
-        apr_thread_yield();
-        if ((rc = mp__os_sem_wait(&s->s, 0)) != MP_EAGAIN)
-            return rc;
-    } while (mp__os_now_ns() < until);
-    return mp__os_sem_wait(&s->s, timeout_ms);
+    return poll_then_block(sem_op, &s->s, timeout_ms);
 }
 
 int mp_sem_release(mp_sem *s) {
@@ -167,7 +183,7 @@ static int relock(mp__lock_state *st) {
 
 /* The hot path is kept short on purpose (see PERFORMANCE.md, "Value += 1
  * under its lock"): one thread-id compare, the os mutex, two plain stores,
- * all on one cache line. */
+ * all on one cache line. Contended, it polls before sleeping (POLL_NS). */
 int mp_lock_acquire(mp_lock *l, long timeout_ms) {
     if (!l || bad_timeout(timeout_ms))
         return MP_EINVAL;
@@ -175,7 +191,7 @@ int mp_lock_acquire(mp_lock *l, long timeout_ms) {
     uint64_t me = mp__os_thread_id();
     if (atomic_load_explicit(&st->owner, memory_order_relaxed) == me)
         return relock(st);
-    int rc = mp__os_mutex_lock(&l->m, timeout_ms);
+    int rc = poll_then_block(mutex_op, &l->m, timeout_ms);
     if (rc == 0 || rc == MP_EOWNERDEAD) {
         /* After a dead owner its depth and id are stale: start afresh. */
         st->count = 1;

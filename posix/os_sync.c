@@ -186,7 +186,8 @@ void mp__os_sem_close(mp__os_sem *s) { s->mem = NULL; }
  * its general-purpose branches. It spins before sleeping only when asked to
  * (mp__os_mutex_set_spin): with two CPUs taking turns on a user's lock, a
  * spinner keeps pulling the lock's line away from the holder (measured
- * slower in bench_sync). */
+ * slower in bench_sync). A user's Lock polls one level up instead
+ * (common/sync_lock.c), yielding between tries. */
 #define TID_MASK FUTEX_TID_MASK
 #define NODE_OFF_DEFAULT 32
 

@@ -66,7 +66,8 @@ MP_EXTERN int mp_sem_new_ex(mp_sem **s, unsigned value, unsigned max,
  * A blocking acquire first polls for about 20 µs, yielding the CPU between
  * polls, before it sleeps in the kernel: a release that comes that soon
  * (the usual case when processes hand work back and forth) then costs no
- * sleep and no wake-up. Waiters are not served in FIFO order. */
+ * sleep and no wake-up, and other threads can use the CPU meanwhile.
+ * Waiters are not served in FIFO order. */
 MP_EXTERN int mp_sem_acquire(mp_sem *s, long timeout_ms);
 
 /* Increments and wakes one waiter. MP_EOVERFLOW when bounded and already at
@@ -95,7 +96,9 @@ MP_EXTERN int mp_lock_new_ex(mp_lock **l, bool recursive,
  * data it guards may be half-updated); MP_EAGAIN (timeout 0); MP_ETIMEDOUT;
  * MP_ESTATE when the calling thread already holds a (non-recursive) Lock,
  * instead of deadlocking; MP_EINVAL. An RLock held by the caller is
- * acquired again at once (its count grows). */
+ * acquired again at once (its count grows). A lock held by another thread
+ * is polled for about 20 µs, yielding the CPU between polls, before the
+ * caller sleeps (as mp_sem_acquire); it is not handed over in FIFO order. */
 MP_EXTERN int mp_lock_acquire(mp_lock *l, long timeout_ms);
 
 /* Releases once (an RLock is free when its count returns to 0). MP_ESTATE
