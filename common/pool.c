@@ -214,7 +214,7 @@ static void free_chunks(pool_chunk *c) {
     while (c) {
         pool_chunk *next = c->next;
         mp__pool_chunk_drop_msg(c);
-        free(c);
+        mp__pool_release(c);
         c = next;
     }
 }
@@ -230,7 +230,8 @@ typedef struct chunk_list {
 static int seal_chunk(chunk_list *l, mp__wbuf *w, mp_result *r,
                       uint32_t first, uint32_t count) {
     bool inl = w->len <= POOL_INLINE_MSG;
-    pool_chunk *c = malloc(sizeof *c + (inl ? w->len : 0));
+    pool_chunk *c =
+        mp__pool_alloc(&r->pool->alloc, sizeof *c + (inl ? w->len : 0));
     if (!c)
         return MP_ENOMEM;
     memset(c, 0, sizeof *c);
@@ -250,7 +251,7 @@ static int seal_chunk(chunk_list *l, mp__wbuf *w, mp_result *r,
         memcpy(c->msg, w->data, w->len);
         w->len = 0;
     } else {
-        free(c);
+        mp__pool_release(c);
         return MP_ENOMEM;
     }
     if (l->tail)
@@ -453,6 +454,7 @@ void mp__pool_unref(mp_pool *p) {
         apr_pool_destroy(p->apool);
         mp__unlock();
     }
+    mp__pool_alloc_fini(&p->alloc);
     free(p);
 }
 

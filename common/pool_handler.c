@@ -42,7 +42,7 @@ static void fail_chunk(done_list *d, pool_chunk *c, const mp_task_info *info) {
     for (uint32_t k = c->done; k < c->count; k++)
         set_one(d, c->r, c->first + k, info, NULL, 0);
     mp__pool_chunk_drop_msg(c);
-    free(c);
+    mp__pool_release(c);
 }
 
 static pool_chunk *pop_head(pool_worker *w) {

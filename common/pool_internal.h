@@ -134,6 +134,21 @@ typedef enum pool_state {
     S_DONE       /* every worker gone, every result complete */
 } pool_state;
 
+/* pool_slab.c: the small blocks of results and chunks. */
+typedef struct pool_slab pool_slab;
+typedef struct pool_alloc {
+    _Atomic bool busy; /* a thread is carving */
+    pool_slab *cur;    /* being carved */
+    size_t used;       /* bytes of cur handed out */
+    _Atomic(pool_slab *) spare;
+} pool_alloc;
+/* A block of size bytes (malloc'd when large or when another thread is
+ * carving). Released with mp__pool_release, by any thread, before the
+ * pool's memory goes (mp__pool_alloc_fini). */
+void *mp__pool_alloc(pool_alloc *a, size_t size);
+void mp__pool_release(void *p);
+void mp__pool_alloc_fini(pool_alloc *a);
+
 typedef struct fn_cache_entry {
     mp_target fn;
     uint8_t *loc;
@@ -166,6 +181,7 @@ struct mp_pool {
     mp_start_method method;
 
     _Atomic(fn_cache_entry *) fns; /* pushed under mx, read without it */
+    pool_alloc alloc; /* results and chunks; outlives every result */
 };
 
 /* pool.c */

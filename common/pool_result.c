@@ -23,7 +23,8 @@ int mp__result_new(mp_pool *p, result_kind kind, size_t n,
     if (k > (SIZE_MAX - sizeof(mp_result)) /
                 (sizeof(pool_entry) + sizeof(size_t)))
         return MP_ENOMEM;
-    mp_result *r = malloc(sizeof *r + k * (sizeof(pool_entry) + sizeof(size_t)));
+    mp_result *r = mp__pool_alloc(
+        &p->alloc, sizeof *r + k * (sizeof(pool_entry) + sizeof(size_t)));
     if (!r)
         return MP_ENOMEM;
     memset(r, 0, sizeof *r);
@@ -48,7 +49,7 @@ void mp__result_destroy(mp_result *r) {
     for (size_t i = 0; i < r->n; i++)
         if (r->e[i].data.cap) /* cap 0: held in the entry itself */
             free(r->e[i].data.data);
-    free(r);
+    mp__pool_release(r);
     mp__pool_unref(p);
 }
 
