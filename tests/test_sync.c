@@ -129,6 +129,27 @@ static int t_sem_wait_forever(mp_call *c) {
     return sleep_long();
 }
 
+/* The partner of test_sem_pingpong: takes a, checks that the turns
+ * alternate, bumps the count, gives b. */
+static int t_pong(mp_call *c) {
+    mp_sem *a = mp_arg_sem(mp_call_arg(c, 0)), *b = mp_arg_sem(mp_call_arg(c, 1));
+    mp_value *v = mp_arg_value(mp_call_arg(c, 2));
+    int64_t n = mp_arg_int(mp_call_arg(c, 3));
+    if (!a || !b || !v)
+        return 1;
+    long long *count = mp_value_ptr(v);
+    for (int64_t i = 0; i < n; i++) {
+        if (mp_sem_acquire(a, 30000) != 0)
+            return 2;
+        if (*count != 2 * i + 1)
+            return 3;
+        ++*count;
+        if (mp_sem_release(b) != 0)
+            return 4;
+    }
+    return 0;
+}
+
 static int t_event_wait(mp_call *c) {
     mp_event *e = mp_arg_event(mp_call_arg(c, 0));
     return e && mp_event_wait(e, 30000) == 0 && mp_event_is_set(e) == 1 ? 0 : 1;
@@ -303,6 +324,46 @@ static void test_sem_children(void) {
             CU_ASSERT_EQUAL(st_join(p[k]), 0);
         MP_CHECK_RC(mp_sem_acquire(s, 0), MP_EAGAIN);
         mp_sem_free(s);
+    }
+}
+
+/* Round trips between two processes: each side polls for a while before
+ * sleeping, so both the polled hand-over and (when the partner is slow to
+ * be scheduled) the sleep and wake-up are exercised; the turns must
+ * strictly alternate and none may be lost. */
+static void test_sem_pingpong(void) {
+    for (int i = 0; i < mp_test_nmethods; i++) {
+        mp_sem *a, *b;
+        mp_value *v;
+        int64_t n = 10 * ROUNDS;
+        MP_CHECK_OK(mp_sem_new(&a, 0, 0));
+        MP_CHECK_OK(mp_sem_new(&b, 0, 0));
+        MP_CHECK_OK(mp_value_new(&v, MP_TYPE_LONGLONG, NULL,
+                                 &(mp_shared_options){.raw = true}));
+        long long *count = mp_value_ptr(v);
+        mp_process *p = st_start(t_pong,
+                                 MP_ARGS(mp_sem_arg(a), mp_sem_arg(b),
+                                         mp_value_arg(v), mp_int(n)),
+                                 mp_test_methods[i]);
+        int64_t k = 0;
+        for (; k < n; k++) {
+            if (*count != 2 * k)
+                break;
+            ++*count;
+            if (mp_sem_release(a) != 0 || mp_sem_acquire(b, 30000) != 0)
+                break;
+        }
+        CU_ASSERT_EQUAL(k, n);
+        CU_ASSERT_EQUAL(st_join(p), 0);
+        CU_ASSERT_EQUAL(*count, 2 * n);
+        int val;
+        MP_CHECK_OK(mp_sem_get_value(a, &val));
+        CU_ASSERT_EQUAL(val, 0);
+        MP_CHECK_OK(mp_sem_get_value(b, &val));
+        CU_ASSERT_EQUAL(val, 0);
+        mp_value_free(v);
+        mp_sem_free(a);
+        mp_sem_free(b);
     }
 }
 
@@ -929,6 +990,7 @@ void mp_test_suite_sync(void) {
                   {"sem_bounded", test_sem_bounded},
                   {"sem_bad_input", test_sem_bad_input},
                   {"sem_children", test_sem_children},
+                  {"sem_pingpong", test_sem_pingpong},
                   {"sem_killed_waiter", test_sem_killed_waiter},
                   {"lock", test_lock}, {"rlock", test_rlock},
                   {"lock_foreign", test_lock_foreign},
