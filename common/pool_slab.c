@@ -11,10 +11,28 @@
  *
  * One thread carves at a time: `busy` is a try-lock, and a thread that
  * finds it taken (another submitter) uses malloc instead. A block records
- * its slab (NULL: malloc'd) in the 16 bytes before it. */
+ * its slab (NULL: malloc'd) and size in the 16 bytes before it. */
 #include <stdlib.h>
 
 #include "pool_internal.h"
+
+/* Under AddressSanitizer a released block is poisoned until carved again,
+ * so a use after mp_result_free is still caught inside a live slab. */
+#if defined(__SANITIZE_ADDRESS__)
+#define SLAB_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SLAB_ASAN 1
+#endif
+#endif
+#ifdef SLAB_ASAN
+#include <sanitizer/asan_interface.h>
+#define POISON(p, n) ASAN_POISON_MEMORY_REGION(p, n)
+#define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION(p, n)
+#else
+#define POISON(p, n) ((void)(p), (void)(n))
+#define UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
 
 #define SLAB_SIZE ((size_t)16 << 10)
 #define BLOCK_MAX ((size_t)1 << 10)
@@ -27,6 +45,7 @@ struct pool_slab {
 
 typedef struct block_hdr {
     pool_slab *slab;
+    size_t size; /* bytes after the header (for the sanitizer) */
 } block_hdr;
 
 _Static_assert(sizeof(block_hdr) <= HDR && sizeof(pool_slab) <= HDR,
@@ -37,7 +56,14 @@ static void *plain(size_t size) {
     if (!h)
         return NULL;
     h->slab = NULL;
+    h->size = size;
     return (char *)h + HDR;
+}
+
+static void slab_free(pool_slab *s) {
+    if (s)
+        UNPOISON(s, SLAB_SIZE);
+    free(s);
 }
 
 /* Drops one reference; the last keeps the slab as the spare (one is kept,
@@ -45,7 +71,7 @@ static void *plain(size_t size) {
 static void slab_unref(pool_slab *s) {
     if (atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) != 1)
         return;
-    free(atomic_exchange(&s->owner->spare, s));
+    slab_free(atomic_exchange(&s->owner->spare, s));
 }
 
 void *mp__pool_alloc(pool_alloc *a, size_t size) {
@@ -63,16 +89,20 @@ void *mp__pool_alloc(pool_alloc *a, size_t size) {
         a->cur = s;
         a->used = HDR;
         if (s) {
+            UNPOISON(s, SLAB_SIZE);
             atomic_init(&s->refs, 1);
             s->owner = a;
+            POISON((char *)s + HDR, SLAB_SIZE - HDR);
         }
     }
     void *p = NULL;
     if (s) {
         block_hdr *h = (block_hdr *)((char *)s + a->used);
         a->used += need;
+        UNPOISON(h, need);
         atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
         h->slab = s;
+        h->size = need - HDR;
         p = (char *)h + HDR;
     }
     atomic_store_explicit(&a->busy, false, memory_order_release);
@@ -83,15 +113,17 @@ void mp__pool_release(void *p) {
     if (!p)
         return;
     block_hdr *h = (block_hdr *)((char *)p - HDR);
-    if (h->slab)
+    if (h->slab) {
+        POISON(p, h->size);
         slab_unref(h->slab);
-    else
+    } else {
         free(h);
+    }
 }
 
 void mp__pool_alloc_fini(pool_alloc *a) {
     if (a->cur)
         slab_unref(a->cur); /* the last reference: every block is back */
     a->cur = NULL;
-    free(atomic_exchange(&a->spare, NULL));
+    slab_free(atomic_exchange(&a->spare, NULL));
 }
