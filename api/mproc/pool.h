@@ -180,7 +180,10 @@ MP_EXTERN int mp_result_item(mp_result *r, size_t i, const void **ptr,
                              size_t *len, mp_task_info *info);
 
 /* Releases the caller's hold on r. Safe before it completes (the pool then
- * drops it when it does; its callbacks still run). NULL-safe. */
+ * drops it when it does; its callbacks still run). NULL-safe. Small results
+ * live in the pool's 16 KiB slabs, and a slab goes back only when all of
+ * its results are freed: free results when done with them, not much later
+ * than their neighbours. */
 MP_EXTERN void mp_result_free(mp_result *r);
 
 /* Lazy iterators over fn(items[i]) (Python's imap and imap_unordered): the
