@@ -225,7 +225,8 @@ static int decode_one(mp__rbuf *r, mp_arg *x, mp__handle *hs, size_t nh) {
     }
 }
 
-int mp__argv_decode(mp__rbuf *r, mp__handle *hs, size_t nh, mp__argv *out) {
+static int decode_list(mp__rbuf *r, mp__handle *hs, size_t nh, mp_arg *store,
+                       size_t cap, mp__argv *out) {
     uint32_t n;
     memset(out, 0, sizeof *out);
     int rc = mp__r_u32(r, &n);
@@ -236,10 +237,14 @@ int mp__argv_decode(mp__rbuf *r, mp__handle *hs, size_t nh, mp__argv *out) {
     out->imported = true;
     if (n == 0)
         return 0;
-    out->v = calloc(n, sizeof(mp_arg));
-    if (!out->v)
-        return MP_ENOMEM;
-    out->mem = out->v;
+    if (n <= cap) {
+        out->v = store; /* the caller's: mem stays NULL */
+    } else {
+        out->v = calloc(n, sizeof(mp_arg));
+        if (!out->v)
+            return MP_ENOMEM;
+        out->mem = out->v;
+    }
     for (uint32_t i = 0; i < n; i++) {
         out->n = i;
         if ((rc = decode_one(r, &out->v[i], hs, nh))) {
@@ -249,6 +254,15 @@ int mp__argv_decode(mp__rbuf *r, mp__handle *hs, size_t nh, mp__argv *out) {
     }
     out->n = n;
     return 0;
+}
+
+int mp__argv_decode(mp__rbuf *r, mp__handle *hs, size_t nh, mp__argv *out) {
+    return decode_list(r, hs, nh, NULL, 0, out);
+}
+
+int mp__argv_decode_in(mp__rbuf *r, mp_arg *store, size_t cap,
+                       mp__argv *out) {
+    return decode_list(r, NULL, 0, store, cap, out);
 }
 
 /* ---- mp_call and the readers ---- */

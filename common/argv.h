@@ -33,6 +33,11 @@ int mp__args_encode(mp_args args, mp__wbuf *w, mp__handles *hs);
 /* Decodes from r; objects are imported taking handles from hs. On error
  * everything taken is released. */
 int mp__argv_decode(mp__rbuf *r, mp__handle *hs, size_t nh, mp__argv *out);
+/* The same for a list without objects (a pool task's), into store when it
+ * has room for cap arguments (no allocation), else into the heap. Release
+ * with mp__argv_free as usual. */
+int mp__argv_decode_in(mp__rbuf *r, mp_arg *store, size_t cap,
+                       mp__argv *out);
 
 struct mp_call {
     const mp_arg *v;

@@ -26,24 +26,11 @@ static int wgrow(mp__wbuf *w, size_t n) {
     return 0;
 }
 
-void mp__w_bytes(mp__wbuf *w, const void *p, size_t n) {
+void mp__w_bytes_slow(mp__wbuf *w, const void *p, size_t n) {
     if (n == 0 || wgrow(w, n))
         return;
     memcpy(w->data + w->len, p, n);
     w->len += n;
-}
-
-void mp__w_u8(mp__wbuf *w, uint8_t v) { mp__w_bytes(w, &v, 1); }
-
-void mp__w_u32(mp__wbuf *w, uint32_t v) {
-    uint8_t b[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16),
-                    (uint8_t)(v >> 24)};
-    mp__w_bytes(w, b, 4);
-}
-
-void mp__w_u64(mp__wbuf *w, uint64_t v) {
-    mp__w_u32(w, (uint32_t)v);
-    mp__w_u32(w, (uint32_t)(v >> 32));
 }
 
 void mp__w_blob(mp__wbuf *w, const void *p, size_t n) {
@@ -60,38 +47,6 @@ void mp__w_free(mp__wbuf *w) {
     if (!w->borrowed)
         free(w->data);
     memset(w, 0, sizeof *w);
-}
-
-int mp__r_bytes(mp__rbuf *r, void *out, size_t n) {
-    if (n > r->left)
-        return MP_EPROTO;
-    if (n)
-        memcpy(out, r->p, n);
-    r->p += n;
-    r->left -= n;
-    return 0;
-}
-
-int mp__r_u8(mp__rbuf *r, uint8_t *v) { return mp__r_bytes(r, v, 1); }
-
-int mp__r_u32(mp__rbuf *r, uint32_t *v) {
-    uint8_t b[4];
-    int rc = mp__r_bytes(r, b, 4);
-    if (rc)
-        return rc;
-    *v = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 |
-         (uint32_t)b[3] << 24;
-    return 0;
-}
-
-int mp__r_u64(mp__rbuf *r, uint64_t *v) {
-    uint32_t lo, hi;
-    int rc = mp__r_u32(r, &lo);
-    if (!rc)
-        rc = mp__r_u32(r, &hi);
-    if (!rc)
-        *v = (uint64_t)hi << 32 | lo;
-    return rc;
 }
 
 int mp__r_blob(mp__rbuf *r, const void **p, size_t *n, size_t max) {

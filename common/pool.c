@@ -192,7 +192,8 @@ static int encode_call(mp__wbuf *w, const mp_args *args) {
     size_t at = w->len;
     mp__w_u32(w, 0);
     int rc = mp__args_encode(*args, w, &hs);
-    mp__handles_free(&hs);
+    if (hs.v) /* never: check_items refused objects */
+        mp__handles_free(&hs);
     if (!rc && !w->err) {
         uint32_t len = (uint32_t)(w->len - at - 4);
         w->data[at] = (uint8_t)len;

@@ -126,6 +126,7 @@ static int run_call(worker *x, mp_target fn, int fn_rc, mp__rbuf *r,
     size_t blen;
     res_call rc = {0, 0, 0, 0};
     mp__argv a = {0};
+    mp_arg store[8];
     x->call.ret.len = 0;
     x->call.has_ret = false;
     if (mp__r_blob(r, &blob, &blen, MP__ARGS_MAX))
@@ -134,7 +135,7 @@ static int run_call(worker *x, mp_target fn, int fn_rc, mp__rbuf *r,
         rc.status = fn_rc;
     else {
         mp__rbuf ar = {blob, blen};
-        rc.status = mp__argv_decode(&ar, NULL, 0, &a);
+        rc.status = mp__argv_decode_in(&ar, store, 8, &a);
     }
     if (!rc.status) {
         x->call.v = a.v;
