@@ -57,19 +57,21 @@ void mp__pool_wake_monitor(mp_pool *p) {
         mp_conn_send(p->wake_wr, "w", 1);
 }
 
-int mp__pool_get(mp_queue *q, mp_buf *b) {
-    uint64_t until = 0;
-    for (;;) {
-        int rc = mp_queue_get(q, b, 0);
-        if (rc != MP_EAGAIN)
-            return rc;
-        uint64_t now = mp__os_now_ns();
-        if (!until)
-            until = now + POOL_YIELD_NS;
-        else if (now >= until)
-            return mp_queue_get(q, b, MP_INFINITE);
+int mp__pool_get(mp_queue *q, mp_buf *b, uint32_t *window) {
+    int rc = mp_queue_get(q, b, 0);
+    if (rc != MP_EAGAIN)
+        return rc;
+    uint64_t t0 = mp__os_now_ns(), now = t0;
+    while (now - t0 < *window) {
         apr_thread_yield();
+        if ((rc = mp_queue_get(q, b, 0)) != MP_EAGAIN)
+            break;
+        now = mp__os_now_ns();
     }
+    if (rc == MP_EAGAIN)
+        rc = mp_queue_get(q, b, MP_INFINITE);
+    *window = mp__pool_poll_next(mp__os_now_ns() - t0, POOL_YIELD_NS);
+    return rc;
 }
 
 int mp__pool_post(mp_pool *p, uint32_t kind, uint32_t worker, uint32_t seq,
@@ -502,6 +504,7 @@ int mp_pool_new(mp_pool **pp, const mp_pool_options *opts) {
     p->method = method;
     p->state = S_RUN;
     p->spin = mp_cpu_count() > 1;
+    atomic_init(&p->wait_window, POOL_WAIT_NS);
     if ((rc = pool_init(p, opts)) != 0) {
         destroy(p);
         mp__pool_unref(p);

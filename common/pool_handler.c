@@ -174,11 +174,12 @@ static bool all_gone(mp_pool *p) {
 void *APR_THREAD_FUNC mp__pool_handler_main(apr_thread_t *t, void *arg) {
     mp_pool *p = arg;
     mp_buf b = {0};
+    uint32_t window = POOL_YIELD_NS;
     mp__pool_lock(p);
     p->handler_id = apr_os_thread_current();
     apr_thread_mutex_unlock(p->mx);
     for (bool finished = false; !finished;) {
-        int rc = mp__pool_get(p->rq, &b);
+        int rc = mp__pool_get(p->rq, &b, &window);
         done_list d = {NULL, NULL};
         mp__pool_lock(p);
         /* Take what else is already there in the same lock round: one

@@ -182,6 +182,7 @@ struct mp_pool {
 
     _Atomic(fn_cache_entry *) fns; /* pushed under mx, read without it */
     pool_alloc alloc; /* results and chunks; outlives every result */
+    _Atomic uint32_t wait_window; /* mp_result_wait's poll, adapting */
 };
 
 /* pool.c */
@@ -201,12 +202,34 @@ int mp__pool_submit(mp_pool *p, mp_target fn, const mp_args *items, size_t n,
                     size_t chunksize, result_kind kind,
                     const mp_result_options *opts, mp_result **out);
 
-/* mp_queue_get(q, b, MP_INFINITE), but while nothing comes it first polls
- * for POOL_YIELD_NS, giving the CPU away between polls: on a machine with
- * few CPUs a busy spin would take the core the thread we wait for (worker,
- * handler or caller) needs to produce what we wait for. */
+/* Polling before sleeping, with a window that adapts. Each of the pool's
+ * waits (a worker for its next task, the handler for the next result, a
+ * caller for its result) first polls, giving the CPU away between polls:
+ * on a machine with few CPUs a busy spin would take the core that the
+ * thread we wait for (worker, handler or caller) needs to produce what we
+ * wait for. Polling is what keeps a round trip at a few µs, because a
+ * sleeping thread takes tens to hundreds of µs to wake (its CPU may have
+ * halted). A fixed window was not enough: once one wake-up was slow, the
+ * other two threads' windows ran out too, each round trip paid three
+ * wake-ups, and the pool stayed there (round trips of 15–300 µs instead of
+ * 5). So the window follows the waits: twice the last one, at least the
+ * base and at most POOL_POLL_MAX_NS, and back to the base after a wait of
+ * POOL_POLL_MAX_NS or more, which is idleness rather than a hand-over. */
+#define POOL_POLL_MAX_NS 500000u
+/* The window after a wait of waited_ns, for a wait whose base is base. */
+static inline uint32_t mp__pool_poll_next(uint64_t waited_ns, uint32_t base) {
+    if (waited_ns >= POOL_POLL_MAX_NS || 2 * waited_ns <= base)
+        return base;
+    return 2 * waited_ns < POOL_POLL_MAX_NS ? (uint32_t)(2 * waited_ns)
+                                            : POOL_POLL_MAX_NS;
+}
+
+/* mp_queue_get(q, b, MP_INFINITE), polling first for *window ns (base
+ * POOL_YIELD_NS); *window is the caller's own and adapts as above. */
 #define POOL_YIELD_NS 50000u
-int mp__pool_get(mp_queue *q, mp_buf *b);
+/* The base of mp_result_wait's window. */
+#define POOL_WAIT_NS 20000u
+int mp__pool_get(mp_queue *q, mp_buf *b, uint32_t *window);
 
 /* pool_handler.c */
 void *APR_THREAD_FUNC mp__pool_handler_main(apr_thread_t *t, void *arg);

@@ -137,27 +137,41 @@ static bool ready_for_me(const mp_result *r) {
                                                apr_os_thread_current()));
 }
 
-/* How long a waiter polls before it sleeps: a task's round trip is a few
- * microseconds, far less than a sleep and a wake-up cost. It yields between
- * polls: the handler and the worker it waits for need a CPU to finish. */
-#define SPIN_NS 20000u
+/* A waiter polls before it sleeps (see POOL_POLL_MAX_NS): a task's round
+ * trip is a few microseconds, far less than a sleep and a wake-up cost. It
+ * yields between polls: the handler and the worker it waits for need a CPU
+ * to finish. The window (base POOL_WAIT_NS) is the pool's, shared by its
+ * waiting threads. */
+
+/* Learns from a wait that began at t0 (0: it did not poll). */
+static void learn(mp_pool *p, uint64_t t0) {
+    if (t0)
+        atomic_store_explicit(&p->wait_window,
+                              mp__pool_poll_next(mp__os_now_ns() - t0, POOL_WAIT_NS),
+                              memory_order_relaxed);
+}
 
 int mp_result_wait(mp_result *r, long timeout_ms) {
     if (!r || timeout_ms < MP_INFINITE)
         return MP_EINVAL;
     if (r->ready)
         return 0;
-    if (timeout_ms != 0 && r->pool->spin) {
-        uint64_t until = mp__os_now_ns() + SPIN_NS;
+    mp_pool *p = r->pool;
+    uint64_t t0 = 0, start = mp__os_now_ns();
+    uint64_t dl = timeout_ms > 0 ? start + (uint64_t)timeout_ms * 1000000u : 0;
+    if (timeout_ms != 0 && p->spin) {
+        t0 = start;
+        uint64_t until =
+            t0 + atomic_load_explicit(&p->wait_window, memory_order_relaxed);
+        if (dl && until > dl)
+            until = dl;
         while (!r->ready && mp__os_now_ns() < until)
             apr_thread_yield();
-        if (r->ready)
+        if (r->ready) {
+            learn(p, t0);
             return 0;
+        }
     }
-    mp_pool *p = r->pool;
-    uint64_t dl = timeout_ms > 0
-                      ? mp__os_now_ns() + (uint64_t)timeout_ms * 1000000u
-                      : 0;
     int rc = 0;
     mp__pool_lock(p);
     while (!ready_for_me(r) && !rc) {
@@ -175,6 +189,8 @@ int mp_result_wait(mp_result *r, long timeout_ms) {
         }
     }
     apr_thread_mutex_unlock(p->mx);
+    if (!rc)
+        learn(p, t0);
     return rc;
 }
 

@@ -226,8 +226,9 @@ int mp__pool_worker_main(mp_call *call) {
         return rc;
     }
     mp_buf msg = {0};
+    uint32_t window = POOL_YIELD_NS;
     for (uint64_t done = 0; !maxtasks || done < maxtasks; done++) {
-        rc = mp__pool_get(x.tq, &msg);
+        rc = mp__pool_get(x.tq, &msg, &window);
         if (!rc)
             rc = run_chunk(&x, &msg);
         if (rc)
