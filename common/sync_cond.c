@@ -137,7 +137,21 @@ static void event_release_(void *obj) { mp_event_free(obj); }
 const mp__objtype mp__event_type = {event_export, event_import,
                                     event_release_};
 
-/* ---- Condition: [header][own lock][seq][wait] ---- */
+/* ---- Condition: [header][own lock][state][wait] ---- */
+
+/* A waiter sleeps on seq, which every notify bumps. That alone would let a
+ * notify(n) wake more than n: a Windows waiter re-checks the word every
+ * 50 ms (see win32/os_sync.c), and any waiter may wake spuriously. So a
+ * notify also hands out credits, at most one per waiter not yet served,
+ * and only a waiter that finds seq moved and takes a credit returns as
+ * notified; the others sleep again. Everything here changes under the
+ * condition's lock. A waiter killed in its sleep stays counted: it can
+ * cost at most one spurious return per notify later, never a lost one. */
+typedef struct cv_state {
+    _Atomic uint32_t seq;
+    uint32_t credits; /* notifications not yet taken */
+    uint32_t waiters; /* waiting, and not yet served */
+} cv_state;
 
 #define CV_LOCK MP__SHOBJ_HDR
 #define CV_SEQ (CV_LOCK + MP__LOCK_AREA)
@@ -149,14 +163,14 @@ struct mp_cond {
     mp_lock own;      /* the lock in our mapping, used when lock == &own */
     mp_lock *lock;
     bool free_lock;   /* an imported external lock we must free */
-    _Atomic uint32_t *seq;
+    cv_state *st;
     mp__os_wait w;
 };
 
 static int cond_setup(mp_cond *c, bool create, const char *name, mp__handle lh,
                       mp__handle wh) {
     char buf[NAME_BUF];
-    c->seq = mp__shobj_at(&c->obj, CV_SEQ);
+    c->st = mp__shobj_at(&c->obj, CV_SEQ);
     c->own.embedded = true;
     int rc = mp__lock_init(&c->own, mp__shobj_at(&c->obj, CV_LOCK), create,
                            true, mp__subname(buf, sizeof buf, name, "mtx"), lh);
@@ -216,16 +230,31 @@ int mp_cond_wait(mp_cond *c, long timeout_ms) {
         return MP_EINVAL;
     if (mp_lock_is_owned(c->lock) != 1)
         return MP_ESTATE;
+    cv_state *st = c->st;
+    int64_t dl = mp__deadline(timeout_ms);
     /* Read under the lock: any notify after this point changes it. */
-    uint32_t s = atomic_load(c->seq);
-    uint32_t depth = mp__lock_save(c->lock);
-    int rc = mp__os_wait_on(&c->w, c->seq, s, timeout_ms);
-    int lrc = mp__lock_restore(c->lock, depth);
-    if (lrc)
-        return lrc;
-    if (rc == MP_ETIMEDOUT && atomic_load(c->seq) != s)
-        rc = 0; /* notified as the time ran out */
-    return rc;
+    uint32_t s = atomic_load(&st->seq);
+    st->waiters++;
+    for (;;) {
+        uint32_t depth = mp__lock_save(c->lock);
+        long left = mp__remaining_ms(dl);
+        int rc = left == 0 ? MP_ETIMEDOUT
+                           : mp__os_wait_on(&c->w, &st->seq, s, left);
+        int lrc = mp__lock_restore(c->lock, depth);
+        if (lrc && lrc != MP_EOWNERDEAD)
+            return lrc; /* the lock is not ours: leave the counts alone */
+        uint32_t now = atomic_load(&st->seq);
+        if (now != s && st->credits > 0) {
+            st->credits--; /* notified (perhaps as the time ran out) */
+            st->waiters--;
+            return lrc;
+        }
+        if (rc == MP_ETIMEDOUT || lrc) {
+            st->waiters--;
+            return lrc ? lrc : MP_ETIMEDOUT;
+        }
+        s = now; /* the notifications so far were others' */
+    }
 }
 
 int mp_cond_wait_for(mp_cond *c, bool (*pred)(void *), void *arg,
@@ -251,9 +280,13 @@ int mp_cond_notify(mp_cond *c, int n) {
         return MP_EINVAL;
     if (mp_lock_is_owned(c->lock) != 1)
         return MP_ESTATE;
-    if (n > 0) {
-        atomic_fetch_add(c->seq, 1);
-        mp__os_wake(&c->w, c->seq, n);
+    cv_state *st = c->st;
+    uint32_t idle = st->waiters > st->credits ? st->waiters - st->credits : 0;
+    uint32_t k = (uint32_t)n < idle ? (uint32_t)n : idle;
+    if (k > 0) {
+        st->credits += k;
+        atomic_fetch_add(&st->seq, 1);
+        mp__os_wake(&c->w, &st->seq, (int)k);
     }
     return 0;
 }

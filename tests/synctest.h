@@ -48,4 +48,14 @@ static inline const char *st_name(char *buf, size_t cap, const char *what) {
         CU_ASSERT(cond);                                                      \
     } while (0)
 
+/* Asserts that cond stays true for ms (something that must not happen
+ * does not, within a bound long enough for it to have shown). */
+#define ST_HOLDS_FOR(cond, ms)                                                \
+    do {                                                                      \
+        int64_t until_ = mp_test_now_ms() + (ms);                             \
+        while ((cond) && mp_test_now_ms() < until_)                           \
+            mp_test_sleep_ms(1);                                              \
+        CU_ASSERT(cond);                                                      \
+    } while (0)
+
 #endif

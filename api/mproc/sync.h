@@ -154,7 +154,8 @@ MP_EXTERN int mp_cond_release(mp_cond *c);
  * possible: re-check the state, or use mp_cond_wait_for), MP_ETIMEDOUT
  * (also for timeout 0), MP_EOWNERDEAD (notified or not, the lock was taken
  * back from a dead owner), MP_ESTATE when the caller does not hold the
- * lock, MP_EINVAL. A waiter killed while waiting leaves nothing behind. */
+ * lock, MP_EINVAL. A waiter killed while waiting blocks nobody: at worst
+ * a later notify wakes one more waiter than asked (a spurious return). */
 MP_EXTERN int mp_cond_wait(mp_cond *c, long timeout_ms);
 
 /* With the lock held: waits until pred(arg) is true (checked first, then
@@ -163,7 +164,8 @@ MP_EXTERN int mp_cond_wait(mp_cond *c, long timeout_ms);
 MP_EXTERN int mp_cond_wait_for(mp_cond *c, bool (*pred)(void *arg), void *arg,
                                long timeout_ms);
 
-/* With the lock held: wakes up to n waiters / all of them. MP_ESTATE when
+/* With the lock held: wakes up to n of the waiters waiting now / all of
+ * them (a notify with nobody waiting is lost, as in Python). MP_ESTATE when
  * the caller does not hold the lock, MP_EINVAL for NULL or n < 0. */
 MP_EXTERN int mp_cond_notify(mp_cond *c, int n);
 MP_EXTERN int mp_cond_notify_all(mp_cond *c);
