@@ -141,14 +141,13 @@ static bool ready_for_me(const mp_result *r) {
  * trip is a few microseconds, far less than a sleep and a wake-up cost. It
  * yields between polls: the handler and the worker it waits for need a CPU
  * to finish. The window (base POOL_WAIT_NS) is the pool's, shared by its
- * waiting threads. */
-
-/* Learns from a wait that began at t0 (0: it did not poll). */
+ * waiting threads; learn() sets it from a wait that began at t0 (0: the
+ * wait did not poll, and teaches nothing). */
 static void learn(mp_pool *p, uint64_t t0) {
-    if (t0)
-        atomic_store_explicit(&p->wait_window,
-                              mp__pool_poll_next(mp__os_now_ns() - t0, POOL_WAIT_NS),
-                              memory_order_relaxed);
+    if (!t0)
+        return;
+    uint32_t w = mp__pool_poll_next(mp__os_now_ns() - t0, POOL_WAIT_NS);
+    atomic_store_explicit(&p->wait_window, w, memory_order_relaxed);
 }
 
 int mp_result_wait(mp_result *r, long timeout_ms) {
