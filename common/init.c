@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include <apr_general.h>
+#include <apr_thread_proc.h>
 
 #include "internal.h"
 
@@ -121,6 +122,16 @@ int mp_set_executable(const char *path) {
     free(mp__g.exe);
     mp__g.exe = copy;
     return 0;
+}
+
+int mp__poll_yield(int (*try_op)(void *arg), void *arg, uint64_t until) {
+    int rc;
+    do {
+        apr_thread_yield();
+        if ((rc = try_op(arg)) != MP_EAGAIN)
+            return rc;
+    } while (mp__os_now_ns() < until);
+    return rc;
 }
 
 int mp_cpu_count(void) {

@@ -57,17 +57,23 @@ void mp__pool_wake_monitor(mp_pool *p) {
         mp_conn_send(p->wake_wr, "w", 1);
 }
 
+typedef struct get_call {
+    mp_queue *q;
+    mp_buf *b;
+} get_call;
+
+static int try_get(void *arg) {
+    get_call *c = arg;
+    return mp_queue_get(c->q, c->b, 0);
+}
+
 int mp__pool_get(mp_queue *q, mp_buf *b, uint32_t *window) {
     int rc = mp_queue_get(q, b, 0);
     if (rc != MP_EAGAIN)
         return rc;
-    uint64_t t0 = mp__os_now_ns(), now = t0;
-    while (now - t0 < *window) {
-        apr_thread_yield();
-        if ((rc = mp_queue_get(q, b, 0)) != MP_EAGAIN)
-            break;
-        now = mp__os_now_ns();
-    }
+    uint64_t t0 = mp__os_now_ns();
+    get_call c = {q, b};
+    rc = mp__poll_yield(try_get, &c, t0 + *window);
     if (rc == MP_EAGAIN)
         rc = mp_queue_get(q, b, MP_INFINITE);
     *window = mp__pool_poll_next(mp__os_now_ns() - t0, POOL_YIELD_NS);

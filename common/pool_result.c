@@ -12,7 +12,6 @@
 #include <string.h>
 
 #include <apr_atomic.h>
-#include <apr_thread_proc.h>
 
 #include "pool_internal.h"
 
@@ -150,25 +149,31 @@ static void learn(mp_pool *p, uint64_t t0) {
     atomic_store_explicit(&p->wait_window, w, memory_order_relaxed);
 }
 
+static int try_ready(void *r) {
+    return ((mp_result *)r)->ready ? 0 : MP_EAGAIN;
+}
+
 int mp_result_wait(mp_result *r, long timeout_ms) {
     if (!r || timeout_ms < MP_INFINITE)
         return MP_EINVAL;
     if (r->ready)
         return 0;
     mp_pool *p = r->pool;
-    uint64_t t0 = 0, start = mp__os_now_ns();
-    uint64_t dl = timeout_ms > 0 ? start + (uint64_t)timeout_ms * 1000000u : 0;
-    if (timeout_ms != 0 && p->spin) {
-        t0 = start;
-        uint64_t until =
-            t0 + atomic_load_explicit(&p->wait_window, memory_order_relaxed);
-        if (dl && until > dl)
-            until = dl;
-        while (!r->ready && mp__os_now_ns() < until)
-            apr_thread_yield();
-        if (r->ready) {
-            learn(p, t0);
-            return 0;
+    uint64_t t0 = 0, dl = 0;
+    if (timeout_ms != 0) { /* a poll (timeout 0) reads no clock */
+        uint64_t start = mp__os_now_ns();
+        if (timeout_ms > 0)
+            dl = start + (uint64_t)timeout_ms * 1000000u;
+        if (p->spin) {
+            t0 = start;
+            uint64_t until = t0 + atomic_load_explicit(&p->wait_window,
+                                                       memory_order_relaxed);
+            if (dl && until > dl)
+                until = dl;
+            if (mp__poll_yield(try_ready, r, until) == 0) {
+                learn(p, t0);
+                return 0;
+            }
         }
     }
     int rc = 0;

@@ -3,8 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <apr_thread_proc.h>
-
+#include "internal.h"
 #include "sync_internal.h"
 
 #define NAME_BUF (MP__OS_NAME_MAX + 16)
@@ -25,17 +24,23 @@ static bool bad_timeout(long t) { return t < 0 && t != MP_INFINITE; }
 #define POLL_NS 20000u
 
 /* op(x, timeout) with timeout 0 first, then polled, then blocking. */
+typedef struct op_call {
+    int (*op)(void *, long);
+    void *x;
+} op_call;
+
+static int try_op(void *arg) {
+    op_call *c = arg;
+    return c->op(c->x, 0);
+}
+
 static int poll_then_block(int (*op)(void *, long), void *x, long timeout_ms) {
     int rc = op(x, 0);
     if (rc != MP_EAGAIN || timeout_ms == 0)
         return rc;
-    uint64_t until = mp__os_now_ns() + POLL_NS;
-    do {
-        apr_thread_yield();
-        if ((rc = op(x, 0)) != MP_EAGAIN)
-            return rc;
-    } while (mp__os_now_ns() < until);
-    return op(x, timeout_ms);
+    op_call c = {op, x};
+    rc = mp__poll_yield(try_op, &c, mp__os_now_ns() + POLL_NS);
+    return rc != MP_EAGAIN ? rc : op(x, timeout_ms);
 }
 
 static int sem_op(void *s, long timeout_ms) {
