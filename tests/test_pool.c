@@ -17,6 +17,7 @@
 #ifdef _WIN32
 #include <windows.h>
 #else
+#include <pthread.h>
 #include <sys/types.h>
 #include <unistd.h>
 #endif
@@ -326,6 +327,93 @@ static void on_err(mp_result *r, void *user) {
         atomic_store(&cb_last_code, code);
         atomic_fetch_add(&cb_err, 1);
     }
+}
+
+/* ---- several threads submitting at once ---- */
+
+#ifdef _WIN32
+#define SUBMITTED 300 /* per thread; every queue wait is a wineserver call */
+#else
+#define SUBMITTED 3000
+#endif
+#define SUBMITTERS 4
+
+typedef struct submitter {
+    mp_pool *p;
+    int64_t base;
+    int bad; /* counted here, asserted by the main thread (CUnit is not
+                thread-safe) */
+} submitter;
+
+/* Submits SUBMITTED tasks, then checks and frees their results, freeing
+ * every other one before it is read (the pool then drops it itself). */
+static void submit_many(submitter *s) {
+    mp_result **r = calloc(SUBMITTED, sizeof *r);
+    mp_buf b = {0};
+    if (!r) {
+        s->bad = -1;
+        return;
+    }
+    for (int i = 0; i < SUBMITTED; i++)
+        if (mp_pool_apply_async(s->p, t_square, MP_ARGS(mp_int(s->base + i)),
+                                &r[i]))
+            s->bad++;
+    for (int i = 0; i < SUBMITTED; i++) {
+        int64_t x = s->base + i;
+        if (i % 2 == 0) {
+            mp_result_free(r[i]); /* unread, perhaps still running */
+            continue;
+        }
+        if (!r[i] || mp_result_get(r[i], 60000, &b) != 0 || buf_int(&b) != x * x)
+            s->bad++;
+        mp_result_free(r[i]);
+    }
+    mp_buf_free(&b);
+    free(r);
+}
+
+#ifdef _WIN32
+static DWORD WINAPI submitter_main(LPVOID arg) {
+    submit_many(arg);
+    return 0;
+}
+#else
+static void *submitter_main(void *arg) {
+    submit_many(arg);
+    return NULL;
+}
+#endif
+
+/* The pool's state, its allocator (one thread carves its slabs at a time;
+ * the others fall back to malloc) and its results, under threads that
+ * submit, read and free at once. */
+static void test_threads_submit(void) {
+    mp_pool *p = new_pool(2, MP_START_DEFAULT);
+    submitter s[SUBMITTERS];
+#ifdef _WIN32
+    HANDLE t[SUBMITTERS];
+#else
+    pthread_t t[SUBMITTERS];
+#endif
+    for (int k = 0; k < SUBMITTERS; k++) {
+        s[k] = (submitter){p, (int64_t)k * 1000000, 0};
+#ifdef _WIN32
+        t[k] = CreateThread(NULL, 0, submitter_main, &s[k], 0, NULL);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(t[k]);
+#else
+        CU_ASSERT_EQUAL_FATAL(pthread_create(&t[k], NULL, submitter_main, &s[k]), 0);
+#endif
+    }
+    for (int k = 0; k < SUBMITTERS; k++) {
+#ifdef _WIN32
+        CU_ASSERT_EQUAL(WaitForSingleObject(t[k], 120000), WAIT_OBJECT_0);
+        CloseHandle(t[k]);
+#else
+        pthread_join(t[k], NULL);
+#endif
+        CU_ASSERT_EQUAL(s[k].bad, 0);
+    }
+    close_join_free(p);
 }
 
 static void test_callbacks(void) {
@@ -806,6 +894,7 @@ static void test_no_leaks(void) {
 void mp_test_suite_pool(void) {
     MP_TEST_SUITE("pool",
                   {"apply", test_apply},
+                  {"threads_submit", test_threads_submit},
                   {"apply_async_timeout", test_apply_async_timeout},
                   {"map_chunksizes", test_map_chunksizes},
                   {"map_empty", test_map_empty},
