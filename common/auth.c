@@ -62,7 +62,7 @@ static int split_digest(const uint8_t *m, size_t n, char name[16],
 /* Errors of the peer's messages are authentication failures; a peer that
  * went away or a deadline stays what it is. */
 static int recv_msg(mp_conn *c, uint8_t *buf, size_t cap, size_t *len,
-                    uint64_t d) {
+                    mp__deadline d) {
     int rc = mp__conn_recv_into_dl(c, buf, cap, len, d);
     if (rc == MP_EMSGSIZE || rc == MP_EPROTO)
         return MP_EAUTH;
@@ -94,7 +94,7 @@ static int verify(const void *key, size_t klen, const uint8_t *msg,
 }
 
 int mp__auth_deliver(mp_conn *c, const void *key, size_t klen,
-                     mp_auth_digest digest, uint64_t d) {
+                     mp_auth_digest digest, mp__deadline d) {
     uint8_t out[CHALLENGE_LEN + 8 + MESSAGE_LENGTH], ans[MAX_MSG + 16];
     size_t pre = digest == MP_AUTH_MD5 ? 0 : 8; /* "{sha256}" */
     size_t nrand = digest == MP_AUTH_MD5 ? LEGACY_LENGTH : MESSAGE_LENGTH;
@@ -138,7 +138,8 @@ static int make_answer(const void *key, size_t klen, const uint8_t *m,
     return 0;
 }
 
-int mp__auth_answer(mp_conn *c, const void *key, size_t klen, uint64_t d) {
+int mp__auth_answer(mp_conn *c, const void *key, size_t klen,
+                    mp__deadline d) {
     uint8_t msg[MAX_MSG], ans[MAX_DIGEST_NAME + 2 + MP__HMAC_MAX];
     size_t n, alen;
     int rc = recv_msg(c, msg, sizeof msg, &n, d);

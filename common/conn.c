@@ -83,7 +83,7 @@ int mp_conn_recv(mp_conn *c, mp_buf *buf, long timeout_ms) {
     int rc = check_readable(c);
     if (rc || !buf || timeout_ms < MP_INFINITE)
         return rc ? rc : MP_EINVAL;
-    uint64_t d = mp__deadline(timeout_ms), len;
+    mp__deadline d = mp__deadline_in(timeout_ms), len;
     if ((rc = mp__os_conn_peek(c->os, &len, d)) != 0)
         return rc;
     /* Checked before allocating: a peer's length alone never makes us
@@ -99,7 +99,7 @@ int mp_conn_recv(mp_conn *c, mp_buf *buf, long timeout_ms) {
 }
 
 int mp__conn_recv_into_dl(mp_conn *c, void *ptr, size_t cap, size_t *len,
-                          uint64_t d) {
+                          mp__deadline d) {
     uint64_t n;
     int rc = mp__os_conn_peek(c->os, &n, d);
     if (rc)
@@ -115,7 +115,7 @@ int mp_conn_recv_into(mp_conn *c, void *ptr, size_t cap, size_t *len,
     int rc = check_readable(c);
     if (rc || !len || (!ptr && cap) || timeout_ms < MP_INFINITE)
         return rc ? rc : MP_EINVAL;
-    return mp__conn_recv_into_dl(c, ptr, cap, len, mp__deadline(timeout_ms));
+    return mp__conn_recv_into_dl(c, ptr, cap, len, mp__deadline_in(timeout_ms));
 }
 
 int mp_conn_poll(mp_conn *c, long timeout_ms) {
@@ -123,7 +123,7 @@ int mp_conn_poll(mp_conn *c, long timeout_ms) {
     if (rc || timeout_ms < MP_INFINITE)
         return rc ? rc : MP_EINVAL;
     uint64_t len;
-    rc = mp__os_conn_peek(c->os, &len, mp__deadline(timeout_ms));
+    rc = mp__os_conn_peek(c->os, &len, mp__deadline_in(timeout_ms));
     /* End of stream or a bad frame is news for recv to report. */
     return rc == MP_EAGAIN || rc == MP_ETIMEDOUT ? rc : 0;
 }

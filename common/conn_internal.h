@@ -18,7 +18,7 @@ int mp__conn_wrap(mp_conn **out, mp__os_conn *os, bool readable,
 
 /* mp_conn_recv_into with an absolute deadline. */
 int mp__conn_recv_into_dl(mp_conn *c, void *ptr, size_t cap, size_t *len,
-                          uint64_t d);
+                          mp__deadline d);
 
 /* n random bytes from APR. */
 int mp__random(void *out, size_t n);
@@ -30,7 +30,8 @@ int mp__random_token(char out[33]);
  * answers; answer: the peer challenges, we answer. MP_EAUTH when the key
  * is wrong either way or the peer speaks something else. */
 int mp__auth_deliver(mp_conn *c, const void *key, size_t klen,
-                     mp_auth_digest digest, uint64_t d);
-int mp__auth_answer(mp_conn *c, const void *key, size_t klen, uint64_t d);
+                     mp_auth_digest digest, mp__deadline d);
+int mp__auth_answer(mp_conn *c, const void *key, size_t klen,
+                    mp__deadline d);
 
 #endif

@@ -88,17 +88,14 @@ static size_t check_polled(mp_wait_item *items, size_t n) {
 }
 
 static int wait_set_run(wait_set *s, mp_wait_item *items, size_t n,
-                        uint64_t d) {
+                        mp__deadline d) {
     for (;;) {
-        uint64_t slice = d;
+        mp__deadline slice = d;
         size_t hits = s->polled ? check_polled(items, n) : 0;
-        if (hits || (s->polled && d != MP__DL_FOREVER && d != MP__DL_NOW &&
-                     mp__os_now_ns() >= d))
+        if (hits || (s->polled && d != MP__DL_NOW && mp__deadline_passed(d)))
             slice = MP__DL_NOW;
-        else if (s->polled) {
-            uint64_t next = mp__deadline(NO_SENTINEL_SLICE_MS);
-            slice = d < next ? d : next;
-        }
+        else if (s->polled)
+            slice = mp__deadline_min(d, mp__deadline_in(NO_SENTINEL_SLICE_MS));
         int rc = mp__os_conn_wait_any(s->conns, s->nc, s->procs, s->np,
                                       slice, s->ready);
         if (rc && rc != MP_EAGAIN && rc != MP_ETIMEDOUT)
@@ -123,7 +120,7 @@ int mp_wait(mp_wait_item *items, size_t n, long timeout_ms) {
     wait_set s = {0};
     int rc = set_build(&s, items, n);
     if (!rc)
-        rc = wait_set_run(&s, items, n, mp__deadline(timeout_ms));
+        rc = wait_set_run(&s, items, n, mp__deadline_in(timeout_ms));
     set_free(&s);
     return rc;
 }

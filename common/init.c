@@ -124,16 +124,6 @@ int mp_set_executable(const char *path) {
     return 0;
 }
 
-int mp__poll_yield(int (*try_op)(void *arg), void *arg, uint64_t until) {
-    int rc;
-    do {
-        apr_thread_yield();
-        if ((rc = try_op(arg)) != MP_EAGAIN)
-            return rc;
-    } while (mp__os_now_ns() < until);
-    return rc;
-}
-
 int mp_cpu_count(void) {
     int n = mp__os_cpu_count();
     return n > 0 ? n : 1;

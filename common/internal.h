@@ -7,6 +7,7 @@
 #include "mproc.h"
 #include "argv.h"
 #include "os.h"
+#include "wait_policy.h"
 
 #define MP__NAME_MAX 255
 
@@ -24,12 +25,6 @@ extern mp__global mp__g;
 void mp__lock(void);
 void mp__unlock(void);
 
-/* Polling before a sleep, shared by every wait that does it (Semaphore,
- * Lock, the pool's): calls try_op(arg) (0 or an error: done; MP_EAGAIN:
- * not yet), giving the CPU away before each call, so that the thread we
- * wait for can run even on our CPU, until it is done or the clock
- * (mp__os_now_ns) passes until. Returns try_op's last result. */
-int mp__poll_yield(int (*try_op)(void *arg), void *arg, uint64_t until);
 
 /* The start method an object uses: its own choice, else the global one. */
 int mp__resolve_method(mp_start_method m, mp_start_method *out);

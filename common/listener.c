@@ -62,9 +62,9 @@ int mp_listener_new(mp_listener **out, const char *address,
 }
 
 /* CPython's Listener.accept: deliver_challenge, then answer_challenge. */
-static int server_handshake(mp_listener *l, mp_conn *c, uint64_t d) {
+static int server_handshake(mp_listener *l, mp_conn *c, mp__deadline d) {
     if (d == MP__DL_NOW)
-        d = mp__deadline(NOWAIT_HANDSHAKE_MS);
+        d = mp__deadline_in(NOWAIT_HANDSHAKE_MS);
     int rc = mp__auth_deliver(c, l->key, l->klen, l->digest, d);
     if (!rc)
         rc = mp__auth_answer(c, l->key, l->klen, d);
@@ -76,7 +76,7 @@ int mp_listener_accept(mp_listener *l, mp_conn **conn, long timeout_ms) {
         return MP_EINVAL;
     if (l->closed)
         return MP_ECLOSED;
-    uint64_t d = mp__deadline(timeout_ms);
+    mp__deadline d = mp__deadline_in(timeout_ms);
     mp__os_conn *os;
     mp_conn *c;
     int rc = mp__os_accept(l->os, &os, d);
@@ -114,7 +114,8 @@ int mp_client(mp_conn **conn, const char *address,
     const mp_conn_options *o = opts ? opts : &none;
     if (!conn || !address || !*address || check_opts(o))
         return MP_EINVAL;
-    uint64_t d = o->timeout_ms ? mp__deadline(o->timeout_ms) : MP__DL_FOREVER;
+    mp__deadline d =
+        o->timeout_ms ? mp__deadline_in(o->timeout_ms) : MP__DL_FOREVER;
     mp__os_conn *os;
     mp_conn *c;
     int rc = mp__os_connect(&os, address, d);

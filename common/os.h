@@ -8,12 +8,12 @@
 #ifndef MP_COMMON_OS_H
 #define MP_COMMON_OS_H
 
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "mproc/core.h"
+#include "clock.h"
 
 /* An OS handle: a file descriptor on POSIX, a HANDLE on Windows. */
 typedef intptr_t mp__handle;
@@ -33,8 +33,8 @@ int mp__os_init(void);
 int mp__os_atfork(void (*prepare)(void), void (*parent)(void),
                   void (*child)(void));
 
-/* A monotonic clock in nanoseconds. */
-uint64_t mp__os_now_ns(void);
+/* The monotonic clock, mp__os_now_ns, is declared in clock.h with the
+ * deadline type every wait of the os contract takes. */
 
 /* Sleeps for at least ms milliseconds. */
 void mp__os_sleep_ms(long ms);
@@ -61,17 +61,6 @@ void mp__os_close(mp__handle h);
 
 /* Opens the null device for reading (a child's stdin). */
 int mp__os_open_null(mp__handle *h);
-
-/* A spin-wait hint to the CPU (a compiler barrier where there is none). */
-static inline void mp__cpu_relax(void) {
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
-    __builtin_ia32_pause();
-#elif defined(__GNUC__) && defined(__aarch64__)
-    __asm__ __volatile__("yield" ::: "memory");
-#else
-    atomic_signal_fence(memory_order_seq_cst);
-#endif
-}
 
 #include "os_proc.h"
 

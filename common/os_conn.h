@@ -15,33 +15,6 @@
 #include "os.h"
 #include "codec.h" /* after os.h: it needs mp_buf */
 
-/* Deadlines are absolute mp__os_now_ns() values, with two special ones. */
-#define MP__DL_NOW 0u           /* do not wait: MP_EAGAIN */
-#define MP__DL_FOREVER UINT64_MAX
-
-static inline uint64_t mp__deadline(long timeout_ms) {
-    if (timeout_ms < 0)
-        return MP__DL_FOREVER;
-    if (timeout_ms == 0)
-        return MP__DL_NOW;
-    return mp__os_now_ns() + (uint64_t)timeout_ms * 1000000u;
-}
-
-/* How long to wait for d: -1 forever, else milliseconds rounded up; 0 with
- * *rc set to MP_EAGAIN / MP_ETIMEDOUT when d allows no more waiting. */
-static inline long mp__deadline_left(uint64_t d, int *rc) {
-    *rc = 0;
-    if (d == MP__DL_FOREVER)
-        return -1;
-    uint64_t now = d == MP__DL_NOW ? 0 : mp__os_now_ns();
-    if (d == MP__DL_NOW || now >= d) {
-        *rc = d == MP__DL_NOW ? MP_EAGAIN : MP_ETIMEDOUT;
-        return 0;
-    }
-    uint64_t ms = (d - now + 999999u) / 1000000u;
-    return ms > 0x7fffffff ? 0x7fffffffL : (long)ms;
-}
-
 typedef struct mp__os_conn mp__os_conn;
 
 /* A connected pair; duplex or a is the receiving end and b the sending end.
@@ -55,13 +28,13 @@ int mp__os_conn_send(mp__os_conn *c, const void *p, size_t len);
 /* Waits until d for the next message to begin and sets *len to its length,
  * consuming nothing the next take needs. MP_ECLOSED at end of stream
  * (also inside a frame header), MP_EPROTO for a malformed frame. */
-int mp__os_conn_peek(mp__os_conn *c, uint64_t *len, uint64_t d);
+int mp__os_conn_peek(mp__os_conn *c, uint64_t *len, mp__deadline d);
 
 /* Consumes the message whose length peek reported into dst[0..len). A
  * deadline that runs out part-way keeps what was read inside the channel,
  * and the next take (with the same len) resumes; only when that cannot be
  * kept (out of memory) does every later peek report MP_ESTATE. */
-int mp__os_conn_take(mp__os_conn *c, void *dst, size_t len, uint64_t d);
+int mp__os_conn_take(mp__os_conn *c, void *dst, size_t len, mp__deadline d);
 
 /* Whether a message or end of stream is already known to the channel, so
  * that peek would not wait. */
@@ -72,7 +45,7 @@ bool mp__os_conn_ready(const mp__os_conn *c);
  * channels and ready[nc..nc+np) for the processes. 0 when one is ready,
  * MP_EAGAIN / MP_ETIMEDOUT otherwise. */
 int mp__os_conn_wait_any(mp__os_conn *const *conns, size_t nc,
-                         const mp__handle *procs, size_t np, uint64_t d,
+                         const mp__handle *procs, size_t np, mp__deadline d,
                          bool *ready);
 
 /* Closes the handle and frees the channel. NULL-safe. */
@@ -94,7 +67,7 @@ typedef struct mp__os_listener mp__os_listener;
 int mp__os_listen(mp__os_listener **l, const char *addr, const char *token,
                   int backlog);
 const char *mp__os_listener_address(const mp__os_listener *l);
-int mp__os_accept(mp__os_listener *l, mp__os_conn **c, uint64_t d);
+int mp__os_accept(mp__os_listener *l, mp__os_conn **c, mp__deadline d);
 /* Stops accepting (clients are refused from now on). */
 void mp__os_listener_close(mp__os_listener *l);
 /* Closes and frees, removing what the listener created. NULL-safe. */
@@ -102,6 +75,6 @@ void mp__os_listener_free(mp__os_listener *l);
 
 /* Connects to a listener. MP_ENOENT / MP_ECONNREFUSED promptly when nobody
  * listens there. */
-int mp__os_connect(mp__os_conn **c, const char *addr, uint64_t d);
+int mp__os_connect(mp__os_conn **c, const char *addr, mp__deadline d);
 
 #endif

@@ -37,8 +37,8 @@ int mp__os_spawn(const mp__spawn_req *req, mp__os_proc *out);
 int mp__os_child_bind_parent(long ppid);
 
 /* Waits until the child has ended without reaping it; several threads may
- * wait at once. 0, or MP_ETIMEDOUT when timeout_ms runs out. */
-int mp__os_proc_wait(mp__os_proc *p, long timeout_ms);
+ * wait at once. 0, or mp__deadline_err(d) when d passes first. */
+int mp__os_proc_wait(mp__os_proc *p, mp__deadline d);
 
 /* Collects the ended child's status, once: *code is the exit code, -signal
  * for a signal, -15 / -9 for mp__os_proc_signal's terminate / kill on every

@@ -36,8 +36,8 @@ int mp__os_sem_create(mp__os_sem *s, void *mem, unsigned value, unsigned max,
 /* Attaches to a semaphore created by another process in mem (opened by name
  * or received as h, which it takes; h may be MP__BAD_HANDLE). */
 int mp__os_sem_attach(mp__os_sem *s, void *mem, mp__handle h, const char *name);
-/* 0, MP_EAGAIN (timeout 0), MP_ETIMEDOUT. */
-int mp__os_sem_wait(mp__os_sem *s, long timeout_ms);
+/* 0, MP_EAGAIN (d is MP__DL_NOW), MP_ETIMEDOUT. */
+int mp__os_sem_wait(mp__os_sem *s, mp__deadline d);
 /* MP_EOVERFLOW past the bound. */
 int mp__os_sem_post(mp__os_sem *s);
 int mp__os_sem_value(mp__os_sem *s, int *value);
@@ -66,11 +66,11 @@ int mp__os_mutex_create(mp__os_mutex *m, void *mem, const char *name);
 int mp__os_mutex_attach(mp__os_mutex *m, void *mem, mp__handle h,
                         const char *name);
 /* 0, MP_EOWNERDEAD (acquired; the state it guards may be inconsistent),
- * MP_EAGAIN (timeout 0), MP_ETIMEDOUT, MP_ESTATE when the calling thread
+ * MP_EAGAIN (d is MP__DL_NOW), MP_ETIMEDOUT, MP_ESTATE when the calling thread
  * already holds it (instead of deadlocking), MP_ENOTSUP when the thread
  * cannot take part in owner-death detection (POSIX: a C library whose
  * robust list has another layout). */
-int mp__os_mutex_lock(mp__os_mutex *m, long timeout_ms);
+int mp__os_mutex_lock(mp__os_mutex *m, mp__deadline d);
 /* MP_ESTATE when the calling thread does not hold it. */
 int mp__os_mutex_unlock(mp__os_mutex *m);
 /* Closing a mutex the calling thread holds abandons it (the next lock in
@@ -91,10 +91,10 @@ int mp__os_wait_create(mp__os_wait *w, void *mem, const char *name);
 int mp__os_wait_attach(mp__os_wait *w, void *mem, mp__handle h,
                        const char *name);
 /* Sleeps while *word (a 32-bit atomic in shared memory) == expected, until
- * woken, or the timeout runs out. 0 (woken, changed or spurious),
- * MP_ETIMEDOUT (also for timeout 0 while the word is unchanged). */
+ * woken, or d passes. 0 (woken, changed or spurious), MP_ETIMEDOUT (also
+ * for a passed d while the word is unchanged). */
 int mp__os_wait_on(mp__os_wait *w, const void *word, uint32_t expected,
-                   long timeout_ms);
+                   mp__deadline d);
 /* Wakes up to n sleepers waiting on word through w (INT32_MAX: all). Call
  * it after changing the word. */
 void mp__os_wake(mp__os_wait *w, const void *word, int n);

@@ -159,9 +159,9 @@ int mp_process_join(mp_process *p, long timeout_ms) {
     if (st == P_NEW || st == P_CLOSED)
         return MP_ESTATE;
     if (st == P_STARTED) {
-        int rc = mp__os_proc_wait(&p->os, timeout_ms);
+        int rc = mp__os_proc_wait(&p->os, mp__deadline_in(timeout_ms));
         if (rc)
-            return rc;
+            return rc == MP_EAGAIN ? MP_ETIMEDOUT : rc;
         mp__lock();
         reap_locked(p);
         mp__unlock();
@@ -175,7 +175,7 @@ int mp_process_is_alive(mp_process *p) {
     mp__lock();
     int alive = 0;
     if (p->state == P_STARTED) {
-        if (mp__os_proc_wait(&p->os, 0) == 0)
+        if (mp__os_proc_wait(&p->os, MP__DL_NOW) == 0)
             reap_locked(p);
         else
             alive = 1;
@@ -274,7 +274,7 @@ void mp__registry_at_exit(void) {
         mp__unlock();
         if (!p)
             return;
-        mp__os_proc_wait(&p->os, MP_INFINITE);
+        mp__os_proc_wait(&p->os, MP__DL_FOREVER);
         mp__lock();
         reap_locked(p);
         bool orphan = p->orphaned;

@@ -40,16 +40,7 @@
 #define Q_MIN_RING 4096u
 #define Q_MAX_RING (1u << 30)
 #define Q_NAME_MAX (MP__OS_NAME_MAX - 10)
-#define Q_SLICE_MS 250L
-/* How long a caller spins on an empty (full) queue before it sleeps: about
- * the time a peer takes to copy a 64 KiB item, so streaming never pays a
- * sleep and a wake-up per item, and short enough to cost little when the
- * queue really is idle. Not at all with one usable CPU, where the peer
- * cannot run while we spin. */
-#define Q_SPIN_NS 50000u
 #define Q_LINE 64
-/* Rounds a contended side mutex polls before sleeping. */
-#define Q_MUTEX_SPIN 200u
 
 enum { M_PROD, M_CONS, N_MUTEX };
 enum { W_ITEMS, W_SPACE, W_JOIN, N_WAIT };
@@ -85,7 +76,6 @@ struct mp_queue {
     qhdr *h;
     unsigned char *ring;
     uint32_t units; /* ring size in 8-byte units */
-    uint32_t spin_ns;
     mp__os_mutex mx[N_MUTEX];
     mp__os_wait wt[N_WAIT];
     char *name;     /* named queues: the name, counted in users */
@@ -104,19 +94,6 @@ static inline uint64_t w_make(uint32_t seq, uint32_t pos) {
 }
 static inline uint32_t rec_units(size_t len) {
     return 1 + (uint32_t)((len + 7) / 8);
-}
-
-/* Whether to keep spinning; *until starts at 0 and is set on first use. */
-static bool spin_more(const mp_queue *q, uint64_t *until) {
-    if (!q->spin_ns)
-        return false;
-    uint64_t now = mp__os_now_ns();
-    if (!*until)
-        *until = now + q->spin_ns;
-    if (now >= *until)
-        return false;
-    mp__cpu_relax();
-    return true;
 }
 
 /* ---- ring copies (a record may wrap around the end) ---- */
@@ -143,42 +120,15 @@ static size_t ring_read(const mp_queue *q, size_t off, void *dst, size_t n) {
     return (off + n) & (size - 1);
 }
 
-/* ---- time and locks ---- */
-
-/* Longer bounds are cut to this (about 11.5 days), so deadline arithmetic
- * never overflows. */
-#define Q_MAX_BOUND_MS 1000000000L
-
-static uint64_t deadline_of(long timeout_ms) {
-    if (timeout_ms <= 0)
-        return 0;
-    long ms = timeout_ms < Q_MAX_BOUND_MS ? timeout_ms : Q_MAX_BOUND_MS;
-    return mp__os_now_ns() + (uint64_t)ms * 1000000u;
-}
-
-/* Milliseconds left until the deadline, rounded up; 0 when it has passed. */
-static long left_ms(uint64_t deadline) {
-    uint64_t now = mp__os_now_ns();
-    return now >= deadline ? 0 : (long)((deadline - now + 999999u) / 1000000u);
-}
-
-/* The next sleep: a slice, or what is left of the bound (0: time is up). */
-static long next_sleep(long timeout_ms, uint64_t deadline) {
-    if (timeout_ms < 0)
-        return Q_SLICE_MS;
-    long left = left_ms(deadline);
-    return left < Q_SLICE_MS ? left : Q_SLICE_MS;
-}
+/* ---- locks and sleeps ---- */
 
 /* Takes a side's mutex. A dead previous owner needs no repair (see the top
  * of the file), so MP_EOWNERDEAD is success here. The wait is bounded by the
  * caller's deadline; a non-blocking call still waits for a holder, which
  * only ever holds it for one copy. */
-static int lock_side(mp_queue *q, int side, long timeout_ms, uint64_t dl) {
-    long ms = MP_INFINITE;
-    if (timeout_ms > 0 && (ms = left_ms(dl)) == 0)
-        return MP_ETIMEDOUT;
-    int rc = mp__os_mutex_lock(&q->mx[side], ms);
+static int lock_side(mp_queue *q, int side, mp__deadline dl) {
+    int rc = mp__os_mutex_lock(&q->mx[side],
+                               dl == MP__DL_NOW ? MP__DL_FOREVER : dl);
     return rc == MP_EOWNERDEAD ? 0 : rc;
 }
 
@@ -186,17 +136,17 @@ static void unlock_side(mp_queue *q, int side) {
     mp__os_mutex_unlock(&q->mx[side]);
 }
 
-/* Sleeps on ev (last seen as `seen`) with the side's mutex released, then
- * takes it again. 0 to try again (mutex held), or the error that ends the
- * call (mutex released). */
+/* Sleeps on ev (last seen as `seen`) for at most a slice with the side's
+ * mutex released, then takes it again. 0 to try again (mutex held), or the
+ * error that ends the call (mutex released). */
 static int sleep_on(mp_queue *q, int side, int w, _Atomic uint32_t *ev,
-                    uint32_t seen, long timeout_ms, uint64_t dl) {
-    long ms = timeout_ms == 0 ? 0 : next_sleep(timeout_ms, dl);
+                    uint32_t seen, mp__deadline dl) {
     unlock_side(q, side);
-    if (ms == 0)
-        return timeout_ms == 0 ? MP_EAGAIN : MP_ETIMEDOUT;
-    mp__os_wait_on(&q->wt[w], (const void *)ev, seen, ms);
-    return lock_side(q, side, timeout_ms, dl);
+    if (mp__deadline_passed(dl))
+        return mp__deadline_err(dl);
+    mp__os_wait_on(&q->wt[w], (const void *)ev, seen,
+                   mp__deadline_min(dl, mp__deadline_in(MP__SLEEP_SLICE_MS)));
+    return lock_side(q, side, dl);
 }
 
 /* ---- put ---- */
@@ -211,8 +161,8 @@ static bool fits(const mp_queue *q, uint64_t p, uint64_t c, uint32_t need) {
 
 /* With pmutex held, waits until a record of `need` units fits. 0 with *p
  * the current prod word and pmutex held; else an error, pmutex released. */
-static int wait_room(mp_queue *q, uint32_t need, uint64_t *p, long timeout_ms,
-                     uint64_t dl) {
+static int wait_room(mp_queue *q, uint32_t need, uint64_t *p,
+                     mp__deadline dl) {
     qhdr *h = q->h;
     for (uint64_t spin_until = 0;;) {
         if (atomic_load_explicit(&h->closed, memory_order_acquire)) {
@@ -230,9 +180,9 @@ static int wait_room(mp_queue *q, uint32_t need, uint64_t *p, long timeout_ms,
         atomic_store_explicit(&h->cons_seen, c, memory_order_relaxed);
         if (fits(q, *p, c, need))
             return 0;
-        if (timeout_ms != 0 && spin_more(q, &spin_until))
+        if (dl != MP__DL_NOW && mp__spin_more(&spin_until, MP__SPIN_QUEUE_NS))
             continue;
-        int rc = sleep_on(q, M_PROD, W_SPACE, &h->get_ev, seen, timeout_ms, dl);
+        int rc = sleep_on(q, M_PROD, W_SPACE, &h->get_ev, seen, dl);
         if (rc)
             return rc;
         spin_until = 0;
@@ -253,10 +203,11 @@ int mp__queue_putv(mp_queue *q, const mp__qvec *v, size_t n, long timeout_ms) {
     if (len > mp_queue_max_item(q))
         return MP_EMSGSIZE;
     qhdr *h = q->h;
-    uint64_t dl = deadline_of(timeout_ms), p;
+    mp__deadline dl = mp__deadline_in(timeout_ms);
+    uint64_t p;
     uint32_t need = rec_units(len);
-    int rc = lock_side(q, M_PROD, timeout_ms, dl);
-    if (rc || (rc = wait_room(q, need, &p, timeout_ms, dl)))
+    int rc = lock_side(q, M_PROD, dl);
+    if (rc || (rc = wait_room(q, need, &p, dl)))
         return rc;
     uint32_t hdr[2] = {(uint32_t)len, w_seq(p)};
     size_t off = ring_write(q, ring_off(q, w_pos(p)), hdr, sizeof hdr);
@@ -282,8 +233,7 @@ int mp_queue_put(mp_queue *q, const void *ptr, size_t len, long timeout_ms) {
 /* With cmutex held, waits until an item is published. 0 with *c the cons
  * word and *p a prod word showing the item, cmutex held; else an error,
  * cmutex released. */
-static int wait_item(mp_queue *q, uint64_t *c, uint64_t *p, long timeout_ms,
-                     uint64_t dl) {
+static int wait_item(mp_queue *q, uint64_t *c, uint64_t *p, mp__deadline dl) {
     qhdr *h = q->h;
     for (uint64_t spin_until = 0;;) {
         /* Reloaded each time: others consume while we sleep unlocked. */
@@ -305,9 +255,9 @@ static int wait_item(mp_queue *q, uint64_t *c, uint64_t *p, long timeout_ms,
             unlock_side(q, M_CONS);
             return MP_ECLOSED;
         }
-        if (timeout_ms != 0 && spin_more(q, &spin_until))
+        if (dl != MP__DL_NOW && mp__spin_more(&spin_until, MP__SPIN_QUEUE_NS))
             continue;
-        int rc = sleep_on(q, M_CONS, W_ITEMS, &h->put_ev, seen, timeout_ms, dl);
+        int rc = sleep_on(q, M_CONS, W_ITEMS, &h->put_ev, seen, dl);
         if (rc)
             return rc;
         spin_until = 0;
@@ -328,12 +278,13 @@ int mp_queue_get(mp_queue *q, mp_buf *buf, long timeout_ms) {
             !atomic_load_explicit(&h->closed, memory_order_acquire))
             return MP_EAGAIN;
     }
-    uint64_t dl = deadline_of(timeout_ms), p;
-    int rc = lock_side(q, M_CONS, timeout_ms, dl);
+    mp__deadline dl = mp__deadline_in(timeout_ms);
+    uint64_t p;
+    int rc = lock_side(q, M_CONS, dl);
     if (rc)
         return rc;
     uint64_t c;
-    if ((rc = wait_item(q, &c, &p, timeout_ms, dl)))
+    if ((rc = wait_item(q, &c, &p, dl)))
         return rc;
     uint32_t hdr[2];
     size_t off = ring_read(q, ring_off(q, w_pos(c)), hdr, sizeof hdr);
@@ -390,7 +341,7 @@ int mp_queue_close(mp_queue *q) {
         return MP_EINVAL;
     qhdr *h = q->h;
     /* Under pmutex, so that no put publishes after close returns. */
-    int rc = lock_side(q, M_PROD, MP_INFINITE, 0);
+    int rc = lock_side(q, M_PROD, MP__DL_FOREVER);
     if (rc)
         return rc;
     atomic_store(&h->closed, 1);
@@ -419,17 +370,16 @@ int mp_queue_join(mp_queue *q, long timeout_ms) {
     if (!q || timeout_ms < MP_INFINITE)
         return MP_EINVAL;
     qhdr *h = q->h;
-    uint64_t dl = deadline_of(timeout_ms);
+    mp__deadline dl = mp__deadline_in(timeout_ms);
     for (;;) {
         uint32_t d = atomic_load(&h->done);
         if (w_seq(atomic_load(&h->prod)) == d)
             return 0;
-        if (timeout_ms == 0)
-            return MP_EAGAIN;
-        long ms = next_sleep(timeout_ms, dl);
-        if (ms == 0)
-            return MP_ETIMEDOUT;
-        mp__os_wait_on(&q->wt[W_JOIN], (const void *)&h->done, d, ms);
+        if (mp__deadline_passed(dl))
+            return mp__deadline_err(dl);
+        mp__os_wait_on(
+            &q->wt[W_JOIN], (const void *)&h->done, d,
+            mp__deadline_min(dl, mp__deadline_in(MP__SLEEP_SLICE_MS)));
     }
 }
 
@@ -465,8 +415,8 @@ static int open_one(mp_queue *q, int i, bool create, const char *nm,
                         : mp__os_mutex_attach(&q->mx[i], mem, h, nm);
         /* Held for one record's copy: worth polling, unless this process
          * has one CPU to run on (the holder cannot run while we poll). */
-        if (!rc && q->spin_ns)
-            mp__os_mutex_set_spin(&q->mx[i], Q_MUTEX_SPIN);
+        if (!rc && mp__spin_ok())
+            mp__os_mutex_set_spin(&q->mx[i], MP__SPIN_QUEUE_MUTEX);
         return rc;
     }
     void *mem = q->h->wait[i - N_MUTEX];
@@ -480,9 +430,6 @@ static int open_sync(mp_queue *q, bool create, const char *name,
                      mp__handle *hs) {
     char nb[MP__OS_NAME_MAX + 1];
     int rc = 0, i = 0;
-    /* Polling only pays where the peer can run meanwhile. Decided here,
-     * where creating and attaching meet. */
-    q->spin_ns = mp__os_cpu_count() > 1 ? Q_SPIN_NS : 0;
     for (; i < N_MUTEX + N_WAIT && !rc; i++) {
         const char *nm = sync_name(nb, sizeof nb, name, i);
         mp__handle h = hs ? hs[i] : MP__BAD_HANDLE;

@@ -32,7 +32,7 @@ struct mp_barrier {
 /* Takes the internal mutex. A party that died holding it may have left
  * the state half-changed: the barrier is then broken, as after an abort. */
 static void bar_lock(mp_barrier *b) {
-    if (mp__os_mutex_lock(&b->m, MP_INFINITE) == MP_EOWNERDEAD) {
+    if (mp__os_mutex_lock(&b->m, MP__DL_FOREVER) == MP_EOWNERDEAD) {
         b->st->state = BROKEN;
         atomic_fetch_add(&b->st->seq, 1);
         mp__os_wake(&b->w, &b->st->seq, INT32_MAX);
@@ -48,13 +48,12 @@ static void bar_changed(mp_barrier *b) {
 
 /* Sleeps (mutex released) until the state changes or the deadline; 0 or
  * MP_ETIMEDOUT. */
-static int bar_sleep(mp_barrier *b, int64_t dl) {
+static int bar_sleep(mp_barrier *b, mp__deadline dl) {
     uint32_t s = atomic_load(&b->st->seq);
-    long left = mp__remaining_ms(dl);
-    if (left == 0)
+    if (mp__deadline_passed(dl))
         return MP_ETIMEDOUT;
     bar_unlock(b);
-    mp__os_wait_on(&b->w, &b->st->seq, s, left);
+    mp__os_wait_on(&b->w, &b->st->seq, s, dl);
     bar_lock(b);
     return 0;
 }
@@ -128,7 +127,7 @@ static int bar_break(mp_barrier *b) {
 int mp_barrier_wait(mp_barrier *b, long timeout_ms) {
     if (!b || (timeout_ms < 0 && timeout_ms != MP_INFINITE))
         return MP_EINVAL;
-    int64_t dl = mp__deadline(timeout_ms);
+    mp__deadline dl = mp__deadline_in(timeout_ms);
     int rc = 0;
     bar_lock(b);
     /* Wait for a previous round to drain or a reset to finish. */

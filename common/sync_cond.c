@@ -82,16 +82,10 @@ int mp_event_is_set(mp_event *e) {
 int mp_event_wait(mp_event *e, long timeout_ms) {
     if (!e || bad_timeout(timeout_ms))
         return MP_EINVAL;
-    int64_t dl = mp__deadline(timeout_ms);
-    while (!atomic_load(e->flag)) {
-        long left = mp__remaining_ms(dl);
-        if (left == 0 ||
-            mp__os_wait_on(&e->w, e->flag, 0, left) == MP_ETIMEDOUT) {
-            if (atomic_load(e->flag))
-                break;
-            return timeout_ms == 0 ? MP_EAGAIN : MP_ETIMEDOUT;
-        }
-    }
+    mp__deadline dl = mp__deadline_in(timeout_ms);
+    while (!atomic_load(e->flag))
+        if (mp__os_wait_on(&e->w, e->flag, 0, dl) == MP_ETIMEDOUT)
+            return atomic_load(e->flag) ? 0 : mp__deadline_err(dl);
     return 0;
 }
 
@@ -225,21 +219,15 @@ int mp_cond_release(mp_cond *c) {
     return c ? mp_lock_release(c->lock) : MP_EINVAL;
 }
 
-int mp_cond_wait(mp_cond *c, long timeout_ms) {
-    if (!c || bad_timeout(timeout_ms))
-        return MP_EINVAL;
-    if (mp_lock_is_owned(c->lock) != 1)
-        return MP_ESTATE;
+/* mp_cond_wait until dl, the caller holding the lock. */
+static int cond_wait(mp_cond *c, mp__deadline dl) {
     cv_state *st = c->st;
-    int64_t dl = mp__deadline(timeout_ms);
     /* Read under the lock: any notify after this point changes it. */
     uint32_t s = atomic_load(&st->seq);
     st->waiters++;
     for (;;) {
         uint32_t depth = mp__lock_save(c->lock);
-        long left = mp__remaining_ms(dl);
-        int rc = left == 0 ? MP_ETIMEDOUT
-                           : mp__os_wait_on(&c->w, &st->seq, s, left);
+        int rc = mp__os_wait_on(&c->w, &st->seq, s, dl);
         int lrc = mp__lock_restore(c->lock, depth);
         if (lrc && lrc != MP_EOWNERDEAD)
             return lrc; /* the lock is not ours: leave the counts alone */
@@ -251,10 +239,18 @@ int mp_cond_wait(mp_cond *c, long timeout_ms) {
         }
         if (rc == MP_ETIMEDOUT || lrc) {
             st->waiters--;
-            return lrc ? lrc : MP_ETIMEDOUT;
+            return lrc ? lrc : mp__deadline_err(dl);
         }
         s = now; /* the notifications so far were others' */
     }
+}
+
+int mp_cond_wait(mp_cond *c, long timeout_ms) {
+    if (!c || bad_timeout(timeout_ms))
+        return MP_EINVAL;
+    if (mp_lock_is_owned(c->lock) != 1)
+        return MP_ESTATE;
+    return cond_wait(c, mp__deadline_in(timeout_ms));
 }
 
 int mp_cond_wait_for(mp_cond *c, bool (*pred)(void *), void *arg,
@@ -263,13 +259,12 @@ int mp_cond_wait_for(mp_cond *c, bool (*pred)(void *), void *arg,
         return MP_EINVAL;
     if (mp_lock_is_owned(c->lock) != 1)
         return MP_ESTATE;
-    int64_t dl = mp__deadline(timeout_ms);
+    mp__deadline dl = mp__deadline_in(timeout_ms);
     while (!pred(arg)) {
-        long left = mp__remaining_ms(dl);
-        if (left == 0)
-            return MP_ETIMEDOUT;
-        int rc = mp_cond_wait(c, left);
-        if (rc && rc != MP_ETIMEDOUT && rc != MP_EOWNERDEAD)
+        if (mp__deadline_passed(dl))
+            return mp__deadline_err(dl);
+        int rc = cond_wait(c, dl);
+        if (rc && rc != MP_ETIMEDOUT && rc != MP_EAGAIN && rc != MP_EOWNERDEAD)
             return rc;
     }
     return 0;

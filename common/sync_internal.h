@@ -67,10 +67,6 @@ int mp__take_opt_handle(mp__rbuf *r, mp__handle *hs, size_t nh,
 const char *mp__subname(char *buf, size_t cap, const char *name,
                         const char *suffix);
 
-/* Deadlines: -1 is forever. */
-int64_t mp__deadline(long timeout_ms);
-long mp__remaining_ms(int64_t deadline);
-
 /* ---- the lock, standalone or embedded in another object's mapping ---- */
 
 /* Everything an acquire and release touch shares one cache line (the area

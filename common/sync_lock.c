@@ -10,45 +10,35 @@
 
 static bool bad_timeout(long t) { return t < 0 && t != MP_INFINITE; }
 
-/* How long a blocking acquire of a Semaphore or a Lock polls before it
- * sleeps in the kernel. A release by a peer running on another CPU comes
- * within a microsecond or so, while a sleep and the wake-up that ends it
- * cost tens of microseconds once the sleeper's CPU has gone idle (and the
- * releaser pays a system call to wake it). Polling yields the CPU each
- * round, so a peer that shares the CPU (or any other thread) runs first:
- * that helps with one CPU too, where the release then comes without a
- * sleep or a wake-up; and a poller touches the object's cache line only
- * once per round, not in a tight loop that would pull it away from the
- * holder. (The affinity mask is not consulted: a process pinned to one CPU
- * may still have its peers on others.) */
-#define POLL_NS 20000u
-
-/* op(x, timeout) with timeout 0 first, then polled, then blocking. */
+/* op(x, d) without waiting first, then polled (wait_policy.h:
+ * MP__POLL_LOCK_NS; the affinity mask is not consulted, as a process pinned
+ * to one CPU may still have its peers on others), then blocking. */
 typedef struct op_call {
-    int (*op)(void *, long);
+    int (*op)(void *, mp__deadline);
     void *x;
 } op_call;
 
 static int try_op(void *arg) {
     op_call *c = arg;
-    return c->op(c->x, 0);
+    return c->op(c->x, MP__DL_NOW);
 }
 
-static int poll_then_block(int (*op)(void *, long), void *x, long timeout_ms) {
-    int rc = op(x, 0);
+static int poll_then_block(int (*op)(void *, mp__deadline), void *x,
+                           long timeout_ms) {
+    int rc = op(x, MP__DL_NOW);
     if (rc != MP_EAGAIN || timeout_ms == 0)
         return rc;
+    mp__deadline d = mp__deadline_in(timeout_ms);
     op_call c = {op, x};
-    rc = mp__poll_yield(try_op, &c, mp__os_now_ns() + POLL_NS);
-    return rc != MP_EAGAIN ? rc : op(x, timeout_ms);
+    rc = mp__poll_yield(try_op, &c,
+                        mp__deadline_min(d, mp__os_now_ns() + MP__POLL_LOCK_NS));
+    return rc != MP_EAGAIN ? rc : op(x, d);
 }
 
-static int sem_op(void *s, long timeout_ms) {
-    return mp__os_sem_wait(s, timeout_ms);
-}
+static int sem_op(void *s, mp__deadline d) { return mp__os_sem_wait(s, d); }
 
-static int mutex_op(void *m, long timeout_ms) {
-    return mp__os_mutex_lock(m, timeout_ms);
+static int mutex_op(void *m, mp__deadline d) {
+    return mp__os_mutex_lock(m, d);
 }
 
 /* ---- Semaphore: [header][os sem] ---- */

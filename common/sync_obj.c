@@ -12,19 +12,6 @@
 #define READY_WAIT_MS 2000
 #define OPEN_ATTEMPTS 200
 
-int64_t mp__deadline(long timeout_ms) {
-    if (timeout_ms < 0)
-        return -1;
-    return (int64_t)(mp__os_now_ns() / 1000000u) + timeout_ms;
-}
-
-long mp__remaining_ms(int64_t deadline) {
-    if (deadline < 0)
-        return -1;
-    int64_t now = (int64_t)(mp__os_now_ns() / 1000000u);
-    return now >= deadline ? 0 : (long)(deadline - now);
-}
-
 const char *mp__subname(char *buf, size_t cap, const char *name,
                         const char *suffix) {
     if (!name)

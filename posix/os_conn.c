@@ -77,10 +77,10 @@ void mp__os_conn_free(mp__os_conn *c) {
 }
 
 /* Waits until fd has `events` or d passes. */
-static int wait_fd(int fd, short events, uint64_t d) {
+static int wait_fd(int fd, short events, mp__deadline d) {
     for (;;) {
         int rc;
-        long ms = mp__deadline_left(d, &rc);
+        long ms = mp__deadline_left_ms(d, &rc);
         struct pollfd p = {fd, events, 0};
         int n = poll(&p, 1, (int)ms);
         if (n > 0)
@@ -133,7 +133,7 @@ int mp__os_conn_send(mp__os_conn *c, const void *p, size_t len) {
 
 /* One read into iov (after waiting for data when d is finite): *got bytes,
  * MP_ECLOSED at end of stream. */
-static int read_some(mp__os_conn *c, struct iovec *iov, int n, uint64_t d,
+static int read_some(mp__os_conn *c, struct iovec *iov, int n, mp__deadline d,
                      size_t *got) {
     if (c->eof)
         return MP_ECLOSED;
@@ -156,7 +156,7 @@ static int read_some(mp__os_conn *c, struct iovec *iov, int n, uint64_t d,
 }
 
 /* Reads more into rbuf, moving what is unread to the front first. */
-static int fill(mp__os_conn *c, uint64_t d) {
+static int fill(mp__os_conn *c, mp__deadline d) {
     if (c->off > 0) {
         memmove(c->rbuf, c->rbuf + c->off, c->end - c->off);
         c->end -= c->off;
@@ -170,7 +170,7 @@ static int fill(mp__os_conn *c, uint64_t d) {
     return rc;
 }
 
-int mp__os_conn_peek(mp__os_conn *c, uint64_t *len, uint64_t d) {
+int mp__os_conn_peek(mp__os_conn *c, uint64_t *len, mp__deadline d) {
     if (c->broken)
         return MP_ESTATE;
     while (!c->have) {
@@ -193,7 +193,7 @@ int mp__os_conn_peek(mp__os_conn *c, uint64_t *len, uint64_t d) {
 
 /* A message that fits the buffer is gathered there before any of it is
  * delivered, so a deadline running out leaves the stream in step. */
-static int take_small(mp__os_conn *c, void *dst, size_t len, uint64_t d) {
+static int take_small(mp__os_conn *c, void *dst, size_t len, mp__deadline d) {
     while (c->end - c->off < len) {
         if (c->off + len > RBUF) {
             memmove(c->rbuf, c->rbuf + c->off, c->end - c->off);
@@ -228,7 +228,7 @@ static int keep_part(mp__os_conn *c, const void *dst, size_t done, int rc) {
     return rc;
 }
 
-int mp__os_conn_take(mp__os_conn *c, void *dst, size_t len, uint64_t d) {
+int mp__os_conn_take(mp__os_conn *c, void *dst, size_t len, mp__deadline d) {
     if (len <= RBUF / 2 && !c->part) {
         int rc = take_small(c, dst, len, d);
         if (rc == 0)
@@ -268,7 +268,7 @@ bool mp__os_conn_ready(const mp__os_conn *c) {
 }
 
 int mp__os_conn_wait_any(mp__os_conn *const *conns, size_t nc,
-                         const mp__handle *procs, size_t np, uint64_t d,
+                         const mp__handle *procs, size_t np, mp__deadline d,
                          bool *ready) {
     size_t n = nc + np, hits = 0;
     struct pollfd *p = calloc(n ? n : 1, sizeof *p);
@@ -282,7 +282,7 @@ int mp__os_conn_wait_any(mp__os_conn *const *conns, size_t nc,
     }
     int rc = 0, k;
     do {
-        long ms = hits ? 0 : mp__deadline_left(d, &rc);
+        long ms = hits ? 0 : mp__deadline_left_ms(d, &rc);
         k = poll(p, (nfds_t)n, (int)ms);
     } while (k < 0 && errno == EINTR);
     if (k < 0) {
@@ -447,7 +447,7 @@ const char *mp__os_listener_address(const mp__os_listener *l) {
     return l->path;
 }
 
-int mp__os_accept(mp__os_listener *l, mp__os_conn **c, uint64_t d) {
+int mp__os_accept(mp__os_listener *l, mp__os_conn **c, mp__deadline d) {
     for (;;) {
         if (l->fd == -1)
             return MP_ECLOSED;
@@ -482,7 +482,7 @@ void mp__os_listener_free(mp__os_listener *l) {
     free(l);
 }
 
-int mp__os_connect(mp__os_conn **c, const char *addr, uint64_t d) {
+int mp__os_connect(mp__os_conn **c, const char *addr, mp__deadline d) {
     struct sockaddr_un sa;
     int rc = make_addr(&sa, addr);
     if (rc)
@@ -500,7 +500,7 @@ int mp__os_connect(mp__os_conn **c, const char *addr, uint64_t d) {
             rc = mp__posix_err(errno);
             break;
         }
-        long left = mp__deadline_left(d, &rc);
+        long left = mp__deadline_left_ms(d, &rc);
         if (rc)
             break;
         mp__os_sleep_ms(left >= 0 && left < nap ? left : nap);

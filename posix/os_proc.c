@@ -6,6 +6,7 @@
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <link.h>
 #include <poll.h>
 #include <signal.h>
@@ -171,25 +172,18 @@ static bool has_ended(const mp__os_proc *p) {
     return si.si_pid != 0;
 }
 
-int mp__os_proc_wait(mp__os_proc *p, long timeout_ms) {
-    uint64_t deadline =
-        timeout_ms > 0 ? mp__os_now_ns() + (uint64_t)timeout_ms * 1000000u : 0;
+int mp__os_proc_wait(mp__os_proc *p, mp__deadline d) {
+    int rc;
     if (p->h != MP__BAD_HANDLE) {
         for (;;) {
-            int wait_ms = -1;
-            if (timeout_ms >= 0) {
-                uint64_t now = mp__os_now_ns();
-                wait_ms = timeout_ms == 0 || now >= deadline
-                              ? 0
-                              : (int)((deadline - now + 999999) / 1000000);
-            }
+            long ms = mp__deadline_left_ms(d, &rc);
             struct pollfd pfd = {(int)p->h, POLLIN, 0};
-            int n = poll(&pfd, 1, wait_ms);
+            int n = poll(&pfd, 1, ms > INT_MAX ? INT_MAX : (int)ms);
             if (n > 0)
                 return 0;
-            if (n == 0)
-                return MP_ETIMEDOUT;
-            if (errno != EINTR)
+            if (n == 0 && rc)
+                return rc;
+            if (n < 0 && errno != EINTR)
                 return mp__posix_err(errno);
         }
     }
@@ -198,10 +192,10 @@ int mp__os_proc_wait(mp__os_proc *p, long timeout_ms) {
     for (;;) {
         if (has_ended(p))
             return 0;
-        if (timeout_ms == 0 ||
-            (timeout_ms > 0 && mp__os_now_ns() >= deadline))
-            return MP_ETIMEDOUT;
-        mp__os_sleep_ms(nap);
+        long ms = mp__deadline_left_ms(d, &rc);
+        if (rc)
+            return rc;
+        mp__os_sleep_ms(ms >= 0 && ms < nap ? ms : nap);
         if (nap < 10)
             nap++;
     }

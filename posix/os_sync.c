@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "../common/os_sync.h"
+#include "../common/wait_policy.h"
 #include "os_posix.h"
 
 typedef struct sem_state {
@@ -35,16 +36,13 @@ _Static_assert(sizeof(wait_state) <= MP__OS_WAIT_SIZE, "wait state too big");
 
 /* ---- time ---- */
 
-/* An absolute CLOCK_MONOTONIC deadline timeout_ms from now. */
-static struct timespec deadline_of(long timeout_ms) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += timeout_ms / 1000;
-    ts.tv_nsec += (timeout_ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
+/* A deadline as the absolute CLOCK_MONOTONIC time futex_wait takes (the
+ * clock mp__os_now_ns reads); NULL for forever. */
+static const struct timespec *ts_of(mp__deadline d, struct timespec *ts) {
+    if (d == MP__DL_FOREVER)
+        return NULL;
+    ts->tv_sec = (time_t)(d / 1000000000u);
+    ts->tv_nsec = (long)(d % 1000000000u);
     return ts;
 }
 
@@ -120,19 +118,20 @@ static bool sem_try(sem_state *st) {
     return false;
 }
 
-int mp__os_sem_wait(mp__os_sem *s, long timeout_ms) {
+int mp__os_sem_wait(mp__os_sem *s, mp__deadline d) {
     sem_state *st = s->mem;
     if (sem_try(st))
         return 0;
-    if (timeout_ms == 0)
+    if (d == MP__DL_NOW)
         return MP_EAGAIN;
-    struct timespec dl = deadline_of(timeout_ms > 0 ? timeout_ms : 0);
+    struct timespec ts;
+    const struct timespec *dl = ts_of(d, &ts);
     int rc = 0;
     /* Announce ourselves before the last check, so a post either sees us
      * (and wakes) or happens before the check (and we see its value). */
     atomic_fetch_add(&st->waiters, 1);
     while (!sem_try(st)) {
-        int e = futex_wait(&st->value, 0, timeout_ms > 0 ? &dl : NULL);
+        int e = futex_wait(&st->value, 0, dl);
         if (e == ETIMEDOUT) {
             rc = sem_try(st) ? 0 : MP_ETIMEDOUT;
             break;
@@ -301,19 +300,18 @@ int mp__os_mutex_attach(mp__os_mutex *m, void *mem, mp__handle h,
 /* The contended path: v is the word the fast path saw. Kept out of line so
  * the uncontended path stays a leaf without a stack frame to speak of. */
 __attribute__((noinline)) static int
-mutex_lock_slow(rmutex *x, uint32_t tid, uint32_t v, long timeout_ms,
+mutex_lock_slow(rmutex *x, uint32_t tid, uint32_t v, mp__deadline d,
                 unsigned spin) {
     if ((v & TID_MASK) == tid)
         return MP_ESTATE;
-    struct timespec dl;
-    if (timeout_ms > 0)
-        dl = deadline_of(timeout_ms);
-    if (timeout_ms != 0)
+    struct timespec ts;
+    const struct timespec *dl = ts_of(d, &ts);
+    if (d != MP__DL_NOW)
         for (unsigned i = 0; i < spin && (v & TID_MASK); i++) {
             mp__cpu_relax();
             v = atomic_load_explicit(&x->word, memory_order_relaxed);
         }
-    bool slept = false, last = timeout_ms == 0;
+    bool slept = false, last = d == MP__DL_NOW;
     for (;;) {
         v = atomic_load_explicit(&x->word, memory_order_relaxed);
         if (!(v & TID_MASK)) {
@@ -327,7 +325,7 @@ mutex_lock_slow(rmutex *x, uint32_t tid, uint32_t v, long timeout_ms,
             continue;
         }
         if (last)
-            return timeout_ms == 0 ? MP_EAGAIN : MP_ETIMEDOUT;
+            return mp__deadline_err(d);
         if (!(v & FUTEX_WAITERS)) {
             if (!atomic_compare_exchange_weak_explicit(
                     &x->word, &v, v | FUTEX_WAITERS, memory_order_relaxed,
@@ -335,14 +333,14 @@ mutex_lock_slow(rmutex *x, uint32_t tid, uint32_t v, long timeout_ms,
                 continue;
             v |= FUTEX_WAITERS;
         }
-        int e = futex_wait(&x->word, v, timeout_ms > 0 ? &dl : NULL);
+        int e = futex_wait(&x->word, v, dl);
         slept = true;
         if (e == ETIMEDOUT)
             last = true; /* one more look, then give up */
     }
 }
 
-int mp__os_mutex_lock(mp__os_mutex *m, long timeout_ms) {
+int mp__os_mutex_lock(mp__os_mutex *m, mp__deadline d) {
     rmutex *x = m->mem;
     uint32_t tid = (uint32_t)mp__os_thread_id();
     struct robust_list_head *h = robust_head();
@@ -360,7 +358,7 @@ int mp__os_mutex_lock(mp__os_mutex *m, long timeout_ms) {
     if (!atomic_compare_exchange_strong_explicit(&x->word, &v, tid,
                                                  memory_order_acquire,
                                                  memory_order_relaxed))
-        rc = mutex_lock_slow(x, tid, v, timeout_ms, m->spin);
+        rc = mutex_lock_slow(x, tid, v, d, m->spin);
     if (rc == 0 || rc == MP_EOWNERDEAD)
         list_append(h, e);
     h->list_op_pending = NULL;
@@ -433,16 +431,16 @@ int mp__os_wait_attach(mp__os_wait *w, void *mem, mp__handle h,
 }
 
 int mp__os_wait_on(mp__os_wait *w, const void *word, uint32_t expected,
-                   long timeout_ms) {
+                   mp__deadline d) {
     wait_state *st = w->mem;
     const _Atomic uint32_t *wd = word;
     if (atomic_load(wd) != expected)
         return 0;
-    if (timeout_ms == 0)
+    if (mp__deadline_passed(d))
         return MP_ETIMEDOUT;
-    struct timespec dl = deadline_of(timeout_ms > 0 ? timeout_ms : 0);
+    struct timespec ts;
     atomic_fetch_add(&st->waiters, 1);
-    int e = futex_wait(word, expected, timeout_ms > 0 ? &dl : NULL);
+    int e = futex_wait(word, expected, ts_of(d, &ts));
     atomic_fetch_sub(&st->waiters, 1);
     return e == ETIMEDOUT ? MP_ETIMEDOUT : 0;
 }

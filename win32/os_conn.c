@@ -131,10 +131,10 @@ static int open_client(const wchar_t *name, DWORD access, HANDLE *out) {
 
 /* Waits for an overlapped operation until d; cancels it when d passes.
  * Returns the operation's own result (it may have finished meanwhile). */
-static int finish_io(HANDLE h, OVERLAPPED *ov, uint64_t d, DWORD *n,
+static int finish_io(HANDLE h, OVERLAPPED *ov, mp__deadline d, DWORD *n,
                      DWORD *err) {
     int rc;
-    long ms = mp__deadline_left(d, &rc);
+    long ms = mp__deadline_left_ms(d, &rc);
     if (WaitForSingleObject(ov->hEvent, ms < 0 ? INFINITE : (DWORD)ms) !=
         WAIT_OBJECT_0)
         CancelIoEx(h, ov);
@@ -218,7 +218,7 @@ static int read_done(mp__os_conn *c, DWORD n, DWORD err) {
     return mp__win32_err(err);
 }
 
-int mp__os_conn_peek(mp__os_conn *c, uint64_t *len, uint64_t d) {
+int mp__os_conn_peek(mp__os_conn *c, uint64_t *len, mp__deadline d) {
     if (c->broken)
         return MP_ESTATE;
     if (!c->have) {
@@ -238,7 +238,7 @@ int mp__os_conn_peek(mp__os_conn *c, uint64_t *len, uint64_t d) {
     return 0;
 }
 
-int mp__os_conn_take(mp__os_conn *c, void *dst, size_t len, uint64_t d) {
+int mp__os_conn_take(mp__os_conn *c, void *dst, size_t len, mp__deadline d) {
     size_t done = c->got < len ? c->got : len;
     if (done)
         memcpy(dst, c->rbuf, done);
@@ -274,7 +274,7 @@ bool mp__os_conn_ready(const mp__os_conn *c) {
 /* Starts a read on every channel not yet ready; waits for any event or
  * process; then settles every read (finished, or cancelled). */
 int mp__os_conn_wait_any(mp__os_conn *const *conns, size_t nc,
-                         const mp__handle *procs, size_t np, uint64_t d,
+                         const mp__handle *procs, size_t np, mp__deadline d,
                          bool *ready) {
     HANDLE hs[MAXIMUM_WAIT_OBJECTS];
     bool pending[MAXIMUM_WAIT_OBJECTS];
@@ -301,7 +301,7 @@ int mp__os_conn_wait_any(mp__os_conn *const *conns, size_t nc,
     for (size_t i = 0; i < np; i++)
         hs[nh++] = (HANDLE)procs[i];
     int rc;
-    long ms = hits ? 0 : mp__deadline_left(d, &rc);
+    long ms = hits ? 0 : mp__deadline_left_ms(d, &rc);
     if (nh)
         WaitForMultipleObjects((DWORD)nh, hs, FALSE,
                                ms < 0 ? INFINITE : (DWORD)ms);
@@ -413,7 +413,7 @@ const char *mp__os_listener_address(const mp__os_listener *l) {
     return l->addr;
 }
 
-int mp__os_accept(mp__os_listener *l, mp__os_conn **c, uint64_t d) {
+int mp__os_accept(mp__os_listener *l, mp__os_conn **c, mp__deadline d) {
     if (!l->h)
         return l->err ? l->err : MP_ECLOSED;
     OVERLAPPED ov;
@@ -459,7 +459,7 @@ void mp__os_listener_free(mp__os_listener *l) {
     free(l);
 }
 
-int mp__os_connect(mp__os_conn **c, const char *addr, uint64_t d) {
+int mp__os_connect(mp__os_conn **c, const char *addr, mp__deadline d) {
     if (strlen(addr) > ADDR_MAX ||
         _strnicmp(addr, PIPE_PREFIX, strlen(PIPE_PREFIX)) != 0)
         return MP_EINVAL;
@@ -472,7 +472,7 @@ int mp__os_connect(mp__os_conn **c, const char *addr, uint64_t d) {
     while ((rc = open_client(w, GENERIC_READ | GENERIC_WRITE, &h)) ==
            MP_EAGAIN) {
         int trc;
-        long ms = mp__deadline_left(d, &trc);
+        long ms = mp__deadline_left_ms(d, &trc);
         if (trc) {
             rc = MP_ETIMEDOUT;
             break;

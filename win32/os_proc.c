@@ -254,23 +254,19 @@ finish:
 
 /* ---- wait, reap, signal ---- */
 
-int mp__os_proc_wait(mp__os_proc *p, long timeout_ms) {
-    uint64_t end = mp__os_now_ns() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0) * 1000000u;
+int mp__os_proc_wait(mp__os_proc *p, mp__deadline d) {
     for (;;) {
-        DWORD ms = INFINITE;
-        if (timeout_ms >= 0) {
-            uint64_t now = mp__os_now_ns();
-            uint64_t left = now >= end ? 0 : (end - now + 999999) / 1000000;
-            ms = left >= INFINITE ? INFINITE - 1 : (DWORD)left;
-        }
+        int rc;
+        long left = mp__deadline_left_ms(d, &rc);
+        DWORD ms = left < 0 ? INFINITE : (DWORD)left;
         DWORD w = WaitForSingleObject((HANDLE)p->h, ms);
         if (w == WAIT_OBJECT_0)
             return 0;
         if (w == WAIT_FAILED)
             return mp__win32_err(GetLastError());
         /* A timed wait may wake a tick early: time out only when due. */
-        if (timeout_ms >= 0 && mp__os_now_ns() >= end)
-            return MP_ETIMEDOUT;
+        if (rc || mp__deadline_passed(d))
+            return mp__deadline_err(d);
     }
 }
 

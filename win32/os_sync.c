@@ -29,8 +29,11 @@ typedef struct wait_state {
 /* Longest single sleep of mp__os_wait_on (see there). */
 #define WAIT_SLICE_MS 50u
 
-static DWORD ms_of(long timeout_ms) {
-    return timeout_ms < 0 ? INFINITE : (DWORD)timeout_ms;
+/* A deadline as a relative wait (INFINITE for forever, 0 once passed). */
+static DWORD ms_of(mp__deadline d) {
+    int rc;
+    long ms = mp__deadline_left_ms(d, &rc);
+    return ms < 0 ? INFINITE : (DWORD)ms;
 }
 
 /* Creates (kind 's': semaphore, 'm': mutex) a kernel object, named or not. */
@@ -91,12 +94,12 @@ int mp__os_sem_attach(mp__os_sem *s, void *mem, mp__handle h, const char *name) 
     return kattach('s', h, name, &s->h);
 }
 
-int mp__os_sem_wait(mp__os_sem *s, long timeout_ms) {
-    DWORD r = WaitForSingleObject((HANDLE)s->h, ms_of(timeout_ms));
+int mp__os_sem_wait(mp__os_sem *s, mp__deadline d) {
+    DWORD r = WaitForSingleObject((HANDLE)s->h, ms_of(d));
     if (r == WAIT_OBJECT_0)
         return 0;
     if (r == WAIT_TIMEOUT)
-        return timeout_ms == 0 ? MP_EAGAIN : MP_ETIMEDOUT;
+        return mp__deadline_err(d);
     return mp__win32_err(GetLastError());
 }
 
@@ -149,18 +152,18 @@ int mp__os_mutex_attach(mp__os_mutex *m, void *mem, mp__handle h,
     return kattach('m', h, name, &m->h);
 }
 
-int mp__os_mutex_lock(mp__os_mutex *m, long timeout_ms) {
+int mp__os_mutex_lock(mp__os_mutex *m, mp__deadline d) {
     mutex_state *st = m->mem;
     uint64_t me = mp__os_thread_id();
     if (atomic_load(&st->owner) == me)
         return MP_ESTATE;
-    DWORD r = WaitForSingleObject((HANDLE)m->h, ms_of(timeout_ms));
+    DWORD r = WaitForSingleObject((HANDLE)m->h, ms_of(d));
     if (r == WAIT_OBJECT_0 || r == WAIT_ABANDONED) {
         atomic_store(&st->owner, me);
         return r == WAIT_ABANDONED ? MP_EOWNERDEAD : 0;
     }
     if (r == WAIT_TIMEOUT)
-        return timeout_ms == 0 ? MP_EAGAIN : MP_ETIMEDOUT;
+        return mp__deadline_err(d);
     return mp__win32_err(GetLastError());
 }
 
@@ -192,12 +195,12 @@ int mp__os_wait_attach(mp__os_wait *w, void *mem, mp__handle h,
 }
 
 int mp__os_wait_on(mp__os_wait *w, const void *word, uint32_t expected,
-                   long timeout_ms) {
+                   mp__deadline d) {
     wait_state *st = w->mem;
     const _Atomic uint32_t *wd = word;
     if (atomic_load(wd) != expected)
         return 0;
-    if (timeout_ms == 0)
+    if (mp__deadline_passed(d))
         return MP_ETIMEDOUT;
     /* Count ourselves, then re-check: a waker that changed the word after
      * our check sees the count and posts a token for us. But a token is
@@ -205,23 +208,16 @@ int mp__os_wait_on(mp__os_wait *w, const void *word, uint32_t expected,
      * party back at a barrier already) can take it, and leave us asleep
      * with our word changed. So we sleep in slices and look at the word
      * between them: such a theft costs us at most one slice. */
-    uint64_t end = timeout_ms > 0
-                       ? mp__os_now_ns() + (uint64_t)timeout_ms * 1000000u
-                       : 0;
     atomic_fetch_add(&st->waiters, 1);
     int rc = 0;
     while (atomic_load(wd) == expected) {
-        DWORD slice = WAIT_SLICE_MS;
-        if (timeout_ms > 0) {
-            uint64_t now = mp__os_now_ns();
-            if (now >= end) {
-                rc = MP_ETIMEDOUT;
-                break;
-            }
-            uint64_t left = (end - now + 999999u) / 1000000u;
-            if (left < slice)
-                slice = (DWORD)left;
+        DWORD slice = ms_of(d);
+        if (d != MP__DL_FOREVER && slice == 0) {
+            rc = MP_ETIMEDOUT;
+            break;
         }
+        if (slice > WAIT_SLICE_MS)
+            slice = WAIT_SLICE_MS;
         if (WaitForSingleObject((HANDLE)w->h, slice) != WAIT_TIMEOUT)
             break; /* a token: woken (or spuriously: the caller re-checks) */
     }

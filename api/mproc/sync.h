@@ -151,8 +151,10 @@ MP_EXTERN int mp_cond_release(mp_cond *c);
 /* With the lock held: releases it fully (an RLock at any depth), sleeps
  * until notified or the timeout runs out, and takes it back at the same
  * depth before returning. 0 when notified (a rare spurious return is
- * possible: re-check the state, or use mp_cond_wait_for), MP_ETIMEDOUT
- * (also for timeout 0), MP_EOWNERDEAD (notified or not, the lock was taken
+ * possible: re-check the state, or use mp_cond_wait_for), MP_ETIMEDOUT,
+ * MP_EAGAIN for timeout 0 (as every call with timeout 0 that was not
+ * ready; the lock is still released and taken back, so others get a
+ * turn, as in Python's wait(0)), MP_EOWNERDEAD (notified or not, the lock was taken
  * back from a dead owner), MP_ESTATE when the caller does not hold the
  * lock, MP_EINVAL. A waiter killed while waiting blocks nobody: at worst
  * a later notify wakes one more waiter than asked (a spurious return). */
@@ -160,7 +162,8 @@ MP_EXTERN int mp_cond_wait(mp_cond *c, long timeout_ms);
 
 /* With the lock held: waits until pred(arg) is true (checked first, then
  * after each wakeup), for at most timeout_ms in all. 0 when it became true,
- * MP_ETIMEDOUT when it is still false, MP_ESTATE / MP_EINVAL as above. */
+ * MP_ETIMEDOUT when it is still false (MP_EAGAIN with timeout 0),
+ * MP_ESTATE / MP_EINVAL as above. */
 MP_EXTERN int mp_cond_wait_for(mp_cond *c, bool (*pred)(void *arg), void *arg,
                                long timeout_ms);
 

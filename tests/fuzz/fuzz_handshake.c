@@ -17,7 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (!c)
         return 0;
     static const char key[] = "fuzz key";
-    uint64_t d = mp__deadline(0);
+    mp__deadline d = mp__deadline_in(0);
     int rc;
     if (data[0] & 1)
         rc = mp__auth_answer(c, key, sizeof key - 1, d);

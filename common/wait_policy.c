@@ -1,0 +1,39 @@
+/* The wait policy's functions (wait_policy.h says why each exists). */
+#include <apr_thread_proc.h>
+#include <stdatomic.h>
+
+#include "os.h"
+#include "wait_policy.h"
+
+bool mp__spin_ok(void) {
+    /* 0 unknown, 1 no, 2 yes; a racy first read only repeats the query. */
+    static _Atomic int ok;
+    int v = atomic_load_explicit(&ok, memory_order_relaxed);
+    if (!v) {
+        v = mp__os_cpu_count() > 1 ? 2 : 1;
+        atomic_store_explicit(&ok, v, memory_order_relaxed);
+    }
+    return v == 2;
+}
+
+bool mp__spin_more(uint64_t *until, uint64_t ns) {
+    if (!mp__spin_ok())
+        return false;
+    uint64_t now = mp__os_now_ns();
+    if (!*until)
+        *until = now + ns;
+    if (now >= *until)
+        return false;
+    mp__cpu_relax();
+    return true;
+}
+
+int mp__poll_yield(int (*try_op)(void *arg), void *arg, uint64_t until) {
+    int rc;
+    do {
+        apr_thread_yield();
+        if ((rc = try_op(arg)) != MP_EAGAIN)
+            return rc;
+    } while (mp__os_now_ns() < until);
+    return rc;
+}

@@ -1,0 +1,76 @@
+/* How mproc waits: the one policy of spinning, yielding and sleeping, with
+ * every constant that tunes it and the reasons for each.
+ *
+ * Why poll at all: on the machines this is measured on (a 2-vCPU VM), a
+ * thread that sleeps in the kernel takes tens to hundreds of microseconds
+ * to be woken once its CPU has gone idle, and its waker pays a system call.
+ * A release, a publish or a result from a peer running on another CPU
+ * comes within a microsecond or so. So every wait that is usually short
+ * first looks again for a bounded time, and only then sleeps.
+ *
+ * Two ways to look again:
+ * - spin (mp__spin_more): a CPU pause between looks. Cheapest for state
+ *   that only the peer writes (a queue's published word), but a spinner
+ *   pulls a shared line away from its writer, so it is never used on a
+ *   lock the caller's own code holds. Never with one usable CPU
+ *   (mp__spin_ok), where the peer cannot run while we spin.
+ * - yield (mp__poll_yield): give the CPU away between looks. A peer that
+ *   shares our CPU runs first, so this pays on one CPU too, and the line
+ *   is touched once per round.
+ *
+ * Sleeps that may miss a wake-up (a waker killed between its change and
+ * its wake) are cut into slices, so a lost wake-up costs one slice.
+ *
+ * Every wait is bounded by the caller's deadline (clock.h); none of these
+ * constants changes what a call returns, only what it costs. */
+#ifndef MP_COMMON_WAIT_POLICY_H
+#define MP_COMMON_WAIT_POLICY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "clock.h"
+
+/* Semaphore and Lock acquire: poll with yields this long before sleeping
+ * (bench_sync: two-process ping-pong ~1 us instead of 50-65 us). */
+#define MP__POLL_LOCK_NS 20000u
+
+/* Queue put and get: spin this long on a full (empty) queue before
+ * sleeping: about the time a peer takes to copy a 64 KiB item, so
+ * streaming never pays a sleep and a wake-up per item, and short enough to
+ * cost little when the queue really is idle. */
+#define MP__SPIN_QUEUE_NS 50000u
+
+/* Rounds a contended queue side mutex is polled (a CPU pause each) before
+ * sleeping: it is held for one copy, and two pool workers posting results
+ * meet there. */
+#define MP__SPIN_QUEUE_MUTEX 200u
+
+/* Slices of the queue's sleeps (see above: a lost wake-up costs one). */
+#define MP__SLEEP_SLICE_MS 250L
+
+/* Whether spinning can help: false with one usable CPU. Read once. */
+bool mp__spin_ok(void);
+
+/* A spin step: false once `ns` have passed since the first call with
+ * *until == 0 (which sets it), else a CPU pause and true. Always false
+ * when mp__spin_ok() is. */
+bool mp__spin_more(uint64_t *until, uint64_t ns);
+
+/* Polls with yields: calls try_op(arg) (0 or an error: done; MP_EAGAIN:
+ * not yet), giving the CPU away before each call, until it is done or the
+ * clock passes `until`. Returns try_op's last result. */
+int mp__poll_yield(int (*try_op)(void *arg), void *arg, uint64_t until);
+
+/* A spin-wait hint to the CPU (a compiler barrier where there is none). */
+static inline void mp__cpu_relax(void) {
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+    __builtin_ia32_pause();
+#elif defined(__GNUC__) && defined(__aarch64__)
+    __asm__ __volatile__("yield" ::: "memory");
+#elif defined(__GNUC__)
+    __asm__ __volatile__("" ::: "memory");
+#endif
+}
+
+#endif
