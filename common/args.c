@@ -93,9 +93,7 @@ void mp__argv_free(mp__argv *a) {
         for (size_t i = 0; i < a->n; i++) {
             if (a->v[i].type != MP_ARG_OBJ)
                 continue;
-            const mp__objtype *t = mp__objtype_get(a->v[i].v.obj.kind);
-            if (t && a->v[i].v.obj.ptr)
-                t->release(a->v[i].v.obj.ptr);
+            mp__obj_release(a->v[i].v.obj.kind, a->v[i].v.obj.ptr);
         }
     }
     free(a->mem);
@@ -124,11 +122,8 @@ static int encode_one(const mp_arg *x, mp__wbuf *w, mp__handles *hs) {
         mp__w_blob(w, x->v.b.ptr, x->v.b.len);
         return 0;
     case MP_ARG_OBJ: {
-        const mp__objtype *t = mp__objtype_get(x->v.obj.kind);
-        if (!t)
-            return MP_ENOTSUP;
         mp__w_u8(w, (uint8_t)x->v.obj.kind);
-        return t->export_(x->v.obj.ptr, w, hs);
+        return mp__obj_export(x->v.obj.kind, x->v.obj.ptr, w, hs);
     }
     default:
         return MP_EINVAL;
@@ -213,12 +208,9 @@ static int decode_one(mp__rbuf *r, mp_arg *x, mp__handle *hs, size_t nh) {
         uint8_t kind;
         if ((rc = mp__r_u8(r, &kind)))
             return rc;
-        const mp__objtype *t = mp__objtype_get((mp_obj_kind)kind);
-        if (!t)
-            return MP_EPROTO;
         x->v.obj.kind = (mp_obj_kind)kind;
         x->v.obj.ptr = NULL;
-        return t->import_(&x->v.obj.ptr, r, hs, nh);
+        return mp__obj_import((mp_obj_kind)kind, &x->v.obj.ptr, r, hs, nh);
     }
     default:
         return MP_EPROTO;

@@ -21,6 +21,8 @@ void mp__handles_put(mp__handles *hs, mp__wbuf *w, mp__handle h);
 int mp__handles_take(mp__rbuf *r, mp__handle *hs, size_t nh, mp__handle *out);
 void mp__handles_free(mp__handles *hs);
 
+/* How a kind crosses, for a kind that does not live in shared memory (a
+ * Connection); the shared-memory kinds all cross through shobj.c. */
 typedef struct mp__objtype {
     /* Parent: writes the object's state to w and its OS handles to hs (which
      * borrows them: the parent keeps its own). */
@@ -32,7 +34,12 @@ typedef struct mp__objtype {
     void (*release)(void *obj);
 } mp__objtype;
 
-/* The type of a kind, or NULL if that kind cannot cross processes. */
-const mp__objtype *mp__objtype_get(mp_obj_kind kind);
+/* An object argument crossing into a spawned child, whatever its kind:
+ * export (parent; MP_ENOTSUP for a kind that cannot cross), import (child;
+ * MP_EPROTO for an unknown kind), release (child, after the target). */
+int mp__obj_export(mp_obj_kind kind, void *obj, mp__wbuf *w, mp__handles *hs);
+int mp__obj_import(mp_obj_kind kind, void **obj, mp__rbuf *r, mp__handle *hs,
+                   size_t nh);
+void mp__obj_release(mp_obj_kind kind, void *obj);
 
 #endif

@@ -1,6 +1,16 @@
 /* os layer, shared memory: mappings that several processes see.
  * Implemented by posix/os_shm.c (memfd / shm_open + mmap) and
- * win32/os_shm.c (pagefile-backed file mappings). */
+ * win32/os_shm.c (pagefile-backed file mappings).
+ *
+ * A named mapping is made in two steps so that a creator killed half-way
+ * never blocks its name: mp__os_shm_create returns holding a creation
+ * guard, and mp__os_shm_publish writes the mapping's first 32-bit word
+ * (non-zero) and drops the guard. A mapping whose first word is still 0 is
+ * unpublished: openers wait for it while its creator lives, and once the
+ * creator is known dead (its guard was released by its death) the next
+ * create takes it over in place. No timing is involved in that decision:
+ * the guard is a kernel lock (POSIX flock, a Win32 mutex) that dies with
+ * its holder. */
 #ifndef MP_COMMON_OS_SHM_H
 #define MP_COMMON_OS_SHM_H
 
@@ -9,17 +19,27 @@
 typedef struct mp__shm {
     void *addr;
     size_t size;
-    mp__handle h; /* what a spawned child needs to map it (fd / HANDLE) */
+    mp__handle h;     /* what a spawned child needs to map it (fd / HANDLE) */
+    mp__handle guard; /* a named creation's guard, until published */
 } mp__shm;
 
-/* Creates a zero-filled shared mapping of `size` bytes. name NULL: anonymous
- * (fork shares it; spawn passes `h`). name set: a named object that unrelated
- * processes open with mp__os_shm_open, private to the user (0600 /
- * owner-only DACL); MP_EEXIST if it exists. */
+/* Creates a zero-filled shared mapping of `size` bytes. name NULL:
+ * anonymous (fork shares it; spawn passes `h`), nothing to publish. name
+ * set: a named mapping, private to the user (0600 / owner-only DACL), that
+ * unrelated processes open with mp__os_shm_open once it is published;
+ * MP_EEXIST if a published one, or one whose creator is alive, exists. An
+ * unpublished one whose creator died is taken over: resized, zeroed and
+ * returned as if created. */
 int mp__os_shm_create(mp__shm *s, size_t size, const char *name);
 
-/* Opens a named mapping created by another process (MP_ENOENT if absent). */
-int mp__os_shm_open(mp__shm *s, const char *name);
+/* Publishes a named mapping made by mp__os_shm_create: stores word (non-0)
+ * in its first 32 bits with release order and drops the creation guard. */
+void mp__os_shm_publish(mp__shm *s, uint32_t word);
+
+/* Opens a published named mapping. While its creator is still making it,
+ * waits until d (then MP_ETIMEDOUT). MP_ENOENT when there is none, or when
+ * its creator died before publishing it (a create then takes it over). */
+int mp__os_shm_open(mp__shm *s, const char *name, mp__deadline d);
 
 /* Maps, in a spawned child, a mapping received as handle h (takes h). */
 int mp__os_shm_import(mp__shm *s, mp__handle h, size_t size);
@@ -28,7 +48,8 @@ int mp__os_shm_import(mp__shm *s, mp__handle h, size_t size);
  * vanish with their last handle (Windows). */
 int mp__os_shm_unlink(const char *name);
 
-/* Unmaps and closes. */
+/* Unmaps and closes (dropping a guard still held: an unpublished mapping is
+ * then left for the next create to take over). */
 void mp__os_shm_close(mp__shm *s);
 
 #endif

@@ -19,8 +19,10 @@
 #define MP__OS_MUTEX_SIZE 64
 #define MP__OS_WAIT_SIZE 64
 
-/* Longest name accepted by the named variants below (bytes, without NUL). */
-#define MP__OS_NAME_MAX 200
+/* Longest name accepted by the named variants below and by os_shm.h (bytes,
+ * without NUL): a public name (MP_NAME_MAX) plus room for a primitive's
+ * "/<suffix>". */
+#define MP__OS_NAME_MAX (MP_NAME_MAX + 40)
 
 /* A counting semaphore with an optional bound (max 0 = none). Values are
  * at most INT32_MAX. */

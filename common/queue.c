@@ -29,17 +29,12 @@
 #include <string.h>
 
 #include "internal.h"
-#include "objtype.h"
-#include "os_shm.h"
-#include "os_sync.h"
 #include "queue_internal.h"
+#include "shobj.h"
 
-#define Q_MAGIC 0x6d705175u /* "uQpm" */
-#define Q_VERSION 1u
 #define Q_DEFAULT_RING (1u << 20)
 #define Q_MIN_RING 4096u
 #define Q_MAX_RING (1u << 30)
-#define Q_NAME_MAX (MP__OS_NAME_MAX - 10)
 #define Q_LINE 64
 
 enum { M_PROD, M_CONS, N_MUTEX };
@@ -47,11 +42,8 @@ enum { W_ITEMS, W_SPACE, W_JOIN, N_WAIT };
 
 typedef struct qhdr {
     /* Read-mostly: set up once, then `closed` changes once. */
-    _Alignas(Q_LINE) _Atomic uint32_t magic; /* set last by the creator */
-    uint32_t version;
-    uint32_t ring_units;
+    _Alignas(Q_LINE) uint32_t ring_units;
     uint32_t maxsize;
-    _Atomic uint32_t users;  /* named queues: handles from new/open */
     _Atomic uint32_t closed;
     /* Producers publish here; consumers read it. */
     _Alignas(Q_LINE) _Atomic uint64_t prod;
@@ -69,21 +61,18 @@ typedef struct qhdr {
     _Alignas(Q_LINE) unsigned char wait[N_WAIT][MP__OS_WAIT_SIZE];
 } qhdr;
 
-#define Q_RING_OFFSET ((sizeof(qhdr) + 255) & ~(size_t)255)
+/* The mapping: [object header][qhdr][ring]. */
+#define Q_HDR MP__SHOBJ_HDR
+#define Q_RING_OFFSET (Q_HDR + ((sizeof(qhdr) + 255) & ~(size_t)255))
 
 struct mp_queue {
-    mp__shm shm;
+    mp__shobj obj;
     qhdr *h;
     unsigned char *ring;
     uint32_t units; /* ring size in 8-byte units */
-    mp__os_mutex mx[N_MUTEX];
-    mp__os_wait wt[N_WAIT];
-    char *name;     /* named queues: the name, counted in users */
-    long owner_pid; /* the process whose handle counts in users */
+    mp__os_mutex *mx[N_MUTEX];
+    mp__os_wait *wt[N_WAIT];
 };
-
-static const char *const sync_suffix[N_MUTEX + N_WAIT] = {".pm", ".cm", ".wi",
-                                                          ".ws", ".wj"};
 
 /* ---- state words ---- */
 
@@ -127,13 +116,13 @@ static size_t ring_read(const mp_queue *q, size_t off, void *dst, size_t n) {
  * caller's deadline; a non-blocking call still waits for a holder, which
  * only ever holds it for one copy. */
 static int lock_side(mp_queue *q, int side, mp__deadline dl) {
-    int rc = mp__os_mutex_lock(&q->mx[side],
+    int rc = mp__os_mutex_lock(q->mx[side],
                                dl == MP__DL_NOW ? MP__DL_FOREVER : dl);
     return rc == MP_EOWNERDEAD ? 0 : rc;
 }
 
 static void unlock_side(mp_queue *q, int side) {
-    mp__os_mutex_unlock(&q->mx[side]);
+    mp__os_mutex_unlock(q->mx[side]);
 }
 
 /* Sleeps on ev (last seen as `seen`) for at most a slice with the side's
@@ -144,7 +133,7 @@ static int sleep_on(mp_queue *q, int side, int w, _Atomic uint32_t *ev,
     unlock_side(q, side);
     if (mp__deadline_passed(dl))
         return mp__deadline_err(dl);
-    mp__os_wait_on(&q->wt[w], (const void *)ev, seen,
+    mp__os_wait_on(q->wt[w], (const void *)ev, seen,
                    mp__deadline_min(dl, mp__deadline_in(MP__SLEEP_SLICE_MS)));
     return lock_side(q, side, dl);
 }
@@ -219,7 +208,7 @@ int mp__queue_putv(mp_queue *q, const mp__qvec *v, size_t n, long timeout_ms) {
                           memory_order_release);
     atomic_fetch_add(&h->put_ev, 1);
     unlock_side(q, M_PROD);
-    mp__os_wake(&q->wt[W_ITEMS], (const void *)&h->put_ev, 1);
+    mp__os_wake(q->wt[W_ITEMS], (const void *)&h->put_ev, 1);
     return 0;
 }
 
@@ -307,7 +296,7 @@ int mp_queue_get(mp_queue *q, mp_buf *buf, long timeout_ms) {
                           memory_order_release);
     atomic_fetch_add(&h->get_ev, 1);
     unlock_side(q, M_CONS);
-    mp__os_wake(&q->wt[W_SPACE], (const void *)&h->get_ev, INT32_MAX);
+    mp__os_wake(q->wt[W_SPACE], (const void *)&h->get_ev, INT32_MAX);
     return 0;
 }
 
@@ -348,8 +337,8 @@ int mp_queue_close(mp_queue *q) {
     unlock_side(q, M_PROD);
     atomic_fetch_add(&h->put_ev, 1);
     atomic_fetch_add(&h->get_ev, 1);
-    mp__os_wake(&q->wt[W_ITEMS], (const void *)&h->put_ev, INT32_MAX);
-    mp__os_wake(&q->wt[W_SPACE], (const void *)&h->get_ev, INT32_MAX);
+    mp__os_wake(q->wt[W_ITEMS], (const void *)&h->put_ev, INT32_MAX);
+    mp__os_wake(q->wt[W_SPACE], (const void *)&h->get_ev, INT32_MAX);
     return 0;
 }
 
@@ -362,7 +351,7 @@ int mp_queue_task_done(mp_queue *q) {
         if (w_seq(atomic_load(&h->prod)) == d)
             return MP_EOVERFLOW;
     } while (!atomic_compare_exchange_weak(&h->done, &d, d + 1));
-    mp__os_wake(&q->wt[W_JOIN], (const void *)&h->done, INT32_MAX);
+    mp__os_wake(q->wt[W_JOIN], (const void *)&h->done, INT32_MAX);
     return 0;
 }
 
@@ -378,75 +367,12 @@ int mp_queue_join(mp_queue *q, long timeout_ms) {
         if (mp__deadline_passed(dl))
             return mp__deadline_err(dl);
         mp__os_wait_on(
-            &q->wt[W_JOIN], (const void *)&h->done, d,
+            q->wt[W_JOIN], (const void *)&h->done, d,
             mp__deadline_min(dl, mp__deadline_in(MP__SLEEP_SLICE_MS)));
     }
 }
 
 /* ---- set-up and tear-down ---- */
-
-/* The name of a queue's sync object `i` (for backends with named kernel
- * objects); NULL for an anonymous queue. */
-static const char *sync_name(char *buf, size_t cap, const char *name, int i) {
-    if (!name)
-        return NULL;
-    snprintf(buf, cap, "%s%s", name, sync_suffix[i]);
-    return buf;
-}
-
-/* Closes this process's handles of the first n sync objects (mutexes,
- * then waits). */
-static void close_sync(mp_queue *q, int n) {
-    for (int i = 0; i < n; i++) {
-        if (i < N_MUTEX)
-            mp__os_mutex_close(&q->mx[i]);
-        else
-            mp__os_wait_close(&q->wt[i - N_MUTEX]);
-    }
-}
-
-/* Creates (hs NULL, by name or anonymous) or attaches (from hs, or by
- * name) sync object i, whose state lives in the header. */
-static int open_one(mp_queue *q, int i, bool create, const char *nm,
-                    mp__handle h) {
-    if (i < N_MUTEX) {
-        void *mem = q->h->mutex[i];
-        int rc = create ? mp__os_mutex_create(&q->mx[i], mem, nm)
-                        : mp__os_mutex_attach(&q->mx[i], mem, h, nm);
-        /* Held for one record's copy: worth polling, unless this process
-         * has one CPU to run on (the holder cannot run while we poll). */
-        if (!rc && mp__spin_ok())
-            mp__os_mutex_set_spin(&q->mx[i], MP__SPIN_QUEUE_MUTEX);
-        return rc;
-    }
-    void *mem = q->h->wait[i - N_MUTEX];
-    mp__os_wait *w = &q->wt[i - N_MUTEX];
-    return create ? mp__os_wait_create(w, mem, nm)
-                  : mp__os_wait_attach(w, mem, h, nm);
-}
-
-/* Opens every sync object; takes every handle in hs (which may be NULL). */
-static int open_sync(mp_queue *q, bool create, const char *name,
-                     mp__handle *hs) {
-    char nb[MP__OS_NAME_MAX + 1];
-    int rc = 0, i = 0;
-    for (; i < N_MUTEX + N_WAIT && !rc; i++) {
-        const char *nm = sync_name(nb, sizeof nb, name, i);
-        mp__handle h = hs ? hs[i] : MP__BAD_HANDLE;
-        if (hs)
-            hs[i] = MP__BAD_HANDLE;
-        rc = open_one(q, i, create, nm, h);
-    }
-    if (rc)
-        close_sync(q, i - 1);
-    return rc;
-}
-
-static bool valid_name(const char *name) {
-    size_t n = strlen(name);
-    return n > 0 && n <= Q_NAME_MAX && !strchr(name, '/') &&
-           !strchr(name, '\\');
-}
 
 /* The ring size for a requested capacity, 0 when out of range. */
 static size_t ring_size(size_t cap) {
@@ -458,54 +384,55 @@ static size_t ring_size(size_t cap) {
     return r;
 }
 
-/* Points q at its mapped header, checking what another process wrote. */
-static int attach_header(mp_queue *q) {
-    qhdr *h = q->shm.addr;
-    if (q->shm.size < Q_RING_OFFSET + Q_MIN_RING ||
-        atomic_load_explicit(&h->magic, memory_order_acquire) != Q_MAGIC ||
-        h->version != Q_VERSION || h->ring_units < Q_MIN_RING / 8 ||
-        (h->ring_units & (h->ring_units - 1)) ||
-        Q_RING_OFFSET + (size_t)h->ring_units * 8 > q->shm.size)
-        return MP_EPROTO;
-    q->h = h;
-    q->units = h->ring_units;
-    q->ring = (unsigned char *)q->shm.addr + Q_RING_OFFSET;
-    return 0;
+/* param: {ring size in 8-byte units (a power of two), maxsize}. */
+static size_t q_size(const uint64_t param[MP__NPARAM]) {
+    uint64_t units = param[0];
+    if (units < Q_MIN_RING / 8 || units > Q_MAX_RING / 8 ||
+        (units & (units - 1)) || param[1] > INT32_MAX || param[2])
+        return 0;
+    return Q_RING_OFFSET + (size_t)units * 8;
 }
 
-static int set_name(mp_queue *q, const char *name) {
-    q->name = malloc(strlen(name) + 1);
-    if (!q->name)
-        return MP_ENOMEM;
-    strcpy(q->name, name);
-    q->owner_pid = mp__os_getpid();
-    return 0;
-}
-
-static int init_new(mp_queue *q, size_t maxsize, size_t ring,
-                    const char *name) {
-    int rc = mp__os_shm_create(&q->shm, Q_RING_OFFSET + ring, name);
-    if (rc)
-        return rc;
-    qhdr *h = q->shm.addr;
-    h->version = Q_VERSION;
-    h->ring_units = (uint32_t)(ring / 8);
-    h->maxsize = (uint32_t)maxsize;
-    atomic_init(&h->users, 1);
-    q->h = h;
-    if ((rc = open_sync(q, true, name, NULL)) ||
-        (name && (rc = set_name(q, name)))) {
-        if (!rc)
-            close_sync(q, N_MUTEX + N_WAIT);
-        mp__os_shm_close(&q->shm);
-        if (name)
-            mp__os_shm_unlink(name);
-        return rc;
+static int q_bind(void *obj) {
+    mp_queue *q = obj;
+    q->h = mp__shobj_at(q, Q_HDR);
+    q->units = (uint32_t)mp__shobj_hdr_of(q)->param[0];
+    q->ring = mp__shobj_at(q, Q_RING_OFFSET);
+    for (int i = 0; i < N_MUTEX; i++) {
+        q->mx[i] = &mp__shobj_prim(q, (unsigned)i)->mx;
+        /* Held for one record's copy: worth polling, unless this process
+         * has one CPU to run on (the holder cannot run while we poll). */
+        if (mp__spin_ok())
+            mp__os_mutex_set_spin(q->mx[i], MP__SPIN_QUEUE_MUTEX);
     }
-    /* Last: an opener waits for the magic before trusting the rest. */
-    atomic_store_explicit(&h->magic, Q_MAGIC, memory_order_release);
-    return attach_header(q);
+    for (int i = 0; i < N_WAIT; i++)
+        q->wt[i] = &mp__shobj_prim(q, (unsigned)(N_MUTEX + i))->wt;
+    return 0;
 }
+
+static void q_init(void *obj, const void *arg) {
+    mp_queue *q = obj;
+    (void)arg;
+    q->h->ring_units = q->units;
+    q->h->maxsize = (uint32_t)mp__shobj_hdr_of(q)->param[1];
+}
+
+#define Q_MUTEX(i) (Q_HDR + offsetof(qhdr, mutex) + (i) * MP__OS_MUTEX_SIZE)
+#define Q_WAIT(i) (Q_HDR + offsetof(qhdr, wait) + (i) * MP__OS_WAIT_SIZE)
+
+const mp__shkind mp__queue_kind = {
+    .kind = MP_OBJ_QUEUE,
+    .obj_size = sizeof(mp_queue),
+    .size = q_size,
+    .nprims = N_MUTEX + N_WAIT,
+    .prims = {{MP__PRIM_MUTEX, Q_MUTEX(M_PROD), "pm"},
+              {MP__PRIM_MUTEX, Q_MUTEX(M_CONS), "cm"},
+              {MP__PRIM_WAIT, Q_WAIT(W_ITEMS), "wi"},
+              {MP__PRIM_WAIT, Q_WAIT(W_SPACE), "ws"},
+              {MP__PRIM_WAIT, Q_WAIT(W_JOIN), "wj"}},
+    .bind = q_bind,
+    .init = q_init,
+};
 
 int mp_queue_new(mp_queue **qq, size_t maxsize, const mp_queue_options *opts) {
     static const mp_queue_options defaults = {0};
@@ -515,143 +442,23 @@ int mp_queue_new(mp_queue **qq, size_t maxsize, const mp_queue_options *opts) {
     if (!opts)
         opts = &defaults;
     size_t ring = ring_size(opts->capacity_bytes);
-    if (!ring || maxsize > INT32_MAX || (opts->name && !valid_name(opts->name)))
+    if (!ring || maxsize > INT32_MAX)
         return MP_EINVAL;
-    mp_queue *q = calloc(1, sizeof *q);
-    if (!q)
-        return MP_ENOMEM;
-    int rc = init_new(q, maxsize, ring, opts->name);
-    if (rc) {
-        free(q);
-        return rc;
-    }
-    *qq = q;
-    return 0;
-}
-
-/* Counts one more user of a named queue, unless its last one has left. */
-static bool add_user(qhdr *h) {
-    uint32_t u = atomic_load(&h->users);
-    while (u > 0)
-        if (atomic_compare_exchange_weak(&h->users, &u, u + 1))
-            return true;
-    return false;
-}
-
-/* The creator sets the magic last; wait for it (bounded). */
-static void wait_magic(const mp__shm *s) {
-    if (s->size < sizeof(qhdr))
-        return;
-    qhdr *h = s->addr;
-    for (int i = 0; i < 2000 && atomic_load(&h->magic) != Q_MAGIC; i++)
-        mp__os_sleep_ms(1);
+    mp__shobj_req req = {
+        .name = opts->name,
+        .exclusive = true,
+        .param = {ring / 8, maxsize},
+    };
+    return mp__shobj_new((void **)qq, &mp__queue_kind, &req);
 }
 
 int mp_queue_open(mp_queue **qq, const char *name) {
     if (!qq)
         return MP_EINVAL;
     *qq = NULL;
-    if (!name || !valid_name(name))
-        return MP_EINVAL;
-    mp_queue *q = calloc(1, sizeof *q);
-    if (!q)
-        return MP_ENOMEM;
-    int rc = mp__os_shm_open(&q->shm, name);
-    if (rc) {
-        free(q);
-        return rc;
-    }
-    wait_magic(&q->shm);
-    if (!(rc = attach_header(q)) && !(rc = open_sync(q, false, name, NULL))) {
-        if (!add_user(q->h))
-            rc = MP_ENOENT;
-        else if ((rc = set_name(q, name)))
-            atomic_fetch_sub(&q->h->users, 1);
-        if (rc)
-            close_sync(q, N_MUTEX + N_WAIT);
-    }
-    if (rc) {
-        mp__os_shm_close(&q->shm);
-        free(q);
-        return rc;
-    }
-    *qq = q;
-    return 0;
+    mp__shobj_req req = {.name = name, .open_only = true};
+    return name ? mp__shobj_new((void **)qq, &mp__queue_kind, &req)
+                : MP_EINVAL;
 }
 
-void mp_queue_free(mp_queue *q) {
-    if (!q)
-        return;
-    bool last = false;
-    /* A forked child's copy of the handle was never counted. */
-    if (q->name && q->owner_pid == mp__os_getpid())
-        last = atomic_fetch_sub(&q->h->users, 1) == 1;
-    close_sync(q, N_MUTEX + N_WAIT);
-    mp__os_shm_close(&q->shm);
-    if (last)
-        mp__os_shm_unlink(q->name);
-    free(q->name);
-    free(q);
-}
-
-/* ---- crossing into a spawned child ---- */
-
-static int q_export(void *obj, mp__wbuf *w, mp__handles *hs) {
-    mp_queue *q = obj;
-    mp__w_u64(w, q->shm.size);
-    mp__handles_put(hs, w, q->shm.h);
-    for (int i = 0; i < N_MUTEX + N_WAIT; i++) {
-        mp__handle h = i < N_MUTEX ? q->mx[i].h : q->wt[i - N_MUTEX].h;
-        mp__w_u8(w, h != MP__BAD_HANDLE);
-        if (h != MP__BAD_HANDLE)
-            mp__handles_put(hs, w, h);
-    }
-    return w->err;
-}
-
-/* Takes the handles the blob names: the mapping's, then the sync objects'
- * (absent ones stay MP__BAD_HANDLE). */
-static int take_handles(mp__rbuf *r, mp__handle *hs, size_t nh, uint64_t *size,
-                        mp__handle *shm_h, mp__handle *sh) {
-    int rc = mp__r_u64(r, size);
-    if (!rc)
-        rc = mp__handles_take(r, hs, nh, shm_h);
-    for (int i = 0; i < N_MUTEX + N_WAIT && !rc; i++) {
-        uint8_t has;
-        if (!(rc = mp__r_u8(r, &has)) && has)
-            rc = mp__handles_take(r, hs, nh, &sh[i]);
-    }
-    return rc;
-}
-
-static int q_import(void **obj, mp__rbuf *r, mp__handle *hs, size_t nh) {
-    mp__handle shm_h = MP__BAD_HANDLE, sh[N_MUTEX + N_WAIT];
-    uint64_t size = 0;
-    for (int i = 0; i < N_MUTEX + N_WAIT; i++)
-        sh[i] = MP__BAD_HANDLE;
-    mp_queue *q = calloc(1, sizeof *q);
-    int rc = q ? take_handles(r, hs, nh, &size, &shm_h, sh) : MP_ENOMEM;
-    if (!rc && (size == 0 || size > SIZE_MAX))
-        rc = MP_EPROTO;
-    if (!rc) {
-        rc = mp__os_shm_import(&q->shm, shm_h, (size_t)size);
-        shm_h = MP__BAD_HANDLE;
-    }
-    if (!rc && (rc = attach_header(q)))
-        mp__os_shm_close(&q->shm);
-    if (!rc && (rc = open_sync(q, false, NULL, sh)))
-        mp__os_shm_close(&q->shm);
-    mp__os_close(shm_h);
-    for (int i = 0; i < N_MUTEX + N_WAIT; i++)
-        mp__os_close(sh[i]);
-    if (rc) {
-        free(q);
-        return rc;
-    }
-    *obj = q;
-    return 0;
-}
-
-static void q_release(void *obj) { mp_queue_free(obj); }
-
-const mp__objtype mp__queue_objtype = {q_export, q_import, q_release};
+void mp_queue_free(mp_queue *q) { mp__shobj_free(q); }

@@ -7,9 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sync_internal.h"
+#include "lock_state.h"
 
-#define NAME_BUF (MP__OS_NAME_MAX + 16)
 #define SH_LOCK MP__SHOBJ_HDR
 #define SH_DATA (SH_LOCK + MP__LOCK_AREA)
 
@@ -182,106 +181,80 @@ static int sh_set_double(shared *sh, size_t i, double x) {
  * fixed at creation). */
 static void *shared_data(shared *sh, mp_obj_kind kind) {
     if (kind == MP_OBJ_VALUE && sh->has_lock)
-        return ((mp__lock_state *)mp__shobj_at(&sh->obj, SH_LOCK))->user;
-    return mp__shobj_at(&sh->obj, SH_DATA);
+        return sh->lock.st->user;
+    return mp__shobj_at(sh, SH_DATA);
 }
 
-static int shared_new(shared *sh, mp_obj_kind kind, mp_type type, size_t n,
-                      const void *init, const mp_shared_options *o) {
-    char buf[NAME_BUF];
-    bool created;
-    size_t es = mp_type_size(type);
-    if (!es || n == 0 || n > (SIZE_MAX - SH_DATA) / es)
-        return MP_EINVAL;
-    const char *name = o ? o->name : NULL;
-    bool raw = o && o->raw;
-    uint64_t param[MP__NPARAM] = {(uint64_t)type, n, raw};
-    int rc = mp__shobj_new(&sh->obj, kind, SH_DATA + es * n, param, name,
-                           o && o->exclusive, &created);
-    if (rc)
-        return rc;
-    sh->type = type;
-    sh->esize = es;
-    sh->n = n;
-    sh->has_lock = !raw;
-    sh->data = shared_data(sh, kind);
-    sh->int64 = es == 8 && type != MP_TYPE_DOUBLE;
-    sh->lock.embedded = true;
-    if (!raw && (rc = mp__lock_init(&sh->lock, mp__shobj_at(&sh->obj, SH_LOCK),
-                                    created, true,
-                                    mp__subname(buf, sizeof buf, name, "mtx"),
-                                    MP__BAD_HANDLE))) {
-        mp__shobj_free(&sh->obj);
-        return rc;
-    }
-    if (created) {
-        if (init) /* the mapping starts zeroed */
-            memcpy(sh->data, init, es * n);
-        mp__shobj_ready(&sh->obj);
-    }
-    return 0;
+/* param: {type, count, raw}. */
+static size_t shared_size(const uint64_t param[MP__NPARAM]) {
+    size_t es = param[0] <= 0xff ? mp_type_size((mp_type)param[0]) : 0;
+    if (!es || param[1] == 0 || param[1] > (SIZE_MAX - SH_DATA) / es ||
+        param[2] > 1)
+        return 0;
+    return SH_DATA + es * (size_t)param[1];
 }
 
-static void shared_free(shared *sh) {
-    if (sh->has_lock)
-        mp__lock_fini(&sh->lock);
-    mp__shobj_free(&sh->obj);
-}
-
-static int shared_export(shared *sh, mp__wbuf *w, mp__handles *hs) {
-    mp__shobj_export(&sh->obj, w, hs);
-    mp__put_opt_handle(hs, w, sh->has_lock ? sh->lock.m.h : MP__BAD_HANDLE);
-    return w->err;
-}
-
-static int shared_import(shared *sh, mp_obj_kind kind, mp__rbuf *r,
-                         mp__handle *hs, size_t nh) {
-    mp__handle h;
-    int rc = mp__shobj_import(&sh->obj, kind, r, hs, nh);
-    if (rc)
-        return rc;
-    if ((rc = mp__take_opt_handle(r, hs, nh, &h))) {
-        mp__shobj_free(&sh->obj);
-        return rc;
-    }
-    mp__shobj_hdr *hd = mp__shobj_hdr_of(&sh->obj);
+static int shared_bind(void *obj) {
+    shared *sh = obj;
+    const mp__shobj_hdr *hd = mp__shobj_hdr_of(sh);
     sh->type = (mp_type)hd->param[0];
     sh->esize = mp_type_size(sh->type);
     sh->n = (size_t)hd->param[1];
     sh->has_lock = !hd->param[2];
-    sh->data = shared_data(sh, kind);
+    mp__lock_bind(&sh->lock, mp__shobj_at(sh, SH_LOCK),
+                  &mp__shobj_prim(sh, 0)->mx, true);
+    sh->data = shared_data(sh, sh->obj.k->kind);
     sh->int64 = sh->esize == 8 && sh->type != MP_TYPE_DOUBLE;
-    sh->lock.embedded = true;
-    if (!sh->esize || sh->n == 0 || hd->size != SH_DATA + sh->esize * sh->n)
-        rc = MP_EPROTO;
-    else if (sh->has_lock) {
-        rc = mp__lock_init(&sh->lock, mp__shobj_at(&sh->obj, SH_LOCK), false,
-                           true, NULL, h);
-        h = MP__BAD_HANDLE; /* taken by mp__lock_init */
-    }
-    mp__os_close(h);
-    if (rc)
-        mp__shobj_free(&sh->obj);
-    return rc;
+    return 0;
+}
+
+static void shared_init(void *obj, const void *init) {
+    shared *sh = obj;
+    mp__lock_init(&sh->lock, true);
+    if (init) /* the mapping starts zeroed */
+        memcpy(sh->data, init, sh->esize * sh->n);
+}
+
+/* A raw object's lock area is unused; its mutex is made all the same, so
+ * that every object of a kind has the same primitives. */
+const mp__shkind mp__value_kind = {
+    .kind = MP_OBJ_VALUE,
+    .obj_size = sizeof(mp_value),
+    .size = shared_size,
+    .nprims = 1,
+    .prims = {{MP__PRIM_MUTEX, MP__LOCK_MUTEX_AT(SH_LOCK), "mtx"}},
+    .bind = shared_bind,
+    .init = shared_init,
+};
+const mp__shkind mp__array_kind = {
+    .kind = MP_OBJ_ARRAY,
+    .obj_size = sizeof(mp_array),
+    .size = shared_size,
+    .nprims = 1,
+    .prims = {{MP__PRIM_MUTEX, MP__LOCK_MUTEX_AT(SH_LOCK), "mtx"}},
+    .bind = shared_bind,
+    .init = shared_init,
+};
+
+static int shared_new(void **out, const mp__shkind *k, mp_type type, size_t n,
+                      const void *init, const mp_shared_options *o) {
+    if (!out)
+        return MP_EINVAL;
+    *out = NULL;
+    mp__shobj_req req = {
+        .name = o ? o->name : NULL,
+        .exclusive = o && o->exclusive,
+        .param = {(uint64_t)type, n, o && o->raw},
+        .init_arg = init,
+    };
+    return mp__shobj_new(out, k, &req);
 }
 
 /* ---- Value ---- */
 
 int mp_value_new(mp_value **out, mp_type type, const void *init,
                  const mp_shared_options *opts) {
-    if (!out)
-        return MP_EINVAL;
-    *out = NULL;
-    mp_value *v = calloc(1, sizeof *v);
-    if (!v)
-        return MP_ENOMEM;
-    int rc = shared_new(&v->s, MP_OBJ_VALUE, type, 1, init, opts);
-    if (rc) {
-        free(v);
-        return rc;
-    }
-    *out = v;
-    return 0;
+    return shared_new((void **)out, &mp__value_kind, type, 1, init, opts);
 }
 
 mp_type mp_value_type(const mp_value *v) { return v ? v->s.type : (mp_type)0; }
@@ -348,30 +321,13 @@ mp_lock *mp_value_lock(mp_value *v) {
     return v && v->s.has_lock ? &v->s.lock : NULL;
 }
 
-void mp_value_free(mp_value *v) {
-    if (!v)
-        return;
-    shared_free(&v->s);
-    free(v);
-}
+void mp_value_free(mp_value *v) { mp__shobj_free(v); }
 
 /* ---- Array ---- */
 
 int mp_array_new(mp_array **out, mp_type type, size_t n, const void *init,
                  const mp_shared_options *opts) {
-    if (!out)
-        return MP_EINVAL;
-    *out = NULL;
-    mp_array *a = calloc(1, sizeof *a);
-    if (!a)
-        return MP_ENOMEM;
-    int rc = shared_new(&a->s, MP_OBJ_ARRAY, type, n, init, opts);
-    if (rc) {
-        free(a);
-        return rc;
-    }
-    *out = a;
-    return 0;
+    return shared_new((void **)out, &mp__array_kind, type, n, init, opts);
 }
 
 mp_type mp_array_type(const mp_array *a) { return a ? a->s.type : (mp_type)0; }
@@ -414,55 +370,4 @@ mp_lock *mp_array_lock(mp_array *a) {
     return a && a->s.has_lock ? &a->s.lock : NULL;
 }
 
-void mp_array_free(mp_array *a) {
-    if (!a)
-        return;
-    shared_free(&a->s);
-    free(a);
-}
-
-/* ---- crossing into spawned children ---- */
-
-static int value_export(void *obj, mp__wbuf *w, mp__handles *hs) {
-    return shared_export(&((mp_value *)obj)->s, w, hs);
-}
-
-static int array_export(void *obj, mp__wbuf *w, mp__handles *hs) {
-    return shared_export(&((mp_array *)obj)->s, w, hs);
-}
-
-static int value_import(void **out, mp__rbuf *r, mp__handle *hs, size_t nh) {
-    mp_value *v = calloc(1, sizeof *v);
-    if (!v)
-        return MP_ENOMEM;
-    int rc = shared_import(&v->s, MP_OBJ_VALUE, r, hs, nh);
-    if (!rc && v->s.n != 1) {
-        shared_free(&v->s);
-        rc = MP_EPROTO;
-    }
-    if (rc) {
-        free(v);
-        return rc;
-    }
-    *out = v;
-    return 0;
-}
-
-static int array_import(void **out, mp__rbuf *r, mp__handle *hs, size_t nh) {
-    mp_array *a = calloc(1, sizeof *a);
-    if (!a)
-        return MP_ENOMEM;
-    int rc = shared_import(&a->s, MP_OBJ_ARRAY, r, hs, nh);
-    if (rc) {
-        free(a);
-        return rc;
-    }
-    *out = a;
-    return 0;
-}
-
-static void value_release_(void *obj) { mp_value_free(obj); }
-static void array_release_(void *obj) { mp_array_free(obj); }
-
-const mp__objtype mp__value_type = {value_export, value_import, value_release_};
-const mp__objtype mp__array_type = {array_export, array_import, array_release_};
+void mp_array_free(mp_array *a) { mp__shobj_free(a); }

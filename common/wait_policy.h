@@ -62,6 +62,12 @@ bool mp__spin_more(uint64_t *until, uint64_t ns);
  * clock passes `until`. Returns try_op's last result. */
 int mp__poll_yield(int (*try_op)(void *arg), void *arg, uint64_t until);
 
+/* A blocking acquire of a Semaphore or Lock: op(x, MP__DL_NOW) first, then
+ * polled with yields for MP__POLL_LOCK_NS, then op(x, deadline) sleeping.
+ * timeout_ms as in the public calls; returns op's result. */
+int mp__poll_then_block(int (*op)(void *x, mp__deadline d), void *x,
+                        long timeout_ms);
+
 /* A spin-wait hint to the CPU (a compiler barrier where there is none). */
 static inline void mp__cpu_relax(void) {
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))

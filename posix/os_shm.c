@@ -1,13 +1,22 @@
 /* POSIX backend, shared memory: anonymous mappings are memfds (Linux) so a
  * spawned child can map them from an inherited descriptor and nothing ever
- * has a name; named ones are shm_open objects, 0600, "/mp-<name>". */
+ * has a name; named ones are shm_open objects, 0600, "/mp-<name>".
+ *
+ * The creation guard of a named mapping (os_shm.h) is an exclusive flock
+ * on its descriptor: the kernel drops it when the creator dies. A process
+ * changes a named object that is not published only while holding that
+ * lock and after checking that the name still leads to the object it
+ * locked, so a creator and a process taking over never both believe they
+ * made the same name. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -16,8 +25,9 @@
 #include "../common/os_sync.h"
 #include "os_posix.h"
 
-/* How long an opener waits for the creator to size a named object. */
-#define SIZE_WAIT_MS 2000
+/* How often an opener looks again at a mapping its live creator is still
+ * making (a creator takes microseconds; this bounds the poll's cost). */
+#define CREATING_POLL_MS 1
 
 static int os_name(char *out, size_t cap, const char *name) {
     size_t n = strlen(name);
@@ -55,63 +65,128 @@ static int anon_fd(int *fd) {
 #endif
 }
 
+/* Whether the name nm still leads to the object open as fd. */
+static bool same_object(const char *nm, int fd) {
+    struct stat a, b;
+    int fd2 = shm_open(nm, O_RDONLY | O_CLOEXEC, 0);
+    if (fd2 == -1)
+        return false;
+    bool same = fstat(fd, &a) == 0 && fstat(fd2, &b) == 0 &&
+                a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+    close(fd2);
+    return same;
+}
+
+/* Whether the object open as fd is published: its first word is non-zero. */
+static bool published(int fd) {
+    uint32_t word = 0;
+    return pread(fd, &word, sizeof word, 0) == (ssize_t)sizeof word &&
+           atomic_load((_Atomic uint32_t *)&word) != 0;
+}
+
+/* With the guard held: gives the object fd `size` zero bytes and maps it. */
+static int make(mp__shm *s, int fd, size_t size) {
+    if (ftruncate(fd, 0) == -1 || ftruncate(fd, (off_t)size) == -1)
+        return mp__posix_err(errno);
+    return map_fd(s, fd, size);
+}
+
+/* One try at creating nm: 0 (guard held), MP_EEXIST, MP_EAGAIN (the name
+ * changed under us: try again), or an error. */
+static int create_once(mp__shm *s, const char *nm, size_t size) {
+    int fd = shm_open(nm, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    bool fresh = fd != -1;
+    if (!fresh) {
+        if (errno != EEXIST)
+            return mp__posix_err(errno);
+        if ((fd = shm_open(nm, O_RDWR | O_CLOEXEC, 0)) == -1)
+            return errno == ENOENT ? MP_EAGAIN : mp__posix_err(errno);
+    }
+    /* A fresh object's creator waits for the lock (held, at most briefly,
+     * by someone checking it); an existing one is taken over only when
+     * nobody holds it. */
+    int rc = 0;
+    if (flock(fd, fresh ? LOCK_EX : LOCK_EX | LOCK_NB) == -1)
+        rc = errno == EWOULDBLOCK ? MP_EEXIST : mp__posix_err(errno);
+    else if (!same_object(nm, fd))
+        rc = MP_EAGAIN; /* removed, perhaps remade, since we opened it */
+    else if (published(fd))
+        rc = MP_EEXIST; /* a fresh one too: taken over in our window
+                         * between shm_open and flock, and made */
+    else
+        rc = make(s, fd, size);
+    if (rc)
+        close(fd); /* drops the lock too */
+    return rc;
+}
+
 int mp__os_shm_create(mp__shm *s, size_t size, const char *name) {
     char nm[MP__OS_NAME_MAX + 8];
     int fd, rc;
     s->addr = NULL;
-    s->h = MP__BAD_HANDLE;
+    s->h = s->guard = MP__BAD_HANDLE;
     if (size == 0)
         return MP_EINVAL;
     if (name) {
         if ((rc = os_name(nm, sizeof nm, name)))
             return rc;
-        fd = shm_open(nm, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-        rc = fd == -1 ? mp__posix_err(errno) : 0;
-    } else {
-        rc = anon_fd(&fd);
+        while ((rc = create_once(s, nm, size)) == MP_EAGAIN)
+            ;
+        if (!rc)
+            s->guard = s->h; /* the flock on it */
+        return rc;
     }
-    if (rc)
+    if ((rc = anon_fd(&fd)))
         return rc;
     if (ftruncate(fd, (off_t)size) == -1)
         rc = mp__posix_err(errno);
     if (!rc)
         rc = map_fd(s, fd, size);
-    if (rc) {
+    if (rc)
         close(fd);
-        if (name)
-            shm_unlink(nm);
-    }
     return rc;
 }
 
-int mp__os_shm_open(mp__shm *s, const char *name) {
+void mp__os_shm_publish(mp__shm *s, uint32_t word) {
+    atomic_store_explicit((_Atomic uint32_t *)s->addr, word,
+                          memory_order_release);
+    if (s->guard != MP__BAD_HANDLE)
+        flock((int)s->guard, LOCK_UN);
+    s->guard = MP__BAD_HANDLE;
+}
+
+/* An unpublished object open as fd: MP_EAGAIN while its creator lives,
+ * 0 if it was published meanwhile, MP_ENOENT if its creator died. */
+static int creator_state(int fd) {
+    if (flock(fd, LOCK_SH | LOCK_NB) == -1)
+        return errno == EWOULDBLOCK ? MP_EAGAIN : mp__posix_err(errno);
+    /* Nobody creates it now; published since our look, or abandoned. */
+    int rc = published(fd) ? 0 : MP_ENOENT;
+    flock(fd, LOCK_UN);
+    return rc;
+}
+
+int mp__os_shm_open(mp__shm *s, const char *name, mp__deadline d) {
     char nm[MP__OS_NAME_MAX + 8];
     struct stat st;
     int rc;
     s->addr = NULL;
-    s->h = MP__BAD_HANDLE;
+    s->h = s->guard = MP__BAD_HANDLE;
     if (!name || (rc = os_name(nm, sizeof nm, name)))
         return MP_EINVAL;
     int fd = shm_open(nm, O_RDWR | O_CLOEXEC, 0);
     if (fd == -1)
         return mp__posix_err(errno);
-    /* The creator sizes the object right after creating it: wait for that
-     * (bounded) rather than map an empty file. */
-    for (int waited = 0;; waited++) {
-        if (fstat(fd, &st) == -1) {
-            rc = mp__posix_err(errno);
+    while (!published(fd) && (rc = creator_state(fd)) == MP_EAGAIN) {
+        if (mp__deadline_passed(d)) {
+            rc = MP_ETIMEDOUT;
             break;
         }
-        if (st.st_size > 0) {
-            rc = map_fd(s, fd, (size_t)st.st_size);
-            break;
-        }
-        if (waited >= SIZE_WAIT_MS) {
-            rc = MP_ENOENT;
-            break;
-        }
-        mp__os_sleep_ms(1);
+        mp__os_sleep_ms(CREATING_POLL_MS);
     }
+    if (!rc)
+        rc = fstat(fd, &st) == -1 ? mp__posix_err(errno)
+                                  : map_fd(s, fd, (size_t)st.st_size);
     if (rc)
         close(fd);
     return rc;
@@ -119,6 +194,7 @@ int mp__os_shm_open(mp__shm *s, const char *name) {
 
 int mp__os_shm_import(mp__shm *s, mp__handle h, size_t size) {
     s->addr = NULL;
+    s->guard = MP__BAD_HANDLE;
     if (h == MP__BAD_HANDLE || size == 0) {
         mp__os_close(h);
         return MP_EINVAL;
@@ -140,7 +216,7 @@ int mp__os_shm_unlink(const char *name) {
 void mp__os_shm_close(mp__shm *s) {
     if (s->addr)
         munmap(s->addr, s->size);
-    mp__os_close(s->h);
+    mp__os_close(s->h); /* the guard, if still held, is a lock on it */
     s->addr = NULL;
-    s->h = MP__BAD_HANDLE;
+    s->h = s->guard = MP__BAD_HANDLE;
 }

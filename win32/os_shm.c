@@ -8,6 +8,7 @@
 #include <windows.h>
 #include <sddl.h>
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,18 +88,70 @@ static int map_view(mp__shm *s, HANDLE h, size_t size) {
     return 0;
 }
 
-int mp__os_shm_create(mp__shm *s, size_t size, const char *name) {
+/* The creation guard of a named mapping (os_shm.h): a mutex named
+ * "Local\mproc-<name>/new" ('/' cannot occur in a name, so it names no
+ * user object), owned by the creator until it publishes. A creator that
+ * dies abandons it. */
+static wchar_t *guard_name(const char *name, int *rc) {
+    char buf[MP__OS_NAME_MAX + 8];
+    if (strlen(name) > MP__OS_NAME_MAX) {
+        *rc = MP_EINVAL;
+        return NULL;
+    }
+    snprintf(buf, sizeof buf, "%s/new", name);
+    return mp__win32_kname(buf, rc);
+}
+
+/* Takes the guard of `name`: 0 (held, in *g), MP_EEXIST while another
+ * process holds it. */
+static int guard_take(const char *name, HANDLE *g) {
     SECURITY_ATTRIBUTES sa;
     void *sd = NULL;
-    wchar_t *wn = NULL;
     int rc = 0;
-    s->addr = NULL;
-    s->h = MP__BAD_HANDLE;
-    if (size == 0)
-        return MP_EINVAL;
-    if (name && !(wn = mp__win32_kname(name, &rc)))
+    wchar_t *wn = guard_name(name, &rc);
+    if (!wn)
         return rc;
-    bool priv = wn && mp__win32_private_sa(&sa, &sd);
+    bool priv = mp__win32_private_sa(&sa, &sd);
+    *g = CreateMutexW(priv ? &sa : NULL, FALSE, wn);
+    DWORD e = GetLastError();
+    if (sd)
+        LocalFree(sd);
+    free(wn);
+    if (!*g)
+        return mp__win32_err(e);
+    DWORD w = WaitForSingleObject(*g, 0);
+    if (w == WAIT_OBJECT_0 || w == WAIT_ABANDONED)
+        return 0;
+    CloseHandle(*g);
+    *g = NULL;
+    return w == WAIT_TIMEOUT ? MP_EEXIST : mp__win32_err(GetLastError());
+}
+
+static void guard_drop(mp__shm *s) {
+    if (s->guard == MP__BAD_HANDLE)
+        return;
+    ReleaseMutex((HANDLE)s->guard);
+    CloseHandle((HANDLE)s->guard);
+    s->guard = MP__BAD_HANDLE;
+}
+
+static bool published(const mp__shm *s) {
+    return s->size >= sizeof(uint32_t) &&
+           atomic_load_explicit((_Atomic uint32_t *)s->addr,
+                                memory_order_acquire) != 0;
+}
+
+/* With the guard held: creates the mapping, or takes over an unpublished
+ * one of at least `size` bytes (its creator died: nobody else can be
+ * making it while we hold the guard). */
+static int make(mp__shm *s, size_t size, const char *name) {
+    SECURITY_ATTRIBUTES sa;
+    void *sd = NULL;
+    int rc = 0;
+    wchar_t *wn = mp__win32_kname(name, &rc);
+    if (!wn)
+        return rc;
+    bool priv = mp__win32_private_sa(&sa, &sd);
     HANDLE h = CreateFileMappingW(INVALID_HANDLE_VALUE, priv ? &sa : NULL,
                                   PAGE_READWRITE, (DWORD)((uint64_t)size >> 32),
                                   (DWORD)size, wn);
@@ -108,19 +161,59 @@ int mp__os_shm_create(mp__shm *s, size_t size, const char *name) {
     free(wn);
     if (!h)
         return mp__win32_err(e);
-    if (name && e == ERROR_ALREADY_EXISTS) {
+    bool existed = e == ERROR_ALREADY_EXISTS;
+    if ((rc = map_view(s, h, existed ? 0 : size))) {
         CloseHandle(h);
+        return rc;
+    }
+    if (existed && (published(s) || s->size < size)) {
+        mp__os_shm_close(s);
         return MP_EEXIST;
     }
-    if ((rc = map_view(s, h, size)))
-        CloseHandle(h);
+    if (existed) {
+        memset(s->addr, 0, size);
+        s->size = size;
+    }
+    return 0;
+}
+
+int mp__os_shm_create(mp__shm *s, size_t size, const char *name) {
+    s->addr = NULL;
+    s->h = s->guard = MP__BAD_HANDLE;
+    if (size == 0)
+        return MP_EINVAL;
+    if (!name) {
+        HANDLE h = CreateFileMappingW(INVALID_HANDLE_VALUE, NULL,
+                                      PAGE_READWRITE,
+                                      (DWORD)((uint64_t)size >> 32),
+                                      (DWORD)size, NULL);
+        if (!h)
+            return mp__win32_err(GetLastError());
+        int rc = map_view(s, h, size);
+        if (rc)
+            CloseHandle(h);
+        return rc;
+    }
+    HANDLE g;
+    int rc = guard_take(name, &g);
+    if (rc)
+        return rc;
+    s->guard = (mp__handle)g;
+    if ((rc = make(s, size, name)))
+        guard_drop(s);
     return rc;
 }
 
-int mp__os_shm_open(mp__shm *s, const char *name) {
+void mp__os_shm_publish(mp__shm *s, uint32_t word) {
+    atomic_store_explicit((_Atomic uint32_t *)s->addr, word,
+                          memory_order_release);
+    guard_drop(s);
+}
+
+int mp__os_shm_open(mp__shm *s, const char *name, mp__deadline d) {
     int rc = MP_EINVAL;
     s->addr = NULL;
-    s->h = MP__BAD_HANDLE;
+    s->h = s->guard = MP__BAD_HANDLE;
     wchar_t *wn = name ? mp__win32_kname(name, &rc) : NULL;
     if (!wn)
         return rc;
@@ -129,13 +222,36 @@ int mp__os_shm_open(mp__shm *s, const char *name) {
     free(wn);
     if (!h)
         return e == ERROR_FILE_NOT_FOUND ? MP_ENOENT : mp__win32_err(e);
-    if ((rc = map_view(s, h, 0)))
+    if ((rc = map_view(s, h, 0))) {
         CloseHandle(h);
+        return rc;
+    }
+    /* Unpublished: wait while its creator holds the guard. Holding the
+     * guard ourselves means the creator is gone (or just published). */
+    while (!published(s)) {
+        HANDLE g;
+        if ((rc = guard_take(name, &g)) == 0) {
+            rc = published(s) ? 0 : MP_ENOENT;
+            ReleaseMutex(g);
+            CloseHandle(g);
+            break;
+        }
+        if (rc != MP_EEXIST)
+            break;
+        if (mp__deadline_passed(d)) {
+            rc = MP_ETIMEDOUT;
+            break;
+        }
+        Sleep(1);
+    }
+    if (rc)
+        mp__os_shm_close(s);
     return rc;
 }
 
 int mp__os_shm_import(mp__shm *s, mp__handle h, size_t size) {
     s->addr = NULL;
+    s->guard = MP__BAD_HANDLE;
     if (h == MP__BAD_HANDLE || size == 0) {
         mp__os_close(h);
         return MP_EINVAL;
@@ -152,6 +268,7 @@ int mp__os_shm_unlink(const char *name) {
 }
 
 void mp__os_shm_close(mp__shm *s) {
+    guard_drop(s);
     if (s->addr)
         UnmapViewOfFile(s->addr);
     mp__os_close(s->h);

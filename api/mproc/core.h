@@ -82,6 +82,20 @@ MP_EXTERN const char *mp_version_string(void);
  * bounds the wait (MP_ETIMEDOUT when it runs out). */
 #define MP_INFINITE (-1L)
 
+/* The name rule of every named object (Semaphore, Lock, Event, Condition,
+ * Barrier, Value, Array, Queue): 1 to MP_NAME_MAX bytes, any bytes but
+ * '/', '\' and NUL (UTF-8 text is the convention). One namespace holds
+ * every kind: a name taken by one kind is MP_EEXIST for every other, and
+ * for the same kind with other parameters. Names are private to the user:
+ * POSIX keeps them as shared-memory objects "/mp-<name>" (mode 0600),
+ * Windows as "Local\mproc-<name>" kernel objects with an owner-only DACL. A
+ * name is removed when the last process that created or opened it frees
+ * it; see mp_unlink for names whose users were all killed. A creator
+ * killed while it was making the object never blocks the name: the next
+ * create takes it over (at once when the creator is known dead; a live
+ * creator that does not finish within 2 s gives MP_ETIMEDOUT). */
+#define MP_NAME_MAX 200
+
 /* A caller-owned, reusable receive buffer. Start with `mp_buf b = {0};`.
  * Receiving functions grow `data` as needed (never shrink it), set `len` to
  * the payload length, and keep `cap` as the allocated size, so a receive loop

@@ -33,10 +33,11 @@ typedef struct mp_queue_options {
      * is the ring size minus 8 (see mp_queue_max_item). */
     size_t capacity_bytes;
     /* NULL: an anonymous queue (nothing in the file system; it reaches
-     * children as an argument). Otherwise a name (at most 190 bytes, no
-     * '/') that unrelated processes of the same user pass to mp_queue_open.
-     * The name is removed when the last process that created or opened it
-     * frees its handle; a process killed while holding it leaves it behind. */
+     * children as an argument). Otherwise a name (the rule of MP_NAME_MAX
+     * in mproc/core.h) that unrelated processes of the same user pass to
+     * mp_queue_open; a name any object holds is MP_EEXIST. The name is
+     * removed when the last process that created or opened it frees its
+     * handle; a process killed while holding it leaves it behind. */
     const char *name;
 } mp_queue_options;
 
@@ -49,10 +50,12 @@ MP_EXTERN int mp_queue_new(mp_queue **q, size_t maxsize,
                            const mp_queue_options *opts);
 
 /* Opens the named queue another process created with mp_queue_new. Blocks
- * for at most about two seconds while its creator is still setting it up.
- * Errors: MP_EINVAL (NULL, bad name), MP_ENOENT (no such queue, or its last
- * user is freeing it), MP_EPROTO (the object is not an mproc queue),
- * MP_EACCES, MP_ENOMEM, MP_ESYS. */
+ * while its creator is still setting it up (a live creator: at most 2 s,
+ * then MP_ETIMEDOUT; one that died doing so: MP_ENOENT at once).
+ * Errors: MP_EINVAL (NULL, bad name), MP_ENOENT (no such queue, its last
+ * user is freeing it, or its creator died making it), MP_EEXIST (the name
+ * holds another kind of object), MP_ETIMEDOUT, MP_EACCES, MP_ENOMEM,
+ * MP_ESYS. */
 MP_EXTERN int mp_queue_open(mp_queue **q, const char *name);
 
 /* Appends a copy of ptr[0..len) (len 0 is a valid, empty item; ptr may then

@@ -2,11 +2,8 @@
  * broken) on a robust mutex and a wait-on-address sequence number in one
  * shared mapping. */
 #include <stdlib.h>
-#include <string.h>
 
-#include "sync_internal.h"
-
-#define NAME_BUF (MP__OS_NAME_MAX + 16)
+#include "shobj.h"
 
 enum { FILLING = 0, DRAINING = 1, RESETTING = 2, BROKEN = 3 };
 
@@ -20,30 +17,58 @@ typedef struct bar_state {
 #define BAR_MTX MP__SHOBJ_HDR
 #define BAR_STATE (BAR_MTX + MP__OS_MUTEX_SIZE)
 #define BAR_WAIT (BAR_STATE + 64)
-#define BAR_SIZE (BAR_WAIT + MP__OS_WAIT_SIZE)
 
 struct mp_barrier {
     mp__shobj obj;
-    mp__os_mutex m;
-    mp__os_wait w;
+    mp__os_mutex *m;
+    mp__os_wait *w;
     bar_state *st;
+};
+
+static size_t bar_size(const uint64_t param[MP__NPARAM]) {
+    return param[0] > 0 && param[0] <= INT32_MAX ? BAR_WAIT + MP__OS_WAIT_SIZE
+                                                 : 0;
+}
+
+static int bar_bind(void *obj) {
+    mp_barrier *b = obj;
+    b->m = &mp__shobj_prim(b, 0)->mx;
+    b->w = &mp__shobj_prim(b, 1)->wt;
+    b->st = mp__shobj_at(b, BAR_STATE);
+    return 0;
+}
+
+static void bar_init(void *obj, const void *arg) {
+    mp_barrier *b = obj;
+    (void)arg;
+    b->st->parties = (uint32_t)mp__shobj_hdr_of(b)->param[0];
+}
+
+const mp__shkind mp__barrier_kind = {
+    .kind = MP_OBJ_BARRIER,
+    .obj_size = sizeof(mp_barrier),
+    .size = bar_size,
+    .nprims = 2,
+    .prims = {{MP__PRIM_MUTEX, BAR_MTX, "mtx"}, {MP__PRIM_WAIT, BAR_WAIT, "wait"}},
+    .bind = bar_bind,
+    .init = bar_init,
 };
 
 /* Takes the internal mutex. A party that died holding it may have left
  * the state half-changed: the barrier is then broken, as after an abort. */
 static void bar_lock(mp_barrier *b) {
-    if (mp__os_mutex_lock(&b->m, MP__DL_FOREVER) == MP_EOWNERDEAD) {
+    if (mp__os_mutex_lock(b->m, MP__DL_FOREVER) == MP_EOWNERDEAD) {
         b->st->state = BROKEN;
         atomic_fetch_add(&b->st->seq, 1);
-        mp__os_wake(&b->w, &b->st->seq, INT32_MAX);
+        mp__os_wake(b->w, &b->st->seq, INT32_MAX);
     }
 }
 
-static void bar_unlock(mp_barrier *b) { mp__os_mutex_unlock(&b->m); }
+static void bar_unlock(mp_barrier *b) { mp__os_mutex_unlock(b->m); }
 
 static void bar_changed(mp_barrier *b) {
     atomic_fetch_add(&b->st->seq, 1);
-    mp__os_wake(&b->w, &b->st->seq, INT32_MAX);
+    mp__os_wake(b->w, &b->st->seq, INT32_MAX);
 }
 
 /* Sleeps (mutex released) until the state changes or the deadline; 0 or
@@ -53,59 +78,24 @@ static int bar_sleep(mp_barrier *b, mp__deadline dl) {
     if (mp__deadline_passed(dl))
         return MP_ETIMEDOUT;
     bar_unlock(b);
-    mp__os_wait_on(&b->w, &b->st->seq, s, dl);
+    mp__os_wait_on(b->w, &b->st->seq, s, dl);
     bar_lock(b);
     return 0;
 }
 
-static int bar_setup(mp_barrier *b, bool create, const char *name,
-                     mp__handle mh, mp__handle wh) {
-    char buf[NAME_BUF];
-    b->st = mp__shobj_at(&b->obj, BAR_STATE);
-    void *mm = mp__shobj_at(&b->obj, BAR_MTX), *wm = mp__shobj_at(&b->obj, BAR_WAIT);
-    const char *mn = mp__subname(buf, sizeof buf, name, "mtx");
-    int rc = create ? mp__os_mutex_create(&b->m, mm, mn)
-                    : mp__os_mutex_attach(&b->m, mm, mh, mn);
-    if (rc) {
-        mp__os_close(wh);
-        return rc;
-    }
-    const char *wn = mp__subname(buf, sizeof buf, name, "wait");
-    rc = create ? mp__os_wait_create(&b->w, wm, wn)
-                : mp__os_wait_attach(&b->w, wm, wh, wn);
-    if (rc)
-        mp__os_mutex_close(&b->m);
-    return rc;
-}
-
 int mp_barrier_new(mp_barrier **out, unsigned parties,
                    const mp_sync_options *opts) {
-    bool created;
     if (!out)
         return MP_EINVAL;
     *out = NULL;
     if (parties == 0 || parties > INT32_MAX)
         return MP_EINVAL;
-    const char *name = opts ? opts->name : NULL;
-    uint64_t param[MP__NPARAM] = {parties, 0, 0};
-    mp_barrier *b = calloc(1, sizeof *b);
-    if (!b)
-        return MP_ENOMEM;
-    int rc = mp__shobj_new(&b->obj, MP_OBJ_BARRIER, BAR_SIZE, param, name,
-                           opts && opts->exclusive, &created);
-    if (!rc && (rc = bar_setup(b, created, name, MP__BAD_HANDLE,
-                               MP__BAD_HANDLE)))
-        mp__shobj_free(&b->obj);
-    if (rc) {
-        free(b);
-        return rc;
-    }
-    if (created) {
-        b->st->parties = parties;
-        mp__shobj_ready(&b->obj);
-    }
-    *out = b;
-    return 0;
+    mp__shobj_req req = {
+        .name = opts ? opts->name : NULL,
+        .exclusive = opts && opts->exclusive,
+        .param = {parties},
+    };
+    return mp__shobj_new((void **)out, &mp__barrier_kind, &req);
 }
 
 /* The last one out of a draining or resetting barrier refills it. */
@@ -208,47 +198,4 @@ int mp_barrier_broken(mp_barrier *b) {
     return broken;
 }
 
-void mp_barrier_free(mp_barrier *b) {
-    if (!b)
-        return;
-    mp__os_wait_close(&b->w);
-    mp__os_mutex_close(&b->m);
-    mp__shobj_free(&b->obj);
-    free(b);
-}
-
-static int bar_export(void *obj, mp__wbuf *w, mp__handles *hs) {
-    mp_barrier *b = obj;
-    mp__shobj_export(&b->obj, w, hs);
-    mp__put_opt_handle(hs, w, b->m.h);
-    mp__put_opt_handle(hs, w, b->w.h);
-    return w->err;
-}
-
-static int bar_import(void **out, mp__rbuf *r, mp__handle *hs, size_t nh) {
-    mp__handle mh = MP__BAD_HANDLE, wh = MP__BAD_HANDLE;
-    mp_barrier *b = calloc(1, sizeof *b);
-    if (!b)
-        return MP_ENOMEM;
-    int rc = mp__shobj_import(&b->obj, MP_OBJ_BARRIER, r, hs, nh);
-    if (rc) {
-        free(b);
-        return rc;
-    }
-    rc = mp__take_opt_handle(r, hs, nh, &mh);
-    if (!rc && (rc = mp__take_opt_handle(r, hs, nh, &wh)))
-        mp__os_close(mh);
-    if (!rc)
-        rc = bar_setup(b, false, NULL, mh, wh);
-    if (rc) {
-        mp__shobj_free(&b->obj);
-        free(b);
-        return rc;
-    }
-    *out = b;
-    return 0;
-}
-
-static void bar_release_(void *obj) { mp_barrier_free(obj); }
-
-const mp__objtype mp__barrier_type = {bar_export, bar_import, bar_release_};
+void mp_barrier_free(mp_barrier *b) { mp__shobj_free(b); }
