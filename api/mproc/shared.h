@@ -52,7 +52,8 @@ typedef struct mp_array mp_array;
 /* Creates a Value of `type`, initialised from *init (an object of that C
  * type) or zero when init is NULL. *v is owned by the caller: release with
  * mp_value_free. Errors: MP_EINVAL (NULL v, unknown type, bad name),
- * MP_EEXIST, MP_ENOMEM, MP_ELIMIT, MP_EACCES, MP_ESYS. */
+ * MP_EEXIST, MP_ETIMEDOUT (see mp_sync_options), MP_ENOMEM, MP_ELIMIT,
+ * MP_EACCES, MP_ESYS. */
 MP_EXTERN int mp_value_new(mp_value **v, mp_type type, const void *init,
                            const mp_shared_options *opts);
 

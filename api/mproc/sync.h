@@ -30,15 +30,14 @@ typedef struct mp_barrier mp_barrier;
  * zeroed fields mean the defaults.
  *
  * name: NULL makes an anonymous object, reachable only through arguments.
- * A name (1..200 bytes, no '/') opens the object of that name and kind if
- * one exists, with its own parameters (the creation values passed here
- * are then ignored; a different kind, type or size is MP_EEXIST), and
- * creates it otherwise. Names are private to the user (POSIX: /dev/shm
- * entry "mp-<name>", mode 0600; Windows: "Local\mproc-<name>"). A name is
- * removed when the last process that opened or created it frees it; a
- * process killed before freeing keeps its reference, so a name whose users
- * were all killed stays until mp_unlink(name) (anonymous objects never
- * leave anything behind). */
+ * A name (the rule of MP_NAME_MAX in mproc/core.h) opens the object of
+ * that name and kind if one exists, with its own parameters (the creation
+ * values passed here are then ignored; another kind, or other parameters
+ * such as a semaphore's bound, is MP_EEXIST), and creates it otherwise.
+ * Every mp_*_new taking a name may also give MP_ETIMEDOUT: the name is
+ * being made by a live process that did not finish within 2 s. A name
+ * whose users were all killed stays until mp_unlink(name) (anonymous
+ * objects never leave anything behind). */
 typedef struct mp_sync_options {
     const char *name;
     bool exclusive; /* with name: MP_EEXIST if it already exists */
@@ -54,8 +53,9 @@ MP_EXTERN int mp_unlink(const char *name);
 /* Creates a semaphore holding `value`. max > 0 makes it bounded
  * (BoundedSemaphore): a release past max fails. *s is owned by the caller:
  * release with mp_sem_free. Errors: MP_EINVAL (NULL s, value > max > 0,
- * value or max above INT32_MAX, bad name), MP_EEXIST, MP_ENOMEM, MP_ELIMIT,
- * MP_EACCES, MP_ESYS. mp_sem_new_ex adds options (a name). */
+ * value or max above INT32_MAX, bad name), MP_EEXIST, MP_ETIMEDOUT (see
+ * mp_sync_options), MP_ENOMEM, MP_ELIMIT, MP_EACCES, MP_ESYS.
+ * mp_sem_new_ex adds options (a name). */
 MP_EXTERN int mp_sem_new(mp_sem **s, unsigned value, unsigned max);
 MP_EXTERN int mp_sem_new_ex(mp_sem **s, unsigned value, unsigned max,
                             const mp_sync_options *opts);
