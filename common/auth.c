@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "conn_internal.h"
+#include "random.h"
 #include "os_crypto.h"
 
 #define CHALLENGE "#CHALLENGE#"

@@ -20,12 +20,6 @@ int mp__conn_wrap(mp_conn **out, mp__os_conn *os, bool readable,
 int mp__conn_recv_into_dl(mp_conn *c, void *ptr, size_t cap, size_t *len,
                           mp__deadline d);
 
-/* n random bytes from APR. */
-int mp__random(void *out, size_t n);
-
-/* 32 random hex digits and a NUL: 128 bits for an unguessable name. */
-int mp__random_token(char out[33]);
-
 /* CPython's HMAC challenge (auth.c). deliver: we challenge, the peer
  * answers; answer: the peer challenges, we answer. MP_EAUTH when the key
  * is wrong either way or the peer speaks something else. */

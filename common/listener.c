@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "conn_internal.h"
+#include "random.h"
 
 #define DEFAULT_BACKLOG 128
 /* A zero-timeout accept still gives a client that is already there this

@@ -49,6 +49,10 @@
 /* Slices of the queue's sleeps (see above: a lost wake-up costs one). */
 #define MP__SLEEP_SLICE_MS 250L
 
+/* mp_wait over a process the platform gives no waitable handle: its end
+ * is checked between slices of this length of waiting on the rest. */
+#define MP__POLL_SENTINEL_MS 10
+
 /* Whether spinning can help: false with one usable CPU. Read once. */
 bool mp__spin_ok(void);
 
