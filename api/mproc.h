@@ -1,4 +1,5 @@
-/* mproc: Python's multiprocessing for C.
+/** @file
+ * mproc: Python's multiprocessing for C.
  *
  * The umbrella header: include this one. Call mp_init(&argc, &argv) first
  * in main(). Every function returns 0 or a negative MP_E* code unless its

@@ -1,4 +1,5 @@
-/* mproc: arguments passed to a child's target, and the call it receives.
+/** @file
+ * mproc: arguments passed to a child's target, and the call it receives.
  *
  * Arguments are small typed values built with mp_int, mp_float, mp_str,
  * mp_bytes, mp_kw and the mproc objects' *_arg constructors, gathered with
@@ -13,92 +14,101 @@
 extern "C" {
 #endif
 
+/** The type of value an mp_arg carries. */
 typedef enum mp_arg_type {
-    MP_ARG_NONE = 0,
-    MP_ARG_INT = 1,   /* int64_t */
-    MP_ARG_FLOAT = 2, /* double */
-    MP_ARG_STR = 3,   /* NUL-terminated string */
-    MP_ARG_BYTES = 4, /* pointer + length */
-    MP_ARG_OBJ = 5    /* an mproc object: queue, connection, value, ... */
+    MP_ARG_NONE = 0,  /**< no value (a zeroed mp_arg) */
+    MP_ARG_INT = 1,   /**< int64_t */
+    MP_ARG_FLOAT = 2, /**< double */
+    MP_ARG_STR = 3,   /**< NUL-terminated string */
+    MP_ARG_BYTES = 4, /**< pointer + length */
+    MP_ARG_OBJ = 5    /**< an mproc object: queue, connection, value, ... */
 } mp_arg_type;
 
-/* The kinds of mproc object an argument can carry. */
+/** The kinds of mproc object an argument can carry. */
 typedef enum mp_obj_kind {
-    MP_OBJ_NONE = 0,
-    MP_OBJ_CONN = 1,
-    MP_OBJ_QUEUE = 2,
-    MP_OBJ_VALUE = 3,
-    MP_OBJ_ARRAY = 4,
-    MP_OBJ_SEM = 5,
-    MP_OBJ_LOCK = 6,
-    MP_OBJ_EVENT = 7,
-    MP_OBJ_COND = 8,
-    MP_OBJ_BARRIER = 9,
-    MP_OBJ_KIND_COUNT_ = 10
+    MP_OBJ_NONE = 0,        /**< not an object */
+    MP_OBJ_CONN = 1,        /**< an mp_conn */
+    MP_OBJ_QUEUE = 2,       /**< an mp_queue */
+    MP_OBJ_VALUE = 3,       /**< an mp_value */
+    MP_OBJ_ARRAY = 4,       /**< an mp_array */
+    MP_OBJ_SEM = 5,         /**< an mp_sem */
+    MP_OBJ_LOCK = 6,        /**< an mp_lock */
+    MP_OBJ_EVENT = 7,       /**< an mp_event */
+    MP_OBJ_COND = 8,        /**< an mp_cond */
+    MP_OBJ_BARRIER = 9,     /**< an mp_barrier */
+    MP_OBJ_KIND_COUNT_ = 10 /**< the number of kinds (not a kind) */
 } mp_obj_kind;
 
-/* One argument. A small value type: build it with the constructors below,
+/** One argument. A small value type: build it with the constructors below,
  * read it with the mp_arg_* readers; `type` and `kw` may be inspected. */
 typedef struct mp_arg {
-    mp_arg_type type;
-    const char *kw; /* keyword name, or NULL for a positional argument */
+    mp_arg_type type; /**< what the argument holds */
+    const char *kw; /**< keyword name, or NULL for a positional argument */
+    /** The value; read it with the mp_arg_* readers. */
     union {
-        int64_t i;
-        double f;
+        int64_t i; /**< MP_ARG_INT */
+        double f;  /**< MP_ARG_FLOAT */
+        /** MP_ARG_STR and MP_ARG_BYTES */
         struct {
-            const void *ptr;
-            size_t len;
+            const void *ptr; /**< the bytes */
+            size_t len;      /**< their length (0 from mp_str) */
         } b;
+        /** MP_ARG_OBJ */
         struct {
-            void *ptr;
-            mp_obj_kind kind;
+            void *ptr;        /**< the object */
+            mp_obj_kind kind; /**< its kind */
         } obj;
     } v;
 } mp_arg;
 
-/* A list of arguments: a count and a pointer to them. */
+/** A list of arguments: a count and a pointer to them. */
 typedef struct mp_args {
-    size_t n;
-    const mp_arg *v;
+    size_t n;        /**< number of arguments */
+    const mp_arg *v; /**< the arguments, n of them */
 } mp_args;
 
-/* MP_ARGS(a, b, ...) builds an mp_args from its arguments (a compound
- * literal: valid in the enclosing block). MP_NO_ARGS is the empty list. */
+/** MP_ARGS(a, b, ...) builds an mp_args from its arguments (a compound
+ * literal: valid in the enclosing block). MP_NO_ARGS is the empty list.
+ * @{ */
 #define MP_ARGS(...)                                                          \
     ((mp_args){sizeof((const mp_arg[]){__VA_ARGS__}) / sizeof(mp_arg),        \
                (const mp_arg[]){__VA_ARGS__}})
 #define MP_NO_ARGS ((mp_args){0, NULL})
+/** @} */
 
+/** An integer argument. */
 static inline mp_arg mp_int(int64_t i) {
     mp_arg a = {MP_ARG_INT, NULL, {0}};
     a.v.i = i;
     return a;
 }
+/** A floating-point argument. */
 static inline mp_arg mp_float(double f) {
     mp_arg a = {MP_ARG_FLOAT, NULL, {0}};
     a.v.f = f;
     return a;
 }
-/* A string argument; NULL is carried as an empty string. */
+/** A string argument; NULL is carried as an empty string. */
 static inline mp_arg mp_str(const char *s) {
     mp_arg a = {MP_ARG_STR, NULL, {0}};
     a.v.b.ptr = s ? s : "";
     a.v.b.len = 0;
     return a;
 }
+/** A bytes argument: ptr[0..len); NULL is carried as empty bytes. */
 static inline mp_arg mp_bytes(const void *ptr, size_t len) {
     mp_arg a = {MP_ARG_BYTES, NULL, {0}};
     a.v.b.ptr = ptr;
     a.v.b.len = ptr ? len : 0;
     return a;
 }
-/* A keyword argument: mp_kw("name", mp_int(3)). The name is copied along
+/** A keyword argument: mp_kw("name", mp_int(3)). The name is copied along
  * with the value; read it with mp_call_kwarg. */
 static inline mp_arg mp_kw(const char *name, mp_arg value) {
     value.kw = name;
     return value;
 }
-/* An argument carrying an mproc object (used by the *_arg constructors of
+/** An argument carrying an mproc object (used by the *_arg constructors of
  * each object type, e.g. mp_queue_arg). */
 static inline mp_arg mp_obj_arg_(mp_obj_kind kind, void *obj) {
     mp_arg a = {MP_ARG_OBJ, NULL, {0}};
@@ -107,43 +117,45 @@ static inline mp_arg mp_obj_arg_(mp_obj_kind kind, void *obj) {
     return a;
 }
 
-/* The call a target receives: its arguments, and (in a pool task) the bytes
+/** The call a target receives: its arguments, and (in a pool task) the bytes
  * it returns. Owned by the library; valid until the target returns. */
 typedef struct mp_call mp_call;
 
-/* A process target or pool task. For a process its return value is the
+/** A process target or pool task. For a process its return value is the
  * exit code; for a pool task it is the task's status (0 = success). */
 typedef int (*mp_target)(mp_call *call);
 
-/* Number of positional arguments. 0 for NULL. */
+/** Number of positional arguments. 0 for NULL. */
 MP_EXTERN size_t mp_call_nargs(const mp_call *call);
 
-/* The i-th positional argument, or NULL past the end (or for NULL). */
+/** The i-th positional argument, or NULL past the end (or for NULL). */
 MP_EXTERN const mp_arg *mp_call_arg(const mp_call *call, size_t i);
 
-/* The keyword argument called `name`, or NULL if absent. */
+/** The keyword argument called `name`, or NULL if absent. */
 MP_EXTERN const mp_arg *mp_call_kwarg(const mp_call *call, const char *name);
 
-/* Sets the bytes a pool task returns to the parent (copied; a later call
+/** Sets the bytes a pool task returns to the parent (copied; a later call
  * replaces an earlier one). Outside a pool task the bytes are dropped.
  * MP_EINVAL for a NULL call or NULL ptr with len > 0; MP_ENOMEM. */
 MP_EXTERN int mp_call_return(mp_call *call, const void *ptr, size_t len);
 
-/* Typed helpers for mp_call_return. */
+/** Typed helpers for mp_call_return. @{ */
 MP_EXTERN int mp_call_return_int(mp_call *call, int64_t v);
 MP_EXTERN int mp_call_return_float(mp_call *call, double v);
+/** @} */
 
-/* NULL-safe readers. mp_arg_int is 0 and mp_arg_float 0.0 when `a` is not of
+/** NULL-safe readers. mp_arg_int is 0 and mp_arg_float 0.0 when `a` is not of
  * that type (an int is also read as a float); mp_arg_str is NULL unless `a`
  * is a string; mp_arg_bytes gives a string's or bytes' pointer and length
  * (len may be NULL) and NULL otherwise. Strings and bytes stay valid for
- * the duration of the call. */
+ * the duration of the call. @{ */
 MP_EXTERN int64_t mp_arg_int(const mp_arg *a);
 MP_EXTERN double mp_arg_float(const mp_arg *a);
 MP_EXTERN const char *mp_arg_str(const mp_arg *a);
 MP_EXTERN const void *mp_arg_bytes(const mp_arg *a, size_t *len);
+/** @} */
 
-/* The object carried by `a` when it is of that kind, else NULL. */
+/** The object carried by `a` when it is of that kind, else NULL. */
 MP_EXTERN void *mp_arg_obj(const mp_arg *a, mp_obj_kind kind);
 
 #ifdef __cplusplus

@@ -1,4 +1,5 @@
-/* mproc: Pipe, Connection, wait, and the local-socket Listener/Client.
+/** @file
+ * mproc: Pipe, Connection, wait, and the local-socket Listener/Client.
  *
  * A connection carries messages: byte strings whose boundaries are kept
  * (an empty message is a message). The bytes on the wire are CPython's, so
@@ -27,13 +28,15 @@
 extern "C" {
 #endif
 
+/** A connection: one end of a pipe, or a connected local socket. */
 typedef struct mp_conn mp_conn;
+/** A listener that local clients connect to (Python's Listener). */
 typedef struct mp_listener mp_listener;
 
-/* The largest message a receiver allocates for by default (64 MiB). */
+/** The largest message a receiver allocates for by default (64 MiB). */
 #define MP_CONN_MAX_MESSAGE_DEFAULT ((size_t)64 << 20)
 
-/* Creates a connected pair (Python's Pipe). duplex: both ends send and
+/** Creates a connected pair (Python's Pipe). duplex: both ends send and
  * receive. !duplex: `a` only receives and `b` only sends (Python's order).
  * POSIX: a socketpair (duplex) or a pipe; Windows: a named pipe with an
  * unguessable name that rejects remote clients. Both ends are owned by the
@@ -42,14 +45,14 @@ typedef struct mp_listener mp_listener;
  * descriptors), MP_ENOMEM, MP_ESYS. */
 MP_EXTERN int mp_pipe(mp_conn **a, mp_conn **b, bool duplex);
 
-/* Sends ptr[0..len) as one message (len 0 is an empty message; ptr may then
+/** Sends ptr[0..len) as one message (len 0 is an empty message; ptr may then
  * be NULL). Blocks until the whole message is handed to the OS (a peer that
  * does not read can block it, as in Python). Errors: MP_EINVAL (NULL c, NULL
  * ptr with len > 0), MP_ESTATE (c is a receive-only end), MP_ECLOSED (c was
  * closed, or the peer has gone; never SIGPIPE), MP_EIO, MP_ESYS. */
 MP_EXTERN int mp_conn_send(mp_conn *c, const void *ptr, size_t len);
 
-/* Receives the next message into *buf (grown as needed; buf->len is the
+/** Receives the next message into *buf (grown as needed; buf->len is the
  * payload length). Waits up to timeout_ms for the whole message: a peer
  * that sends half a frame and stalls cannot hold the caller past it.
  * Errors: MP_EAGAIN (timeout 0, nothing there), MP_ETIMEDOUT, MP_EMSGSIZE
@@ -61,7 +64,7 @@ MP_EXTERN int mp_conn_send(mp_conn *c, const void *ptr, size_t len);
  * connection and the next receive continues it. */
 MP_EXTERN int mp_conn_recv(mp_conn *c, mp_buf *buf, long timeout_ms);
 
-/* Receives the next message into ptr[0..cap) and sets *len to its length.
+/** Receives the next message into ptr[0..cap) and sets *len to its length.
  * A message longer than cap gives MP_EMSGSIZE with *len set to the length
  * it needs, and is not consumed: a later call with room for it gets it.
  * max_message does not apply (the caller's memory is used). Other errors
@@ -69,7 +72,7 @@ MP_EXTERN int mp_conn_recv(mp_conn *c, mp_buf *buf, long timeout_ms);
 MP_EXTERN int mp_conn_recv_into(mp_conn *c, void *ptr, size_t cap,
                                 size_t *len, long timeout_ms);
 
-/* Waits up to timeout_ms until a receive would not block waiting for a
+/** Waits up to timeout_ms until a receive would not block waiting for a
  * message to start: the next message's length has arrived (its body may
  * still be on its way), or the peer has closed (then mp_conn_recv reports
  * MP_ECLOSED). Consumes nothing. 0 when so; MP_EAGAIN (timeout 0)
@@ -77,29 +80,30 @@ MP_EXTERN int mp_conn_recv_into(mp_conn *c, void *ptr, size_t cap,
  * MP_ECLOSED (c itself was closed). */
 MP_EXTERN int mp_conn_poll(mp_conn *c, long timeout_ms);
 
-/* Sets the largest message mp_conn_recv allocates for (0 restores the
+/** Sets the largest message mp_conn_recv allocates for (0 restores the
  * default, MP_CONN_MAX_MESSAGE_DEFAULT). MP_EINVAL for NULL c. */
 MP_EXTERN int mp_conn_set_max_message(mp_conn *c, size_t max_message);
 
-/* Whether this end can receive / send. false for NULL. */
+/** Whether this end can receive / send. false for NULL. @{ */
 MP_EXTERN bool mp_conn_readable(const mp_conn *c);
 MP_EXTERN bool mp_conn_writable(const mp_conn *c);
+/** @} */
 
-/* Closes the connection's handle (the peer sees end of stream once every
+/** Closes the connection's handle (the peer sees end of stream once every
  * process holding it has closed it). The object stays allocated: further
  * operations give MP_ECLOSED; release it with mp_conn_free. Idempotent,
  * NULL-safe, infallible. */
 MP_EXTERN void mp_conn_close(mp_conn *c);
 
-/* Closes (if still open) and frees the connection. NULL-safe, infallible. */
+/** Closes (if still open) and frees the connection. NULL-safe, infallible. */
 MP_EXTERN void mp_conn_free(mp_conn *c);
 
-/* A connection as a process or task argument. */
+/** A connection as a process or task argument. */
 static inline mp_arg mp_conn_arg(mp_conn *c) {
     return mp_obj_arg_(MP_OBJ_CONN, c);
 }
 
-/* The connection carried by a, or NULL when a is not a connection. In a
+/** The connection carried by a, or NULL when a is not a connection. In a
  * spawned child it is owned by the library and released after the target
  * returns (the target may mp_conn_close it early). */
 static inline mp_conn *mp_arg_conn(const mp_arg *a) {
@@ -108,18 +112,20 @@ static inline mp_conn *mp_arg_conn(const mp_arg *a) {
 
 /* ---- wait: Python's multiprocessing.connection.wait ---- */
 
+/** The kinds of object mp_wait waits for. */
 typedef enum mp_wait_kind {
-    MP_WAIT_CONN = 1,   /* ready: mp_conn_poll would return 0 */
-    MP_WAIT_PROCESS = 2 /* ready: the process has ended (its sentinel) */
+    MP_WAIT_CONN = 1,   /**< ready: mp_conn_poll would return 0 */
+    MP_WAIT_PROCESS = 2 /**< ready: the process has ended (its sentinel) */
 } mp_wait_kind;
 
-/* One object to wait for; mp_wait sets `ready`. */
+/** One object to wait for; mp_wait sets `ready`. */
 typedef struct mp_wait_item {
-    mp_wait_kind kind;
-    void *obj;
-    bool ready;
+    mp_wait_kind kind; /**< what obj is */
+    void *obj;         /**< an mp_conn or an mp_process */
+    bool ready;        /**< set by mp_wait */
 } mp_wait_item;
 
+/** A wait item for a connection / a process. @{ */
 static inline mp_wait_item mp_wait_conn(mp_conn *c) {
     mp_wait_item w = {MP_WAIT_CONN, c, false};
     return w;
@@ -128,8 +134,9 @@ static inline mp_wait_item mp_wait_process(mp_process *p) {
     mp_wait_item w = {MP_WAIT_PROCESS, p, false};
     return w;
 }
+/** @} */
 
-/* Waits up to timeout_ms until at least one of items[0..n) is ready, then
+/** Waits up to timeout_ms until at least one of items[0..n) is ready, then
  * sets `ready` on every item that is (and clears it on the others). 0 when
  * at least one is ready; MP_EAGAIN (timeout 0) or MP_ETIMEDOUT when none.
  * A process must have been started and not closed. Errors: MP_EINVAL (NULL
@@ -140,44 +147,44 @@ MP_EXTERN int mp_wait(mp_wait_item *items, size_t n, long timeout_ms);
 
 /* ---- Listener / Client over local sockets ---- */
 
-/* The HMAC form of the challenges we deliver. Answers to a peer's challenge
+/** The HMAC form of the challenges we deliver. Answers to a peer's challenge
  * always follow the form the peer chose. */
 typedef enum mp_auth_digest {
-    MP_AUTH_SHA256 = 0, /* CPython 3.12+: "{sha256}" + 40 random bytes */
-    MP_AUTH_MD5 = 1     /* CPython <= 3.11: 20 random bytes, HMAC-MD5 */
+    MP_AUTH_SHA256 = 0, /**< CPython 3.12+: "{sha256}" + 40 random bytes */
+    MP_AUTH_MD5 = 1     /**< CPython <= 3.11: 20 random bytes, HMAC-MD5 */
 } mp_auth_digest;
 
-/* Options of mp_listener_new and mp_client; NULL or zeroed fields mean the
+/** Options of mp_listener_new and mp_client; NULL or zeroed fields mean the
  * defaults. */
 typedef struct mp_conn_options {
-    /* When authkey is not NULL, every connection authenticates both ways
+    /** When authkey is not NULL, every connection authenticates both ways
      * with CPython's HMAC challenge (authkey_len may be 0: an empty key).
      * The key is copied. */
     const void *authkey;
-    size_t authkey_len;
-    mp_auth_digest digest;
-    /* max_message of the connections made (0: the default). */
+    size_t authkey_len;    /**< length of authkey in bytes */
+    mp_auth_digest digest; /**< the form of the challenges we send */
+    /** max_message of the connections made (0: the default). */
     size_t max_message;
-    /* Listener: the listen backlog (0: 128). */
+    /** Listener: the listen backlog (0: 128). */
     int backlog;
-    /* mp_client: a bound in milliseconds on connecting plus the handshake,
+    /** mp_client: a bound in milliseconds on connecting plus the handshake,
      * so a listener that stalls cannot hold the caller (0: no bound). */
     long timeout_ms;
 } mp_conn_options;
 
-/* Creates a listener at `address`, or at a fresh unique address when it is
+/** Creates a listener at `address`, or at a fresh unique address when it is
  * NULL (POSIX: a socket file, mode 0600, in a new 0700 directory, both
- * removed by mp_listener_free; Windows: \\.\pipe\mproc-<128 random bits>).
+ * removed by mp_listener_free; Windows: \\\\.\\pipe\\mproc-<128 random bits>).
  * An explicit POSIX address is a file-system path; the socket file it
  * creates is removed when the listener is freed. Windows addresses are
- * \\.\pipe\<name>. Remote clients are rejected and only the same user may
+ * \\\\.\\pipe\\NAME. Remote clients are rejected and only the same user may
  * connect. Errors: MP_EINVAL (NULL l, a path too long for the platform: never
  * truncated, bad options), MP_EEXIST (address in use), MP_EACCES, MP_ENOENT
  * (the directory does not exist), MP_ENOTSUP, MP_ELIMIT, MP_ENOMEM, MP_ESYS. */
 MP_EXTERN int mp_listener_new(mp_listener **l, const char *address,
                               const mp_conn_options *opts);
 
-/* Accepts the next client, waiting up to timeout_ms; with an authkey the
+/** Accepts the next client, waiting up to timeout_ms; with an authkey the
  * handshake (we challenge first, then answer, as CPython's Listener does)
  * runs inside that same timeout. On success *conn is a duplex connection
  * owned by the caller. Errors: MP_EAGAIN / MP_ETIMEDOUT, MP_EAUTH (the
@@ -188,19 +195,19 @@ MP_EXTERN int mp_listener_new(mp_listener **l, const char *address,
 MP_EXTERN int mp_listener_accept(mp_listener *l, mp_conn **conn,
                                  long timeout_ms);
 
-/* The address clients connect to; valid until mp_listener_free. NULL for
+/** The address clients connect to; valid until mp_listener_free. NULL for
  * NULL l. */
 MP_EXTERN const char *mp_listener_address(const mp_listener *l);
 
-/* Stops listening: later accepts give MP_ECLOSED and clients are refused;
+/** Stops listening: later accepts give MP_ECLOSED and clients are refused;
  * the socket file stays until mp_listener_free. NULL-safe, idempotent. */
 MP_EXTERN void mp_listener_close(mp_listener *l);
 
-/* Closes the listener, removes what it created in the file system, frees
+/** Closes the listener, removes what it created in the file system, frees
  * it. NULL-safe, infallible. */
 MP_EXTERN void mp_listener_free(mp_listener *l);
 
-/* Connects to the listener at `address` (an mproc or a Python Listener) and,
+/** Connects to the listener at `address` (an mproc or a Python Listener) and,
  * with an authkey, runs the handshake (we answer first, then challenge, as
  * CPython's Client does). Returns promptly when nobody listens. On success
  * *conn is a duplex connection owned by the caller. Errors: MP_EINVAL,

@@ -1,4 +1,5 @@
-/* mproc: core definitions shared by every part of the API.
+/** @file
+ * mproc: core definitions shared by every part of the API.
  *
  * Errors, versions, timeouts, the reusable receive buffer, library
  * initialisation and small process-wide queries. Include <mproc.h> rather
@@ -16,7 +17,7 @@
 extern "C" {
 #endif
 
-/* MP_EXTERN marks the public functions. Define MP_STATIC when linking the
+/** MP_EXTERN marks the public functions. Define MP_STATIC when linking the
  * static library on Windows (the CMake package and mproc.pc do it). */
 #if defined(_WIN32) && !defined(MP_STATIC)
 #if defined(MP_BUILDING)
@@ -30,7 +31,7 @@ extern "C" {
 #define MP_EXTERN
 #endif
 
-/* Every error the library reports: name, value, message. The enum,
+/** Every error the library reports: name, value, message. The enum,
  * mp_strerror and mp_err_name are all generated from this one list. */
 #define MP_ERRNO_MAP(X)                                                       \
     X(EINVAL, -1, "invalid argument")                                         \
@@ -57,32 +58,35 @@ extern "C" {
     X(EIO, -22, "input/output error")                                         \
     X(ESYS, -23, "unexpected operating system error")
 
+/** The error codes, MP_EINVAL (-1) to MP_ESYS (-23): one per entry of
+ * MP_ERRNO_MAP, with the message mp_strerror gives for it. */
 typedef enum mp_errno {
 #define MP__ERR_ENUM(name, val, msg) MP_##name = (val),
     MP_ERRNO_MAP(MP__ERR_ENUM)
 #undef MP__ERR_ENUM
-    MP_ERRNO_MIN = -23
+    MP_ERRNO_MIN = -23 /**< the lowest error code */
 } mp_errno;
 
-/* A message for an error code; "unknown error" for anything else. Never
+/** A message for an error code; "unknown error" for anything else. Never
  * NULL, static storage, thread-safe. */
 MP_EXTERN const char *mp_strerror(int err);
 
-/* The code's name ("MP_EINVAL"); "MP_EUNKNOWN" for anything else. Never NULL,
+/** The code's name ("MP_EINVAL"); "MP_EUNKNOWN" for anything else. Never NULL,
  * static storage, thread-safe. */
 MP_EXTERN const char *mp_err_name(int err);
 
-/* The library's version as (major << 16) | (minor << 8) | patch, and as a
- * "major.minor.patch" string. Infallible. */
+/** The library's version as (major << 16) | (minor << 8) | patch, and as a
+ * "major.minor.patch" string. Infallible. @{ */
 MP_EXTERN unsigned mp_version(void);
 MP_EXTERN const char *mp_version_string(void);
+/** @} */
 
-/* Timeouts are `long timeout_ms`: MP_INFINITE waits forever, 0 never blocks
+/** Timeouts are `long timeout_ms`: MP_INFINITE waits forever, 0 never blocks
  * (MP_EAGAIN when the operation cannot complete at once), a positive value
  * bounds the wait (MP_ETIMEDOUT when it runs out). */
 #define MP_INFINITE (-1L)
 
-/* The name rule of every named object (Semaphore, Lock, Event, Condition,
+/** The name rule of every named object (Semaphore, Lock, Event, Condition,
  * Barrier, Value, Array, Queue): 1 to MP_NAME_MAX bytes, any bytes but
  * '/', '\' and NUL (UTF-8 text is the convention). One namespace holds
  * every kind: a name taken by one kind is MP_EEXIST for every other, and
@@ -96,29 +100,30 @@ MP_EXTERN const char *mp_version_string(void);
  * creator that does not finish within 2 s gives MP_ETIMEDOUT). */
 #define MP_NAME_MAX 200
 
-/* A caller-owned, reusable receive buffer. Start with `mp_buf b = {0};`.
+/** A caller-owned, reusable receive buffer. Start with `mp_buf b = {0};`.
  * Receiving functions grow `data` as needed (never shrink it), set `len` to
  * the payload length, and keep `cap` as the allocated size, so a receive loop
  * allocates nothing once warm. Release with mp_buf_free. A buffer may not be
  * used by two threads at once. */
 typedef struct mp_buf {
-    void *data;
-    size_t len;
-    size_t cap;
+    void *data; /**< the bytes received, NULL until the first receive */
+    size_t len; /**< length of the last payload received */
+    size_t cap; /**< bytes allocated at data */
 } mp_buf;
 
-/* Frees b->data and zeroes *b. NULL-safe, infallible. */
+/** Frees b->data and zeroes *b. NULL-safe, infallible. */
 MP_EXTERN void mp_buf_free(mp_buf *b);
 
-/* How a child process is created. */
+/** How a child process is created. */
 typedef enum mp_start_method {
-    MP_START_DEFAULT = 0, /* the global setting (fork on POSIX, spawn on Windows) */
-    MP_START_FORK = 1,    /* POSIX only: the child is a copy of the parent */
-    MP_START_SPAWN = 2,   /* a fresh run of the same executable */
-    MP_START_FORKSERVER = 3 /* reserved: MP_ENOTSUP for now */
+    /** the global setting (fork on POSIX, spawn on Windows) */
+    MP_START_DEFAULT = 0,
+    MP_START_FORK = 1,    /**< POSIX only: the child is a copy of the parent */
+    MP_START_SPAWN = 2,   /**< a fresh run of the same executable */
+    MP_START_FORKSERVER = 3 /**< reserved: MP_ENOTSUP for now */
 } mp_start_method;
 
-/* Initialises the library. Call it first in main(), before any other thread
+/** Initialises the library. Call it first in main(), before any other thread
  * exists, with main's own argc and argv.
  *
  * In a child started with MP_START_SPAWN it never returns: it receives the
@@ -132,20 +137,20 @@ typedef enum mp_start_method {
  * Python. Errors: MP_ENOMEM, MP_ESYS when the platform layer fails. */
 MP_EXTERN int mp_init(int *argc, char ***argv);
 
-/* Runs the exit-time clean-up at once (terminate daemonic children, join the
+/** Runs the exit-time clean-up at once (terminate daemonic children, join the
  * others) and releases the library's global resources. After it, mp_init
  * must be called again before spawning. NULL-safe, infallible, idempotent. */
 MP_EXTERN void mp_shutdown(void);
 
-/* Sets the default start method for objects created afterwards.
+/** Sets the default start method for objects created afterwards.
  * MP_EINVAL for an unknown value; MP_ENOTSUP for fork on Windows and for
  * forkserver. Thread-safe. */
 MP_EXTERN int mp_set_start_method(mp_start_method method);
 
-/* The current default start method (never MP_START_DEFAULT). Infallible. */
+/** The current default start method (never MP_START_DEFAULT). Infallible. */
 MP_EXTERN mp_start_method mp_get_start_method(void);
 
-/* Sets the executable that MP_START_SPAWN runs (Python's set_executable).
+/** Sets the executable that MP_START_SPAWN runs (Python's set_executable).
  * NULL restores the default: the running program itself. The file must be a
  * program that calls mp_init first; a target that cannot be found in it is
  * reported as MP_ETARGET by mp_process_join. The string is copied.
@@ -153,14 +158,15 @@ MP_EXTERN mp_start_method mp_get_start_method(void);
  * concurrent spawns. */
 MP_EXTERN int mp_set_executable(const char *path);
 
-/* Number of CPUs usable by this process (at least 1). Infallible. */
+/** Number of CPUs usable by this process (at least 1). Infallible. */
 MP_EXTERN int mp_cpu_count(void);
 
-/* This process's id and its parent's. Infallible. */
+/** This process's id and its parent's. Infallible. @{ */
 MP_EXTERN long mp_getpid(void);
 MP_EXTERN long mp_getppid(void);
+/** @} */
 
-/* The current process's name: "MainProcess" in a program started normally,
+/** The current process's name: "MainProcess" in a program started normally,
  * the mp_process's name inside a child. Static storage valid for the life
  * of the process; infallible. */
 MP_EXTERN const char *mp_current_name(void);

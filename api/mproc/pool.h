@@ -1,4 +1,5 @@
-/* mproc: Pool, a fixed number of worker processes running many short tasks
+/** @file
+ * mproc: Pool, a fixed number of worker processes running many short tasks
  * (Python's multiprocessing.Pool).
  *
  * A task is a function of type mp_target (the same as a process target) and
@@ -36,30 +37,33 @@
 extern "C" {
 #endif
 
+/** A pool of worker processes. */
 typedef struct mp_pool mp_pool;
+/** The outcome of submitted tasks (Python's AsyncResult / MapResult). */
 typedef struct mp_result mp_result;
+/** An iterator over the results of mp_pool_imap / mp_pool_imap_unordered. */
 typedef struct mp_imap mp_imap;
 
-/* Options for mp_pool_new; a NULL pointer or zeroed fields mean the
+/** Options for mp_pool_new; a NULL pointer or zeroed fields mean the
  * defaults. */
 typedef struct mp_pool_options {
-    /* Number of workers: 0 means mp_cpu_count(). At most 1024. */
+    /** Number of workers: 0 means mp_cpu_count(). At most 1024. */
     int processes;
-    /* Run once in each worker before its first task, with `initargs`
+    /** Run once in each worker before its first task, with `initargs`
      * (which may carry mproc objects: they reach every worker, also the
      * replacements). A non-zero return ends the worker; the pool then
      * breaks as by mp_pool_terminate, except that the unfinished tasks fail
      * with MP_EWORKER. NULL: none. */
     mp_target initializer;
-    mp_args initargs;
-    /* A worker exits after this many tasks (a chunk of a map counts as one,
+    mp_args initargs; /**< the initializer's arguments (copied) */
+    /** A worker exits after this many tasks (a chunk of a map counts as one,
      * as in Python) and is replaced. 0: workers live as long as the pool. */
     unsigned maxtasksperchild;
-    /* How workers start (MP_START_DEFAULT: the global setting). */
+    /** How workers start (MP_START_DEFAULT: the global setting). */
     mp_start_method start_method;
 } mp_pool_options;
 
-/* Called in the result handler thread when a result completes: `callback`
+/** Called in the result handler thread when a result completes: `callback`
  * when every task of it succeeded, `error_callback` otherwise. Inside them
  * mp_result_ready is 1 and mp_result_get / mp_result_item return at once;
  * threads waiting for the result are woken after the callback returns. A
@@ -67,23 +71,24 @@ typedef struct mp_pool_options {
  * free on its pool. */
 typedef void (*mp_result_callback)(mp_result *r, void *user);
 
+/** Callbacks of a result; NULL fields mean none. */
 typedef struct mp_result_options {
-    mp_result_callback callback;
-    mp_result_callback error_callback;
-    void *user; /* passed to the callbacks */
+    mp_result_callback callback;       /**< every task succeeded */
+    mp_result_callback error_callback; /**< at least one task failed */
+    void *user; /**< passed to the callbacks */
 } mp_result_options;
 
-/* What is known about one task of a result. */
+/** What is known about one task of a result. */
 typedef struct mp_task_info {
-    int status;      /* 0, MP_ETASK, MP_EWORKER, MP_ECLOSED (terminated),
+    int status;      /**< 0, MP_ETASK, MP_EWORKER, MP_ECLOSED (terminated),
                         MP_ETARGET (function not found in the worker),
                         MP_EMSGSIZE (result too large), MP_EAGAIN (pending) */
-    int task_code;   /* MP_ETASK: the task's return value */
-    long worker_pid; /* MP_EWORKER: the worker that died */
-    int worker_exit; /* MP_EWORKER: its exit code, -signal when killed */
+    int task_code;   /**< MP_ETASK: the task's return value */
+    long worker_pid; /**< MP_EWORKER: the worker that died */
+    int worker_exit; /**< MP_EWORKER: its exit code, -signal when killed */
 } mp_task_info;
 
-/* Starts the workers. On success *pool owns them; release with
+/** Starts the workers. On success *pool owns them; release with
  * mp_pool_free. The initargs are copied; objects in them must stay open
  * until mp_pool_free (replacement workers receive them again).
  * Workers are daemonic: they die with this process however it ends. On
@@ -96,34 +101,35 @@ typedef struct mp_task_info {
  * MP_ENOMEM, MP_ESYS. */
 MP_EXTERN int mp_pool_new(mp_pool **pool, const mp_pool_options *opts);
 
-/* Number of workers. Infallible (0 for NULL). */
+/** Number of workers. Infallible (0 for NULL). */
 MP_EXTERN int mp_pool_size(const mp_pool *pool);
 
-/* The pids of the workers alive now, at most n, in worker order; returns how
+/** The pids of the workers alive now, at most n, in worker order; returns how
  * many were written. For tests and diagnostics. */
 MP_EXTERN size_t mp_pool_worker_pids(mp_pool *pool, long *pids, size_t n);
 
-/* Submits fn(args) and returns at once with *result (owned by the caller,
+/** Submits fn(args) and returns at once with *result (owned by the caller,
  * release with mp_result_free, also before it completes). The arguments are
  * copied. mp_pool_apply_async_cb also sets callbacks (opts may be NULL).
  * Errors: MP_EINVAL (NULL pool, fn or result, a bad argument), MP_ESTATE
  * (after mp_pool_close / terminate), MP_ENOTSUP (an mproc object among the
  * arguments), MP_ETARGET (fn is in no module), MP_EMSGSIZE (arguments larger
- * than a worker's task ring, about 1 MiB), MP_ENOMEM. */
+ * than a worker's task ring, about 1 MiB), MP_ENOMEM. @{ */
 MP_EXTERN int mp_pool_apply_async(mp_pool *pool, mp_target fn, mp_args args,
                                   mp_result **result);
 MP_EXTERN int mp_pool_apply_async_cb(mp_pool *pool, mp_target fn,
                                      mp_args args,
                                      const mp_result_options *opts,
                                      mp_result **result);
+/** @} */
 
-/* Runs fn(args) in a worker and waits for it: the task's status (as
+/** Runs fn(args) in a worker and waits for it: the task's status (as
  * mp_result_get) with its result in *buf (may be NULL), or a submission
  * error of mp_pool_apply_async. */
 MP_EXTERN int mp_pool_apply(mp_pool *pool, mp_target fn, mp_args args,
                             mp_buf *buf);
 
-/* Submits fn(items[i]) for i in [0, n), sent to workers in chunks of
+/** Submits fn(items[i]) for i in [0, n), sent to workers in chunks of
  * `chunksize` tasks (0: Python's rule, ceil(n / (4 * workers))); one result
  * object holds them all (mp_result_count, mp_result_item). n may be 0 (a
  * result that is ready at once). A worker reports a chunk's results when
@@ -137,66 +143,67 @@ MP_EXTERN int mp_pool_map_async(mp_pool *pool, mp_target fn,
                                 const mp_result_options *opts,
                                 mp_result **result);
 
-/* mp_pool_map_async, then waits for all: returns the first failing task's
+/** mp_pool_map_async, then waits for all: returns the first failing task's
  * status in input order (0 when all succeeded; read each with
  * mp_result_item). *result is set whenever the submission succeeded. */
 MP_EXTERN int mp_pool_map(mp_pool *pool, mp_target fn, const mp_args *items,
                           size_t n, size_t chunksize, mp_result **result);
 
-/* Waits until the result is ready (every task done or failed).
+/** Waits until the result is ready (every task done or failed).
  * 0; MP_EAGAIN (timeout 0) or MP_ETIMEDOUT while not ready; MP_EINVAL. */
 MP_EXTERN int mp_result_wait(mp_result *r, long timeout_ms);
 
-/* 1 when ready, 0 when not, MP_EINVAL for NULL. Does not block. */
+/** 1 when ready, 0 when not, MP_EINVAL for NULL. Does not block. */
 MP_EXTERN int mp_result_ready(mp_result *r);
 
-/* 1 when ready and every task succeeded, 0 when ready with a failure,
+/** 1 when ready and every task succeeded, 0 when ready with a failure,
  * MP_ESTATE when not ready (Python's ValueError), MP_EINVAL for NULL. */
 MP_EXTERN int mp_result_successful(mp_result *r);
 
-/* Waits as mp_result_wait, then returns the task's status (a map result:
+/** Waits as mp_result_wait, then returns the task's status (a map result:
  * the first failure in input order) and copies its bytes into *buf (an
  * apply result; for a map, buf is left empty: use mp_result_item). buf may
  * be NULL. MP_ETIMEDOUT / MP_EAGAIN when not ready in time. */
 MP_EXTERN int mp_result_get(mp_result *r, long timeout_ms, mp_buf *buf);
 
-/* The task's return value when mp_result_get reports MP_ETASK (first
+/** The task's return value when mp_result_get reports MP_ETASK (first
  * failure of a map). MP_ESTATE when not ready or not failed with MP_ETASK. */
 MP_EXTERN int mp_result_task_code(mp_result *r, int *code);
 
-/* The worker that died when mp_result_get reports MP_EWORKER: its pid and
+/** The worker that died when mp_result_get reports MP_EWORKER: its pid and
  * exit code (-signal when killed by one; Windows TerminateProcess gives the
  * code it was given). MP_ESTATE otherwise. Either pointer may be NULL. */
 MP_EXTERN int mp_result_worker(mp_result *r, long *pid, int *exitcode);
 
-/* Number of tasks in the result (1 for apply). 0 for NULL. */
+/** Number of tasks in the result (1 for apply). 0 for NULL. */
 MP_EXTERN size_t mp_result_count(const mp_result *r);
 
-/* Task i of a result, without waiting: its status (MP_EAGAIN while it is
+/** Task i of a result, without waiting: its status (MP_EAGAIN while it is
  * still pending), and where it finished, a pointer to its bytes valid until
  * mp_result_free (ptr and len may be NULL). info (may be NULL) receives the
  * details. MP_EINVAL for NULL r or i out of range. */
 MP_EXTERN int mp_result_item(mp_result *r, size_t i, const void **ptr,
                              size_t *len, mp_task_info *info);
 
-/* Releases the caller's hold on r. Safe before it completes (the pool then
+/** Releases the caller's hold on r. Safe before it completes (the pool then
  * drops it when it does; its callbacks still run). NULL-safe. Small results
  * live in the pool's 16 KiB slabs, and a slab goes back only when all of
  * its results are freed: free results when done with them, not much later
  * than their neighbours. */
 MP_EXTERN void mp_result_free(mp_result *r);
 
-/* Lazy iterators over fn(items[i]) (Python's imap and imap_unordered): the
+/** Lazy iterators over fn(items[i]) (Python's imap and imap_unordered): the
  * tasks are submitted at once; mp_imap_next yields results in input order
  * (mp_pool_imap) or in completion order (mp_pool_imap_unordered). items is
- * copied. Errors as mp_pool_map_async. Release with mp_imap_free. */
+ * copied. Errors as mp_pool_map_async. Release with mp_imap_free. @{ */
 MP_EXTERN int mp_pool_imap(mp_pool *pool, mp_target fn, const mp_args *items,
                            size_t n, size_t chunksize, mp_imap **it);
 MP_EXTERN int mp_pool_imap_unordered(mp_pool *pool, mp_target fn,
                                      const mp_args *items, size_t n,
                                      size_t chunksize, mp_imap **it);
+/** @} */
 
-/* Waits up to timeout_ms for the next result. Returns that task's status
+/** Waits up to timeout_ms for the next result. Returns that task's status
  * (0, MP_ETASK, MP_EWORKER, ...) with its bytes in *buf (may be NULL) and
  * its input index in *index (may be NULL); MP_ENOENT after the last one
  * (Python's StopIteration); MP_EAGAIN / MP_ETIMEDOUT when none is ready in
@@ -204,27 +211,27 @@ MP_EXTERN int mp_pool_imap_unordered(mp_pool *pool, mp_target fn,
 MP_EXTERN int mp_imap_next(mp_imap *it, long timeout_ms, mp_buf *buf,
                            size_t *index);
 
-/* NULL-safe. Tasks not yet done still run. */
+/** NULL-safe. Tasks not yet done still run. */
 MP_EXTERN void mp_imap_free(mp_imap *it);
 
-/* No more tasks may be submitted (they get MP_ESTATE); those submitted run
+/** No more tasks may be submitted (they get MP_ESTATE); those submitted run
  * to the end and the workers then exit. 0, or MP_EINVAL for NULL; a second
  * call or a call after terminate is a no-op returning 0. Does not block. */
 MP_EXTERN int mp_pool_close(mp_pool *pool);
 
-/* Stops at once: kills every worker (SIGKILL / TerminateProcess, so a task
+/** Stops at once: kills every worker (SIGKILL / TerminateProcess, so a task
  * cannot delay it), fails every unfinished task with MP_ECLOSED, and waits
  * until every result is complete and the workers are reaped (milliseconds).
  * Results stay readable. 0, or MP_EINVAL. Idempotent. */
 MP_EXTERN int mp_pool_terminate(mp_pool *pool);
 
-/* Waits until every task has finished and every worker has exited, after
+/** Waits until every task has finished and every worker has exited, after
  * mp_pool_close or mp_pool_terminate (before: MP_ESTATE, as Python's
  * ValueError). 0; MP_EAGAIN / MP_ETIMEDOUT when not done within timeout_ms;
  * MP_EINVAL. May be called again. Must not be called from a callback. */
 MP_EXTERN int mp_pool_join(mp_pool *pool, long timeout_ms);
 
-/* Terminates the pool if it still runs (as mp_pool_terminate), waits for its
+/** Terminates the pool if it still runs (as mp_pool_terminate), waits for its
  * threads and frees it. Results not yet freed stay valid and readable.
  * NULL-safe, infallible. */
 MP_EXTERN void mp_pool_free(mp_pool *pool);

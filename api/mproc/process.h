@@ -1,4 +1,5 @@
-/* mproc: Process, a child running one target function.
+/** @file
+ * mproc: Process, a child running one target function.
  *
  * mp_process_new describes the child, mp_process_start creates it, and
  * mp_process_join waits for it, as in Python's multiprocessing.Process. The
@@ -13,17 +14,19 @@
 extern "C" {
 #endif
 
+/** A child process (Python's Process). */
 typedef struct mp_process mp_process;
 
-/* Options for mp_process_new; a NULL pointer or zeroed fields mean the
+/** Options for mp_process_new; a NULL pointer or zeroed fields mean the
  * defaults. */
 typedef struct mp_process_options {
-    const char *name;             /* NULL: "Process-N"; copied; max 255 bytes */
-    bool daemon;                  /* the child dies with the parent */
-    mp_start_method start_method; /* MP_START_DEFAULT: the global setting */
+    /** NULL: "Process-N"; copied; max 255 bytes */
+    const char *name;
+    bool daemon;                  /**< the child dies with the parent */
+    mp_start_method start_method; /**< MP_START_DEFAULT: the global setting */
 } mp_process_options;
 
-/* Describes a child that will run target(args). Nothing is started yet.
+/** Describes a child that will run target(args). Nothing is started yet.
  * The arguments (strings, bytes, keyword names) are copied; objects in them
  * must stay open until mp_process_start returns.
  * On success *p owns the description; release it with mp_process_free.
@@ -33,14 +36,14 @@ typedef struct mp_process_options {
 MP_EXTERN int mp_process_new(mp_process **p, mp_target target, mp_args args,
                              const mp_process_options *opts);
 
-/* Creates the child. Returns once it exists (it may not have reached the
+/** Creates the child. Returns once it exists (it may not have reached the
  * target yet). MP_ESTATE when started before, or when mp_init has not run;
  * MP_EINVAL for NULL; MP_ELIMIT when the system refuses another process;
  * MP_ETARGET when the target cannot be located for a spawned child;
  * MP_ENOMEM, MP_ESYS. Not to be called concurrently on one process. */
 MP_EXTERN int mp_process_start(mp_process *p);
 
-/* Waits for the child to end: MP_INFINITE, 0 (poll) or a bound in ms.
+/** Waits for the child to end: MP_INFINITE, 0 (poll) or a bound in ms.
  * 0 once it has ended (again and again); MP_ETIMEDOUT when the bound runs
  * out (also for a 0 timeout); MP_ESTATE when never started or closed;
  * MP_ETARGET when a spawned child could not find its target (the child's
@@ -48,41 +51,42 @@ MP_EXTERN int mp_process_start(mp_process *p);
  * or a negative timeout other than MP_INFINITE. Thread-safe. */
 MP_EXTERN int mp_process_join(mp_process *p, long timeout_ms);
 
-/* 1 while the child runs, 0 before start and after it ended, MP_EINVAL for
+/** 1 while the child runs, 0 before start and after it ended, MP_EINVAL for
  * NULL. Does not block. */
 MP_EXTERN int mp_process_is_alive(mp_process *p);
 
-/* The child's process id, 0 before start or for NULL. Infallible. */
+/** The child's process id, 0 before start or for NULL. Infallible. */
 MP_EXTERN long mp_process_pid(const mp_process *p);
 
-/* The process's name (valid while p lives); NULL for NULL. Infallible. */
+/** The process's name (valid while p lives); NULL for NULL. Infallible. */
 MP_EXTERN const char *mp_process_name(const mp_process *p);
 
-/* Makes the child daemonic or not: a daemonic child is killed when its parent
+/** Makes the child daemonic or not: a daemonic child is killed when its parent
  * ends, however it ends (even by SIGKILL), and is not joined at exit.
  * MP_ESTATE after start, MP_EINVAL for NULL. */
 MP_EXTERN int mp_process_set_daemon(mp_process *p, bool daemon);
 
-/* The child's exit code once it has ended: the target's return value (its
+/** The child's exit code once it has ended: the target's return value (its
  * low 8 bits on POSIX), -signal when killed by a signal; a terminated child
  * reports -15 and a killed one -9 on every platform.
  * MP_ESTATE while running or before start, MP_ETARGET as for join,
  * MP_EINVAL for NULL. Does not block. */
 MP_EXTERN int mp_process_exitcode(mp_process *p, int *code);
 
-/* Asks the child to stop: SIGTERM on POSIX, TerminateProcess on Windows
+/** Asks the child to stop: SIGTERM on POSIX, TerminateProcess on Windows
  * (reported as -15). mp_process_kill is SIGKILL (reported as -9). Both are
  * 0 on a child that already ended; MP_ESTATE before start or after close;
- * MP_EINVAL for NULL. They do not wait: join afterwards. */
+ * MP_EINVAL for NULL. They do not wait: join afterwards. @{ */
 MP_EXTERN int mp_process_terminate(mp_process *p);
 MP_EXTERN int mp_process_kill(mp_process *p);
+/** @} */
 
-/* Releases the OS resources of an ended child (Python's close). Afterwards
+/** Releases the OS resources of an ended child (Python's close). Afterwards
  * only pid, name, exitcode and free may be used. MP_ESTATE while the child
  * runs, MP_EINVAL for NULL; 0 when already closed. */
 MP_EXTERN int mp_process_close(mp_process *p);
 
-/* Frees the description. A child still running is not stopped: it is
+/** Frees the description. A child still running is not stopped: it is
  * tracked by the library and joined (or, if daemonic, terminated) at exit.
  * NULL-safe, infallible. */
 MP_EXTERN void mp_process_free(mp_process *p);

@@ -1,4 +1,5 @@
-/* mproc: Queue and JoinableQueue, a multi-producer multi-consumer queue of
+/** @file
+ * mproc: Queue and JoinableQueue, a multi-producer multi-consumer queue of
  * byte items shared between processes.
  *
  * Items live in a ring in shared memory; there is no feeder thread. When
@@ -22,17 +23,18 @@
 extern "C" {
 #endif
 
+/** A queue of byte items shared between processes. */
 typedef struct mp_queue mp_queue;
 
-/* Options for mp_queue_new; a NULL pointer or zeroed fields mean the
+/** Options for mp_queue_new; a NULL pointer or zeroed fields mean the
  * defaults. */
 typedef struct mp_queue_options {
-    /* Bytes of the shared ring: 0 means 1 MiB. Rounded up to a power of two,
+    /** Bytes of the shared ring: 0 means 1 MiB. Rounded up to a power of two,
      * at least 4 KiB, at most 1 GiB (more is MP_EINVAL). Each item takes
      * its length rounded up to 8 plus an 8-byte header, so the largest item
      * is the ring size minus 8 (see mp_queue_max_item). */
     size_t capacity_bytes;
-    /* NULL: an anonymous queue (nothing in the file system; it reaches
+    /** NULL: an anonymous queue (nothing in the file system; it reaches
      * children as an argument). Otherwise a name (the rule of MP_NAME_MAX
      * in mproc/core.h) that unrelated processes of the same user pass to
      * mp_queue_open; a name any object holds is MP_EEXIST. The name is
@@ -41,7 +43,7 @@ typedef struct mp_queue_options {
     const char *name;
 } mp_queue_options;
 
-/* Creates a queue holding at most `maxsize` items (0: no count limit; the
+/** Creates a queue holding at most `maxsize` items (0: no count limit; the
  * ring's bytes still bound it), at most INT32_MAX. On success *q owns this
  * process's handle; release it with mp_queue_free.
  * Errors: MP_EINVAL (NULL q, maxsize or capacity out of range, a bad name),
@@ -49,7 +51,7 @@ typedef struct mp_queue_options {
 MP_EXTERN int mp_queue_new(mp_queue **q, size_t maxsize,
                            const mp_queue_options *opts);
 
-/* Opens the named queue another process created with mp_queue_new. Blocks
+/** Opens the named queue another process created with mp_queue_new. Blocks
  * while its creator is still setting it up (a live creator: at most 2 s,
  * then MP_ETIMEDOUT; one that died doing so: MP_ENOENT at once).
  * Errors: MP_EINVAL (NULL, bad name), MP_ENOENT (no such queue, its last
@@ -58,7 +60,7 @@ MP_EXTERN int mp_queue_new(mp_queue **q, size_t maxsize,
  * MP_ESYS. */
 MP_EXTERN int mp_queue_open(mp_queue **q, const char *name);
 
-/* Appends a copy of ptr[0..len) (len 0 is a valid, empty item; ptr may then
+/** Appends a copy of ptr[0..len) (len 0 is a valid, empty item; ptr may then
  * be NULL). Blocks while the queue holds maxsize items or the ring lacks
  * room: MP_INFINITE waits, 0 returns MP_EAGAIN at once (Python's Full with
  * block=False), a bound returns MP_ETIMEDOUT when it runs out.
@@ -68,7 +70,7 @@ MP_EXTERN int mp_queue_open(mp_queue **q, const char *name);
 MP_EXTERN int mp_queue_put(mp_queue *q, const void *ptr, size_t len,
                            long timeout_ms);
 
-/* Removes the oldest item into buf (grown as needed; buf->len is the item's
+/** Removes the oldest item into buf (grown as needed; buf->len is the item's
  * length). Blocks while the queue is empty, with the same timeout rules as
  * mp_queue_put (MP_EAGAIN / MP_ETIMEDOUT are Python's Empty). After
  * mp_queue_close it still returns the items left, then MP_ECLOSED.
@@ -77,46 +79,48 @@ MP_EXTERN int mp_queue_put(mp_queue *q, const void *ptr, size_t len,
  * foreign writer). */
 MP_EXTERN int mp_queue_get(mp_queue *q, mp_buf *buf, long timeout_ms);
 
-/* The exact number of items in the queue at one instant (0 for NULL).
+/** The exact number of items in the queue at one instant (0 for NULL).
  * Never blocks; infallible. */
 MP_EXTERN size_t mp_queue_qsize(mp_queue *q);
 
-/* Whether the queue holds no item, and whether it holds maxsize items
- * (always false when maxsize is 0). Snapshots, as in Python; infallible. */
+/** Whether the queue holds no item, and whether it holds maxsize items
+ * (always false when maxsize is 0). Snapshots, as in Python; infallible.
+ * @{ */
 MP_EXTERN bool mp_queue_empty(mp_queue *q);
 MP_EXTERN bool mp_queue_full(mp_queue *q);
+/** @} */
 
-/* The largest item mp_queue_put accepts, in bytes (0 for NULL). */
+/** The largest item mp_queue_put accepts, in bytes (0 for NULL). */
 MP_EXTERN size_t mp_queue_max_item(const mp_queue *q);
 
-/* Closes the queue for every process: later puts return MP_ECLOSED, gets
+/** Closes the queue for every process: later puts return MP_ECLOSED, gets
  * return the items left and then MP_ECLOSED, and callers blocked in put or
  * get wake up. Idempotent. MP_EINVAL for NULL. */
 MP_EXTERN int mp_queue_close(mp_queue *q);
 
-/* JoinableQueue: marks one item taken out of the queue as processed.
+/** JoinableQueue: marks one item taken out of the queue as processed.
  * MP_EOVERFLOW when called more times than items were ever put (Python's
  * ValueError), MP_EINVAL for NULL. Never blocks. */
 MP_EXTERN int mp_queue_task_done(mp_queue *q);
 
-/* JoinableQueue: waits until every item ever put has been marked with
+/** JoinableQueue: waits until every item ever put has been marked with
  * mp_queue_task_done. 0 when that holds; MP_EAGAIN (timeout 0) or
  * MP_ETIMEDOUT (bound reached) otherwise; MP_EINVAL. */
 MP_EXTERN int mp_queue_join(mp_queue *q, long timeout_ms);
 
-/* Releases this process's handle (the queue lives on for the others; a
+/** Releases this process's handle (the queue lives on for the others; a
  * named queue's name is removed by its last user). Items still queued stay
  * for the other processes. NULL-safe; must not race with calls on q. */
 MP_EXTERN void mp_queue_free(mp_queue *q);
 
-/* An argument carrying q to a child (fork: the same handle; spawn: the
+/** An argument carrying q to a child (fork: the same handle; spawn: the
  * child maps the same queue, and its handle is released when the target
  * returns). q must stay open until the child has started. */
 static inline mp_arg mp_queue_arg(mp_queue *q) {
     return mp_obj_arg_(MP_OBJ_QUEUE, q);
 }
 
-/* The queue carried by a, or NULL when a is not a queue. */
+/** The queue carried by a, or NULL when a is not a queue. */
 static inline mp_queue *mp_arg_queue(const mp_arg *a) {
     return (mp_queue *)mp_arg_obj(a, MP_OBJ_QUEUE);
 }

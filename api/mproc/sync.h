@@ -1,4 +1,5 @@
-/* mproc: synchronisation between processes: Semaphore, Lock and RLock,
+/** @file
+ * mproc: synchronisation between processes: Semaphore, Lock and RLock,
  * Event, Condition and Barrier, as in Python's multiprocessing.
  *
  * Every object lives in shared memory (plus kernel objects on Windows). It
@@ -20,13 +21,18 @@
 extern "C" {
 #endif
 
+/** A Semaphore or BoundedSemaphore. */
 typedef struct mp_sem mp_sem;
+/** A Lock or RLock. */
 typedef struct mp_lock mp_lock;
+/** An Event. */
 typedef struct mp_event mp_event;
+/** A Condition. */
 typedef struct mp_cond mp_cond;
+/** A Barrier. */
 typedef struct mp_barrier mp_barrier;
 
-/* Options shared by every synchronisation and shared-memory object; NULL or
+/** Options shared by every synchronisation and shared-memory object; NULL or
  * zeroed fields mean the defaults.
  *
  * name: NULL makes an anonymous object, reachable only through arguments.
@@ -39,28 +45,29 @@ typedef struct mp_barrier mp_barrier;
  * whose users were all killed stays until mp_unlink(name) (anonymous
  * objects never leave anything behind). */
 typedef struct mp_sync_options {
-    const char *name;
-    bool exclusive; /* with name: MP_EEXIST if it already exists */
+    const char *name; /**< NULL: anonymous; else the object's name */
+    bool exclusive; /**< with name: MP_EEXIST if it already exists */
 } mp_sync_options;
 
-/* Removes the name of a named object left by killed processes (POSIX);
+/** Removes the name of a named object left by killed processes (POSIX);
  * objects still open keep working. MP_ENOENT when absent, MP_EINVAL for a
  * bad name; 0 on Windows, where names vanish with their last handle. */
 MP_EXTERN int mp_unlink(const char *name);
 
 /* ---- Semaphore ---- */
 
-/* Creates a semaphore holding `value`. max > 0 makes it bounded
+/** Creates a semaphore holding `value`. max > 0 makes it bounded
  * (BoundedSemaphore): a release past max fails. *s is owned by the caller:
  * release with mp_sem_free. Errors: MP_EINVAL (NULL s, value > max > 0,
  * value or max above INT32_MAX, bad name), MP_EEXIST, MP_ETIMEDOUT (see
  * mp_sync_options), MP_ENOMEM, MP_ELIMIT, MP_EACCES, MP_ESYS.
- * mp_sem_new_ex adds options (a name). */
+ * mp_sem_new_ex adds options (a name). @{ */
 MP_EXTERN int mp_sem_new(mp_sem **s, unsigned value, unsigned max);
 MP_EXTERN int mp_sem_new_ex(mp_sem **s, unsigned value, unsigned max,
                             const mp_sync_options *opts);
+/** @} */
 
-/* Decrements, waiting while the value is 0: MP_INFINITE, 0 (never blocks)
+/** Decrements, waiting while the value is 0: MP_INFINITE, 0 (never blocks)
  * or a bound in ms. 0 on success, MP_EAGAIN (timeout 0), MP_ETIMEDOUT,
  * MP_EINVAL for NULL or a negative timeout other than MP_INFINITE.
  * A blocking acquire first polls for about 20 µs, yielding the CPU between
@@ -70,28 +77,29 @@ MP_EXTERN int mp_sem_new_ex(mp_sem **s, unsigned value, unsigned max,
  * Waiters are not served in FIFO order. */
 MP_EXTERN int mp_sem_acquire(mp_sem *s, long timeout_ms);
 
-/* Increments and wakes one waiter. MP_EOVERFLOW when bounded and already at
+/** Increments and wakes one waiter. MP_EOVERFLOW when bounded and already at
  * max (the value is unchanged), MP_EINVAL for NULL. Never blocks. */
 MP_EXTERN int mp_sem_release(mp_sem *s);
 
-/* The current value (a snapshot), on every platform. MP_EINVAL for NULL. */
+/** The current value (a snapshot), on every platform. MP_EINVAL for NULL. */
 MP_EXTERN int mp_sem_get_value(mp_sem *s, int *value);
 
-/* Releases this process's use of it (see mp_sync_options for names).
+/** Releases this process's use of it (see mp_sync_options for names).
  * NULL-safe. Must not race with other calls on s in this process. */
 MP_EXTERN void mp_sem_free(mp_sem *s);
 
 /* ---- Lock and RLock ---- */
 
-/* Creates a Lock (recursive false) or an RLock (true). A lock is owned by a
+/** Creates a Lock (recursive false) or an RLock (true). A lock is owned by a
  * thread: only the owner releases it. When its owner dies (process killed,
  * or thread ended) holding it, the next acquire gets it and reports
- * MP_EOWNERDEAD once. Errors as mp_sem_new. */
+ * MP_EOWNERDEAD once. Errors as mp_sem_new. @{ */
 MP_EXTERN int mp_lock_new(mp_lock **l, bool recursive);
 MP_EXTERN int mp_lock_new_ex(mp_lock **l, bool recursive,
                              const mp_sync_options *opts);
+/** @} */
 
-/* Acquires: MP_INFINITE, 0 (never blocks) or a bound in ms. 0 on success;
+/** Acquires: MP_INFINITE, 0 (never blocks) or a bound in ms. 0 on success;
  * MP_EOWNERDEAD: acquired, but the previous owner died holding it (the
  * data it guards may be half-updated); MP_EAGAIN (timeout 0); MP_ETIMEDOUT;
  * MP_ESTATE when the calling thread already holds a (non-recursive) Lock,
@@ -101,17 +109,17 @@ MP_EXTERN int mp_lock_new_ex(mp_lock **l, bool recursive,
  * caller sleeps (as mp_sem_acquire); it is not handed over in FIFO order. */
 MP_EXTERN int mp_lock_acquire(mp_lock *l, long timeout_ms);
 
-/* Releases once (an RLock is free when its count returns to 0). MP_ESTATE
+/** Releases once (an RLock is free when its count returns to 0). MP_ESTATE
  * when the calling thread does not hold it, MP_EINVAL for NULL. */
 MP_EXTERN int mp_lock_release(mp_lock *l);
 
-/* 1 when the calling thread holds it, 0 otherwise, MP_EINVAL for NULL. */
+/** 1 when the calling thread holds it, 0 otherwise, MP_EINVAL for NULL. */
 MP_EXTERN int mp_lock_is_owned(mp_lock *l);
 
-/* Whether it is an RLock: 1, 0, or MP_EINVAL for NULL. */
+/** Whether it is an RLock: 1, 0, or MP_EINVAL for NULL. */
 MP_EXTERN int mp_lock_is_recursive(mp_lock *l);
 
-/* Releases this process's use of it. NULL-safe. A lock returned by
+/** Releases this process's use of it. NULL-safe. A lock returned by
  * mp_value_lock, mp_array_lock or mp_cond_lock belongs to that object:
  * freeing it is a no-op. Freeing a lock the calling thread holds abandons
  * it: other processes' next acquire gets MP_EOWNERDEAD (on Linux at once,
@@ -120,35 +128,38 @@ MP_EXTERN void mp_lock_free(mp_lock *l);
 
 /* ---- Event ---- */
 
-/* Creates an Event, initially clear. Errors as mp_sem_new. */
+/** Creates an Event, initially clear. Errors as mp_sem_new. */
 MP_EXTERN int mp_event_new(mp_event **e, const mp_sync_options *opts);
-/* Sets the flag and wakes every waiter. MP_EINVAL for NULL. */
+/** Sets the flag and wakes every waiter. MP_EINVAL for NULL. */
 MP_EXTERN int mp_event_set(mp_event *e);
-/* Clears the flag. MP_EINVAL for NULL. */
+/** Clears the flag. MP_EINVAL for NULL. */
 MP_EXTERN int mp_event_clear(mp_event *e);
-/* 1 when set, 0 when clear, MP_EINVAL for NULL. */
+/** 1 when set, 0 when clear, MP_EINVAL for NULL. */
 MP_EXTERN int mp_event_is_set(mp_event *e);
-/* Waits until the flag is set: 0 once it is, MP_EAGAIN (timeout 0) or
+/** Waits until the flag is set: 0 once it is, MP_EAGAIN (timeout 0) or
  * MP_ETIMEDOUT while it stays clear, MP_EINVAL. */
 MP_EXTERN int mp_event_wait(mp_event *e, long timeout_ms);
+/** Releases this process's use of it. NULL-safe. */
 MP_EXTERN void mp_event_free(mp_event *e);
 
 /* ---- Condition ---- */
 
-/* Creates a Condition over `lock` (NULL: a new RLock of its own, as in
+/** Creates a Condition over `lock` (NULL: a new RLock of its own, as in
  * Python). A given lock must outlive the condition; it is passed along
  * when the condition is an argument. A named condition always uses its own
  * lock (MP_EINVAL with both a name and a lock). Errors as mp_sem_new. */
 MP_EXTERN int mp_cond_new(mp_cond **c, mp_lock *lock,
                           const mp_sync_options *opts);
-/* The condition's lock (owned by the condition or by its creator). NULL for
+/** The condition's lock (owned by the condition or by its creator). NULL for
  * NULL. */
 MP_EXTERN mp_lock *mp_cond_lock(mp_cond *c);
-/* Acquire / release its lock: as mp_lock_acquire / mp_lock_release. */
+/** Acquire / release its lock: as mp_lock_acquire / mp_lock_release.
+ * @{ */
 MP_EXTERN int mp_cond_acquire(mp_cond *c, long timeout_ms);
 MP_EXTERN int mp_cond_release(mp_cond *c);
+/** @} */
 
-/* With the lock held: releases it fully (an RLock at any depth), sleeps
+/** With the lock held: releases it fully (an RLock at any depth), sleeps
  * until notified or the timeout runs out, and takes it back at the same
  * depth before returning. 0 when notified (a rare spurious return is
  * possible: re-check the state, or use mp_cond_wait_for), MP_ETIMEDOUT,
@@ -160,48 +171,53 @@ MP_EXTERN int mp_cond_release(mp_cond *c);
  * a later notify wakes one more waiter than asked (a spurious return). */
 MP_EXTERN int mp_cond_wait(mp_cond *c, long timeout_ms);
 
-/* With the lock held: waits until pred(arg) is true (checked first, then
+/** With the lock held: waits until pred(arg) is true (checked first, then
  * after each wakeup), for at most timeout_ms in all. 0 when it became true,
  * MP_ETIMEDOUT when it is still false (MP_EAGAIN with timeout 0),
  * MP_ESTATE / MP_EINVAL as above. */
 MP_EXTERN int mp_cond_wait_for(mp_cond *c, bool (*pred)(void *arg), void *arg,
                                long timeout_ms);
 
-/* With the lock held: wakes up to n of the waiters waiting now / all of
+/** With the lock held: wakes up to n of the waiters waiting now / all of
  * them (a notify with nobody waiting is lost, as in Python). MP_ESTATE when
- * the caller does not hold the lock, MP_EINVAL for NULL or n < 0. */
+ * the caller does not hold the lock, MP_EINVAL for NULL or n < 0. @{ */
 MP_EXTERN int mp_cond_notify(mp_cond *c, int n);
 MP_EXTERN int mp_cond_notify_all(mp_cond *c);
+/** @} */
+/** Releases this process's use of it (and of its own lock). NULL-safe. */
 MP_EXTERN void mp_cond_free(mp_cond *c);
 
 /* ---- Barrier ---- */
 
-/* Creates a Barrier for `parties` (> 0) processes or threads. Errors as
+/** Creates a Barrier for `parties` (> 0) processes or threads. Errors as
  * mp_sem_new. */
 MP_EXTERN int mp_barrier_new(mp_barrier **b, unsigned parties,
                              const mp_sync_options *opts);
-/* Waits until `parties` callers are waiting, then releases them all. The
+/** Waits until `parties` callers are waiting, then releases them all. The
  * return value is the caller's arrival index, 0 .. parties-1 (exactly one
  * caller gets each). MP_EBROKEN when the barrier is or becomes broken
  * (aborted, a waiter timed out, a party died holding its internal lock, or
  * reset while waiting); MP_ETIMEDOUT when the timeout ran out: this also
  * breaks the barrier for everyone, as in Python; MP_EINVAL. */
 MP_EXTERN int mp_barrier_wait(mp_barrier *b, long timeout_ms);
-/* Breaks the barrier: current and future waiters get MP_EBROKEN until
+/** Breaks the barrier: current and future waiters get MP_EBROKEN until
  * reset. MP_EINVAL for NULL. */
 MP_EXTERN int mp_barrier_abort(mp_barrier *b);
-/* Returns it to the empty state; current waiters get MP_EBROKEN.
+/** Returns it to the empty state; current waiters get MP_EBROKEN.
  * MP_EINVAL for NULL. */
 MP_EXTERN int mp_barrier_reset(mp_barrier *b);
-/* Number of parties; number of callers waiting now; 1 if broken else 0.
- * MP_EINVAL for NULL. */
+/** Number of parties; number of callers waiting now; 1 if broken else 0.
+ * MP_EINVAL for NULL. @{ */
 MP_EXTERN int mp_barrier_parties(mp_barrier *b);
 MP_EXTERN int mp_barrier_n_waiting(mp_barrier *b);
 MP_EXTERN int mp_barrier_broken(mp_barrier *b);
+/** @} */
+/** Releases this process's use of it. NULL-safe. */
 MP_EXTERN void mp_barrier_free(mp_barrier *b);
 
 /* ---- as arguments ---- */
 
+/** The object as a process or task argument. @{ */
 static inline mp_arg mp_sem_arg(mp_sem *s) { return mp_obj_arg_(MP_OBJ_SEM, s); }
 static inline mp_arg mp_lock_arg(mp_lock *l) { return mp_obj_arg_(MP_OBJ_LOCK, l); }
 static inline mp_arg mp_event_arg(mp_event *e) { return mp_obj_arg_(MP_OBJ_EVENT, e); }
@@ -209,8 +225,10 @@ static inline mp_arg mp_cond_arg(mp_cond *c) { return mp_obj_arg_(MP_OBJ_COND, c
 static inline mp_arg mp_barrier_arg(mp_barrier *b) {
     return mp_obj_arg_(MP_OBJ_BARRIER, b);
 }
+/** @} */
 
-/* The object an argument carries, or NULL when it carries another kind. */
+/** The object an argument carries, or NULL when it carries another kind.
+ * @{ */
 static inline mp_sem *mp_arg_sem(const mp_arg *a) {
     return (mp_sem *)mp_arg_obj(a, MP_OBJ_SEM);
 }
@@ -226,6 +244,7 @@ static inline mp_cond *mp_arg_cond(const mp_arg *a) {
 static inline mp_barrier *mp_arg_barrier(const mp_arg *a) {
     return (mp_barrier *)mp_arg_obj(a, MP_OBJ_BARRIER);
 }
+/** @} */
 
 #ifdef __cplusplus
 }
