@@ -11,14 +11,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mproc/config.h"
 #include "mproc/version.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-/** MP_EXTERN marks the public functions. Define MP_STATIC when linking the
- * static library on Windows (the CMake package and mproc.pc do it). */
+/** MP_EXTERN marks the public functions. mproc/config.h defines MP_STATIC
+ * for a static library, so that on Windows they are not imported from a
+ * DLL; consumers define nothing themselves. */
 #if defined(_WIN32) && !defined(MP_STATIC)
 #if defined(MP_BUILDING)
 #define MP_EXTERN __declspec(dllexport)
