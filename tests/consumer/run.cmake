@@ -98,7 +98,13 @@ if(SCENARIO STREQUAL "static" OR SCENARIO STREQUAL "mingw")
     message(FATAL_ERROR "a static install's mproc/config.h lacks MP_STATIC")
   endif()
 
-  cmake_consumer(cmake-one cmake ${prefix})
+  set(extra "")
+  if(SCENARIO STREQUAL "mingw")
+    # The toolchain confines package searches to its root paths (the mingw
+    # sysroot and dependencies): a cross consumer names mproc's directory.
+    set(extra -Dmproc_DIR=${prefix}/lib/cmake/mproc)
+  endif()
+  cmake_consumer(cmake-one cmake ${prefix} ${extra})
   run_consumer("find_package" ${bin}/consumer${EXE_SUFFIX})
   if(SCENARIO STREQUAL "static")
     cmake_consumer(cmake-siblings siblings ${prefix})
