@@ -24,7 +24,7 @@ need_packages() {
 }
 
 NATIVE_PACKAGES=(cmake make gcc clang pkg-config libapr1-dev libcunit1-dev
-                 libssl-dev python3 libclang-rt-14-dev doxygen npm)
+                 libssl-dev python3 libclang-rt-14-dev doxygen)
 
 # Runs a command with a private Wine prefix and server, and stops the server
 # (and every Windows process it still runs) afterwards, whatever happens.
