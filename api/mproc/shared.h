@@ -90,15 +90,20 @@ MP_EXTERN int mp_value_add(mp_value *v, int64_t delta, int64_t *old);
  * directly (see mp_atomic_add64). */
 MP_EXTERN void *mp_value_ptr(mp_value *v);
 
-#if !defined(__cplusplus) && !defined(__STDC_NO_ATOMICS__)
-#include <stdatomic.h>
 /** mp_value_add's hot-loop form, inline and unchecked: atomically adds delta
  * to the 8-byte integer at p, which must come from mp_value_ptr or
  * mp_array_data of an object of type 'q' or 'Q' (or 'l' / 'L' where long
- * is 8 bytes), and returns the previous value. Costs what atomic_fetch_add
- * costs; no lock, any thread or process. C11 only (C++: std::atomic_ref). */
+ * is 8 bytes), and returns the previous value. Costs what one atomic add
+ * costs; no lock, any thread or process. C and C++, with GCC, Clang and
+ * MSVC (no C11 <stdatomic.h> needed: MSVC has none by default). */
+#if defined(_MSC_VER) && !defined(__clang__)
+#include <intrin.h>
 static inline int64_t mp_atomic_add64(void *p, int64_t delta) {
-    return (int64_t)atomic_fetch_add((_Atomic uint64_t *)p, (uint64_t)delta);
+    return _InterlockedExchangeAdd64((volatile long long *)p, delta);
+}
+#else
+static inline int64_t mp_atomic_add64(void *p, int64_t delta) {
+    return __atomic_fetch_add((int64_t *)p, delta, __ATOMIC_SEQ_CST);
 }
 #endif
 

@@ -1,0 +1,220 @@
+/* Atomics: the one file that knows how they are spelled. Every other file
+ * declares atomic fields as MP__ATOMIC(T) and uses the functions below,
+ * with the memory orders the code needs and no others.
+ *
+ * Three implementations, chosen by compiler (or forced with the CMake
+ * option MPROC_ATOMICS, so that each is built and tested here):
+ * - C11 <stdatomic.h> (MP__ATOMICS_C11), where the compiler has it;
+ * - the GCC / Clang __atomic builtins (MP__ATOMICS_BUILTIN);
+ * - MSVC's Interlocked intrinsics (MP__ATOMICS_INTERLOCKED): MSVC's
+ *   <stdatomic.h> is an #error without /experimental:c11atomics, and
+ *   __STDC_NO_ATOMICS__ stays defined even with it.
+ *
+ * Shared memory holds these fields and other processes of the same
+ * program read them, so each implementation must give a field the size
+ * and alignment of its plain type: all three do for the widths here. */
+#ifndef MP_COMMON_ATOMICS_H
+#define MP_COMMON_ATOMICS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#if defined(MP_ATOMICS_FORCE_INTERLOCKED)
+#define MP__ATOMICS_INTERLOCKED 1
+#elif defined(MP_ATOMICS_FORCE_BUILTIN)
+#define MP__ATOMICS_BUILTIN 1
+#elif defined(MP_ATOMICS_FORCE_C11)
+#define MP__ATOMICS_C11 1
+#elif defined(_MSC_VER) && !defined(__clang__)
+#define MP__ATOMICS_INTERLOCKED 1
+#elif !defined(__STDC_NO_ATOMICS__) && !defined(__cplusplus)
+#define MP__ATOMICS_C11 1
+#elif defined(__GNUC__) || defined(__clang__)
+#define MP__ATOMICS_BUILTIN 1
+#elif defined(_WIN32)
+#define MP__ATOMICS_INTERLOCKED 1
+#else
+#error "mproc needs C11 atomics, GCC/Clang __atomic builtins or MSVC"
+#endif
+
+/* The orders in use. */
+typedef enum mp__order {
+    MP__RELAXED,
+    MP__ACQUIRE,
+    MP__RELEASE,
+    MP__ACQ_REL,
+    MP__SEQ_CST
+} mp__order;
+
+#if MP__ATOMICS_C11
+#include <stdatomic.h>
+#define MP__ATOMIC(T) _Atomic T
+static inline memory_order mp__mo(mp__order o) {
+    static const memory_order m[] = {memory_order_relaxed, memory_order_acquire,
+                                     memory_order_release, memory_order_acq_rel,
+                                     memory_order_seq_cst};
+    return m[o];
+}
+/* Loads may not use release orders (nor stores acquire ones): callers pass
+ * what the operation allows, as C11 requires. */
+#define MP__LOAD(p, o) atomic_load_explicit(p, mp__mo(o))
+#define MP__STORE(p, v, o) atomic_store_explicit(p, v, mp__mo(o))
+#define MP__FETCH_ADD(p, v, o) atomic_fetch_add_explicit(p, v, mp__mo(o))
+#define MP__FETCH_SUB(p, v, o) atomic_fetch_sub_explicit(p, v, mp__mo(o))
+#define MP__EXCHANGE(p, v, o) atomic_exchange_explicit(p, v, mp__mo(o))
+#define MP__CAS(p, e, d, o)                                                   \
+    atomic_compare_exchange_strong_explicit(                                  \
+        p, e, d, mp__mo(o),                                                   \
+        (o) == MP__ACQ_REL || (o) == MP__ACQUIRE ? memory_order_acquire       \
+        : (o) == MP__SEQ_CST                     ? memory_order_seq_cst       \
+                                                 : memory_order_relaxed)
+#define MP__COMPILER_BARRIER() atomic_signal_fence(memory_order_seq_cst)
+
+#elif MP__ATOMICS_BUILTIN
+#define MP__ATOMIC(T) volatile T
+static inline int mp__mo(mp__order o) {
+    static const int m[] = {__ATOMIC_RELAXED, __ATOMIC_ACQUIRE,
+                            __ATOMIC_RELEASE, __ATOMIC_ACQ_REL,
+                            __ATOMIC_SEQ_CST};
+    return m[o];
+}
+#define MP__LOAD(p, o) __atomic_load_n(p, mp__mo(o))
+#define MP__STORE(p, v, o) __atomic_store_n(p, v, mp__mo(o))
+#define MP__FETCH_ADD(p, v, o) __atomic_fetch_add(p, v, mp__mo(o))
+#define MP__FETCH_SUB(p, v, o) __atomic_fetch_sub(p, v, mp__mo(o))
+#define MP__EXCHANGE(p, v, o) __atomic_exchange_n(p, v, mp__mo(o))
+#define MP__CAS(p, e, d, o)                                                   \
+    __atomic_compare_exchange_n(                                              \
+        p, e, d, false, mp__mo(o),                                            \
+        (o) == MP__ACQ_REL || (o) == MP__ACQUIRE ? __ATOMIC_ACQUIRE           \
+        : (o) == MP__SEQ_CST                     ? __ATOMIC_SEQ_CST           \
+                                                 : __ATOMIC_RELAXED)
+#define MP__COMPILER_BARRIER() __atomic_signal_fence(__ATOMIC_SEQ_CST)
+
+#else /* MP__ATOMICS_INTERLOCKED */
+#include <intrin.h>
+#define MP__ATOMIC(T) volatile T
+/* x86 and x64 order plain loads and stores as acquire and release; a
+ * compiler barrier keeps the compiler from moving them. A sequentially
+ * consistent store is an exchange. Elsewhere (ARM64) loads and stores go
+ * through interlocked operations, which are full barriers. */
+#if defined(_M_IX86) || defined(_M_X64) || defined(__i386__) ||               \
+    defined(__x86_64__)
+#define MP__TSO 1
+#else
+#define MP__TSO 0
+#endif
+#define MP__COMPILER_BARRIER() _ReadWriteBarrier()
+#endif
+
+/* ---- the operations, per width ----
+ * mp__load<W>, mp__store<W>, mp__fetch_add<W>, mp__exchange<W> and
+ * mp__cas<W> (strong; on failure *expected gets the value seen) for 32
+ * and 64 bits; loads and stores only for 8 and 16 bits (a Value of a
+ * 1- or 2-byte type). */
+
+#if MP__ATOMICS_INTERLOCKED
+/* A full barrier: an interlocked operation on a word of our own. */
+static inline void mp__full_fence(void) {
+    static volatile long word;
+    (void)_InterlockedExchangeAdd(&word, 0);
+}
+#define MP__IL_OPS(W, T, IT, SFX)                                             \
+    static inline T mp__load##W(const volatile T *p, mp__order o) {          \
+        (void)o;                                                              \
+        if (!MP__TSO)                                                         \
+            return (T)_InterlockedCompareExchange##SFX((volatile IT *)p, 0,   \
+                                                       0);                    \
+        T v = *p;                                                             \
+        _ReadWriteBarrier();                                                  \
+        return v;                                                             \
+    }                                                                         \
+    static inline void mp__store##W(volatile T *p, T v, mp__order o) {       \
+        if (MP__TSO && o != MP__SEQ_CST) {                                    \
+            _ReadWriteBarrier();                                              \
+            *p = v;                                                           \
+            return;                                                           \
+        }                                                                     \
+        (void)_InterlockedExchange##SFX((volatile IT *)p, (IT)v);             \
+    }                                                                         \
+    static inline T mp__fetch_add##W(volatile T *p, T v, mp__order o) {      \
+        (void)o;                                                              \
+        return (T)_InterlockedExchangeAdd##SFX((volatile IT *)p, (IT)v);      \
+    }                                                                         \
+    static inline T mp__exchange##W(volatile T *p, T v, mp__order o) {       \
+        (void)o;                                                              \
+        return (T)_InterlockedExchange##SFX((volatile IT *)p, (IT)v);         \
+    }                                                                         \
+    static inline bool mp__cas##W(volatile T *p, T *expected, T desired,     \
+                                  mp__order o) {                              \
+        (void)o;                                                              \
+        T old = (T)_InterlockedCompareExchange##SFX(                          \
+            (volatile IT *)p, (IT)desired, (IT)*expected);                    \
+        bool ok = old == *expected;                                           \
+        *expected = old;                                                      \
+        return ok;                                                            \
+    }
+MP__IL_OPS(32, uint32_t, long, )
+MP__IL_OPS(64, uint64_t, long long, 64)
+#undef MP__IL_OPS
+#define MP__IL_NARROW(W, T)                                                   \
+    static inline T mp__load##W(const volatile T *p, mp__order o) {          \
+        (void)o;                                                              \
+        T v = *p;                                                             \
+        if (!MP__TSO)                                                         \
+            mp__full_fence();                                                 \
+        _ReadWriteBarrier();                                                  \
+        return v;                                                             \
+    }                                                                         \
+    static inline void mp__store##W(volatile T *p, T v, mp__order o) {       \
+        if (!MP__TSO)                                                         \
+            mp__full_fence();                                                 \
+        _ReadWriteBarrier();                                                  \
+        *p = v;                                                               \
+        if (!MP__TSO || o == MP__SEQ_CST)                                     \
+            mp__full_fence();                                                 \
+    }
+MP__IL_NARROW(8, uint8_t)
+MP__IL_NARROW(16, uint16_t)
+#undef MP__IL_NARROW
+
+#else
+#define MP__LOADSTORE(W, T)                                                   \
+    static inline T mp__load##W(const MP__ATOMIC(T) *p, mp__order o) {       \
+        return MP__LOAD((MP__ATOMIC(T) *)p, o);                               \
+    }                                                                         \
+    static inline void mp__store##W(MP__ATOMIC(T) *p, T v, mp__order o) {    \
+        MP__STORE(p, v, o);                                                   \
+    }
+#define MP__RMW(W, T)                                                         \
+    static inline T mp__fetch_add##W(MP__ATOMIC(T) *p, T v, mp__order o) {   \
+        return MP__FETCH_ADD(p, v, o);                                        \
+    }                                                                         \
+    static inline T mp__exchange##W(MP__ATOMIC(T) *p, T v, mp__order o) {    \
+        return MP__EXCHANGE(p, v, o);                                         \
+    }                                                                         \
+    static inline bool mp__cas##W(MP__ATOMIC(T) *p, T *expected, T desired,  \
+                                  mp__order o) {                              \
+        return MP__CAS(p, expected, desired, o);                              \
+    }
+MP__LOADSTORE(8, uint8_t)
+MP__LOADSTORE(16, uint16_t)
+MP__LOADSTORE(32, uint32_t)
+MP__LOADSTORE(64, uint64_t)
+MP__RMW(32, uint32_t)
+MP__RMW(64, uint64_t)
+#undef MP__LOADSTORE
+#undef MP__RMW
+#endif
+
+/* Subtraction, as an addition modulo 2^W. */
+static inline uint32_t mp__fetch_sub32(MP__ATOMIC(uint32_t) *p, uint32_t v,
+                                       mp__order o) {
+    return mp__fetch_add32(p, (uint32_t)0 - v, o);
+}
+static inline uint64_t mp__fetch_sub64(MP__ATOMIC(uint64_t) *p, uint64_t v,
+                                       mp__order o) {
+    return mp__fetch_add64(p, (uint64_t)0 - v, o);
+}
+
+#endif
