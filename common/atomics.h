@@ -207,6 +207,46 @@ MP__RMW(64, uint64_t)
 #undef MP__RMW
 #endif
 
+/* Narrow additions (mp_value_add on a 1- or 2-byte Value). */
+#if MP__ATOMICS_INTERLOCKED
+/* Not every toolchain has the 8- and 16-bit intrinsics: a compare-and-swap
+ * of the aligned 32-bit word holding the field (Windows is little-endian),
+ * which leaves the word's other bytes as they are. */
+static inline uint32_t mp__fetch_add_narrow(volatile void *p, unsigned bits,
+                                            uint32_t v) {
+    uintptr_t a = (uintptr_t)p;
+    volatile uint32_t *w = (volatile uint32_t *)(a & ~(uintptr_t)3);
+    unsigned shift = (unsigned)(a & 3) * 8;
+    uint32_t mask = (bits == 8 ? 0xffu : 0xffffu) << shift;
+    uint32_t old = mp__load32(w, MP__RELAXED);
+    for (;;) {
+        uint32_t field = (old & mask) >> shift;
+        uint32_t next = (old & ~mask) | (((field + v) << shift) & mask);
+        if (mp__cas32(w, &old, next, MP__SEQ_CST))
+            return field;
+    }
+}
+static inline uint8_t mp__fetch_add8(volatile uint8_t *p, uint8_t v,
+                                     mp__order o) {
+    (void)o;
+    return (uint8_t)mp__fetch_add_narrow(p, 8, v);
+}
+static inline uint16_t mp__fetch_add16(volatile uint16_t *p, uint16_t v,
+                                       mp__order o) {
+    (void)o;
+    return (uint16_t)mp__fetch_add_narrow(p, 16, v);
+}
+#else
+static inline uint8_t mp__fetch_add8(MP__ATOMIC(uint8_t) *p, uint8_t v,
+                                     mp__order o) {
+    return MP__FETCH_ADD(p, v, o);
+}
+static inline uint16_t mp__fetch_add16(MP__ATOMIC(uint16_t) *p, uint16_t v,
+                                       mp__order o) {
+    return MP__FETCH_ADD(p, v, o);
+}
+#endif
+
 /* Subtraction, as an addition modulo 2^W. */
 static inline uint32_t mp__fetch_sub32(MP__ATOMIC(uint32_t) *p, uint32_t v,
                                        mp__order o) {

@@ -8,7 +8,7 @@
 enum { FILLING = 0, DRAINING = 1, RESETTING = 2, BROKEN = 3 };
 
 typedef struct bar_state {
-    _Atomic uint32_t seq; /* bumped on every state change, woken on */
+    MP__ATOMIC(uint32_t) seq; /* bumped on every state change, woken on */
     uint32_t state;
     uint32_t count;       /* callers inside wait() */
     uint32_t parties;
@@ -59,7 +59,7 @@ const mp__shkind mp__barrier_kind = {
 static void bar_lock(mp_barrier *b) {
     if (mp__os_mutex_lock(b->m, MP__DL_FOREVER) == MP_EOWNERDEAD) {
         b->st->state = BROKEN;
-        atomic_fetch_add(&b->st->seq, 1);
+        mp__fetch_add32(&b->st->seq, 1, MP__SEQ_CST);
         mp__os_wake(b->w, &b->st->seq, INT32_MAX);
     }
 }
@@ -67,14 +67,14 @@ static void bar_lock(mp_barrier *b) {
 static void bar_unlock(mp_barrier *b) { mp__os_mutex_unlock(b->m); }
 
 static void bar_changed(mp_barrier *b) {
-    atomic_fetch_add(&b->st->seq, 1);
+    mp__fetch_add32(&b->st->seq, 1, MP__SEQ_CST);
     mp__os_wake(b->w, &b->st->seq, INT32_MAX);
 }
 
 /* Sleeps (mutex released) until the state changes or the deadline; 0 or
  * MP_ETIMEDOUT. */
 static int bar_sleep(mp_barrier *b, mp__deadline dl) {
-    uint32_t s = atomic_load(&b->st->seq);
+    uint32_t s = mp__load32(&b->st->seq, MP__SEQ_CST);
     if (mp__deadline_passed(dl))
         return MP_ETIMEDOUT;
     bar_unlock(b);

@@ -15,7 +15,7 @@
  * condition's lock. A waiter killed in its sleep stays counted: it can
  * cost at most one spurious return per notify later, never a lost one. */
 typedef struct cv_state {
-    _Atomic uint32_t seq;
+    MP__ATOMIC(uint32_t) seq;
     uint32_t credits; /* notifications not yet taken */
     uint32_t waiters; /* waiting, and not yet served */
 } cv_state;
@@ -125,7 +125,7 @@ int mp_cond_release(mp_cond *c) {
 static int cond_wait(mp_cond *c, mp__deadline dl) {
     cv_state *st = c->st;
     /* Read under the lock: any notify after this point changes it. */
-    uint32_t s = atomic_load(&st->seq);
+    uint32_t s = mp__load32(&st->seq, MP__SEQ_CST);
     st->waiters++;
     for (;;) {
         uint32_t depth = mp__lock_save(c->lock);
@@ -133,7 +133,7 @@ static int cond_wait(mp_cond *c, mp__deadline dl) {
         int lrc = mp__lock_restore(c->lock, depth);
         if (lrc && lrc != MP_EOWNERDEAD)
             return lrc; /* the lock is not ours: leave the counts alone */
-        uint32_t now = atomic_load(&st->seq);
+        uint32_t now = mp__load32(&st->seq, MP__SEQ_CST);
         if (now != s && st->credits > 0) {
             st->credits--; /* notified (perhaps as the time ran out) */
             st->waiters--;
@@ -182,7 +182,7 @@ int mp_cond_notify(mp_cond *c, int n) {
     uint32_t k = (uint32_t)n < idle ? (uint32_t)n : idle;
     if (k > 0) {
         st->credits += k;
-        atomic_fetch_add(&st->seq, 1);
+        mp__fetch_add32(&st->seq, 1, MP__SEQ_CST);
         mp__os_wake(c->w, &st->seq, (int)k);
     }
     return 0;

@@ -11,7 +11,7 @@
 
 struct mp_event {
     mp__shobj obj;
-    _Atomic uint32_t *flag;
+    MP__ATOMIC(uint32_t) *flag;
     mp__os_wait *w;
 };
 
@@ -50,7 +50,7 @@ int mp_event_new(mp_event **out, const mp_sync_options *opts) {
 int mp_event_set(mp_event *e) {
     if (!e)
         return MP_EINVAL;
-    if (atomic_exchange(e->flag, 1) == 0)
+    if (mp__exchange32(e->flag, 1, MP__SEQ_CST) == 0)
         mp__os_wake(e->w, e->flag, INT32_MAX);
     return 0;
 }
@@ -58,21 +58,21 @@ int mp_event_set(mp_event *e) {
 int mp_event_clear(mp_event *e) {
     if (!e)
         return MP_EINVAL;
-    atomic_store(e->flag, 0);
+    mp__store32(e->flag, 0, MP__SEQ_CST);
     return 0;
 }
 
 int mp_event_is_set(mp_event *e) {
-    return e ? (int)atomic_load(e->flag) : MP_EINVAL;
+    return e ? (int)mp__load32(e->flag, MP__SEQ_CST) : MP_EINVAL;
 }
 
 int mp_event_wait(mp_event *e, long timeout_ms) {
     if (!e || timeout_ms < MP_INFINITE)
         return MP_EINVAL;
     mp__deadline dl = mp__deadline_in(timeout_ms);
-    while (!atomic_load(e->flag))
+    while (!mp__load32(e->flag, MP__SEQ_CST))
         if (mp__os_wait_on(e->w, e->flag, 0, dl) == MP_ETIMEDOUT)
-            return atomic_load(e->flag) ? 0 : mp__deadline_err(dl);
+            return mp__load32(e->flag, MP__SEQ_CST) ? 0 : mp__deadline_err(dl);
     return 0;
 }
 

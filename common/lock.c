@@ -16,13 +16,13 @@ void mp__lock_bind(mp_lock *l, void *area, mp__os_mutex *m, bool embedded) {
 }
 
 void mp__lock_init(mp_lock *l, bool recursive) {
-    atomic_init(&l->st->owner, 0);
+    mp__store64(&l->st->owner, 0, MP__RELAXED);
     l->st->count = 0;
     l->st->recursive = recursive;
 }
 
 static bool owned(mp_lock *l) {
-    return atomic_load_explicit(&l->st->owner, memory_order_relaxed) ==
+    return mp__load64(&l->st->owner, MP__RELAXED) ==
            mp__os_thread_id();
 }
 
@@ -49,13 +49,13 @@ int mp_lock_acquire(mp_lock *l, long timeout_ms) {
         return MP_EINVAL;
     mp__lock_state *st = l->st;
     uint64_t me = mp__os_thread_id();
-    if (atomic_load_explicit(&st->owner, memory_order_relaxed) == me)
+    if (mp__load64(&st->owner, MP__RELAXED) == me)
         return relock(st);
     int rc = mp__poll_then_block(mutex_op, l->m, timeout_ms);
     if (rc == 0 || rc == MP_EOWNERDEAD) {
         /* After a dead owner its depth and id are stale: start afresh. */
         st->count = 1;
-        atomic_store_explicit(&st->owner, me, memory_order_relaxed);
+        mp__store64(&st->owner, me, MP__RELAXED);
     }
     return rc;
 }
@@ -64,12 +64,12 @@ int mp_lock_release(mp_lock *l) {
     if (!l)
         return MP_EINVAL;
     mp__lock_state *st = l->st;
-    if (atomic_load_explicit(&st->owner, memory_order_relaxed) !=
+    if (mp__load64(&st->owner, MP__RELAXED) !=
         mp__os_thread_id())
         return MP_ESTATE;
     if (--st->count > 0)
         return 0;
-    atomic_store_explicit(&st->owner, 0, memory_order_relaxed);
+    mp__store64(&st->owner, 0, MP__RELAXED);
     return mp__os_mutex_unlock(l->m);
 }
 

@@ -23,7 +23,6 @@
  * after each publish (put_ev) and each free (get_ev). Sleeps are cut into
  * slices, so that a wake-up lost with a process killed just after being
  * woken delays the others by one slice, never forever. */
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,19 +43,19 @@ typedef struct qhdr {
     /* Read-mostly: set up once, then `closed` changes once. */
     _Alignas(Q_LINE) uint32_t ring_units;
     uint32_t maxsize;
-    _Atomic uint32_t closed;
+    MP__ATOMIC(uint32_t) closed;
     /* Producers publish here; consumers read it. */
-    _Alignas(Q_LINE) _Atomic uint64_t prod;
-    _Atomic uint32_t put_ev;
+    _Alignas(Q_LINE) MP__ATOMIC(uint64_t) prod;
+    MP__ATOMIC(uint32_t) put_ev;
     /* Consumers free here; producers read it. */
-    _Alignas(Q_LINE) _Atomic uint64_t cons;
-    _Atomic uint32_t get_ev;
+    _Alignas(Q_LINE) MP__ATOMIC(uint64_t) cons;
+    MP__ATOMIC(uint32_t) get_ev;
     /* Producers' snapshot of cons (under pmutex). */
-    _Alignas(Q_LINE) _Atomic uint64_t cons_seen;
+    _Alignas(Q_LINE) MP__ATOMIC(uint64_t) cons_seen;
     /* Consumers' snapshot of prod (under cmutex). */
-    _Alignas(Q_LINE) _Atomic uint64_t prod_seen;
+    _Alignas(Q_LINE) MP__ATOMIC(uint64_t) prod_seen;
     /* JoinableQueue: items marked done. */
-    _Alignas(Q_LINE) _Atomic uint32_t done;
+    _Alignas(Q_LINE) MP__ATOMIC(uint32_t) done;
     _Alignas(Q_LINE) unsigned char mutex[N_MUTEX][MP__OS_MUTEX_SIZE];
     _Alignas(Q_LINE) unsigned char wait[N_WAIT][MP__OS_WAIT_SIZE];
 } qhdr;
@@ -128,7 +127,7 @@ static void unlock_side(mp_queue *q, int side) {
 /* Sleeps on ev (last seen as `seen`) for at most a slice with the side's
  * mutex released, then takes it again. 0 to try again (mutex held), or the
  * error that ends the call (mutex released). */
-static int sleep_on(mp_queue *q, int side, int w, _Atomic uint32_t *ev,
+static int sleep_on(mp_queue *q, int side, int w, MP__ATOMIC(uint32_t) *ev,
                     uint32_t seen, mp__deadline dl) {
     unlock_side(q, side);
     if (mp__deadline_passed(dl))
@@ -154,19 +153,19 @@ static int wait_room(mp_queue *q, uint32_t need, uint64_t *p,
                      mp__deadline dl) {
     qhdr *h = q->h;
     for (uint64_t spin_until = 0;;) {
-        if (atomic_load_explicit(&h->closed, memory_order_acquire)) {
+        if (mp__load32(&h->closed, MP__ACQUIRE)) {
             unlock_side(q, M_PROD);
             return MP_ECLOSED;
         }
-        *p = atomic_load_explicit(&h->prod, memory_order_relaxed);
-        uint64_t c = atomic_load_explicit(&h->cons_seen, memory_order_relaxed);
+        *p = mp__load64(&h->prod, MP__RELAXED);
+        uint64_t c = mp__load64(&h->cons_seen, MP__RELAXED);
         if (fits(q, *p, c, need))
             return 0;
         /* Read the event before the state: a free after this read changes
          * the event, so the sleep below cannot miss it. */
-        uint32_t seen = atomic_load(&h->get_ev);
-        c = atomic_load_explicit(&h->cons, memory_order_acquire);
-        atomic_store_explicit(&h->cons_seen, c, memory_order_relaxed);
+        uint32_t seen = mp__load32(&h->get_ev, MP__SEQ_CST);
+        c = mp__load64(&h->cons, MP__ACQUIRE);
+        mp__store64(&h->cons_seen, c, MP__RELAXED);
         if (fits(q, *p, c, need))
             return 0;
         if (dl != MP__DL_NOW && mp__spin_more(&spin_until, MP__SPIN_QUEUE_NS))
@@ -204,9 +203,8 @@ int mp__queue_putv(mp_queue *q, const mp__qvec *v, size_t n, long timeout_ms) {
         if (v[i].len)
             off = ring_write(q, off, v[i].ptr, v[i].len);
     /* Publish: the record becomes visible with this one store. */
-    atomic_store_explicit(&h->prod, w_make(w_seq(p) + 1, w_pos(p) + need),
-                          memory_order_release);
-    atomic_fetch_add(&h->put_ev, 1);
+    mp__store64(&h->prod, w_make(w_seq(p) + 1, w_pos(p) + need), MP__RELEASE);
+    mp__fetch_add32(&h->put_ev, 1, MP__SEQ_CST);
     unlock_side(q, M_PROD);
     mp__os_wake(q->wt[W_ITEMS], (const void *)&h->put_ev, 1);
     return 0;
@@ -226,19 +224,19 @@ static int wait_item(mp_queue *q, uint64_t *c, uint64_t *p, mp__deadline dl) {
     qhdr *h = q->h;
     for (uint64_t spin_until = 0;;) {
         /* Reloaded each time: others consume while we sleep unlocked. */
-        uint64_t cw = *c = atomic_load_explicit(&h->cons, memory_order_relaxed);
-        *p = atomic_load_explicit(&h->prod_seen, memory_order_relaxed);
+        uint64_t cw = *c = mp__load64(&h->cons, MP__RELAXED);
+        *p = mp__load64(&h->prod_seen, MP__RELAXED);
         if (w_seq(*p) != w_seq(cw))
             return 0;
-        uint32_t seen = atomic_load(&h->put_ev);
-        *p = atomic_load_explicit(&h->prod, memory_order_acquire);
-        atomic_store_explicit(&h->prod_seen, *p, memory_order_relaxed);
+        uint32_t seen = mp__load32(&h->put_ev, MP__SEQ_CST);
+        *p = mp__load64(&h->prod, MP__ACQUIRE);
+        mp__store64(&h->prod_seen, *p, MP__RELAXED);
         if (w_seq(*p) != w_seq(cw))
             return 0;
         /* close() sets the flag under pmutex after the last publish, so
          * prod read after seeing the flag is final. */
-        if (atomic_load_explicit(&h->closed, memory_order_acquire)) {
-            *p = atomic_load_explicit(&h->prod, memory_order_acquire);
+        if (mp__load32(&h->closed, MP__ACQUIRE)) {
+            *p = mp__load64(&h->prod, MP__ACQUIRE);
             if (w_seq(*p) != w_seq(cw))
                 return 0;
             unlock_side(q, M_CONS);
@@ -261,10 +259,10 @@ int mp_queue_get(mp_queue *q, mp_buf *buf, long timeout_ms) {
         /* A poll of an empty queue costs two loads, not the mutex: cons
          * is read first, so equal counts mean it was empty when prod was
          * read. */
-        uint64_t cw = atomic_load_explicit(&h->cons, memory_order_acquire);
-        uint64_t pw = atomic_load_explicit(&h->prod, memory_order_acquire);
+        uint64_t cw = mp__load64(&h->cons, MP__ACQUIRE);
+        uint64_t pw = mp__load64(&h->prod, MP__ACQUIRE);
         if (w_seq(pw) == w_seq(cw) &&
-            !atomic_load_explicit(&h->closed, memory_order_acquire))
+            !mp__load32(&h->closed, MP__ACQUIRE))
             return MP_EAGAIN;
     }
     mp__deadline dl = mp__deadline_in(timeout_ms);
@@ -292,9 +290,8 @@ int mp_queue_get(mp_queue *q, mp_buf *buf, long timeout_ms) {
     ring_read(q, off, buf->data, hdr[0]);
     buf->len = hdr[0];
     /* Free: the record leaves the queue with this one store. */
-    atomic_store_explicit(&h->cons, w_make(w_seq(c) + 1, w_pos(c) + need),
-                          memory_order_release);
-    atomic_fetch_add(&h->get_ev, 1);
+    mp__store64(&h->cons, w_make(w_seq(c) + 1, w_pos(c) + need), MP__RELEASE);
+    mp__fetch_add32(&h->get_ev, 1, MP__SEQ_CST);
     unlock_side(q, M_CONS);
     mp__os_wake(q->wt[W_SPACE], (const void *)&h->get_ev, INT32_MAX);
     return 0;
@@ -308,9 +305,9 @@ size_t mp_queue_qsize(mp_queue *q) {
     qhdr *h = q->h;
     /* cons unchanged across the read of prod: both held at that instant. */
     for (;;) {
-        uint64_t c = atomic_load(&h->cons);
-        uint64_t p = atomic_load(&h->prod);
-        if (atomic_load(&h->cons) == c)
+        uint64_t c = mp__load64(&h->cons, MP__SEQ_CST);
+        uint64_t p = mp__load64(&h->prod, MP__SEQ_CST);
+        if (mp__load64(&h->cons, MP__SEQ_CST) == c)
             return w_seq(p) - w_seq(c);
     }
 }
@@ -333,10 +330,10 @@ int mp_queue_close(mp_queue *q) {
     int rc = lock_side(q, M_PROD, MP__DL_FOREVER);
     if (rc)
         return rc;
-    atomic_store(&h->closed, 1);
+    mp__store32(&h->closed, 1, MP__SEQ_CST);
     unlock_side(q, M_PROD);
-    atomic_fetch_add(&h->put_ev, 1);
-    atomic_fetch_add(&h->get_ev, 1);
+    mp__fetch_add32(&h->put_ev, 1, MP__SEQ_CST);
+    mp__fetch_add32(&h->get_ev, 1, MP__SEQ_CST);
     mp__os_wake(q->wt[W_ITEMS], (const void *)&h->put_ev, INT32_MAX);
     mp__os_wake(q->wt[W_SPACE], (const void *)&h->get_ev, INT32_MAX);
     return 0;
@@ -346,11 +343,11 @@ int mp_queue_task_done(mp_queue *q) {
     if (!q)
         return MP_EINVAL;
     qhdr *h = q->h;
-    uint32_t d = atomic_load(&h->done);
+    uint32_t d = mp__load32(&h->done, MP__SEQ_CST);
     do {
-        if (w_seq(atomic_load(&h->prod)) == d)
+        if (w_seq(mp__load64(&h->prod, MP__SEQ_CST)) == d)
             return MP_EOVERFLOW;
-    } while (!atomic_compare_exchange_weak(&h->done, &d, d + 1));
+    } while (!mp__cas32(&h->done, &d, d + 1, MP__SEQ_CST));
     mp__os_wake(q->wt[W_JOIN], (const void *)&h->done, INT32_MAX);
     return 0;
 }
@@ -361,8 +358,8 @@ int mp_queue_join(mp_queue *q, long timeout_ms) {
     qhdr *h = q->h;
     mp__deadline dl = mp__deadline_in(timeout_ms);
     for (;;) {
-        uint32_t d = atomic_load(&h->done);
-        if (w_seq(atomic_load(&h->prod)) == d)
+        uint32_t d = mp__load32(&h->done, MP__SEQ_CST);
+        if (w_seq(mp__load64(&h->prod, MP__SEQ_CST)) == d)
             return 0;
         if (mp__deadline_passed(dl))
             return mp__deadline_err(dl);

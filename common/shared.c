@@ -65,19 +65,19 @@ size_t mp_type_size(mp_type t) {
 
 static void load(const void *p, size_t size, scalar *s) {
     switch (size) {
-    case 1: s->u8 = atomic_load((_Atomic uint8_t *)p); break;
-    case 2: s->u16 = atomic_load((_Atomic uint16_t *)p); break;
-    case 4: s->u32 = atomic_load((_Atomic uint32_t *)p); break;
-    default: s->u64 = atomic_load((_Atomic uint64_t *)p); break;
+    case 1: s->u8 = mp__load8(p, MP__SEQ_CST); break;
+    case 2: s->u16 = mp__load16(p, MP__SEQ_CST); break;
+    case 4: s->u32 = mp__load32(p, MP__SEQ_CST); break;
+    default: s->u64 = mp__load64(p, MP__SEQ_CST); break;
     }
 }
 
 static void store(void *p, size_t size, const scalar *s) {
     switch (size) {
-    case 1: atomic_store((_Atomic uint8_t *)p, s->u8); break;
-    case 2: atomic_store((_Atomic uint16_t *)p, s->u16); break;
-    case 4: atomic_store((_Atomic uint32_t *)p, s->u32); break;
-    default: atomic_store((_Atomic uint64_t *)p, s->u64); break;
+    case 1: mp__store8(p, s->u8, MP__SEQ_CST); break;
+    case 2: mp__store16(p, s->u16, MP__SEQ_CST); break;
+    case 4: mp__store32(p, s->u32, MP__SEQ_CST); break;
+    default: mp__store64(p, s->u64, MP__SEQ_CST); break;
     }
 }
 
@@ -291,8 +291,7 @@ int mp_value_set_double(mp_value *v, double x) {
 int mp_value_add(mp_value *v, int64_t delta, int64_t *old) {
     scalar prev, d;
     if (v && v->s.int64) { /* the common case, one instruction and a test */
-        uint64_t p = atomic_fetch_add((_Atomic uint64_t *)v->s.data,
-                                      (uint64_t)delta);
+        uint64_t p = mp__fetch_add64(v->s.data, (uint64_t)delta, MP__SEQ_CST);
         if (old)
             *old = (int64_t)p;
         return 0;
@@ -305,10 +304,10 @@ int mp_value_add(mp_value *v, int64_t delta, int64_t *old) {
     prev.u64 = 0;
     void *p = v->s.data;
     switch (v->s.esize) {
-    case 1: prev.u8 = atomic_fetch_add((_Atomic uint8_t *)p, d.u8); break;
-    case 2: prev.u16 = atomic_fetch_add((_Atomic uint16_t *)p, d.u16); break;
-    case 4: prev.u32 = atomic_fetch_add((_Atomic uint32_t *)p, d.u32); break;
-    default: prev.u64 = atomic_fetch_add((_Atomic uint64_t *)p, d.u64); break;
+    case 1: prev.u8 = mp__fetch_add8(p, d.u8, MP__SEQ_CST); break;
+    case 2: prev.u16 = mp__fetch_add16(p, d.u16, MP__SEQ_CST); break;
+    case 4: prev.u32 = mp__fetch_add32(p, d.u32, MP__SEQ_CST); break;
+    default: prev.u64 = mp__fetch_add64(p, d.u64, MP__SEQ_CST); break;
     }
     if (old)
         *old = to_int(v->s.type, &prev);

@@ -102,7 +102,7 @@ static int prims_open(mp__shobj *o, bool create, const mp__shobj_req *req,
 static int check_opened(mp__shobj *o, const mp__shobj_req *req) {
     mp__shobj_hdr *h = mp__shobj_hdr_of(o);
     if (o->shm.size < MP__SHOBJ_HDR ||
-        atomic_load(&h->magic) != MP__SHOBJ_MAGIC ||
+        mp__load32(&h->magic, MP__ACQUIRE) != MP__SHOBJ_MAGIC ||
         h->kind != (uint32_t)o->k->kind || h->size > o->shm.size ||
         strncmp(h->name, req->name, sizeof h->name) != 0)
         return MP_EEXIST;
@@ -119,9 +119,9 @@ static int check_opened(mp__shobj *o, const mp__shobj_req *req) {
 /* Takes a reference on an opened object's name unless its last user is
  * removing it (users 0). */
 static bool take_ref(mp__shobj_hdr *h) {
-    int32_t u = atomic_load(&h->users);
+    uint32_t u = mp__load32(&h->users, MP__RELAXED);
     while (u > 0)
-        if (atomic_compare_exchange_weak(&h->users, &u, u + 1))
+        if (mp__cas32(&h->users, &u, u + 1, MP__ACQ_REL))
             return true;
     return false;
 }
@@ -193,7 +193,7 @@ int mp__shobj_new(void **out, const mp__shkind *k, const mp__shobj_req *req) {
         h->kind = (uint32_t)k->kind;
         h->size = size;
         memcpy(h->param, req->param, sizeof h->param);
-        atomic_store(&h->users, 1);
+        mp__store32(&h->users, 1, MP__RELAXED);
         if (req->name)
             snprintf(h->name, sizeof h->name, "%s", req->name);
     }
@@ -214,7 +214,7 @@ fail_mapped:
     /* Never published if we made it: the name is left for the next
      * create, which takes it over. */
     if (!created)
-        atomic_fetch_sub(&h->users, 1);
+        mp__fetch_sub32(&h->users, 1, MP__ACQ_REL);
     mp__os_shm_close(&o->shm);
 fail:
     free(o->name);
@@ -231,7 +231,7 @@ void mp__shobj_free(void *obj) {
     for (unsigned i = 0; i < o->k->nprims; i++)
         prim_close(o, i);
     bool last = o->name && o->owner_pid == mp__os_getpid() &&
-                atomic_fetch_sub(&mp__shobj_hdr_of(o)->users, 1) == 1;
+                mp__fetch_sub32(&mp__shobj_hdr_of(o)->users, 1, MP__ACQ_REL) == 1;
     mp__os_shm_close(&o->shm);
     if (last)
         mp__os_shm_unlink(o->name);
@@ -277,7 +277,7 @@ static int take_handles(const mp__shkind *k, mp__rbuf *r, mp__handle *hs,
 /* An imported mapping: what the parent said it is? */
 static int check_imported(mp__shobj *o, uint64_t size) {
     mp__shobj_hdr *h = mp__shobj_hdr_of(o);
-    return atomic_load(&h->magic) == MP__SHOBJ_MAGIC &&
+    return mp__load32(&h->magic, MP__ACQUIRE) == MP__SHOBJ_MAGIC &&
                    h->kind == (uint32_t)o->k->kind && h->size == size &&
                    o->k->size(h->param) == size
                ? 0

@@ -16,9 +16,8 @@
 #ifndef MP_COMMON_SHOBJ_H
 #define MP_COMMON_SHOBJ_H
 
-#include <stdatomic.h>
-
 #include "mproc.h"
+#include "atomics.h"
 #include "objtype.h"
 #include "os_shm.h"
 #include "os_sync.h"
@@ -29,9 +28,10 @@
 #define MP__SHOBJ_MAGIC 0x4f53504du /* "MPSO" */
 #define MP__SHOBJ_HDR 256
 typedef struct mp__shobj_hdr {
-    _Atomic uint32_t magic; /* written last, by mp__os_shm_publish */
+    MP__ATOMIC(uint32_t) magic; /* written last, by mp__os_shm_publish */
     uint32_t kind;          /* mp_obj_kind */
-    _Atomic int32_t users;  /* named: processes holding the name; 0 dying */
+    MP__ATOMIC(uint32_t) users; /* named: processes holding the name;
+                                 * 0 dying */
     uint32_t reserved;
     uint64_t size;             /* of the whole mapping */
     uint64_t param[MP__NPARAM]; /* creation parameters openers must match */

@@ -1,17 +1,17 @@
 /* The wait policy's functions (wait_policy.h says why each exists). */
 #include <apr_thread_proc.h>
-#include <stdatomic.h>
 
+#include "atomics.h"
 #include "os.h"
 #include "wait_policy.h"
 
 bool mp__spin_ok(void) {
     /* 0 unknown, 1 no, 2 yes; a racy first read only repeats the query. */
-    static _Atomic int ok;
-    int v = atomic_load_explicit(&ok, memory_order_relaxed);
+    static MP__ATOMIC(uint32_t) ok;
+    uint32_t v = mp__load32(&ok, MP__RELAXED);
     if (!v) {
         v = mp__os_cpu_count() > 1 ? 2 : 1;
-        atomic_store_explicit(&ok, v, memory_order_relaxed);
+        mp__store32(&ok, v, MP__RELAXED);
     }
     return v == 2;
 }
