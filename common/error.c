@@ -1,5 +1,13 @@
 #include "mproc/core.h"
 
+/* The codes are exactly -1 .. MP_ERRNO_MIN: each lies in that range, and
+ * the switches below refuse duplicates, so none is missing. */
+#define MP__ERR_IN_RANGE(name, val, msg)                                      \
+    _Static_assert(MP_##name < 0 && MP_##name >= MP_ERRNO_MIN,                \
+                   "MP_" #name " outside -1 .. MP_ERRNO_MIN");
+MP_ERRNO_MAP(MP__ERR_IN_RANGE)
+#undef MP__ERR_IN_RANGE
+
 const char *mp_strerror(int err) {
     switch (err) {
 #define MP__ERR_MSG(name, val, msg)                                           \
@@ -7,7 +15,7 @@ const char *mp_strerror(int err) {
         return msg;
         MP_ERRNO_MAP(MP__ERR_MSG)
 #undef MP__ERR_MSG
-    case 0:
+    case MP_OK:
         return "success";
     default:
         return "unknown error";
@@ -21,7 +29,7 @@ const char *mp_err_name(int err) {
         return "MP_" #name;
         MP_ERRNO_MAP(MP__ERR_NAME)
 #undef MP__ERR_NAME
-    case 0:
+    case MP_OK:
         return "MP_OK";
     default:
         return "MP_EUNKNOWN";

@@ -40,13 +40,24 @@ int mp__os_child_bind_parent(long ppid);
  * wait at once. 0, or mp__deadline_err(d) when d passes first. */
 int mp__os_proc_wait(mp__os_proc *p, mp__deadline d);
 
+/* How mp__os_proc_signal stops a child: SIGTERM / SIGKILL on POSIX,
+ * TerminateProcess with a code of its own for each on Windows. */
+enum mp__os_signal { MP__OS_TERMINATE, MP__OS_KILL };
+
+/* The exit codes mp__os_proc_reap reports for a child stopped by
+ * MP__OS_TERMINATE and MP__OS_KILL, on every platform: POSIX's -SIGTERM and
+ * -SIGKILL, which the public API promises (process.h). */
+#define MP__OS_EXIT_TERMINATED (-15)
+#define MP__OS_EXIT_KILLED (-9)
+
 /* Collects the ended child's status, once: *code is the exit code, -signal
- * for a signal, -15 / -9 for mp__os_proc_signal's terminate / kill on every
- * platform. MP_ESTATE if it has not ended. */
+ * for a signal (so MP__OS_EXIT_TERMINATED / MP__OS_EXIT_KILLED after
+ * mp__os_proc_signal). MP_ESTATE if it has not ended; another error when
+ * the status cannot be had (the child is gone all the same). */
 int mp__os_proc_reap(mp__os_proc *p, int *code);
 
-/* Sends terminate (15) or kill (9). 0 when the child already ended. */
-int mp__os_proc_signal(mp__os_proc *p, int sig);
+/* Stops the child as sig says. 0 when the child already ended. */
+int mp__os_proc_signal(mp__os_proc *p, enum mp__os_signal sig);
 
 /* Releases the backend's handle of a reaped child. */
 void mp__os_proc_close(mp__os_proc *p);

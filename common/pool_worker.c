@@ -5,22 +5,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fnloc.h"
 #include "pool_internal.h"
 #include "queue_internal.h"
 
 int mp__pool_fn_encode(mp_target fn, uint8_t **out, size_t *len) {
-    mp__fnloc *loc = malloc(sizeof *loc);
-    if (!loc)
-        return MP_ENOMEM;
-    int rc = mp__os_fn_locate((const void *)fn, loc);
     mp__wbuf w = {0};
-    if (!rc) {
-        mp__w_blob(&w, loc->module, strlen(loc->module) + 1);
-        mp__w_u64(&w, loc->offset);
-        mp__w_blob(&w, loc->ident, loc->ident_len);
+    int rc = mp__fnloc_write(&w, fn);
+    if (!rc)
         rc = w.err;
-    }
-    free(loc);
     if (rc) {
         mp__w_free(&w);
         return rc;
@@ -32,29 +25,7 @@ int mp__pool_fn_encode(mp_target fn, uint8_t **out, size_t *len) {
 
 static int fn_decode(const uint8_t *p, size_t n, mp_target *fn) {
     mp__rbuf r = {p, n};
-    const void *mod, *ident;
-    size_t mlen, ilen;
-    mp__fnloc *loc = calloc(1, sizeof *loc);
-    if (!loc)
-        return MP_ENOMEM;
-    int rc = mp__r_blob(&r, &mod, &mlen, MP__MODULE_MAX);
-    if (!rc && (mlen == 0 || ((const char *)mod)[mlen - 1]))
-        rc = MP_EPROTO;
-    if (!rc)
-        rc = mp__r_u64(&r, &loc->offset);
-    if (!rc)
-        rc = mp__r_blob(&r, &ident, &ilen, MP__IDENT_MAX);
-    if (!rc) {
-        memcpy(loc->module, mod, mlen);
-        memcpy(loc->ident, ident, ilen);
-        loc->ident_len = (uint32_t)ilen;
-        void *addr = NULL;
-        rc = mp__os_fn_resolve(loc, &addr);
-        if (!rc)
-            *fn = (mp_target)addr;
-    }
-    free(loc);
-    return rc;
+    return mp__fnloc_read(&r, fn);
 }
 
 /* ---- the worker ---- */

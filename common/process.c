@@ -1,12 +1,14 @@
+/* Process: the public object. It holds what the user described (target,
+ * arguments, name, options) and a child record (children.c) for what the
+ * OS made of it; starting goes through fork.c or spawn.c. */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <apr_atomic.h>
-
+#include "children.h"
 #include "internal.h"
-
-enum proc_state { P_NEW, P_STARTED, P_ENDED, P_CLOSED };
+#include "start.h"
 
 struct mp_process {
     mp_target target;
@@ -14,35 +16,10 @@ struct mp_process {
     char name[MP__NAME_MAX + 1];
     bool daemon;
     mp_start_method method;
-    enum proc_state state; /* guarded by mp__g.lock once started */
-    mp__os_proc os;
-    mp__handle status_rd; /* spawn: the child's bootstrap status pipe */
-    int exitcode;
-    int child_err;  /* a bootstrap error the spawned child reported */
-    bool orphaned;  /* freed while running: the registry owns it */
-    struct mp_process *prev, *next; /* registry of started, unreaped children */
+    mp__child *child;
 };
 
-static mp_process *registry;
-static volatile apr_uint32_t name_counter;
-
-static void reg_add(mp_process *p) {
-    p->prev = NULL;
-    p->next = registry;
-    if (registry)
-        registry->prev = p;
-    registry = p;
-}
-
-static void reg_remove(mp_process *p) {
-    if (p->prev)
-        p->prev->next = p->next;
-    else if (registry == p)
-        registry = p->next;
-    if (p->next)
-        p->next->prev = p->prev;
-    p->prev = p->next = NULL;
-}
+static atomic_uint name_counter;
 
 int mp_process_new(mp_process **pp, mp_target target, mp_args args,
                    const mp_process_options *opts) {
@@ -61,231 +38,187 @@ int mp_process_new(mp_process **pp, mp_target target, mp_args args,
             return rc;
     }
     mp_process *p = calloc(1, sizeof *p);
-    if (!p)
+    if (!p || !(p->child = mp__child_new(p))) {
+        free(p);
         return MP_ENOMEM;
+    }
     int rc = mp__argv_copy(args, &p->args);
     if (rc) {
+        free(p->child);
         free(p);
         return rc;
     }
     p->target = target;
     p->daemon = opts->daemon;
     p->method = method;
-    p->state = P_NEW;
-    p->os.h = MP__BAD_HANDLE;
-    p->status_rd = MP__BAD_HANDLE;
     if (opts->name)
         snprintf(p->name, sizeof p->name, "%s", opts->name);
     else
         snprintf(p->name, sizeof p->name, "Process-%u",
-                 (unsigned)apr_atomic_inc32(&name_counter) + 1);
+                 atomic_fetch_add(&name_counter, 1) + 1);
     *pp = p;
     return 0;
-}
-
-/* Runs the target in a forked child and never returns. */
-static void fork_child_main(mp_process *p) {
-    mp__set_current_name(p->name);
-    mp_call call = {p->args.v, p->args.n, {0}, false};
-    int code = p->target(&call);
-    fflush(NULL);
-    /* _exit: the parent's atexit handlers (which would join the parent's
-     * children) are not ours to run. */
-    _Exit(code);
 }
 
 int mp_process_start(mp_process *p) {
     if (!p)
         return MP_EINVAL;
-    if (!mp__g.inited || p->state != P_NEW)
-        return MP_ESTATE;
-    mp_start_method method = p->method;
-    if (method == MP_START_DEFAULT)
-        method = mp__g.method;
-    int rc;
-    if (method == MP_START_FORK) {
-        bool is_child = false;
-        mp__os_proc os;
-        /* Unwritten stdio buffers would otherwise be written twice: once by
-         * us and once by the child when it exits. */
-        fflush(NULL);
-        rc = mp__os_fork(&os, p->daemon, &is_child);
-        if (is_child)
-            fork_child_main(p);
-        mp__lock();
-        if (!rc)
-            p->os = os;
-    } else {
-        mp__os_proc os;
-        mp__handle st;
+    mp__lock();
+    /* STARTING before the child exists: a thread that learns of the child
+     * from the child itself finds the process started (or being started,
+     * and waits for it), never "not started". */
+    int rc = mp__g.inited ? mp__child_begin(p->child, p->daemon) : MP_ESTATE;
+    mp__unlock();
+    if (rc)
+        return rc;
+    mp_start_method method;
+    mp__resolve_method(p->method, &method);
+    mp__os_proc os = {0, MP__BAD_HANDLE};
+    mp__handle st = MP__BAD_HANDLE;
+    if (method == MP_START_FORK)
+        rc = mp__fork_start(p->target, &p->args, p->name, p->daemon, &os);
+    else
         rc = mp__spawn(p->target, &p->args, p->name, p->daemon, &os, &st);
-        mp__lock();
-        if (!rc) {
-            p->os = os;
-            p->status_rd = st;
-        }
-    }
-    if (!rc) {
-        p->state = P_STARTED;
-        reg_add(p);
-    }
+    mp__lock();
+    mp__child_started(p->child, rc, &os, st);
     mp__unlock();
     return rc;
-}
-
-/* Collects the status of an ended child; lock held. */
-static void reap_locked(mp_process *p) {
-    int code = 0;
-    if (p->state != P_STARTED)
-        return;
-    if (mp__os_proc_reap(&p->os, &code) != 0)
-        return;
-    p->exitcode = code;
-    if (p->status_rd != MP__BAD_HANDLE) {
-        p->child_err = mp__spawn_status(p->status_rd);
-        mp__os_close(p->status_rd);
-        p->status_rd = MP__BAD_HANDLE;
-    }
-    p->state = P_ENDED;
-    reg_remove(p);
 }
 
 int mp_process_join(mp_process *p, long timeout_ms) {
     if (!p || timeout_ms < MP_INFINITE)
         return MP_EINVAL;
+    mp__child *c = p->child;
     mp__lock();
-    enum proc_state st = p->state;
+    mp__child_settle(c);
+    mp__child_state st = c->state;
     mp__unlock();
-    if (st == P_NEW || st == P_CLOSED)
+    if (st == MP__CHILD_NEW || st == MP__CHILD_CLOSED)
         return MP_ESTATE;
-    if (st == P_STARTED) {
-        int rc = mp__os_proc_wait(&p->os, mp__deadline_in(timeout_ms));
+    if (st == MP__CHILD_RUNNING) {
+        /* c->os is fixed while running: waited on without the lock, so
+         * that other threads may wait too. */
+        int rc = mp__os_proc_wait(&c->os, mp__deadline_in(timeout_ms));
         if (rc)
-            return rc == MP_EAGAIN ? MP_ETIMEDOUT : rc;
-        mp__lock();
-        reap_locked(p);
-        mp__unlock();
+            return rc; /* MP_EAGAIN for 0, as every timeout 0 */
     }
-    return p->child_err;
+    mp__lock();
+    mp__child_reap(c);
+    int err = c->err;
+    mp__unlock();
+    return err;
 }
 
 int mp_process_is_alive(mp_process *p) {
     if (!p)
         return MP_EINVAL;
     mp__lock();
-    int alive = 0;
-    if (p->state == P_STARTED) {
-        if (mp__os_proc_wait(&p->os, MP__DL_NOW) == 0)
-            reap_locked(p);
-        else
-            alive = 1;
-    }
+    mp__child_settle(p->child);
+    mp__child_reap(p->child);
+    int alive = p->child->state == MP__CHILD_RUNNING;
     mp__unlock();
     return alive;
 }
 
-/* For mp_wait (conn_wait.c): the handle that is signalled when p ends. */
-int mp__process_sentinel(mp_process *p, mp__handle *h) {
-    mp__lock();
-    enum proc_state st = p->state;
-    *h = p->os.h;
-    mp__unlock();
-    return st == P_NEW || st == P_CLOSED ? MP_ESTATE : 0;
+int mp_active_children(mp_process **out, size_t cap, size_t *count) {
+    if (!count || (cap && !out))
+        return MP_EINVAL;
+    *count = mp__children_active(out, cap);
+    return 0;
 }
 
-long mp_process_pid(const mp_process *p) { return p ? p->os.pid : 0; }
+int mp__process_sentinel(mp_process *p, mp__handle *h) {
+    mp__lock();
+    mp__child_settle(p->child);
+    mp__child_state st = p->child->state;
+    *h = p->child->os.h;
+    mp__unlock();
+    return st == MP__CHILD_NEW || st == MP__CHILD_CLOSED ? MP_ESTATE : 0;
+}
+
+long mp_process_pid(const mp_process *p) {
+    if (!p)
+        return 0;
+    mp__lock();
+    mp__child_settle(p->child);
+    long pid = p->child->os.pid;
+    mp__unlock();
+    return pid;
+}
 
 const char *mp_process_name(const mp_process *p) { return p ? p->name : NULL; }
 
 int mp_process_set_daemon(mp_process *p, bool daemon) {
     if (!p)
         return MP_EINVAL;
-    if (p->state != P_NEW)
-        return MP_ESTATE;
-    p->daemon = daemon;
-    return 0;
+    mp__lock();
+    int rc = p->child->state == MP__CHILD_NEW ? 0 : MP_ESTATE;
+    if (!rc)
+        p->daemon = daemon;
+    mp__unlock();
+    return rc;
 }
 
 int mp_process_exitcode(mp_process *p, int *code) {
     if (!p || !code)
         return MP_EINVAL;
-    int alive = mp_process_is_alive(p);
-    if (alive || p->state == P_NEW)
-        return MP_ESTATE;
-    *code = p->exitcode;
-    return p->child_err;
-}
-
-static int send_signal(mp_process *p, int sig) {
-    if (!p)
-        return MP_EINVAL;
+    mp__child *c = p->child;
     mp__lock();
-    int rc = 0;
-    if (p->state == P_NEW || p->state == P_CLOSED)
-        rc = MP_ESTATE;
-    else if (p->state == P_STARTED)
-        rc = mp__os_proc_signal(&p->os, sig);
+    mp__child_settle(c);
+    mp__child_reap(c);
+    int rc = MP_ESTATE;
+    if (c->state == MP__CHILD_ENDED || c->state == MP__CHILD_CLOSED) {
+        *code = c->exitcode;
+        rc = c->err;
+    }
     mp__unlock();
     return rc;
 }
 
-int mp_process_terminate(mp_process *p) { return send_signal(p, 15); }
-int mp_process_kill(mp_process *p) { return send_signal(p, 9); }
+static int send_signal(mp_process *p, enum mp__os_signal sig) {
+    if (!p)
+        return MP_EINVAL;
+    mp__lock();
+    mp__child_settle(p->child);
+    mp__child_state st = p->child->state;
+    int rc = 0;
+    if (st == MP__CHILD_NEW || st == MP__CHILD_CLOSED)
+        rc = MP_ESTATE;
+    else if (st == MP__CHILD_RUNNING)
+        rc = mp__os_proc_signal(&p->child->os, sig);
+    mp__unlock();
+    return rc;
+}
+
+int mp_process_terminate(mp_process *p) {
+    return send_signal(p, MP__OS_TERMINATE);
+}
+
+int mp_process_kill(mp_process *p) { return send_signal(p, MP__OS_KILL); }
 
 int mp_process_close(mp_process *p) {
     if (!p)
         return MP_EINVAL;
-    if (mp_process_is_alive(p) == 1)
-        return MP_ESTATE;
+    mp__child *c = p->child;
     mp__lock();
-    if (p->state == P_ENDED) {
-        mp__os_proc_close(&p->os);
-        p->state = P_CLOSED;
-    }
+    mp__child_settle(c);
+    mp__child_reap(c);
+    int rc = c->state == MP__CHILD_RUNNING ? MP_ESTATE : 0;
+    if (c->state == MP__CHILD_NEW)
+        c->state = MP__CHILD_CLOSED; /* never to be started now */
+    mp__child_close(c);
     mp__unlock();
-    mp__argv_free(&p->args);
-    return 0;
+    if (!rc)
+        mp__argv_free(&p->args);
+    return rc;
 }
 
 void mp_process_free(mp_process *p) {
     if (!p)
         return;
     mp__lock();
-    if (p->state == P_STARTED) {
-        p->orphaned = true; /* the registry frees it once reaped */
-        mp__unlock();
-        return;
-    }
-    if (p->state == P_ENDED)
-        mp__os_proc_close(&p->os);
+    mp__child_release(p->child);
     mp__unlock();
     mp__argv_free(&p->args);
     free(p);
 }
-
-void mp__registry_at_exit(void) {
-    /* As Python: daemonic children are terminated, the others joined. The
-     * lock is not held while waiting, so the list is re-read each round. */
-    for (;;) {
-        mp__lock();
-        mp_process *p = registry;
-        if (p && p->daemon)
-            mp__os_proc_signal(&p->os, 15);
-        mp__unlock();
-        if (!p)
-            return;
-        mp__os_proc_wait(&p->os, MP__DL_FOREVER);
-        mp__lock();
-        reap_locked(p);
-        bool orphan = p->orphaned;
-        if (orphan)
-            mp__os_proc_close(&p->os);
-        mp__unlock();
-        if (orphan) {
-            mp__argv_free(&p->args);
-            free(p);
-        }
-    }
-}
-
-void mp__registry_forget_all(void) { registry = NULL; }

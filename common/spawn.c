@@ -5,7 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "fnloc.h"
+#include "start.h"
 
 #define BLOB_MAGIC 0x3153504du /* "MPS1" */
 #define BLOB_MAX (MP__ARGS_MAX + 65536)
@@ -18,22 +19,12 @@
 static int encode_blob(mp_target target, const mp__argv *args,
                        const char *name, bool daemon, mp__wbuf *w,
                        mp__handles *hs) {
-    mp__fnloc *loc = malloc(sizeof *loc);
-    if (!loc)
-        return MP_ENOMEM;
-    int rc = mp__os_fn_locate((const void *)target, loc);
-    if (!rc) {
-        mp__w_u32(w, BLOB_MAGIC);
-        mp__w_blob(w, name, strlen(name) + 1);
-        mp__w_u8(w, daemon);
-        mp__w_u64(w, (uint64_t)mp__os_getpid());
-        mp__w_blob(w, loc->module, strlen(loc->module) + 1);
-        mp__w_u64(w, loc->offset);
-        mp__w_blob(w, loc->ident, loc->ident_len);
-        rc = mp__argv_encode(args, w, hs);
-    }
-    free(loc);
-    return rc;
+    mp__w_u32(w, BLOB_MAGIC);
+    mp__w_blob(w, name, strlen(name) + 1);
+    mp__w_u8(w, daemon);
+    mp__w_u64(w, (uint64_t)mp__os_getpid());
+    int rc = mp__fnloc_write(w, target);
+    return rc ? rc : mp__argv_encode(args, w, hs);
 }
 
 int mp__spawn(mp_target target, const mp__argv *args, const char *name,
@@ -68,8 +59,8 @@ int mp__spawn(mp_target target, const mp__argv *args, const char *name,
     /* Once the child exists its failures are its own to report: a write
      * error here means it died, which join will tell. */
     uint8_t len[8];
-    for (int i = 0; i < 8; i++)
-        len[i] = (uint8_t)((uint64_t)w.len >> (8 * i));
+    mp__wbuf lw = mp__wbuf_on(len, sizeof len);
+    mp__w_u64(&lw, (uint64_t)w.len);
     if (mp__os_write_all(blob_w, len, sizeof len) == 0)
         mp__os_write_all(blob_w, w.data, w.len);
     *status_rd = st_r;
@@ -87,17 +78,19 @@ finish:
 int mp__spawn_status(mp__handle status_rd) {
     uint8_t b[4];
     size_t got = 0;
+    uint32_t u;
     if (mp__os_read_avail(status_rd, b, sizeof b, &got) != 0 || got != 4)
         return 0;
-    int32_t v = (int32_t)((uint32_t)b[0] | (uint32_t)b[1] << 8 |
-                          (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24);
+    mp__rbuf r = {b, sizeof b};
+    mp__r_u32(&r, &u);
+    int32_t v = (int32_t)u;
     return v < 0 && v >= MP_ERRNO_MIN ? (int)v : MP_EPROTO;
 }
 
 static _Noreturn void boot_fail(mp__handle st_w, int err) {
-    uint32_t v = (uint32_t)(int32_t)err;
-    uint8_t b[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16),
-                    (uint8_t)(v >> 24)};
+    uint8_t b[4];
+    mp__wbuf w = mp__wbuf_on(b, sizeof b);
+    mp__w_u32(&w, (uint32_t)(int32_t)err);
     if (st_w != MP__BAD_HANDLE)
         mp__os_write_all(st_w, b, sizeof b);
     fprintf(stderr, "mproc: spawned child could not start its target: %s\n",
@@ -125,9 +118,9 @@ static int read_blob(mp__handle h, uint8_t **out, size_t *outlen) {
     int rc = mp__os_read_all(h, len, sizeof len);
     if (rc)
         return rc;
-    uint64_t n = 0;
-    for (int i = 7; i >= 0; i--)
-        n = n << 8 | len[i];
+    uint64_t n;
+    mp__rbuf lr = {len, sizeof len};
+    mp__r_u64(&lr, &n);
     if (n > BLOB_MAX)
         return MP_EPROTO;
     uint8_t *b = malloc(n ? (size_t)n : 1);
@@ -143,7 +136,8 @@ static int read_blob(mp__handle h, uint8_t **out, size_t *outlen) {
 }
 
 /* Decodes the header of the blob: name, daemon flag, parent, target. */
-static int decode_head(mp__rbuf *r, bool *daemon, long *ppid, void **fn) {
+static int decode_head(mp__rbuf *r, bool *daemon, long *ppid,
+                       mp_target *fn) {
     uint32_t magic;
     const void *p;
     size_t n;
@@ -165,28 +159,10 @@ static int decode_head(mp__rbuf *r, bool *daemon, long *ppid, void **fn) {
         return rc;
     *daemon = d != 0;
     *ppid = (long)pp;
-    mp__fnloc *loc = calloc(1, sizeof *loc);
-    if (!loc)
-        return MP_ENOMEM;
-    rc = mp__r_blob(r, &p, &n, MP__MODULE_MAX);
-    if (!rc && (n == 0 || ((const char *)p)[n - 1]))
-        rc = MP_EPROTO;
-    if (!rc) {
-        memcpy(loc->module, p, n);
-        rc = mp__r_u64(r, &loc->offset);
-    }
-    if (!rc)
-        rc = mp__r_blob(r, &p, &n, MP__IDENT_MAX);
-    if (!rc) {
-        memcpy(loc->ident, p, n);
-        loc->ident_len = (uint32_t)n;
-        rc = mp__os_fn_resolve(loc, fn);
-    }
-    free(loc);
-    return rc;
+    return mp__fnloc_read(r, fn);
 }
 
-void mp__spawn_child_main(const char *handles) {
+_Noreturn void mp__spawn_child_main(const char *handles) {
     static mp__handle hs[HANDLES_MAX];
     size_t nh = parse_handles(handles, hs, HANDLES_MAX);
     if (nh < 2) {
@@ -203,8 +179,8 @@ void mp__spawn_child_main(const char *handles) {
     mp__rbuf r = {blob, len};
     bool daemon = false;
     long ppid = 0;
-    void *fn = NULL;
-    if ((rc = decode_head(&r, &daemon, &ppid, &fn)))
+    mp_target target = NULL;
+    if ((rc = decode_head(&r, &daemon, &ppid, &target)))
         boot_fail(st_w, rc);
     if (daemon && (rc = mp__os_child_bind_parent(ppid)))
         boot_fail(st_w, rc);
@@ -218,8 +194,6 @@ void mp__spawn_child_main(const char *handles) {
     for (size_t i = 2; i < nh; i++) /* handles no object took */
         mp__os_close(hs[i]);
     mp_call call = {args.v, args.n, {0}, false};
-    mp_target target;
-    memcpy(&target, &fn, sizeof target);
     int code = target(&call);
     mp__argv_free(&args);
     mp_buf_free(&call.ret);

@@ -220,8 +220,8 @@ int mp__os_proc_reap(mp__os_proc *p, int *code) {
     return 0;
 }
 
-int mp__os_proc_signal(mp__os_proc *p, int sig) {
-    if (kill((pid_t)p->pid, sig == 9 ? SIGKILL : SIGTERM) == -1)
+int mp__os_proc_signal(mp__os_proc *p, enum mp__os_signal sig) {
+    if (kill((pid_t)p->pid, sig == MP__OS_KILL ? SIGKILL : SIGTERM) == -1)
         return errno == ESRCH ? 0 : mp__posix_err(errno);
     return 0;
 }

@@ -14,8 +14,8 @@
 #include "os_win32.h"
 
 /* Exit codes TerminateProcess gives for terminate and kill, reported back
- * as -15 and -9 like signals on POSIX. "MP" in the high bytes keeps them
- * apart from the codes a target returns in practice. */
+ * as MP__OS_EXIT_TERMINATED and MP__OS_EXIT_KILLED. "MP" in the high bytes
+ * keeps them apart from the codes a target returns in practice. */
 #define TERM_CODE 0x4D50000Fu
 #define KILL_CODE 0x4D500009u
 
@@ -276,15 +276,18 @@ int mp__os_proc_reap(mp__os_proc *p, int *code) {
         return MP_ESTATE;
     if (!GetExitCodeProcess((HANDLE)p->h, &c))
         return mp__win32_err(GetLastError());
-    *code = c == TERM_CODE ? -15 : c == KILL_CODE ? -9 : (int)c;
+    *code = c == TERM_CODE   ? MP__OS_EXIT_TERMINATED
+            : c == KILL_CODE ? MP__OS_EXIT_KILLED
+                             : (int)c;
     return 0;
 }
 
-int mp__os_proc_signal(mp__os_proc *p, int sig) {
+int mp__os_proc_signal(mp__os_proc *p, enum mp__os_signal sig) {
     /* An ended child keeps its exit code: leave it alone. */
     if (WaitForSingleObject((HANDLE)p->h, 0) == WAIT_OBJECT_0)
         return 0;
-    if (!TerminateProcess((HANDLE)p->h, sig == 9 ? KILL_CODE : TERM_CODE)) {
+    if (!TerminateProcess((HANDLE)p->h,
+                          sig == MP__OS_KILL ? KILL_CODE : TERM_CODE)) {
         DWORD e = GetLastError();
         /* It may have ended between the check and the call. */
         if (WaitForSingleObject((HANDLE)p->h, 0) == WAIT_OBJECT_0)

@@ -60,21 +60,28 @@ extern "C" {
     X(EIO, -22, "input/output error")                                         \
     X(ESYS, -23, "unexpected operating system error")
 
-/** The error codes, MP_EINVAL (-1) to MP_ESYS (-23): one per entry of
- * MP_ERRNO_MAP, with the message mp_strerror gives for it. */
-typedef enum mp_errno {
+/** The error codes, one per entry of MP_ERRNO_MAP, with the message
+ * mp_strerror gives for it. They run from -1 down to MP_ERRNO_MIN without
+ * gaps (error.c checks this when the library is built), so that
+ * MP_ERRNO_MIN <= err < 0 tells a library error from anything else. */
 #define MP__ERR_ENUM(name, val, msg) MP_##name = (val),
+#define MP__ERR_ONE(name, val, msg) +1
+typedef enum mp_errno {
+    MP_OK = 0, /**< success: the 0 every function returns when it works */
     MP_ERRNO_MAP(MP__ERR_ENUM)
-#undef MP__ERR_ENUM
-    MP_ERRNO_MIN = -23 /**< the lowest error code */
+    /** the lowest error code (the list's length, negated) */
+    MP_ERRNO_MIN = -(0 MP_ERRNO_MAP(MP__ERR_ONE))
 } mp_errno;
+#undef MP__ERR_ONE
+#undef MP__ERR_ENUM
 
-/** A message for an error code; "unknown error" for anything else. Never
- * NULL, static storage, thread-safe. */
+/** A message for a code: "success" for MP_OK, "unknown error" for a value
+ * that is no code. Never NULL, static storage, thread-safe. */
 MP_EXTERN const char *mp_strerror(int err);
 
-/** The code's name ("MP_EINVAL"); "MP_EUNKNOWN" for anything else. Never NULL,
- * static storage, thread-safe. */
+/** The code's name: "MP_EINVAL" for MP_EINVAL, "MP_OK" for 0, "MP_EUNKNOWN"
+ * for a value that is no code (no code has that name). Never NULL, static
+ * storage, thread-safe. */
 MP_EXTERN const char *mp_err_name(int err);
 
 /** The library's version as (major << 16) | (minor << 8) | patch, and as a
@@ -144,12 +151,14 @@ MP_EXTERN int mp_init(int *argc, char ***argv);
  * must be called again before spawning. NULL-safe, infallible, idempotent. */
 MP_EXTERN void mp_shutdown(void);
 
-/** Sets the default start method for objects created afterwards.
- * MP_EINVAL for an unknown value; MP_ENOTSUP for fork on Windows and for
- * forkserver. Thread-safe. */
+/** Sets the default start method for objects started afterwards (those
+ * created with MP_START_DEFAULT). It lasts for the life of the process:
+ * mp_init and mp_shutdown leave it alone. MP_EINVAL for an unknown value;
+ * MP_ENOTSUP for fork on Windows and for forkserver. Thread-safe. */
 MP_EXTERN int mp_set_start_method(mp_start_method method);
 
-/** The current default start method (never MP_START_DEFAULT). Infallible. */
+/** The current default start method (never MP_START_DEFAULT). Infallible,
+ * thread-safe. */
 MP_EXTERN mp_start_method mp_get_start_method(void);
 
 /** Sets the executable that MP_START_SPAWN runs (Python's set_executable).
