@@ -129,14 +129,22 @@ size_t mp__children_active(mp_process **out, size_t cap) {
     return n;
 }
 
+/* Lock held: asks every daemonic child to stop. */
+static void terminate_daemons(void) {
+    for (mp__child *c = head; c; c = c->next)
+        if (c->daemon)
+            mp__os_proc_signal(&c->os, MP__OS_TERMINATE);
+}
+
 void mp__children_at_exit(void) {
-    /* The lock is not held while waiting, so the list is re-read each
-     * round; a record leaves it when reaped. */
+    /* As Python: every daemonic child is told to stop first, so none waits
+     * behind a non-daemonic one being joined; then all are joined. The
+     * lock is not held while waiting, so the list is re-read each round
+     * (and a daemonic child started meanwhile is told to stop too). */
     for (;;) {
         mp__lock();
+        terminate_daemons();
         mp__child *c = head;
-        if (c && c->daemon)
-            mp__os_proc_signal(&c->os, MP__OS_TERMINATE);
         mp__unlock();
         if (!c)
             return;

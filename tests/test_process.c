@@ -6,6 +6,8 @@
 
 #ifdef _WIN32
 #include <windows.h>
+#else
+#include <pthread.h>
 #endif
 
 #include "testutil.h"
@@ -97,6 +99,48 @@ static int t_daemon_parent(mp_call *c) {
     return t_sleep_forever(c);
 }
 
+/* Puts its index (arg 1) on the queue (arg 0); exits with index % 100. */
+static int t_put_index(mp_call *c) {
+    int64_t i = mp_arg_int(mp_call_arg(c, 1));
+    if (mp_queue_put(mp_arg_queue(mp_call_arg(c, 0)), &i, sizeof i, 30000))
+        return 200;
+    return (int)(i % 100);
+}
+
+/* Waits for the event (arg 0), then sets the value (arg 1) to 1. */
+static int t_wait_then_mark(mp_call *c) {
+    if (mp_event_wait(mp_arg_event(mp_call_arg(c, 0)), 60000))
+        return 1;
+    return mp_value_set_int(mp_arg_value(mp_call_arg(c, 1)), 1) ? 2 : 0;
+}
+
+static int t_wait_event(mp_call *c) {
+    return mp_event_wait(mp_arg_event(mp_call_arg(c, 0)), 60000) ? 1 : 0;
+}
+
+/* Starts a non-daemonic grandchild running t_wait_then_mark(event, done)
+ * and a daemonic one that sleeps, stores the daemon's pid in arg 2, frees
+ * both (the library still tracks them) and returns: its exit handling
+ * must terminate the daemon and join the other. */
+static int t_leave_grandchildren(mp_call *c) {
+    mp_start_method m = (mp_start_method)mp_arg_int(mp_call_arg(c, 3));
+    mp_process *g, *d;
+    if (mp_process_new(&g, t_wait_then_mark,
+                       MP_ARGS(*mp_call_arg(c, 0), *mp_call_arg(c, 1)),
+                       &(mp_process_options){.start_method = m}) ||
+        mp_process_start(g))
+        return 1;
+    if (mp_process_new(&d, t_sleep_forever, MP_NO_ARGS,
+                       &(mp_process_options){.daemon = true,
+                                             .start_method = m}) ||
+        mp_process_start(d))
+        return 2;
+    long dpid = mp_process_pid(d);
+    mp_process_free(g);
+    mp_process_free(d);
+    return mp_value_set_int(mp_arg_value(mp_call_arg(c, 2)), dpid) ? 3 : 0;
+}
+
 #ifdef _WIN32
 /* The handle value in arg 0 must not be valid in the child. */
 static int t_handle_absent(mp_call *c) {
@@ -117,6 +161,29 @@ static int t_count_fds(mp_call *c) {
 static int run_code(mp_target fn, mp_args args, mp_start_method m) {
     return mp_test_finish(mp_test_start(fn, args, m), 30000);
 }
+
+/* A thread of this process running fn(arg). */
+#ifdef _WIN32
+typedef HANDLE test_thread;
+#define THREAD_FN(name) static DWORD WINAPI name(void *arg)
+#define THREAD_END return 0
+static int thread_start(test_thread *t, LPTHREAD_START_ROUTINE fn, void *arg) {
+    return (*t = CreateThread(NULL, 0, fn, arg, 0, NULL)) ? 0 : -1;
+}
+static int thread_join(test_thread t) {
+    int rc = WaitForSingleObject(t, 300000) == WAIT_OBJECT_0 ? 0 : -1;
+    CloseHandle(t);
+    return rc;
+}
+#else
+typedef pthread_t test_thread;
+#define THREAD_FN(name) static void *name(void *arg)
+#define THREAD_END return NULL
+static int thread_start(test_thread *t, void *(*fn)(void *), void *arg) {
+    return pthread_create(t, NULL, fn, arg);
+}
+static int thread_join(test_thread t) { return pthread_join(t, NULL); }
+#endif
 
 /* ---- tests ---- */
 
@@ -449,6 +516,228 @@ static void test_free_running_child(void) {
     MP_CHECK_OK(mp_init(NULL, NULL));
 }
 
+/* Another thread joins each child as soon as the child's queue item says
+ * it has run, possibly before mp_process_start has returned here. */
+typedef struct joiner {
+    mp_queue *q;
+    mp_process **ps;
+    int n;
+    int got, lost, bad_join, bad_code, bad_pid;
+    int first_err;
+} joiner;
+
+THREAD_FN(joiner_main) {
+    joiner *j = arg;
+    mp_buf b = {0};
+    for (int k = 0; k < j->n; k++) {
+        int64_t i = -1;
+        if (mp_queue_get(j->q, &b, 60000) || b.len != sizeof i) {
+            j->lost++;
+            break;
+        }
+        memcpy(&i, b.data, sizeof i);
+        if (i < 0 || i >= j->n) {
+            j->lost++;
+            break;
+        }
+        int code = -1, rc = mp_process_join(j->ps[i], 60000);
+        if (rc) {
+            j->bad_join++;
+            if (!j->first_err)
+                j->first_err = rc;
+        } else if (mp_process_exitcode(j->ps[i], &code) || code != i % 100) {
+            j->bad_code++;
+        }
+        if (mp_process_pid(j->ps[i]) <= 0)
+            j->bad_pid++;
+        j->got++;
+    }
+    mp_buf_free(&b);
+    THREAD_END;
+}
+
+static void test_join_while_starting(void) {
+    for (int m = 0; m < mp_test_nmethods; m++) {
+#ifdef _WIN32
+        enum { MAX = 20 };
+        int n = MAX;
+#else
+        enum { MAX = 300 };
+        int n = mp_test_methods[m] == MP_START_FORK ? MAX : 50;
+#endif
+        mp_process *ps[MAX];
+        mp_queue *q;
+        MP_CHECK_OK(mp_queue_new(&q, 0, NULL));
+        mp_process_options o = {.start_method = mp_test_methods[m]};
+        for (int i = 0; i < n; i++)
+            MP_CHECK_OK(mp_process_new(&ps[i], t_put_index,
+                                       MP_ARGS(mp_queue_arg(q), mp_int(i)),
+                                       &o));
+        joiner j = {q, ps, n, 0, 0, 0, 0, 0, 0};
+        test_thread t;
+        CU_ASSERT_EQUAL_FATAL(thread_start(&t, joiner_main, &j), 0);
+        for (int i = 0; i < n; i++)
+            MP_CHECK_OK(mp_process_start(ps[i]));
+        CU_ASSERT_EQUAL(thread_join(t), 0);
+        if (j.first_err)
+            fprintf(stderr, "join while starting: %s\n",
+                    mp_err_name(j.first_err));
+        CU_ASSERT_EQUAL(j.got, n);
+        CU_ASSERT_EQUAL(j.lost, 0);
+        CU_ASSERT_EQUAL(j.bad_join, 0);
+        CU_ASSERT_EQUAL(j.bad_code, 0);
+        CU_ASSERT_EQUAL(j.bad_pid, 0);
+        for (int i = 0; i < n; i++) {
+            MP_CHECK_OK(mp_process_join(ps[i], 30000));
+            mp_process_free(ps[i]);
+        }
+        mp_queue_free(q);
+    }
+}
+
+/* Polls v (a real condition, bounded) until it is non-zero. */
+static int64_t wait_value(mp_value *v, long timeout_ms) {
+    int64_t end = mp_test_now_ms() + timeout_ms, x;
+    while ((x = mp_value_get_int(v)) == 0 && mp_test_now_ms() < end)
+        mp_test_sleep_ms(5);
+    return x;
+}
+
+static void test_child_exit_joins_grandchildren(void) {
+    for (int m = 0; m < mp_test_nmethods; m++) {
+        mp_event *e;
+        mp_value *done, *dpid;
+        MP_CHECK_OK(mp_event_new(&e, NULL));
+        MP_CHECK_OK(mp_value_new(&done, MP_TYPE_LONGLONG, NULL, NULL));
+        MP_CHECK_OK(mp_value_new(&dpid, MP_TYPE_LONGLONG, NULL, NULL));
+        mp_process *p = mp_test_start(
+            t_leave_grandchildren,
+            MP_ARGS(mp_event_arg(e), mp_value_arg(done), mp_value_arg(dpid),
+                    mp_int(mp_test_methods[m])),
+            mp_test_methods[m]);
+        /* The target has returned once it stored the daemon's pid. */
+        long d = (long)wait_value(dpid, 30000);
+        CU_ASSERT_FATAL(d > 0);
+        /* The daemonic grandchild is told to stop at once... */
+        int64_t end = mp_test_now_ms() + 30000;
+        while (mp_test_pid_alive(d) && mp_test_now_ms() < end)
+            mp_test_sleep_ms(5);
+        CU_ASSERT_FALSE(mp_test_pid_alive(d));
+        /* ...while the child still waits for the other, which waits for
+         * the event: the child cannot have ended. */
+        MP_CHECK_RC(mp_process_join(p, 0), MP_EAGAIN);
+        CU_ASSERT_EQUAL(mp_process_is_alive(p), 1);
+        CU_ASSERT_EQUAL(mp_value_get_int(done), 0);
+        MP_CHECK_OK(mp_event_set(e));
+        MP_CHECK_OK(mp_process_join(p, 30000));
+        /* The grandchild ended before the child did. */
+        CU_ASSERT_EQUAL(mp_value_get_int(done), 1);
+        int code = -1;
+        MP_CHECK_OK(mp_process_exitcode(p, &code));
+        CU_ASSERT_EQUAL(code, 0);
+        mp_process_free(p);
+        mp_value_free(done);
+        mp_value_free(dpid);
+        mp_event_free(e);
+    }
+}
+
+static void test_active_children(void) {
+    for (int m = 0; m < mp_test_nmethods; m++) {
+        mp_start_method sm = mp_test_methods[m];
+        mp_process *out[4] = {0};
+        size_t n = 99;
+        mp_event *e;
+        MP_CHECK_OK(mp_event_new(&e, NULL));
+        MP_CHECK_RC(mp_active_children(NULL, 1, &n), MP_EINVAL);
+        MP_CHECK_RC(mp_active_children(out, 4, NULL), MP_EINVAL);
+        MP_CHECK_OK(mp_active_children(NULL, 0, &n));
+        CU_ASSERT_EQUAL(n, 0);
+        mp_process *a = mp_test_start(t_wait_event, MP_ARGS(mp_event_arg(e)), sm);
+        mp_process *quick = mp_test_start(t_return_arg, MP_ARGS(mp_int(3)), sm);
+        mp_process *b = mp_test_start(t_wait_event, MP_ARGS(mp_event_arg(e)), sm);
+        mp_process *freed = mp_test_start(t_wait_event, MP_ARGS(mp_event_arg(e)), sm);
+        mp_process_free(freed); /* reaped, never listed */
+        /* Once the quick one has ended, the call reaps it. */
+        int64_t end = mp_test_now_ms() + 30000;
+        do
+            MP_CHECK_OK(mp_active_children(out, 1, &n));
+        while (n != 2 && mp_test_now_ms() < end && (mp_test_sleep_ms(5), 1));
+        CU_ASSERT_EQUAL(n, 2);
+        CU_ASSERT_PTR_EQUAL(out[0], a);
+        CU_ASSERT_PTR_NULL(out[1]); /* cap 1: only the first stored */
+        MP_CHECK_OK(mp_active_children(out, 4, &n));
+        CU_ASSERT_EQUAL(n, 2);
+        CU_ASSERT_PTR_EQUAL(out[0], a);
+        CU_ASSERT_PTR_EQUAL(out[1], b);
+        CU_ASSERT_EQUAL(mp_process_is_alive(quick), 0);
+        int code = -1;
+        MP_CHECK_OK(mp_process_exitcode(quick, &code));
+        CU_ASSERT_EQUAL(code, 3);
+        MP_CHECK_OK(mp_event_set(e));
+        CU_ASSERT_EQUAL(mp_test_finish(a, 30000), 0);
+        CU_ASSERT_EQUAL(mp_test_finish(b, 30000), 0);
+        mp_process_free(quick);
+        MP_CHECK_OK(mp_active_children(out, 4, &n));
+        CU_ASSERT_EQUAL(n, 0);
+        mp_event_free(e);
+    }
+}
+
+THREAD_FN(method_flipper) {
+    int *failed = arg;
+    for (int i = 0; i < 2000; i++)
+        *failed += mp_set_start_method(mp_test_methods[i % mp_test_nmethods]) != 0;
+    THREAD_END;
+}
+
+static void test_start_method_threads(void) {
+    /* Set from one thread while another reads it and starts children
+     * with the default: every read is a valid method (and the race
+     * detector presets see no race). */
+    mp_start_method was = mp_get_start_method();
+    test_thread t;
+    int failed = 0, bad = 0;
+    CU_ASSERT_EQUAL_FATAL(thread_start(&t, method_flipper, &failed), 0);
+    for (int i = 0; i < 2000; i++) {
+        mp_start_method m = mp_get_start_method();
+        bad += m != MP_START_FORK && m != MP_START_SPAWN;
+    }
+    CU_ASSERT_EQUAL(run_code(t_return_arg, MP_ARGS(mp_int(4)), MP_START_DEFAULT), 4);
+    CU_ASSERT_EQUAL(thread_join(t), 0);
+    CU_ASSERT_EQUAL(failed, 0);
+    CU_ASSERT_EQUAL(bad, 0);
+    MP_CHECK_OK(mp_set_start_method(was));
+}
+
+static void test_error_names(void) {
+    CU_ASSERT_EQUAL(MP_OK, 0);
+    CU_ASSERT_STRING_EQUAL(mp_err_name(0), "MP_OK");
+    CU_ASSERT_STRING_EQUAL(mp_strerror(0), "success");
+    /* MP_ERRNO_MIN is the last code of the list, and every value down to
+     * it is a code with a name and a message. */
+    CU_ASSERT_EQUAL(MP_ERRNO_MIN, MP_ESYS);
+    for (int e = -1; e >= MP_ERRNO_MIN; e--) {
+        CU_ASSERT_EQUAL(strncmp(mp_err_name(e), "MP_E", 4), 0);
+        CU_ASSERT_STRING_NOT_EQUAL(mp_err_name(e), "MP_EUNKNOWN");
+        CU_ASSERT_STRING_NOT_EQUAL(mp_strerror(e), "unknown error");
+    }
+    CU_ASSERT_STRING_EQUAL(mp_err_name(MP_ERRNO_MIN - 1), "MP_EUNKNOWN");
+    CU_ASSERT_STRING_EQUAL(mp_err_name(1), "MP_EUNKNOWN");
+    CU_ASSERT_STRING_EQUAL(mp_strerror(MP_ERRNO_MIN - 1), "unknown error");
+}
+
+static void test_close_before_start(void) {
+    mp_process *p = NULL;
+    MP_CHECK_OK(mp_process_new(&p, t_return_arg, MP_NO_ARGS, NULL));
+    MP_CHECK_OK(mp_process_close(p));
+    MP_CHECK_RC(mp_process_start(p), MP_ESTATE);
+    MP_CHECK_RC(mp_process_join(p, 0), MP_ESTATE);
+    MP_CHECK_RC(mp_process_set_daemon(p, true), MP_ESTATE);
+    CU_ASSERT_EQUAL(mp_process_pid(p), 0);
+    mp_process_free(p);
+}
+
 void mp_test_suite_process(void) {
     MP_TEST_SUITE("process",
                   {"lifecycle", test_lifecycle},
@@ -470,5 +759,12 @@ void mp_test_suite_process(void) {
                   {"bad_input", test_bad_input},
                   {"start_before_init", test_start_before_init},
                   {"start_method_setting", test_start_method_setting},
-                  {"free_running_child", test_free_running_child});
+                  {"free_running_child", test_free_running_child},
+                  {"join_while_starting", test_join_while_starting},
+                  {"child_exit_joins_grandchildren",
+                   test_child_exit_joins_grandchildren},
+                  {"active_children", test_active_children},
+                  {"start_method_threads", test_start_method_threads},
+                  {"error_names", test_error_names},
+                  {"close_before_start", test_close_before_start});
 }
