@@ -60,12 +60,12 @@ extern "C" {
     X(EIO, -22, "input/output error")                                         \
     X(ESYS, -23, "unexpected operating system error")
 
+#define MP__ERR_ENUM(name, val, msg) MP_##name = (val),
+#define MP__ERR_ONE(name, val, msg) +1
 /** The error codes, one per entry of MP_ERRNO_MAP, with the message
  * mp_strerror gives for it. They run from -1 down to MP_ERRNO_MIN without
  * gaps (error.c checks this when the library is built), so that
  * MP_ERRNO_MIN <= err < 0 tells a library error from anything else. */
-#define MP__ERR_ENUM(name, val, msg) MP_##name = (val),
-#define MP__ERR_ONE(name, val, msg) +1
 typedef enum mp_errno {
     MP_OK = 0, /**< success: the 0 every function returns when it works */
     MP_ERRNO_MAP(MP__ERR_ENUM)
