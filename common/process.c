@@ -1,7 +1,6 @@
 /* Process: the public object. It holds what the user described (target,
  * arguments, name, options) and a child record (children.c) for what the
  * OS made of it; starting goes through fork.c or spawn.c. */
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +18,12 @@ struct mp_process {
     mp__child *child;
 };
 
-static atomic_uint name_counter;
+static MP__ATOMIC(uint32_t) name_counter;
+
+/* 1, 2, ...: the N of the default names "Process-N". */
+static uint32_t next_number(void) {
+    return mp__fetch_add32(&name_counter, 1, MP__RELAXED) + 1;
+}
 
 int mp_process_new(mp_process **pp, mp_target target, mp_args args,
                    const mp_process_options *opts) {
@@ -55,7 +59,7 @@ int mp_process_new(mp_process **pp, mp_target target, mp_args args,
         snprintf(p->name, sizeof p->name, "%s", opts->name);
     else
         snprintf(p->name, sizeof p->name, "Process-%u",
-                 atomic_fetch_add(&name_counter, 1) + 1);
+                 (unsigned)next_number());
     *pp = p;
     return 0;
 }

@@ -40,7 +40,7 @@ static mp_start_method platform_method(void) {
 int mp__resolve_method(mp_start_method m, mp_start_method *out) {
     switch (m) {
     case MP_START_DEFAULT:
-        m = (mp_start_method)atomic_load(&mp__g.method);
+        m = (mp_start_method)mp__load32(&mp__g.method, MP__ACQUIRE);
         *out = m == MP_START_DEFAULT ? platform_method() : m;
         return 0;
     case MP_START_FORK:
@@ -65,7 +65,7 @@ int mp_set_start_method(mp_start_method method) {
     int rc = mp__resolve_method(method, &m);
     if (rc)
         return rc;
-    atomic_store(&mp__g.method, (int)m);
+    mp__store32(&mp__g.method, (uint32_t)m, MP__RELEASE);
     return 0;
 }
 

@@ -5,12 +5,11 @@
 #ifndef MP_COMMON_RUNTIME_H
 #define MP_COMMON_RUNTIME_H
 
-#include <stdatomic.h>
-
 #include <apr_thread_cond.h>
 #include <apr_thread_mutex.h>
 
 #include "mproc.h"
+#include "atomics.h"
 #include "os.h"
 
 #define MP__NAME_MAX 255
@@ -19,7 +18,7 @@ typedef struct mp__global {
     bool inited;
     /* mp_set_start_method's choice, MP_START_DEFAULT until it is called;
      * atomic because it is set and read from any thread. */
-    _Atomic int method;
+    MP__ATOMIC(uint32_t) method;
     char *exe;                 /* mp_set_executable, or NULL */
     apr_pool_t *pool;          /* the library's own APR pool */
     apr_thread_mutex_t *lock;  /* guards child records and the registry */
