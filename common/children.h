@@ -24,9 +24,9 @@ typedef struct mp__child {
     mp__os_proc os;
     mp__handle status_rd; /* spawn: the child's bootstrap status pipe */
     int exitcode;
-    int err;              /* a bootstrap error the spawned child reported */
-    mp_process *owner;    /* NULL once the process was freed while running:
-                             the registry then frees the record */
+    int err;           /* a bootstrap error the spawned child reported */
+    mp_process *owner; /* NULL once the process was freed while running:
+                          the registry then frees the record */
     struct mp__child *prev, *next; /* registry links while RUNNING */
 } mp__child;
 

@@ -19,9 +19,9 @@ typedef struct mp__global {
     /* mp_set_start_method's choice, MP_START_DEFAULT until it is called;
      * atomic because it is set and read from any thread. */
     MP__ATOMIC(uint32_t) method;
-    char *exe;                 /* mp_set_executable, or NULL */
-    apr_pool_t *pool;          /* the library's own APR pool */
-    apr_thread_mutex_t *lock;  /* guards child records and the registry */
+    char *exe;                  /* mp_set_executable, or NULL */
+    apr_pool_t *pool;           /* the library's own APR pool */
+    apr_thread_mutex_t *lock;   /* guards child records and the registry */
     apr_thread_cond_t *changed; /* broadcast when a start finishes */
     char name[MP__NAME_MAX + 1];
 } mp__global;
