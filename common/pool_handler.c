@@ -1,20 +1,21 @@
 /* The pool's two threads in the parent.
  *
  * The monitor waits on the workers' sentinels (and on a wake-up pipe that
- * tells it the set changed). When a worker ends, it posts MSG_DIED into the
- * result queue, behind every result the worker managed to publish, so the
- * handler needs no other synchronisation to know what the dead worker had
- * finished. Detection does not depend on the queue: the sentinel is the
- * kernel's, whatever the worker held when it died.
+ * tells it the set changed). When a worker ends, it posts
+ * MP__POOL_MSG_DIED into the result queue, behind every result the worker
+ * managed to publish, so the handler needs no other synchronisation to know
+ * what the dead worker had finished. Detection does not depend on the queue:
+ * the sentinel is the kernel's, whatever the worker held when it died.
  *
  * The handler is the only consumer of the result queue. It completes result
  * objects, tops up workers with pending chunks, accounts for dead workers
- * (see pool_internal.h), starts their replacements, and runs callbacks with
+ * (see pool_sched.h), starts their replacements, and runs callbacks with
  * the pool's lock released. */
 #include <stdlib.h>
 #include <string.h>
 
-#include "pool_internal.h"
+#include "pool_handler.h"
+#include "pool_result.h"
 
 /* Messages the handler takes per round of the pool's lock. */
 #define HANDLER_BATCH 64
@@ -38,15 +39,16 @@ static void set_one(done_list *d, mp_result *r, size_t i,
 }
 
 /* Fails the calls of c that have no outcome yet, and frees c. */
-static void fail_chunk(done_list *d, pool_chunk *c, const mp_task_info *info) {
+static void fail_chunk(done_list *d, mp__pool_chunk *c,
+                       const mp_task_info *info) {
     for (uint32_t k = c->done; k < c->count; k++)
         set_one(d, c->r, c->first + k, info, NULL, 0);
     mp__pool_chunk_drop_msg(c);
     mp__pool_release(c);
 }
 
-static pool_chunk *pop_head(pool_worker *w) {
-    pool_chunk *c = w->head;
+static mp__pool_chunk *pop_head(mp__pool_slot *w) {
+    mp__pool_chunk *c = w->head;
     w->head = c->next;
     if (!w->head)
         w->tail = NULL;
@@ -57,24 +59,24 @@ static pool_chunk *pop_head(pool_worker *w) {
 static void fail_pending(mp_pool *p, done_list *d) {
     mp_task_info info = {p->fail_status, 0, 0, p->fail_code};
     while (p->pend_head) {
-        pool_chunk *c = p->pend_head;
+        mp__pool_chunk *c = p->pend_head;
         p->pend_head = c->next;
         fail_chunk(d, c, &info);
     }
     p->pend_tail = NULL;
 }
 
-static void on_result(mp_pool *p, const res_hdr *h, mp__rbuf *r,
+static void on_result(mp_pool *p, const mp__pool_res_hdr *h, mp__rbuf *r,
                       done_list *d) {
     if (h->worker >= (uint32_t)p->nworkers)
         return;
-    pool_worker *w = &p->w[h->worker];
-    pool_chunk *c = w->head;
+    mp__pool_slot *w = &p->w[h->worker];
+    mp__pool_chunk *c = w->head;
     if (!c || c->seq != h->seq || h->first != c->done ||
         h->count > c->count - c->done)
         return; /* not what this worker owes: ignore it */
     for (uint32_t k = 0; k < h->count; k++) {
-        res_call rc;
+        mp__pool_res_call rc;
         if (mp__r_bytes(r, &rc, sizeof rc) || rc.len > r->left)
             return;
         mp_task_info info = {rc.status, rc.code, 0, 0};
@@ -90,9 +92,9 @@ static void on_result(mp_pool *p, const res_hdr *h, mp__rbuf *r,
 
 /* The pool can no longer run tasks: fail everything with status. */
 static void break_pool(mp_pool *p, int status, int code) {
-    if (p->state >= S_TERMINATE)
+    if (p->state >= MP__POOL_TERMINATE)
         return;
-    p->state = S_TERMINATE;
+    p->state = MP__POOL_TERMINATE;
     p->fail_status = status;
     p->fail_code = code;
     for (int i = 0; i < p->nworkers; i++)
@@ -104,7 +106,7 @@ static void break_pool(mp_pool *p, int status, int code) {
 static void on_died(mp_pool *p, uint32_t wi, uint32_t gen, done_list *d) {
     if (wi >= (uint32_t)p->nworkers)
         return;
-    pool_worker *w = &p->w[wi];
+    mp__pool_slot *w = &p->w[wi];
     if (!w->proc || w->gen != gen)
         return;
     size_t queued = mp_queue_qsize(w->tq);
@@ -115,7 +117,7 @@ static void on_died(mp_pool *p, uint32_t wi, uint32_t gen, done_list *d) {
     mp_task_info info = {MP_EWORKER, 0, mp_process_pid(w->proc), code};
     mp_process_free(w->proc);
     w->proc = NULL;
-    if (p->state == S_TERMINATE) {
+    if (p->state == MP__POOL_TERMINATE) {
         info.status = p->fail_status;
         if (p->fail_status != MP_EWORKER)
             info.worker_pid = info.worker_exit = 0;
@@ -123,7 +125,7 @@ static void on_died(mp_pool *p, uint32_t wi, uint32_t gen, done_list *d) {
     }
     while (taken--)
         fail_chunk(d, pop_head(w), &info);
-    if (p->state == S_RUN || p->state == S_CLOSED) {
+    if (p->state == MP__POOL_RUN || p->state == MP__POOL_CLOSED) {
         /* A worker that cannot be replaced leaves its queue unserved: the
          * pool cannot keep its promises any more. */
         if (mp__pool_start_worker(p, (int)wi) != 0)
@@ -139,31 +141,31 @@ static void on_died(mp_pool *p, uint32_t wi, uint32_t gen, done_list *d) {
 }
 
 static void on_message(mp_pool *p, const mp_buf *b, done_list *d) {
-    res_hdr h;
+    mp__pool_res_hdr h;
     if (b->len < sizeof h)
         return;
     memcpy(&h, b->data, sizeof h);
     mp__rbuf r = {(const uint8_t *)b->data + sizeof h, b->len - sizeof h};
-    if (h.magic != POOL_MAGIC)
+    if (h.magic != MP__POOL_MAGIC)
         return;
     switch (h.kind) {
-    case MSG_RESULT:
+    case MP__POOL_MSG_RESULT:
         on_result(p, &h, &r, d);
         break;
-    case MSG_DIED:
+    case MP__POOL_MSG_DIED:
         on_died(p, h.worker, h.seq, d);
         break;
-    case MSG_INIT_FAILED:
+    case MP__POOL_MSG_INIT_FAILED:
         break_pool(p, MP_EWORKER, h.code);
         break;
-    default: /* MSG_KICK: just look at the state again */
+    default: /* MP__POOL_MSG_KICK: just look at the state again */
         break;
     }
 }
 
 /* Whether the pool has wound down (lock held). */
 static bool all_gone(mp_pool *p) {
-    if (p->state != S_DRAINING && p->state != S_TERMINATE)
+    if (p->state != MP__POOL_DRAINING && p->state != MP__POOL_TERMINATE)
         return false;
     for (int i = 0; i < p->nworkers; i++)
         if (p->w[i].proc)
@@ -174,7 +176,7 @@ static bool all_gone(mp_pool *p) {
 void *APR_THREAD_FUNC mp__pool_handler_main(apr_thread_t *t, void *arg) {
     mp_pool *p = arg;
     mp_buf b = {0};
-    uint32_t window = POOL_YIELD_NS;
+    uint32_t window = MP__POOL_YIELD_NS;
     mp__pool_lock(p);
     p->handler_id = apr_os_thread_current();
     apr_thread_mutex_unlock(p->mx);
@@ -186,13 +188,13 @@ void *APR_THREAD_FUNC mp__pool_handler_main(apr_thread_t *t, void *arg) {
          * wake-up of the waiters for the lot. */
         for (int k = 0; !rc; k++) {
             on_message(p, &b, &d);
-            if (k + 1 == HANDLER_BATCH || p->state == S_TERMINATE)
+            if (k + 1 == HANDLER_BATCH || p->state == MP__POOL_TERMINATE)
                 break;
             rc = mp_queue_get(p->rq, &b, 0);
         }
         mp__pool_dispatch(p);
         mp__pool_maybe_drain(p);
-        if (p->state == S_TERMINATE)
+        if (p->state == MP__POOL_TERMINATE)
             fail_pending(p, &d);
         finished = all_gone(p);
         mp_result *drop = NULL;
@@ -210,7 +212,7 @@ void *APR_THREAD_FUNC mp__pool_handler_main(apr_thread_t *t, void *arg) {
     }
     mp_buf_free(&b);
     mp__pool_lock(p);
-    p->state = S_DONE;
+    p->state = MP__POOL_DONE;
     mp__pool_wake_monitor(p);
     apr_thread_cond_broadcast(p->cv);
     apr_thread_mutex_unlock(p->mx);
@@ -232,11 +234,11 @@ typedef struct watch {
  * when the pool is done. */
 static bool snapshot(mp_pool *p, watch *s) {
     mp__pool_lock(p);
-    bool live = p->state != S_DONE;
+    bool live = p->state != MP__POOL_DONE;
     s->n = 0;
     s->items[s->n++] = mp_wait_conn(p->wake_rd);
     for (int i = 0; i < p->nworkers && live; i++) {
-        pool_worker *w = &p->w[i];
+        mp__pool_slot *w = &p->w[i];
         if (!w->proc || w->reported)
             continue;
         s->items[s->n] = mp_wait_process(w->proc);
@@ -249,14 +251,14 @@ static bool snapshot(mp_pool *p, watch *s) {
 
 static void report(mp_pool *p, watch *s, size_t k) {
     mp__pool_lock(p);
-    pool_worker *w = &p->w[s->slot[k]];
+    mp__pool_slot *w = &p->w[s->slot[k]];
     bool post = w->proc == s->items[k].obj && w->gen == s->gen[k] &&
                 !w->reported;
     if (post)
         w->reported = true;
     apr_thread_mutex_unlock(p->mx);
     if (post)
-        mp__pool_post(p, MSG_DIED, s->slot[k], s->gen[k], 0);
+        mp__pool_post_ctl(p->rq, MP__POOL_MSG_DIED, s->slot[k], s->gen[k], 0);
 }
 
 void *APR_THREAD_FUNC mp__pool_monitor_main(apr_thread_t *t, void *arg) {

@@ -11,23 +11,30 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <apr_atomic.h>
+#include "pool_result.h"
 
-#include "pool_internal.h"
+static bool is_ready(const mp_result *r) {
+    return atomic_load_explicit(&r->ready, memory_order_acquire);
+}
 
-int mp__result_new(mp_pool *p, result_kind kind, size_t n,
+/* Publishes r's entries to the threads that read them without the lock. */
+static void set_ready(mp_result *r) {
+    atomic_store_explicit(&r->ready, 1, memory_order_release);
+}
+
+int mp__result_new(mp_pool *p, mp__result_kind kind, size_t n,
                    const mp_result_options *opts, mp_result **out) {
     /* One block: the result, then its entries, then the completion order. */
     size_t k = n ? n : 1;
     if (k > (SIZE_MAX - sizeof(mp_result)) /
-                (sizeof(pool_entry) + sizeof(size_t)))
+                (sizeof(mp__pool_entry) + sizeof(size_t)))
         return MP_ENOMEM;
     mp_result *r = mp__pool_alloc(
-        &p->alloc, sizeof *r + k * (sizeof(pool_entry) + sizeof(size_t)));
+        &p->alloc, sizeof *r + k * (sizeof(mp__pool_entry) + sizeof(size_t)));
     if (!r)
         return MP_ENOMEM;
     memset(r, 0, sizeof *r);
-    r->e = (pool_entry *)(r + 1);
+    r->e = (mp__pool_entry *)(r + 1);
     r->order = (size_t *)(r->e + k);
     for (size_t i = 0; i < n; i++) {
         memset(&r->e[i], 0, sizeof r->e[i]);
@@ -38,7 +45,11 @@ int mp__result_new(mp_pool *p, result_kind kind, size_t n,
     r->n = n;
     if (opts)
         r->cb = *opts;
-    apr_atomic_inc32((volatile apr_uint32_t *)&p->refs);
+    if (n == 0) { /* nothing to wait for (and no callback, as in Python) */
+        r->complete = true;
+        atomic_init(&r->ready, 1);
+    }
+    atomic_fetch_add_explicit(&p->refs, 1, memory_order_relaxed);
     *out = r;
     return 0;
 }
@@ -54,7 +65,7 @@ void mp__result_destroy(mp_result *r) {
 
 bool mp__result_set(mp_result *r, size_t i, const mp_task_info *info,
                     const void *data, size_t len) {
-    pool_entry *e = &r->e[i];
+    mp__pool_entry *e = &r->e[i];
     if (e->info.status != MP_EAGAIN)
         return false;
     e->info = *info;
@@ -75,7 +86,7 @@ bool mp__result_set(mp_result *r, size_t i, const mp_task_info *info,
 }
 
 /* The first failed entry in input order, or NULL. */
-static const pool_entry *first_failure(const mp_result *r) {
+static const mp__pool_entry *first_failure(const mp_result *r) {
     for (size_t i = 0; i < r->n; i++)
         if (r->e[i].info.status)
             return &r->e[i];
@@ -101,7 +112,7 @@ mp_result *mp__result_settle(mp_result *list, mp_result **drop, bool *wake) {
             r->next_done = *drop;
             *drop = r;
         }
-        r->ready = 1;
+        set_ready(r);
     }
     *wake = woke;
     return keep;
@@ -117,7 +128,7 @@ void mp__result_finish(mp_pool *p, mp_result *list) {
             cb(r, r->cb.user);
         mp__pool_lock(p);
         bool drop = r->user_freed;
-        r->ready = 1;
+        set_ready(r);
         apr_thread_mutex_unlock(p->mx);
         /* Woken after the unlock, waiters find the mutex free. */
         apr_thread_cond_broadcast(p->cv);
@@ -131,32 +142,32 @@ void mp__result_finish(mp_pool *p, mp_result *list) {
 /* Ready for the caller: marked ready, or complete and asked from inside the
  * callback (the handler thread). Lock held. */
 static bool ready_for_me(const mp_result *r) {
-    return r->ready ||
+    return is_ready(r) ||
            (r->complete && apr_os_thread_equal(r->pool->handler_id,
                                                apr_os_thread_current()));
 }
 
-/* A waiter polls before it sleeps (see POOL_POLL_MAX_NS): a task's round
+/* A waiter polls before it sleeps (see MP__POOL_POLL_MAX_NS): a task's round
  * trip is a few microseconds, far less than a sleep and a wake-up cost. It
  * yields between polls: the handler and the worker it waits for need a CPU
- * to finish. The window (base POOL_WAIT_NS) is the pool's, shared by its
+ * to finish. The window (base MP__POOL_WAIT_NS) is the pool's, shared by its
  * waiting threads; learn() sets it from a wait that began at t0 (0: the
  * wait did not poll, and teaches nothing). */
 static void learn(mp_pool *p, uint64_t t0) {
     if (!t0)
         return;
-    uint32_t w = mp__pool_poll_next(mp__os_now_ns() - t0, POOL_WAIT_NS);
+    uint32_t w = mp__pool_poll_next(mp__os_now_ns() - t0, MP__POOL_WAIT_NS);
     atomic_store_explicit(&p->wait_window, w, memory_order_relaxed);
 }
 
 static int try_ready(void *r) {
-    return ((mp_result *)r)->ready ? 0 : MP_EAGAIN;
+    return is_ready(r) ? 0 : MP_EAGAIN;
 }
 
 int mp_result_wait(mp_result *r, long timeout_ms) {
     if (!r || timeout_ms < MP_INFINITE)
         return MP_EINVAL;
-    if (r->ready)
+    if (is_ready(r))
         return 0;
     mp_pool *p = r->pool;
     uint64_t t0 = 0, dl = 0;
@@ -218,7 +229,7 @@ int mp_result_get(mp_result *r, long timeout_ms, mp_buf *buf) {
         return rc;
     if (buf)
         buf->len = 0;
-    if (r->kind == R_APPLY && r->n == 1) {
+    if (r->kind == MP__RESULT_APPLY && r->n == 1) {
         const mp_buf *d = &r->e[0].data;
         if (buf && d->len) {
             if ((rc = mp__buf_reserve(buf, d->len)) != 0)
@@ -228,14 +239,14 @@ int mp_result_get(mp_result *r, long timeout_ms, mp_buf *buf) {
         }
         return r->e[0].info.status;
     }
-    const pool_entry *f = first_failure(r);
+    const mp__pool_entry *f = first_failure(r);
     return f ? f->info.status : 0;
 }
 
 /* The first failure of a ready result when it has this status, else NULL
  * (and MP_ESTATE in *rc). */
-static const pool_entry *failed_with(mp_result *r, int status, int *rc) {
-    const pool_entry *f = NULL;
+static const mp__pool_entry *failed_with(mp_result *r, int status, int *rc) {
+    const mp__pool_entry *f = NULL;
     if (mp_result_wait(r, 0) == 0)
         f = first_failure(r);
     if (f && f->info.status != status)
@@ -248,7 +259,7 @@ int mp_result_task_code(mp_result *r, int *code) {
     int rc;
     if (!r || !code)
         return MP_EINVAL;
-    const pool_entry *f = failed_with(r, MP_ETASK, &rc);
+    const mp__pool_entry *f = failed_with(r, MP_ETASK, &rc);
     if (f)
         *code = f->info.task_code;
     return rc;
@@ -258,7 +269,7 @@ int mp_result_worker(mp_result *r, long *pid, int *exitcode) {
     int rc;
     if (!r)
         return MP_EINVAL;
-    const pool_entry *f = failed_with(r, MP_EWORKER, &rc);
+    const mp__pool_entry *f = failed_with(r, MP_EWORKER, &rc);
     if (!f)
         return rc;
     if (pid)
@@ -275,7 +286,7 @@ int mp_result_item(mp_result *r, size_t i, const void **ptr, size_t *len,
     if (!r || i >= r->n)
         return MP_EINVAL;
     mp__pool_lock(r->pool);
-    const pool_entry *e = &r->e[i];
+    const mp__pool_entry *e = &r->e[i];
     if (ptr)
         *ptr = e->data.data;
     if (len)
@@ -290,12 +301,12 @@ int mp_result_item(mp_result *r, size_t i, const void **ptr, size_t *len,
 void mp_result_free(mp_result *r) {
     if (!r)
         return;
-    if (r->ready) { /* the handler is done with it: no lock needed */
+    if (is_ready(r)) { /* the handler is done with it: no lock needed */
         mp__result_destroy(r);
         return;
     }
     mp__pool_lock(r->pool);
-    bool now = r->ready;
+    bool now = is_ready(r);
     if (!now)
         r->user_freed = true;
     apr_thread_mutex_unlock(r->pool->mx);
@@ -304,34 +315,6 @@ void mp_result_free(mp_result *r) {
 }
 
 /* ---- imap ---- */
-
-static int imap_new(mp_pool *p, mp_target fn, const mp_args *items, size_t n,
-                    size_t chunksize, bool unordered, mp_imap **out) {
-    if (!out)
-        return MP_EINVAL;
-    *out = NULL;
-    mp_imap *it = calloc(1, sizeof *it);
-    if (!it)
-        return MP_ENOMEM;
-    int rc = mp__pool_submit(p, fn, items, n, chunksize, R_MAP, NULL, &it->r);
-    if (rc) {
-        free(it);
-        return rc;
-    }
-    it->unordered = unordered;
-    *out = it;
-    return 0;
-}
-
-int mp_pool_imap(mp_pool *p, mp_target fn, const mp_args *items, size_t n,
-                 size_t chunksize, mp_imap **it) {
-    return imap_new(p, fn, items, n, chunksize, false, it);
-}
-
-int mp_pool_imap_unordered(mp_pool *p, mp_target fn, const mp_args *items,
-                           size_t n, size_t chunksize, mp_imap **it) {
-    return imap_new(p, fn, items, n, chunksize, true, it);
-}
 
 /* The input index of the iterator's next result if it has one (lock
  * held). */
@@ -376,7 +359,7 @@ int mp_imap_next(mp_imap *it, long timeout_ms, mp_buf *buf, size_t *index) {
     if (rc)
         return rc;
     /* An entry, once set, never changes: read it unlocked. */
-    const pool_entry *e = &r->e[idx];
+    const mp__pool_entry *e = &r->e[idx];
     if (buf) {
         buf->len = 0;
         if (e->data.len && (rc = mp__buf_reserve(buf, e->data.len)) != 0)

@@ -14,7 +14,7 @@
  * its slab (NULL: malloc'd) and size in the 16 bytes before it. */
 #include <stdlib.h>
 
-#include "pool_internal.h"
+#include "pool_slab.h"
 
 /* Under AddressSanitizer a released block is poisoned until carved again,
  * so a use after mp_result_free is still caught inside a live slab. */
@@ -38,17 +38,17 @@
 #define BLOCK_MAX ((size_t)1 << 10)
 #define HDR 16
 
-struct pool_slab {
+struct mp__pool_slab {
     _Atomic uint32_t refs; /* blocks in use, plus 1 while being carved */
-    pool_alloc *owner;
+    mp__pool_arena *owner;
 };
 
 typedef struct block_hdr {
-    pool_slab *slab;
+    mp__pool_slab *slab;
     size_t size; /* bytes after the header (for the sanitizer) */
 } block_hdr;
 
-_Static_assert(sizeof(block_hdr) <= HDR && sizeof(pool_slab) <= HDR,
+_Static_assert(sizeof(block_hdr) <= HDR && sizeof(mp__pool_slab) <= HDR,
                "slab headers");
 
 static void *plain(size_t size) {
@@ -60,7 +60,7 @@ static void *plain(size_t size) {
     return (char *)h + HDR;
 }
 
-static void slab_free(pool_slab *s) {
+static void slab_free(mp__pool_slab *s) {
     if (s)
         UNPOISON(s, SLAB_SIZE);
     free(s);
@@ -68,18 +68,18 @@ static void slab_free(pool_slab *s) {
 
 /* Drops one reference; the last keeps the slab as the spare (one is kept,
  * so that a steady stream does not malloc and free a slab each time). */
-static void slab_unref(pool_slab *s) {
+static void slab_unref(mp__pool_slab *s) {
     if (atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) != 1)
         return;
     slab_free(atomic_exchange(&s->owner->spare, s));
 }
 
-void *mp__pool_alloc(pool_alloc *a, size_t size) {
+void *mp__pool_alloc(mp__pool_arena *a, size_t size) {
     size_t need = HDR + ((size + 15) & ~(size_t)15);
     if (size > BLOCK_MAX ||
         atomic_exchange_explicit(&a->busy, true, memory_order_acquire))
         return plain(size);
-    pool_slab *s = a->cur;
+    mp__pool_slab *s = a->cur;
     if (!s || a->used + need > SLAB_SIZE) {
         if (s)
             slab_unref(s); /* the carver's reference */
@@ -121,7 +121,7 @@ void mp__pool_release(void *p) {
     }
 }
 
-void mp__pool_alloc_fini(pool_alloc *a) {
+void mp__pool_arena_fini(mp__pool_arena *a) {
     if (a->cur)
         slab_unref(a->cur); /* the last reference: every block is back */
     a->cur = NULL;

@@ -6,8 +6,9 @@
 #include <string.h>
 
 #include "fnloc.h"
-#include "pool_internal.h"
-#include "queue_internal.h"
+#include "internal.h"
+#include "pool_wire.h"
+#include "pool_worker.h"
 
 int mp__pool_fn_encode(mp_target fn, uint8_t **out, size_t *len) {
     mp__wbuf w = {0};
@@ -72,18 +73,13 @@ static int resolve(worker *x, const uint8_t *loc, size_t len, mp_target *fn) {
     return rc;
 }
 
-static int post(worker *x, const res_hdr *h, const void *body, size_t len) {
-    mp__qvec v[2] = {{h, sizeof *h}, {body, len}};
-    return mp__queue_putv(x->rq, v, 2, MP_INFINITE);
-}
-
 /* Posts the buffered results of calls [out_first, out_first + out_count). */
 static int flush(worker *x, uint32_t seq) {
     if (!x->out_count)
         return 0;
-    res_hdr h = {POOL_MAGIC, MSG_RESULT, x->slot, seq, x->out_first,
-                 x->out_count, 0, 0};
-    int rc = post(x, &h, x->out.data, x->out.len);
+    mp__pool_res_hdr h = {MP__POOL_MAGIC, MP__POOL_MSG_RESULT, x->slot, seq,
+                          x->out_first, x->out_count, 0, 0};
+    int rc = mp__pool_post(x->rq, &h, x->out.data, x->out.len);
     x->out.len = 0;
     x->out_first += x->out_count;
     x->out_count = 0;
@@ -95,7 +91,7 @@ static int run_call(worker *x, mp_target fn, int fn_rc, mp__rbuf *r,
                     uint32_t seq) {
     const void *blob;
     size_t blen;
-    res_call rc = {0, 0, 0, 0};
+    mp__pool_res_call rc = {0, 0, 0, 0};
     mp__argv a = {0};
     mp_arg store[8];
     x->call.ret.len = 0;
@@ -128,16 +124,16 @@ static int run_call(worker *x, mp_target fn, int fn_rc, mp__rbuf *r,
     x->out_count++;
     if (x->out.err)
         return x->out.err;
-    return x->out.len >= POOL_FLUSH_BYTES ? flush(x, seq) : 0;
+    return x->out.len >= MP__POOL_FLUSH_BYTES ? flush(x, seq) : 0;
 }
 
 static int run_chunk(worker *x, const mp_buf *msg) {
-    task_hdr h;
+    mp__pool_task_hdr h;
     if (msg->len < sizeof h)
         return MP_EPROTO;
     memcpy(&h, msg->data, sizeof h);
     mp__rbuf r = {(const uint8_t *)msg->data + sizeof h, msg->len - sizeof h};
-    if (h.magic != POOL_MAGIC || h.fn_len > r.left)
+    if (h.magic != MP__POOL_MAGIC || h.fn_len > r.left)
         return MP_EPROTO;
     mp_target fn = NULL;
     int fn_rc = resolve(x, r.p, h.fn_len, &fn);
@@ -162,14 +158,13 @@ static int run_initializer(worker *x, mp_call *call) {
     mp_target init = NULL;
     int rc = resolve(x, loc, len, &init);
     if (!rc) {
-        mp_call ic = {call->v + POOL_WORKER_FIXED_ARGS,
-                      call->n - POOL_WORKER_FIXED_ARGS, {0}, false};
+        mp_call ic = {call->v + MP__POOL_WORKER_FIXED_ARGS,
+                      call->n - MP__POOL_WORKER_FIXED_ARGS, {0}, false};
         rc = init(&ic);
         mp_buf_free(&ic.ret);
     }
     if (rc) {
-        res_hdr h = {POOL_MAGIC, MSG_INIT_FAILED, x->slot, 0, 0, 0, rc, 0};
-        post(x, &h, NULL, 0);
+        mp__pool_post_ctl(x->rq, MP__POOL_MSG_INIT_FAILED, x->slot, 0, rc);
     }
     return rc;
 }
@@ -188,16 +183,16 @@ int mp__pool_worker_main(mp_call *call) {
     x.rq = mp_arg_obj(mp_call_arg(call, 1), MP_OBJ_QUEUE);
     x.slot = (uint32_t)mp_arg_int(mp_call_arg(call, 2));
     uint64_t maxtasks = (uint64_t)mp_arg_int(mp_call_arg(call, 3));
-    if (!x.tq || !x.rq || call->n < POOL_WORKER_FIXED_ARGS)
+    if (!x.tq || !x.rq || call->n < MP__POOL_WORKER_FIXED_ARGS)
         return 70;
-    x.max_item = mp_queue_max_item(x.rq) - sizeof(res_hdr);
+    x.max_item = mp_queue_max_item(x.rq) - sizeof(mp__pool_res_hdr);
     int rc = run_initializer(&x, call);
     if (rc) {
         worker_free(&x);
         return rc;
     }
     mp_buf msg = {0};
-    uint32_t window = POOL_YIELD_NS;
+    uint32_t window = MP__POOL_YIELD_NS;
     for (uint64_t done = 0; !maxtasks || done < maxtasks; done++) {
         rc = mp__pool_get(x.tq, &msg, &window);
         if (!rc)

@@ -1,0 +1,52 @@
+/* The pool's messages over its shared-memory queues (see pool_wire.h). */
+#include <string.h>
+
+#include "internal.h"
+#include "pool_wire.h"
+#include "queue_internal.h"
+
+uint32_t mp__pool_task_seq(const void *msg) {
+    uint32_t seq;
+    memcpy(&seq, (const char *)msg + offsetof(mp__pool_task_hdr, seq),
+           sizeof seq);
+    return seq;
+}
+
+void mp__pool_task_set_seq(void *msg, uint32_t seq) {
+    memcpy((char *)msg + offsetof(mp__pool_task_hdr, seq), &seq, sizeof seq);
+}
+
+int mp__pool_post(mp_queue *rq, const mp__pool_res_hdr *h, const void *body,
+                  size_t len) {
+    mp__qvec v[2] = {{h, sizeof *h}, {body, len}};
+    return mp__queue_putv(rq, v, 2, MP_INFINITE);
+}
+
+int mp__pool_post_ctl(mp_queue *rq, mp__pool_msg kind, uint32_t worker,
+                      uint32_t seq, int32_t code) {
+    mp__pool_res_hdr h = {MP__POOL_MAGIC, kind, worker, seq, 0, 0, code, 0};
+    return mp__pool_post(rq, &h, NULL, 0);
+}
+
+typedef struct get_call {
+    mp_queue *q;
+    mp_buf *b;
+} get_call;
+
+static int try_get(void *arg) {
+    get_call *c = arg;
+    return mp_queue_get(c->q, c->b, 0);
+}
+
+int mp__pool_get(mp_queue *q, mp_buf *b, uint32_t *window) {
+    int rc = mp_queue_get(q, b, 0);
+    if (rc != MP_EAGAIN)
+        return rc;
+    uint64_t t0 = mp__os_now_ns();
+    get_call c = {q, b};
+    rc = mp__poll_yield(try_get, &c, t0 + *window);
+    if (rc == MP_EAGAIN)
+        rc = mp_queue_get(q, b, MP_INFINITE);
+    *window = mp__pool_poll_next(mp__os_now_ns() - t0, MP__POOL_YIELD_NS);
+    return rc;
+}

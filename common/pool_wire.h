@@ -1,0 +1,106 @@
+/* The pool's wire format and transport, shared by the parent side
+ * (pool_sched.c, pool_submit.c, pool_handler.c) and the worker
+ * (pool_worker.c), which include nothing else of each other.
+ *
+ * Each worker has its own task queue (a crash-safe shared-memory ring,
+ * common/queue.c) and all workers share one result queue, read by the
+ * parent's handler thread. A task item is a chunk of calls of one function:
+ * an mp__pool_task_hdr, the encoded function location, then per call a u32
+ * length and the encoded arguments. A result item is an mp__pool_res_hdr,
+ * then (MP__POOL_MSG_RESULT) per call an mp__pool_res_call and its bytes.
+ * Both sides are this library's own code, but the handler still checks
+ * every count and length against what the worker owes. */
+#ifndef MP_COMMON_POOL_WIRE_H
+#define MP_COMMON_POOL_WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mproc/core.h"
+#include "mproc/queue.h"
+
+#define MP__POOL_TASK_RING ((size_t)1 << 20)
+#define MP__POOL_RESULT_RING ((size_t)4 << 20)
+/* A worker posts a chunk's results when this many bytes are buffered (and
+ * at the chunk's end). */
+#define MP__POOL_FLUSH_BYTES ((size_t)64 << 10)
+#define MP__POOL_MAGIC 0x6c6f6f50u /* "Pool" */
+
+typedef enum mp__pool_msg {
+    MP__POOL_MSG_RESULT = 1,      /* a worker's results */
+    MP__POOL_MSG_DIED = 2,        /* the monitor saw a worker end */
+    MP__POOL_MSG_INIT_FAILED = 3, /* a worker's initializer failed */
+    MP__POOL_MSG_KICK = 4         /* look at the pool's state again */
+} mp__pool_msg;
+
+typedef struct mp__pool_task_hdr {
+    uint32_t magic;
+    uint32_t seq;    /* per worker slot, echoed in the results */
+    uint32_t count;  /* calls in the chunk */
+    uint32_t fn_len; /* bytes of the encoded function location */
+} mp__pool_task_hdr;
+
+typedef struct mp__pool_res_hdr {
+    uint32_t magic;
+    uint32_t kind;   /* mp__pool_msg */
+    uint32_t worker; /* slot index */
+    uint32_t seq;    /* RESULT: the chunk; DIED: the generation */
+    uint32_t first;  /* RESULT: index of the first call in the chunk */
+    uint32_t count;  /* RESULT: calls that follow */
+    int32_t code;    /* INIT_FAILED: the initializer's return */
+    uint32_t pad;
+} mp__pool_res_hdr;
+
+typedef struct mp__pool_res_call {
+    int32_t status;
+    int32_t code;
+    uint32_t len;
+    uint32_t pad;
+} mp__pool_res_call;
+
+/* The seq of an encoded task item (msg holds at least the header), and
+ * setting it: the parent numbers a chunk when it gives it to a worker. */
+uint32_t mp__pool_task_seq(const void *msg);
+void mp__pool_task_set_seq(void *msg, uint32_t seq);
+
+/* Puts h, then len bytes of body, into the result queue as one item,
+ * blocking while it is full. 0 or mp_queue_put's errors. */
+int mp__pool_post(mp_queue *rq, const mp__pool_res_hdr *h, const void *body,
+                  size_t len);
+/* Posts a message without body: kind, worker slot, seq and code. */
+int mp__pool_post_ctl(mp_queue *rq, mp__pool_msg kind, uint32_t worker,
+                      uint32_t seq, int32_t code);
+
+/* Polling before sleeping, with a window that adapts. Each of the pool's
+ * waits (a worker for its next task, the handler for the next result, a
+ * caller for its result) first polls, giving the CPU away between polls:
+ * on a machine with few CPUs a busy spin would take the core that the
+ * thread we wait for (worker, handler or caller) needs to produce what we
+ * wait for. Polling is what keeps a round trip at a few µs, because a
+ * sleeping thread takes tens to hundreds of µs to wake (its CPU may have
+ * halted). A fixed window was not enough: once one wake-up was slow, the
+ * other two threads' windows ran out too, each round trip paid three
+ * wake-ups, and the pool stayed there (round trips of 15–300 µs instead of
+ * 5). So the window follows the waits: twice the last one, at least the
+ * base and at most MP__POOL_POLL_MAX_NS, and back to the base after a wait
+ * of MP__POOL_POLL_MAX_NS or more, which is idleness rather than a
+ * hand-over. */
+#define MP__POOL_POLL_MAX_NS 500000u
+/* The base of the window of mp__pool_get (a worker, the handler). */
+#define MP__POOL_YIELD_NS 50000u
+/* The base of mp_result_wait's window. */
+#define MP__POOL_WAIT_NS 20000u
+
+/* The window after a wait of waited_ns, for a wait whose base is base. */
+static inline uint32_t mp__pool_poll_next(uint64_t waited_ns, uint32_t base) {
+    if (waited_ns >= MP__POOL_POLL_MAX_NS || 2 * waited_ns <= base)
+        return base;
+    return 2 * waited_ns < MP__POOL_POLL_MAX_NS ? (uint32_t)(2 * waited_ns)
+                                                : MP__POOL_POLL_MAX_NS;
+}
+
+/* mp_queue_get(q, b, MP_INFINITE), polling first for *window ns (base
+ * MP__POOL_YIELD_NS); *window is the caller's own and adapts as above. */
+int mp__pool_get(mp_queue *q, mp_buf *b, uint32_t *window);
+
+#endif
