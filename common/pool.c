@@ -76,6 +76,7 @@ static void destroy(mp_pool *p) {
         mp_queue_free(w->tq);
     }
     mp__pool_chunks_free(p->pend_head);
+    mp_buf_free(&p->moved);
     free(p->w);
     mp_queue_free(p->rq);
     mp_conn_free(p->wake_rd);

@@ -100,6 +100,25 @@ void mp__pool_chunks_free(mp__pool_chunk *c) {
 
 /* ---- dispatch (lock held) ---- */
 
+/* Puts c, whose encoded message is msg, into w's queue and records it as
+ * w's. Never blocks: a full ring waits for the worker's results, which
+ * dispatch again. */
+static int give(mp__pool_slot *w, mp__pool_chunk *c, void *msg, size_t len) {
+    mp__pool_task_set_seq(msg, w->seq);
+    int rc = mp_queue_put(w->tq, msg, len, 0);
+    if (rc)
+        return rc;
+    c->seq = w->seq++;
+    c->next = NULL;
+    if (w->tail)
+        w->tail->next = c;
+    else
+        w->head = c;
+    w->tail = c;
+    w->count++;
+    return 0;
+}
+
 /* The live worker with the fewest chunks, if it has room. */
 static mp__pool_slot *pick_worker(mp_pool *p) {
     mp__pool_slot *best = NULL;
@@ -112,32 +131,113 @@ static mp__pool_slot *pick_worker(mp_pool *p) {
     return best;
 }
 
+static void give_pending(mp_pool *p) {
+    while (p->pend_head) {
+        mp__pool_slot *w = pick_worker(p);
+        mp__pool_chunk *c = p->pend_head, *next = c->next;
+        if (!w || give(w, c, c->msg, c->msg_len) != 0)
+            return;
+        p->pend_head = next;
+        if (!next)
+            p->pend_tail = NULL;
+        mp__pool_chunk_drop_msg(c);
+    }
+}
+
+/* A live worker that owes nothing: it waits for a task. */
+static mp__pool_slot *idle_worker(mp_pool *p) {
+    for (int i = 0; i < p->nworkers; i++)
+        if (p->w[i].proc && p->w[i].count == 0)
+            return &p->w[i];
+    return NULL;
+}
+
+/* The worker with the most chunks queued behind one it has taken, and how
+ * many are queued. A worker whose only chunk is still queued is about to
+ * take it: moving it would gain nothing. */
+static mp__pool_slot *busiest(mp_pool *p, size_t *queued) {
+    mp__pool_slot *best = NULL;
+    *queued = 0;
+    for (int i = 0; i < p->nworkers; i++) {
+        mp__pool_slot *w = &p->w[i];
+        if (w->count < 2)
+            continue;
+        size_t k = mp_queue_qsize(w->tq);
+        if (k > *queued && k < w->count) {
+            best = w;
+            *queued = k;
+        }
+    }
+    return best;
+}
+
+/* Takes the chunk numbered seq out of w's list. */
+static mp__pool_chunk *unlink_seq(mp__pool_slot *w, uint32_t seq) {
+    mp__pool_chunk *prev = NULL, *c = w->head;
+    while (c->seq != seq) {
+        prev = c;
+        c = c->next;
+    }
+    if (prev)
+        prev->next = c->next;
+    else
+        w->head = c->next;
+    if (w->tail == c)
+        w->tail = prev;
+    w->count--;
+    c->next = NULL;
+    return c;
+}
+
+/* Puts c back at the head of the pending list, its message taken from
+ * *msg (which is left empty). */
+static void unsend(mp_pool *p, mp__pool_chunk *c, mp_buf *msg) {
+    c->msg = msg->data;
+    c->msg_len = msg->len;
+    *msg = (mp_buf){0};
+    c->next = p->pend_head;
+    p->pend_head = c;
+    if (!p->pend_tail)
+        p->pend_tail = c;
+}
+
+/* Moves half of the chunks queued behind the busiest worker's running one
+ * (the oldest first, as the queue gives them) to an idle worker, until no
+ * worker is idle or nothing waits. The parent takes them out of the queue
+ * itself: the queue hands each item to one taker, so a chunk is either
+ * taken by its worker (and stays its own) or moved, and the list of every
+ * worker keeps the order of its queue, on which the crash accounting
+ * rests. */
+static void steal(mp_pool *p) {
+    mp__pool_slot *w, *v;
+    size_t queued;
+    while ((w = idle_worker(p)) != NULL && (v = busiest(p, &queued)) != NULL) {
+        size_t moved = 0;
+        for (size_t k = (queued + 1) / 2; k; k--) {
+            if (mp_queue_get(v->tq, &p->moved, 0) != 0)
+                break; /* the worker took the rest meanwhile */
+            /* Every item of v's queue is a chunk of v's list. */
+            mp__pool_chunk *c =
+                unlink_seq(v, mp__pool_task_seq(p->moved.data));
+            /* w's ring is empty and as large as v's, so this does not
+             * fail; if it did, the chunk would wait as pending. */
+            if (give(w, c, p->moved.data, p->moved.len) != 0) {
+                unsend(p, c, &p->moved);
+                return;
+            }
+            moved++;
+        }
+        if (!moved)
+            return;
+    }
+}
+
 void mp__pool_dispatch(mp_pool *p) {
     if (p->state != MP__POOL_RUN && p->state != MP__POOL_CLOSED)
         return;
-    while (p->pend_head) {
-        mp__pool_slot *w = pick_worker(p);
-        if (!w)
-            return;
-        mp__pool_chunk *c = p->pend_head;
-        mp__pool_task_set_seq(c->msg, w->seq);
-        /* Never block here: a full ring waits for the worker's results,
-         * which call us again. */
-        if (mp_queue_put(w->tq, c->msg, c->msg_len, 0) != 0)
-            return;
-        p->pend_head = c->next;
-        if (!p->pend_head)
-            p->pend_tail = NULL;
-        mp__pool_chunk_drop_msg(c);
-        c->seq = w->seq++;
-        c->next = NULL;
-        if (w->tail)
-            w->tail->next = c;
-        else
-            w->head = c;
-        w->tail = c;
-        w->count++;
-    }
+    give_pending(p);
+    if (!p->pend_head)
+        steal(p);
 }
 
 void mp__pool_maybe_drain(mp_pool *p) {

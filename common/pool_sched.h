@@ -23,8 +23,12 @@
  * Nothing here depends on the dead worker having released anything: the
  * queue's locks are robust and its state words are published atomically.
  *
- * A worker is given at most MP__POOL_WINDOW chunks at a time (the rest wait
- * in the parent's pending list), so a long task delays only a few others. */
+ * Dispatch: a worker is given at most MP__POOL_WINDOW chunks at a time (the
+ * rest wait in the parent's pending list), enough that it never waits for
+ * the parent between chunks. Chunks queued behind a worker's running one
+ * would wait for it even while another worker has nothing to do, so an
+ * idle worker takes over half of them (see steal() in pool_sched.c): no
+ * task waits for a busy worker while another is idle. */
 #ifndef MP_COMMON_POOL_SCHED_H
 #define MP_COMMON_POOL_SCHED_H
 
@@ -104,6 +108,7 @@ struct mp_pool {
     int fail_status; /* what terminate fails tasks with */
     int fail_code;
     mp__pool_chunk *pend_head, *pend_tail; /* not yet given to a worker */
+    mp_buf moved; /* a chunk moving from a busy worker to an idle one */
 
     mp_target init_fn;
     mp__argv initargs;
@@ -125,7 +130,8 @@ void mp__pool_unref(mp_pool *p);
 int mp__pool_start_worker(mp_pool *p, int i);
 /* Tells the monitor that the set of workers changed. */
 void mp__pool_wake_monitor(mp_pool *p);
-/* Puts pending chunks into workers with room (lock held). */
+/* Gives pending chunks to workers with room, then chunks queued behind a
+ * busy worker to idle ones (lock held). */
 void mp__pool_dispatch(mp_pool *p);
 /* Moves to MP__POOL_DRAINING when closed and idle (lock held). */
 void mp__pool_maybe_drain(mp_pool *p);
