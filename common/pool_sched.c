@@ -152,20 +152,22 @@ static mp__pool_slot *idle_worker(mp_pool *p) {
     return NULL;
 }
 
-/* The worker with the most chunks queued behind one it has taken, and how
- * many are queued. A worker whose only chunk is still queued is about to
- * take it: moving it would gain nothing. */
-static mp__pool_slot *busiest(mp_pool *p, size_t *queued) {
+/* The worker with the most chunks waiting behind another of its own, and
+ * how many wait. One chunk is always left to it: it runs one, or is about
+ * to take one, and moving that would gain nothing. */
+static mp__pool_slot *busiest(mp_pool *p, size_t *waiting) {
     mp__pool_slot *best = NULL;
-    *queued = 0;
+    *waiting = 0;
     for (int i = 0; i < p->nworkers; i++) {
         mp__pool_slot *w = &p->w[i];
         if (w->count < 2)
             continue;
         size_t k = mp_queue_qsize(w->tq);
-        if (k > *queued && k < w->count) {
+        if (k > w->count - 1)
+            k = w->count - 1;
+        if (k > *waiting) {
             best = w;
-            *queued = k;
+            *waiting = k;
         }
     }
     return best;
@@ -201,7 +203,7 @@ static void unsend(mp_pool *p, mp__pool_chunk *c, mp_buf *msg) {
         p->pend_tail = c;
 }
 
-/* Moves half of the chunks queued behind the busiest worker's running one
+/* Moves half of the chunks waiting behind the busiest worker's current one
  * (the oldest first, as the queue gives them) to an idle worker, until no
  * worker is idle or nothing waits. The parent takes them out of the queue
  * itself: the queue hands each item to one taker, so a chunk is either
@@ -210,10 +212,10 @@ static void unsend(mp_pool *p, mp__pool_chunk *c, mp_buf *msg) {
  * rests. */
 static void steal(mp_pool *p) {
     mp__pool_slot *w, *v;
-    size_t queued;
-    while ((w = idle_worker(p)) != NULL && (v = busiest(p, &queued)) != NULL) {
+    size_t waiting;
+    while ((w = idle_worker(p)) != NULL && (v = busiest(p, &waiting))) {
         size_t moved = 0;
-        for (size_t k = (queued + 1) / 2; k; k--) {
+        for (size_t k = (waiting + 1) / 2; k; k--) {
             if (mp_queue_get(v->tq, &p->moved, 0) != 0)
                 break; /* the worker took the rest meanwhile */
             /* Every item of v's queue is a chunk of v's list. */
