@@ -136,7 +136,7 @@ int mp_pool_new(mp_pool **pp, const mp_pool_options *opts) {
     p->maxtasks = opts->maxtasksperchild;
     p->method = method;
     p->state = MP__POOL_RUN;
-    p->spin = mp_cpu_count() > 1;
+    p->spin = mp__spin_ok();
     atomic_init(&p->wait_window, MP__POOL_WAIT_NS);
     if ((rc = pool_init(p, opts)) != 0) {
         destroy(p);
@@ -179,23 +179,11 @@ int mp_pool_close(mp_pool *p) {
 
 /* Waits for MP__POOL_DONE (lock held). */
 static int wait_done(mp_pool *p, long timeout_ms) {
-    uint64_t dl = timeout_ms > 0
-                      ? mp__os_now_ns() + (uint64_t)timeout_ms * 1000000u
-                      : 0;
-    while (p->state != MP__POOL_DONE) {
-        if (timeout_ms == 0)
-            return MP_EAGAIN;
-        if (timeout_ms < 0) {
-            apr_thread_cond_wait(p->cv, p->mx);
-            continue;
-        }
-        uint64_t now = mp__os_now_ns();
-        if (now >= dl)
-            return MP_ETIMEDOUT;
-        apr_thread_cond_timedwait(p->cv, p->mx,
-                                  (apr_interval_time_t)((dl - now) / 1000 + 1));
-    }
-    return 0;
+    mp__deadline d = mp__deadline_in(timeout_ms);
+    int rc = 0;
+    while (p->state != MP__POOL_DONE && !rc)
+        rc = mp__pool_cv_wait(p, d);
+    return rc;
 }
 
 int mp_pool_terminate(mp_pool *p) {

@@ -170,39 +170,21 @@ int mp_result_wait(mp_result *r, long timeout_ms) {
     if (is_ready(r))
         return 0;
     mp_pool *p = r->pool;
-    uint64_t t0 = 0, dl = 0;
-    if (timeout_ms != 0) { /* a poll (timeout 0) reads no clock */
-        uint64_t start = mp__os_now_ns();
-        if (timeout_ms > 0)
-            dl = start + (uint64_t)timeout_ms * 1000000u;
-        if (p->spin) {
-            t0 = start;
-            uint64_t until = t0 + atomic_load_explicit(&p->wait_window,
-                                                       memory_order_relaxed);
-            if (dl && until > dl)
-                until = dl;
-            if (mp__poll_yield(try_ready, r, until) == 0) {
-                learn(p, t0);
-                return 0;
-            }
+    mp__deadline d = mp__deadline_in(timeout_ms); /* 0 reads no clock */
+    uint64_t t0 = 0;
+    if (d != MP__DL_NOW && p->spin) {
+        t0 = mp__os_now_ns();
+        uint64_t until = t0 + atomic_load_explicit(&p->wait_window,
+                                                   memory_order_relaxed);
+        if (mp__poll_yield(try_ready, r, mp__deadline_min(until, d)) == 0) {
+            learn(p, t0);
+            return 0;
         }
     }
     int rc = 0;
     mp__pool_lock(p);
-    while (!ready_for_me(r) && !rc) {
-        if (timeout_ms == 0) {
-            rc = MP_EAGAIN;
-        } else if (timeout_ms < 0) {
-            apr_thread_cond_wait(p->cv, p->mx);
-        } else {
-            uint64_t now = mp__os_now_ns();
-            if (now >= dl)
-                rc = MP_ETIMEDOUT;
-            else
-                apr_thread_cond_timedwait(
-                    p->cv, p->mx, (apr_interval_time_t)((dl - now) / 1000 + 1));
-        }
-    }
+    while (!ready_for_me(r) && !rc)
+        rc = mp__pool_cv_wait(p, d);
     apr_thread_mutex_unlock(p->mx);
     if (!rc)
         learn(p, t0);
@@ -336,25 +318,12 @@ int mp_imap_next(mp_imap *it, long timeout_ms, mp_buf *buf, size_t *index) {
     mp_result *r = it->r;
     if (it->next >= r->n)
         return MP_ENOENT;
-    uint64_t dl = timeout_ms > 0
-                      ? mp__os_now_ns() + (uint64_t)timeout_ms * 1000000u
-                      : 0;
+    mp__deadline d = mp__deadline_in(timeout_ms);
     size_t idx = 0;
     int rc = 0;
     mp__pool_lock(r->pool);
-    while (!imap_peek(it, &idx) && !rc) {
-        uint64_t now = mp__os_now_ns();
-        if (timeout_ms == 0)
-            rc = MP_EAGAIN;
-        else if (timeout_ms < 0)
-            apr_thread_cond_wait(r->pool->cv, r->pool->mx);
-        else if (now >= dl)
-            rc = MP_ETIMEDOUT;
-        else
-            apr_thread_cond_timedwait(
-                r->pool->cv, r->pool->mx,
-                (apr_interval_time_t)((dl - now) / 1000 + 1));
-    }
+    while (!imap_peek(it, &idx) && !rc)
+        rc = mp__pool_cv_wait(r->pool, d);
     apr_thread_mutex_unlock(r->pool->mx);
     if (rc)
         return rc;

@@ -21,6 +21,19 @@ void mp__pool_lock(mp_pool *p) {
     apr_thread_mutex_lock(p->mx);
 }
 
+int mp__pool_cv_wait(mp_pool *p, mp__deadline d) {
+    if (d == MP__DL_FOREVER) {
+        apr_thread_cond_wait(p->cv, p->mx);
+        return 0;
+    }
+    uint64_t ns = mp__deadline_left_ns(d);
+    if (ns == 0)
+        return mp__deadline_err(d);
+    apr_thread_cond_timedwait(p->cv, p->mx,
+                              (apr_interval_time_t)(ns / 1000 + 1));
+    return 0;
+}
+
 void mp__pool_unref(mp_pool *p) {
     if (atomic_fetch_sub_explicit(&p->refs, 1, memory_order_acq_rel) != 1)
         return;

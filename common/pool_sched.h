@@ -100,7 +100,7 @@ struct mp_pool {
     _Atomic unsigned refs; /* the pool handle + every live result */
 
     int nworkers;
-    bool spin; /* waiters may spin: more than one CPU */
+    bool spin; /* waiters may poll: mp__spin_ok() */
     mp__pool_slot *w;
     mp_queue *rq;
     mp_conn *wake_rd, *wake_wr; /* tells the monitor the set changed */
@@ -123,6 +123,10 @@ struct mp_pool {
 /* Takes p->mx, polling it a little first when there are CPUs to spare. */
 #define MP__POOL_LOCK_POLLS 1000
 void mp__pool_lock(mp_pool *p);
+/* Sleeps on p->cv (p->mx held) until a broadcast or the deadline: 0, or
+ * mp__deadline_err(d) once d has passed (without sleeping). Callers loop
+ * on their condition. */
+int mp__pool_cv_wait(mp_pool *p, mp__deadline d);
 /* Drops a reference to p; the last frees its memory. */
 void mp__pool_unref(mp_pool *p);
 
