@@ -58,8 +58,16 @@ static int make_queues(mp_pool *p) {
     if (!rc)
         rc = mp_pipe(&p->wake_rd, &p->wake_wr, false);
     qo.capacity_bytes = MP__POOL_TASK_RING;
-    for (int i = 0; i < p->nworkers && !rc; i++)
-        rc = mp_queue_new(&p->w[i].tq, 0, &qo);
+    mp_shared_options so = {NULL, false, true};
+    size_t words = (sizeof(mp__pool_progress) + 7) / 8;
+    for (int i = 0; i < p->nworkers && !rc; i++) {
+        mp__pool_slot *w = &p->w[i];
+        rc = mp_queue_new(&w->tq, 0, &qo);
+        if (!rc)
+            rc = mp_array_new(&w->pga, MP_TYPE_ULONGLONG, words, NULL, &so);
+        if (!rc)
+            w->pg = mp_array_data(w->pga);
+    }
     return rc;
 }
 
@@ -74,6 +82,7 @@ static void destroy(mp_pool *p) {
         }
         mp__pool_chunks_free(w->head);
         mp_queue_free(w->tq);
+        mp_array_free(w->pga);
     }
     mp__pool_chunks_free(p->pend_head);
     mp_buf_free(&p->moved);

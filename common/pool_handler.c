@@ -102,6 +102,58 @@ static void break_pool(mp_pool *p, int status, int code) {
             mp_process_kill(p->w[i].proc);
 }
 
+/* Records what the dead worker of w kept of chunk c in its progress block:
+ * the results of calls it finished but had not posted. True when it died
+ * running the next call (c->done). */
+static bool take_kept(mp__pool_slot *w, mp__pool_chunk *c, done_list *d) {
+    const mp__pool_progress *pg = w->pg;
+    if (atomic_load_explicit(&pg->seq, memory_order_acquire) != c->seq)
+        return false; /* it died before starting c */
+    uint64_t done = atomic_load_explicit(&pg->done, memory_order_acquire);
+    uint32_t first = (uint32_t)(done >> 32), count = (uint32_t)done;
+    mp__rbuf r = {pg->data, sizeof pg->data};
+    for (uint32_t k = 0; k < count && first + k < c->count; k++) {
+        mp__pool_res_call rc;
+        if (mp__r_bytes(&r, &rc, sizeof rc) || rc.len > r.left)
+            break;
+        if (first + k >= c->done) { /* not posted (or not yet processed) */
+            mp_task_info info = {rc.status, rc.code, 0, 0};
+            set_one(d, c->r, c->first + first + k, &info, r.p, rc.len);
+            c->done = first + k + 1;
+        }
+        r.p += rc.len;
+        r.left -= rc.len;
+    }
+    uint32_t running = atomic_load_explicit(&pg->running, memory_order_acquire);
+    return running && running - 1 == c->done && c->done < c->count;
+}
+
+/* The chunk c taken by a worker that died: what it finished is recorded,
+ * the call it died in fails with info, and the calls after it go back to
+ * the head of the pending list, for another worker. */
+static void salvage(mp_pool *p, mp__pool_slot *w, mp__pool_chunk *c,
+                    done_list *d, const mp_task_info *info) {
+    if (take_kept(w, c, d))
+        set_one(d, c->r, c->first + c->done++, info, NULL, 0);
+    uint8_t *rest = NULL;
+    size_t len = 0;
+    if (c->done == c->count ||
+        mp__pool_task_rest(c->msg, c->msg_len, c->done, &rest, &len) != 0) {
+        fail_chunk(d, c, info); /* done, or the rest cannot be sent */
+        return;
+    }
+    mp__pool_chunk_drop_msg(c);
+    c->msg = rest;
+    c->msg_len = len;
+    c->first += c->done;
+    c->count -= c->done;
+    c->done = 0;
+    c->next = p->pend_head;
+    p->pend_head = c;
+    if (!p->pend_tail)
+        p->pend_tail = c;
+}
+
 /* A worker ended: fail what it took, hand the rest to a replacement. */
 static void on_died(mp_pool *p, uint32_t wi, uint32_t gen, done_list *d) {
     if (wi >= (uint32_t)p->nworkers)
@@ -123,8 +175,12 @@ static void on_died(mp_pool *p, uint32_t wi, uint32_t gen, done_list *d) {
             info.worker_pid = info.worker_exit = 0;
         taken = w->count;
     }
-    while (taken--)
-        fail_chunk(d, pop_head(w), &info);
+    while (taken--) {
+        if (p->state == MP__POOL_TERMINATE)
+            fail_chunk(d, pop_head(w), &info);
+        else
+            salvage(p, w, pop_head(w), d, &info);
+    }
     if (p->state == MP__POOL_RUN || p->state == MP__POOL_CLOSED) {
         /* A worker that cannot be replaced leaves its queue unserved: the
          * pool cannot keep its promises any more. */

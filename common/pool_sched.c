@@ -66,6 +66,7 @@ int mp__pool_start_worker(mp_pool *p, int i) {
     v[2] = mp_int(i);
     v[3] = mp_int(p->maxtasks);
     v[4] = mp_bytes(loc, loc_len);
+    v[5] = mp_array_arg(w->pga);
     if (p->initargs.n)
         memcpy(v + MP__POOL_WORKER_FIXED_ARGS, p->initargs.v,
                p->initargs.n * sizeof *v);
@@ -153,7 +154,6 @@ static void give_pending(mp_pool *p) {
         p->pend_head = next;
         if (!next)
             p->pend_tail = NULL;
-        mp__pool_chunk_drop_msg(c);
     }
 }
 
@@ -204,12 +204,8 @@ static mp__pool_chunk *unlink_seq(mp__pool_slot *w, uint32_t seq) {
     return c;
 }
 
-/* Puts c back at the head of the pending list, its message taken from
- * *msg (which is left empty). */
-static void unsend(mp_pool *p, mp__pool_chunk *c, mp_buf *msg) {
-    c->msg = msg->data;
-    c->msg_len = msg->len;
-    *msg = (mp_buf){0};
+/* Puts c back at the head of the pending list. */
+static void unsend(mp_pool *p, mp__pool_chunk *c) {
     c->next = p->pend_head;
     p->pend_head = c;
     if (!p->pend_tail)
@@ -236,8 +232,8 @@ static void steal(mp_pool *p) {
                 unlink_seq(v, mp__pool_task_seq(p->moved.data));
             /* w's ring is empty and as large as v's, so this does not
              * fail; if it did, the chunk would wait as pending. */
-            if (give(w, c, p->moved.data, p->moved.len) != 0) {
-                unsend(p, c, &p->moved);
+            if (give(w, c, c->msg, c->msg_len) != 0) {
+                unsend(p, c);
                 return;
             }
             moved++;

@@ -18,8 +18,12 @@
  * worker has ended; so when the handler meets a death every result the
  * worker published is already processed, and exactly (chunks in the FIFO)
  * - (items still in the queue) chunks were taken by the dead worker without
- * being finished: their unfinished calls fail with MP_EWORKER. The items
- * still queued go to the replacement, which takes over the same queue.
+ * being finished (one at most: a worker posts a chunk's last results
+ * before it takes the next). Of that chunk, the results the worker kept in
+ * its progress block (pool_wire.h) are recorded, the call it was running
+ * fails with MP_EWORKER, and the calls after it go back to the pending
+ * list. The items still queued go to the replacement, which takes over the
+ * same queue.
  * Nothing here depends on the dead worker having released anything: the
  * queue's locks are robust and its state words are published atomically.
  *
@@ -57,7 +61,8 @@ typedef struct mp__pool_chunk {
     mp_result *r;
     uint32_t first, count, done;
     uint32_t seq;
-    uint8_t *msg; /* encoded task item while not in a task queue */
+    uint8_t *msg; /* encoded task item, kept until the chunk is done: the
+                     calls after a dead worker's are sent again */
     size_t msg_len;
     struct mp__pool_chunk *next;
     uint8_t inl[]; /* msg, when it is at most MP__POOL_INLINE_MSG bytes */
@@ -69,6 +74,8 @@ typedef struct mp__pool_slot {
     uint32_t gen;     /* bumped at each replacement */
     bool reported;    /* the monitor posted its death */
     mp_queue *tq;
+    mp_array *pga;          /* holds pg, shared with the worker */
+    mp__pool_progress *pg;  /* its current chunk (pool_wire.h) */
     mp__pool_chunk *head, *tail; /* chunks in tq or running, in order */
     uint32_t count;
     uint32_t seq; /* next chunk's seq */
@@ -140,7 +147,7 @@ void mp__pool_dispatch(mp_pool *p);
 /* Moves to MP__POOL_DRAINING when closed and idle (lock held). */
 void mp__pool_maybe_drain(mp_pool *p);
 
-/* Frees c's message (once put, or when c fails unsent). */
+/* Frees c's message (when c is done or failed). */
 void mp__pool_chunk_drop_msg(mp__pool_chunk *c);
 /* Frees a list of chunks and their messages. */
 void mp__pool_chunks_free(mp__pool_chunk *c);

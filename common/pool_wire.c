@@ -1,4 +1,5 @@
 /* The pool's messages over its shared-memory queues (see pool_wire.h). */
+#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
@@ -22,10 +23,46 @@ int mp__pool_post(mp_queue *rq, const mp__pool_res_hdr *h, const void *body,
     return mp__queue_putv(rq, v, 2, MP_INFINITE);
 }
 
+int mp__pool_post_call(mp_queue *rq, const mp__pool_res_hdr *h,
+                       const mp__pool_res_call *call, const void *data) {
+    mp__qvec v[3] = {{h, sizeof *h}, {call, sizeof *call}, {data, call->len}};
+    return mp__queue_putv(rq, v, 3, MP_INFINITE);
+}
+
 int mp__pool_post_ctl(mp_queue *rq, mp__pool_msg kind, uint32_t worker,
                       uint32_t seq, int32_t code) {
     mp__pool_res_hdr h = {MP__POOL_MAGIC, kind, worker, seq, 0, 0, code, 0};
     return mp__pool_post(rq, &h, NULL, 0);
+}
+
+int mp__pool_task_rest(const void *msg, size_t len, uint32_t skip,
+                       uint8_t **out, size_t *out_len) {
+    mp__pool_task_hdr h;
+    if (len < sizeof h)
+        return MP_EPROTO;
+    memcpy(&h, msg, sizeof h);
+    mp__rbuf r = {(const uint8_t *)msg + sizeof h, len - sizeof h};
+    if (h.magic != MP__POOL_MAGIC || h.fn_len > r.left || skip >= h.count)
+        return MP_EPROTO;
+    size_t head = sizeof h + h.fn_len;
+    r.p += h.fn_len;
+    r.left -= h.fn_len;
+    for (uint32_t i = 0; i < skip; i++) {
+        const void *blob;
+        size_t blen;
+        if (mp__r_blob(&r, &blob, &blen, MP__ARGS_MAX))
+            return MP_EPROTO;
+    }
+    uint8_t *m = malloc(head + r.left);
+    if (!m)
+        return MP_ENOMEM;
+    h.count -= skip;
+    memcpy(m, &h, sizeof h);
+    memcpy(m + sizeof h, (const uint8_t *)msg + sizeof h, h.fn_len);
+    memcpy(m + head, r.p, r.left);
+    *out = m;
+    *out_len = head + r.left;
+    return 0;
 }
 
 typedef struct get_call {

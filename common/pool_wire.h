@@ -13,6 +13,7 @@
 #ifndef MP_COMMON_POOL_WIRE_H
 #define MP_COMMON_POOL_WIRE_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -58,6 +59,25 @@ typedef struct mp__pool_res_call {
     uint32_t pad;
 } mp__pool_res_call;
 
+/* What a worker has done of its current chunk, in memory it shares with
+ * the parent (one per worker slot, handed to the worker as an mp_array).
+ * The worker keeps the results it has not posted yet here, not in its own
+ * memory, so that when it dies the parent still has them: the parent then
+ * fails only the call that was running and gives the calls after it to
+ * another worker, whatever the chunk size. The parent reads it only once
+ * the worker has ended. Each word is stored whole, and a record is written
+ * before the word that counts it, so a worker killed anywhere leaves a
+ * consistent view: old or new. */
+typedef struct mp__pool_progress {
+    _Atomic uint32_t seq;     /* the chunk these words describe */
+    _Atomic uint32_t running; /* 1 + the call running (in the chunk), or 0 */
+    _Atomic uint64_t done;    /* first << 32 | count: data holds the results
+                                 of calls [first, first + count) */
+    /* Per call: an mp__pool_res_call, then its bytes. A result too large
+     * for the rest is posted at once on its own. */
+    uint8_t data[MP__POOL_FLUSH_BYTES];
+} mp__pool_progress;
+
 /* The seq of an encoded task item (msg holds at least the header), and
  * setting it: the parent numbers a chunk when it gives it to a worker. */
 uint32_t mp__pool_task_seq(const void *msg);
@@ -67,9 +87,18 @@ void mp__pool_task_set_seq(void *msg, uint32_t seq);
  * blocking while it is full. 0 or mp_queue_put's errors. */
 int mp__pool_post(mp_queue *rq, const mp__pool_res_hdr *h, const void *body,
                   size_t len);
+/* Posts the result of one call (first in h) with its bytes. */
+int mp__pool_post_call(mp_queue *rq, const mp__pool_res_hdr *h,
+                       const mp__pool_res_call *call, const void *data);
 /* Posts a message without body: kind, worker slot, seq and code. */
 int mp__pool_post_ctl(mp_queue *rq, mp__pool_msg kind, uint32_t worker,
                       uint32_t seq, int32_t code);
+
+/* The task item for the calls of msg (len bytes) after the first skip:
+ * same function, the remaining calls (malloc'd into *out). MP_EPROTO if
+ * msg is not a task item with more than skip calls, MP_ENOMEM. */
+int mp__pool_task_rest(const void *msg, size_t len, uint32_t skip,
+                       uint8_t **out, size_t *out_len);
 
 /* Polling before sleeping, with a window that adapts. Each of the pool's
  * waits (a worker for its next task, the handler for the next result, a

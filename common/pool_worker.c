@@ -37,8 +37,9 @@ typedef struct worker {
     mp_queue *tq, *rq;
     uint32_t slot;
     size_t max_item;  /* of a result record's payload */
-    mp__wbuf out;     /* results of the current chunk not yet posted */
-    uint32_t out_first, out_count;
+    mp__pool_progress *pg; /* shared with the parent (pool_wire.h) */
+    size_t out_len;        /* bytes of pg->data in use */
+    uint32_t out_first, out_count; /* the calls whose results are there */
     mp_call call;
     struct {
         uint8_t *loc;
@@ -73,20 +74,53 @@ static int resolve(worker *x, const uint8_t *loc, size_t len, mp_target *fn) {
     return rc;
 }
 
-/* Posts the buffered results of calls [out_first, out_first + out_count). */
+/* Tells the parent (through pg) which calls of the chunk have their
+ * results in pg->data. */
+static void publish(worker *x) {
+    atomic_store_explicit(&x->pg->done,
+                          (uint64_t)x->out_first << 32 | x->out_count,
+                          memory_order_release);
+}
+
+/* Posts the kept results of calls [out_first, out_first + out_count). */
 static int flush(worker *x, uint32_t seq) {
     if (!x->out_count)
         return 0;
     mp__pool_res_hdr h = {MP__POOL_MAGIC, MP__POOL_MSG_RESULT, x->slot, seq,
                           x->out_first, x->out_count, 0, 0};
-    int rc = mp__pool_post(x->rq, &h, x->out.data, x->out.len);
-    x->out.len = 0;
+    int rc = mp__pool_post(x->rq, &h, x->pg->data, x->out_len);
+    x->out_len = 0;
     x->out_first += x->out_count;
     x->out_count = 0;
+    publish(x);
     return rc;
 }
 
-/* Runs one call of a chunk and buffers its outcome. */
+/* Keeps the outcome of the call that just ran (the next of the chunk) in
+ * pg, or posts it at once when it does not fit there. */
+static int keep(worker *x, uint32_t seq, const mp__pool_res_call *rc,
+                const void *data) {
+    size_t need = sizeof *rc + rc->len;
+    if (x->out_len + need > sizeof x->pg->data && flush(x, seq))
+        return MP_ECLOSED;
+    if (need > sizeof x->pg->data) {
+        mp__pool_res_hdr h = {MP__POOL_MAGIC, MP__POOL_MSG_RESULT, x->slot,
+                              seq, x->out_first, 1, 0, 0};
+        int err = mp__pool_post_call(x->rq, &h, rc, data);
+        x->out_first++;
+        publish(x);
+        return err ? MP_ECLOSED : 0;
+    }
+    memcpy(x->pg->data + x->out_len, rc, sizeof *rc);
+    if (rc->len)
+        memcpy(x->pg->data + x->out_len + sizeof *rc, data, rc->len);
+    x->out_len += need;
+    x->out_count++;
+    publish(x);
+    return 0;
+}
+
+/* Runs one call of a chunk and keeps its outcome. */
 static int run_call(worker *x, mp_target fn, int fn_rc, mp__rbuf *r,
                     uint32_t seq) {
     const void *blob;
@@ -107,6 +141,9 @@ static int run_call(worker *x, mp_target fn, int fn_rc, mp__rbuf *r,
     if (!rc.status) {
         x->call.v = a.v;
         x->call.n = a.n;
+        atomic_store_explicit(&x->pg->running,
+                              x->out_first + x->out_count + 1,
+                              memory_order_release);
         rc.code = fn(&x->call);
         rc.status = rc.code ? MP_ETASK : 0;
         mp__argv_free(&a);
@@ -117,14 +154,22 @@ static int run_call(worker *x, mp_target fn, int fn_rc, mp__rbuf *r,
         len = 0;
     }
     rc.len = (uint32_t)len;
-    if (x->out.len + sizeof rc + len > x->max_item && flush(x, seq))
-        return MP_ECLOSED;
-    mp__w_bytes(&x->out, &rc, sizeof rc);
-    mp__w_bytes(&x->out, x->call.ret.data, len);
-    x->out_count++;
-    if (x->out.err)
-        return x->out.err;
-    return x->out.len >= MP__POOL_FLUSH_BYTES ? flush(x, seq) : 0;
+    int err = keep(x, seq, &rc, x->call.ret.data);
+    /* After keep: a worker killed in between is seen as having finished
+     * the call (its result is kept) rather than running it. */
+    atomic_store_explicit(&x->pg->running, 0, memory_order_release);
+    return err;
+}
+
+/* The parent's view of a chunk that has just been taken: nothing done. The
+ * seq goes last, so a worker killed before it is seen as not having
+ * started the chunk. */
+static void begin_chunk(worker *x, uint32_t seq) {
+    x->out_len = 0;
+    x->out_first = x->out_count = 0;
+    atomic_store_explicit(&x->pg->running, 0, memory_order_relaxed);
+    publish(x);
+    atomic_store_explicit(&x->pg->seq, seq, memory_order_release);
 }
 
 static int run_chunk(worker *x, const mp_buf *msg) {
@@ -139,8 +184,7 @@ static int run_chunk(worker *x, const mp_buf *msg) {
     int fn_rc = resolve(x, r.p, h.fn_len, &fn);
     r.p += h.fn_len;
     r.left -= h.fn_len;
-    x->out.len = 0;
-    x->out_first = x->out_count = 0;
+    begin_chunk(x, h.seq);
     for (uint32_t i = 0; i < h.count; i++) {
         int rc = run_call(x, fn, fn_rc, &r, h.seq);
         if (rc)
@@ -170,7 +214,6 @@ static int run_initializer(worker *x, mp_call *call) {
 }
 
 static void worker_free(worker *x) {
-    mp__w_free(&x->out);
     mp_buf_free(&x->call.ret);
     for (int i = 0; i < FN_CACHE; i++)
         free(x->fns[i].loc);
@@ -183,8 +226,11 @@ int mp__pool_worker_main(mp_call *call) {
     x.rq = mp_arg_obj(mp_call_arg(call, 1), MP_OBJ_QUEUE);
     x.slot = (uint32_t)mp_arg_int(mp_call_arg(call, 2));
     uint64_t maxtasks = (uint64_t)mp_arg_int(mp_call_arg(call, 3));
-    if (!x.tq || !x.rq || call->n < MP__POOL_WORKER_FIXED_ARGS)
+    mp_array *pg = mp_arg_array(mp_call_arg(call, 5));
+    if (!x.tq || !x.rq || !pg || call->n < MP__POOL_WORKER_FIXED_ARGS ||
+        mp_array_len(pg) * sizeof(uint64_t) < sizeof *x.pg)
         return 70;
+    x.pg = mp_array_data(pg);
     x.max_item = mp_queue_max_item(x.rq) - sizeof(mp__pool_res_hdr);
     int rc = run_initializer(&x, call);
     if (rc) {

@@ -108,6 +108,15 @@ static mp_pool *reporting_pool(int m, int64_t value, mp_queue **q) {
     return reporting_pool_n(2, m, value, q);
 }
 
+/* Waits for the n initializer reports of a reporting pool: every worker is
+ * up and waiting for tasks. */
+static void wait_workers(mp_queue *q, int n) {
+    mp_buf b = {0};
+    for (int i = 0; i < n; i++)
+        MP_CHECK_OK(mp_queue_get(q, &b, 60000));
+    mp_buf_free(&b);
+}
+
 /* Reports its pid through the initializer's queue, then waits to be killed
  * (bounded: a minute). */
 static int t_report_and_hang(mp_call *c) {
@@ -117,6 +126,13 @@ static int t_report_and_hang(mp_call *c) {
         return 1;
     mp_test_sleep_ms(60000);
     return 2;
+}
+
+/* Squares arg 0, or (arg 1 set) reports and hangs as t_report_and_hang. */
+static int t_square_or_hang(mp_call *c) {
+    if (mp_arg_int(mp_call_arg(c, 1)))
+        return t_report_and_hang(c);
+    return t_square(c);
 }
 
 enum crash { C_EXIT, C_ABORT, C_SEGV };
@@ -843,56 +859,118 @@ static void test_crash_every_task(void) {
     mp_pool_free(p);
 }
 
-/* Returns arg 0, or exits at once when arg 1 is set. */
+/* Returns arg 2 bytes of value arg 0 (an int when arg 2 is 0), or exits
+ * when arg 1 is set. */
 static int t_value_or_exit(mp_call *c) {
-    if (mp_arg_int(mp_call_arg(c, 1)))
+    int64_t v = mp_arg_int(mp_call_arg(c, 0));
+    size_t size = (size_t)mp_arg_int(mp_call_arg(c, 2));
+    if (mp_arg_int(mp_call_arg(c, 1))) {
+        fflush(NULL);
         _Exit(5);
-    return mp_call_return_int(c, mp_arg_int(mp_call_arg(c, 0)));
+    }
+    if (!size)
+        return mp_call_return_int(c, v);
+    unsigned char *b = malloc(size);
+    if (!b)
+        return 1;
+    memset(b, (int)(v & 0xff), size);
+    int rc = mp_call_return(c, b, size);
+    free(b);
+    return rc;
 }
 
-/* A map whose worker dies inside a chunk: the crashing call fails with
- * MP_EWORKER, calls of its chunk that were not reported yet fail with it,
- * every other chunk succeeds. */
-static void test_crash_in_map_chunk(void) {
+/* Whether item i of r is what t_value_or_exit(i, 0, size) returns. */
+static bool item_is(mp_result *r, size_t i, size_t size) {
+    const void *ptr;
+    size_t len;
+    if (mp_result_item(r, i, &ptr, &len, NULL) != 0)
+        return false;
+    if (!size)
+        return len == sizeof(int64_t) && item_int(r, i) == (int64_t)i;
+    const unsigned char *b = ptr;
+    return len == size && b[0] == (i & 0xff) && b[size - 1] == (i & 0xff);
+}
+
+/* Issue 15: a worker that dies inside a chunk fails exactly the call it
+ * was running, whatever the chunk size: the calls before it in the chunk
+ * keep their results (some posted, some kept in the progress block), the
+ * calls after it run on another worker. Results of every size: small,
+ * 40 KiB (a flush inside the chunk), 100 KiB (too large to keep: posted on
+ * its own). */
+static void check_crash_in_chunk(size_t chunk, bool sized) {
     mp_pool *p = new_pool(2, MP_START_DEFAULT);
-    enum { N = 24, CHUNK = 6, BAD = 9 };
-    mp_arg args[N][2];
+    enum { N = 24, BAD = 9 };
+    static const size_t sizes[3] = {0, 40 << 10, 100 << 10};
+    mp_arg args[N][3];
     mp_args items[N];
     for (int i = 0; i < N; i++) {
         args[i][0] = mp_int(i);
         args[i][1] = mp_int(i == BAD);
-        items[i] = (mp_args){2, args[i]};
+        args[i][2] = mp_int(sized ? (int64_t)sizes[i % 3] : 0);
+        items[i] = (mp_args){3, args[i]};
     }
     mp_result *r = NULL;
-    MP_CHECK_RC(mp_pool_map(p, t_value_or_exit, items, N, CHUNK, &r),
+    MP_CHECK_RC(mp_pool_map(p, t_value_or_exit, items, N, chunk, &r),
                 MP_EWORKER);
-    int ok = 0, other = 0;
-    for (int i = 0; i < N; i++) {
-        int rc = mp_result_item(r, (size_t)i, NULL, NULL, NULL);
-        if (i / CHUNK != BAD / CHUNK)
-            ok += rc == 0 && item_int(r, (size_t)i) == i;
-        else if (i == BAD)
-            MP_CHECK_RC(rc, MP_EWORKER);
-        else
-            other += rc == 0 || rc == MP_EWORKER;
-    }
-    CU_ASSERT_EQUAL(ok, N - CHUNK);
-    CU_ASSERT_EQUAL(other, CHUNK - 1);
+    int ok = 0;
+    for (int i = 0; i < N; i++)
+        if (i != BAD)
+            ok += item_is(r, (size_t)i, sized ? sizes[i % 3] : 0);
+    CU_ASSERT_EQUAL(ok, N - 1);
+    mp_task_info info;
+    MP_CHECK_RC(mp_result_item(r, BAD, NULL, NULL, &info), MP_EWORKER);
+    CU_ASSERT_EQUAL(info.worker_exit, 5);
     mp_result_free(r);
     MP_CHECK_OK(mp_pool_apply(p, t_square, MP_ARGS(mp_int(4)), NULL));
     close_join_free(p);
 }
 
-/* ---- scheduling: no task waits for a busy worker while one is idle ---- */
-
-/* Waits for the n initializer reports of a reporting pool: every worker is
- * up and waiting for tasks. */
-static void wait_workers(mp_queue *q, int n) {
-    mp_buf b = {0};
-    for (int i = 0; i < n; i++)
-        MP_CHECK_OK(mp_queue_get(q, &b, 60000));
-    mp_buf_free(&b);
+static void test_crash_in_map_chunk(void) {
+    check_crash_in_chunk(6, false);
+    check_crash_in_chunk(24, false);
+    check_crash_in_chunk(24, true);
 }
+
+/* A worker killed from outside in the middle of a chunk: only the call it
+ * was running fails; the results of the calls it finished before (kept,
+ * not yet posted) and the calls after it all come back. */
+static void test_crash_external_kill_in_chunk(void) {
+    for (int m = 0; m < mp_test_nmethods; m++) {
+        mp_queue *q;
+        mp_pool *p = reporting_pool(m, 1, &q);
+        wait_workers(q, 2);
+        enum { N = 16, HANG = 5 };
+        mp_arg args[N][2];
+        mp_args items[N];
+        for (int i = 0; i < N; i++) {
+            args[i][0] = mp_int(i);
+            args[i][1] = mp_int(i == HANG);
+            items[i] = (mp_args){2, args[i]};
+        }
+        mp_result *r = NULL;
+        MP_CHECK_OK(mp_pool_map_async(p, t_square_or_hang, items, N, N, NULL,
+                                      &r));
+        mp_buf b = {0};
+        MP_CHECK_OK(mp_queue_get(q, &b, 30000));
+        long victim = (long)buf_int(&b);
+        CU_ASSERT_EQUAL(kill_pid(victim), 0);
+        MP_CHECK_RC(mp_result_get(r, 30000, NULL), MP_EWORKER);
+        int ok = 0;
+        for (int i = 0; i < N; i++)
+            if (i != HANG)
+                ok += item_int(r, (size_t)i) == (int64_t)i * i;
+        CU_ASSERT_EQUAL(ok, N - 1);
+        long pid = 0;
+        MP_CHECK_OK(mp_result_worker(r, &pid, NULL));
+        CU_ASSERT_EQUAL(pid, victim);
+        mp_result_free(r);
+        mp_buf_free(&b);
+        close_join_free(p);
+        mp_queue_free(q);
+    }
+}
+
+/* ---- scheduling: no task waits for a busy worker while one is idle ---- */
 
 static ran get_ran(mp_result *r) {
     ran x = {0, 0, 0};
@@ -1072,6 +1150,8 @@ void mp_test_suite_pool(void) {
                   {"crash_external_kill", test_crash_external_kill},
                   {"crash_every_task", test_crash_every_task},
                   {"crash_in_map_chunk", test_crash_in_map_chunk},
+                  {"crash_external_kill_in_chunk",
+                   test_crash_external_kill_in_chunk},
                   {"short_tasks_not_behind_long",
                    test_short_tasks_not_behind_long},
                   {"mixed_tasks_keep_workers_busy",
