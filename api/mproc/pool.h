@@ -132,10 +132,11 @@ MP_EXTERN int mp_pool_apply(mp_pool *pool, mp_target fn, mp_args args,
 /** Submits fn(items[i]) for i in [0, n), sent to workers in chunks of
  * `chunksize` tasks (0: Python's rule, ceil(n / (4 * workers))); one result
  * object holds them all (mp_result_count, mp_result_item). n may be 0 (a
- * result that is ready at once). A worker reports a chunk's results when
- * the chunk ends (or every 64 KiB), so a worker dying inside a chunk fails
- * the calls of that chunk it had not reported yet, the crashing one
- * included, with MP_EWORKER; with chunksize 1 that is exactly the one call.
+ * result that is ready at once). Whatever the chunksize, a worker dying
+ * inside a chunk fails only the call it was running with MP_EWORKER: the
+ * calls it finished keep their results and the calls after it run on
+ * another worker. A chunk waits for its worker only while no other worker
+ * is idle: an idle worker takes over chunks queued behind a busy one.
  * Errors as mp_pool_apply_async, plus MP_EINVAL for NULL items with n > 0. */
 MP_EXTERN int mp_pool_map_async(mp_pool *pool, mp_target fn,
                                 const mp_args *items, size_t n,
