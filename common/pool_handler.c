@@ -124,7 +124,8 @@ static bool take_kept(mp__pool_slot *w, mp__pool_chunk *c, done_list *d) {
         r.p += rc.len;
         r.left -= rc.len;
     }
-    uint32_t running = atomic_load_explicit(&pg->running, memory_order_acquire);
+    uint32_t running =
+        atomic_load_explicit(&pg->running, memory_order_acquire);
     return running && running - 1 == c->done && c->done < c->count;
 }
 
@@ -205,17 +206,10 @@ static void on_message(mp_pool *p, const mp_buf *b, done_list *d) {
     if (h.magic != MP__POOL_MAGIC)
         return;
     switch (h.kind) {
-    case MP__POOL_MSG_RESULT:
-        on_result(p, &h, &r, d);
-        break;
-    case MP__POOL_MSG_DIED:
-        on_died(p, h.worker, h.seq, d);
-        break;
-    case MP__POOL_MSG_INIT_FAILED:
-        break_pool(p, MP_EWORKER, h.code);
-        break;
-    default: /* MP__POOL_MSG_KICK: just look at the state again */
-        break;
+    case MP__POOL_MSG_RESULT: on_result(p, &h, &r, d); break;
+    case MP__POOL_MSG_DIED: on_died(p, h.worker, h.seq, d); break;
+    case MP__POOL_MSG_INIT_FAILED: break_pool(p, MP_EWORKER, h.code); break;
+    default: /* MP__POOL_MSG_KICK: just look at the state again */ break;
     }
 }
 
@@ -308,8 +302,8 @@ static bool snapshot(mp_pool *p, watch *s) {
 static void report(mp_pool *p, watch *s, size_t k) {
     mp__pool_lock(p);
     mp__pool_slot *w = &p->w[s->slot[k]];
-    bool post = w->proc == s->items[k].obj && w->gen == s->gen[k] &&
-                !w->reported;
+    bool post =
+        w->proc == s->items[k].obj && w->gen == s->gen[k] && !w->reported;
     if (post)
         w->reported = true;
     apr_thread_mutex_unlock(p->mx);

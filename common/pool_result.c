@@ -143,8 +143,8 @@ void mp__result_finish(mp_pool *p, mp_result *list) {
  * callback (the handler thread). Lock held. */
 static bool ready_for_me(const mp_result *r) {
     return is_ready(r) ||
-           (r->complete && apr_os_thread_equal(r->pool->handler_id,
-                                               apr_os_thread_current()));
+           (r->complete &&
+            apr_os_thread_equal(r->pool->handler_id, apr_os_thread_current()));
 }
 
 /* A waiter polls before it sleeps (see MP__POOL_POLL_MAX_NS): a task's round
@@ -160,9 +160,7 @@ static void learn(mp_pool *p, uint64_t t0) {
     atomic_store_explicit(&p->wait_window, w, memory_order_relaxed);
 }
 
-static int try_ready(void *r) {
-    return is_ready(r) ? 0 : MP_EAGAIN;
-}
+static int try_ready(void *r) { return is_ready(r) ? 0 : MP_EAGAIN; }
 
 int mp_result_wait(mp_result *r, long timeout_ms) {
     if (!r || timeout_ms < MP_INFINITE)
@@ -174,8 +172,8 @@ int mp_result_wait(mp_result *r, long timeout_ms) {
     uint64_t t0 = 0;
     if (d != MP__DL_NOW && p->spin) {
         t0 = mp__os_now_ns();
-        uint64_t until = t0 + atomic_load_explicit(&p->wait_window,
-                                                   memory_order_relaxed);
+        uint64_t until =
+            t0 + atomic_load_explicit(&p->wait_window, memory_order_relaxed);
         if (mp__poll_yield(try_ready, r, mp__deadline_min(until, d)) == 0) {
             learn(p, t0);
             return 0;

@@ -74,8 +74,8 @@ typedef struct mp__pool_slot {
     uint32_t gen;     /* bumped at each replacement */
     bool reported;    /* the monitor posted its death */
     mp_queue *tq;
-    mp_array *pga;          /* holds pg, shared with the worker */
-    mp__pool_progress *pg;  /* its current chunk (pool_wire.h) */
+    mp_array *pga;               /* holds pg, shared with the worker */
+    mp__pool_progress *pg;       /* its current chunk (pool_wire.h) */
     mp__pool_chunk *head, *tail; /* chunks in tq or running, in order */
     uint32_t count;
     uint32_t seq; /* next chunk's seq */
@@ -123,7 +123,7 @@ struct mp_pool {
     mp_start_method method;
 
     _Atomic(mp__pool_fn *) fns; /* pushed under mx, read without it */
-    mp__pool_arena alloc; /* results and chunks; outlives every result */
+    mp__pool_arena alloc;       /* results and chunks; outlives every result */
     _Atomic uint32_t wait_window; /* mp_result_wait's poll, adapting */
 };
 

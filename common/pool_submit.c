@@ -73,8 +73,8 @@ typedef struct chunk_list {
  * small message lives in the chunk's own block (one allocation per
  * apply_async); a big one keeps w's heap block, which goes once the worker
  * has it. w is left empty for the next chunk. */
-static int seal_chunk(chunk_list *l, mp__wbuf *w, mp_result *r,
-                      uint32_t first, uint32_t count) {
+static int seal_chunk(chunk_list *l, mp__wbuf *w, mp_result *r, uint32_t first,
+                      uint32_t count) {
     bool inl = w->len <= MP__POOL_INLINE_MSG;
     mp__pool_chunk *c =
         mp__pool_alloc(&r->pool->alloc, sizeof *c + (inl ? w->len : 0));
@@ -227,9 +227,9 @@ int mp_pool_apply(mp_pool *p, mp_target fn, mp_args args, mp_buf *buf) {
     return rc;
 }
 
-int mp_pool_map_async(mp_pool *p, mp_target fn, const mp_args *items,
-                      size_t n, size_t chunksize,
-                      const mp_result_options *opts, mp_result **out) {
+int mp_pool_map_async(mp_pool *p, mp_target fn, const mp_args *items, size_t n,
+                      size_t chunksize, const mp_result_options *opts,
+                      mp_result **out) {
     return submit(p, fn, items, n, chunksize, MP__RESULT_MAP, opts, out);
 }
 
@@ -266,4 +266,3 @@ int mp_pool_imap_unordered(mp_pool *p, mp_target fn, const mp_args *items,
                            size_t n, size_t chunksize, mp_imap **it) {
     return imap_new(p, fn, items, n, chunksize, true, it);
 }
-

@@ -83,6 +83,21 @@ typedef struct mp__pool_progress {
 uint32_t mp__pool_task_seq(const void *msg);
 void mp__pool_task_set_seq(void *msg, uint32_t seq);
 
+/* The header of a result message: calls [first, first + count) of the
+ * worker slot's chunk seq. */
+static inline mp__pool_res_hdr mp__pool_result_hdr(uint32_t worker,
+                                                   uint32_t seq,
+                                                   uint32_t first,
+                                                   uint32_t count) {
+    mp__pool_res_hdr h = {
+        MP__POOL_MAGIC, MP__POOL_MSG_RESULT, 0, 0, 0, 0, 0, 0};
+    h.worker = worker;
+    h.seq = seq;
+    h.first = first;
+    h.count = count;
+    return h;
+}
+
 /* Puts h, then len bytes of body, into the result queue as one item,
  * blocking while it is full. 0 or mp_queue_put's errors. */
 int mp__pool_post(mp_queue *rq, const mp__pool_res_hdr *h, const void *body,

@@ -36,9 +36,9 @@ static int fn_decode(const uint8_t *p, size_t n, mp_target *fn) {
 typedef struct worker {
     mp_queue *tq, *rq;
     uint32_t slot;
-    size_t max_item;  /* of a result record's payload */
-    mp__pool_progress *pg; /* shared with the parent (pool_wire.h) */
-    size_t out_len;        /* bytes of pg->data in use */
+    size_t max_item;               /* of a result record's payload */
+    mp__pool_progress *pg;         /* shared with the parent (pool_wire.h) */
+    size_t out_len;                /* bytes of pg->data in use */
     uint32_t out_first, out_count; /* the calls whose results are there */
     mp_call call;
     struct {
@@ -86,8 +86,8 @@ static void publish(worker *x) {
 static int flush(worker *x, uint32_t seq) {
     if (!x->out_count)
         return 0;
-    mp__pool_res_hdr h = {MP__POOL_MAGIC, MP__POOL_MSG_RESULT, x->slot, seq,
-                          x->out_first, x->out_count, 0, 0};
+    mp__pool_res_hdr h =
+        mp__pool_result_hdr(x->slot, seq, x->out_first, x->out_count);
     int rc = mp__pool_post(x->rq, &h, x->pg->data, x->out_len);
     x->out_len = 0;
     x->out_first += x->out_count;
@@ -104,8 +104,8 @@ static int keep(worker *x, uint32_t seq, const mp__pool_res_call *rc,
     if (x->out_len + need > sizeof x->pg->data && flush(x, seq))
         return MP_ECLOSED;
     if (need > sizeof x->pg->data) {
-        mp__pool_res_hdr h = {MP__POOL_MAGIC, MP__POOL_MSG_RESULT, x->slot,
-                              seq, x->out_first, 1, 0, 0};
+        mp__pool_res_hdr h =
+            mp__pool_result_hdr(x->slot, seq, x->out_first, 1);
         int err = mp__pool_post_call(x->rq, &h, rc, data);
         x->out_first++;
         publish(x);
@@ -141,8 +141,7 @@ static int run_call(worker *x, mp_target fn, int fn_rc, mp__rbuf *r,
     if (!rc.status) {
         x->call.v = a.v;
         x->call.n = a.n;
-        atomic_store_explicit(&x->pg->running,
-                              x->out_first + x->out_count + 1,
+        atomic_store_explicit(&x->pg->running, x->out_first + x->out_count + 1,
                               memory_order_release);
         rc.code = fn(&x->call);
         rc.status = rc.code ? MP_ETASK : 0;
@@ -203,7 +202,9 @@ static int run_initializer(worker *x, mp_call *call) {
     int rc = resolve(x, loc, len, &init);
     if (!rc) {
         mp_call ic = {call->v + MP__POOL_WORKER_FIXED_ARGS,
-                      call->n - MP__POOL_WORKER_FIXED_ARGS, {0}, false};
+                      call->n - MP__POOL_WORKER_FIXED_ARGS,
+                      {0},
+                      false};
         rc = init(&ic);
         mp_buf_free(&ic.ret);
     }
