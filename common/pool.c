@@ -146,7 +146,7 @@ int mp_pool_new(mp_pool **pp, const mp_pool_options *opts) {
     p->method = method;
     p->state = MP__POOL_RUN;
     p->spin = mp__spin_ok();
-    atomic_init(&p->wait_window, MP__POOL_WAIT_NS);
+    atomic_init(&p->wait_window, MP__POLL_POOL_WAIT_NS);
     if ((rc = pool_init(p, opts)) != 0) {
         destroy(p);
         mp__pool_unref(p);

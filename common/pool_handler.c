@@ -226,7 +226,7 @@ static bool all_gone(mp_pool *p) {
 void *APR_THREAD_FUNC mp__pool_handler_main(apr_thread_t *t, void *arg) {
     mp_pool *p = arg;
     mp_buf b = {0};
-    uint32_t window = MP__POOL_YIELD_NS;
+    uint32_t window = MP__POLL_POOL_GET_NS;
     mp__pool_lock(p);
     p->handler_id = apr_os_thread_current();
     apr_thread_mutex_unlock(p->mx);

@@ -147,16 +147,16 @@ static bool ready_for_me(const mp_result *r) {
             apr_os_thread_equal(r->pool->handler_id, apr_os_thread_current()));
 }
 
-/* A waiter polls before it sleeps (see MP__POOL_POLL_MAX_NS): a task's round
+/* A waiter polls before it sleeps (see MP__POLL_POOL_MAX_NS): a task's round
  * trip is a few microseconds, far less than a sleep and a wake-up cost. It
  * yields between polls: the handler and the worker it waits for need a CPU
- * to finish. The window (base MP__POOL_WAIT_NS) is the pool's, shared by its
+ * to finish. The window (base MP__POLL_POOL_WAIT_NS) is the pool's, shared by its
  * waiting threads; learn() sets it from a wait that began at t0 (0: the
  * wait did not poll, and teaches nothing). */
 static void learn(mp_pool *p, uint64_t t0) {
     if (!t0)
         return;
-    uint32_t w = mp__pool_poll_next(mp__os_now_ns() - t0, MP__POOL_WAIT_NS);
+    uint32_t w = mp__poll_window_next(mp__os_now_ns() - t0, MP__POLL_POOL_WAIT_NS);
     atomic_store_explicit(&p->wait_window, w, memory_order_relaxed);
 }
 

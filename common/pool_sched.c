@@ -13,7 +13,7 @@ void mp__pool_lock(mp_pool *p) {
     /* The handler holds the lock for a batch of results, a few µs: a
      * submitter that meets it polls a little rather than sleep (and be
      * woken, which costs more than the wait). */
-    for (int i = 0; p->spin && i < MP__POOL_LOCK_POLLS; i++) {
+    for (int i = 0; p->spin && i < MP__SPIN_POOL_LOCK; i++) {
         if (apr_thread_mutex_trylock(p->mx) == APR_SUCCESS)
             return;
         mp__cpu_relax();

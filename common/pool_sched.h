@@ -127,8 +127,8 @@ struct mp_pool {
     _Atomic uint32_t wait_window; /* mp_result_wait's poll, adapting */
 };
 
-/* Takes p->mx, polling it a little first when there are CPUs to spare. */
-#define MP__POOL_LOCK_POLLS 1000
+/* Takes p->mx, polling it a little first when there are CPUs to spare
+ * (MP__SPIN_POOL_LOCK). */
 void mp__pool_lock(mp_pool *p);
 /* Sleeps on p->cv (p->mx held) until a broadcast or the deadline: 0, or
  * mp__deadline_err(d) once d has passed (without sleeping). Callers loop

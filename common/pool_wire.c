@@ -84,6 +84,6 @@ int mp__pool_get(mp_queue *q, mp_buf *b, uint32_t *window) {
     rc = mp__poll_yield(try_get, &c, t0 + *window);
     if (rc == MP_EAGAIN)
         rc = mp_queue_get(q, b, MP_INFINITE);
-    *window = mp__pool_poll_next(mp__os_now_ns() - t0, MP__POOL_YIELD_NS);
+    *window = mp__poll_window_next(mp__os_now_ns() - t0, MP__POLL_POOL_GET_NS);
     return rc;
 }

@@ -115,36 +115,9 @@ int mp__pool_post_ctl(mp_queue *rq, mp__pool_msg kind, uint32_t worker,
 int mp__pool_task_rest(const void *msg, size_t len, uint32_t skip,
                        uint8_t **out, size_t *out_len);
 
-/* Polling before sleeping, with a window that adapts. Each of the pool's
- * waits (a worker for its next task, the handler for the next result, a
- * caller for its result) first polls, giving the CPU away between polls:
- * on a machine with few CPUs a busy spin would take the core that the
- * thread we wait for (worker, handler or caller) needs to produce what we
- * wait for. Polling is what keeps a round trip at a few µs, because a
- * sleeping thread takes tens to hundreds of µs to wake (its CPU may have
- * halted). A fixed window was not enough: once one wake-up was slow, the
- * other two threads' windows ran out too, each round trip paid three
- * wake-ups, and the pool stayed there (round trips of 15–300 µs instead of
- * 5). So the window follows the waits: twice the last one, at least the
- * base and at most MP__POOL_POLL_MAX_NS, and back to the base after a wait
- * of MP__POOL_POLL_MAX_NS or more, which is idleness rather than a
- * hand-over. */
-#define MP__POOL_POLL_MAX_NS 500000u
-/* The base of the window of mp__pool_get (a worker, the handler). */
-#define MP__POOL_YIELD_NS 50000u
-/* The base of mp_result_wait's window. */
-#define MP__POOL_WAIT_NS 20000u
-
-/* The window after a wait of waited_ns, for a wait whose base is base. */
-static inline uint32_t mp__pool_poll_next(uint64_t waited_ns, uint32_t base) {
-    if (waited_ns >= MP__POOL_POLL_MAX_NS || 2 * waited_ns <= base)
-        return base;
-    return 2 * waited_ns < MP__POOL_POLL_MAX_NS ? (uint32_t)(2 * waited_ns)
-                                                : MP__POOL_POLL_MAX_NS;
-}
-
 /* mp_queue_get(q, b, MP_INFINITE), polling first for *window ns (base
- * MP__POOL_YIELD_NS); *window is the caller's own and adapts as above. */
+ * MP__POLL_POOL_GET_NS); *window is the caller's own and adapts
+ * (mp__poll_window_next, wait_policy.h). */
 int mp__pool_get(mp_queue *q, mp_buf *b, uint32_t *window);
 
 #endif

@@ -239,7 +239,7 @@ int mp__pool_worker_main(mp_call *call) {
         return rc;
     }
     mp_buf msg = {0};
-    uint32_t window = MP__POOL_YIELD_NS;
+    uint32_t window = MP__POLL_POOL_GET_NS;
     for (uint64_t done = 0; !maxtasks || done < maxtasks; done++) {
         rc = mp__pool_get(x.tq, &msg, &window);
         if (!rc)

@@ -49,6 +49,33 @@
 /* Slices of the queue's sleeps (see above: a lost wake-up costs one). */
 #define MP__SLEEP_SLICE_MS 250L
 
+/* The pool's three waits (a worker for its next task, the handler for the
+ * next result, a caller for its result) poll with yields, with a window
+ * that adapts (mp__poll_window_next). Polling keeps a round trip at a few
+ * microseconds; a fixed window was not enough: once one wake-up was slow,
+ * the other two threads' windows ran out too, each round trip paid three
+ * wake-ups, and the pool stayed there (round trips of 15-300 us instead
+ * of 5). So the window follows the waits: twice the last one, at least
+ * the base and at most MP__POLL_POOL_MAX_NS, and back to the base after a
+ * wait of MP__POLL_POOL_MAX_NS or more, which is idleness rather than a
+ * hand-over. */
+#define MP__POLL_POOL_MAX_NS 500000u
+#define MP__POLL_POOL_GET_NS 50000u  /* base: a worker, the handler */
+#define MP__POLL_POOL_WAIT_NS 20000u /* base: mp_result_wait's caller */
+
+/* The pool's lock (held for one batch of the handler) is polled this many
+ * rounds (a CPU pause each) before sleeping, when mp__spin_ok. */
+#define MP__SPIN_POOL_LOCK 1000
+
+/* The window after a wait of waited_ns, for a wait whose base is base. */
+static inline uint32_t mp__poll_window_next(uint64_t waited_ns,
+                                            uint32_t base) {
+    if (waited_ns >= MP__POLL_POOL_MAX_NS || 2 * waited_ns <= base)
+        return base;
+    return 2 * waited_ns < MP__POLL_POOL_MAX_NS ? (uint32_t)(2 * waited_ns)
+                                                : MP__POLL_POOL_MAX_NS;
+}
+
 /* mp_wait over a process the platform gives no waitable handle: its end
  * is checked between slices of this length of waiting on the rest. */
 #define MP__POLL_SENTINEL_MS 10
