@@ -6,7 +6,6 @@
 #define WIN32_LEAN_AND_MEAN
 #endif
 #include <windows.h>
-#include <sddl.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,39 +62,11 @@ void mp__os_conn_free(mp__os_conn *c) {
     free(c);
 }
 
-/* Only the owner may open our pipes (an owner-only DACL). */
-static int owner_sa(SECURITY_ATTRIBUTES *sa) {
-    HANDLE tok;
-    union {
-        TOKEN_USER u;
-        char buf[256];
-    } tu;
-    DWORD n;
-    wchar_t *sid = NULL, sddl[300];
-    int rc = 0;
-    if (!OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &tok))
-        return mp__win32_err(GetLastError());
-    if (!GetTokenInformation(tok, TokenUser, &tu, sizeof tu, &n) ||
-        !ConvertSidToStringSidW(tu.u.User.Sid, &sid))
-        rc = mp__win32_err(GetLastError());
-    CloseHandle(tok);
-    if (rc)
-        return rc;
-    _snwprintf(sddl, 300, L"D:P(A;;GA;;;%ls)", sid);
-    sddl[299] = 0;
-    LocalFree(sid);
-    sa->nLength = sizeof *sa;
-    sa->bInheritHandle = FALSE;
-    if (!ConvertStringSecurityDescriptorToSecurityDescriptorW(
-            sddl, SDDL_REVISION_1, &sa->lpSecurityDescriptor, NULL))
-        return mp__win32_err(GetLastError());
-    return 0;
-}
-
 static int create_instance(const wchar_t *name, DWORD access, bool first,
                            DWORD obuf, HANDLE *out) {
-    SECURITY_ATTRIBUTES sa;
-    int rc = owner_sa(&sa);
+    /* Only the owner may open our pipes. */
+    SECURITY_ATTRIBUTES sa = {sizeof sa, NULL, FALSE};
+    int rc = mp__win32_owner_sd(&sa.lpSecurityDescriptor);
     if (rc)
         return rc;
     DWORD open = access | FILE_FLAG_OVERLAPPED |

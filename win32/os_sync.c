@@ -14,10 +14,6 @@
 #include "../common/os_sync.h"
 #include "os_win32.h"
 
-/* From os_shm.c. */
-bool mp__win32_private_sa(SECURITY_ATTRIBUTES *sa, void **sd);
-wchar_t *mp__win32_kname(const char *name, int *rc);
-
 typedef struct mutex_state {
     _Atomic uint64_t owner; /* Win32 mutexes are recursive: we are not */
 } mutex_state;
@@ -39,19 +35,20 @@ static DWORD ms_of(mp__deadline d) {
 /* Creates (kind 's': semaphore, 'm': mutex) a kernel object, named or not. */
 static int kcreate(char kind, LONG value, LONG max, const char *name,
                    mp__handle *out) {
-    SECURITY_ATTRIBUTES sa;
-    void *sd = NULL;
+    SECURITY_ATTRIBUTES sa = {sizeof sa, NULL, FALSE};
     wchar_t *wn = NULL;
     int rc = 0;
     if (name && !(wn = mp__win32_kname(name, &rc)))
         return rc;
-    bool priv = wn && mp__win32_private_sa(&sa, &sd);
-    HANDLE h = kind == 's'
-                   ? CreateSemaphoreW(priv ? &sa : NULL, value, max, wn)
-                   : CreateMutexW(priv ? &sa : NULL, FALSE, wn);
+    if (wn && (rc = mp__win32_owner_sd(&sa.lpSecurityDescriptor))) {
+        free(wn);
+        return rc;
+    }
+    SECURITY_ATTRIBUTES *psa = wn ? &sa : NULL;
+    HANDLE h = kind == 's' ? CreateSemaphoreW(psa, value, max, wn)
+                           : CreateMutexW(psa, FALSE, wn);
     DWORD e = GetLastError();
-    if (sd)
-        LocalFree(sd);
+    LocalFree(sa.lpSecurityDescriptor);
     free(wn);
     if (!h)
         return mp__win32_err(e);
