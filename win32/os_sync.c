@@ -238,10 +238,30 @@ void mp__os_wait_close(mp__os_wait *w) {
     w->h = MP__BAD_HANDLE;
 }
 
-/* Windows has no fork: a thread's cached id never goes stale. */
+/* Windows has no fork: a thread's cached id never goes stale. The
+ * generation (see mp__os_thread_id) counts from gen_start, drawn by the
+ * first thread that asks. */
 MP__TLS uint64_t mp__os_tid_cache;
+static _Atomic uint32_t gen_next;
+static INIT_ONCE gen_once = INIT_ONCE_STATIC_INIT;
+
+static BOOL CALLBACK draw_gen(PINIT_ONCE once, PVOID arg, PVOID *ctx) {
+    LARGE_INTEGER t;
+    int local;
+    (void)once;
+    (void)arg;
+    (void)ctx;
+    QueryPerformanceCounter(&t);
+    atomic_store(&gen_next,
+                 mp__os_thread_gen_seed(GetCurrentProcessId(),
+                                        (uint64_t)t.QuadPart,
+                                        (uint64_t)(uintptr_t)&local));
+    return TRUE;
+}
 
 uint64_t mp__os_thread_id_slow(void) {
-    mp__os_tid_cache = GetCurrentThreadId();
+    InitOnceExecuteOnce(&gen_once, draw_gen, NULL, NULL);
+    uint32_t gen = atomic_fetch_add(&gen_next, 1);
+    mp__os_tid_cache = (uint64_t)gen << 32 | GetCurrentThreadId();
     return mp__os_tid_cache;
 }
