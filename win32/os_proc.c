@@ -19,6 +19,12 @@
 #define TERM_CODE 0x4D50000Fu
 #define KILL_CODE 0x4D500009u
 
+/* The exit code of a console process ended by Ctrl-C (or Ctrl-Break, or
+ * its console closing), STATUS_CONTROL_C_EXIT: reported as POSIX reports
+ * SIGINT, -2 (process.h promises it). */
+#define CTRL_C_CODE 0xC000013Au
+#define CTRL_C_EXIT (-2)
+
 bool mp__os_can_fork(void) { return false; }
 
 int mp__os_fork(mp__os_proc *out, bool daemon, bool *is_child) {
@@ -67,10 +73,43 @@ static HANDLE daemon_job(void) {
     return job;
 }
 
-/* The program to run, as UTF-16: exe, else this very program. */
+/* A path CreateProcessW accepts at any length: one of MAX_PATH or more
+ * becomes absolute and takes the `\\?\` form (`\\?\UNC\` for a share),
+ * which lifts the limit. Takes w (freed or returned). */
+static wchar_t *long_form(wchar_t *w, int *rc) {
+    if (wcslen(w) < MAX_PATH || wcsncmp(w, L"\\\\?\\", 4) == 0)
+        return w;
+    DWORD n = GetFullPathNameW(w, 0, NULL, NULL);
+    wchar_t *out = n ? malloc((n + 8) * sizeof *out) : NULL;
+    if (!out) {
+        *rc = n ? MP_ENOMEM : mp__win32_err(GetLastError());
+        *rc = *rc ? *rc : MP_ESYS;
+        free(w);
+        return NULL;
+    }
+    if (GetFullPathNameW(w, n, out + 8, NULL) + 1 != n) {
+        *rc = MP_ESYS;
+        free(out);
+        free(w);
+        return NULL;
+    }
+    free(w);
+    bool unc = out[8] == L'\\' && out[9] == L'\\';
+    /* "\\?\" + "C:\..." or "\\?\UNC\" + "server\share\...". */
+    const wchar_t *prefix = unc ? L"\\\\?\\UNC" : L"\\\\?\\";
+    size_t pl = wcslen(prefix), skip = unc ? 1 : 0;
+    memmove(out + pl, out + 8 + skip, (n - skip) * sizeof *out);
+    memcpy(out, prefix, pl * sizeof *out);
+    *rc = 0;
+    return out;
+}
+
+/* The program to run, as UTF-16: exe (UTF-8), else this very program. */
 static wchar_t *exe_path(const char *exe, int *rc) {
-    if (exe)
-        return mp__win32_wide(exe, rc);
+    if (exe) {
+        wchar_t *w = mp__win32_wide(exe, rc);
+        return w ? long_form(w, rc) : NULL;
+    }
     for (DWORD cap = MAX_PATH;; cap *= 2) {
         wchar_t *w = malloc(cap * sizeof *w);
         if (!w) {
@@ -85,7 +124,7 @@ static wchar_t *exe_path(const char *exe, int *rc) {
         }
         if (n < cap) {
             *rc = 0;
-            return w;
+            return long_form(w, rc);
         }
         free(w);
         if (cap >= 32768) {
@@ -276,9 +315,10 @@ int mp__os_proc_reap(mp__os_proc *p, int *code) {
         return MP_ESTATE;
     if (!GetExitCodeProcess((HANDLE)p->h, &c))
         return mp__win32_err(GetLastError());
-    *code = c == TERM_CODE   ? MP__OS_EXIT_TERMINATED
-            : c == KILL_CODE ? MP__OS_EXIT_KILLED
-                             : (int)c;
+    *code = c == TERM_CODE     ? MP__OS_EXIT_TERMINATED
+            : c == KILL_CODE   ? MP__OS_EXIT_KILLED
+            : c == CTRL_C_CODE ? CTRL_C_EXIT
+                               : (int)c;
     return 0;
 }
 
