@@ -239,8 +239,8 @@ void mp__os_wait_close(mp__os_wait *w) {
 }
 
 /* Windows has no fork: a thread's cached id never goes stale. The
- * generation (see mp__os_thread_id) counts from gen_start, drawn by the
- * first thread that asks. */
+ * generation (see mp__os_thread_id) counts on from a start that the first
+ * thread to ask draws. */
 MP__TLS uint64_t mp__os_tid_cache;
 static _Atomic uint32_t gen_next;
 static INIT_ONCE gen_once = INIT_ONCE_STATIC_INIT;
