@@ -102,10 +102,19 @@ int mp__os_wait_on(mp__os_wait *w, const void *word, uint32_t expected,
 void mp__os_wake(mp__os_wait *w, const void *word, int n);
 void mp__os_wait_close(mp__os_wait *w);
 
-/* An id of the calling thread, unique among the live threads of the
- * machine (Linux tid, Windows thread id); never 0. Inline, because every
- * lock acquire and release asks for it: a per-thread cache that the
- * backend's mp__os_thread_id_slow fills (and a forked child clears). */
+/* An id of the calling thread, never 0: its OS id (Linux tid, Windows
+ * thread id) in the low 32 bits, which is what a kernel object may hold
+ * (the futex word on Linux), and a generation in the high 32 bits. OS ids
+ * are recycled (Windows within a few hundred thread creations) while a
+ * lock's owner field outlives a dead owner, so the OS id alone would let a
+ * new thread pass for a dead one. The generation counts the threads of a
+ * process that asked, from a start drawn at random per process (again in a
+ * forked child): two threads of one process never share an id, and
+ * threads of two processes share one only if they share the OS id and the
+ * generation (odds of 2^-32 for each thread that reuses a dead owner's
+ * OS id). Inline, because every lock acquire and release asks for it: a
+ * per-thread cache that the backend's mp__os_thread_id_slow fills (and a
+ * forked child clears). */
 /* Our few thread-locals use the initial-exec model on ELF: a shared build
  * then reads them from the thread pointer instead of calling
  * __tls_get_addr on every lock operation. */
@@ -116,6 +125,16 @@ void mp__os_wait_close(mp__os_wait *w);
 #endif
 extern MP__TLS uint64_t mp__os_tid_cache;
 uint64_t mp__os_thread_id_slow(void);
+/* The random start of the generations, from anything that differs between
+ * processes (their own pid, clocks, the address of a local under ASLR):
+ * it only has to make two processes' ranges unlikely to meet. */
+static inline uint32_t mp__os_thread_gen_seed(uint64_t a, uint64_t b,
+                                              uint64_t c) {
+    uint64_t z = a * 0x9e3779b97f4a7c15u ^ b;
+    z = (z ^ z >> 30) * 0xbf58476d1ce4e5b9u ^ c;
+    z = (z ^ z >> 27) * 0x94d049bb133111ebu;
+    return (uint32_t)(z ^ z >> 31);
+}
 static inline uint64_t mp__os_thread_id(void) {
     uint64_t t = mp__os_tid_cache;
     return t ? t : mp__os_thread_id_slow();

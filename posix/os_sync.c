@@ -68,21 +68,45 @@ static void futex_wake(const void *addr, int n) {
 
 /* The id is cached per thread; a forked child (whose one thread inherits
  * the forking thread's cache) must forget it, or it would pass for its
- * parent's thread as a lock owner. */
+ * parent's thread as a lock owner. The generation (see mp__os_thread_id)
+ * counts from a start drawn once per process, and again in a forked
+ * child, whose count would otherwise run alongside its parent's. */
 MP__TLS uint64_t mp__os_tid_cache;
 static pthread_once_t tid_once = PTHREAD_ONCE_INIT;
+static _Atomic uint32_t gen_next;
 
 static MP__TLS struct robust_list_head *tl_head;
+
+static void draw_gen(void) {
+    struct timespec t;
+    int local;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    atomic_store(&gen_next,
+                 mp__os_thread_gen_seed((uint64_t)getpid(),
+                                        (uint64_t)t.tv_sec * 1000000000u +
+                                            (uint64_t)t.tv_nsec,
+                                        (uint64_t)(uintptr_t)&local));
+}
 
 static void tid_forget(void) {
     mp__os_tid_cache = 0;
     tl_head = NULL; /* the kernel gave the child an empty robust list */
+    draw_gen();
 }
-static void tid_register(void) { pthread_atfork(NULL, NULL, tid_forget); }
+static void tid_register(void) {
+    draw_gen();
+    pthread_atfork(NULL, NULL, tid_forget);
+}
 
+/* The low 32 bits are the kernel's tid: the futex word and the robust
+ * list hold it, and the owner checks below compare (uint32_t) ids. They
+ * are safe with the tid alone because the kernel clears a dead owner's
+ * tid from the word; the generation guards the owner fields of common/,
+ * which nothing clears. */
 uint64_t mp__os_thread_id_slow(void) {
     pthread_once(&tid_once, tid_register);
-    mp__os_tid_cache = (uint64_t)syscall(SYS_gettid);
+    uint32_t gen = atomic_fetch_add(&gen_next, 1);
+    mp__os_tid_cache = (uint64_t)gen << 32 | (uint32_t)syscall(SYS_gettid);
     return mp__os_tid_cache;
 }
 

@@ -400,6 +400,96 @@ static void test_no_fd_leak(void) {
     CU_ASSERT_EQUAL(mp_test_count_fds(), before);
 }
 
+/* ---- mp_wait past 64 handles ---- */
+
+static int t_wait_event(mp_call *call) {
+    mp_event *e = mp_arg_event(mp_call_arg(call, 0));
+    /* Bounded, but long: starting all 100 children under Wine on a busy
+     * machine can take minutes, and the event releases them anyway. */
+    return e && mp_event_wait(e, 600000) == 0 ? 0 : 1;
+}
+
+static int t_recv_then_exit(mp_call *call) {
+    mp_conn *c = mp_arg_conn(mp_call_arg(call, 0));
+    mp_buf b = {0};
+    int rc = mp_conn_recv(c, &b, 60000);
+    mp_buf_free(&b);
+    return rc ? 1 : 7;
+}
+
+/* Which items are ready, as a count and the one index when only one is. */
+static int ready_count(const mp_wait_item *w, size_t n, size_t *only) {
+    int k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (w[i].ready) {
+            *only = i;
+            k++;
+        }
+    return k;
+}
+
+/* Windows waits on at most 64 handles at once: 200 connections and 100
+ * processes in one mp_wait, woken by items far past the first 64. */
+static void test_wait_many(void) {
+    enum { NC = 200, NP = 100, N = NC + NP };
+    mp_conn *rd[NC], *wr[NC], *ctl_rd, *ctl_wr;
+    mp_process *p[NP];
+    mp_wait_item w[N];
+    mp_event *e;
+    MP_CHECK_OK(mp_event_new(&e, NULL));
+    MP_CHECK_OK(mp_pipe(&ctl_rd, &ctl_wr, false));
+    for (int i = 0; i < NC; i++) {
+        MP_CHECK_OK(mp_pipe(&rd[i], &wr[i], false));
+        w[i] = mp_wait_conn(rd[i]);
+    }
+    for (int i = 0; i < NP; i++) {
+        p[i] = i == NP - 1
+                   ? mp_test_start(t_recv_then_exit,
+                                   MP_ARGS(mp_conn_arg(ctl_rd)),
+                                   MP_START_DEFAULT)
+                   : mp_test_start(t_wait_event, MP_ARGS(mp_event_arg(e)),
+                                   MP_START_DEFAULT);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(p[i]);
+        w[NC + i] = mp_wait_process(p[i]);
+    }
+    size_t only = 0;
+    MP_CHECK_RC(mp_wait(w, N, 0), MP_EAGAIN);
+    int64_t t0 = mp_test_now_ms();
+    MP_CHECK_RC(mp_wait(w, N, 150), MP_ETIMEDOUT);
+    CU_ASSERT(mp_test_now_ms() - t0 >= 140);
+    CU_ASSERT_EQUAL(ready_count(w, N, &only), 0);
+    /* A connection in a helper's group. */
+    MP_CHECK_OK(mp_conn_send(wr[150], "m", 1));
+    MP_CHECK_OK(mp_wait(w, N, 10000));
+    CU_ASSERT(ready_count(w, N, &only) == 1 && only == 150);
+    mp_buf b = {0};
+    MP_CHECK_OK(mp_conn_recv(rd[150], &b, 0));
+    mp_buf_free(&b);
+    /* The last process, ending while we wait. */
+    MP_CHECK_OK(mp_conn_send(ctl_wr, "x", 1));
+    MP_CHECK_OK(mp_wait(w, N, 30000));
+    CU_ASSERT(ready_count(w, N, &only) == 1 && only == N - 1);
+    /* A killed one, with the ended one still ready. */
+    MP_CHECK_OK(mp_process_kill(p[70]));
+    MP_CHECK_OK(mp_process_join(p[70], 30000));
+    MP_CHECK_OK(mp_wait(w, N, 10000));
+    CU_ASSERT_EQUAL(ready_count(w, N, &only), 2);
+    CU_ASSERT(w[NC + 70].ready && w[N - 1].ready);
+    MP_CHECK_OK(mp_event_set(e));
+    finish(p[NP - 1], 7);
+    mp_process_free(p[70]);
+    for (int i = 0; i < NP - 1; i++)
+        if (i != 70)
+            finish(p[i], 0);
+    for (int i = 0; i < NC; i++) {
+        mp_conn_free(rd[i]);
+        mp_conn_free(wr[i]);
+    }
+    mp_conn_free(ctl_rd);
+    mp_conn_free(ctl_wr);
+    mp_event_free(e);
+}
+
 void mp_test_suite_conn(void) {
     MP_TEST_SUITE("conn", {"echo_sizes", test_echo_sizes},
                   {"large_message", test_large_message},
@@ -413,5 +503,6 @@ void mp_test_suite_conn(void) {
                   {"child_gets_buffered", test_child_gets_buffered},
                   {"child_sends", test_child_sends},
                   {"closed_and_bad_input", test_closed_and_bad_input},
-                  {"no_fd_leak", test_no_fd_leak});
+                  {"no_fd_leak", test_no_fd_leak},
+                  {"wait_many", test_wait_many});
 }

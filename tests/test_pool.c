@@ -1126,6 +1126,55 @@ static void test_no_leaks(void) {
     CU_ASSERT_EQUAL(mp_test_count_fds(), before);
 }
 
+/* ---- more workers than one Windows wait takes ---- */
+
+/* A pool of 100 workers (Windows waits on at most 64 handles at once, and
+ * the pool's monitor waits on all of them): tasks that end their worker,
+ * workers killed from outside while idle; each dead worker is seen and
+ * replaced, the failed tasks report MP_EWORKER, the pool keeps working and
+ * terminate, join and free return. */
+static void test_many_workers(void) {
+    /* Few tasks and kills: under Wine the 100 spawns are the cost. */
+    enum { W = 100, N = 30, BAD = 3, KILLS = 2 };
+    for (int m = 0; m < mp_test_nmethods; m++) {
+        mp_pool *p = new_pool(W, mp_test_methods[m]);
+        long pids[W];
+        CU_ASSERT_EQUAL_FATAL(mp_pool_worker_pids(p, pids, W), W);
+        for (int i = 0; i < KILLS; i++)
+            CU_ASSERT_EQUAL(kill_pid(pids[W - 1 - i * 30]), 0);
+        mp_result *r[N];
+        for (int i = 0; i < N; i++) {
+            if (i % (N / BAD) == 0)
+                MP_CHECK_OK(mp_pool_apply_async(
+                    p, t_crash, MP_ARGS(mp_int(C_EXIT)), &r[i]));
+            else
+                MP_CHECK_OK(mp_pool_apply_async(
+                    p, t_sleep_then, MP_ARGS(mp_int(0), mp_int(i)), &r[i]));
+        }
+        int ok = 0, failed = 0;
+        mp_buf b = {0};
+        for (int i = 0; i < N; i++) {
+            int rc = mp_result_get(r[i], 60000, &b);
+            if (i % (N / BAD) == 0)
+                failed += rc == MP_EWORKER;
+            else
+                ok += rc == 0 && buf_int(&b) == i;
+            mp_result_free(r[i]);
+        }
+        CU_ASSERT_EQUAL(failed, BAD);
+        CU_ASSERT_EQUAL(ok, N - BAD);
+        MP_CHECK_OK(mp_pool_apply(p, t_square, MP_ARGS(mp_int(9)), &b));
+        CU_ASSERT_EQUAL(buf_int(&b), 81);
+        mp_buf_free(&b);
+        CU_ASSERT_EQUAL(mp_pool_worker_pids(p, pids, W), W);
+        int64_t t0 = mp_test_now_ms();
+        MP_CHECK_OK(mp_pool_terminate(p));
+        MP_CHECK_OK(mp_pool_join(p, 60000));
+        mp_pool_free(p);
+        CU_ASSERT(mp_test_now_ms() - t0 < 60000);
+    }
+}
+
 void mp_test_suite_pool(void) {
     MP_TEST_SUITE("pool",
                   {"apply", test_apply},
@@ -1158,5 +1207,6 @@ void mp_test_suite_pool(void) {
                    test_mixed_tasks_keep_workers_busy},
                   HUNDRED_CASE
                   {"free_without_close", test_free_without_close},
-                  {"no_leaks", test_no_leaks});
+                  {"no_leaks", test_no_leaks},
+                  {"many_workers", test_many_workers});
 }

@@ -738,6 +738,137 @@ static void test_close_before_start(void) {
     mp_process_free(p);
 }
 
+/* ---- Windows: Ctrl-C and crash codes, error mode, paths ---- */
+
+#include <signal.h>
+
+/* Ends as Ctrl-C ends a console program. */
+static int t_as_if_ctrl_c(mp_call *c) {
+    (void)c;
+    fflush(NULL);
+#ifdef _WIN32
+    ExitProcess(0xC000013Au); /* STATUS_CONTROL_C_EXIT */
+#else
+    signal(SIGINT, SIG_DFL);
+    raise(SIGINT);
+#endif
+    return 1;
+}
+
+/* Ctrl-C reads as -2 on every platform. */
+static void test_ctrl_c_exit_code(void) {
+    for (int i = 0; i < mp_test_nmethods; i++)
+        CU_ASSERT_EQUAL(run_code(t_as_if_ctrl_c, MP_NO_ARGS,
+                                 mp_test_methods[i]),
+                        -2);
+}
+
+#ifdef _WIN32
+/* Ends with an exception's NTSTATUS (what a crash leaves). */
+static int t_exit_ntstatus(mp_call *c) {
+    fflush(NULL);
+    ExitProcess((UINT)mp_arg_int(mp_call_arg(c, 0)));
+    return 1;
+}
+
+/* A crash reports its NTSTATUS, as a negative int. */
+static void test_crash_exit_code(void) {
+    CU_ASSERT_EQUAL(run_code(t_exit_ntstatus,
+                             MP_ARGS(mp_int((int64_t)0xC0000005u)),
+                             MP_START_SPAWN),
+                    (int)0xC0000005u);
+}
+
+#define QUIET_MODES (SEM_FAILCRITICALERRORS | SEM_NOGPFAULTERRORBOX)
+
+static int t_error_mode(mp_call *c) {
+    (void)c;
+    return (GetErrorMode() & QUIET_MODES) == QUIET_MODES ? 0 : 1;
+}
+
+/* Children run without Windows Error Reporting's dialogs (a crashed
+ * worker would wait behind one); the parent's own mode is left alone. */
+static void test_child_error_mode(void) {
+    UINT before = GetErrorMode();
+    CU_ASSERT_EQUAL(run_code(t_error_mode, MP_NO_ARGS, MP_START_SPAWN), 0);
+    CU_ASSERT_EQUAL(GetErrorMode(), before);
+}
+
+/* In a child run from the copied program: starts a grandchild with the
+ * default executable (the copy itself, a long path) and returns its code. */
+static int t_spawn_from_copy(mp_call *c) {
+    (void)c;
+    mp_process *p = NULL;
+    int code = -1000;
+    if (mp_process_new(&p, t_return_arg, MP_ARGS(mp_int(5)), NULL) ||
+        mp_process_start(p) || mp_process_join(p, 60000) ||
+        mp_process_exitcode(p, &code))
+        code = 1;
+    mp_process_free(p);
+    return code;
+}
+
+/* A directory named in CJK, as UTF-16. */
+#define CJK_DIR L"\u591a\u8fdb\u7a0b\u6d4b\u8bd5\u76ee\u5f55"
+
+/* Copies this program into `<temp>\mproc-<pid>\<CJK>` and, when deep, on
+ * through enough further CJK levels to pass MAX_PATH; returns the copy's
+ * path (\\?\ form) and the directories made (for removal), or NULL. */
+static wchar_t *copy_self(bool deep, wchar_t dirs[][1024], int *ndirs) {
+    static wchar_t self[1024], path[1024];
+    wchar_t tmp[MAX_PATH];
+    if (!GetModuleFileNameW(NULL, self, 1024) || !GetTempPathW(MAX_PATH, tmp))
+        return NULL;
+    swprintf(path, 1024, L"\\\\?\\%lsmproc-%lu", tmp,
+             (unsigned long)GetCurrentProcessId());
+    *ndirs = 0;
+    for (int level = 0; level < (deep ? 12 : 1); level++) {
+        if (!CreateDirectoryW(path, NULL))
+            return NULL;
+        wcscpy(dirs[(*ndirs)++], path);
+        wcscat(path, L"\\" CJK_DIR L"-0123456789abcdef");
+    }
+    if (!CreateDirectoryW(path, NULL))
+        return NULL;
+    wcscpy(dirs[(*ndirs)++], path);
+    wcscat(path, L"\\mproc_tests_copy.exe");
+    return CopyFileW(self, path, TRUE) ? path : NULL;
+}
+
+/* A program whose path holds CJK characters and, deep, is longer than
+ * MAX_PATH: mp_set_executable takes its UTF-8 path (with and without the
+ * \\?\ prefix), and a child run from it spawns with the default, its own
+ * path. */
+static void test_executable_cjk_long_path(void) {
+    for (int deep = 0; deep < 2; deep++) {
+        wchar_t dirs[16][1024];
+        int ndirs = 0;
+        wchar_t *copy = copy_self(deep, dirs, &ndirs);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(copy);
+        CU_ASSERT(wcslen(copy) > (deep ? MAX_PATH + 4 : 20));
+        char utf8[1024];
+        for (int plain = 0; plain < 2; plain++) {
+            /* plain: "C:\...", as a user would write it. */
+            CU_ASSERT_FATAL(WideCharToMultiByte(CP_UTF8, 0,
+                                                copy + (plain ? 4 : 0), -1,
+                                                utf8, sizeof utf8, NULL,
+                                                NULL) > 0);
+            MP_CHECK_OK(mp_set_executable(utf8));
+            CU_ASSERT_EQUAL(run_code(t_return_arg, MP_ARGS(mp_int(42)),
+                                     MP_START_SPAWN),
+                            42);
+            CU_ASSERT_EQUAL(run_code(t_spawn_from_copy, MP_NO_ARGS,
+                                     MP_START_SPAWN),
+                            5);
+        }
+        MP_CHECK_OK(mp_set_executable(NULL));
+        CU_ASSERT(DeleteFileW(copy));
+        while (ndirs > 0)
+            CU_ASSERT(RemoveDirectoryW(dirs[--ndirs]));
+    }
+}
+#endif
+
 void mp_test_suite_process(void) {
     MP_TEST_SUITE("process",
                   {"lifecycle", test_lifecycle},
@@ -766,5 +897,11 @@ void mp_test_suite_process(void) {
                   {"active_children", test_active_children},
                   {"start_method_threads", test_start_method_threads},
                   {"error_names", test_error_names},
-                  {"close_before_start", test_close_before_start});
+                  {"close_before_start", test_close_before_start},
+#ifdef _WIN32
+                  {"crash_exit_code", test_crash_exit_code},
+                  {"child_error_mode", test_child_error_mode},
+                  {"executable_cjk_long_path", test_executable_cjk_long_path},
+#endif
+                  {"ctrl_c_exit_code", test_ctrl_c_exit_code});
 }

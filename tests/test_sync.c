@@ -989,6 +989,95 @@ static void test_no_fd_leak(void) {
     CU_ASSERT_EQUAL(mp_test_count_fds(), fds);
 }
 
+/* ---- a dead owner's thread id given to a new thread ---- */
+
+#ifdef _WIN32
+#include <windows.h>
+typedef HANDLE reuse_thread;
+#define REUSE_FN(name) static DWORD WINAPI name(LPVOID arg)
+#define REUSE_RET return 0
+static uint64_t os_thread_id(void) { return GetCurrentThreadId(); }
+static int reuse_run(DWORD(WINAPI *fn)(LPVOID), void *arg) {
+    HANDLE t = CreateThread(NULL, 0, fn, arg, 0, NULL);
+    if (!t)
+        return -1;
+    WaitForSingleObject(t, INFINITE);
+    CloseHandle(t); /* the id is free for reuse once no handle names it */
+    return 0;
+}
+/* Wine gave a dead thread's id back within ~500 creations; Windows
+ * similarly within hundreds. */
+#define REUSE_TRIES 5000
+#else
+#include <sys/syscall.h>
+#include <unistd.h>
+#define REUSE_FN(name) static void *name(void *arg)
+#define REUSE_RET return NULL
+static uint64_t os_thread_id(void) { return (uint64_t)syscall(SYS_gettid); }
+static int reuse_run(void *(*fn)(void *), void *arg) {
+    pthread_t t;
+    if (pthread_create(&t, NULL, fn, arg) != 0)
+        return -1;
+    return pthread_join(t, NULL);
+}
+/* Linux hands a tid out again only after pid_max creations: the checks
+ * below then run in a thread with another tid (no reuse to wait for). */
+#define REUSE_TRIES 1
+#endif
+
+typedef struct reuse_ctx {
+    mp_lock *l;
+    uint64_t dead_id; /* the OS id of the thread that died holding l */
+    bool hit;         /* a probe ran with that id (or, on POSIX, any) */
+    int acquire, owned, release;
+} reuse_ctx;
+
+REUSE_FN(reuse_holder) {
+    reuse_ctx *x = arg;
+    x->dead_id = os_thread_id();
+    x->acquire = mp_lock_acquire(x->l, 0);
+    REUSE_RET; /* ends holding the lock */
+}
+
+REUSE_FN(reuse_probe) {
+    reuse_ctx *x = arg;
+#ifdef _WIN32
+    if (os_thread_id() != x->dead_id)
+        REUSE_RET;
+#endif
+    x->hit = true;
+    x->acquire = mp_lock_acquire(x->l, 0);
+    x->owned = mp_lock_is_owned(x->l);
+    x->release = mp_lock_release(x->l);
+    REUSE_RET;
+}
+
+/* A thread that takes a Lock or RLock and dies holding it; then threads
+ * are made until one has the dead one's OS id. That one must take the lock
+ * as any other thread would (MP_EOWNERDEAD), not find it "already held"
+ * (a Lock: MP_ESTATE) or take it again as the owner (an RLock, which the
+ * next taker would then also get: two holders). */
+static void test_lock_thread_id_reused(void) {
+    for (int rec = 0; rec < 2; rec++) {
+        reuse_ctx x = {0};
+        MP_CHECK_OK(mp_lock_new(&x.l, rec));
+        CU_ASSERT_EQUAL_FATAL(reuse_run(reuse_holder, &x), 0);
+        MP_CHECK_OK(x.acquire);
+        x.acquire = -1;
+        for (int i = 0; i < REUSE_TRIES && !x.hit; i++)
+            CU_ASSERT_EQUAL_FATAL(reuse_run(reuse_probe, &x), 0);
+        CU_ASSERT_FATAL(x.hit);
+        MP_CHECK_RC(x.acquire, MP_EOWNERDEAD);
+        CU_ASSERT_EQUAL(x.owned, 1);
+        MP_CHECK_OK(x.release);
+        /* Released by its one holder: free, and reported dead only once. */
+        CU_ASSERT_EQUAL(mp_lock_is_owned(x.l), 0);
+        MP_CHECK_OK(mp_lock_acquire(x.l, 0));
+        MP_CHECK_OK(mp_lock_release(x.l));
+        mp_lock_free(x.l);
+    }
+}
+
 void mp_test_suite_sync(void) {
     MP_TEST_SUITE("sync", {"sem_values", test_sem_values},
                   {"sem_timeout", test_sem_timeout},
@@ -1017,5 +1106,6 @@ void mp_test_suite_sync(void) {
                   {"named_unrelated", test_named_unrelated},
                   {"named_stale", test_named_stale},
                   {"no_leak_after_kill", test_no_leak_after_kill},
-                  {"no_fd_leak", test_no_fd_leak});
+                  {"no_fd_leak", test_no_fd_leak},
+                  {"lock_thread_id_reused", test_lock_thread_id_reused});
 }

@@ -5,7 +5,9 @@
 #include <windows.h>
 #include <tlhelp32.h>
 
+#include <stdbool.h>
 #include <stdlib.h>
+#include <wchar.h>
 
 #include "../common/os.h"
 #include "os_win32.h"
@@ -95,9 +97,28 @@ int mp__win32_utf8(const wchar_t *s, char *out, size_t cap) {
     return 0;
 }
 
+#define WIDEN_(s) L##s
+#define WIDEN(s) WIDEN_(s)
+
+/* Whether this process is a child that mp__os_spawn started: its command
+ * line is `"<exe>" --mproc-spawn <handles>` (see command_line there). */
+static bool spawned_child(void) {
+    static const wchar_t flag[] = L" " WIDEN(MP__SPAWN_FLAG) L" ";
+    const wchar_t *s = GetCommandLineW();
+    if (*s != L'"' || !(s = wcschr(s + 1, L'"')))
+        return false;
+    return wcsncmp(s + 1, flag, sizeof flag / sizeof flag[0] - 1) == 0;
+}
+
 int mp__os_init(void) {
     /* No signals to tame: a write to a closed pipe is an error code on
-     * Windows already. */
+     * Windows already. A crashed child, though, would wait behind Windows
+     * Error Reporting's dialog (and a failed drive access behind another)
+     * that nobody sees, with its parent, a pool perhaps, waiting for it:
+     * our children turn both off. The user's own program keeps its mode. */
+    if (spawned_child())
+        SetErrorMode(GetErrorMode() | SEM_FAILCRITICALERRORS |
+                     SEM_NOGPFAULTERRORBOX);
     return 0;
 }
 

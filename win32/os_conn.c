@@ -6,7 +6,6 @@
 #define WIN32_LEAN_AND_MEAN
 #endif
 #include <windows.h>
-#include <sddl.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,39 +62,11 @@ void mp__os_conn_free(mp__os_conn *c) {
     free(c);
 }
 
-/* Only the owner may open our pipes (an owner-only DACL). */
-static int owner_sa(SECURITY_ATTRIBUTES *sa) {
-    HANDLE tok;
-    union {
-        TOKEN_USER u;
-        char buf[256];
-    } tu;
-    DWORD n;
-    wchar_t *sid = NULL, sddl[300];
-    int rc = 0;
-    if (!OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &tok))
-        return mp__win32_err(GetLastError());
-    if (!GetTokenInformation(tok, TokenUser, &tu, sizeof tu, &n) ||
-        !ConvertSidToStringSidW(tu.u.User.Sid, &sid))
-        rc = mp__win32_err(GetLastError());
-    CloseHandle(tok);
-    if (rc)
-        return rc;
-    _snwprintf(sddl, 300, L"D:P(A;;GA;;;%ls)", sid);
-    sddl[299] = 0;
-    LocalFree(sid);
-    sa->nLength = sizeof *sa;
-    sa->bInheritHandle = FALSE;
-    if (!ConvertStringSecurityDescriptorToSecurityDescriptorW(
-            sddl, SDDL_REVISION_1, &sa->lpSecurityDescriptor, NULL))
-        return mp__win32_err(GetLastError());
-    return 0;
-}
-
 static int create_instance(const wchar_t *name, DWORD access, bool first,
                            DWORD obuf, HANDLE *out) {
-    SECURITY_ATTRIBUTES sa;
-    int rc = owner_sa(&sa);
+    /* Only the owner may open our pipes. */
+    SECURITY_ATTRIBUTES sa = {sizeof sa, NULL, FALSE};
+    int rc = mp__win32_owner_sd(&sa.lpSecurityDescriptor);
     if (rc)
         return rc;
     DWORD open = access | FILE_FLAG_OVERLAPPED |
@@ -271,16 +242,99 @@ bool mp__os_conn_ready(const mp__os_conn *c) {
     return c->have || c->eof || c->broken;
 }
 
+/* ---- waiting on many ---- */
+
+/* WaitForMultipleObjects takes at most MAXIMUM_WAIT_OBJECTS (64) handles.
+ * Past that, helper threads wait on the rest in groups of GROUP, each
+ * group with a shared `stop` event in front; the first helper to see one
+ * of its handles signalled sets `any`, which the calling thread waits on in
+ * front of its own group. Callers look at every handle afterwards, so the
+ * wait only has to end when any one is signalled (or the time is up). */
+#define GROUP (MAXIMUM_WAIT_OBJECTS - 1)
+#define HELPER_STACK (64 * 1024)
+
+struct wait_group {
+    HANDLE hs[MAXIMUM_WAIT_OBJECTS]; /* stop, then the group's handles */
+    DWORD n;                         /* handles in hs, stop included */
+    HANDLE any;
+};
+
+static DWORD WINAPI group_main(LPVOID arg) {
+    struct wait_group *g = arg;
+    /* Anything but `stop` ends the caller's wait too: a signalled handle,
+     * or a failed wait, which the caller's own checks then report. */
+    if (WaitForMultipleObjects(g->n, g->hs, FALSE, INFINITE) != WAIT_OBJECT_0)
+        SetEvent(g->any);
+    return 0;
+}
+
+/* Stops and reaps the first n helpers. */
+static void groups_stop(HANDLE stop, HANDLE *threads, size_t n) {
+    SetEvent(stop);
+    for (size_t i = 0; i < n; i++) {
+        WaitForSingleObject(threads[i], INFINITE);
+        CloseHandle(threads[i]);
+    }
+}
+
+/* Waits until one of hs[n] is signalled or ms pass, whatever n is. */
+static int wait_many(const HANDLE *hs, size_t n, DWORD ms) {
+    if (n <= MAXIMUM_WAIT_OBJECTS) {
+        if (n)
+            WaitForMultipleObjects((DWORD)n, hs, FALSE, ms);
+        return 0;
+    }
+    size_t ng = (n - GROUP + GROUP - 1) / GROUP, started = 0;
+    struct wait_group *g = calloc(ng, sizeof *g);
+    HANDLE *threads = calloc(ng, sizeof *threads);
+    HANDLE stop = CreateEventW(NULL, TRUE, FALSE, NULL);
+    HANDLE any = CreateEventW(NULL, TRUE, FALSE, NULL);
+    int rc = !g || !threads ? MP_ENOMEM
+             : !stop || !any ? mp__win32_err(GetLastError())
+                             : 0;
+    for (size_t i = 0; !rc && i < ng; i++) {
+        size_t at = GROUP + i * GROUP, k = n - at < GROUP ? n - at : GROUP;
+        g[i].hs[0] = stop;
+        memcpy(g[i].hs + 1, hs + at, k * sizeof *hs);
+        g[i].n = (DWORD)k + 1;
+        g[i].any = any;
+        threads[i] = CreateThread(NULL, HELPER_STACK, group_main, &g[i],
+                                  STACK_SIZE_PARAM_IS_A_RESERVATION, NULL);
+        if (threads[i])
+            started++;
+        else if (!(rc = mp__win32_err(GetLastError())))
+            rc = MP_ESYS;
+    }
+    if (!rc) {
+        HANDLE own[MAXIMUM_WAIT_OBJECTS];
+        own[0] = any;
+        memcpy(own + 1, hs, GROUP * sizeof *hs);
+        WaitForMultipleObjects(MAXIMUM_WAIT_OBJECTS, own, FALSE, ms);
+    }
+    if (stop)
+        groups_stop(stop, threads, started);
+    if (stop)
+        CloseHandle(stop);
+    if (any)
+        CloseHandle(any);
+    free(threads);
+    free(g);
+    return rc;
+}
+
 /* Starts a read on every channel not yet ready; waits for any event or
  * process; then settles every read (finished, or cancelled). */
 int mp__os_conn_wait_any(mp__os_conn *const *conns, size_t nc,
                          const mp__handle *procs, size_t np, mp__deadline d,
                          bool *ready) {
-    HANDLE hs[MAXIMUM_WAIT_OBJECTS];
-    bool pending[MAXIMUM_WAIT_OBJECTS];
+    HANDLE *hs = malloc((nc + np ? nc + np : 1) * sizeof *hs);
+    bool *pending = malloc((nc ? nc : 1) * sizeof *pending);
     size_t nh = 0, hits = 0;
-    if (nc + np > MAXIMUM_WAIT_OBJECTS)
-        return MP_EINVAL;
+    if (!hs || !pending) {
+        free(hs);
+        free(pending);
+        return MP_ENOMEM;
+    }
     for (size_t i = 0; i < nc; i++) {
         mp__os_conn *c = conns[i];
         pending[i] = false;
@@ -302,9 +356,7 @@ int mp__os_conn_wait_any(mp__os_conn *const *conns, size_t nc,
         hs[nh++] = (HANDLE)procs[i];
     int rc;
     long ms = hits ? 0 : mp__deadline_left_ms(d, &rc);
-    if (nh)
-        WaitForMultipleObjects((DWORD)nh, hs, FALSE,
-                               ms < 0 ? INFINITE : (DWORD)ms);
+    int wrc = wait_many(hs, nh, ms < 0 ? INFINITE : (DWORD)ms);
     for (size_t i = 0; i < nc; i++) {
         if (!pending[i])
             continue;
@@ -319,8 +371,12 @@ int mp__os_conn_wait_any(mp__os_conn *const *conns, size_t nc,
         ready[nc + i] = WaitForSingleObject((HANDLE)procs[i], 0) == WAIT_OBJECT_0;
         hits += ready[nc + i];
     }
+    free(hs);
+    free(pending);
     if (hits)
         return 0;
+    if (wrc)
+        return wrc;
     return d == MP__DL_NOW ? MP_EAGAIN : MP_ETIMEDOUT;
 }
 

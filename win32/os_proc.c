@@ -19,6 +19,12 @@
 #define TERM_CODE 0x4D50000Fu
 #define KILL_CODE 0x4D500009u
 
+/* The exit code of a console process ended by Ctrl-C (or Ctrl-Break, or
+ * its console closing), STATUS_CONTROL_C_EXIT: reported as POSIX reports
+ * SIGINT, -2 (process.h promises it). */
+#define CTRL_C_CODE 0xC000013Au
+#define CTRL_C_EXIT (-2)
+
 bool mp__os_can_fork(void) { return false; }
 
 int mp__os_fork(mp__os_proc *out, bool daemon, bool *is_child) {
@@ -67,10 +73,76 @@ static HANDLE daemon_job(void) {
     return job;
 }
 
-/* The program to run, as UTF-16: exe, else this very program. */
+/* The 8.3 form of the `\\?\` path w, when the volume keeps one and it is
+ * shorter than MAX_PATH without its prefix; else NULL. */
+static wchar_t *short_form(const wchar_t *w) {
+    DWORD k = GetShortPathNameW(w, NULL, 0);
+    wchar_t *sh = k > 4 && k - 5 < MAX_PATH ? malloc(k * sizeof *sh) : NULL;
+    if (sh && GetShortPathNameW(w, sh, k) + 1 != k) {
+        free(sh);
+        sh = NULL;
+    }
+    return sh;
+}
+
+/* A path CreateProcessW accepts at any length: one of MAX_PATH or more
+ * becomes absolute and takes the `\\?\` form (`\\?\UNC\` for a share),
+ * which lifts the limit of the file APIs. CreateProcessW itself may still
+ * refuse it (Wine refuses anything past MAX_PATH, with ERROR_INVALID_NAME),
+ * so the 8.3 form is taken instead where there is one (still prefixed:
+ * Wine starts a program by a short path only in that form). Takes w (freed
+ * or returned). */
+static wchar_t *long_form(wchar_t *w, int *rc) {
+    *rc = 0;
+    if (wcslen(w) < MAX_PATH)
+        return w;
+    wchar_t *out = w;
+    if (wcsncmp(w, L"\\\\?\\", 4) != 0) {
+        DWORD n = GetFullPathNameW(w, 0, NULL, NULL);
+        if (!n || !(out = malloc((n + 8) * sizeof *out)) ||
+            GetFullPathNameW(w, n, out + 8, NULL) + 1 != n) {
+            *rc = !n ? mp__win32_err(GetLastError()) : out ? MP_ESYS : MP_ENOMEM;
+            *rc = *rc ? *rc : MP_ESYS;
+            free(out);
+            free(w);
+            return NULL;
+        }
+        free(w);
+        bool unc = out[8] == L'\\' && out[9] == L'\\';
+        /* "\\?\" + "C:\..." or "\\?\UNC\" + "server\share\...". */
+        const wchar_t *prefix = unc ? L"\\\\?\\UNC" : L"\\\\?\\";
+        size_t pl = wcslen(prefix), skip = unc ? 1 : 0;
+        memmove(out + pl, out + 8 + skip, (n - skip) * sizeof *out);
+        memcpy(out, prefix, pl * sizeof *out);
+    }
+    wchar_t *sh = short_form(out);
+    if (!sh)
+        return out;
+    free(out);
+    return sh;
+}
+
+/* w with its 8.3 components spelled out, when it has any and exists:
+ * Wine starts a program by its short path only in the `\\?\` form, so a
+ * short path (which a child started by one gets from GetModuleFileNameW)
+ * goes the way of a long one. Takes w (freed or returned). */
+static wchar_t *full_names(wchar_t *w) {
+    DWORD k = GetLongPathNameW(w, NULL, 0);
+    wchar_t *l = k ? malloc(k * sizeof *l) : NULL;
+    if (!l || GetLongPathNameW(w, l, k) + 1 != k) {
+        free(l);
+        return w;
+    }
+    free(w);
+    return l;
+}
+
+/* The program to run, as UTF-16: exe (UTF-8), else this very program. */
 static wchar_t *exe_path(const char *exe, int *rc) {
-    if (exe)
-        return mp__win32_wide(exe, rc);
+    if (exe) {
+        wchar_t *w = mp__win32_wide(exe, rc);
+        return w ? long_form(full_names(w), rc) : NULL;
+    }
     for (DWORD cap = MAX_PATH;; cap *= 2) {
         wchar_t *w = malloc(cap * sizeof *w);
         if (!w) {
@@ -85,7 +157,7 @@ static wchar_t *exe_path(const char *exe, int *rc) {
         }
         if (n < cap) {
             *rc = 0;
-            return w;
+            return long_form(full_names(w), rc);
         }
         free(w);
         if (cap >= 32768) {
@@ -276,9 +348,10 @@ int mp__os_proc_reap(mp__os_proc *p, int *code) {
         return MP_ESTATE;
     if (!GetExitCodeProcess((HANDLE)p->h, &c))
         return mp__win32_err(GetLastError());
-    *code = c == TERM_CODE   ? MP__OS_EXIT_TERMINATED
-            : c == KILL_CODE ? MP__OS_EXIT_KILLED
-                             : (int)c;
+    *code = c == TERM_CODE     ? MP__OS_EXIT_TERMINATED
+            : c == KILL_CODE   ? MP__OS_EXIT_KILLED
+            : c == CTRL_C_CODE ? CTRL_C_EXIT
+                               : (int)c;
     return 0;
 }
 

@@ -6,7 +6,6 @@
 #define WIN32_LEAN_AND_MEAN
 #endif
 #include <windows.h>
-#include <sddl.h>
 
 #include <stdatomic.h>
 #include <stdio.h>
@@ -16,59 +15,6 @@
 #include "../common/os_shm.h"
 #include "../common/os_sync.h"
 #include "os_win32.h"
-
-/* Fills *sa with an owner-only security descriptor (freed with LocalFree on
- * *sd); false when the system cannot make one (the default DACL is used). */
-bool mp__win32_private_sa(SECURITY_ATTRIBUTES *sa, void **sd);
-
-/* "D:P(A;;GA;;;<our user's SID>)": full access for this user, nobody else.
- * (The OWNER RIGHTS SID would be shorter but Wine does not grant it.) */
-static bool user_sddl(wchar_t *out, size_t cap) {
-    HANDLE tok;
-    union {
-        TOKEN_USER tu;
-        char buf[256];
-    } u;
-    DWORD len;
-    wchar_t *sid = NULL;
-    if (!OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &tok))
-        return false;
-    BOOL ok = GetTokenInformation(tok, TokenUser, &u, sizeof u, &len) &&
-              ConvertSidToStringSidW(u.tu.User.Sid, &sid);
-    CloseHandle(tok);
-    if (!ok)
-        return false;
-    ok = _snwprintf(out, cap, L"D:P(A;;GA;;;%ls)", sid) > 0;
-    LocalFree(sid);
-    return ok;
-}
-
-bool mp__win32_private_sa(SECURITY_ATTRIBUTES *sa, void **sd) {
-    wchar_t sddl[256];
-    *sd = NULL;
-    if (!user_sddl(sddl, sizeof sddl / sizeof sddl[0]) ||
-        !ConvertStringSecurityDescriptorToSecurityDescriptorW(
-            sddl, SDDL_REVISION_1, (PSECURITY_DESCRIPTOR *)sd, NULL))
-        return false;
-    sa->nLength = sizeof *sa;
-    sa->lpSecurityDescriptor = *sd;
-    sa->bInheritHandle = FALSE;
-    return true;
-}
-
-/* "Local\mproc-<name>" as UTF-16. */
-wchar_t *mp__win32_kname(const char *name, int *rc);
-
-wchar_t *mp__win32_kname(const char *name, int *rc) {
-    char buf[MP__OS_NAME_MAX + 32];
-    size_t n = strlen(name);
-    if (n == 0 || n > MP__OS_NAME_MAX || strchr(name, '\\')) {
-        *rc = MP_EINVAL;
-        return NULL;
-    }
-    snprintf(buf, sizeof buf, "Local\\mproc-%s", name);
-    return mp__win32_wide(buf, rc);
-}
 
 static int map_view(mp__shm *s, HANDLE h, size_t size) {
     void *p = MapViewOfFile(h, FILE_MAP_ALL_ACCESS, 0, 0, size);
@@ -105,17 +51,18 @@ static wchar_t *guard_name(const char *name, int *rc) {
 /* Takes the guard of `name`: 0 (held, in *g), MP_EEXIST while another
  * process holds it. */
 static int guard_take(const char *name, HANDLE *g) {
-    SECURITY_ATTRIBUTES sa;
-    void *sd = NULL;
+    SECURITY_ATTRIBUTES sa = {sizeof sa, NULL, FALSE};
     int rc = 0;
     wchar_t *wn = guard_name(name, &rc);
     if (!wn)
         return rc;
-    bool priv = mp__win32_private_sa(&sa, &sd);
-    *g = CreateMutexW(priv ? &sa : NULL, FALSE, wn);
+    if ((rc = mp__win32_owner_sd(&sa.lpSecurityDescriptor))) {
+        free(wn);
+        return rc;
+    }
+    *g = CreateMutexW(&sa, FALSE, wn);
     DWORD e = GetLastError();
-    if (sd)
-        LocalFree(sd);
+    LocalFree(sa.lpSecurityDescriptor);
     free(wn);
     if (!*g)
         return mp__win32_err(e);
@@ -145,19 +92,20 @@ static bool published(const mp__shm *s) {
  * one of at least `size` bytes (its creator died: nobody else can be
  * making it while we hold the guard). */
 static int make(mp__shm *s, size_t size, const char *name) {
-    SECURITY_ATTRIBUTES sa;
-    void *sd = NULL;
+    SECURITY_ATTRIBUTES sa = {sizeof sa, NULL, FALSE};
     int rc = 0;
     wchar_t *wn = mp__win32_kname(name, &rc);
     if (!wn)
         return rc;
-    bool priv = mp__win32_private_sa(&sa, &sd);
-    HANDLE h = CreateFileMappingW(INVALID_HANDLE_VALUE, priv ? &sa : NULL,
-                                  PAGE_READWRITE, (DWORD)((uint64_t)size >> 32),
-                                  (DWORD)size, wn);
+    if ((rc = mp__win32_owner_sd(&sa.lpSecurityDescriptor))) {
+        free(wn);
+        return rc;
+    }
+    HANDLE h = CreateFileMappingW(INVALID_HANDLE_VALUE, &sa, PAGE_READWRITE,
+                                  (DWORD)((uint64_t)size >> 32), (DWORD)size,
+                                  wn);
     DWORD e = GetLastError();
-    if (sd)
-        LocalFree(sd);
+    LocalFree(sa.lpSecurityDescriptor);
     free(wn);
     if (!h)
         return mp__win32_err(e);

@@ -14,10 +14,6 @@
 #include "../common/os_sync.h"
 #include "os_win32.h"
 
-/* From os_shm.c. */
-bool mp__win32_private_sa(SECURITY_ATTRIBUTES *sa, void **sd);
-wchar_t *mp__win32_kname(const char *name, int *rc);
-
 typedef struct mutex_state {
     _Atomic uint64_t owner; /* Win32 mutexes are recursive: we are not */
 } mutex_state;
@@ -39,19 +35,20 @@ static DWORD ms_of(mp__deadline d) {
 /* Creates (kind 's': semaphore, 'm': mutex) a kernel object, named or not. */
 static int kcreate(char kind, LONG value, LONG max, const char *name,
                    mp__handle *out) {
-    SECURITY_ATTRIBUTES sa;
-    void *sd = NULL;
+    SECURITY_ATTRIBUTES sa = {sizeof sa, NULL, FALSE};
     wchar_t *wn = NULL;
     int rc = 0;
     if (name && !(wn = mp__win32_kname(name, &rc)))
         return rc;
-    bool priv = wn && mp__win32_private_sa(&sa, &sd);
-    HANDLE h = kind == 's'
-                   ? CreateSemaphoreW(priv ? &sa : NULL, value, max, wn)
-                   : CreateMutexW(priv ? &sa : NULL, FALSE, wn);
+    if (wn && (rc = mp__win32_owner_sd(&sa.lpSecurityDescriptor))) {
+        free(wn);
+        return rc;
+    }
+    SECURITY_ATTRIBUTES *psa = wn ? &sa : NULL;
+    HANDLE h = kind == 's' ? CreateSemaphoreW(psa, value, max, wn)
+                           : CreateMutexW(psa, FALSE, wn);
     DWORD e = GetLastError();
-    if (sd)
-        LocalFree(sd);
+    LocalFree(sa.lpSecurityDescriptor);
     free(wn);
     if (!h)
         return mp__win32_err(e);
@@ -241,10 +238,30 @@ void mp__os_wait_close(mp__os_wait *w) {
     w->h = MP__BAD_HANDLE;
 }
 
-/* Windows has no fork: a thread's cached id never goes stale. */
+/* Windows has no fork: a thread's cached id never goes stale. The
+ * generation (see mp__os_thread_id) counts on from a start that the first
+ * thread to ask draws. */
 MP__TLS uint64_t mp__os_tid_cache;
+static _Atomic uint32_t gen_next;
+static INIT_ONCE gen_once = INIT_ONCE_STATIC_INIT;
+
+static BOOL CALLBACK draw_gen(PINIT_ONCE once, PVOID arg, PVOID *ctx) {
+    LARGE_INTEGER t;
+    int local;
+    (void)once;
+    (void)arg;
+    (void)ctx;
+    QueryPerformanceCounter(&t);
+    atomic_store(&gen_next,
+                 mp__os_thread_gen_seed(GetCurrentProcessId(),
+                                        (uint64_t)t.QuadPart,
+                                        (uint64_t)(uintptr_t)&local));
+    return TRUE;
+}
 
 uint64_t mp__os_thread_id_slow(void) {
-    mp__os_tid_cache = GetCurrentThreadId();
+    InitOnceExecuteOnce(&gen_once, draw_gen, NULL, NULL);
+    uint32_t gen = atomic_fetch_add(&gen_next, 1);
+    mp__os_tid_cache = (uint64_t)gen << 32 | GetCurrentThreadId();
     return mp__os_tid_cache;
 }

@@ -18,4 +18,16 @@ wchar_t *mp__win32_wide(const char *s, int *rc);
  * not fit, MP_EINVAL for an unpaired surrogate. */
 int mp__win32_utf8(const wchar_t *s, char *out, size_t cap);
 
+/* A security descriptor that grants this process's user full access and
+ * nobody else anything, for every object we create by name (pipes,
+ * mappings, semaphores, mutexes). It fails closed: when the user's SID
+ * cannot be read the caller's create fails with the error, rather than
+ * falling back to the default DACL, which may let other users in. *sd is
+ * freed with LocalFree. */
+int mp__win32_owner_sd(void **sd);
+
+/* "Local\mproc-<name>" as a malloc'd UTF-16 string; NULL with *rc set
+ * (MP_EINVAL for an empty or too long name or one holding '\'). */
+wchar_t *mp__win32_kname(const char *name, int *rc);
+
 #endif

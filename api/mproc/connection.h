@@ -142,7 +142,9 @@ static inline mp_wait_item mp_wait_process(mp_process *p) {
  * A process must have been started and not closed. Errors: MP_EINVAL (NULL
  * items, n == 0, an unknown kind or NULL obj), MP_ESTATE (a process not
  * started or closed, a send-only connection), MP_ECLOSED (a closed
- * connection), MP_ESYS. Thread-safe as far as the items' own rules allow. */
+ * connection), MP_ENOMEM, MP_ESYS. Any number of items, on every
+ * platform (on Windows, past 64 handles helper threads wait on the rest).
+ * Thread-safe as far as the items' own rules allow. */
 MP_EXTERN int mp_wait(mp_wait_item *items, size_t n, long timeout_ms);
 
 /* ---- Listener / Client over local sockets ---- */

@@ -3,7 +3,15 @@
  *
  * Errors, versions, timeouts, the reusable receive buffer, library
  * initialisation and small process-wide queries. Include <mproc.h> rather
- * than this header. */
+ * than this header.
+ *
+ * Text: every string the library takes or gives (paths, object names,
+ * addresses, process names, string arguments, messages) is UTF-8, on
+ * Windows too, where the backend converts to UTF-16 for the system. A
+ * Windows program's `argv` is in the ANSI code page, not UTF-8: take text
+ * from the wide API (GetCommandLineW, GetModuleFileNameW) and convert it
+ * with WideCharToMultiByte(CP_UTF8, ...). Paths may be longer than
+ * MAX_PATH. */
 #ifndef MPROC_CORE_H
 #define MPROC_CORE_H
 
@@ -162,7 +170,11 @@ MP_EXTERN int mp_set_start_method(mp_start_method method);
 MP_EXTERN mp_start_method mp_get_start_method(void);
 
 /** Sets the executable that MP_START_SPAWN runs (Python's set_executable).
- * NULL restores the default: the running program itself. The file must be a
+ * NULL restores the default: the running program itself. path is UTF-8 (on
+ * Windows not argv[0], which is ANSI: pass NULL for this very program, or a
+ * path converted from UTF-16); up to 1023 bytes, which on Windows may pass
+ * MAX_PATH (mp_process_start then fails with MP_EINVAL for a path that is
+ * not UTF-8). The file must be a
  * program that calls mp_init first; a target that cannot be found in it is
  * reported as MP_ETARGET by mp_process_join. The string is copied.
  * MP_EINVAL for an empty or over-long path, MP_ENOMEM. Not thread-safe with

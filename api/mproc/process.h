@@ -83,7 +83,11 @@ MP_EXTERN int mp_process_set_daemon(mp_process *p, bool daemon);
 
 /** The child's exit code once it has ended: the target's return value (its
  * low 8 bits on POSIX), -signal when killed by a signal; a terminated child
- * reports -15 and a killed one -9 on every platform.
+ * reports -15 and a killed one -9 on every platform, and one stopped by
+ * Ctrl-C -2 (SIGINT on POSIX, STATUS_CONTROL_C_EXIT on Windows). On Windows
+ * a crashed child reports the exception's NTSTATUS as a negative int (an
+ * access violation, 0xC0000005, is -1073741819); spawned children turn off
+ * Windows Error Reporting's crash dialog, so a crash ends them at once.
  * MP_ESTATE while running or before start, MP_ETARGET as for join,
  * MP_EINVAL for NULL. Does not block. Thread-safe. */
 MP_EXTERN int mp_process_exitcode(mp_process *p, int *code);
