@@ -46,7 +46,7 @@ static double mproc_run(mp_pool *p, enum mode m, int n) {
     mp_buf b = {0};
     for (int i = 0; i < n; i++) {
         a[i] = mp_int(i);
-        items[i] = (mp_args){1, &a[i]};
+        items[i] = mp_args_borrow(&a[i], 1);
     }
     uint64_t t0 = bench_now_ns();
     if (m == M_APPLY) {

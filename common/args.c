@@ -38,7 +38,8 @@ static int check_arg(const mp_arg *a) {
 
 int mp__argv_copy(mp_args args, mp__argv *out) {
     memset(out, 0, sizeof *out);
-    if (args.n && !args.v)
+    const mp_arg *in = mp__args_items(&args);
+    if (!in)
         return MP_EINVAL;
     if (args.n > MP__ARGS_COUNT_MAX)
         return MP_EMSGSIZE;
@@ -46,12 +47,12 @@ int mp__argv_copy(mp_args args, mp__argv *out) {
         return 0;
     size_t extra = 0;
     for (size_t i = 0; i < args.n; i++) {
-        int rc = check_arg(&args.v[i]);
+        int rc = check_arg(&in[i]);
         if (rc)
             return rc;
-        extra += arg_payload_len(&args.v[i]);
-        if (args.v[i].kw)
-            extra += strlen(args.v[i].kw) + 1;
+        extra += arg_payload_len(&in[i]);
+        if (in[i].kw)
+            extra += strlen(in[i].kw) + 1;
         if (extra > MP__ARGS_MAX)
             return MP_EMSGSIZE;
     }
@@ -62,20 +63,20 @@ int mp__argv_copy(mp_args args, mp__argv *out) {
     mp_arg *v = (mp_arg *)mem;
     char *p = mem + head;
     for (size_t i = 0; i < args.n; i++) {
-        v[i] = args.v[i];
-        size_t len = arg_payload_len(&args.v[i]);
+        v[i] = in[i];
+        size_t len = arg_payload_len(&in[i]);
         if (len) {
-            memcpy(p, args.v[i].v.b.ptr, len);
+            memcpy(p, in[i].v.b.ptr, len);
             v[i].v.b.ptr = p;
             p += len;
-        } else if (args.v[i].type == MP_ARG_BYTES) {
+        } else if (in[i].type == MP_ARG_BYTES) {
             v[i].v.b.ptr = p; /* a valid pointer for empty bytes */
         }
-        if (args.v[i].type == MP_ARG_STR)
+        if (in[i].type == MP_ARG_STR)
             v[i].v.b.len = len - 1;
-        if (args.v[i].kw) {
-            size_t kl = strlen(args.v[i].kw) + 1;
-            memcpy(p, args.v[i].kw, kl);
+        if (in[i].kw) {
+            size_t kl = strlen(in[i].kw) + 1;
+            memcpy(p, in[i].kw, kl);
             v[i].kw = p;
             p += kl;
         }
@@ -149,16 +150,17 @@ int mp__argv_encode(const mp__argv *a, mp__wbuf *w, mp__handles *hs) {
 }
 
 int mp__args_encode(mp_args args, mp__wbuf *w, mp__handles *hs) {
-    if (args.n && !args.v)
+    const mp_arg *in = mp__args_items(&args);
+    if (!in)
         return MP_EINVAL;
     if (args.n > MP__ARGS_COUNT_MAX)
         return MP_EMSGSIZE;
     for (size_t i = 0; i < args.n; i++) {
-        int rc = check_arg(&args.v[i]);
+        int rc = check_arg(&in[i]);
         if (rc)
             return rc;
     }
-    return encode_list(args.v, args.n, w, hs);
+    return encode_list(in, args.n, w, hs);
 }
 
 /* A NUL-terminated string of at most max bytes, in place. */

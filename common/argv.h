@@ -19,7 +19,17 @@ typedef struct mp__argv {
     bool imported;
 } mp__argv;
 
-/* Deep-copies args. MP_EINVAL for an unknown type or a NULL object,
+/* The arguments of a list: the caller's array, or the ones held inline
+ * (v NULL). NULL for an inline list longer than its storage, which only a
+ * hand-filled list can be. */
+static inline const mp_arg *mp__args_items(const mp_args *args) {
+    if (args->v)
+        return args->v;
+    return args->n <= MP_ARGS_INLINE_MAX ? args->in_ : NULL;
+}
+
+/* Deep-copies args. MP_EINVAL for an unknown type, a NULL object or an
+ * inline list longer than MP_ARGS_INLINE_MAX,
  * MP_EMSGSIZE past the bounds, MP_ENOMEM. */
 int mp__argv_copy(mp_args args, mp__argv *out);
 void mp__argv_free(mp__argv *a);

@@ -11,7 +11,7 @@
 static int check_options(const mp_pool_options *o, mp_start_method *method) {
     if (o->processes < 0 || o->processes > MP__POOL_MAX_WORKERS)
         return MP_EINVAL;
-    if (o->initargs.n && !o->initargs.v)
+    if (!mp__args_items(&o->initargs))
         return MP_EINVAL;
     *method = o->start_method;
     if (*method != MP_START_DEFAULT)

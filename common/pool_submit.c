@@ -38,10 +38,11 @@ static int fn_lookup(mp_pool *p, mp_target fn, uint8_t **loc, size_t *len) {
 
 static int check_items(const mp_args *items, size_t n) {
     for (size_t i = 0; i < n; i++) {
-        if (items[i].n && !items[i].v)
+        const mp_arg *v = mp__args_items(&items[i]);
+        if (!v)
             return MP_EINVAL;
         for (size_t j = 0; j < items[i].n; j++)
-            if (items[i].v[j].type == MP_ARG_OBJ)
+            if (v[j].type == MP_ARG_OBJ)
                 return MP_ENOTSUP;
     }
     return 0;

@@ -236,7 +236,7 @@ static void check_map(mp_pool *p, size_t n, size_t chunksize) {
     mp_arg *args = calloc(n ? n : 1, sizeof *args);
     for (size_t i = 0; i < n; i++) {
         args[i] = mp_int((int64_t)i);
-        items[i] = (mp_args){1, &args[i]};
+        items[i] = mp_args_borrow(&args[i], 1);
     }
     mp_result *r = NULL;
     MP_CHECK_OK(mp_pool_map(p, t_square, items, n, chunksize, &r));
@@ -288,7 +288,7 @@ static void check_imap(mp_pool *p, bool unordered, size_t chunksize) {
         /* Early items are slow, so unordered completion differs. */
         args[i][0] = mp_int(i < 4 ? 40 - 10 * i : 0);
         args[i][1] = mp_int(i);
-        items[i] = (mp_args){2, args[i]};
+        items[i] = mp_args_borrow(args[i], 2);
     }
     mp_imap *it = NULL;
     if (unordered)
@@ -681,7 +681,7 @@ static void test_bad_input(void) {
     MP_CHECK_RC(mp_pool_apply_async(NULL, t_square, MP_NO_ARGS, &r), MP_EINVAL);
     MP_CHECK_RC(mp_pool_apply_async(p, NULL, MP_NO_ARGS, &r), MP_EINVAL);
     MP_CHECK_RC(mp_pool_apply_async(p, t_square, MP_NO_ARGS, NULL), MP_EINVAL);
-    MP_CHECK_RC(mp_pool_apply_async(p, t_square, (mp_args){1, NULL}, &r),
+    MP_CHECK_RC(mp_pool_apply_async(p, t_square, mp_args_borrow(NULL, 1), &r),
                 MP_EINVAL);
     MP_CHECK_RC(mp_pool_map_async(p, t_square, NULL, 3, 0, NULL, &r),
                 MP_EINVAL);
@@ -907,7 +907,7 @@ static void check_crash_in_chunk(size_t chunk, bool sized) {
         args[i][0] = mp_int(i);
         args[i][1] = mp_int(i == BAD);
         args[i][2] = mp_int(sized ? (int64_t)sizes[i % 3] : 0);
-        items[i] = (mp_args){3, args[i]};
+        items[i] = mp_args_borrow(args[i], 3);
     }
     mp_result *r = NULL;
     MP_CHECK_RC(mp_pool_map(p, t_value_or_exit, items, N, chunk, &r),
@@ -945,7 +945,7 @@ static void test_crash_external_kill_in_chunk(void) {
         for (int i = 0; i < N; i++) {
             args[i][0] = mp_int(i);
             args[i][1] = mp_int(i == HANG);
-            items[i] = (mp_args){2, args[i]};
+            items[i] = mp_args_borrow(args[i], 2);
         }
         mp_result *r = NULL;
         MP_CHECK_OK(mp_pool_map_async(p, t_square_or_hang, items, N, N, NULL,
@@ -1085,7 +1085,7 @@ static void test_hundred_workers(void) {
     static mp_args items[N];
     for (int i = 0; i < N; i++) {
         a[i] = mp_int(i);
-        items[i] = (mp_args){1, &a[i]};
+        items[i] = mp_args_borrow(&a[i], 1);
     }
     mp_result *r = NULL;
     MP_CHECK_OK(mp_pool_map(p, t_square, items, N, 1, &r));

@@ -449,10 +449,10 @@ static void test_bad_input(void) {
     MP_CHECK_RC(mp_process_new(&p, t_return_arg, MP_NO_ARGS,
                                &(mp_process_options){.start_method = MP_START_FORKSERVER}),
                 MP_ENOTSUP);
-    MP_CHECK_RC(mp_process_new(&p, t_return_arg, (mp_args){2, NULL}, NULL), MP_EINVAL);
+    MP_CHECK_RC(mp_process_new(&p, t_return_arg, mp_args_borrow(NULL, 2), NULL), MP_EINVAL);
     mp_arg bad = mp_int(1);
     bad.type = (mp_arg_type)77;
-    MP_CHECK_RC(mp_process_new(&p, t_return_arg, (mp_args){1, &bad}, NULL), MP_EINVAL);
+    MP_CHECK_RC(mp_process_new(&p, t_return_arg, mp_args_borrow(&bad, 1), NULL), MP_EINVAL);
     MP_CHECK_RC(mp_process_new(&p, t_return_arg, MP_ARGS(mp_obj_arg_(MP_OBJ_QUEUE, NULL)), NULL),
                 MP_EINVAL);
     MP_CHECK_RC(mp_process_start(NULL), MP_EINVAL);

@@ -61,20 +61,58 @@ typedef struct mp_arg {
     } v;
 } mp_arg;
 
-/** A list of arguments: a count and a pointer to them. */
+/** The most arguments MP_ARGS holds inside the list itself. More than this
+ * is a compile error in MP_ARGS and MP_EINVAL at run time; pass a longer
+ * list with mp_args_borrow. */
+#define MP_ARGS_INLINE_MAX 8
+
+/** A list of arguments, a value that can be stored, copied and returned.
+ *
+ * A list built by MP_ARGS holds its arguments (up to MP_ARGS_INLINE_MAX)
+ * inside itself, so assigning it copies them: `items[i] = MP_ARGS(
+ * mp_int(i));` in a loop gives every item its own arguments. A list built
+ * by mp_args_borrow points at the caller's array of n arguments, which must
+ * stay valid until the call that receives the list returns. Either way the
+ * strings and bytes the arguments point at need only live until that call
+ * returns: mproc copies them there. */
 typedef struct mp_args {
     size_t n;        /**< number of arguments */
-    const mp_arg *v; /**< the arguments, n of them */
+    const mp_arg *v; /**< the caller's array (borrowed); NULL: in in_ */
+    /** The arguments MP_ARGS holds, when v is NULL; not for direct use. */
+    mp_arg in_[MP_ARGS_INLINE_MAX];
 } mp_args;
 
-/** MP_ARGS(a, b, ...) builds an mp_args from its arguments (a compound
- * literal: valid in the enclosing block). MP_NO_ARGS is the empty list.
+/** A list that borrows the caller's array of n arguments, for lists longer
+ * than MP_ARGS_INLINE_MAX or built at run time. The caller owns `v`; it must
+ * stay valid until the call that receives the list returns (mproc copies
+ * the arguments there). n > 0 with a NULL v is MP_EINVAL in that call. */
+static inline mp_args mp_args_borrow(const mp_arg *v, size_t n) {
+    mp_args a = {0, NULL, {{MP_ARG_NONE, NULL, {0}}}};
+    a.n = n;
+    a.v = v;
+    return a;
+}
+
+#ifndef __cplusplus
+/** MP_ARGS(a, b, ...) is an mp_args holding its 1 to MP_ARGS_INLINE_MAX
+ * arguments by value (more is a compile error); each argument is
+ * evaluated once. MP_NO_ARGS is the empty list. C++ has its own spelling
+ * of both, with the same meaning (see mp_args_of_).
  * @{ */
 #define MP_ARGS(...)                                                          \
-    ((mp_args){sizeof((const mp_arg[]){__VA_ARGS__}) / sizeof(mp_arg),        \
-               (const mp_arg[]){__VA_ARGS__}})
-#define MP_NO_ARGS ((mp_args){0, NULL})
+    ((mp_args){.n = MP_ARGS_COUNT_(__VA_ARGS__), .in_ = {__VA_ARGS__}})
+#define MP_NO_ARGS ((mp_args){.n = 0})
 /** @} */
+/** The number of MP_ARGS's arguments, a negative array size (a compile
+ * error) past MP_ARGS_INLINE_MAX. Unevaluated: MP_ARGS evaluates each
+ * argument once. */
+#define MP_ARGS_COUNT_(...)                                                   \
+    (sizeof((mp_arg[]){__VA_ARGS__}) / sizeof(mp_arg) +                       \
+     0 * sizeof(char[sizeof((mp_arg[]){__VA_ARGS__}) <=                       \
+                             MP_ARGS_INLINE_MAX * sizeof(mp_arg)              \
+                         ? 1                                                  \
+                         : -1]))
+#endif
 
 /** An integer argument. */
 static inline mp_arg mp_int(int64_t i) {
@@ -160,5 +198,26 @@ MP_EXTERN void *mp_arg_obj(const mp_arg *a, mp_obj_kind kind);
 
 #ifdef __cplusplus
 }
+
+/** C++'s MP_ARGS: an mp_args holding copies of its 1 to MP_ARGS_INLINE_MAX
+ * arguments (more is a compile error), without a temporary array, so it
+ * can be stored like C's. Use it through MP_ARGS and MP_NO_ARGS. */
+template <typename... Rest>
+inline mp_args mp_args_of_(const mp_arg &first, const Rest &...rest) {
+    static_assert(1 + sizeof...(Rest) <= MP_ARGS_INLINE_MAX,
+                  "MP_ARGS: more than MP_ARGS_INLINE_MAX arguments; "
+                  "use mp_args_borrow");
+    const mp_arg v[] = {first, rest...};
+    mp_args a = mp_args_borrow(NULL, 1 + sizeof...(Rest));
+    for (size_t i = 0; i < a.n; i++)
+        a.in_[i] = v[i];
+    return a;
+}
+/** C++'s MP_NO_ARGS: the empty list. */
+inline mp_args mp_args_of_() {
+    return mp_args_borrow(NULL, 0);
+}
+#define MP_ARGS(...) mp_args_of_(__VA_ARGS__)
+#define MP_NO_ARGS mp_args_of_()
 #endif
 #endif
