@@ -23,7 +23,7 @@ need_packages() {
     --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-NATIVE_PACKAGES=(cmake make gcc clang pkg-config libapr1-dev libcunit1-dev
+NATIVE_PACKAGES=(cmake make gcc g++ clang pkg-config libapr1-dev libcunit1-dev
                  libssl-dev python3 libclang-rt-14-dev doxygen)
 
 # Runs a command with a private Wine prefix and server, and stops the server
