@@ -3,8 +3,11 @@
  *
  * Arguments are small typed values built with mp_int, mp_float, mp_str,
  * mp_bytes, mp_kw and the mproc objects' *_arg constructors, gathered with
- * MP_ARGS(...). They are copied when the process (or task) is created, so
- * the caller's strings and buffers need only live until that call returns. */
+ * MP_ARGS(...) into an mp_args, a list that holds them by value and can be
+ * stored like any value (mp_args_borrow passes a longer array). They are
+ * copied when the process (or task) is created, so the caller's strings and
+ * buffers need only live until that call returns. The same spelling works
+ * in C++ (C++11 and later). */
 #ifndef MPROC_ARGS_H
 #define MPROC_ARGS_H
 

@@ -71,7 +71,8 @@ apt_update_once() {
     fi
 }
 
-PKGS=(gcc-mingw-w64-x86-64 g++-mingw-w64-x86-64 wine wine64 dpkg-dev cmake gcc make pkg-config)
+PKGS=(gcc-mingw-w64-x86-64 g++-mingw-w64-x86-64 wine wine64 dpkg-dev cmake gcc
+      make pkg-config)
 missing=()
 for p in "${PKGS[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
