@@ -29,8 +29,8 @@ static inline const mp_arg *mp__args_items(const mp_args *args) {
 }
 
 /* Deep-copies args. MP_EINVAL for an unknown type, a NULL object or an
- * inline list longer than MP_ARGS_INLINE_MAX,
- * MP_EMSGSIZE past the bounds, MP_ENOMEM. */
+ * inline list longer than MP_ARGS_INLINE_MAX, MP_EMSGSIZE past the bounds,
+ * MP_ENOMEM. */
 int mp__argv_copy(mp_args args, mp__argv *out);
 void mp__argv_free(mp__argv *a);
 

@@ -130,7 +130,8 @@ static void test_lists_made_in_a_loop(void) {
  * every child gets its own arguments. */
 static void test_stored_lists_start_processes(void) {
     enum { N = 6 };
-    static const char *const names[N] = {"", "a", "ab", "abc", "abcd", "abcde"};
+    static const char *const names[N] = {"",    "a",    "ab",
+                                         "abc", "abcd", "abcde"};
     for (int m = 0; m < mp_test_nmethods; m++) {
         mp_args args[N];
         for (int i = 0; i < N; i++)
@@ -229,8 +230,8 @@ static void test_invalid_lists(void) {
         mp_args items[2] = {MP_ARGS(mp_int(1)), bad[k]};
         MP_CHECK_RC(mp_pool_map(pool, t_sum, items, 2, 0, &r), MP_EINVAL);
         mp_pool *q = NULL;
-        mp_pool_options o = {.processes = 1, .initializer = t_init,
-                             .initargs = bad[k]};
+        mp_pool_options o = {
+            .processes = 1, .initializer = t_init, .initargs = bad[k]};
         MP_CHECK_RC(mp_pool_new(&q, &o), MP_EINVAL);
     }
     CU_ASSERT_EQUAL(apply_int(pool, t_sum, mp_args_borrow(NULL, 0)), 0);
@@ -238,11 +239,11 @@ static void test_invalid_lists(void) {
 }
 
 void mp_test_suite_args(void) {
-    MP_TEST_SUITE("args",
-                  {"lists_made_in_a_loop", test_lists_made_in_a_loop},
-                  {"stored_lists_start_processes", test_stored_lists_start_processes},
-                  {"lists_are_values", test_lists_are_values},
-                  {"initargs_made_elsewhere", test_initargs_made_elsewhere},
-                  {"borrowed_long_list", test_borrowed_long_list},
-                  {"invalid_lists", test_invalid_lists});
+    MP_TEST_SUITE(
+        "args", {"lists_made_in_a_loop", test_lists_made_in_a_loop},
+        {"stored_lists_start_processes", test_stored_lists_start_processes},
+        {"lists_are_values", test_lists_are_values},
+        {"initargs_made_elsewhere", test_initargs_made_elsewhere},
+        {"borrowed_long_list", test_borrowed_long_list},
+        {"invalid_lists", test_invalid_lists});
 }

@@ -217,9 +217,7 @@ inline mp_args mp_args_of_(const mp_arg &first, const Rest &...rest) {
     return a;
 }
 /** C++'s MP_NO_ARGS: the empty list. */
-inline mp_args mp_args_of_() {
-    return mp_args_borrow(NULL, 0);
-}
+inline mp_args mp_args_of_() { return mp_args_borrow(NULL, 0); }
 #define MP_ARGS(...) mp_args_of_(__VA_ARGS__)
 #define MP_NO_ARGS mp_args_of_()
 #endif

@@ -128,8 +128,8 @@ void pool_tasks() {
     for (int i = 0; i < 3 * MP_ARGS_INLINE_MAX; i++)
         many.push_back(mp_int(i));
     mp_result *r = NULL;
-    if (ok(mp_pool_map(pool, square_plus_offset, items.data(), items.size(),
-                       0, &r),
+    if (ok(mp_pool_map(pool, square_plus_offset, items.data(), items.size(), 0,
+                       &r),
            "mp_pool_map")) {
         for (size_t i = 0; i < mp_result_count(r); i++) {
             const void *p = NULL;
