@@ -28,7 +28,7 @@ static int check_arg(const mp_arg *a) {
         return a->v.b.ptr || a->v.b.len == 0 ? 0 : MP_EINVAL;
     case MP_ARG_OBJ:
         return a->v.obj.ptr && (int)a->v.obj.kind > 0 &&
-                       a->v.obj.kind < MP_OBJ_KIND_COUNT_
+                       a->v.obj.kind < MP__OBJ_KIND_COUNT
                    ? 0
                    : MP_EINVAL;
     default:

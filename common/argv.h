@@ -25,7 +25,7 @@ typedef struct mp__argv {
 static inline const mp_arg *mp__args_items(const mp_args *args) {
     if (args->v)
         return args->v;
-    return args->n <= MP_ARGS_INLINE_MAX ? args->in_ : NULL;
+    return args->n <= MP_ARGS_INLINE_MAX ? args->mp__in : NULL;
 }
 
 /* Deep-copies args. MP_EINVAL for an unknown type, a NULL object or an

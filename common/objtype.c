@@ -10,19 +10,19 @@ extern const mp__shkind mp__queue_kind, mp__value_kind, mp__array_kind,
     mp__sem_kind, mp__lock_kind, mp__event_kind, mp__cond_kind,
     mp__barrier_kind;
 
-static const mp__shkind *const shared_kinds[MP_OBJ_KIND_COUNT_] = {
+static const mp__shkind *const shared_kinds[MP__OBJ_KIND_COUNT] = {
     [MP_OBJ_QUEUE] = &mp__queue_kind, [MP_OBJ_VALUE] = &mp__value_kind,
     [MP_OBJ_ARRAY] = &mp__array_kind, [MP_OBJ_SEM] = &mp__sem_kind,
     [MP_OBJ_LOCK] = &mp__lock_kind,   [MP_OBJ_EVENT] = &mp__event_kind,
     [MP_OBJ_COND] = &mp__cond_kind,   [MP_OBJ_BARRIER] = &mp__barrier_kind,
 };
 
-static const mp__objtype *const other_kinds[MP_OBJ_KIND_COUNT_] = {
+static const mp__objtype *const other_kinds[MP__OBJ_KIND_COUNT] = {
     [MP_OBJ_CONN] = &mp__conn_objtype,
 };
 
 static bool known(mp_obj_kind kind) {
-    return (int)kind > 0 && kind < MP_OBJ_KIND_COUNT_;
+    return (int)kind > 0 && kind < MP__OBJ_KIND_COUNT;
 }
 
 int mp__obj_export(mp_obj_kind kind, void *obj, mp__wbuf *w,

@@ -453,7 +453,7 @@ static void test_bad_input(void) {
     mp_arg bad = mp_int(1);
     bad.type = (mp_arg_type)77;
     MP_CHECK_RC(mp_process_new(&p, t_return_arg, mp_args_borrow(&bad, 1), NULL), MP_EINVAL);
-    MP_CHECK_RC(mp_process_new(&p, t_return_arg, MP_ARGS(mp_obj_arg_(MP_OBJ_QUEUE, NULL)), NULL),
+    MP_CHECK_RC(mp_process_new(&p, t_return_arg, MP_ARGS(mp__obj_arg(MP_OBJ_QUEUE, NULL)), NULL),
                 MP_EINVAL);
     MP_CHECK_RC(mp_process_start(NULL), MP_EINVAL);
     MP_CHECK_RC(mp_process_join(NULL, 0), MP_EINVAL);

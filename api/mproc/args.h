@@ -39,7 +39,7 @@ typedef enum mp_obj_kind {
     MP_OBJ_EVENT = 7,       /**< an mp_event */
     MP_OBJ_COND = 8,        /**< an mp_cond */
     MP_OBJ_BARRIER = 9,     /**< an mp_barrier */
-    MP_OBJ_KIND_COUNT_ = 10 /**< the number of kinds (not a kind) */
+    MP__OBJ_KIND_COUNT = 10 /**< the number of kinds (not a kind) */
 } mp_obj_kind;
 
 /** One argument. A small value type: build it with the constructors below,
@@ -80,9 +80,9 @@ typedef struct mp_arg {
  * returns: mproc copies them there. */
 typedef struct mp_args {
     size_t n;        /**< number of arguments */
-    const mp_arg *v; /**< the caller's array (borrowed); NULL: in in_ */
+    const mp_arg *v; /**< the caller's array (borrowed); NULL: in mp__in */
     /** The arguments MP_ARGS holds, when v is NULL; not for direct use. */
-    mp_arg in_[MP_ARGS_INLINE_MAX];
+    mp_arg mp__in[MP_ARGS_INLINE_MAX];
 } mp_args;
 
 /** A list that borrows the caller's array of n arguments, for lists longer
@@ -100,16 +100,16 @@ static inline mp_args mp_args_borrow(const mp_arg *v, size_t n) {
 /** MP_ARGS(a, b, ...) is an mp_args holding its 1 to MP_ARGS_INLINE_MAX
  * arguments by value (more is a compile error); each argument is
  * evaluated once. MP_NO_ARGS is the empty list. C++ has its own spelling
- * of both, with the same meaning (see mp_args_of_).
+ * of both, with the same meaning (see mp__args_of).
  * @{ */
 #define MP_ARGS(...)                                                          \
-    ((mp_args){.n = MP_ARGS_COUNT_(__VA_ARGS__), .in_ = {__VA_ARGS__}})
+    ((mp_args){.n = MP__ARGS_COUNT(__VA_ARGS__), .mp__in = {__VA_ARGS__}})
 #define MP_NO_ARGS ((mp_args){.n = 0})
 /** @} */
 /** The number of MP_ARGS's arguments, a negative array size (a compile
  * error) past MP_ARGS_INLINE_MAX. Unevaluated: MP_ARGS evaluates each
  * argument once. */
-#define MP_ARGS_COUNT_(...)                                                   \
+#define MP__ARGS_COUNT(...)                                                   \
     (sizeof((mp_arg[]){__VA_ARGS__}) / sizeof(mp_arg) +                       \
      0 * sizeof(char[sizeof((mp_arg[]){__VA_ARGS__}) <=                       \
                              MP_ARGS_INLINE_MAX * sizeof(mp_arg)              \
@@ -151,7 +151,7 @@ static inline mp_arg mp_kw(const char *name, mp_arg value) {
 }
 /** An argument carrying an mproc object (used by the *_arg constructors of
  * each object type, e.g. mp_queue_arg). */
-static inline mp_arg mp_obj_arg_(mp_obj_kind kind, void *obj) {
+static inline mp_arg mp__obj_arg(mp_obj_kind kind, void *obj) {
     mp_arg a = {MP_ARG_OBJ, NULL, {0}};
     a.v.obj.ptr = obj;
     a.v.obj.kind = kind;
@@ -206,19 +206,19 @@ MP_EXTERN void *mp_arg_obj(const mp_arg *a, mp_obj_kind kind);
  * arguments (more is a compile error), without a temporary array, so it
  * can be stored like C's. Use it through MP_ARGS and MP_NO_ARGS. */
 template <typename... Rest>
-inline mp_args mp_args_of_(const mp_arg &first, const Rest &...rest) {
+inline mp_args mp__args_of(const mp_arg &first, const Rest &...rest) {
     static_assert(1 + sizeof...(Rest) <= MP_ARGS_INLINE_MAX,
                   "MP_ARGS: more than MP_ARGS_INLINE_MAX arguments; "
                   "use mp_args_borrow");
     const mp_arg v[] = {first, rest...};
     mp_args a = mp_args_borrow(NULL, 1 + sizeof...(Rest));
     for (size_t i = 0; i < a.n; i++)
-        a.in_[i] = v[i];
+        a.mp__in[i] = v[i];
     return a;
 }
 /** C++'s MP_NO_ARGS: the empty list. */
-inline mp_args mp_args_of_() { return mp_args_borrow(NULL, 0); }
-#define MP_ARGS(...) mp_args_of_(__VA_ARGS__)
-#define MP_NO_ARGS mp_args_of_()
+inline mp_args mp__args_of() { return mp_args_borrow(NULL, 0); }
+#define MP_ARGS(...) mp__args_of(__VA_ARGS__)
+#define MP_NO_ARGS mp__args_of()
 #endif
 #endif

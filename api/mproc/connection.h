@@ -100,7 +100,7 @@ MP_EXTERN void mp_conn_free(mp_conn *c);
 
 /** A connection as a process or task argument. */
 static inline mp_arg mp_conn_arg(mp_conn *c) {
-    return mp_obj_arg_(MP_OBJ_CONN, c);
+    return mp__obj_arg(MP_OBJ_CONN, c);
 }
 
 /** The connection carried by a, or NULL when a is not a connection. In a

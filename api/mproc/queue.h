@@ -117,7 +117,7 @@ MP_EXTERN void mp_queue_free(mp_queue *q);
  * child maps the same queue, and its handle is released when the target
  * returns). q must stay open until the child has started. */
 static inline mp_arg mp_queue_arg(mp_queue *q) {
-    return mp_obj_arg_(MP_OBJ_QUEUE, q);
+    return mp__obj_arg(MP_OBJ_QUEUE, q);
 }
 
 /** The queue carried by a, or NULL when a is not a queue. */

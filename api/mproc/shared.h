@@ -147,10 +147,10 @@ MP_EXTERN void mp_array_free(mp_array *a);
 
 /** A value / an array as a process or task argument. @{ */
 static inline mp_arg mp_value_arg(mp_value *v) {
-    return mp_obj_arg_(MP_OBJ_VALUE, v);
+    return mp__obj_arg(MP_OBJ_VALUE, v);
 }
 static inline mp_arg mp_array_arg(mp_array *a) {
-    return mp_obj_arg_(MP_OBJ_ARRAY, a);
+    return mp__obj_arg(MP_OBJ_ARRAY, a);
 }
 /** @} */
 /** The value / array carried by a, or NULL when a carries another kind.

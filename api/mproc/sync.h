@@ -218,12 +218,12 @@ MP_EXTERN void mp_barrier_free(mp_barrier *b);
 /* ---- as arguments ---- */
 
 /** The object as a process or task argument. @{ */
-static inline mp_arg mp_sem_arg(mp_sem *s) { return mp_obj_arg_(MP_OBJ_SEM, s); }
-static inline mp_arg mp_lock_arg(mp_lock *l) { return mp_obj_arg_(MP_OBJ_LOCK, l); }
-static inline mp_arg mp_event_arg(mp_event *e) { return mp_obj_arg_(MP_OBJ_EVENT, e); }
-static inline mp_arg mp_cond_arg(mp_cond *c) { return mp_obj_arg_(MP_OBJ_COND, c); }
+static inline mp_arg mp_sem_arg(mp_sem *s) { return mp__obj_arg(MP_OBJ_SEM, s); }
+static inline mp_arg mp_lock_arg(mp_lock *l) { return mp__obj_arg(MP_OBJ_LOCK, l); }
+static inline mp_arg mp_event_arg(mp_event *e) { return mp__obj_arg(MP_OBJ_EVENT, e); }
+static inline mp_arg mp_cond_arg(mp_cond *c) { return mp__obj_arg(MP_OBJ_COND, c); }
 static inline mp_arg mp_barrier_arg(mp_barrier *b) {
-    return mp_obj_arg_(MP_OBJ_BARRIER, b);
+    return mp__obj_arg(MP_OBJ_BARRIER, b);
 }
 /** @} */
 
