@@ -1,5 +1,7 @@
-/* POSIX backend: processes (fork, posix_spawn, pidfd waits) and locating
- * a function in another run of the same program (dl_iterate_phdr). */
+/* POSIX backend: processes (fork, posix_spawn, waits on the handle the
+ * path's kin gives: a pidfd on Linux, a sentinel pipe elsewhere) and
+ * locating a function in another run of the same program (dl_iterate_phdr,
+ * which the ELF systems, the BSDs and musl included, all have). */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -15,12 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#ifdef __linux__
-#include <sys/prctl.h>
-#endif
 
 #include "../common/os.h"
 #include "os_posix.h"
@@ -29,36 +27,18 @@ extern char **environ;
 
 bool mp__os_can_fork(void) { return true; }
 
-static mp__handle open_pidfd(pid_t pid) {
-#ifdef SYS_pidfd_open
-    long fd = syscall(SYS_pidfd_open, pid, 0);
-    if (fd >= 0)
-        return (mp__handle)fd;
-#endif
-    (void)pid;
-    return MP__BAD_HANDLE;
-}
-
-/* Makes the calling child die with its parent; exits if already orphaned. */
-static int bind_parent(long ppid) {
-#ifdef __linux__
-    if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1)
-        return mp__posix_err(errno);
-    /* The parent may have died before prctl took effect. */
-    if ((long)getppid() != ppid)
-        _exit(1);
-    return 0;
-#else
-    (void)ppid;
-    return MP_ENOTSUP;
-#endif
-}
-
 int mp__os_fork(mp__os_proc *out, bool daemon, bool *is_child) {
     long parent = (long)getpid();
+    mp__posix_kin kin;
+    int rc = mp__posix_kin_new(&kin, daemon);
+    if (rc)
+        return rc;
     pid_t pid = fork();
-    if (pid < 0)
-        return errno == EAGAIN ? MP_ELIMIT : mp__posix_err(errno);
+    if (pid < 0) {
+        rc = errno == EAGAIN ? MP_ELIMIT : mp__posix_err(errno);
+        mp__posix_kin_drop(&kin);
+        return rc;
+    }
     if (pid == 0) {
         *is_child = true;
         int fd = open("/dev/null", O_RDONLY);
@@ -67,7 +47,7 @@ int mp__os_fork(mp__os_proc *out, bool daemon, bool *is_child) {
             if (fd != 0)
                 close(fd);
         }
-        if (daemon && bind_parent(parent) != 0)
+        if (mp__posix_kin_child(&kin, parent, daemon) != 0)
             _exit(1);
         out->pid = (long)getpid();
         out->h = MP__BAD_HANDLE;
@@ -75,11 +55,9 @@ int mp__os_fork(mp__os_proc *out, bool daemon, bool *is_child) {
     }
     *is_child = false;
     out->pid = (long)pid;
-    out->h = open_pidfd(pid);
+    out->h = mp__posix_kin_parent(&kin, pid);
     return 0;
 }
-
-int mp__os_child_bind_parent(long ppid) { return bind_parent(ppid); }
 
 /* Builds "3,4,5,..." for n handles. */
 static char *handle_list(size_t n) {
@@ -92,28 +70,80 @@ static char *handle_list(size_t n) {
     return s;
 }
 
+/* Whether the environment entry e names the variable name. */
+static bool env_is(const char *e, const char *name) {
+    size_t n = strlen(name);
+    return strncmp(e, name, n) == 0 && e[n] == '=';
+}
+
+/* A spawned child's environment: ours without stale kin entries, plus the
+ * child's sentinel and watch descriptors where it has them (-1: none).
+ * *env borrows environ's strings; *own holds the new ones. The caller frees
+ * both. */
+static int kin_env(int sentinel, int watch, char ***env, char **own) {
+    size_t n = 0;
+    while (environ[n])
+        n++;
+    *env = calloc(n + 3, sizeof(char *));
+    *own = malloc(2 * 48);
+    if (!*env || !*own)
+        return MP_ENOMEM;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!env_is(environ[i], MP__POSIX_SENTINEL_ENV) &&
+            !env_is(environ[i], MP__POSIX_WATCH_ENV))
+            (*env)[k++] = environ[i];
+    if (sentinel >= 0) {
+        (*env)[k++] = *own;
+        sprintf(*own, "%s=%d", MP__POSIX_SENTINEL_ENV, sentinel);
+    }
+    if (watch >= 0) {
+        (*env)[k++] = *own + 48;
+        sprintf(*own + 48, "%s=%d", MP__POSIX_WATCH_ENV, watch);
+    }
+    return 0;
+}
+
 int mp__os_spawn(const mp__spawn_req *req, mp__os_proc *out) {
     const char *exe = req->exe ? req->exe : "/proc/self/exe";
-    int rc = 0, *tmp = calloc(req->nhandles + 1, sizeof(int));
+    int rc = 0, *tmp = calloc(req->nhandles + 2, sizeof(int));
     char *hl = handle_list(req->nhandles);
+    char **env = environ, *entry = NULL;
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t at;
-    bool fa_ok = false, at_ok = false;
-    size_t ntmp = 0;
+    mp__posix_kin kin = {-1, -1, -1};
+    bool fa_ok = false, at_ok = false, kin_ok = false;
+    size_t ntmp = 0, nput = req->nhandles;
     if (!tmp || !hl) {
         rc = MP_ENOMEM;
         goto finish;
     }
+    if ((rc = mp__posix_kin_new(&kin, req->daemon)))
+        goto finish;
+    kin_ok = true;
+    /* What the child gets: its handles at 3.., then the kin's descriptors
+     * (which it does not name: the sentinel is only held, the watch
+     * descriptor is named in its environment). */
+    int extra[2], nextra = 0;
+    if (kin.child_end >= 0)
+        extra[nextra++] = kin.child_end;
+    if (kin.watch >= 0)
+        extra[nextra++] = kin.watch;
     /* Move the sources above the target range first, so that placing
      * handle i at 3+i never clobbers a handle still to be placed. */
-    int floor = 3 + (int)req->nhandles;
-    for (; ntmp < req->nhandles; ntmp++) {
-        tmp[ntmp] = fcntl((int)req->handles[ntmp], F_DUPFD_CLOEXEC, floor);
+    int floor = 3 + (int)nput + nextra;
+    for (; ntmp < nput + (size_t)nextra; ntmp++) {
+        int src = ntmp < nput ? (int)req->handles[ntmp] : extra[ntmp - nput];
+        tmp[ntmp] = fcntl(src, F_DUPFD_CLOEXEC, floor);
         if (tmp[ntmp] == -1) {
             rc = mp__posix_err(errno);
             goto finish;
         }
     }
+    if (nextra && (rc = kin_env(kin.child_end >= 0 ? 3 + (int)nput : -1,
+                                kin.watch >= 0 ? floor - 1 : -1, &env,
+                                &entry)))
+        goto finish;
     if ((rc = mp__posix_err(posix_spawn_file_actions_init(&fa))))
         goto finish;
     fa_ok = true;
@@ -122,14 +152,13 @@ int mp__os_spawn(const mp__spawn_req *req, mp__os_proc *out) {
     at_ok = true;
     rc = mp__posix_err(posix_spawn_file_actions_addopen(&fa, 0, "/dev/null",
                                                         O_RDONLY, 0));
-    for (size_t i = 0; !rc && i < req->nhandles; i++)
+    for (size_t i = 0; !rc && i < ntmp; i++)
         rc = mp__posix_err(
             posix_spawn_file_actions_adddup2(&fa, tmp[i], 3 + (int)i));
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 34)
     /* Descriptors the program opened without O_CLOEXEC must not leak. */
+    short flags = POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK;
     if (!rc)
-        rc = mp__posix_err(posix_spawn_file_actions_addclosefrom_np(&fa, floor));
-#endif
+        rc = mp__posix_spawn_close_from(&fa, floor, &flags);
     sigset_t def, none;
     sigemptyset(&def);
     sigaddset(&def, SIGPIPE);
@@ -139,26 +168,31 @@ int mp__os_spawn(const mp__spawn_req *req, mp__os_proc *out) {
     if (!rc)
         rc = mp__posix_err(posix_spawnattr_setsigmask(&at, &none));
     if (!rc)
-        rc = mp__posix_err(posix_spawnattr_setflags(
-            &at, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK));
+        rc = mp__posix_err(posix_spawnattr_setflags(&at, flags));
     if (rc)
         goto finish;
     char *argv[] = {(char *)exe, (char *)MP__SPAWN_FLAG, hl, NULL};
     pid_t pid;
-    int e = posix_spawn(&pid, exe, &fa, &at, argv, environ);
+    int e = posix_spawn(&pid, exe, &fa, &at, argv, env);
     if (e) {
         rc = e == EAGAIN ? MP_ELIMIT : mp__posix_err(e);
         goto finish;
     }
     out->pid = (long)pid;
-    out->h = open_pidfd(pid);
+    out->h = mp__posix_kin_parent(&kin, pid);
+    kin_ok = false;
 finish:
     for (size_t i = 0; i < ntmp; i++)
         close(tmp[i]);
+    if (kin_ok)
+        mp__posix_kin_drop(&kin);
     if (fa_ok)
         posix_spawn_file_actions_destroy(&fa);
     if (at_ok)
         posix_spawnattr_destroy(&at);
+    if (env != environ)
+        free(env);
+    free(entry);
     free(tmp);
     free(hl);
     return rc;

@@ -23,6 +23,7 @@
 
 #include "../common/os_shm.h"
 #include "../common/os_sync.h"
+#include "../common/random.h"
 #include "os_posix.h"
 
 /* How often an opener looks again at a mapping its live creator is still
@@ -48,20 +49,32 @@ static int map_fd(mp__shm *s, int fd, size_t size) {
 }
 
 static int anon_fd(int *fd) {
-#ifdef __linux__
+#if MP__POSIX_LINUX
     *fd = memfd_create("mproc", MFD_CLOEXEC);
     return *fd == -1 ? mp__posix_err(errno) : 0;
 #else
-    /* Elsewhere: a random shm name removed at once, so it never outlives
-     * this call even if we are killed right after. */
-    char nm[64];
-    snprintf(nm, sizeof nm, "/mp-anon-%ld-%p", (long)getpid(), (void *)fd);
-    *fd = shm_open(nm, O_RDWR | O_CREAT | O_EXCL, 0600);
-    if (*fd == -1)
-        return mp__posix_err(errno);
-    shm_unlink(nm);
-    fcntl(*fd, F_SETFD, FD_CLOEXEC);
-    return 0;
+    /* Elsewhere: a random shm name (short enough for macOS's 31 bytes)
+     * removed at once, so it never outlives this call even if we are
+     * killed right after. */
+    for (int tries = 0; tries < 8; tries++) {
+        uint8_t r[8];
+        char nm[32];
+        int rc = mp__random(r, sizeof r);
+        if (rc)
+            return rc;
+        int n = snprintf(nm, sizeof nm, "/mpa-");
+        for (size_t i = 0; i < sizeof r; i++)
+            n += snprintf(nm + n, sizeof nm - (size_t)n, "%02x", r[i]);
+        *fd = shm_open(nm, O_RDWR | O_CREAT | O_EXCL, 0600);
+        if (*fd == -1 && errno == EEXIST)
+            continue;
+        if (*fd == -1)
+            return mp__posix_err(errno);
+        shm_unlink(nm);
+        fcntl(*fd, F_SETFD, FD_CLOEXEC);
+        return 0;
+    }
+    return MP_EEXIST;
 #endif
 }
 
