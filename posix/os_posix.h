@@ -26,15 +26,16 @@ int mp__posix_accept(int lfd);
 /* What ties a new child to its parent besides its arguments: how the
  * parent waits for it and how a daemonic child dies with the parent. The
  * Linux path needs no descriptors (pidfd, PR_SET_PDEATHSIG), the portable
- * one a sentinel pipe per child and the parent's watch pipe. */
+ * one a sentinel pipe per forked child (a spawned child holds only its
+ * arguments' descriptors, and is polled) and the parent's watch pipe. */
 typedef struct mp__posix_kin {
     int child_end;  /* the child keeps it open for life (-1: none) */
     int parent_end; /* the parent's end of it, ready once the child ends */
     int watch;      /* daemonic: read end that reaches EOF when we die */
 } mp__posix_kin;
 
-/* Before fork or spawn: fills *k (descriptors close-on-exec). */
-int mp__posix_kin_new(mp__posix_kin *k, bool daemon);
+/* Before fork (forked) or spawn: fills *k (descriptors close-on-exec). */
+int mp__posix_kin_new(mp__posix_kin *k, bool daemon, bool forked);
 /* In the parent once the child runs: the handle it waits on (mp__os_proc's
  * h, may be MP__BAD_HANDLE); releases what only the child needed. */
 mp__handle mp__posix_kin_parent(mp__posix_kin *k, pid_t pid);
@@ -43,9 +44,8 @@ void mp__posix_kin_drop(mp__posix_kin *k);
 /* In a forked child: drops the parent's ends and, when daemon, binds the
  * child's life to the parent ppid (exiting if it is already gone). */
 int mp__posix_kin_child(mp__posix_kin *k, long ppid, bool daemon);
-/* The environment entries that tell a spawned child where its kin's
- * descriptors are (set only when there are some). */
-#define MP__POSIX_SENTINEL_ENV "MPROC_SENTINEL_FD"
+/* The environment entry that tells a spawned daemonic child where its
+ * watch descriptor is. */
 #define MP__POSIX_WATCH_ENV "MPROC_WATCH_FD"
 
 /* The path's part of mp__os_init (fork handlers, inherited descriptors). */

@@ -30,7 +30,7 @@ bool mp__os_can_fork(void) { return true; }
 int mp__os_fork(mp__os_proc *out, bool daemon, bool *is_child) {
     long parent = (long)getpid();
     mp__posix_kin kin;
-    int rc = mp__posix_kin_new(&kin, daemon);
+    int rc = mp__posix_kin_new(&kin, daemon, true);
     if (rc)
         return rc;
     pid_t pid = fork();
@@ -70,37 +70,24 @@ static char *handle_list(size_t n) {
     return s;
 }
 
-/* Whether the environment entry e names the variable name. */
-static bool env_is(const char *e, const char *name) {
-    size_t n = strlen(name);
-    return strncmp(e, name, n) == 0 && e[n] == '=';
-}
-
-/* A spawned child's environment: ours without stale kin entries, plus the
- * child's sentinel and watch descriptors where it has them (-1: none).
- * *env borrows environ's strings; *own holds the new ones. The caller frees
- * both. */
-static int kin_env(int sentinel, int watch, char ***env, char **own) {
-    size_t n = 0;
+/* A spawned daemonic child's environment: ours, without a stale watch
+ * entry, plus MP__POSIX_WATCH_ENV=fd. *env borrows environ's strings,
+ * *own is the new one; the caller frees both. */
+static int watch_env(int fd, char ***env, char **own) {
+    size_t n = 0, len = strlen(MP__POSIX_WATCH_ENV);
     while (environ[n])
         n++;
-    *env = calloc(n + 3, sizeof(char *));
-    *own = malloc(2 * 48);
+    *env = calloc(n + 2, sizeof(char *));
+    *own = malloc(len + 16);
     if (!*env || !*own)
         return MP_ENOMEM;
     size_t k = 0;
     for (size_t i = 0; i < n; i++)
-        if (!env_is(environ[i], MP__POSIX_SENTINEL_ENV) &&
-            !env_is(environ[i], MP__POSIX_WATCH_ENV))
+        if (strncmp(environ[i], MP__POSIX_WATCH_ENV, len) != 0 ||
+            environ[i][len] != '=')
             (*env)[k++] = environ[i];
-    if (sentinel >= 0) {
-        (*env)[k++] = *own;
-        sprintf(*own, "%s=%d", MP__POSIX_SENTINEL_ENV, sentinel);
-    }
-    if (watch >= 0) {
-        (*env)[k++] = *own + 48;
-        sprintf(*own + 48, "%s=%d", MP__POSIX_WATCH_ENV, watch);
-    }
+    sprintf(*own, "%s=%d", MP__POSIX_WATCH_ENV, fd);
+    (*env)[k] = *own;
     return 0;
 }
 
@@ -118,12 +105,11 @@ int mp__os_spawn(const mp__spawn_req *req, mp__os_proc *out) {
         rc = MP_ENOMEM;
         goto finish;
     }
-    if ((rc = mp__posix_kin_new(&kin, req->daemon)))
+    if ((rc = mp__posix_kin_new(&kin, req->daemon, false)))
         goto finish;
     kin_ok = true;
     /* What the child gets: its handles at 3.., then the kin's descriptors
-     * (which it does not name: the sentinel is only held, the watch
-     * descriptor is named in its environment). */
+     * (named in its environment). */
     int extra[2], nextra = 0;
     if (kin.child_end >= 0)
         extra[nextra++] = kin.child_end;
@@ -140,9 +126,7 @@ int mp__os_spawn(const mp__spawn_req *req, mp__os_proc *out) {
             goto finish;
         }
     }
-    if (nextra && (rc = kin_env(kin.child_end >= 0 ? 3 + (int)nput : -1,
-                                kin.watch >= 0 ? floor - 1 : -1, &env,
-                                &entry)))
+    if (kin.watch >= 0 && (rc = watch_env(floor - 1, &env, &entry)))
         goto finish;
     if ((rc = mp__posix_err(posix_spawn_file_actions_init(&fa))))
         goto finish;
@@ -214,14 +198,16 @@ int mp__os_proc_wait(mp__os_proc *p, mp__deadline d) {
             struct pollfd pfd = {(int)p->h, POLLIN, 0};
             int n = poll(&pfd, 1, ms > INT_MAX ? INT_MAX : (int)ms);
             if (n > 0)
-                return 0;
+                break;
             if (n == 0 && rc)
                 return rc;
             if (n < 0 && errno != EINTR)
                 return mp__posix_err(errno);
         }
     }
-    /* No pidfd: poll the child's state with a growing back-off. */
+    /* No handle, or a sentinel pipe, whose end comes as the child exits,
+     * just before it can be reaped (or early, should the child close it):
+     * poll the child's state with a growing back-off. */
     long nap = 1;
     for (;;) {
         if (has_ended(p))

@@ -13,8 +13,9 @@
 
 #include "../os_posix.h"
 
-int mp__posix_kin_new(mp__posix_kin *k, bool daemon) {
+int mp__posix_kin_new(mp__posix_kin *k, bool daemon, bool forked) {
     (void)daemon;
+    (void)forked;
     k->child_end = k->parent_end = k->watch = -1;
     return 0;
 }

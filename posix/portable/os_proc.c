@@ -1,9 +1,11 @@
 /* POSIX backend, portable path: what Linux does with pidfds,
  * PR_SET_PDEATHSIG and closefrom, done with pipes and threads.
  *
- * - Waiting: each child holds the write end of a sentinel pipe for life
- *   (CPython's sentinel); the parent's read end becomes readable (EOF) when
- *   the child ends, so several threads and mp_wait can poll it.
+ * - Waiting: each forked child holds the write end of a sentinel pipe for
+ *   life (CPython's sentinel); the parent's read end becomes readable (EOF)
+ *   when the child ends, so several threads and mp_wait can poll it. A
+ *   spawned child holds only its arguments' descriptors (as on Linux), so
+ *   waits for it poll its state (waitid WNOWAIT) with a back-off.
  * - Daemonic children: the parent keeps a watch pipe whose write end no
  *   other process holds; a daemonic child gets its read end and a thread
  *   that SIGKILLs the child when it reads EOF, i.e. when the parent is
@@ -13,8 +15,8 @@
  *   sibling outlive the parent): a fork handler closes both in every fork
  *   child, the program's own fork() calls included.
  *
- * A spawned child finds its sentinel and watch descriptors in its
- * environment (MPROC_SENTINEL_FD, MPROC_WATCH_FD), taken out at init. */
+ * A spawned daemonic child finds its watch descriptor in its environment
+ * (MPROC_WATCH_FD), taken out at init. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -59,19 +61,20 @@ static int env_fd(const char *name) {
 }
 
 int mp__posix_path_init(void) {
-    own_sentinel = env_fd(MP__POSIX_SENTINEL_ENV);
     inherited_watch = env_fd(MP__POSIX_WATCH_ENV);
     return mp__posix_err(pthread_atfork(kin_lock, kin_unlock, kin_forked));
 }
 
-int mp__posix_kin_new(mp__posix_kin *k, bool daemon) {
+int mp__posix_kin_new(mp__posix_kin *k, bool daemon, bool forked) {
     mp__handle rd, wr;
+    int rc = 0;
     k->child_end = k->parent_end = k->watch = -1;
-    int rc = mp__os_pipe(&rd, &wr);
-    if (rc)
+    if (forked && (rc = mp__os_pipe(&rd, &wr)) != 0)
         return rc;
-    k->parent_end = (int)rd;
-    k->child_end = (int)wr;
+    if (forked) {
+        k->parent_end = (int)rd;
+        k->child_end = (int)wr;
+    }
     if (!daemon)
         return 0;
     pthread_mutex_lock(&kin_mu);
@@ -90,7 +93,7 @@ int mp__posix_kin_new(mp__posix_kin *k, bool daemon) {
 
 mp__handle mp__posix_kin_parent(mp__posix_kin *k, pid_t pid) {
     (void)pid;
-    mp__handle h = k->parent_end;
+    mp__handle h = k->parent_end >= 0 ? k->parent_end : MP__BAD_HANDLE;
     k->parent_end = -1;
     mp__posix_kin_drop(k);
     return h;
