@@ -358,7 +358,7 @@ int mp__os_conn_restore(mp__os_conn **out, mp__handle h, mp__rbuf *r) {
 struct mp__os_listener {
     int fd;
     char *dir; /* the private directory of a fresh address, else NULL */
-    char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    char path[MP__SUN_PATH_MAX];
 };
 
 static int make_addr(struct sockaddr_un *sa, const char *path) {
@@ -366,7 +366,7 @@ static int make_addr(struct sockaddr_un *sa, const char *path) {
     sa->sun_family = AF_UNIX;
     size_t n = strlen(path);
     /* Too long is an error, never a silently truncated path. */
-    if (n == 0 || n >= sizeof sa->sun_path)
+    if (n == 0 || n >= MP__SUN_PATH_MAX)
         return MP_EINVAL;
     memcpy(sa->sun_path, path, n + 1);
     return 0;

@@ -7,8 +7,14 @@
 #include <spawn.h>
 #include <stdbool.h>
 #include <sys/types.h>
+#include <sys/un.h>
 
 #include "../common/os.h"
+
+/* Bytes of an AF_UNIX path, NUL included (104 on macOS and the BSDs). */
+#ifndef MP__SUN_PATH_MAX
+#define MP__SUN_PATH_MAX sizeof(((struct sockaddr_un *)0)->sun_path)
+#endif
 
 /* errno -> MP_E*. */
 int mp__posix_err(int e);

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "../common/os_shm.h"
+#include "../common/os_crypto.h"
 #include "../common/os_sync.h"
 #include "../common/random.h"
 #include "os_posix.h"
@@ -30,11 +31,40 @@
  * making (a creator takes microseconds; this bounds the poll's cost). */
 #define CREATING_POLL_MS 1
 
+/* The longest shm name the system takes, without the NUL: macOS's
+ * PSHMNAMLEN (31); elsewhere a file name's 255 (Linux's /dev/shm). */
+#ifndef MP__SHM_NAME_MAX
+#if defined(__APPLE__)
+#define MP__SHM_NAME_MAX 31
+#else
+#define MP__SHM_NAME_MAX 255
+#endif
+#endif
+
+/* "/mp-<name>", or, when that is too long for the system, "/mh-" and 26
+ * base-32 digits (130 bits) of the name's SHA-256: a name of any allowed
+ * length works everywhere, and the two forms never meet. */
 static int os_name(char *out, size_t cap, const char *name) {
     size_t n = strlen(name);
     if (n == 0 || n > MP__OS_NAME_MAX || strchr(name, '/'))
         return MP_EINVAL;
-    snprintf(out, cap, "/mp-%s", name);
+    if (4 + n <= MP__SHM_NAME_MAX) {
+        snprintf(out, cap, "/mp-%s", name);
+        return 0;
+    }
+    static const char key[] = "mproc shm name";
+    static const char b32[] = "abcdefghijklmnopqrstuvwxyz234567";
+    uint8_t h[MP__HMAC_MAX];
+    size_t hl = 0;
+    int rc = mp__os_hmac("sha256", key, sizeof key - 1, name, n, h, &hl);
+    if (rc)
+        return rc;
+    memcpy(out, "/mh-", 4);
+    for (int i = 0; i < 26; i++) {
+        int bit = i * 5, v = (h[bit / 8] << 8 | h[bit / 8 + 1]) >> (11 - bit % 8);
+        out[4 + i] = b32[v & 31];
+    }
+    out[30] = '\0';
     return 0;
 }
 
