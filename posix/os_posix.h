@@ -4,6 +4,7 @@
 #ifndef MP_POSIX_OS_POSIX_H
 #define MP_POSIX_OS_POSIX_H
 
+#include <pthread.h>
 #include <spawn.h>
 #include <stdbool.h>
 #include <sys/types.h>
@@ -38,6 +39,8 @@ typedef struct mp__posix_kin {
     int child_end;  /* the child keeps it open for life (-1: none) */
     int parent_end; /* the parent's end of it, ready once the child ends */
     int watch;      /* daemonic: read end that reaches EOF when we die */
+    pthread_t by;   /* portable: the thread starting the child */
+    struct mp__posix_kin *next; /* portable: the kins being started */
 } mp__posix_kin;
 
 /* Before fork (forked) or spawn: fills *k (descriptors close-on-exec). */

@@ -98,7 +98,7 @@ int mp__os_spawn(const mp__spawn_req *req, mp__os_proc *out) {
     char **env = environ, *entry = NULL;
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t at;
-    mp__posix_kin kin = {-1, -1, -1};
+    mp__posix_kin kin = {.child_end = -1, .parent_end = -1, .watch = -1};
     bool fa_ok = false, at_ok = false, kin_ok = false;
     size_t ntmp = 0, nput = req->nhandles;
     if (!tmp || !hl) {
@@ -182,6 +182,10 @@ finish:
     return rc;
 }
 
+#if !MP__POSIX_LINUX
+#define SENTINEL_SLICE_MS 100
+#endif
+
 static bool has_ended(const mp__os_proc *p) {
     siginfo_t si;
     memset(&si, 0, sizeof si);
@@ -195,6 +199,12 @@ int mp__os_proc_wait(mp__os_proc *p, mp__deadline d) {
     if (p->h != MP__BAD_HANDLE) {
         for (;;) {
             long ms = mp__deadline_left_ms(d, &rc);
+#if !MP__POSIX_LINUX
+            /* A sentinel that a fork outside our control inherited stays
+             * open after the child ends: look at the child now and then. */
+            if (ms < 0 || ms > SENTINEL_SLICE_MS)
+                ms = SENTINEL_SLICE_MS;
+#endif
             struct pollfd pfd = {(int)p->h, POLLIN, 0};
             int n = poll(&pfd, 1, ms > INT_MAX ? INT_MAX : (int)ms);
             if (n > 0)
@@ -203,6 +213,10 @@ int mp__os_proc_wait(mp__os_proc *p, mp__deadline d) {
                 return rc;
             if (n < 0 && errno != EINTR)
                 return mp__posix_err(errno);
+#if !MP__POSIX_LINUX
+            if (n == 0 && has_ended(p))
+                return 0;
+#endif
         }
     }
     /* No handle, or a sentinel pipe, whose end comes as the child exits,

@@ -12,8 +12,10 @@
  *   gone however it ended.
  * - Forks: a child must not keep its parent's sentinel or watch write end
  *   (the parent's parent would wait for the grandchild too, or a daemonic
- *   sibling outlive the parent): a fork handler closes both in every fork
- *   child, the program's own fork() calls included.
+ *   sibling outlive the parent), nor the sentinels of siblings that other
+ *   threads are starting at that moment: a fork handler closes them all in
+ *   every fork child, the program's own fork() calls included, keeping
+ *   only the kin of the thread that forked.
  *
  * A spawned daemonic child finds its watch descriptor in its environment
  * (MPROC_WATCH_FD), taken out at init. */
@@ -36,6 +38,16 @@ static pthread_mutex_t kin_mu = PTHREAD_MUTEX_INITIALIZER;
 static int watch_rd = -1, watch_wr = -1; /* this process's watch pipe */
 static int own_sentinel = -1;            /* our end of our parent's */
 static int inherited_watch = -1;         /* a spawned daemon's, from env */
+static mp__posix_kin *starting;          /* kins with descriptors, by kin_mu */
+
+/* Under kin_mu. */
+static void starting_remove(mp__posix_kin *k) {
+    for (mp__posix_kin **pp = &starting; *pp; pp = &(*pp)->next)
+        if (*pp == k) {
+            *pp = k->next;
+            return;
+        }
+}
 
 static void kin_lock(void) { pthread_mutex_lock(&kin_mu); }
 static void kin_unlock(void) { pthread_mutex_unlock(&kin_mu); }
@@ -50,6 +62,20 @@ static void kin_forked(void) {
     if (own_sentinel >= 0)
         close(own_sentinel);
     watch_rd = watch_wr = own_sentinel = -1;
+    /* Other threads' children being started: their ends are theirs. */
+    pthread_t me = pthread_self();
+    for (mp__posix_kin **pp = &starting; *pp;) {
+        mp__posix_kin *k = *pp;
+        if (pthread_equal(k->by, me)) {
+            pp = &k->next;
+            continue;
+        }
+        int *fds[] = {&k->child_end, &k->parent_end, &k->watch};
+        for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
+            if (*fds[i] >= 0)
+                close(*fds[i]);
+        *pp = k->next;
+    }
 }
 
 static int env_fd(const char *name) {
@@ -69,22 +95,26 @@ int mp__posix_kin_new(mp__posix_kin *k, bool daemon, bool forked) {
     mp__handle rd, wr;
     int rc = 0;
     k->child_end = k->parent_end = k->watch = -1;
-    if (forked && (rc = mp__os_pipe(&rd, &wr)) != 0)
-        return rc;
-    if (forked) {
+    k->by = pthread_self();
+    if (!daemon && !forked)
+        return 0;
+    pthread_mutex_lock(&kin_mu);
+    if (forked && (rc = mp__os_pipe(&rd, &wr)) == 0) {
         k->parent_end = (int)rd;
         k->child_end = (int)wr;
     }
-    if (!daemon)
-        return 0;
-    pthread_mutex_lock(&kin_mu);
-    if (watch_rd < 0 && (rc = mp__os_pipe(&rd, &wr)) == 0) {
+    if (!rc && daemon && watch_rd < 0 && (rc = mp__os_pipe(&rd, &wr)) == 0) {
         watch_rd = (int)rd;
         watch_wr = (int)wr;
     }
     /* A copy per child: the fork handler closes the shared one in it. */
-    if (!rc && (k->watch = fcntl(watch_rd, F_DUPFD_CLOEXEC, 3)) == -1)
+    if (!rc && daemon &&
+        (k->watch = fcntl(watch_rd, F_DUPFD_CLOEXEC, 3)) == -1)
         rc = mp__posix_err(errno);
+    if (!rc) {
+        k->next = starting;
+        starting = k;
+    }
     pthread_mutex_unlock(&kin_mu);
     if (rc)
         mp__posix_kin_drop(k);
@@ -100,6 +130,11 @@ mp__handle mp__posix_kin_parent(mp__posix_kin *k, pid_t pid) {
 }
 
 void mp__posix_kin_drop(mp__posix_kin *k) {
+    if (k->child_end < 0 && k->parent_end < 0 && k->watch < 0)
+        return; /* never listed, or already taken off */
+    pthread_mutex_lock(&kin_mu);
+    starting_remove(k);
+    pthread_mutex_unlock(&kin_mu);
     int *fds[] = {&k->child_end, &k->parent_end, &k->watch};
     for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
         if (*fds[i] >= 0) {
@@ -152,6 +187,9 @@ int mp__os_child_bind_parent(long ppid) {
 }
 
 int mp__posix_kin_child(mp__posix_kin *k, long ppid, bool daemon) {
+    pthread_mutex_lock(&kin_mu);
+    starting_remove(k);
+    pthread_mutex_unlock(&kin_mu);
     close(k->parent_end);
     own_sentinel = k->child_end;
     k->parent_end = k->child_end = -1;
