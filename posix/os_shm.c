@@ -61,8 +61,8 @@ static int os_name(char *out, size_t cap, const char *name) {
         return rc;
     memcpy(out, "/mh-", 4);
     for (int i = 0; i < 26; i++) {
-        int bit = i * 5, v = (h[bit / 8] << 8 | h[bit / 8 + 1]) >> (11 - bit % 8);
-        out[4 + i] = b32[v & 31];
+        int bit = i * 5, v = h[bit / 8] << 8 | h[bit / 8 + 1];
+        out[4 + i] = b32[(v >> (11 - bit % 8)) & 31];
     }
     out[30] = '\0';
     return 0;
