@@ -102,9 +102,9 @@ static bool backoff(unsigned *step, mp__deadline d) {
 /* ---- this process and thread ---- */
 
 /* Cached per process (and cleared in a forked child): our pid and token,
- * packed as a mutex word. Thread ids: our pid in the low 32 bits, a
- * per-process count from a seed above, unique among the machine's live
- * threads and unlikely to repeat a dead process's. */
+ * packed as a mutex word. Thread ids: the generation (os_sync.h) above,
+ * our pid below, for there is no portable kernel thread id: unique among
+ * the machine's live threads and unlikely to repeat a dead process's. */
 MP__TLS uint64_t mp__os_tid_cache;
 static pthread_once_t self_once = PTHREAD_ONCE_INIT;
 static _Atomic uint64_t self_word;
@@ -116,16 +116,23 @@ static uint32_t mix32(uint64_t z) {
     return (uint32_t)(z ^ z >> 31);
 }
 
+static void draw_gen(void) {
+    int local;
+    atomic_store(&gen_next,
+                 mp__os_thread_gen_seed((uint64_t)getpid(), mp__os_now_ns(),
+                                        (uint64_t)(uintptr_t)&local));
+}
+
 static void self_forget(void) {
     mp__os_tid_cache = 0;
     tl_held = NULL; /* the parent's thread holds those */
     atomic_store(&self_word, 0);
-    atomic_store(&gen_next, mix32(mp__os_now_ns() ^ (uint64_t)getpid()));
+    draw_gen();
 }
 
 static void self_register(void) {
     pthread_key_create(&held_key, held_exit);
-    atomic_store(&gen_next, mix32(mp__os_now_ns() ^ (uint64_t)getpid()));
+    draw_gen();
     pthread_atfork(NULL, NULL, self_forget);
 }
 
