@@ -3,6 +3,8 @@
 #define _GNU_SOURCE
 #endif
 #include <errno.h>
+#include <sched.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -65,7 +67,7 @@ int mp__os_init(void) {
         sa.sa_handler = SIG_IGN;
         sigaction(SIGPIPE, &sa, NULL);
     }
-    return 0;
+    return mp__posix_path_init();
 }
 
 int mp__os_atfork(void (*prepare)(void), void (*parent)(void),
@@ -86,9 +88,11 @@ void mp__os_sleep_ms(long ms) {
 }
 
 int mp__os_cpu_count(void) {
+#if MP__POSIX_LINUX
     cpu_set_t set;
     if (sched_getaffinity(0, sizeof set, &set) == 0)
         return CPU_COUNT(&set);
+#endif
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     return n > 0 ? (int)n : 1;
 }
@@ -96,9 +100,82 @@ int mp__os_cpu_count(void) {
 long mp__os_getpid(void) { return (long)getpid(); }
 long mp__os_getppid(void) { return (long)getppid(); }
 
+#if !MP__POSIX_LINUX
+/* Sets close-on-exec and, when nonblock, O_NONBLOCK; closes fd on failure. */
+static int fd_flags(int fd, bool nonblock) {
+    int fl = nonblock ? fcntl(fd, F_GETFL) : 0;
+    if (fcntl(fd, F_SETFD, FD_CLOEXEC) == -1 || fl == -1 ||
+        (nonblock && fcntl(fd, F_SETFL, fl | O_NONBLOCK) == -1)) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+
+static int pair_flags(int fds[2]) {
+    if (fd_flags(fds[0], false) == -1) {
+        int e = errno;
+        close(fds[1]);
+        errno = e;
+        return -1;
+    }
+    if (fd_flags(fds[1], false) == -1) {
+        int e = errno;
+        close(fds[0]);
+        errno = e;
+        return -1;
+    }
+    return 0;
+}
+#endif
+
+int mp__posix_pipe(int fds[2]) {
+#if MP__POSIX_LINUX
+    return pipe2(fds, O_CLOEXEC);
+#else
+    return pipe(fds) == -1 ? -1 : pair_flags(fds);
+#endif
+}
+
+int mp__posix_socketpair(int fds[2]) {
+#if MP__POSIX_LINUX
+    return socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds);
+#else
+    return socketpair(AF_UNIX, SOCK_STREAM, 0, fds) == -1 ? -1
+                                                           : pair_flags(fds);
+#endif
+}
+
+int mp__posix_socket(bool nonblock) {
+#if MP__POSIX_LINUX
+    return socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC |
+                               (nonblock ? SOCK_NONBLOCK : 0),
+                  0);
+#else
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    return fd == -1 ? -1 : fd_flags(fd, nonblock);
+#endif
+}
+
+int mp__posix_accept(int lfd) {
+#if MP__POSIX_LINUX
+    return accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+#else
+    int fd = accept(lfd, NULL, NULL);
+    if (fd == -1 || fd_flags(fd, false) == -1)
+        return -1;
+    int fl = fcntl(fd, F_GETFL);
+    if (fl != -1 && (fl & O_NONBLOCK))
+        fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+    return fd;
+#endif
+}
+
 int mp__os_pipe(mp__handle *rd, mp__handle *wr) {
     int fds[2];
-    if (pipe2(fds, O_CLOEXEC) == -1)
+    if (mp__posix_pipe(fds) == -1)
         return mp__posix_err(errno);
     *rd = fds[0];
     *wr = fds[1];

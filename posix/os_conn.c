@@ -53,8 +53,7 @@ int mp__os_conn_pair(mp__os_conn **a, mp__os_conn **b, bool duplex,
                      const char *token) {
     (void)token;
     int fds[2];
-    int rc = duplex ? socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds)
-                    : pipe2(fds, O_CLOEXEC);
+    int rc = duplex ? mp__posix_socketpair(fds) : mp__posix_pipe(fds);
     if (rc == -1)
         return mp__posix_err(errno);
     if ((rc = conn_wrap(a, fds[0], duplex)) != 0) {
@@ -101,7 +100,11 @@ static ssize_t write_iov(mp__os_conn *c, struct iovec *iov, int n) {
     memset(&m, 0, sizeof m);
     m.msg_iov = iov;
     m.msg_iovlen = (size_t)n;
+#ifdef MSG_NOSIGNAL
     return sendmsg(c->fd, &m, MSG_NOSIGNAL);
+#else
+    return sendmsg(c->fd, &m, 0); /* macOS: SIGPIPE is ignored (os_init) */
+#endif
 }
 
 int mp__os_conn_send(mp__os_conn *c, const void *p, size_t len) {
@@ -355,7 +358,7 @@ int mp__os_conn_restore(mp__os_conn **out, mp__handle h, mp__rbuf *r) {
 struct mp__os_listener {
     int fd;
     char *dir; /* the private directory of a fresh address, else NULL */
-    char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    char path[MP__SUN_PATH_MAX];
 };
 
 static int make_addr(struct sockaddr_un *sa, const char *path) {
@@ -363,7 +366,7 @@ static int make_addr(struct sockaddr_un *sa, const char *path) {
     sa->sun_family = AF_UNIX;
     size_t n = strlen(path);
     /* Too long is an error, never a silently truncated path. */
-    if (n == 0 || n >= sizeof sa->sun_path)
+    if (n == 0 || n >= MP__SUN_PATH_MAX)
         return MP_EINVAL;
     memcpy(sa->sun_path, path, n + 1);
     return 0;
@@ -398,7 +401,7 @@ static int listen_at(mp__os_listener *l, int backlog) {
     int rc = make_addr(&sa, l->path);
     if (rc)
         return rc;
-    l->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    l->fd = mp__posix_socket(true);
     if (l->fd == -1)
         return mp__posix_err(errno);
     if (bind(l->fd, (struct sockaddr *)&sa, sizeof sa) == -1)
@@ -451,7 +454,7 @@ int mp__os_accept(mp__os_listener *l, mp__os_conn **c, mp__deadline d) {
     for (;;) {
         if (l->fd == -1)
             return MP_ECLOSED;
-        int fd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC);
+        int fd = mp__posix_accept(l->fd);
         if (fd != -1)
             return conn_wrap(c, fd, true);
         /* A client that gave up between poll and accept is not an error. */
@@ -487,7 +490,7 @@ int mp__os_connect(mp__os_conn **c, const char *addr, mp__deadline d) {
     int rc = make_addr(&sa, addr);
     if (rc)
         return rc;
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    int fd = mp__posix_socket(true);
     if (fd == -1)
         return mp__posix_err(errno);
     /* Non-blocking, so a full backlog (EAGAIN on AF_UNIX) can be retried

@@ -1,8 +1,69 @@
-/* Helpers shared by the POSIX backend's files. */
+/* Helpers shared by the POSIX backend's files, and the seams between its
+ * two paths: the Linux one (posix/linux/) and the portable one
+ * (posix/portable/), chosen at configure time (MPROC_POSIX_PORTABLE). */
 #ifndef MP_POSIX_OS_POSIX_H
 #define MP_POSIX_OS_POSIX_H
 
+#include <pthread.h>
+#include <spawn.h>
+#include <stdbool.h>
+#include <sys/types.h>
+#include <sys/un.h>
+
+#include "../common/os.h"
+
+/* Bytes of an AF_UNIX path, NUL included (104 on macOS and the BSDs). */
+#ifndef MP__SUN_PATH_MAX
+#define MP__SUN_PATH_MAX sizeof(((struct sockaddr_un *)0)->sun_path)
+#endif
+
 /* errno -> MP_E*. */
 int mp__posix_err(int e);
+
+/* Descriptors made close-on-exec (and non-blocking where asked) at birth
+ * on Linux (pipe2, SOCK_CLOEXEC, accept4), right after it elsewhere: the
+ * gap only matters to a program's own fork+exec, since our spawns close
+ * everything they do not pass. -1 with errno set on failure. An accepted
+ * socket is blocking, whatever the listener is (BSD sockets inherit it). */
+int mp__posix_pipe(int fds[2]);
+int mp__posix_socket(bool nonblock);
+int mp__posix_socketpair(int fds[2]);
+int mp__posix_accept(int lfd);
+
+/* What ties a new child to its parent besides its arguments: how the
+ * parent waits for it and how a daemonic child dies with the parent. The
+ * Linux path needs no descriptors (pidfd, PR_SET_PDEATHSIG), the portable
+ * one a sentinel pipe per forked child (a spawned child holds only its
+ * arguments' descriptors, and is polled) and the parent's watch pipe. */
+typedef struct mp__posix_kin {
+    int child_end;  /* the child keeps it open for life (-1: none) */
+    int parent_end; /* the parent's end of it, ready once the child ends */
+    int watch;      /* daemonic: read end that reaches EOF when we die */
+    pthread_t by;   /* portable: the thread starting the child */
+    struct mp__posix_kin *next; /* portable: the kins being started */
+} mp__posix_kin;
+
+/* Before fork (forked) or spawn: fills *k (descriptors close-on-exec). */
+int mp__posix_kin_new(mp__posix_kin *k, bool daemon, bool forked);
+/* In the parent once the child runs: the handle it waits on (mp__os_proc's
+ * h, may be MP__BAD_HANDLE); releases what only the child needed. */
+mp__handle mp__posix_kin_parent(mp__posix_kin *k, pid_t pid);
+/* When the child could not be started. */
+void mp__posix_kin_drop(mp__posix_kin *k);
+/* In a forked child: drops the parent's ends and, when daemon, binds the
+ * child's life to the parent ppid (exiting if it is already gone). */
+int mp__posix_kin_child(mp__posix_kin *k, long ppid, bool daemon);
+/* The environment entry that tells a spawned daemonic child where its
+ * watch descriptor is. */
+#define MP__POSIX_WATCH_ENV "MPROC_WATCH_FD"
+
+/* The path's part of mp__os_init (fork handlers, inherited descriptors). */
+int mp__posix_path_init(void);
+
+/* Makes sure a spawned child holds no descriptor at or above `floor`
+ * beyond what the file actions place there: adds to fa, or returns flags
+ * for posix_spawnattr_setflags in *flags. */
+int mp__posix_spawn_close_from(posix_spawn_file_actions_t *fa, int floor,
+                               short *flags);
 
 #endif

@@ -1,5 +1,7 @@
-/* POSIX backend: processes (fork, posix_spawn, pidfd waits) and locating
- * a function in another run of the same program (dl_iterate_phdr). */
+/* POSIX backend: processes (fork, posix_spawn, waits on the handle the
+ * path's kin gives: a pidfd on Linux, a sentinel pipe elsewhere) and
+ * locating a function in another run of the same program (dl_iterate_phdr,
+ * which the ELF systems, the BSDs and musl included, all have). */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -15,12 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#ifdef __linux__
-#include <sys/prctl.h>
-#endif
 
 #include "../common/os.h"
 #include "os_posix.h"
@@ -29,36 +27,18 @@ extern char **environ;
 
 bool mp__os_can_fork(void) { return true; }
 
-static mp__handle open_pidfd(pid_t pid) {
-#ifdef SYS_pidfd_open
-    long fd = syscall(SYS_pidfd_open, pid, 0);
-    if (fd >= 0)
-        return (mp__handle)fd;
-#endif
-    (void)pid;
-    return MP__BAD_HANDLE;
-}
-
-/* Makes the calling child die with its parent; exits if already orphaned. */
-static int bind_parent(long ppid) {
-#ifdef __linux__
-    if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1)
-        return mp__posix_err(errno);
-    /* The parent may have died before prctl took effect. */
-    if ((long)getppid() != ppid)
-        _exit(1);
-    return 0;
-#else
-    (void)ppid;
-    return MP_ENOTSUP;
-#endif
-}
-
 int mp__os_fork(mp__os_proc *out, bool daemon, bool *is_child) {
     long parent = (long)getpid();
+    mp__posix_kin kin;
+    int rc = mp__posix_kin_new(&kin, daemon, true);
+    if (rc)
+        return rc;
     pid_t pid = fork();
-    if (pid < 0)
-        return errno == EAGAIN ? MP_ELIMIT : mp__posix_err(errno);
+    if (pid < 0) {
+        rc = errno == EAGAIN ? MP_ELIMIT : mp__posix_err(errno);
+        mp__posix_kin_drop(&kin);
+        return rc;
+    }
     if (pid == 0) {
         *is_child = true;
         int fd = open("/dev/null", O_RDONLY);
@@ -67,7 +47,7 @@ int mp__os_fork(mp__os_proc *out, bool daemon, bool *is_child) {
             if (fd != 0)
                 close(fd);
         }
-        if (daemon && bind_parent(parent) != 0)
+        if (mp__posix_kin_child(&kin, parent, daemon) != 0)
             _exit(1);
         out->pid = (long)getpid();
         out->h = MP__BAD_HANDLE;
@@ -75,11 +55,9 @@ int mp__os_fork(mp__os_proc *out, bool daemon, bool *is_child) {
     }
     *is_child = false;
     out->pid = (long)pid;
-    out->h = open_pidfd(pid);
+    out->h = mp__posix_kin_parent(&kin, pid);
     return 0;
 }
-
-int mp__os_child_bind_parent(long ppid) { return bind_parent(ppid); }
 
 /* Builds "3,4,5,..." for n handles. */
 static char *handle_list(size_t n) {
@@ -92,28 +70,64 @@ static char *handle_list(size_t n) {
     return s;
 }
 
+/* A spawned daemonic child's environment: ours, without a stale watch
+ * entry, plus MP__POSIX_WATCH_ENV=fd. *env borrows environ's strings,
+ * *own is the new one; the caller frees both. */
+static int watch_env(int fd, char ***env, char **own) {
+    size_t n = 0, len = strlen(MP__POSIX_WATCH_ENV);
+    while (environ[n])
+        n++;
+    *env = calloc(n + 2, sizeof(char *));
+    *own = malloc(len + 16);
+    if (!*env || !*own)
+        return MP_ENOMEM;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(environ[i], MP__POSIX_WATCH_ENV, len) != 0 ||
+            environ[i][len] != '=')
+            (*env)[k++] = environ[i];
+    sprintf(*own, "%s=%d", MP__POSIX_WATCH_ENV, fd);
+    (*env)[k] = *own;
+    return 0;
+}
+
 int mp__os_spawn(const mp__spawn_req *req, mp__os_proc *out) {
     const char *exe = req->exe ? req->exe : "/proc/self/exe";
-    int rc = 0, *tmp = calloc(req->nhandles + 1, sizeof(int));
+    int rc = 0, *tmp = calloc(req->nhandles + 2, sizeof(int));
     char *hl = handle_list(req->nhandles);
+    char **env = environ, *entry = NULL;
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t at;
-    bool fa_ok = false, at_ok = false;
-    size_t ntmp = 0;
+    mp__posix_kin kin = {.child_end = -1, .parent_end = -1, .watch = -1};
+    bool fa_ok = false, at_ok = false, kin_ok = false;
+    size_t ntmp = 0, nput = req->nhandles;
     if (!tmp || !hl) {
         rc = MP_ENOMEM;
         goto finish;
     }
+    if ((rc = mp__posix_kin_new(&kin, req->daemon, false)))
+        goto finish;
+    kin_ok = true;
+    /* What the child gets: its handles at 3.., then the kin's descriptors
+     * (named in its environment). */
+    int extra[2], nextra = 0;
+    if (kin.child_end >= 0)
+        extra[nextra++] = kin.child_end;
+    if (kin.watch >= 0)
+        extra[nextra++] = kin.watch;
     /* Move the sources above the target range first, so that placing
      * handle i at 3+i never clobbers a handle still to be placed. */
-    int floor = 3 + (int)req->nhandles;
-    for (; ntmp < req->nhandles; ntmp++) {
-        tmp[ntmp] = fcntl((int)req->handles[ntmp], F_DUPFD_CLOEXEC, floor);
+    int floor = 3 + (int)nput + nextra;
+    for (; ntmp < nput + (size_t)nextra; ntmp++) {
+        int src = ntmp < nput ? (int)req->handles[ntmp] : extra[ntmp - nput];
+        tmp[ntmp] = fcntl(src, F_DUPFD_CLOEXEC, floor);
         if (tmp[ntmp] == -1) {
             rc = mp__posix_err(errno);
             goto finish;
         }
     }
+    if (kin.watch >= 0 && (rc = watch_env(floor - 1, &env, &entry)))
+        goto finish;
     if ((rc = mp__posix_err(posix_spawn_file_actions_init(&fa))))
         goto finish;
     fa_ok = true;
@@ -122,14 +136,13 @@ int mp__os_spawn(const mp__spawn_req *req, mp__os_proc *out) {
     at_ok = true;
     rc = mp__posix_err(posix_spawn_file_actions_addopen(&fa, 0, "/dev/null",
                                                         O_RDONLY, 0));
-    for (size_t i = 0; !rc && i < req->nhandles; i++)
+    for (size_t i = 0; !rc && i < ntmp; i++)
         rc = mp__posix_err(
             posix_spawn_file_actions_adddup2(&fa, tmp[i], 3 + (int)i));
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 34)
     /* Descriptors the program opened without O_CLOEXEC must not leak. */
+    short flags = POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK;
     if (!rc)
-        rc = mp__posix_err(posix_spawn_file_actions_addclosefrom_np(&fa, floor));
-#endif
+        rc = mp__posix_spawn_close_from(&fa, floor, &flags);
     sigset_t def, none;
     sigemptyset(&def);
     sigaddset(&def, SIGPIPE);
@@ -139,30 +152,39 @@ int mp__os_spawn(const mp__spawn_req *req, mp__os_proc *out) {
     if (!rc)
         rc = mp__posix_err(posix_spawnattr_setsigmask(&at, &none));
     if (!rc)
-        rc = mp__posix_err(posix_spawnattr_setflags(
-            &at, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK));
+        rc = mp__posix_err(posix_spawnattr_setflags(&at, flags));
     if (rc)
         goto finish;
     char *argv[] = {(char *)exe, (char *)MP__SPAWN_FLAG, hl, NULL};
     pid_t pid;
-    int e = posix_spawn(&pid, exe, &fa, &at, argv, environ);
+    int e = posix_spawn(&pid, exe, &fa, &at, argv, env);
     if (e) {
         rc = e == EAGAIN ? MP_ELIMIT : mp__posix_err(e);
         goto finish;
     }
     out->pid = (long)pid;
-    out->h = open_pidfd(pid);
+    out->h = mp__posix_kin_parent(&kin, pid);
+    kin_ok = false;
 finish:
     for (size_t i = 0; i < ntmp; i++)
         close(tmp[i]);
+    if (kin_ok)
+        mp__posix_kin_drop(&kin);
     if (fa_ok)
         posix_spawn_file_actions_destroy(&fa);
     if (at_ok)
         posix_spawnattr_destroy(&at);
+    if (env != environ)
+        free(env);
+    free(entry);
     free(tmp);
     free(hl);
     return rc;
 }
+
+#if !MP__POSIX_LINUX
+#define SENTINEL_SLICE_MS 100
+#endif
 
 static bool has_ended(const mp__os_proc *p) {
     siginfo_t si;
@@ -177,17 +199,29 @@ int mp__os_proc_wait(mp__os_proc *p, mp__deadline d) {
     if (p->h != MP__BAD_HANDLE) {
         for (;;) {
             long ms = mp__deadline_left_ms(d, &rc);
+#if !MP__POSIX_LINUX
+            /* A sentinel that a fork outside our control inherited stays
+             * open after the child ends: look at the child now and then. */
+            if (ms < 0 || ms > SENTINEL_SLICE_MS)
+                ms = SENTINEL_SLICE_MS;
+#endif
             struct pollfd pfd = {(int)p->h, POLLIN, 0};
             int n = poll(&pfd, 1, ms > INT_MAX ? INT_MAX : (int)ms);
             if (n > 0)
-                return 0;
+                break;
             if (n == 0 && rc)
                 return rc;
             if (n < 0 && errno != EINTR)
                 return mp__posix_err(errno);
+#if !MP__POSIX_LINUX
+            if (n == 0 && has_ended(p))
+                return 0;
+#endif
         }
     }
-    /* No pidfd: poll the child's state with a growing back-off. */
+    /* No handle, or a sentinel pipe, whose end comes as the child exits,
+     * just before it can be reaped (or early, should the child close it):
+     * poll the child's state with a growing back-off. */
     long nap = 1;
     for (;;) {
         if (has_ended(p))

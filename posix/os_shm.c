@@ -22,18 +22,49 @@
 #include <unistd.h>
 
 #include "../common/os_shm.h"
+#include "../common/os_crypto.h"
 #include "../common/os_sync.h"
+#include "../common/random.h"
 #include "os_posix.h"
 
 /* How often an opener looks again at a mapping its live creator is still
  * making (a creator takes microseconds; this bounds the poll's cost). */
 #define CREATING_POLL_MS 1
 
+/* The longest shm name the system takes, without the NUL: macOS's
+ * PSHMNAMLEN (31); elsewhere a file name's 255 (Linux's /dev/shm). */
+#ifndef MP__SHM_NAME_MAX
+#if defined(__APPLE__)
+#define MP__SHM_NAME_MAX 31
+#else
+#define MP__SHM_NAME_MAX 255
+#endif
+#endif
+
+/* "/mp-<name>", or, when that is too long for the system, "/mh-" and 26
+ * base-32 digits (130 bits) of the name's SHA-256: a name of any allowed
+ * length works everywhere, and the two forms never meet. */
 static int os_name(char *out, size_t cap, const char *name) {
     size_t n = strlen(name);
     if (n == 0 || n > MP__OS_NAME_MAX || strchr(name, '/'))
         return MP_EINVAL;
-    snprintf(out, cap, "/mp-%s", name);
+    if (4 + n <= MP__SHM_NAME_MAX) {
+        snprintf(out, cap, "/mp-%s", name);
+        return 0;
+    }
+    static const char key[] = "mproc shm name";
+    static const char b32[] = "abcdefghijklmnopqrstuvwxyz234567";
+    uint8_t h[MP__HMAC_MAX];
+    size_t hl = 0;
+    int rc = mp__os_hmac("sha256", key, sizeof key - 1, name, n, h, &hl);
+    if (rc)
+        return rc;
+    memcpy(out, "/mh-", 4);
+    for (int i = 0; i < 26; i++) {
+        int bit = i * 5, v = h[bit / 8] << 8 | h[bit / 8 + 1];
+        out[4 + i] = b32[(v >> (11 - bit % 8)) & 31];
+    }
+    out[30] = '\0';
     return 0;
 }
 
@@ -48,20 +79,32 @@ static int map_fd(mp__shm *s, int fd, size_t size) {
 }
 
 static int anon_fd(int *fd) {
-#ifdef __linux__
+#if MP__POSIX_LINUX
     *fd = memfd_create("mproc", MFD_CLOEXEC);
     return *fd == -1 ? mp__posix_err(errno) : 0;
 #else
-    /* Elsewhere: a random shm name removed at once, so it never outlives
-     * this call even if we are killed right after. */
-    char nm[64];
-    snprintf(nm, sizeof nm, "/mp-anon-%ld-%p", (long)getpid(), (void *)fd);
-    *fd = shm_open(nm, O_RDWR | O_CREAT | O_EXCL, 0600);
-    if (*fd == -1)
-        return mp__posix_err(errno);
-    shm_unlink(nm);
-    fcntl(*fd, F_SETFD, FD_CLOEXEC);
-    return 0;
+    /* Elsewhere: a random shm name (short enough for macOS's 31 bytes)
+     * removed at once, so it never outlives this call even if we are
+     * killed right after. */
+    for (int tries = 0; tries < 8; tries++) {
+        uint8_t r[8];
+        char nm[32];
+        int rc = mp__random(r, sizeof r);
+        if (rc)
+            return rc;
+        int n = snprintf(nm, sizeof nm, "/mpa-");
+        for (size_t i = 0; i < sizeof r; i++)
+            n += snprintf(nm + n, sizeof nm - (size_t)n, "%02x", r[i]);
+        *fd = shm_open(nm, O_RDWR | O_CREAT | O_EXCL, 0600);
+        if (*fd == -1 && errno == EEXIST)
+            continue;
+        if (*fd == -1)
+            return mp__posix_err(errno);
+        shm_unlink(nm);
+        fcntl(*fd, F_SETFD, FD_CLOEXEC);
+        return 0;
+    }
+    return MP_EEXIST;
 #endif
 }
 

@@ -17,9 +17,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../common/os_sync.h"
-#include "../common/wait_policy.h"
-#include "os_posix.h"
+#include "../../common/os_sync.h"
+#include "../../common/wait_policy.h"
+#include "../os_posix.h"
 
 typedef struct sem_state {
     _Atomic uint32_t value;

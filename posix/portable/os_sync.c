@@ -1,0 +1,491 @@
+/* POSIX backend, portable path: semaphores, robust mutexes and
+ * wait-on-address between processes with no futex, no robust pthread
+ * mutex and no process-shared sem_t (macOS has none of the three).
+ *
+ * Every primitive is one word (or two) in the object's shared mapping,
+ * changed by atomic operations, so that get_value is exact and a process
+ * killed anywhere leaves nothing that only it could undo. A caller that
+ * must wait polls its word with a bounded back-off (a few yields, then
+ * sleeps from 20 us doubling up to 1 ms): no spinning, and a wake-up is
+ * seen within a millisecond. A mutex's word names its owner process (pid
+ * and a start-time token, so that a reused pid is not taken for the
+ * owner); a waiter probes that process every few milliseconds and takes
+ * the lock with MP_EOWNERDEAD once it is gone or a zombie. The owning
+ * thread is kept beside the word: a thread that ends holding a lock in a
+ * process that lives on is not detected (Linux's robust list does that). */
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
+#if defined(__APPLE__) || defined(__FreeBSD__)
+#include <sys/sysctl.h>
+#endif
+#if defined(__FreeBSD__)
+#include <sys/user.h>
+#endif
+
+#include "../../common/os_sync.h"
+#include "../../common/wait_policy.h"
+#include "../os_posix.h"
+
+typedef struct sem_state {
+    _Atomic uint32_t value;
+    uint32_t max;
+} sem_state;
+
+typedef struct wait_state {
+    _Atomic uint32_t waiters; /* may over-count after a waiter was killed */
+    _Atomic uint32_t wakes;   /* bumped by every wake with waiters */
+} wait_state;
+
+/* A mutex: `word` is 0 when free, else the owner process (pid in the low
+ * 32 bits, its start token above; ABANDONED for one closed while held);
+ * `tid` is the owning thread, written by it after taking the word and
+ * cleared before it gives the word back. `next` links the owner thread's
+ * list of held mutexes (addresses in the owner's mappings, read by no
+ * one else): a thread that ends abandons what it still holds, and closing
+ * one mapping of a mutex abandons it only when it was locked through that
+ * mapping. */
+#define ABANDONED ((uint64_t)1 << 32) /* pid 0: never a process's */
+typedef struct pmutex {
+    _Atomic uint64_t word;
+    _Atomic uint64_t tid;
+    struct pmutex *next;
+} pmutex;
+
+_Static_assert(sizeof(sem_state) <= MP__OS_SEM_SIZE, "sem state too big");
+_Static_assert(sizeof(wait_state) <= MP__OS_WAIT_SIZE, "wait state too big");
+_Static_assert(sizeof(pmutex) <= MP__OS_MUTEX_SIZE, "mutex state too big");
+
+/* This thread's held mutexes, most recent first; a thread-exit destructor
+ * (registered with the first lock) abandons those left. */
+static MP__TLS pmutex *tl_held;
+static pthread_key_t held_key;
+static void held_exit(void *arg);
+
+/* ---- waiting ---- */
+
+#define YIELDS 4
+#define NAP_MIN_NS 20000u
+#define NAP_MAX_NS 1000000u
+
+/* One step of a wait's back-off: *step counts from 0 per wait. false when
+ * d has passed (nothing slept). */
+static bool backoff(unsigned *step, mp__deadline d) {
+    uint64_t left = mp__deadline_left_ns(d);
+    if (left == 0)
+        return false;
+    unsigned s = (*step)++;
+    if (s < YIELDS) {
+        sched_yield();
+        return true;
+    }
+    s -= YIELDS;
+    uint64_t nap = s >= 6 ? NAP_MAX_NS : (uint64_t)NAP_MIN_NS << s;
+    if (nap > NAP_MAX_NS)
+        nap = NAP_MAX_NS;
+    if (nap > left)
+        nap = left;
+    struct timespec ts = {0, (long)nap};
+    nanosleep(&ts, NULL);
+    return true;
+}
+
+/* ---- this process and thread ---- */
+
+/* Cached per process (and cleared in a forked child): our pid and token,
+ * packed as a mutex word. Thread ids: the generation (os_sync.h) above,
+ * our pid below, for there is no portable kernel thread id: unique among
+ * the machine's live threads and unlikely to repeat a dead process's. */
+MP__TLS uint64_t mp__os_tid_cache;
+static pthread_once_t self_once = PTHREAD_ONCE_INIT;
+static _Atomic uint64_t self_word;
+static _Atomic uint32_t gen_next;
+
+static uint32_t mix32(uint64_t z) {
+    z = (z ^ z >> 30) * 0xbf58476d1ce4e5b9u;
+    z = (z ^ z >> 27) * 0x94d049bb133111ebu;
+    return (uint32_t)(z ^ z >> 31);
+}
+
+static void draw_gen(void) {
+    int local;
+    atomic_store(&gen_next,
+                 mp__os_thread_gen_seed((uint64_t)getpid(), mp__os_now_ns(),
+                                        (uint64_t)(uintptr_t)&local));
+}
+
+static void self_forget(void) {
+    mp__os_tid_cache = 0;
+    tl_held = NULL; /* the parent's thread holds those */
+    atomic_store(&self_word, 0);
+    draw_gen();
+}
+
+static void self_register(void) {
+    pthread_key_create(&held_key, held_exit);
+    draw_gen();
+    pthread_atfork(NULL, NULL, self_forget);
+}
+
+uint64_t mp__os_thread_id_slow(void) {
+    pthread_once(&self_once, self_register);
+    uint32_t gen = atomic_fetch_add(&gen_next, 1);
+    mp__os_tid_cache = (uint64_t)gen << 32 | (uint32_t)getpid();
+    return mp__os_tid_cache;
+}
+
+enum probe { P_DEAD, P_ALIVE, P_UNKNOWN };
+
+#if defined(__linux__)
+/* Linux: state and start time (field 22, clock ticks since boot) of
+ * /proc/<pid>/stat. */
+static enum probe proc_probe(pid_t pid, uint64_t *start) {
+    char path[32], buf[512];
+    snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return errno == ENOENT ? P_DEAD : P_UNKNOWN;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')'), state;
+    unsigned long long st;
+    if (!p || sscanf(p + 1,
+                     " %c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u "
+                     "%*d %*d %*d %*d %*d %*d %llu",
+                     &state, &st) != 2)
+        return P_UNKNOWN;
+    *start = st;
+    return state == 'Z' || state == 'X' ? P_DEAD : P_ALIVE;
+}
+#elif defined(__APPLE__) || defined(__FreeBSD__)
+/* macOS, FreeBSD: the kernel's process record (sysctl KERN_PROC_PID). */
+static enum probe proc_probe(pid_t pid, uint64_t *start) {
+    struct kinfo_proc kp;
+    size_t len = sizeof kp;
+    int mib[4] = {CTL_KERN, KERN_PROC, KERN_PROC_PID, (int)pid};
+    if (sysctl(mib, 4, &kp, &len, NULL, 0) == -1)
+        return errno == ESRCH ? P_DEAD : P_UNKNOWN;
+    if (len == 0)
+        return P_DEAD;
+#if defined(__APPLE__)
+    struct timeval tv = kp.kp_proc.p_starttime;
+    bool zombie = kp.kp_proc.p_stat == SZOMB;
+#else
+    struct timeval tv = kp.ki_start;
+    bool zombie = kp.ki_stat == SZOMB;
+#endif
+    *start = (uint64_t)tv.tv_sec * 1000000u + (uint64_t)tv.tv_usec;
+    return zombie ? P_DEAD : P_ALIVE;
+}
+#else
+/* Elsewhere only whether the pid exists (a zombie passes for alive). */
+static enum probe proc_probe(pid_t pid, uint64_t *start) {
+    *start = 0;
+    if (kill(pid, 0) == -1 && errno == ESRCH)
+        return P_DEAD;
+    return P_UNKNOWN;
+}
+#endif
+
+/* The 32-bit token of a start time (never 0: 0 means unknown). */
+static uint32_t token_of(uint64_t start) { return mix32(start) | 1; }
+
+/* This process as a mutex word. */
+static uint64_t self_of(void) {
+    uint64_t w = atomic_load_explicit(&self_word, memory_order_relaxed);
+    if (w)
+        return w;
+    pthread_once(&self_once, self_register);
+    pid_t pid = getpid();
+    uint64_t start;
+    uint32_t tok = proc_probe(pid, &start) == P_ALIVE ? token_of(start) : 0;
+    w = (uint64_t)tok << 32 | (uint32_t)pid;
+    atomic_store_explicit(&self_word, w, memory_order_relaxed);
+    return w;
+}
+
+/* Whether the process a mutex word names is gone: no such pid, a zombie,
+ * or a pid now used by a process that started at another time. */
+static bool owner_dead(uint64_t w) {
+    pid_t pid = (pid_t)(uint32_t)w;
+    uint32_t tok = (uint32_t)(w >> 32);
+    uint64_t start;
+    enum probe p = proc_probe(pid, &start);
+    if (p == P_DEAD)
+        return true;
+    return p == P_ALIVE && tok != 0 && token_of(start) != tok;
+}
+
+/* ---- semaphore ---- */
+
+int mp__os_sem_create(mp__os_sem *s, void *mem, unsigned value, unsigned max,
+                      const char *name) {
+    (void)name;
+    if (value > INT32_MAX || max > INT32_MAX || (max && value > max))
+        return MP_EINVAL;
+    sem_state *st = mem;
+    atomic_init(&st->value, value);
+    st->max = max;
+    s->mem = mem;
+    s->h = MP__BAD_HANDLE;
+    return 0;
+}
+
+int mp__os_sem_attach(mp__os_sem *s, void *mem, mp__handle h, const char *name) {
+    (void)name;
+    mp__os_close(h);
+    s->mem = mem;
+    s->h = MP__BAD_HANDLE;
+    return 0;
+}
+
+static bool sem_try(sem_state *st) {
+    uint32_t v = atomic_load_explicit(&st->value, memory_order_relaxed);
+    while (v > 0)
+        if (atomic_compare_exchange_weak(&st->value, &v, v - 1))
+            return true;
+    return false;
+}
+
+int mp__os_sem_wait(mp__os_sem *s, mp__deadline d) {
+    sem_state *st = s->mem;
+    unsigned step = 0;
+    while (!sem_try(st))
+        if (d == MP__DL_NOW || !backoff(&step, d))
+            return sem_try(st) ? 0 : mp__deadline_err(d);
+    return 0;
+}
+
+int mp__os_sem_post(mp__os_sem *s) {
+    sem_state *st = s->mem;
+    uint32_t lim = st->max ? st->max : INT32_MAX;
+    uint32_t v = atomic_load_explicit(&st->value, memory_order_relaxed);
+    do {
+        if (v >= lim)
+            return MP_EOVERFLOW;
+    } while (!atomic_compare_exchange_weak(&st->value, &v, v + 1));
+    return 0;
+}
+
+int mp__os_sem_value(mp__os_sem *s, int *value) {
+    *value = (int)atomic_load(&((sem_state *)s->mem)->value);
+    return 0;
+}
+
+void mp__os_sem_close(mp__os_sem *s) { s->mem = NULL; }
+
+/* ---- robust mutex ---- */
+
+
+static void abandon(pmutex *x) {
+    atomic_store_explicit(&x->tid, 0, memory_order_relaxed);
+    atomic_store_explicit(&x->word, ABANDONED, memory_order_release);
+}
+
+static bool held_by(pmutex *x, uint64_t self, uint64_t tid) {
+    return atomic_load_explicit(&x->word, memory_order_relaxed) == self &&
+           atomic_load_explicit(&x->tid, memory_order_relaxed) == tid;
+}
+
+static uint64_t self_of(void);
+
+static void held_exit(void *arg) {
+    (void)arg;
+    uint64_t self = self_of(), tid = mp__os_thread_id();
+    for (pmutex *x = tl_held; x; x = x->next)
+        if (held_by(x, self, tid))
+            abandon(x);
+    tl_held = NULL;
+}
+
+static void held_push(pmutex *x) {
+    if (!pthread_getspecific(held_key))
+        pthread_setspecific(held_key, &tl_held);
+    x->next = tl_held;
+    tl_held = x;
+}
+
+/* false when x (this mapping of it) is not on the list. */
+static bool held_remove(pmutex *x) {
+    for (pmutex **pp = &tl_held; *pp; pp = &(*pp)->next)
+        if (*pp == x) {
+            *pp = x->next;
+            return true;
+        }
+    return false;
+}
+
+/* How often a waiter looks at the owner process. */
+#define PROBE_NS 5000000u
+
+int mp__os_mutex_create(mp__os_mutex *m, void *mem, const char *name) {
+    (void)name;
+    memset(mem, 0, MP__OS_MUTEX_SIZE);
+    pmutex *x = mem;
+    atomic_init(&x->word, 0);
+    atomic_init(&x->tid, 0);
+    m->mem = mem;
+    m->h = MP__BAD_HANDLE;
+    m->spin = 0;
+    return 0;
+}
+
+int mp__os_mutex_attach(mp__os_mutex *m, void *mem, mp__handle h,
+                        const char *name) {
+    (void)name;
+    mp__os_close(h);
+    m->mem = mem;
+    m->h = MP__BAD_HANDLE;
+    m->spin = 0;
+    return 0;
+}
+
+/* Takes x when its word is still v (free, abandoned or a dead owner's). */
+static bool take(pmutex *x, uint64_t v, uint64_t self, uint64_t tid) {
+    if (!atomic_compare_exchange_strong_explicit(&x->word, &v, self,
+                                                 memory_order_acquire,
+                                                 memory_order_relaxed))
+        return false;
+    atomic_store_explicit(&x->tid, tid, memory_order_relaxed);
+    held_push(x);
+    return true;
+}
+
+
+__attribute__((noinline)) static int
+mutex_lock_slow(pmutex *x, uint64_t self, uint64_t tid, mp__deadline d,
+                unsigned spin) {
+    if (held_by(x, self, tid))
+        return MP_ESTATE;
+    for (unsigned i = 0; i < spin && d != MP__DL_NOW; i++) {
+        mp__cpu_relax();
+        if (atomic_load_explicit(&x->word, memory_order_relaxed) == 0 &&
+            take(x, 0, self, tid))
+            return 0;
+    }
+    unsigned step = 0;
+    uint64_t next_probe = 0;
+    for (;;) {
+        uint64_t v = atomic_load_explicit(&x->word, memory_order_relaxed);
+        if (v == 0 || v == ABANDONED) {
+            if (take(x, v, self, tid))
+                return v ? MP_EOWNERDEAD : 0;
+            continue;
+        }
+        /* The owner is probed at once when we may not wait, else every
+         * PROBE_NS while we wait. */
+        uint64_t now = mp__os_now_ns();
+        if (now >= next_probe) {
+            next_probe = now + PROBE_NS;
+            if (v != self && owner_dead(v)) {
+                if (take(x, v, self, tid))
+                    return MP_EOWNERDEAD;
+                continue;
+            }
+        }
+        if (d == MP__DL_NOW || !backoff(&step, d))
+            return mp__deadline_err(d);
+    }
+}
+
+int mp__os_mutex_lock(mp__os_mutex *m, mp__deadline d) {
+    pmutex *x = m->mem;
+    uint64_t self = self_of(), tid = mp__os_thread_id();
+    if (take(x, 0, self, tid))
+        return 0;
+    return mutex_lock_slow(x, self, tid, d, m->spin);
+}
+
+int mp__os_mutex_unlock(mp__os_mutex *m) {
+    pmutex *x = m->mem;
+    uint64_t self = self_of(), tid = mp__os_thread_id();
+    if (!held_by(x, self, tid))
+        return MP_ESTATE;
+    bool listed = held_remove(x);
+    atomic_store_explicit(&x->tid, 0, memory_order_relaxed);
+    atomic_store_explicit(&x->word, 0, memory_order_release);
+    /* Locked through another mapping of it: drop that mapping's entry,
+     * the one no longer held (before anything can unmap it). */
+    for (pmutex **pp = &tl_held; !listed && *pp; pp = &(*pp)->next)
+        if (!held_by(*pp, self, tid)) {
+            *pp = (*pp)->next;
+            listed = true;
+        }
+    return 0;
+}
+
+/* Closing a mutex this thread holds, through this mapping, abandons it:
+ * the next taker hears MP_EOWNERDEAD, as it would had we died. Held
+ * through another mapping of the same object (a name opened twice), it is
+ * left alone. */
+void mp__os_mutex_close(mp__os_mutex *m) {
+    pmutex *x = m->mem;
+    uint64_t self = self_of(), tid = mp__os_thread_id();
+    if (x && held_by(x, self, tid) && held_remove(x))
+        abandon(x);
+    m->mem = NULL;
+}
+
+/* ---- wait on address ---- */
+
+int mp__os_wait_create(mp__os_wait *w, void *mem, const char *name) {
+    (void)name;
+    wait_state *st = mem;
+    atomic_init(&st->waiters, 0);
+    atomic_init(&st->wakes, 0);
+    w->mem = mem;
+    w->h = MP__BAD_HANDLE;
+    return 0;
+}
+
+int mp__os_wait_attach(mp__os_wait *w, void *mem, mp__handle h,
+                       const char *name) {
+    (void)name;
+    mp__os_close(h);
+    w->mem = mem;
+    w->h = MP__BAD_HANDLE;
+    return 0;
+}
+
+/* Returns once the word differs or a wake came after we counted ourselves
+ * (so a word changed and changed back still wakes us, as with a futex). */
+int mp__os_wait_on(mp__os_wait *w, const void *word, uint32_t expected,
+                   mp__deadline d) {
+    wait_state *st = w->mem;
+    const _Atomic uint32_t *wd = word;
+    if (atomic_load(wd) != expected)
+        return 0;
+    if (mp__deadline_passed(d))
+        return MP_ETIMEDOUT;
+    atomic_fetch_add(&st->waiters, 1);
+    uint32_t wakes = atomic_load(&st->wakes);
+    unsigned step = 0;
+    int rc = 0;
+    while (atomic_load(wd) == expected && atomic_load(&st->wakes) == wakes)
+        if (!backoff(&step, d)) {
+            rc = MP_ETIMEDOUT;
+            break;
+        }
+    atomic_fetch_sub(&st->waiters, 1);
+    return rc;
+}
+
+void mp__os_wake(mp__os_wait *w, const void *word, int n) {
+    (void)word;
+    (void)n; /* every poller sees the change; callers re-check their word */
+    wait_state *st = w->mem;
+    if (atomic_load(&st->waiters))
+        atomic_fetch_add(&st->wakes, 1);
+}
+
+void mp__os_wait_close(mp__os_wait *w) { w->mem = NULL; }
