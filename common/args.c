@@ -1,7 +1,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "argv.h"
+#include "args_internal.h"
 
 /* Wire tags for argument payloads. */
 enum { TAG_HAS_KW = 0x80 };

@@ -3,7 +3,7 @@
 #define MP_COMMON_INTERNAL_H
 
 #include "mproc.h"
-#include "argv.h"
+#include "args_internal.h"
 #include "os.h"
 #include "runtime.h"
 #include "wait_policy.h"

@@ -3,7 +3,7 @@
 #ifndef MP_COMMON_START_H
 #define MP_COMMON_START_H
 
-#include "argv.h"
+#include "args_internal.h"
 #include "runtime.h"
 
 /* Forks a child that runs target(args) under `name` and then ends as

@@ -1,7 +1,7 @@
 /* Owned argument lists: the deep copy a process or task keeps, their wire
  * form for spawned children, and the mp_call a target receives. */
-#ifndef MP_COMMON_ARGV_H
-#define MP_COMMON_ARGV_H
+#ifndef MP_COMMON_ARGS_INTERNAL_H
+#define MP_COMMON_ARGS_INTERNAL_H
 
 #include "mproc/args.h"
 #include "objtype.h"
