@@ -49,6 +49,15 @@ static inline void mp__w_u32(mp__wbuf *w, uint32_t v) {
     mp__w_bytes(w, b, 4);
 }
 
+/* Overwrites the u32 written at offset `at` (a length known only once what
+ * follows it is written). Nothing when w has failed. */
+static inline void mp__w_u32_at(mp__wbuf *w, size_t at, uint32_t v) {
+    if (w->err || at + 4 > w->len)
+        return;
+    for (int i = 0; i < 4; i++)
+        w->data[at + (size_t)i] = (uint8_t)(v >> (8 * i));
+}
+
 static inline void mp__w_u64(mp__wbuf *w, uint64_t v) {
     uint8_t b[8];
     for (int i = 0; i < 8; i++)

@@ -56,13 +56,8 @@ static int encode_call(mp__wbuf *w, const mp_args *args) {
     int rc = mp__args_encode(*args, w, &hs);
     if (hs.v) /* never: check_items refused objects */
         mp__handles_free(&hs);
-    if (!rc && !w->err) {
-        uint32_t len = (uint32_t)(w->len - at - 4);
-        w->data[at] = (uint8_t)len;
-        w->data[at + 1] = (uint8_t)(len >> 8);
-        w->data[at + 2] = (uint8_t)(len >> 16);
-        w->data[at + 3] = (uint8_t)(len >> 24);
-    }
+    if (!rc)
+        mp__w_u32_at(w, at, (uint32_t)(w->len - at - 4));
     return rc ? rc : w->err;
 }
 
