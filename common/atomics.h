@@ -247,6 +247,61 @@ static inline uint16_t mp__fetch_add16(MP__ATOMIC(uint16_t) *p, uint16_t v,
 }
 #endif
 
+/* Pointers: a field of type mp__atomic_ptr holds a void * (callers convert
+ * to and from their own pointer type); mp__loadp, mp__storep, mp__exchangep
+ * and mp__casp work as the integer operations do. Process-local only:
+ * addresses mean nothing in another process. */
+#if MP__ATOMICS_C11
+typedef _Atomic(void *) mp__atomic_ptr;
+#else
+typedef void *volatile mp__atomic_ptr;
+#endif
+#if MP__ATOMICS_INTERLOCKED
+static inline void *mp__loadp(const mp__atomic_ptr *p, mp__order o) {
+    (void)o;
+    if (!MP__TSO)
+        return _InterlockedCompareExchangePointer((void *volatile *)p, NULL,
+                                                  NULL);
+    void *v = *p;
+    _ReadWriteBarrier();
+    return v;
+}
+static inline void mp__storep(mp__atomic_ptr *p, void *v, mp__order o) {
+    if (MP__TSO && o != MP__SEQ_CST) {
+        _ReadWriteBarrier();
+        *p = v;
+        return;
+    }
+    (void)_InterlockedExchangePointer(p, v);
+}
+static inline void *mp__exchangep(mp__atomic_ptr *p, void *v, mp__order o) {
+    (void)o;
+    return _InterlockedExchangePointer(p, v);
+}
+static inline bool mp__casp(mp__atomic_ptr *p, void **expected, void *desired,
+                            mp__order o) {
+    (void)o;
+    void *old = _InterlockedCompareExchangePointer(p, desired, *expected);
+    bool ok = old == *expected;
+    *expected = old;
+    return ok;
+}
+#else
+static inline void *mp__loadp(const mp__atomic_ptr *p, mp__order o) {
+    return MP__LOAD((mp__atomic_ptr *)p, o);
+}
+static inline void mp__storep(mp__atomic_ptr *p, void *v, mp__order o) {
+    MP__STORE(p, v, o);
+}
+static inline void *mp__exchangep(mp__atomic_ptr *p, void *v, mp__order o) {
+    return MP__EXCHANGE(p, v, o);
+}
+static inline bool mp__casp(mp__atomic_ptr *p, void **expected, void *desired,
+                            mp__order o) {
+    return MP__CAS(p, expected, desired, o);
+}
+#endif
+
 /* Subtraction, as an addition modulo 2^W. */
 static inline uint32_t mp__fetch_sub32(MP__ATOMIC(uint32_t) *p, uint32_t v,
                                        mp__order o) {
