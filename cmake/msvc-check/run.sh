@@ -10,23 +10,26 @@
 # and POSIX-named functions. Project code sees what it sees under cl.exe:
 # _MSC_VER, no __GNUC__ and no __clang__, and a <stdatomic.h> that is an
 # #error. The shim headers that make this work are in tests/msvc-shims/,
-# each saying why it is there.
+# each saying why it is there. mingw-w64's gcc -Wpedantic then reads the
+# library's files once more for what clang misses (C4152, below).
 #
 #   cmake/msvc-check/run.sh [MINGW_DEPS]   (default: $PWD/build/mingw-deps)
 #
 # MINGW_DEPS is the prefix cmake/mingw/build-deps.sh fills (APR's headers).
-# Environment: CLANG (default clang), MINGW_INCLUDE (default
+# Environment: CLANG (default clang), MINGW_GCC (default
+# x86_64-w64-mingw32-gcc), MINGW_INCLUDE (default
 # /usr/x86_64-w64-mingw32/include), MPROC_JOBS (default 2).
 #
 # What it cannot see: cl.exe's own headers and intrinsics, its C11 and C++
-# front ends' gaps, warnings clang has no twin of (C4152: function/data
-# pointer conversions, C4127, C4204, ...), and linking. The closing note of
-# issue 12 lists them file by file.
+# front ends' gaps, warnings neither clang nor gcc has a twin of (C4127,
+# C4204, C4245, ...), and linking. The closing note of issue 12 lists
+# them file by file.
 set -euo pipefail
 
 SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 DEPS=${1:-$PWD/build/mingw-deps}
 CLANG=${CLANG:-clang}
+MINGW_GCC=${MINGW_GCC:-x86_64-w64-mingw32-gcc}
 MINGW_INCLUDE=${MINGW_INCLUDE:-/usr/x86_64-w64-mingw32/include}
 JOBS=${MPROC_JOBS:-2}
 
@@ -85,11 +88,21 @@ FLAGS=(--target=x86_64-pc-windows-msvc -fms-compatibility -fms-extensions
 C_FLAGS=(-x c -std=c11 -Wstrict-prototypes)
 CXX_FLAGS=(-x c++ -std=c++14)
 
+# clang does not flag conversions between function and data pointers in C;
+# MSVC does (C4152, /W4) and so does gcc -Wpedantic, which stands in for it
+# over the same files (mingw-w64's gcc, so that the headers are the same).
+GCC_FLAGS=(-x c -std=c11 -fsyntax-only -isystem "$DEPS/include/apr-1"
+           -Werror -Wall -Wextra -Wpedantic)
+
 # Jobs, one per line: <label> <file> <flags...>; run JOBS at a time.
 jobs_file="$WORK/jobs"
 : >"$jobs_file"
 for f in "$SRC"/common/*.c "$SRC"/win32/*.c; do
     printf 'lib %s %s\n' "$f" \
+        "-DMP_BUILDING -I$SRC/api -I$SRC/common -I$WORK/static" >>"$jobs_file"
+done
+for f in "$SRC"/common/*.c "$SRC"/win32/*.c; do
+    printf 'gcc-pedantic %s %s\n' "$f" \
         "-DMP_BUILDING -I$SRC/api -I$SRC/common -I$WORK/static" >>"$jobs_file"
 done
 for kind in static shared; do
@@ -105,11 +118,12 @@ check_one() {
     label=$1 file=$2
     shift 2
     case $label in
-    api-c++-*) lang=("${CXX_FLAGS[@]}") ;;
-    *) lang=("${C_FLAGS[@]}") ;;
+    gcc-pedantic) cmd=("$MINGW_GCC" "${GCC_FLAGS[@]}") ;;
+    api-c++-*) cmd=("$CLANG" "${FLAGS[@]}" "${CXX_FLAGS[@]}") ;;
+    *) cmd=("$CLANG" "${FLAGS[@]}" "${C_FLAGS[@]}") ;;
     esac
     # shellcheck disable=SC2068 # the include flags are split on purpose
-    if ! out=$("$CLANG" "${FLAGS[@]}" "${lang[@]}" $@ "$file" 2>&1); then
+    if ! out=$("${cmd[@]}" $@ "$file" 2>&1); then
         printf '\n[%s] %s\n%s\n' "$label" "${file#"$SRC/"}" "$out"
         return 1
     fi
@@ -119,7 +133,7 @@ while read -r label file rest; do
     printf '%s\0%s\0%s\0' "$label" "$file" "$rest"
 done <"$jobs_file" |
     xargs -0 -n 3 -P "$JOBS" bash -c '
-        '"$(declare -p SRC CLANG FLAGS C_FLAGS CXX_FLAGS)"'
+        '"$(declare -p SRC CLANG MINGW_GCC FLAGS C_FLAGS CXX_FLAGS GCC_FLAGS)"'
         '"$(declare -f check_one)"'
         check_one "$1" "$2" $3' _ || fail=1
 
