@@ -17,6 +17,7 @@
 #define MP_COMMON_ATOMICS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #if defined(MP_ATOMICS_FORCE_INTERLOCKED)
@@ -119,18 +120,36 @@ static inline void mp__full_fence(void) {
     static volatile long word;
     (void)_InterlockedExchangeAdd(&word, 0);
 }
+/* What differs between x86/x64 and the rest, chosen by the preprocessor:
+ * a test of the constant MP__TSO would be MSVC's warning C4127 at /W4.
+ * MP__IL_LOAD is the body of a load from p; MP__IL_WEAK_FENCE fences only
+ * where plain accesses are not ordered; mp__il_plain_store says whether a
+ * store of order o may be a plain store. */
+#if MP__TSO
+#define MP__IL_LOAD(T, IT, SFX)                                               \
+    T v = *p;                                                                 \
+    _ReadWriteBarrier();                                                      \
+    return v;
+#define MP__IL_WEAK_FENCE() ((void)0)
+static inline bool mp__il_plain_store(mp__order o) {
+    return o != MP__SEQ_CST;
+}
+#else
+#define MP__IL_LOAD(T, IT, SFX)                                               \
+    return (T)_InterlockedCompareExchange##SFX((volatile IT *)p, 0, 0);
+#define MP__IL_WEAK_FENCE() mp__full_fence()
+static inline bool mp__il_plain_store(mp__order o) {
+    (void)o;
+    return false;
+}
+#endif
 #define MP__IL_OPS(W, T, IT, SFX)                                             \
     static inline T mp__load##W(const volatile T *p, mp__order o) {          \
         (void)o;                                                              \
-        if (!MP__TSO)                                                         \
-            return (T)_InterlockedCompareExchange##SFX((volatile IT *)p, 0,   \
-                                                       0);                    \
-        T v = *p;                                                             \
-        _ReadWriteBarrier();                                                  \
-        return v;                                                             \
+        MP__IL_LOAD(T, IT, SFX)                                               \
     }                                                                         \
     static inline void mp__store##W(volatile T *p, T v, mp__order o) {       \
-        if (MP__TSO && o != MP__SEQ_CST) {                                    \
+        if (mp__il_plain_store(o)) {                                          \
             _ReadWriteBarrier();                                              \
             *p = v;                                                           \
             return;                                                           \
@@ -161,22 +180,22 @@ MP__IL_OPS(64, uint64_t, long long, 64)
     static inline T mp__load##W(const volatile T *p, mp__order o) {          \
         (void)o;                                                              \
         T v = *p;                                                             \
-        if (!MP__TSO)                                                         \
-            mp__full_fence();                                                 \
+        MP__IL_WEAK_FENCE();                                                  \
         _ReadWriteBarrier();                                                  \
         return v;                                                             \
     }                                                                         \
     static inline void mp__store##W(volatile T *p, T v, mp__order o) {       \
-        if (!MP__TSO)                                                         \
-            mp__full_fence();                                                 \
+        MP__IL_WEAK_FENCE();                                                  \
         _ReadWriteBarrier();                                                  \
         *p = v;                                                               \
-        if (!MP__TSO || o == MP__SEQ_CST)                                     \
+        if (!mp__il_plain_store(o))                                           \
             mp__full_fence();                                                 \
     }
 MP__IL_NARROW(8, uint8_t)
 MP__IL_NARROW(16, uint16_t)
 #undef MP__IL_NARROW
+#undef MP__IL_LOAD
+#undef MP__IL_WEAK_FENCE
 
 #else
 #define MP__LOADSTORE(W, T)                                                   \
@@ -259,15 +278,16 @@ typedef void *volatile mp__atomic_ptr;
 #if MP__ATOMICS_INTERLOCKED
 static inline void *mp__loadp(const mp__atomic_ptr *p, mp__order o) {
     (void)o;
-    if (!MP__TSO)
-        return _InterlockedCompareExchangePointer((void *volatile *)p, NULL,
-                                                  NULL);
+#if MP__TSO
     void *v = *p;
     _ReadWriteBarrier();
     return v;
+#else
+    return _InterlockedCompareExchangePointer((void *volatile *)p, NULL, NULL);
+#endif
 }
 static inline void mp__storep(mp__atomic_ptr *p, void *v, mp__order o) {
-    if (MP__TSO && o != MP__SEQ_CST) {
+    if (mp__il_plain_store(o)) {
         _ReadWriteBarrier();
         *p = v;
         return;

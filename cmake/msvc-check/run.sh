@@ -7,7 +7,9 @@
 # against the mingw-w64 headers, with -Werror and
 #   -Wall -Wextra -Wpedantic -Wmicrosoft -Wshadow -Wvla
 # plus the deprecation warnings (C4996) MSVC raises on the CRT's "insecure"
-# and POSIX-named functions. Project code sees what it sees under cl.exe:
+# and POSIX-named functions, and clang's twins of MSVC's narrowing
+# warnings (C4244, C4267: -Wshorten-64-to-32, -Wimplicit-int-conversion,
+# -Wfloat-conversion). common/atomics.h is also read for ARM64 Windows. Project code sees what it sees under cl.exe:
 # _MSC_VER, no __GNUC__ and no __clang__, and a <stdatomic.h> that is an
 # #error. The shim headers that make this work are in tests/msvc-shims/,
 # each saying why it is there. mingw-w64's gcc -Wpedantic then reads the
@@ -84,7 +86,8 @@ FLAGS=(--target=x86_64-pc-windows-msvc -fms-compatibility -fms-extensions
        -isystem "$SRC/tests/msvc-shims" -isystem "$RESOURCE/include"
        -isystem "$MINGW_INCLUDE" -isystem "$DEPS/include/apr-1"
        -Werror -Wall -Wextra -Wpedantic -Wmicrosoft -Wshadow -Wvla
-       -Wdeprecated-declarations)
+       -Wdeprecated-declarations
+       -Wshorten-64-to-32 -Wimplicit-int-conversion -Wfloat-conversion)
 C_FLAGS=(-x c -std=c11 -Wstrict-prototypes)
 CXX_FLAGS=(-x c++ -std=c++14)
 
@@ -93,6 +96,13 @@ CXX_FLAGS=(-x c++ -std=c++14)
 # over the same files (mingw-w64's gcc, so that the headers are the same).
 GCC_FLAGS=(-x c -std=c11 -fsyntax-only -isystem "$DEPS/include/apr-1"
            -Werror -Wall -Wextra -Wpedantic)
+
+# ARM64 Windows: the mingw-w64 headers here are x86 only, so atomics.h,
+# whose ARM64 branch differs, is read alone, freestanding.
+printf '#include "atomics.h"\n' >"$WORK/atomics_arm64.c"
+ARM64_FLAGS=("${FLAGS[@]}")
+ARM64_FLAGS[0]=--target=aarch64-pc-windows-msvc
+ARM64_FLAGS+=(-ffreestanding -nostdinc -isystem "$RESOURCE/include")
 
 # Jobs, one per line: <label> <file> <flags...>; run JOBS at a time.
 jobs_file="$WORK/jobs"
@@ -105,6 +115,8 @@ for f in "$SRC"/common/*.c "$SRC"/win32/*.c; do
     printf 'gcc-pedantic %s %s\n' "$f" \
         "-DMP_BUILDING -I$SRC/api -I$SRC/common -I$WORK/static" >>"$jobs_file"
 done
+printf 'atomics-arm64 %s %s\n' "$WORK/atomics_arm64.c" "-I$SRC/common" \
+    >>"$jobs_file"
 for kind in static shared; do
     for tu in "$WORK"/headers/*.c; do
         for lang in c c++; do
@@ -119,6 +131,7 @@ check_one() {
     shift 2
     case $label in
     gcc-pedantic) cmd=("$MINGW_GCC" "${GCC_FLAGS[@]}") ;;
+    atomics-arm64) cmd=("$CLANG" "${ARM64_FLAGS[@]}" "${C_FLAGS[@]}") ;;
     api-c++-*) cmd=("$CLANG" "${FLAGS[@]}" "${CXX_FLAGS[@]}") ;;
     *) cmd=("$CLANG" "${FLAGS[@]}" "${C_FLAGS[@]}") ;;
     esac
@@ -133,7 +146,7 @@ while read -r label file rest; do
     printf '%s\0%s\0%s\0' "$label" "$file" "$rest"
 done <"$jobs_file" |
     xargs -0 -n 3 -P "$JOBS" bash -c '
-        '"$(declare -p SRC CLANG MINGW_GCC FLAGS C_FLAGS CXX_FLAGS GCC_FLAGS)"'
+        '"$(declare -p SRC CLANG MINGW_GCC FLAGS C_FLAGS CXX_FLAGS GCC_FLAGS ARM64_FLAGS)"'
         '"$(declare -f check_one)"'
         check_one "$1" "$2" $3' _ || fail=1
 
