@@ -9,7 +9,8 @@
 # plus the deprecation warnings (C4996) MSVC raises on the CRT's "insecure"
 # and POSIX-named functions, and clang's twins of MSVC's narrowing
 # warnings (C4244, C4267: -Wshorten-64-to-32, -Wimplicit-int-conversion,
-# -Wfloat-conversion). common/atomics.h is also read for ARM64 Windows. Project code sees what it sees under cl.exe:
+# -Wfloat-conversion) and of C4702 (-Wunreachable-code). common/atomics.h
+# is also read for ARM64 Windows. Project code sees what it sees under cl.exe:
 # _MSC_VER, no __GNUC__ and no __clang__, and a <stdatomic.h> that is an
 # #error. The shim headers that make this work are in tests/msvc-shims/,
 # each saying why it is there. mingw-w64's gcc -Wpedantic then reads the
@@ -87,7 +88,8 @@ FLAGS=(--target=x86_64-pc-windows-msvc -fms-compatibility -fms-extensions
        -isystem "$MINGW_INCLUDE" -isystem "$DEPS/include/apr-1"
        -Werror -Wall -Wextra -Wpedantic -Wmicrosoft -Wshadow -Wvla
        -Wdeprecated-declarations
-       -Wshorten-64-to-32 -Wimplicit-int-conversion -Wfloat-conversion)
+       -Wshorten-64-to-32 -Wimplicit-int-conversion -Wfloat-conversion
+       -Wunreachable-code)
 C_FLAGS=(-x c -std=c11 -Wstrict-prototypes)
 CXX_FLAGS=(-x c++ -std=c++14)
 
