@@ -101,7 +101,7 @@ MP_EXTERN void *mp_value_ptr(mp_value *v);
  * mp_array_data of an object of type 'q' or 'Q' (or 'l' / 'L' where long
  * is 8 bytes), and returns the previous value. Costs what one atomic add
  * costs; no lock, any thread or process. C and C++, with GCC, Clang and
- * MSVC (no C11 <stdatomic.h> needed: MSVC has none by default). */
+ * MSVC (C11 atomics are not needed: MSVC has none by default). */
 #if defined(_MSC_VER) && !defined(__clang__)
 static inline int64_t mp_atomic_add64(void *p, int64_t delta) {
     return _InterlockedExchangeAdd64((volatile long long *)p, delta);
