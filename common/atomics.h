@@ -17,6 +17,7 @@
 #define MP_COMMON_ATOMICS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #if defined(MP_ATOMICS_FORCE_INTERLOCKED)
@@ -119,18 +120,36 @@ static inline void mp__full_fence(void) {
     static volatile long word;
     (void)_InterlockedExchangeAdd(&word, 0);
 }
+/* What differs between x86/x64 and the rest, chosen by the preprocessor:
+ * a test of the constant MP__TSO would be MSVC's warning C4127 at /W4.
+ * MP__IL_LOAD is the body of a load from p; MP__IL_WEAK_FENCE fences only
+ * where plain accesses are not ordered; mp__il_plain_store says whether a
+ * store of order o may be a plain store. */
+#if MP__TSO
+#define MP__IL_LOAD(T, IT, SFX)                                               \
+    T v = *p;                                                                 \
+    _ReadWriteBarrier();                                                      \
+    return v;
+#define MP__IL_WEAK_FENCE() ((void)0)
+static inline bool mp__il_plain_store(mp__order o) {
+    return o != MP__SEQ_CST;
+}
+#else
+#define MP__IL_LOAD(T, IT, SFX)                                               \
+    return (T)_InterlockedCompareExchange##SFX((volatile IT *)p, 0, 0);
+#define MP__IL_WEAK_FENCE() mp__full_fence()
+static inline bool mp__il_plain_store(mp__order o) {
+    (void)o;
+    return false;
+}
+#endif
 #define MP__IL_OPS(W, T, IT, SFX)                                             \
     static inline T mp__load##W(const volatile T *p, mp__order o) {          \
         (void)o;                                                              \
-        if (!MP__TSO)                                                         \
-            return (T)_InterlockedCompareExchange##SFX((volatile IT *)p, 0,   \
-                                                       0);                    \
-        T v = *p;                                                             \
-        _ReadWriteBarrier();                                                  \
-        return v;                                                             \
+        MP__IL_LOAD(T, IT, SFX)                                               \
     }                                                                         \
     static inline void mp__store##W(volatile T *p, T v, mp__order o) {       \
-        if (MP__TSO && o != MP__SEQ_CST) {                                    \
+        if (mp__il_plain_store(o)) {                                          \
             _ReadWriteBarrier();                                              \
             *p = v;                                                           \
             return;                                                           \
@@ -161,22 +180,22 @@ MP__IL_OPS(64, uint64_t, long long, 64)
     static inline T mp__load##W(const volatile T *p, mp__order o) {          \
         (void)o;                                                              \
         T v = *p;                                                             \
-        if (!MP__TSO)                                                         \
-            mp__full_fence();                                                 \
+        MP__IL_WEAK_FENCE();                                                  \
         _ReadWriteBarrier();                                                  \
         return v;                                                             \
     }                                                                         \
     static inline void mp__store##W(volatile T *p, T v, mp__order o) {       \
-        if (!MP__TSO)                                                         \
-            mp__full_fence();                                                 \
+        MP__IL_WEAK_FENCE();                                                  \
         _ReadWriteBarrier();                                                  \
         *p = v;                                                               \
-        if (!MP__TSO || o == MP__SEQ_CST)                                     \
+        if (!mp__il_plain_store(o))                                           \
             mp__full_fence();                                                 \
     }
 MP__IL_NARROW(8, uint8_t)
 MP__IL_NARROW(16, uint16_t)
 #undef MP__IL_NARROW
+#undef MP__IL_LOAD
+#undef MP__IL_WEAK_FENCE
 
 #else
 #define MP__LOADSTORE(W, T)                                                   \
@@ -244,6 +263,62 @@ static inline uint8_t mp__fetch_add8(MP__ATOMIC(uint8_t) *p, uint8_t v,
 static inline uint16_t mp__fetch_add16(MP__ATOMIC(uint16_t) *p, uint16_t v,
                                        mp__order o) {
     return MP__FETCH_ADD(p, v, o);
+}
+#endif
+
+/* Pointers: a field of type mp__atomic_ptr holds a void * (callers convert
+ * to and from their own pointer type); mp__loadp, mp__storep, mp__exchangep
+ * and mp__casp work as the integer operations do. Process-local only:
+ * addresses mean nothing in another process. */
+#if MP__ATOMICS_C11
+typedef _Atomic(void *) mp__atomic_ptr;
+#else
+typedef void *volatile mp__atomic_ptr;
+#endif
+#if MP__ATOMICS_INTERLOCKED
+static inline void *mp__loadp(const mp__atomic_ptr *p, mp__order o) {
+    (void)o;
+#if MP__TSO
+    void *v = *p;
+    _ReadWriteBarrier();
+    return v;
+#else
+    return _InterlockedCompareExchangePointer((void *volatile *)p, NULL, NULL);
+#endif
+}
+static inline void mp__storep(mp__atomic_ptr *p, void *v, mp__order o) {
+    if (mp__il_plain_store(o)) {
+        _ReadWriteBarrier();
+        *p = v;
+        return;
+    }
+    (void)_InterlockedExchangePointer(p, v);
+}
+static inline void *mp__exchangep(mp__atomic_ptr *p, void *v, mp__order o) {
+    (void)o;
+    return _InterlockedExchangePointer(p, v);
+}
+static inline bool mp__casp(mp__atomic_ptr *p, void **expected, void *desired,
+                            mp__order o) {
+    (void)o;
+    void *old = _InterlockedCompareExchangePointer(p, desired, *expected);
+    bool ok = old == *expected;
+    *expected = old;
+    return ok;
+}
+#else
+static inline void *mp__loadp(const mp__atomic_ptr *p, mp__order o) {
+    return MP__LOAD((mp__atomic_ptr *)p, o);
+}
+static inline void mp__storep(mp__atomic_ptr *p, void *v, mp__order o) {
+    MP__STORE(p, v, o);
+}
+static inline void *mp__exchangep(mp__atomic_ptr *p, void *v, mp__order o) {
+    return MP__EXCHANGE(p, v, o);
+}
+static inline bool mp__casp(mp__atomic_ptr *p, void **expected, void *desired,
+                            mp__order o) {
+    return MP__CAS(p, expected, desired, o);
 }
 #endif
 

@@ -60,7 +60,7 @@ static void bar_lock(mp_barrier *b) {
     if (mp__os_mutex_lock(b->m, MP__DL_FOREVER) == MP_EOWNERDEAD) {
         b->st->state = BROKEN;
         mp__fetch_add32(&b->st->seq, 1, MP__SEQ_CST);
-        mp__os_wake(b->w, &b->st->seq, INT32_MAX);
+        mp__os_wake(b->w, (const void *)&b->st->seq, INT32_MAX);
     }
 }
 
@@ -68,7 +68,7 @@ static void bar_unlock(mp_barrier *b) { mp__os_mutex_unlock(b->m); }
 
 static void bar_changed(mp_barrier *b) {
     mp__fetch_add32(&b->st->seq, 1, MP__SEQ_CST);
-    mp__os_wake(b->w, &b->st->seq, INT32_MAX);
+    mp__os_wake(b->w, (const void *)&b->st->seq, INT32_MAX);
 }
 
 /* Sleeps (mutex released) until the state changes or the deadline; 0 or
@@ -78,7 +78,7 @@ static int bar_sleep(mp_barrier *b, mp__deadline dl) {
     if (mp__deadline_passed(dl))
         return MP_ETIMEDOUT;
     bar_unlock(b);
-    mp__os_wait_on(b->w, &b->st->seq, s, dl);
+    mp__os_wait_on(b->w, (const void *)&b->st->seq, s, dl);
     bar_lock(b);
     return 0;
 }

@@ -129,7 +129,7 @@ static int cond_wait(mp_cond *c, mp__deadline dl) {
     st->waiters++;
     for (;;) {
         uint32_t depth = mp__lock_save(c->lock);
-        int rc = mp__os_wait_on(c->w, &st->seq, s, dl);
+        int rc = mp__os_wait_on(c->w, (const void *)&st->seq, s, dl);
         int lrc = mp__lock_restore(c->lock, depth);
         if (lrc && lrc != MP_EOWNERDEAD)
             return lrc; /* the lock is not ours: leave the counts alone */
@@ -183,7 +183,7 @@ int mp_cond_notify(mp_cond *c, int n) {
     if (k > 0) {
         st->credits += k;
         mp__fetch_add32(&st->seq, 1, MP__SEQ_CST);
-        mp__os_wake(c->w, &st->seq, (int)k);
+        mp__os_wake(c->w, (const void *)&st->seq, (int)k);
     }
     return 0;
 }

@@ -51,7 +51,7 @@ int mp_event_set(mp_event *e) {
     if (!e)
         return MP_EINVAL;
     if (mp__exchange32(e->flag, 1, MP__SEQ_CST) == 0)
-        mp__os_wake(e->w, e->flag, INT32_MAX);
+        mp__os_wake(e->w, (const void *)e->flag, INT32_MAX);
     return 0;
 }
 
@@ -71,7 +71,7 @@ int mp_event_wait(mp_event *e, long timeout_ms) {
         return MP_EINVAL;
     mp__deadline dl = mp__deadline_in(timeout_ms);
     while (!mp__load32(e->flag, MP__SEQ_CST))
-        if (mp__os_wait_on(e->w, e->flag, 0, dl) == MP_ETIMEDOUT)
+        if (mp__os_wait_on(e->w, (const void *)e->flag, 0, dl) == MP_ETIMEDOUT)
             return mp__load32(e->flag, MP__SEQ_CST) ? 0 : mp__deadline_err(dl);
     return 0;
 }

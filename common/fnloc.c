@@ -4,12 +4,22 @@
 #include "fnloc.h"
 #include "os.h"
 
+/* The OS layer takes and gives code addresses as data pointers (as dladdr
+ * and GetModuleHandleEx do). ISO C has no conversion between function and
+ * data pointers (MSVC warns C4152, gcc -Wpedantic too), but every platform
+ * mproc runs on gives both one size and representation: the bits are
+ * copied. */
+_Static_assert(sizeof(mp_target) == sizeof(void *),
+               "function and data pointers differ in size");
+
 int mp__fnloc_write(mp__wbuf *w, mp_target fn) {
     /* On the heap: a location holds a path of up to MP__MODULE_MAX bytes. */
     mp__fnloc *loc = malloc(sizeof *loc);
     if (!loc)
         return MP_ENOMEM;
-    int rc = mp__os_fn_locate((const void *)fn, loc);
+    const void *addr;
+    memcpy(&addr, &fn, sizeof addr);
+    int rc = mp__os_fn_locate(addr, loc);
     if (!rc) {
         mp__w_blob(w, loc->module, strlen(loc->module) + 1);
         mp__w_u64(w, loc->offset);

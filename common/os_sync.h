@@ -120,6 +120,9 @@ void mp__os_wait_close(mp__os_wait *w);
  * __tls_get_addr on every lock operation. */
 #if defined(__ELF__)
 #define MP__TLS _Thread_local __attribute__((tls_model("initial-exec")))
+#elif defined(_MSC_VER)
+/* MSVC's C11 mode leaves _Thread_local out; its own spelling is sure. */
+#define MP__TLS __declspec(thread)
 #else
 #define MP__TLS _Thread_local
 #endif

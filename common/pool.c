@@ -91,12 +91,13 @@ static void destroy(mp_pool *p) {
     mp_conn_free(p->wake_rd);
     mp_conn_free(p->wake_wr);
     mp__argv_free(&p->initargs);
-    for (mp__pool_fn *e = atomic_load(&p->fns), *next; e; e = next) {
+    for (mp__pool_fn *e = mp__loadp(&p->fns, MP__SEQ_CST), *next; e;
+         e = next) {
         next = e->next;
         free(e->loc);
         free(e);
     }
-    atomic_store(&p->fns, NULL);
+    mp__storep(&p->fns, NULL, MP__SEQ_CST);
     p->w = NULL;
     p->nworkers = 0;
     p->rq = NULL;
@@ -146,7 +147,7 @@ int mp_pool_new(mp_pool **pp, const mp_pool_options *opts) {
     p->method = method;
     p->state = MP__POOL_RUN;
     p->spin = mp__spin_ok();
-    atomic_init(&p->wait_window, MP__POLL_POOL_WAIT_NS);
+    mp__store32(&p->wait_window, MP__POLL_POOL_WAIT_NS, MP__RELAXED);
     if ((rc = pool_init(p, opts)) != 0) {
         destroy(p);
         mp__pool_unref(p);

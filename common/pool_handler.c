@@ -107,9 +107,9 @@ static void break_pool(mp_pool *p, int status, int code) {
  * running the next call (c->done). */
 static bool take_kept(mp__pool_slot *w, mp__pool_chunk *c, done_list *d) {
     const mp__pool_progress *pg = w->pg;
-    if (atomic_load_explicit(&pg->seq, memory_order_acquire) != c->seq)
+    if (mp__load32(&pg->seq, MP__ACQUIRE) != c->seq)
         return false; /* it died before starting c */
-    uint64_t done = atomic_load_explicit(&pg->done, memory_order_acquire);
+    uint64_t done = mp__load64(&pg->done, MP__ACQUIRE);
     uint32_t first = (uint32_t)(done >> 32), count = (uint32_t)done;
     mp__rbuf r = {pg->data, sizeof pg->data};
     for (uint32_t k = 0; k < count && first + k < c->count; k++) {
@@ -124,8 +124,7 @@ static bool take_kept(mp__pool_slot *w, mp__pool_chunk *c, done_list *d) {
         r.p += rc.len;
         r.left -= rc.len;
     }
-    uint32_t running =
-        atomic_load_explicit(&pg->running, memory_order_acquire);
+    uint32_t running = mp__load32(&pg->running, MP__ACQUIRE);
     return running && running - 1 == c->done && c->done < c->count;
 }
 

@@ -14,13 +14,11 @@
 #include "pool_result.h"
 
 static bool is_ready(const mp_result *r) {
-    return atomic_load_explicit(&r->ready, memory_order_acquire);
+    return mp__load32(&r->ready, MP__ACQUIRE) != 0;
 }
 
 /* Publishes r's entries to the threads that read them without the lock. */
-static void set_ready(mp_result *r) {
-    atomic_store_explicit(&r->ready, 1, memory_order_release);
-}
+static void set_ready(mp_result *r) { mp__store32(&r->ready, 1, MP__RELEASE); }
 
 int mp__result_new(mp_pool *p, mp__result_kind kind, size_t n,
                    const mp_result_options *opts, mp_result **out) {
@@ -47,9 +45,9 @@ int mp__result_new(mp_pool *p, mp__result_kind kind, size_t n,
         r->cb = *opts;
     if (n == 0) { /* nothing to wait for (and no callback, as in Python) */
         r->complete = true;
-        atomic_init(&r->ready, 1);
+        mp__store32(&r->ready, 1, MP__RELAXED);
     }
-    atomic_fetch_add_explicit(&p->refs, 1, memory_order_relaxed);
+    mp__fetch_add32(&p->refs, 1, MP__RELAXED);
     *out = r;
     return 0;
 }
@@ -157,7 +155,7 @@ static void learn(mp_pool *p, uint64_t t0) {
     if (!t0)
         return;
     uint32_t w = mp__poll_window_next(mp__os_now_ns() - t0, MP__POLL_POOL_WAIT_NS);
-    atomic_store_explicit(&p->wait_window, w, memory_order_relaxed);
+    mp__store32(&p->wait_window, w, MP__RELAXED);
 }
 
 static int try_ready(void *r) { return is_ready(r) ? 0 : MP_EAGAIN; }
@@ -173,7 +171,7 @@ int mp_result_wait(mp_result *r, long timeout_ms) {
     if (d != MP__DL_NOW && p->spin) {
         t0 = mp__os_now_ns();
         uint64_t until =
-            t0 + atomic_load_explicit(&p->wait_window, memory_order_relaxed);
+            t0 + mp__load32(&p->wait_window, MP__RELAXED);
         if (mp__poll_yield(try_ready, r, mp__deadline_min(until, d)) == 0) {
             learn(p, t0);
             return 0;

@@ -24,9 +24,9 @@ struct mp_result {
     mp__pool_entry *e;
     size_t *order; /* completion order (imap_unordered) */
     mp_result_options cb;
-    bool complete;     /* every entry final (callbacks may still run) */
-    _Atomic int ready; /* complete and callbacks done */
-    bool user_freed;   /* the caller let go; free on completion */
+    bool complete; /* every entry final (callbacks may still run) */
+    MP__ATOMIC(uint32_t) ready;  /* complete and callbacks done */
+    bool user_freed;             /* the caller let go; free on completion */
     struct mp_result *next_done; /* handler's list of completions */
 };
 

@@ -35,7 +35,7 @@ int mp__pool_cv_wait(mp_pool *p, mp__deadline d) {
 }
 
 void mp__pool_unref(mp_pool *p) {
-    if (atomic_fetch_sub_explicit(&p->refs, 1, memory_order_acq_rel) != 1)
+    if (mp__fetch_sub32(&p->refs, 1, MP__ACQ_REL) != 1)
         return;
     if (p->apool) {
         mp__lock();

@@ -36,13 +36,12 @@
 #ifndef MP_COMMON_POOL_SCHED_H
 #define MP_COMMON_POOL_SCHED_H
 
-#include <stdatomic.h>
-
 #include <apr_portable.h>
 #include <apr_thread_cond.h>
 #include <apr_thread_mutex.h>
 #include <apr_thread_proc.h>
 
+#include "atomics.h"
 #include "internal.h"
 #include "mproc/connection.h"
 #include "mproc/pool.h"
@@ -104,7 +103,7 @@ struct mp_pool {
     apr_thread_t *handler, *monitor;
     apr_os_thread_t handler_id;
     bool threads_joined;
-    _Atomic unsigned refs; /* the pool handle + every live result */
+    MP__ATOMIC(uint32_t) refs; /* the pool handle + every live result */
 
     int nworkers;
     bool spin; /* waiters may poll: mp__spin_ok() */
@@ -122,9 +121,9 @@ struct mp_pool {
     unsigned maxtasks;
     mp_start_method method;
 
-    _Atomic(mp__pool_fn *) fns; /* pushed under mx, read without it */
-    mp__pool_arena alloc;       /* results and chunks; outlives every result */
-    _Atomic uint32_t wait_window; /* mp_result_wait's poll, adapting */
+    mp__atomic_ptr fns;   /* mp__pool_fn list: pushed under mx, read without */
+    mp__pool_arena alloc; /* results and chunks; outlives every result */
+    MP__ATOMIC(uint32_t) wait_window; /* mp_result_wait's poll, adapting */
 };
 
 /* Takes p->mx, polling it a little first when there are CPUs to spare

@@ -39,7 +39,7 @@
 #define HDR 16
 
 struct mp__pool_slab {
-    _Atomic uint32_t refs; /* blocks in use, plus 1 while being carved */
+    MP__ATOMIC(uint32_t) refs; /* blocks in use, plus 1 while being carved */
     mp__pool_arena *owner;
 };
 
@@ -69,28 +69,27 @@ static void slab_free(mp__pool_slab *s) {
 /* Drops one reference; the last keeps the slab as the spare (one is kept,
  * so that a steady stream does not malloc and free a slab each time). */
 static void slab_unref(mp__pool_slab *s) {
-    if (atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) != 1)
+    if (mp__fetch_sub32(&s->refs, 1, MP__ACQ_REL) != 1)
         return;
-    slab_free(atomic_exchange(&s->owner->spare, s));
+    slab_free(mp__exchangep(&s->owner->spare, s, MP__SEQ_CST));
 }
 
 void *mp__pool_alloc(mp__pool_arena *a, size_t size) {
     size_t need = HDR + ((size + 15) & ~(size_t)15);
-    if (size > BLOCK_MAX ||
-        atomic_exchange_explicit(&a->busy, true, memory_order_acquire))
+    if (size > BLOCK_MAX || mp__exchange32(&a->busy, 1, MP__ACQUIRE))
         return plain(size);
     mp__pool_slab *s = a->cur;
     if (!s || a->used + need > SLAB_SIZE) {
         if (s)
             slab_unref(s); /* the carver's reference */
-        s = atomic_exchange(&a->spare, NULL);
+        s = mp__exchangep(&a->spare, NULL, MP__SEQ_CST);
         if (!s)
             s = malloc(SLAB_SIZE);
         a->cur = s;
         a->used = HDR;
         if (s) {
             UNPOISON(s, SLAB_SIZE);
-            atomic_init(&s->refs, 1);
+            mp__store32(&s->refs, 1, MP__RELAXED);
             s->owner = a;
             POISON((char *)s + HDR, SLAB_SIZE - HDR);
         }
@@ -100,12 +99,12 @@ void *mp__pool_alloc(mp__pool_arena *a, size_t size) {
         block_hdr *h = (block_hdr *)((char *)s + a->used);
         a->used += need;
         UNPOISON(h, need);
-        atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
+        mp__fetch_add32(&s->refs, 1, MP__RELAXED);
         h->slab = s;
         h->size = need - HDR;
         p = (char *)h + HDR;
     }
-    atomic_store_explicit(&a->busy, false, memory_order_release);
+    mp__store32(&a->busy, 0, MP__RELEASE);
     return p ? p : plain(size);
 }
 
@@ -125,5 +124,5 @@ void mp__pool_arena_fini(mp__pool_arena *a) {
     if (a->cur)
         slab_unref(a->cur); /* the last reference: every block is back */
     a->cur = NULL;
-    slab_free(atomic_exchange(&a->spare, NULL));
+    slab_free(mp__exchangep(&a->spare, NULL, MP__SEQ_CST));
 }

@@ -4,18 +4,19 @@
 #ifndef MP_COMMON_POOL_SLAB_H
 #define MP_COMMON_POOL_SLAB_H
 
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "atomics.h"
+
 typedef struct mp__pool_slab mp__pool_slab;
 
 typedef struct mp__pool_arena {
-    _Atomic bool busy;  /* a thread is carving */
-    mp__pool_slab *cur; /* being carved */
-    size_t used;        /* bytes of cur handed out */
-    _Atomic(mp__pool_slab *) spare;
+    MP__ATOMIC(uint32_t) busy; /* 1 while a thread is carving */
+    mp__pool_slab *cur;        /* being carved */
+    size_t used;               /* bytes of cur handed out */
+    mp__atomic_ptr spare;      /* an mp__pool_slab *, or NULL */
 } mp__pool_arena;
 
 /* A block of size bytes (malloc'd when large or when another thread is

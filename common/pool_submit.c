@@ -11,8 +11,7 @@
 /* The encoded location of fn, from the pool's cache: a list that only
  * grows (until the pool is freed), read without the lock. */
 static int fn_lookup(mp_pool *p, mp_target fn, uint8_t **loc, size_t *len) {
-    for (mp__pool_fn *e = atomic_load_explicit(&p->fns, memory_order_acquire);
-         e; e = e->next)
+    for (mp__pool_fn *e = mp__loadp(&p->fns, MP__ACQUIRE); e; e = e->next)
         if (e->fn == fn) {
             *loc = e->loc;
             *len = e->len;
@@ -28,8 +27,8 @@ static int fn_lookup(mp_pool *p, mp_target fn, uint8_t **loc, size_t *len) {
     }
     e->fn = fn;
     mp__pool_lock(p);
-    e->next = atomic_load_explicit(&p->fns, memory_order_relaxed);
-    atomic_store_explicit(&p->fns, e, memory_order_release);
+    e->next = mp__loadp(&p->fns, MP__RELAXED);
+    mp__storep(&p->fns, e, MP__RELEASE);
     apr_thread_mutex_unlock(p->mx);
     *loc = e->loc;
     *len = e->len;

@@ -13,9 +13,10 @@
 #ifndef MP_COMMON_POOL_WIRE_H
 #define MP_COMMON_POOL_WIRE_H
 
-#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "atomics.h"
 
 #include "mproc/core.h"
 #include "mproc/queue.h"
@@ -69,10 +70,11 @@ typedef struct mp__pool_res_call {
  * before the word that counts it, so a worker killed anywhere leaves a
  * consistent view: old or new. */
 typedef struct mp__pool_progress {
-    _Atomic uint32_t seq;     /* the chunk these words describe */
-    _Atomic uint32_t running; /* 1 + the call running (in the chunk), or 0 */
-    _Atomic uint64_t done;    /* first << 32 | count: data holds the results
-                                 of calls [first, first + count) */
+    MP__ATOMIC(uint32_t) seq;     /* the chunk these words describe */
+    MP__ATOMIC(uint32_t) running; /* 1 + the call running, or 0 */
+    /* first << 32 | count: data holds the results of calls [first,
+     * first + count). */
+    MP__ATOMIC(uint64_t) done;
     /* Per call: an mp__pool_res_call, then its bytes. A result too large
      * for the rest is posted at once on its own. */
     uint8_t data[MP__POOL_FLUSH_BYTES];

@@ -77,9 +77,8 @@ static int resolve(worker *x, const uint8_t *loc, size_t len, mp_target *fn) {
 /* Tells the parent (through pg) which calls of the chunk have their
  * results in pg->data. */
 static void publish(worker *x) {
-    atomic_store_explicit(&x->pg->done,
-                          (uint64_t)x->out_first << 32 | x->out_count,
-                          memory_order_release);
+    mp__store64(&x->pg->done, (uint64_t)x->out_first << 32 | x->out_count,
+                MP__RELEASE);
 }
 
 /* Posts the kept results of calls [out_first, out_first + out_count). */
@@ -141,8 +140,8 @@ static int run_call(worker *x, mp_target fn, int fn_rc, mp__rbuf *r,
     if (!rc.status) {
         x->call.v = a.v;
         x->call.n = a.n;
-        atomic_store_explicit(&x->pg->running, x->out_first + x->out_count + 1,
-                              memory_order_release);
+        mp__store32(&x->pg->running, x->out_first + x->out_count + 1,
+                    MP__RELEASE);
         rc.code = fn(&x->call);
         rc.status = rc.code ? MP_ETASK : 0;
         mp__argv_free(&a);
@@ -156,7 +155,7 @@ static int run_call(worker *x, mp_target fn, int fn_rc, mp__rbuf *r,
     int err = keep(x, seq, &rc, x->call.ret.data);
     /* After keep: a worker killed in between is seen as having finished
      * the call (its result is kept) rather than running it. */
-    atomic_store_explicit(&x->pg->running, 0, memory_order_release);
+    mp__store32(&x->pg->running, 0, MP__RELEASE);
     return err;
 }
 
@@ -166,9 +165,9 @@ static int run_call(worker *x, mp_target fn, int fn_rc, mp__rbuf *r,
 static void begin_chunk(worker *x, uint32_t seq) {
     x->out_len = 0;
     x->out_first = x->out_count = 0;
-    atomic_store_explicit(&x->pg->running, 0, memory_order_relaxed);
+    mp__store32(&x->pg->running, 0, MP__RELAXED);
     publish(x);
-    atomic_store_explicit(&x->pg->seq, seq, memory_order_release);
+    mp__store32(&x->pg->seq, seq, MP__RELEASE);
 }
 
 static int run_chunk(worker *x, const mp_buf *msg) {

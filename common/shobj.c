@@ -159,6 +159,13 @@ static int map_named(mp__shobj *o, const mp__shobj_req *req, size_t size,
 
 /* ---- new, free ---- */
 
+/* strdup is POSIX, not ISO C: MSVC deprecates it (C4996). */
+static char *copy_str(const char *s) {
+    size_t n = strlen(s) + 1;
+    char *c = malloc(n);
+    return c ? memcpy(c, s, n) : NULL;
+}
+
 static void *alloc_obj(const mp__shkind *k) {
     mp__shobj *o = calloc(1, k->obj_size);
     if (o) {
@@ -180,7 +187,7 @@ int mp__shobj_new(void **out, const mp__shkind *k, const mp__shobj_req *req) {
     mp__shobj *o = alloc_obj(k);
     if (!o)
         return MP_ENOMEM;
-    if (req->name && !(o->name = strdup(req->name))) {
+    if (req->name && !(o->name = copy_str(req->name))) {
         rc = MP_ENOMEM;
         goto fail;
     }

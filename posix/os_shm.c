@@ -13,7 +13,6 @@
 #endif
 #include <errno.h>
 #include <fcntl.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
@@ -21,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../common/atomics.h"
 #include "../common/os_shm.h"
 #include "../common/os_crypto.h"
 #include "../common/os_sync.h"
@@ -124,7 +124,7 @@ static bool same_object(const char *nm, int fd) {
 static bool published(int fd) {
     uint32_t word = 0;
     return pread(fd, &word, sizeof word, 0) == (ssize_t)sizeof word &&
-           atomic_load((_Atomic uint32_t *)&word) != 0;
+           word != 0;
 }
 
 /* With the guard held: gives the object fd `size` zero bytes and maps it. */
@@ -191,8 +191,7 @@ int mp__os_shm_create(mp__shm *s, size_t size, const char *name) {
 }
 
 void mp__os_shm_publish(mp__shm *s, uint32_t word) {
-    atomic_store_explicit((_Atomic uint32_t *)s->addr, word,
-                          memory_order_release);
+    mp__store32((MP__ATOMIC(uint32_t) *)s->addr, word, MP__RELEASE);
     if (s->guard != MP__BAD_HANDLE)
         flock((int)s->guard, LOCK_UN);
     s->guard = MP__BAD_HANDLE;

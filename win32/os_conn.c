@@ -118,8 +118,8 @@ static int finish_io(HANDLE h, OVERLAPPED *ov, mp__deadline d, DWORD *n,
 int mp__os_conn_pair(mp__os_conn **a, mp__os_conn **b, bool duplex,
                      const char *token) {
     wchar_t name[80];
-    _snwprintf(name, 80, L"\\\\.\\pipe\\mproc-%hs", token);
-    name[79] = 0;
+    /* _snwprintf_s: _snwprintf is deprecated by MSVC (C4996). */
+    _snwprintf_s(name, 80, _TRUNCATE, L"\\\\.\\pipe\\mproc-%hs", token);
     HANDLE h1, h2;
     int rc = create_instance(name, duplex ? PIPE_ACCESS_DUPLEX
                                           : PIPE_ACCESS_INBOUND,

@@ -7,11 +7,11 @@
 #endif
 #include <windows.h>
 
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/atomics.h"
 #include "../common/os_shm.h"
 #include "../common/os_sync.h"
 #include "os_win32.h"
@@ -84,8 +84,7 @@ static void guard_drop(mp__shm *s) {
 
 static bool published(const mp__shm *s) {
     return s->size >= sizeof(uint32_t) &&
-           atomic_load_explicit((_Atomic uint32_t *)s->addr,
-                                memory_order_acquire) != 0;
+           mp__load32((MP__ATOMIC(uint32_t) *)s->addr, MP__ACQUIRE) != 0;
 }
 
 /* With the guard held: creates the mapping, or takes over an unpublished
@@ -153,8 +152,7 @@ int mp__os_shm_create(mp__shm *s, size_t size, const char *name) {
 }
 
 void mp__os_shm_publish(mp__shm *s, uint32_t word) {
-    atomic_store_explicit((_Atomic uint32_t *)s->addr, word,
-                          memory_order_release);
+    mp__store32((MP__ATOMIC(uint32_t) *)s->addr, word, MP__RELEASE);
     guard_drop(s);
 }
 

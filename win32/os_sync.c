@@ -8,18 +8,18 @@
 #endif
 #include <windows.h>
 
-#include <stdatomic.h>
 #include <stdlib.h>
 
+#include "../common/atomics.h"
 #include "../common/os_sync.h"
 #include "os_win32.h"
 
 typedef struct mutex_state {
-    _Atomic uint64_t owner; /* Win32 mutexes are recursive: we are not */
+    MP__ATOMIC(uint64_t) owner; /* Win32 mutexes are recursive: we are not */
 } mutex_state;
 
 typedef struct wait_state {
-    _Atomic uint32_t waiters; /* may over-count after a waiter was killed */
+    MP__ATOMIC(uint32_t) waiters; /* may over-count after a waiter was killed */
 } wait_state;
 
 /* Longest single sleep of mp__os_wait_on (see there). */
@@ -136,7 +136,7 @@ void mp__os_sem_close(mp__os_sem *s) {
 /* ---- mutex ---- */
 
 int mp__os_mutex_create(mp__os_mutex *m, void *mem, const char *name) {
-    atomic_init(&((mutex_state *)mem)->owner, 0);
+    mp__store64(&((mutex_state *)mem)->owner, 0, MP__RELAXED);
     m->mem = mem;
     m->spin = 0; /* a kernel mutex: nothing to poll in user space */
     return kcreate('m', 0, 0, name, &m->h);
@@ -152,11 +152,11 @@ int mp__os_mutex_attach(mp__os_mutex *m, void *mem, mp__handle h,
 int mp__os_mutex_lock(mp__os_mutex *m, mp__deadline d) {
     mutex_state *st = m->mem;
     uint64_t me = mp__os_thread_id();
-    if (atomic_load(&st->owner) == me)
+    if (mp__load64(&st->owner, MP__SEQ_CST) == me)
         return MP_ESTATE;
     DWORD r = WaitForSingleObject((HANDLE)m->h, ms_of(d));
     if (r == WAIT_OBJECT_0 || r == WAIT_ABANDONED) {
-        atomic_store(&st->owner, me);
+        mp__store64(&st->owner, me, MP__SEQ_CST);
         return r == WAIT_ABANDONED ? MP_EOWNERDEAD : 0;
     }
     if (r == WAIT_TIMEOUT)
@@ -166,9 +166,9 @@ int mp__os_mutex_lock(mp__os_mutex *m, mp__deadline d) {
 
 int mp__os_mutex_unlock(mp__os_mutex *m) {
     mutex_state *st = m->mem;
-    if (atomic_load(&st->owner) != mp__os_thread_id())
+    if (mp__load64(&st->owner, MP__SEQ_CST) != mp__os_thread_id())
         return MP_ESTATE;
-    atomic_store(&st->owner, 0);
+    mp__store64(&st->owner, 0, MP__SEQ_CST);
     return ReleaseMutex((HANDLE)m->h) ? 0 : MP_ESTATE;
 }
 
@@ -180,7 +180,7 @@ void mp__os_mutex_close(mp__os_mutex *m) {
 /* ---- wait on address ---- */
 
 int mp__os_wait_create(mp__os_wait *w, void *mem, const char *name) {
-    atomic_init(&((wait_state *)mem)->waiters, 0);
+    mp__store32(&((wait_state *)mem)->waiters, 0, MP__RELAXED);
     w->mem = mem;
     return kcreate('s', 0, INT32_MAX, name, &w->h);
 }
@@ -194,8 +194,8 @@ int mp__os_wait_attach(mp__os_wait *w, void *mem, mp__handle h,
 int mp__os_wait_on(mp__os_wait *w, const void *word, uint32_t expected,
                    mp__deadline d) {
     wait_state *st = w->mem;
-    const _Atomic uint32_t *wd = word;
-    if (atomic_load(wd) != expected)
+    const MP__ATOMIC(uint32_t) *wd = word;
+    if (mp__load32(wd, MP__SEQ_CST) != expected)
         return 0;
     if (mp__deadline_passed(d))
         return MP_ETIMEDOUT;
@@ -205,9 +205,9 @@ int mp__os_wait_on(mp__os_wait *w, const void *word, uint32_t expected,
      * party back at a barrier already) can take it, and leave us asleep
      * with our word changed. So we sleep in slices and look at the word
      * between them: such a theft costs us at most one slice. */
-    atomic_fetch_add(&st->waiters, 1);
+    mp__fetch_add32(&st->waiters, 1, MP__SEQ_CST);
     int rc = 0;
-    while (atomic_load(wd) == expected) {
+    while (mp__load32(wd, MP__SEQ_CST) == expected) {
         DWORD slice = ms_of(d);
         if (d != MP__DL_FOREVER && slice == 0) {
             rc = MP_ETIMEDOUT;
@@ -218,13 +218,13 @@ int mp__os_wait_on(mp__os_wait *w, const void *word, uint32_t expected,
         if (WaitForSingleObject((HANDLE)w->h, slice) != WAIT_TIMEOUT)
             break; /* a token: woken (or spuriously: the caller re-checks) */
     }
-    atomic_fetch_sub(&st->waiters, 1);
+    mp__fetch_sub32(&st->waiters, 1, MP__SEQ_CST);
     return rc;
 }
 
 void mp__os_wake(mp__os_wait *w, const void *word, int n) {
     (void)word;
-    uint32_t k = atomic_load(&((wait_state *)w->mem)->waiters);
+    uint32_t k = mp__load32(&((wait_state *)w->mem)->waiters, MP__SEQ_CST);
     if (k > (uint32_t)n)
         k = (uint32_t)n;
     /* A token left over (its waiter timed out or died) only causes one
@@ -242,7 +242,7 @@ void mp__os_wait_close(mp__os_wait *w) {
  * generation (see mp__os_thread_id) counts on from a start that the first
  * thread to ask draws. */
 MP__TLS uint64_t mp__os_tid_cache;
-static _Atomic uint32_t gen_next;
+static MP__ATOMIC(uint32_t) gen_next;
 static INIT_ONCE gen_once = INIT_ONCE_STATIC_INIT;
 
 static BOOL CALLBACK draw_gen(PINIT_ONCE once, PVOID arg, PVOID *ctx) {
@@ -252,16 +252,17 @@ static BOOL CALLBACK draw_gen(PINIT_ONCE once, PVOID arg, PVOID *ctx) {
     (void)arg;
     (void)ctx;
     QueryPerformanceCounter(&t);
-    atomic_store(&gen_next,
-                 mp__os_thread_gen_seed(GetCurrentProcessId(),
-                                        (uint64_t)t.QuadPart,
-                                        (uint64_t)(uintptr_t)&local));
+    mp__store32(&gen_next,
+                mp__os_thread_gen_seed(GetCurrentProcessId(),
+                                       (uint64_t)t.QuadPart,
+                                       (uint64_t)(uintptr_t)&local),
+                MP__SEQ_CST);
     return TRUE;
 }
 
 uint64_t mp__os_thread_id_slow(void) {
     InitOnceExecuteOnce(&gen_once, draw_gen, NULL, NULL);
-    uint32_t gen = atomic_fetch_add(&gen_next, 1);
+    uint32_t gen = mp__fetch_add32(&gen_next, 1, MP__SEQ_CST);
     mp__os_tid_cache = (uint64_t)gen << 32 | GetCurrentThreadId();
     return mp__os_tid_cache;
 }

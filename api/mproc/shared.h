@@ -13,6 +13,12 @@
 #include "mproc/args.h"
 #include "mproc/sync.h"
 
+/* For mp_atomic_add64; outside extern "C", as a C++ compiler's own headers
+ * must be. */
+#if defined(_MSC_VER) && !defined(__clang__)
+#include <intrin.h>
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -95,9 +101,8 @@ MP_EXTERN void *mp_value_ptr(mp_value *v);
  * mp_array_data of an object of type 'q' or 'Q' (or 'l' / 'L' where long
  * is 8 bytes), and returns the previous value. Costs what one atomic add
  * costs; no lock, any thread or process. C and C++, with GCC, Clang and
- * MSVC (no C11 <stdatomic.h> needed: MSVC has none by default). */
+ * MSVC (C11 atomics are not needed: MSVC has none by default). */
 #if defined(_MSC_VER) && !defined(__clang__)
-#include <intrin.h>
 static inline int64_t mp_atomic_add64(void *p, int64_t delta) {
     return _InterlockedExchangeAdd64((volatile long long *)p, delta);
 }

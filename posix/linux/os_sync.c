@@ -10,25 +10,25 @@
 #include <limits.h>
 #include <linux/futex.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "../../common/atomics.h"
 #include "../../common/os_sync.h"
 #include "../../common/wait_policy.h"
 #include "../os_posix.h"
 
 typedef struct sem_state {
-    _Atomic uint32_t value;
-    _Atomic uint32_t waiters; /* may over-count after a waiter was killed */
+    MP__ATOMIC(uint32_t) value;
+    MP__ATOMIC(uint32_t) waiters; /* may over-count after a waiter died */
     uint32_t max;
 } sem_state;
 
 typedef struct wait_state {
-    _Atomic uint32_t waiters;
+    MP__ATOMIC(uint32_t) waiters;
 } wait_state;
 
 _Static_assert(sizeof(sem_state) <= MP__OS_SEM_SIZE, "sem state too big");
@@ -51,7 +51,7 @@ static const struct timespec *ts_of(mp__deadline d, struct timespec *ts) {
 /* Sleeps while *addr == val; deadline NULL is forever. 0 when woken or the
  * value differs, ETIMEDOUT, or EINTR. Shared (not PRIVATE) futexes: the
  * word lives in a mapping other processes see at other addresses. */
-static int futex_wait(const void *addr, uint32_t val,
+static int futex_wait(const volatile void *addr, uint32_t val,
                       const struct timespec *deadline) {
     long r = syscall(SYS_futex, addr, FUTEX_WAIT_BITSET, val, deadline, NULL,
                      FUTEX_BITSET_MATCH_ANY);
@@ -60,7 +60,7 @@ static int futex_wait(const void *addr, uint32_t val,
     return errno;
 }
 
-static void futex_wake(const void *addr, int n) {
+static void futex_wake(const volatile void *addr, int n) {
     syscall(SYS_futex, addr, FUTEX_WAKE, n, NULL, NULL, 0);
 }
 
@@ -73,7 +73,7 @@ static void futex_wake(const void *addr, int n) {
  * child, whose count would otherwise run alongside its parent's. */
 MP__TLS uint64_t mp__os_tid_cache;
 static pthread_once_t tid_once = PTHREAD_ONCE_INIT;
-static _Atomic uint32_t gen_next;
+static MP__ATOMIC(uint32_t) gen_next;
 
 static MP__TLS struct robust_list_head *tl_head;
 
@@ -81,11 +81,12 @@ static void draw_gen(void) {
     struct timespec t;
     int local;
     clock_gettime(CLOCK_MONOTONIC, &t);
-    atomic_store(&gen_next,
-                 mp__os_thread_gen_seed((uint64_t)getpid(),
-                                        (uint64_t)t.tv_sec * 1000000000u +
-                                            (uint64_t)t.tv_nsec,
-                                        (uint64_t)(uintptr_t)&local));
+    mp__store32(&gen_next,
+                mp__os_thread_gen_seed((uint64_t)getpid(),
+                                       (uint64_t)t.tv_sec * 1000000000u +
+                                           (uint64_t)t.tv_nsec,
+                                       (uint64_t)(uintptr_t)&local),
+                MP__SEQ_CST);
 }
 
 static void tid_forget(void) {
@@ -105,7 +106,7 @@ static void tid_register(void) {
  * which nothing clears. */
 uint64_t mp__os_thread_id_slow(void) {
     pthread_once(&tid_once, tid_register);
-    uint32_t gen = atomic_fetch_add(&gen_next, 1);
+    uint32_t gen = mp__fetch_add32(&gen_next, 1, MP__SEQ_CST);
     mp__os_tid_cache = (uint64_t)gen << 32 | (uint32_t)syscall(SYS_gettid);
     return mp__os_tid_cache;
 }
@@ -118,8 +119,8 @@ int mp__os_sem_create(mp__os_sem *s, void *mem, unsigned value, unsigned max,
     if (value > INT32_MAX || max > INT32_MAX || (max && value > max))
         return MP_EINVAL;
     sem_state *st = mem;
-    atomic_init(&st->value, value);
-    atomic_init(&st->waiters, 0);
+    mp__store32(&st->value, value, MP__RELAXED);
+    mp__store32(&st->waiters, 0, MP__RELAXED);
     st->max = max;
     s->mem = mem;
     s->h = MP__BAD_HANDLE;
@@ -135,9 +136,9 @@ int mp__os_sem_attach(mp__os_sem *s, void *mem, mp__handle h, const char *name) 
 }
 
 static bool sem_try(sem_state *st) {
-    uint32_t v = atomic_load_explicit(&st->value, memory_order_relaxed);
+    uint32_t v = mp__load32(&st->value, MP__RELAXED);
     while (v > 0)
-        if (atomic_compare_exchange_weak(&st->value, &v, v - 1))
+        if (mp__cas32(&st->value, &v, v - 1, MP__SEQ_CST))
             return true;
     return false;
 }
@@ -153,7 +154,7 @@ int mp__os_sem_wait(mp__os_sem *s, mp__deadline d) {
     int rc = 0;
     /* Announce ourselves before the last check, so a post either sees us
      * (and wakes) or happens before the check (and we see its value). */
-    atomic_fetch_add(&st->waiters, 1);
+    mp__fetch_add32(&st->waiters, 1, MP__SEQ_CST);
     while (!sem_try(st)) {
         int e = futex_wait(&st->value, 0, dl);
         if (e == ETIMEDOUT) {
@@ -161,25 +162,25 @@ int mp__os_sem_wait(mp__os_sem *s, mp__deadline d) {
             break;
         }
     }
-    atomic_fetch_sub(&st->waiters, 1);
+    mp__fetch_sub32(&st->waiters, 1, MP__SEQ_CST);
     return rc;
 }
 
 int mp__os_sem_post(mp__os_sem *s) {
     sem_state *st = s->mem;
     uint32_t lim = st->max ? st->max : INT32_MAX;
-    uint32_t v = atomic_load_explicit(&st->value, memory_order_relaxed);
+    uint32_t v = mp__load32(&st->value, MP__RELAXED);
     do {
         if (v >= lim)
             return MP_EOVERFLOW;
-    } while (!atomic_compare_exchange_weak(&st->value, &v, v + 1));
-    if (atomic_load(&st->waiters))
+    } while (!mp__cas32(&st->value, &v, v + 1, MP__SEQ_CST));
+    if (mp__load32(&st->waiters, MP__SEQ_CST))
         futex_wake(&st->value, 1);
     return 0;
 }
 
 int mp__os_sem_value(mp__os_sem *s, int *value) {
-    *value = (int)atomic_load(&((sem_state *)s->mem)->value);
+    *value = (int)mp__load32(&((sem_state *)s->mem)->value, MP__SEQ_CST);
     return 0;
 }
 
@@ -215,7 +216,7 @@ void mp__os_sem_close(mp__os_sem *s) { s->mem = NULL; }
 #define NODE_OFF_DEFAULT 32
 
 typedef struct rmutex {
-    _Atomic uint32_t word;
+    MP__ATOMIC(uint32_t) word;
     uint32_t node_off; /* offset of the list entry's `next` from word */
 } rmutex;
 
@@ -259,7 +260,7 @@ static inline struct robust_list_head *robust_head(void) {
 static inline void list_barrier(void) {
     /* The kernel reads the list only once this thread is dead, but it may
      * die between any two instructions: keep the stores in program order. */
-    atomic_signal_fence(memory_order_seq_cst);
+    MP__COMPILER_BARRIER();
 }
 
 static inline struct robust_list *entry_of(rmutex *x) {
@@ -310,7 +311,7 @@ int mp__os_mutex_create(mp__os_mutex *m, void *mem, const char *name) {
     rmutex *x = mem;
     memset(mem, 0, MP__OS_MUTEX_SIZE);
     x->node_off = (uint32_t)-h->futex_offset; /* checked by robust_head */
-    atomic_init(&x->word, 0);
+    mp__store32(&x->word, 0, MP__RELAXED);
     return mutex_init(m, mem);
 }
 
@@ -333,27 +334,23 @@ mutex_lock_slow(rmutex *x, uint32_t tid, uint32_t v, mp__deadline d,
     if (d != MP__DL_NOW)
         for (unsigned i = 0; i < spin && (v & TID_MASK); i++) {
             mp__cpu_relax();
-            v = atomic_load_explicit(&x->word, memory_order_relaxed);
+            v = mp__load32(&x->word, MP__RELAXED);
         }
     bool slept = false, last = d == MP__DL_NOW;
     for (;;) {
-        v = atomic_load_explicit(&x->word, memory_order_relaxed);
+        v = mp__load32(&x->word, MP__RELAXED);
         if (!(v & TID_MASK)) {
             /* Free, perhaps released by the kernel for a dead owner. After
              * sleeping, others may still sleep: keep them announced. */
             uint32_t nv = tid | (slept ? FUTEX_WAITERS : (v & FUTEX_WAITERS));
-            if (atomic_compare_exchange_weak_explicit(
-                    &x->word, &v, nv, memory_order_acquire,
-                    memory_order_relaxed))
+            if (mp__cas32(&x->word, &v, nv, MP__ACQUIRE))
                 return (v & FUTEX_OWNER_DIED) ? MP_EOWNERDEAD : 0;
             continue;
         }
         if (last)
             return mp__deadline_err(d);
         if (!(v & FUTEX_WAITERS)) {
-            if (!atomic_compare_exchange_weak_explicit(
-                    &x->word, &v, v | FUTEX_WAITERS, memory_order_relaxed,
-                    memory_order_relaxed))
+            if (!mp__cas32(&x->word, &v, v | FUTEX_WAITERS, MP__RELAXED))
                 continue;
             v |= FUTEX_WAITERS;
         }
@@ -379,9 +376,7 @@ int mp__os_mutex_lock(mp__os_mutex *m, mp__deadline d) {
     list_barrier();
     uint32_t v = 0;
     int rc = 0;
-    if (!atomic_compare_exchange_strong_explicit(&x->word, &v, tid,
-                                                 memory_order_acquire,
-                                                 memory_order_relaxed))
+    if (!mp__cas32(&x->word, &v, tid, MP__ACQUIRE))
         rc = mutex_lock_slow(x, tid, v, d, m->spin);
     if (rc == 0 || rc == MP_EOWNERDEAD)
         list_append(h, e);
@@ -392,14 +387,13 @@ int mp__os_mutex_lock(mp__os_mutex *m, mp__deadline d) {
 int mp__os_mutex_unlock(mp__os_mutex *m) {
     rmutex *x = m->mem;
     uint32_t tid = (uint32_t)mp__os_thread_id();
-    if ((atomic_load_explicit(&x->word, memory_order_relaxed) & TID_MASK) !=
-        tid)
+    if ((mp__load32(&x->word, MP__RELAXED) & TID_MASK) != tid)
         return MP_ESTATE;
     struct robust_list_head *h = robust_head();
     struct robust_list *e = entry_of(x);
     h->list_op_pending = e;
     list_remove(h, e);
-    uint32_t v = atomic_exchange_explicit(&x->word, 0, memory_order_release);
+    uint32_t v = mp__exchange32(&x->word, 0, MP__RELEASE);
     if (v & FUTEX_WAITERS)
         futex_wake(&x->word, 1);
     list_barrier();
@@ -414,8 +408,8 @@ int mp__os_mutex_unlock(mp__os_mutex *m) {
  * (a name opened twice), it is left alone. */
 void mp__os_mutex_close(mp__os_mutex *m) {
     rmutex *x = m->mem;
-    if (x && (atomic_load_explicit(&x->word, memory_order_relaxed) &
-              TID_MASK) == (uint32_t)mp__os_thread_id()) {
+    if (x && (mp__load32(&x->word, MP__RELAXED) & TID_MASK) ==
+                 (uint32_t)mp__os_thread_id()) {
         struct robust_list_head *h = robust_head();
         struct robust_list *e = entry_of(x);
         if (h) {
@@ -423,7 +417,8 @@ void mp__os_mutex_close(mp__os_mutex *m) {
             list_barrier();
         }
         if (h && list_remove(h, e)) {
-            uint32_t v = atomic_exchange(&x->word, FUTEX_OWNER_DIED);
+            uint32_t v =
+                mp__exchange32(&x->word, FUTEX_OWNER_DIED, MP__SEQ_CST);
             if (v & FUTEX_WAITERS)
                 futex_wake(&x->word, 1);
         }
@@ -439,7 +434,7 @@ void mp__os_mutex_close(mp__os_mutex *m) {
 
 int mp__os_wait_create(mp__os_wait *w, void *mem, const char *name) {
     (void)name;
-    atomic_init(&((wait_state *)mem)->waiters, 0);
+    mp__store32(&((wait_state *)mem)->waiters, 0, MP__RELAXED);
     w->mem = mem;
     w->h = MP__BAD_HANDLE;
     return 0;
@@ -457,15 +452,15 @@ int mp__os_wait_attach(mp__os_wait *w, void *mem, mp__handle h,
 int mp__os_wait_on(mp__os_wait *w, const void *word, uint32_t expected,
                    mp__deadline d) {
     wait_state *st = w->mem;
-    const _Atomic uint32_t *wd = word;
-    if (atomic_load(wd) != expected)
+    const MP__ATOMIC(uint32_t) *wd = word;
+    if (mp__load32(wd, MP__SEQ_CST) != expected)
         return 0;
     if (mp__deadline_passed(d))
         return MP_ETIMEDOUT;
     struct timespec ts;
-    atomic_fetch_add(&st->waiters, 1);
+    mp__fetch_add32(&st->waiters, 1, MP__SEQ_CST);
     int e = futex_wait(word, expected, ts_of(d, &ts));
-    atomic_fetch_sub(&st->waiters, 1);
+    mp__fetch_sub32(&st->waiters, 1, MP__SEQ_CST);
     return e == ETIMEDOUT ? MP_ETIMEDOUT : 0;
 }
 
@@ -473,7 +468,7 @@ void mp__os_wake(mp__os_wait *w, const void *word, int n) {
     /* The waker changed the word before calling us (seq_cst), and a sleeper
      * counts itself before its futex re-checks the word, so skipping the
      * syscall when nobody is counted loses no wakeup. */
-    if (atomic_load(&((wait_state *)w->mem)->waiters))
+    if (mp__load32(&((wait_state *)w->mem)->waiters, MP__SEQ_CST))
         futex_wake(word, n);
 }
 
