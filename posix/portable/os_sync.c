@@ -18,7 +18,6 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -32,18 +31,19 @@
 #include <sys/user.h>
 #endif
 
+#include "../../common/atomics.h"
 #include "../../common/os_sync.h"
 #include "../../common/wait_policy.h"
 #include "../os_posix.h"
 
 typedef struct sem_state {
-    _Atomic uint32_t value;
+    MP__ATOMIC(uint32_t) value;
     uint32_t max;
 } sem_state;
 
 typedef struct wait_state {
-    _Atomic uint32_t waiters; /* may over-count after a waiter was killed */
-    _Atomic uint32_t wakes;   /* bumped by every wake with waiters */
+    MP__ATOMIC(uint32_t) waiters; /* may over-count after a waiter was killed */
+    MP__ATOMIC(uint32_t) wakes;   /* bumped by every wake with waiters */
 } wait_state;
 
 /* A mutex: `word` is 0 when free, else the owner process (pid in the low
@@ -56,8 +56,8 @@ typedef struct wait_state {
  * mapping. */
 #define ABANDONED ((uint64_t)1 << 32) /* pid 0: never a process's */
 typedef struct pmutex {
-    _Atomic uint64_t word;
-    _Atomic uint64_t tid;
+    MP__ATOMIC(uint64_t) word;
+    MP__ATOMIC(uint64_t) tid;
     struct pmutex *next;
 } pmutex;
 
@@ -107,8 +107,8 @@ static bool backoff(unsigned *step, mp__deadline d) {
  * the machine's live threads and unlikely to repeat a dead process's. */
 MP__TLS uint64_t mp__os_tid_cache;
 static pthread_once_t self_once = PTHREAD_ONCE_INIT;
-static _Atomic uint64_t self_word;
-static _Atomic uint32_t gen_next;
+static MP__ATOMIC(uint64_t) self_word;
+static MP__ATOMIC(uint32_t) gen_next;
 
 static uint32_t mix32(uint64_t z) {
     z = (z ^ z >> 30) * 0xbf58476d1ce4e5b9u;
@@ -118,15 +118,17 @@ static uint32_t mix32(uint64_t z) {
 
 static void draw_gen(void) {
     int local;
-    atomic_store(&gen_next,
-                 mp__os_thread_gen_seed((uint64_t)getpid(), mp__os_now_ns(),
-                                        (uint64_t)(uintptr_t)&local));
+    mp__store32(&gen_next,
+                (uint32_t)mp__os_thread_gen_seed((uint64_t)getpid(),
+                                                 mp__os_now_ns(),
+                                                 (uint64_t)(uintptr_t)&local),
+                MP__SEQ_CST);
 }
 
 static void self_forget(void) {
     mp__os_tid_cache = 0;
     tl_held = NULL; /* the parent's thread holds those */
-    atomic_store(&self_word, 0);
+    mp__store64(&self_word, 0, MP__SEQ_CST);
     draw_gen();
 }
 
@@ -138,7 +140,7 @@ static void self_register(void) {
 
 uint64_t mp__os_thread_id_slow(void) {
     pthread_once(&self_once, self_register);
-    uint32_t gen = atomic_fetch_add(&gen_next, 1);
+    uint32_t gen = mp__fetch_add32(&gen_next, 1, MP__SEQ_CST);
     mp__os_tid_cache = (uint64_t)gen << 32 | (uint32_t)getpid();
     return mp__os_tid_cache;
 }
@@ -202,7 +204,7 @@ static uint32_t token_of(uint64_t start) { return mix32(start) | 1; }
 
 /* This process as a mutex word. */
 static uint64_t self_of(void) {
-    uint64_t w = atomic_load_explicit(&self_word, memory_order_relaxed);
+    uint64_t w = mp__load64(&self_word, MP__RELAXED);
     if (w)
         return w;
     pthread_once(&self_once, self_register);
@@ -210,7 +212,7 @@ static uint64_t self_of(void) {
     uint64_t start;
     uint32_t tok = proc_probe(pid, &start) == P_ALIVE ? token_of(start) : 0;
     w = (uint64_t)tok << 32 | (uint32_t)pid;
-    atomic_store_explicit(&self_word, w, memory_order_relaxed);
+    mp__store64(&self_word, w, MP__RELAXED);
     return w;
 }
 
@@ -234,7 +236,7 @@ int mp__os_sem_create(mp__os_sem *s, void *mem, unsigned value, unsigned max,
     if (value > INT32_MAX || max > INT32_MAX || (max && value > max))
         return MP_EINVAL;
     sem_state *st = mem;
-    atomic_init(&st->value, value);
+    mp__store32(&st->value, value, MP__RELAXED);
     st->max = max;
     s->mem = mem;
     s->h = MP__BAD_HANDLE;
@@ -250,9 +252,9 @@ int mp__os_sem_attach(mp__os_sem *s, void *mem, mp__handle h, const char *name) 
 }
 
 static bool sem_try(sem_state *st) {
-    uint32_t v = atomic_load_explicit(&st->value, memory_order_relaxed);
+    uint32_t v = mp__load32(&st->value, MP__RELAXED);
     while (v > 0)
-        if (atomic_compare_exchange_weak(&st->value, &v, v - 1))
+        if (mp__cas32(&st->value, &v, v - 1, MP__SEQ_CST))
             return true;
     return false;
 }
@@ -269,16 +271,16 @@ int mp__os_sem_wait(mp__os_sem *s, mp__deadline d) {
 int mp__os_sem_post(mp__os_sem *s) {
     sem_state *st = s->mem;
     uint32_t lim = st->max ? st->max : INT32_MAX;
-    uint32_t v = atomic_load_explicit(&st->value, memory_order_relaxed);
+    uint32_t v = mp__load32(&st->value, MP__RELAXED);
     do {
         if (v >= lim)
             return MP_EOVERFLOW;
-    } while (!atomic_compare_exchange_weak(&st->value, &v, v + 1));
+    } while (!mp__cas32(&st->value, &v, v + 1, MP__SEQ_CST));
     return 0;
 }
 
 int mp__os_sem_value(mp__os_sem *s, int *value) {
-    *value = (int)atomic_load(&((sem_state *)s->mem)->value);
+    *value = (int)mp__load32(&((sem_state *)s->mem)->value, MP__SEQ_CST);
     return 0;
 }
 
@@ -288,13 +290,13 @@ void mp__os_sem_close(mp__os_sem *s) { s->mem = NULL; }
 
 
 static void abandon(pmutex *x) {
-    atomic_store_explicit(&x->tid, 0, memory_order_relaxed);
-    atomic_store_explicit(&x->word, ABANDONED, memory_order_release);
+    mp__store64(&x->tid, 0, MP__RELAXED);
+    mp__store64(&x->word, ABANDONED, MP__RELEASE);
 }
 
 static bool held_by(pmutex *x, uint64_t self, uint64_t tid) {
-    return atomic_load_explicit(&x->word, memory_order_relaxed) == self &&
-           atomic_load_explicit(&x->tid, memory_order_relaxed) == tid;
+    return mp__load64(&x->word, MP__RELAXED) == self &&
+           mp__load64(&x->tid, MP__RELAXED) == tid;
 }
 
 static uint64_t self_of(void);
@@ -332,8 +334,8 @@ int mp__os_mutex_create(mp__os_mutex *m, void *mem, const char *name) {
     (void)name;
     memset(mem, 0, MP__OS_MUTEX_SIZE);
     pmutex *x = mem;
-    atomic_init(&x->word, 0);
-    atomic_init(&x->tid, 0);
+    mp__store64(&x->word, 0, MP__RELAXED);
+    mp__store64(&x->tid, 0, MP__RELAXED);
     m->mem = mem;
     m->h = MP__BAD_HANDLE;
     m->spin = 0;
@@ -352,11 +354,9 @@ int mp__os_mutex_attach(mp__os_mutex *m, void *mem, mp__handle h,
 
 /* Takes x when its word is still v (free, abandoned or a dead owner's). */
 static bool take(pmutex *x, uint64_t v, uint64_t self, uint64_t tid) {
-    if (!atomic_compare_exchange_strong_explicit(&x->word, &v, self,
-                                                 memory_order_acquire,
-                                                 memory_order_relaxed))
+    if (!mp__cas64(&x->word, &v, self, MP__ACQUIRE))
         return false;
-    atomic_store_explicit(&x->tid, tid, memory_order_relaxed);
+    mp__store64(&x->tid, tid, MP__RELAXED);
     held_push(x);
     return true;
 }
@@ -369,14 +369,14 @@ mutex_lock_slow(pmutex *x, uint64_t self, uint64_t tid, mp__deadline d,
         return MP_ESTATE;
     for (unsigned i = 0; i < spin && d != MP__DL_NOW; i++) {
         mp__cpu_relax();
-        if (atomic_load_explicit(&x->word, memory_order_relaxed) == 0 &&
+        if (mp__load64(&x->word, MP__RELAXED) == 0 &&
             take(x, 0, self, tid))
             return 0;
     }
     unsigned step = 0;
     uint64_t next_probe = 0;
     for (;;) {
-        uint64_t v = atomic_load_explicit(&x->word, memory_order_relaxed);
+        uint64_t v = mp__load64(&x->word, MP__RELAXED);
         if (v == 0 || v == ABANDONED) {
             if (take(x, v, self, tid))
                 return v ? MP_EOWNERDEAD : 0;
@@ -412,8 +412,8 @@ int mp__os_mutex_unlock(mp__os_mutex *m) {
     if (!held_by(x, self, tid))
         return MP_ESTATE;
     bool listed = held_remove(x);
-    atomic_store_explicit(&x->tid, 0, memory_order_relaxed);
-    atomic_store_explicit(&x->word, 0, memory_order_release);
+    mp__store64(&x->tid, 0, MP__RELAXED);
+    mp__store64(&x->word, 0, MP__RELEASE);
     /* Locked through another mapping of it: drop that mapping's entry,
      * the one no longer held (before anything can unmap it). */
     for (pmutex **pp = &tl_held; !listed && *pp; pp = &(*pp)->next)
@@ -441,8 +441,8 @@ void mp__os_mutex_close(mp__os_mutex *m) {
 int mp__os_wait_create(mp__os_wait *w, void *mem, const char *name) {
     (void)name;
     wait_state *st = mem;
-    atomic_init(&st->waiters, 0);
-    atomic_init(&st->wakes, 0);
+    mp__store32(&st->waiters, 0, MP__RELAXED);
+    mp__store32(&st->wakes, 0, MP__RELAXED);
     w->mem = mem;
     w->h = MP__BAD_HANDLE;
     return 0;
@@ -462,21 +462,21 @@ int mp__os_wait_attach(mp__os_wait *w, void *mem, mp__handle h,
 int mp__os_wait_on(mp__os_wait *w, const void *word, uint32_t expected,
                    mp__deadline d) {
     wait_state *st = w->mem;
-    const _Atomic uint32_t *wd = word;
-    if (atomic_load(wd) != expected)
+    const MP__ATOMIC(uint32_t) *wd = word;
+    if (mp__load32(wd, MP__SEQ_CST) != expected)
         return 0;
     if (mp__deadline_passed(d))
         return MP_ETIMEDOUT;
-    atomic_fetch_add(&st->waiters, 1);
-    uint32_t wakes = atomic_load(&st->wakes);
+    mp__fetch_add32(&st->waiters, 1, MP__SEQ_CST);
+    uint32_t wakes = mp__load32(&st->wakes, MP__SEQ_CST);
     unsigned step = 0;
     int rc = 0;
-    while (atomic_load(wd) == expected && atomic_load(&st->wakes) == wakes)
+    while (mp__load32(wd, MP__SEQ_CST) == expected && mp__load32(&st->wakes, MP__SEQ_CST) == wakes)
         if (!backoff(&step, d)) {
             rc = MP_ETIMEDOUT;
             break;
         }
-    atomic_fetch_sub(&st->waiters, 1);
+    mp__fetch_sub32(&st->waiters, 1, MP__SEQ_CST);
     return rc;
 }
 
@@ -484,8 +484,8 @@ void mp__os_wake(mp__os_wait *w, const void *word, int n) {
     (void)word;
     (void)n; /* every poller sees the change; callers re-check their word */
     wait_state *st = w->mem;
-    if (atomic_load(&st->waiters))
-        atomic_fetch_add(&st->wakes, 1);
+    if (mp__load32(&st->waiters, MP__SEQ_CST))
+        mp__fetch_add32(&st->wakes, 1, MP__SEQ_CST);
 }
 
 void mp__os_wait_close(mp__os_wait *w) { w->mem = NULL; }
