@@ -24,7 +24,7 @@ need_packages() {
 }
 
 NATIVE_PACKAGES=(cmake make gcc g++ clang pkg-config libapr1-dev libcunit1-dev
-                 libssl-dev python3 libclang-rt-14-dev doxygen)
+                 libssl-dev python3 libclang-rt-14-dev doxygen clang-format)
 
 # Runs a command with a private Wine prefix and server, and stops the server
 # (and every Windows process it still runs) afterwards, whatever happens.

@@ -151,7 +151,8 @@ int main(int argc, char **argv) {
     if (mp_init(&argc, &argv))
         return 1;
     bench_header("Pipe: 8-byte round trip", "µs per round trip");
-    measure("round trip vs socketpair", true, false, "rt 20000 5", "≤ 1.3× raw");
+    measure("round trip vs socketpair", true, false, "rt 20000 5",
+            "≤ 1.3× raw");
     measure("round trip vs two pipes", true, true, NULL, "≤ 1.3× raw");
     bench_header("Pipe: 64 KiB messages one way", "GB/s");
     measure("64 KiB throughput vs socketpair", false, false, "tp 20000 5",

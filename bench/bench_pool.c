@@ -205,8 +205,8 @@ static void shm_worker(ring *in, ring *out) {
 
 static void shm_pool_start(shm_pool *sp) {
     size_t size = 2 * NW * sizeof(ring);
-    ring *m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-                   -1, 0);
+    ring *m = mmap(NULL, size, PROT_READ | PROT_WRITE,
+                   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (m == MAP_FAILED)
         exit(1);
     sp->task = m;
@@ -286,11 +286,12 @@ int main(int argc, char **argv) {
     if (mp_init(&argc, &argv))
         return 1;
     static const row rows[] = {
-        {"20k tiny tasks, apply_async", "apply", "≥ 1 M/s (≤ 1000 ns), ≥ 20× Python",
-         M_APPLY, TASKS, 1},
+        {"20k tiny tasks, apply_async", "apply",
+         "≥ 1 M/s (≤ 1000 ns), ≥ 20× Python", M_APPLY, TASKS, 1},
         {"20k tiny tasks, map chunksize 1", "map1", "", M_MAP1, TASKS, 1},
         {"20k tiny tasks, map default chunksize", "map", "", M_MAP, TASKS, 64},
-        {"apply_async + get round trip", "rtt", "≤ 10 µs", M_RTT, RTT_TASKS, 1},
+        {"apply_async + get round trip", "rtt", "≤ 10 µs", M_RTT, RTT_TASKS,
+         1},
     };
     mp_pool *p;
     if (mp_pool_new(&p, &(mp_pool_options){.processes = NW}))

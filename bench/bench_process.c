@@ -30,7 +30,8 @@ static double run_mproc(mp_start_method m, int n) {
     mp_process_options o = {.start_method = m};
     uint64_t t0 = bench_now_ns();
     for (int i = 0; i < n; i++)
-        if (mp_process_new(&ps[i], noop, MP_NO_ARGS, &o) || mp_process_start(ps[i]))
+        if (mp_process_new(&ps[i], noop, MP_NO_ARGS, &o) ||
+            mp_process_start(ps[i]))
             abort();
     for (int i = 0; i < n; i++) {
         if (mp_process_join(ps[i], MP_INFINITE))
@@ -77,7 +78,8 @@ static void measure(const char *op, mp_start_method m, int n, int reps,
         b[r] = m == MP_START_FORK ? run_raw_fork(n) : run_raw_spawn(n);
     }
     double py = bench_python("py_process.py", pyargs, NULL);
-    bench_row(op, bench_summarise(a, reps), bench_summarise(b, reps), py, target);
+    bench_row(op, bench_summarise(a, reps), bench_summarise(b, reps), py,
+              target);
 }
 
 int main(int argc, char **argv) {
@@ -86,12 +88,13 @@ int main(int argc, char **argv) {
     if (mp_init(&argc, &argv))
         return 1;
     bench_header("Process start + join", "µs per process");
-    measure("1 no-op child, fork", MP_START_FORK, 1, REPS, "fork 1 5", "≤ 1.5× raw fork");
+    measure("1 no-op child, fork", MP_START_FORK, 1, REPS, "fork 1 5",
+            "≤ 1.5× raw fork");
     measure("1 no-op child, spawn", MP_START_SPAWN, 1, REPS, "spawn 1 3",
             "≤ 1.5× raw posix_spawn of self");
-    measure("500 started then 500 joined, fork", MP_START_FORK, 500, 3, "fork 500 3",
-            "≤ 1.5× raw");
-    measure("500 started then 500 joined, spawn", MP_START_SPAWN, 500, 3, "spawn 100 1",
-            "(python: 100)");
+    measure("500 started then 500 joined, fork", MP_START_FORK, 500, 3,
+            "fork 500 3", "≤ 1.5× raw");
+    measure("500 started then 500 joined, spawn", MP_START_SPAWN, 500, 3,
+            "spawn 100 1", "(python: 100)");
     return 0;
 }

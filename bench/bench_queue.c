@@ -87,9 +87,9 @@ static double mproc_flow(int nprod, int ncons, long items, size_t size) {
         exit(1);
     uint64_t t0 = bench_now_ns();
     for (int i = 0; i < nprod; i++)
-        ps[np++] = spawn_fork(t_produce, MP_ARGS(mp_queue_arg(q),
-                                                 mp_int(items / nprod),
-                                                 mp_int((int64_t)size)));
+        ps[np++] = spawn_fork(t_produce,
+                              MP_ARGS(mp_queue_arg(q), mp_int(items / nprod),
+                                      mp_int((int64_t)size)));
     for (int i = 0; i < ncons - 1; i++)
         ps[np++] = spawn_fork(t_consume,
                               MP_ARGS(mp_queue_arg(q), mp_int(items / ncons)));
@@ -108,8 +108,8 @@ static double mproc_lat(long trips, size_t size) {
     mp_queue *a, *b;
     if (mp_queue_new(&a, 0, NULL) || mp_queue_new(&b, 0, NULL))
         exit(1);
-    mp_process *p =
-        spawn_fork(t_echo, MP_ARGS(mp_queue_arg(a), mp_queue_arg(b), mp_int(trips + 1)));
+    mp_process *p = spawn_fork(
+        t_echo, MP_ARGS(mp_queue_arg(a), mp_queue_arg(b), mp_int(trips + 1)));
     char *item = calloc(1, size);
     mp_buf buf = {0};
     mp_queue_put(a, item, size, MP_INFINITE);
@@ -226,13 +226,15 @@ static void spin(unsigned *n) {
 }
 
 static void ring_copy_in(ring *r, uint64_t at, const void *p, size_t n) {
-    size_t off = at % RING_BYTES, first = n < RING_BYTES - off ? n : RING_BYTES - off;
+    size_t off = at % RING_BYTES,
+           first = n < RING_BYTES - off ? n : RING_BYTES - off;
     memcpy(r->data + off, p, first);
     memcpy(r->data, (const char *)p + first, n - first);
 }
 
 static void ring_copy_out(ring *r, uint64_t at, void *p, size_t n) {
-    size_t off = at % RING_BYTES, first = n < RING_BYTES - off ? n : RING_BYTES - off;
+    size_t off = at % RING_BYTES,
+           first = n < RING_BYTES - off ? n : RING_BYTES - off;
     memcpy(p, r->data + off, first);
     memcpy((char *)p + first, r->data, n - first);
 }
@@ -240,7 +242,9 @@ static void ring_copy_out(ring *r, uint64_t at, void *p, size_t n) {
 static void ring_put(ring *r, const void *p, uint32_t len) {
     uint64_t need = 8 + ((len + 7) & ~7u), t = atomic_load(&r->tail);
     unsigned n = 0;
-    while (RING_BYTES - (t - atomic_load_explicit(&r->head, memory_order_acquire)) < need)
+    while (RING_BYTES -
+               (t - atomic_load_explicit(&r->head, memory_order_acquire)) <
+           need)
         spin(&n);
     ring_copy_in(r, t, &len, 4);
     ring_copy_in(r, t + 8, p, len);
@@ -255,7 +259,8 @@ static uint32_t ring_get(ring *r, void *out) {
         spin(&n);
     ring_copy_out(r, h, &len, 4);
     ring_copy_out(r, h + 8, out, len);
-    atomic_store_explicit(&r->head, h + 8 + ((len + 7) & ~7u), memory_order_release);
+    atomic_store_explicit(&r->head, h + 8 + ((len + 7) & ~7u),
+                          memory_order_release);
     return len;
 }
 
@@ -320,7 +325,7 @@ typedef struct row {
 } row;
 
 static double run_one(const row *w, int which) {
-    fflush(NULL); /* children must not inherit unwritten output */
+    fflush(NULL);    /* children must not inherit unwritten output */
     if (w->pinned) { /* in a child, so the pin does not stick */
         int fd[2];
         double ns = 0;
@@ -341,11 +346,11 @@ static double run_one(const row *w, int which) {
         return ns;
     }
     if (w->nprod == 0) {
-        return which == 0 ? mproc_lat(w->items, w->size)
+        return which == 0   ? mproc_lat(w->items, w->size)
                : which == 1 ? pipe_lat(w->items, w->size)
                             : ring_lat(w->items, w->size);
     }
-    return which == 0 ? mproc_flow(w->nprod, w->ncons, w->items, w->size)
+    return which == 0   ? mproc_flow(w->nprod, w->ncons, w->items, w->size)
            : which == 1 ? pipe_flow(w->nprod, w->ncons, w->items, w->size)
                         : ring_flow(w->items, w->size);
 }
@@ -370,7 +375,8 @@ static void bench_table_row(const row *w, char *notes, size_t cap) {
     for (int r = 0; r < REPS; r++) /* interleaved */
         for (int k = 0; k < 3; k++)
             v[k][r] = (k == 2 && !w->ring_ok) ? 0 : run_one(w, k);
-    bench_stats m = bench_summarise(v[0], REPS), p = bench_summarise(v[1], REPS);
+    bench_stats m = bench_summarise(v[0], REPS),
+                p = bench_summarise(v[1], REPS);
     bench_stats g = bench_summarise(v[2], REPS);
     char op[128];
     snprintf(op, sizeof op, "%s (raw: pipe; python: Queue)", w->op);

@@ -63,7 +63,8 @@ static int m_atomic_inline(mp_call *c) {
 static int pp_cpu = -1;
 
 static int m_pong(mp_call *c) {
-    mp_sem *a = mp_arg_sem(mp_call_arg(c, 0)), *b = mp_arg_sem(mp_call_arg(c, 1));
+    mp_sem *a = mp_arg_sem(mp_call_arg(c, 0)),
+           *b = mp_arg_sem(mp_call_arg(c, 1));
     int64_t n = mp_arg_int(mp_call_arg(c, 2));
     if (mp_arg_int(mp_call_arg(c, 3)) >= 0)
         bench_pin_cpu((int)mp_arg_int(mp_call_arg(c, 3)));
@@ -100,7 +101,8 @@ static double mp_mutex_run(void) {
 
 static double atomic_run(mp_target fn) {
     mp_value *v;
-    mp_value_new(&v, MP_TYPE_LONGLONG, NULL, &(mp_shared_options){.raw = true});
+    mp_value_new(&v, MP_TYPE_LONGLONG, NULL,
+                 &(mp_shared_options){.raw = true});
     double r = two_children(fn, v, n_atomic);
     if (mp_value_get_int(v) != 2 * n_atomic)
         fprintf(stderr, "mproc atomic: wrong count\n");
@@ -109,7 +111,9 @@ static double atomic_run(mp_target fn) {
 }
 
 static double mp_atomic_run(void) { return atomic_run(m_atomic); }
-static double mp_atomic_inline_run(void) { return atomic_run(m_atomic_inline); }
+static double mp_atomic_inline_run(void) {
+    return atomic_run(m_atomic_inline);
+}
 
 static double mp_sem_run(void) {
     mp_sem *s;
@@ -129,10 +133,10 @@ static double mp_pp_run(void) {
     mp_process *p;
     mp_sem_new(&a, 0, 0);
     mp_sem_new(&b, 0, 0);
-    mp_process_new(&p, m_pong,
-                   MP_ARGS(mp_sem_arg(a), mp_sem_arg(b), mp_int(n_pp),
-                           mp_int(pp_cpu)),
-                   NULL);
+    mp_process_new(
+        &p, m_pong,
+        MP_ARGS(mp_sem_arg(a), mp_sem_arg(b), mp_int(n_pp), mp_int(pp_cpu)),
+        NULL);
     mp_process_start(p);
     uint64_t t0 = bench_now_ns();
     for (int64_t i = 0; i < n_pp; i++) {
@@ -291,8 +295,8 @@ int main(int argc, char **argv) {
          mp_mutex_run, raw_mutex_run, &n_mutex},
         {"(same, raw = robust error-checking pshared mutex)", "mutex",
          "(for reference)", mp_mutex_run, raw_robust_run, &n_mutex},
-        {"atomic add, 2 processes", "atomic", "≥ 0.8× raw speed", mp_atomic_run,
-         raw_atomic_run, &n_atomic},
+        {"atomic add, 2 processes", "atomic", "≥ 0.8× raw speed",
+         mp_atomic_run, raw_atomic_run, &n_atomic},
         {"atomic add, inline mp_atomic_add64, 2 processes", "atomic",
          "≥ 0.8× raw speed", mp_atomic_inline_run, raw_atomic_run, &n_atomic},
         {"Semaphore acquire+release, uncontended", "sem", "≤ 1.5× raw",
@@ -319,7 +323,8 @@ int main(int argc, char **argv) {
         }
     for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++)
         if (ws[i].raw == raw_pp_run && (!only || strstr(ws[i].op, only))) {
-            bench_pin_cpu(0); /* round trips on one CPU, where noise is lowest */
+            bench_pin_cpu(
+                0); /* round trips on one CPU, where noise is lowest */
             measure(&(work){"ping-pong, both on one CPU", "pingpong",
                             "≤ 1.2× raw", mp_pp_run, raw_pp_run, &n_pp});
         }

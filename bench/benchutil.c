@@ -44,8 +44,8 @@ double bench_python(const char *script, const char *args, bench_stats *out) {
     int n = 0;
     if (!py || !*py)
         py = "python3";
-    snprintf(cmd, sizeof cmd, "%s %s/%s %s 2>/dev/null", py, dir ? dir : "bench",
-             script, args ? args : "");
+    snprintf(cmd, sizeof cmd, "%s %s/%s %s 2>/dev/null", py,
+             dir ? dir : "bench", script, args ? args : "");
     FILE *f = popen(cmd, "r");
     if (!f)
         return -1;
@@ -64,7 +64,8 @@ static const char *unit_name = "";
 void bench_header(const char *title, const char *unit) {
     unit_name = unit;
     printf("\n### %s (%s, median of runs; min–max)\n\n", title, unit);
-    printf("| operation | mproc | raw | python | mproc/raw | python/mproc | target |\n");
+    printf("| operation | mproc | raw | python | mproc/raw | python/mproc | "
+           "target |\n");
     printf("|---|---|---|---|---|---|---|\n");
 }
 
@@ -75,9 +76,10 @@ void bench_row(const char *op, bench_stats m, bench_stats r, double py,
         snprintf(pys, sizeof pys, "%.3g", py);
         snprintf(pyr, sizeof pyr, "%.2f", m.med > 0 ? py / m.med : 0);
     }
-    printf("| %s | %.3g (%.3g–%.3g) | %.3g (%.3g–%.3g) | %s | %.2f | %s | %s |\n",
-           op, m.med, m.min, m.max, r.med, r.min, r.max, pys,
-           r.med > 0 ? m.med / r.med : 0, pyr, target ? target : "");
+    printf(
+        "| %s | %.3g (%.3g–%.3g) | %.3g (%.3g–%.3g) | %s | %.2f | %s | %s |\n",
+        op, m.med, m.min, m.max, r.med, r.min, r.max, pys,
+        r.med > 0 ? m.med / r.med : 0, pyr, target ? target : "");
     fflush(stdout);
 }
 

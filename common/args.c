@@ -8,31 +8,24 @@ enum { TAG_HAS_KW = 0x80 };
 
 static size_t arg_payload_len(const mp_arg *a) {
     switch (a->type) {
-    case MP_ARG_STR:
-        return strlen((const char *)a->v.b.ptr) + 1;
-    case MP_ARG_BYTES:
-        return a->v.b.len;
-    default:
-        return 0;
+    case MP_ARG_STR: return strlen((const char *)a->v.b.ptr) + 1;
+    case MP_ARG_BYTES: return a->v.b.len;
+    default: return 0;
     }
 }
 
 static int check_arg(const mp_arg *a) {
     switch (a->type) {
     case MP_ARG_INT:
-    case MP_ARG_FLOAT:
-        return 0;
-    case MP_ARG_STR:
-        return a->v.b.ptr ? 0 : MP_EINVAL;
-    case MP_ARG_BYTES:
-        return a->v.b.ptr || a->v.b.len == 0 ? 0 : MP_EINVAL;
+    case MP_ARG_FLOAT: return 0;
+    case MP_ARG_STR: return a->v.b.ptr ? 0 : MP_EINVAL;
+    case MP_ARG_BYTES: return a->v.b.ptr || a->v.b.len == 0 ? 0 : MP_EINVAL;
     case MP_ARG_OBJ:
         return a->v.obj.ptr && (int)a->v.obj.kind > 0 &&
                        a->v.obj.kind < MP__OBJ_KIND_COUNT
                    ? 0
                    : MP_EINVAL;
-    default:
-        return MP_EINVAL;
+    default: return MP_EINVAL;
     }
 }
 
@@ -107,9 +100,7 @@ static int encode_one(const mp_arg *x, mp__wbuf *w, mp__handles *hs) {
     if (x->kw)
         mp__w_blob(w, x->kw, strlen(x->kw) + 1);
     switch (x->type) {
-    case MP_ARG_INT:
-        mp__w_u64(w, (uint64_t)x->v.i);
-        return 0;
+    case MP_ARG_INT: mp__w_u64(w, (uint64_t)x->v.i); return 0;
     case MP_ARG_FLOAT: {
         uint64_t bits;
         memcpy(&bits, &x->v.f, sizeof bits);
@@ -119,15 +110,12 @@ static int encode_one(const mp_arg *x, mp__wbuf *w, mp__handles *hs) {
     case MP_ARG_STR:
         mp__w_blob(w, x->v.b.ptr, strlen((const char *)x->v.b.ptr) + 1);
         return 0;
-    case MP_ARG_BYTES:
-        mp__w_blob(w, x->v.b.ptr, x->v.b.len);
-        return 0;
+    case MP_ARG_BYTES: mp__w_blob(w, x->v.b.ptr, x->v.b.len); return 0;
     case MP_ARG_OBJ: {
         mp__w_u8(w, (uint8_t)x->v.obj.kind);
         return mp__obj_export(x->v.obj.kind, x->v.obj.ptr, w, hs);
     }
-    default:
-        return MP_EINVAL;
+    default: return MP_EINVAL;
     }
 }
 
@@ -188,8 +176,7 @@ static int decode_one(mp__rbuf *r, mp_arg *x, mp__handle *hs, size_t nh) {
     if ((tag & TAG_HAS_KW) && (rc = read_cstr(r, &x->kw, NULL)))
         return rc;
     switch (x->type) {
-    case MP_ARG_INT:
-        return mp__r_u64(r, (uint64_t *)&x->v.i);
+    case MP_ARG_INT: return mp__r_u64(r, (uint64_t *)&x->v.i);
     case MP_ARG_FLOAT: {
         uint64_t bits;
         if ((rc = mp__r_u64(r, &bits)))
@@ -214,8 +201,7 @@ static int decode_one(mp__rbuf *r, mp_arg *x, mp__handle *hs, size_t nh) {
         x->v.obj.ptr = NULL;
         return mp__obj_import((mp_obj_kind)kind, &x->v.obj.ptr, r, hs, nh);
     }
-    default:
-        return MP_EPROTO;
+    default: return MP_EPROTO;
     }
 }
 
@@ -254,8 +240,7 @@ int mp__argv_decode(mp__rbuf *r, mp__handle *hs, size_t nh, mp__argv *out) {
     return decode_list(r, hs, nh, NULL, 0, out);
 }
 
-int mp__argv_decode_in(mp__rbuf *r, mp_arg *store, size_t cap,
-                       mp__argv *out) {
+int mp__argv_decode_in(mp__rbuf *r, mp_arg *store, size_t cap, mp__argv *out) {
     return decode_list(r, NULL, 0, store, cap, out);
 }
 
@@ -343,5 +328,5 @@ const void *mp_arg_bytes(const mp_arg *a, size_t *len) {
 
 void *mp_arg_obj(const mp_arg *a, mp_obj_kind kind) {
     return a && a->type == MP_ARG_OBJ && a->v.obj.kind == kind ? a->v.obj.ptr
-                                                                : NULL;
+                                                               : NULL;
 }

@@ -46,13 +46,12 @@ int mp__argv_decode(mp__rbuf *r, mp__handle *hs, size_t nh, mp__argv *out);
 /* The same for a list without objects (a pool task's), into store when it
  * has room for cap arguments (no allocation), else into the heap. Release
  * with mp__argv_free as usual. */
-int mp__argv_decode_in(mp__rbuf *r, mp_arg *store, size_t cap,
-                       mp__argv *out);
+int mp__argv_decode_in(mp__rbuf *r, mp_arg *store, size_t cap, mp__argv *out);
 
 struct mp_call {
     const mp_arg *v;
     size_t n;
-    mp_buf ret;      /* bytes set by mp_call_return */
+    mp_buf ret; /* bytes set by mp_call_return */
     bool has_ret;
 };
 

@@ -51,9 +51,9 @@ typedef enum mp__order {
 #include <stdatomic.h>
 #define MP__ATOMIC(T) _Atomic T
 static inline memory_order mp__mo(mp__order o) {
-    static const memory_order m[] = {memory_order_relaxed, memory_order_acquire,
-                                     memory_order_release, memory_order_acq_rel,
-                                     memory_order_seq_cst};
+    static const memory_order m[] = {
+        memory_order_relaxed, memory_order_acquire, memory_order_release,
+        memory_order_acq_rel, memory_order_seq_cst};
     return m[o];
 }
 /* Loads may not use release orders (nor stores acquire ones): callers pass
@@ -85,11 +85,11 @@ static inline int mp__mo(mp__order o) {
 #define MP__FETCH_SUB(p, v, o) __atomic_fetch_sub(p, v, mp__mo(o))
 #define MP__EXCHANGE(p, v, o) __atomic_exchange_n(p, v, mp__mo(o))
 #define MP__CAS(p, e, d, o)                                                   \
-    __atomic_compare_exchange_n(                                              \
-        p, e, d, false, mp__mo(o),                                            \
-        (o) == MP__ACQ_REL || (o) == MP__ACQUIRE ? __ATOMIC_ACQUIRE           \
-        : (o) == MP__SEQ_CST                     ? __ATOMIC_SEQ_CST           \
-                                                 : __ATOMIC_RELAXED)
+    __atomic_compare_exchange_n(p, e, d, false, mp__mo(o),                    \
+                                (o) == MP__ACQ_REL || (o) == MP__ACQUIRE      \
+                                    ? __ATOMIC_ACQUIRE                        \
+                                : (o) == MP__SEQ_CST ? __ATOMIC_SEQ_CST       \
+                                                     : __ATOMIC_RELAXED)
 #define MP__COMPILER_BARRIER() __atomic_signal_fence(__ATOMIC_SEQ_CST)
 
 #else /* MP__ATOMICS_INTERLOCKED */
@@ -131,9 +131,7 @@ static inline void mp__full_fence(void) {
     _ReadWriteBarrier();                                                      \
     return v;
 #define MP__IL_WEAK_FENCE() ((void)0)
-static inline bool mp__il_plain_store(mp__order o) {
-    return o != MP__SEQ_CST;
-}
+static inline bool mp__il_plain_store(mp__order o) { return o != MP__SEQ_CST; }
 #else
 #define MP__IL_LOAD(T, IT, SFX)                                               \
     return (T)_InterlockedCompareExchange##SFX((volatile IT *)p, 0, 0);
@@ -144,11 +142,11 @@ static inline bool mp__il_plain_store(mp__order o) {
 }
 #endif
 #define MP__IL_OPS(W, T, IT, SFX)                                             \
-    static inline T mp__load##W(const volatile T *p, mp__order o) {          \
+    static inline T mp__load##W(const volatile T *p, mp__order o) {           \
         (void)o;                                                              \
         MP__IL_LOAD(T, IT, SFX)                                               \
     }                                                                         \
-    static inline void mp__store##W(volatile T *p, T v, mp__order o) {       \
+    static inline void mp__store##W(volatile T *p, T v, mp__order o) {        \
         if (mp__il_plain_store(o)) {                                          \
             _ReadWriteBarrier();                                              \
             *p = v;                                                           \
@@ -156,15 +154,15 @@ static inline bool mp__il_plain_store(mp__order o) {
         }                                                                     \
         (void)_InterlockedExchange##SFX((volatile IT *)p, (IT)v);             \
     }                                                                         \
-    static inline T mp__fetch_add##W(volatile T *p, T v, mp__order o) {      \
+    static inline T mp__fetch_add##W(volatile T *p, T v, mp__order o) {       \
         (void)o;                                                              \
         return (T)_InterlockedExchangeAdd##SFX((volatile IT *)p, (IT)v);      \
     }                                                                         \
-    static inline T mp__exchange##W(volatile T *p, T v, mp__order o) {       \
+    static inline T mp__exchange##W(volatile T *p, T v, mp__order o) {        \
         (void)o;                                                              \
         return (T)_InterlockedExchange##SFX((volatile IT *)p, (IT)v);         \
     }                                                                         \
-    static inline bool mp__cas##W(volatile T *p, T *expected, T desired,     \
+    static inline bool mp__cas##W(volatile T *p, T *expected, T desired,      \
                                   mp__order o) {                              \
         (void)o;                                                              \
         T old = (T)_InterlockedCompareExchange##SFX(                          \
@@ -177,14 +175,14 @@ MP__IL_OPS(32, uint32_t, long, )
 MP__IL_OPS(64, uint64_t, long long, 64)
 #undef MP__IL_OPS
 #define MP__IL_NARROW(W, T)                                                   \
-    static inline T mp__load##W(const volatile T *p, mp__order o) {          \
+    static inline T mp__load##W(const volatile T *p, mp__order o) {           \
         (void)o;                                                              \
         T v = *p;                                                             \
         MP__IL_WEAK_FENCE();                                                  \
         _ReadWriteBarrier();                                                  \
         return v;                                                             \
     }                                                                         \
-    static inline void mp__store##W(volatile T *p, T v, mp__order o) {       \
+    static inline void mp__store##W(volatile T *p, T v, mp__order o) {        \
         MP__IL_WEAK_FENCE();                                                  \
         _ReadWriteBarrier();                                                  \
         *p = v;                                                               \
@@ -199,20 +197,20 @@ MP__IL_NARROW(16, uint16_t)
 
 #else
 #define MP__LOADSTORE(W, T)                                                   \
-    static inline T mp__load##W(const MP__ATOMIC(T) *p, mp__order o) {       \
+    static inline T mp__load##W(const MP__ATOMIC(T) * p, mp__order o) {       \
         return MP__LOAD((MP__ATOMIC(T) *)p, o);                               \
     }                                                                         \
-    static inline void mp__store##W(MP__ATOMIC(T) *p, T v, mp__order o) {    \
+    static inline void mp__store##W(MP__ATOMIC(T) * p, T v, mp__order o) {    \
         MP__STORE(p, v, o);                                                   \
     }
 #define MP__RMW(W, T)                                                         \
-    static inline T mp__fetch_add##W(MP__ATOMIC(T) *p, T v, mp__order o) {   \
+    static inline T mp__fetch_add##W(MP__ATOMIC(T) * p, T v, mp__order o) {   \
         return MP__FETCH_ADD(p, v, o);                                        \
     }                                                                         \
-    static inline T mp__exchange##W(MP__ATOMIC(T) *p, T v, mp__order o) {    \
+    static inline T mp__exchange##W(MP__ATOMIC(T) * p, T v, mp__order o) {    \
         return MP__EXCHANGE(p, v, o);                                         \
     }                                                                         \
-    static inline bool mp__cas##W(MP__ATOMIC(T) *p, T *expected, T desired,  \
+    static inline bool mp__cas##W(MP__ATOMIC(T) * p, T * expected, T desired, \
                                   mp__order o) {                              \
         return MP__CAS(p, expected, desired, o);                              \
     }
@@ -256,11 +254,11 @@ static inline uint16_t mp__fetch_add16(volatile uint16_t *p, uint16_t v,
     return (uint16_t)mp__fetch_add_narrow(p, 16, v);
 }
 #else
-static inline uint8_t mp__fetch_add8(MP__ATOMIC(uint8_t) *p, uint8_t v,
+static inline uint8_t mp__fetch_add8(MP__ATOMIC(uint8_t) * p, uint8_t v,
                                      mp__order o) {
     return MP__FETCH_ADD(p, v, o);
 }
-static inline uint16_t mp__fetch_add16(MP__ATOMIC(uint16_t) *p, uint16_t v,
+static inline uint16_t mp__fetch_add16(MP__ATOMIC(uint16_t) * p, uint16_t v,
                                        mp__order o) {
     return MP__FETCH_ADD(p, v, o);
 }
@@ -323,11 +321,11 @@ static inline bool mp__casp(mp__atomic_ptr *p, void **expected, void *desired,
 #endif
 
 /* Subtraction, as an addition modulo 2^W. */
-static inline uint32_t mp__fetch_sub32(MP__ATOMIC(uint32_t) *p, uint32_t v,
+static inline uint32_t mp__fetch_sub32(MP__ATOMIC(uint32_t) * p, uint32_t v,
                                        mp__order o) {
     return mp__fetch_add32(p, (uint32_t)0 - v, o);
 }
-static inline uint64_t mp__fetch_sub64(MP__ATOMIC(uint64_t) *p, uint64_t v,
+static inline uint64_t mp__fetch_sub64(MP__ATOMIC(uint64_t) * p, uint64_t v,
                                        mp__order o) {
     return mp__fetch_add64(p, (uint64_t)0 - v, o);
 }

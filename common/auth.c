@@ -139,8 +139,7 @@ static int make_answer(const void *key, size_t klen, const uint8_t *m,
     return 0;
 }
 
-int mp__auth_answer(mp_conn *c, const void *key, size_t klen,
-                    mp__deadline d) {
+int mp__auth_answer(mp_conn *c, const void *key, size_t klen, mp__deadline d) {
     uint8_t msg[MAX_MSG], ans[MAX_DIGEST_NAME + 2 + MP__HMAC_MAX];
     size_t n, alen;
     int rc = recv_msg(c, msg, sizeof msg, &n, d);
@@ -157,5 +156,5 @@ int mp__auth_answer(mp_conn *c, const void *key, size_t klen,
     if (rc)
         return rc;
     return n == sizeof WELCOME - 1 && memcmp(msg, WELCOME, n) == 0 ? 0
-                                                                    : MP_EAUTH;
+                                                                   : MP_EAUTH;
 }

@@ -10,7 +10,7 @@ enum { FILLING = 0, DRAINING = 1, RESETTING = 2, BROKEN = 3 };
 typedef struct bar_state {
     MP__ATOMIC(uint32_t) seq; /* bumped on every state change, woken on */
     uint32_t state;
-    uint32_t count;       /* callers inside wait() */
+    uint32_t count; /* callers inside wait() */
     uint32_t parties;
 } bar_state;
 
@@ -49,7 +49,8 @@ const mp__shkind mp__barrier_kind = {
     .obj_size = sizeof(mp_barrier),
     .size = bar_size,
     .nprims = 2,
-    .prims = {{MP__PRIM_MUTEX, BAR_MTX, "mtx"}, {MP__PRIM_WAIT, BAR_WAIT, "wait"}},
+    .prims = {{MP__PRIM_MUTEX, BAR_MTX, "mtx"},
+              {MP__PRIM_WAIT, BAR_WAIT, "wait"}},
     .bind = bar_bind,
     .init = bar_init,
 };

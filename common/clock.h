@@ -18,7 +18,7 @@
 uint64_t mp__os_now_ns(void);
 
 typedef uint64_t mp__deadline;
-#define MP__DL_NOW ((mp__deadline)0)         /* do not wait: MP_EAGAIN */
+#define MP__DL_NOW ((mp__deadline)0) /* do not wait: MP_EAGAIN */
 #define MP__DL_FOREVER ((mp__deadline)UINT64_MAX)
 
 /* Longer bounds are cut to this (about 11.5 days), so that no arithmetic

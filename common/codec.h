@@ -15,7 +15,7 @@
 typedef struct mp__wbuf {
     uint8_t *data;
     size_t len, cap;
-    int err; /* sticky: the first error, checked once at the end */
+    int err;       /* sticky: the first error, checked once at the end */
     bool borrowed; /* data is the caller's storage (moved to the heap when
                       it runs out; never freed by us) */
 } mp__wbuf;

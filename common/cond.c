@@ -26,7 +26,7 @@ typedef struct cv_state {
 
 struct mp_cond {
     mp__shobj obj;
-    mp_lock own;    /* the lock in our mapping, used when lock == &own */
+    mp_lock own; /* the lock in our mapping, used when lock == &own */
     mp_lock *lock;
     bool free_lock; /* an imported external lock we must free */
     cv_state *st;

@@ -6,8 +6,8 @@
 #include "objtype.h"
 #include "random.h"
 
-int mp__conn_wrap(mp_conn **out, mp__os_conn *os, bool readable,
-                  bool writable, size_t max_message) {
+int mp__conn_wrap(mp_conn **out, mp__os_conn *os, bool readable, bool writable,
+                  size_t max_message) {
     mp_conn *c = malloc(sizeof *c);
     if (!c) {
         mp__os_conn_free(os);
@@ -96,7 +96,8 @@ int mp_conn_recv_into(mp_conn *c, void *ptr, size_t cap, size_t *len,
     int rc = check_readable(c);
     if (rc || !len || (!ptr && cap) || timeout_ms < MP_INFINITE)
         return rc ? rc : MP_EINVAL;
-    return mp__conn_recv_into_dl(c, ptr, cap, len, mp__deadline_in(timeout_ms));
+    return mp__conn_recv_into_dl(c, ptr, cap, len,
+                                 mp__deadline_in(timeout_ms));
 }
 
 int mp_conn_poll(mp_conn *c, long timeout_ms) {

@@ -13,8 +13,8 @@ struct mp_conn {
 };
 
 /* Wraps a backend channel (taking it, also on failure). */
-int mp__conn_wrap(mp_conn **out, mp__os_conn *os, bool readable,
-                  bool writable, size_t max_message);
+int mp__conn_wrap(mp_conn **out, mp__os_conn *os, bool readable, bool writable,
+                  size_t max_message);
 
 /* mp_conn_recv_into with an absolute deadline. */
 int mp__conn_recv_into_dl(mp_conn *c, void *ptr, size_t cap, size_t *len,
@@ -25,7 +25,6 @@ int mp__conn_recv_into_dl(mp_conn *c, void *ptr, size_t cap, size_t *len,
  * is wrong either way or the peer speaks something else. */
 int mp__auth_deliver(mp_conn *c, const void *key, size_t klen,
                      mp_auth_digest digest, mp__deadline d);
-int mp__auth_answer(mp_conn *c, const void *key, size_t klen,
-                    mp__deadline d);
+int mp__auth_answer(mp_conn *c, const void *key, size_t klen, mp__deadline d);
 
 #endif

@@ -92,8 +92,8 @@ static int wait_set_run(wait_set *s, mp_wait_item *items, size_t n,
             slice = MP__DL_NOW;
         else if (s->polled)
             slice = mp__deadline_min(d, mp__deadline_in(MP__POLL_SENTINEL_MS));
-        int rc = mp__os_conn_wait_any(s->conns, s->nc, s->procs, s->np,
-                                      slice, s->ready);
+        int rc = mp__os_conn_wait_any(s->conns, s->nc, s->procs, s->np, slice,
+                                      s->ready);
         if (rc && rc != MP_EAGAIN && rc != MP_ETIMEDOUT)
             return rc;
         for (size_t i = 0; i < s->nc + s->np; i++) {

@@ -11,28 +11,22 @@ MP_ERRNO_MAP(MP__ERR_IN_RANGE)
 const char *mp_strerror(int err) {
     switch (err) {
 #define MP__ERR_MSG(name, val, msg)                                           \
-    case MP_##name:                                                           \
-        return msg;
+    case MP_##name: return msg;
         MP_ERRNO_MAP(MP__ERR_MSG)
 #undef MP__ERR_MSG
-    case MP_OK:
-        return "success";
-    default:
-        return "unknown error";
+    case MP_OK: return "success";
+    default: return "unknown error";
     }
 }
 
 const char *mp_err_name(int err) {
     switch (err) {
 #define MP__ERR_NAME(name, val, msg)                                          \
-    case MP_##name:                                                           \
-        return "MP_" #name;
+    case MP_##name: return "MP_" #name;
         MP_ERRNO_MAP(MP__ERR_NAME)
 #undef MP__ERR_NAME
-    case MP_OK:
-        return "MP_OK";
-    default:
-        return "MP_EUNKNOWN";
+    case MP_OK: return "MP_OK";
+    default: return "MP_EUNKNOWN";
     }
 }
 

@@ -11,7 +11,7 @@
 
 struct mp_event {
     mp__shobj obj;
-    MP__ATOMIC(uint32_t) *flag;
+    MP__ATOMIC(uint32_t) * flag;
     mp__os_wait *w;
 };
 

@@ -22,8 +22,7 @@ void mp__lock_init(mp_lock *l, bool recursive) {
 }
 
 static bool owned(mp_lock *l) {
-    return mp__load64(&l->st->owner, MP__RELAXED) ==
-           mp__os_thread_id();
+    return mp__load64(&l->st->owner, MP__RELAXED) == mp__os_thread_id();
 }
 
 /* The holder takes an RLock again. */
@@ -64,8 +63,7 @@ int mp_lock_release(mp_lock *l) {
     if (!l)
         return MP_EINVAL;
     mp__lock_state *st = l->st;
-    if (mp__load64(&st->owner, MP__RELAXED) !=
-        mp__os_thread_id())
+    if (mp__load64(&st->owner, MP__RELAXED) != mp__os_thread_id())
         return MP_ESTATE;
     if (--st->count > 0)
         return 0;
@@ -124,7 +122,8 @@ const mp__shkind mp__lock_kind = {
     .init = lock_init,
 };
 
-int mp_lock_new_ex(mp_lock **out, bool recursive, const mp_sync_options *opts) {
+int mp_lock_new_ex(mp_lock **out, bool recursive,
+                   const mp_sync_options *opts) {
     if (!out)
         return MP_EINVAL;
     *out = NULL;

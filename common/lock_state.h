@@ -15,7 +15,7 @@
 #define MP__LOCK_AREA 128
 typedef struct mp__lock_state {
     MP__ATOMIC(uint64_t) owner; /* thread id of the holder, 0 when free */
-    uint32_t count;         /* recursion depth, guarded by the mutex */
+    uint32_t count;             /* recursion depth, guarded by the mutex */
     uint32_t recursive;
     _Alignas(8) unsigned char user[8];
     unsigned char mutex[MP__OS_MUTEX_SIZE]; /* 8-byte aligned */

@@ -25,8 +25,7 @@ static bool known(mp_obj_kind kind) {
     return (int)kind > 0 && kind < MP__OBJ_KIND_COUNT;
 }
 
-int mp__obj_export(mp_obj_kind kind, void *obj, mp__wbuf *w,
-                   mp__handles *hs) {
+int mp__obj_export(mp_obj_kind kind, void *obj, mp__wbuf *w, mp__handles *hs) {
     if (!known(kind))
         return MP_ENOTSUP;
     if (shared_kinds[kind])

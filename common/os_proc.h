@@ -8,7 +8,8 @@
 /* A child process as the backend knows it. */
 typedef struct mp__os_proc {
     long pid;
-    mp__handle h; /* pidfd (or MP__BAD_HANDLE) on POSIX, process HANDLE on Windows */
+    mp__handle
+        h; /* pidfd (or MP__BAD_HANDLE) on POSIX, process HANDLE on Windows */
 } mp__os_proc;
 
 /* Whether this platform has fork(). */
@@ -21,10 +22,10 @@ int mp__os_fork(mp__os_proc *out, bool daemon, bool *is_child);
 
 /* What mp__os_spawn runs. */
 typedef struct mp__spawn_req {
-    const char *exe;            /* NULL: the running program itself */
-    const mp__handle *handles;  /* parent handles the child receives */
+    const char *exe;           /* NULL: the running program itself */
+    const mp__handle *handles; /* parent handles the child receives */
     size_t nhandles;
-    bool daemon;                /* bind the child's life to ours */
+    bool daemon; /* bind the child's life to ours */
 } mp__spawn_req;
 
 /* Starts `exe --mproc-spawn v0,v1,...` with stdin on the null device, stdout

@@ -1,8 +1,8 @@
 /* os layer, synchronisation primitives shared between processes. Their
  * state lives in caller-provided shared memory (`mem`, at least the _SIZE
  * bytes below, 8-byte aligned; 64-byte alignment keeps unrelated
- * primitives off each other's cache lines) and, on backends that need kernel objects,
- * in a handle that is exported with the object. Implemented by
+ * primitives off each other's cache lines) and, on backends that need kernel
+ * objects, in a handle that is exported with the object. Implemented by
  * posix/os_sync.c (futexes, mutexes on the kernel robust list) and
  * win32/os_sync.c (Win32 semaphores and mutexes). Lock, RLock, Event,
  * Condition, Barrier and the queue are built in common/ from these three.
@@ -37,7 +37,8 @@ int mp__os_sem_create(mp__os_sem *s, void *mem, unsigned value, unsigned max,
                       const char *name);
 /* Attaches to a semaphore created by another process in mem (opened by name
  * or received as h, which it takes; h may be MP__BAD_HANDLE). */
-int mp__os_sem_attach(mp__os_sem *s, void *mem, mp__handle h, const char *name);
+int mp__os_sem_attach(mp__os_sem *s, void *mem, mp__handle h,
+                      const char *name);
 /* 0, MP_EAGAIN (d is MP__DL_NOW), MP_ETIMEDOUT. */
 int mp__os_sem_wait(mp__os_sem *s, mp__deadline d);
 /* MP_EOVERFLOW past the bound. */

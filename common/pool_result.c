@@ -148,13 +148,14 @@ static bool ready_for_me(const mp_result *r) {
 /* A waiter polls before it sleeps (see MP__POLL_POOL_MAX_NS): a task's round
  * trip is a few microseconds, far less than a sleep and a wake-up cost. It
  * yields between polls: the handler and the worker it waits for need a CPU
- * to finish. The window (base MP__POLL_POOL_WAIT_NS) is the pool's, shared by its
- * waiting threads; learn() sets it from a wait that began at t0 (0: the
+ * to finish. The window (base MP__POLL_POOL_WAIT_NS) is the pool's, shared by
+ * its waiting threads; learn() sets it from a wait that began at t0 (0: the
  * wait did not poll, and teaches nothing). */
 static void learn(mp_pool *p, uint64_t t0) {
     if (!t0)
         return;
-    uint32_t w = mp__poll_window_next(mp__os_now_ns() - t0, MP__POLL_POOL_WAIT_NS);
+    uint32_t w =
+        mp__poll_window_next(mp__os_now_ns() - t0, MP__POLL_POOL_WAIT_NS);
     mp__store32(&p->wait_window, w, MP__RELAXED);
 }
 
@@ -170,8 +171,7 @@ int mp_result_wait(mp_result *r, long timeout_ms) {
     uint64_t t0 = 0;
     if (d != MP__DL_NOW && p->spin) {
         t0 = mp__os_now_ns();
-        uint64_t until =
-            t0 + mp__load32(&p->wait_window, MP__RELAXED);
+        uint64_t until = t0 + mp__load32(&p->wait_window, MP__RELAXED);
         if (mp__poll_yield(try_ready, r, mp__deadline_min(until, d)) == 0) {
             learn(p, t0);
             return 0;

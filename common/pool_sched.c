@@ -74,7 +74,8 @@ int mp__pool_start_worker(mp_pool *p, int i) {
     snprintf(name, sizeof name, "PoolWorker-%d", i + 1);
     mp_process_options po = {name, true, p->method};
     mp_process *proc = NULL;
-    rc = mp_process_new(&proc, mp__pool_worker_main, mp_args_borrow(v, n), &po);
+    rc =
+        mp_process_new(&proc, mp__pool_worker_main, mp_args_borrow(v, n), &po);
     free(v);
     free(loc);
     if (!rc && (rc = mp_process_start(proc)) != 0) {

@@ -115,8 +115,8 @@ static size_t ring_read(const mp_queue *q, size_t off, void *dst, size_t n) {
  * caller's deadline; a non-blocking call still waits for a holder, which
  * only ever holds it for one copy. */
 static int lock_side(mp_queue *q, int side, mp__deadline dl) {
-    int rc = mp__os_mutex_lock(q->mx[side],
-                               dl == MP__DL_NOW ? MP__DL_FOREVER : dl);
+    int rc =
+        mp__os_mutex_lock(q->mx[side], dl == MP__DL_NOW ? MP__DL_FOREVER : dl);
     return rc == MP_EOWNERDEAD ? 0 : rc;
 }
 
@@ -127,7 +127,7 @@ static void unlock_side(mp_queue *q, int side) {
 /* Sleeps on ev (last seen as `seen`) for at most a slice with the side's
  * mutex released, then takes it again. 0 to try again (mutex held), or the
  * error that ends the call (mutex released). */
-static int sleep_on(mp_queue *q, int side, int w, MP__ATOMIC(uint32_t) *ev,
+static int sleep_on(mp_queue *q, int side, int w, MP__ATOMIC(uint32_t) * ev,
                     uint32_t seen, mp__deadline dl) {
     unlock_side(q, side);
     if (mp__deadline_passed(dl))
@@ -261,8 +261,7 @@ int mp_queue_get(mp_queue *q, mp_buf *buf, long timeout_ms) {
          * read. */
         uint64_t cw = mp__load64(&h->cons, MP__ACQUIRE);
         uint64_t pw = mp__load64(&h->prod, MP__ACQUIRE);
-        if (w_seq(pw) == w_seq(cw) &&
-            !mp__load32(&h->closed, MP__ACQUIRE))
+        if (w_seq(pw) == w_seq(cw) && !mp__load32(&h->closed, MP__ACQUIRE))
             return MP_EAGAIN;
     }
     mp__deadline dl = mp__deadline_in(timeout_ms);
@@ -414,8 +413,8 @@ static void q_init(void *obj, const void *arg) {
     q->h->maxsize = (uint32_t)mp__shobj_hdr_of(q)->param[1];
 }
 
-#define Q_MUTEX(i) (Q_HDR + offsetof(qhdr, mutex) + (i) * MP__OS_MUTEX_SIZE)
-#define Q_WAIT(i) (Q_HDR + offsetof(qhdr, wait) + (i) * MP__OS_WAIT_SIZE)
+#define Q_MUTEX(i) (Q_HDR + offsetof(qhdr, mutex) + (i)*MP__OS_MUTEX_SIZE)
+#define Q_WAIT(i) (Q_HDR + offsetof(qhdr, wait) + (i)*MP__OS_WAIT_SIZE)
 
 const mp__shkind mp__queue_kind = {
     .kind = MP_OBJ_QUEUE,

@@ -48,13 +48,9 @@ int mp__resolve_method(mp_start_method m, mp_start_method *out) {
             return MP_ENOTSUP;
         *out = m;
         return 0;
-    case MP_START_SPAWN:
-        *out = m;
-        return 0;
-    case MP_START_FORKSERVER:
-        return MP_ENOTSUP;
-    default:
-        return MP_EINVAL;
+    case MP_START_SPAWN: *out = m; return 0;
+    case MP_START_FORKSERVER: return MP_ENOTSUP;
+    default: return MP_EINVAL;
     }
 }
 

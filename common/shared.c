@@ -52,11 +52,17 @@ typedef union scalar {
 
 size_t mp_type_size(mp_type t) {
     switch (t) {
-    case 'c': case 'b': case 'B': return 1;
-    case 'h': case 'H': return sizeof(short);
-    case 'i': case 'I': return sizeof(int);
-    case 'l': case 'L': return sizeof(long);
-    case 'q': case 'Q': return sizeof(long long);
+    case 'c':
+    case 'b':
+    case 'B': return 1;
+    case 'h':
+    case 'H': return sizeof(short);
+    case 'i':
+    case 'I': return sizeof(int);
+    case 'l':
+    case 'L': return sizeof(long);
+    case 'q':
+    case 'Q': return sizeof(long long);
     case 'f': return sizeof(float);
     case 'd': return sizeof(double);
     default: return 0;
@@ -332,7 +338,6 @@ int mp_array_new(mp_array **out, mp_type type, size_t n, const void *init,
 mp_type mp_array_type(const mp_array *a) { return a ? a->s.type : (mp_type)0; }
 size_t mp_array_len(const mp_array *a) { return a ? a->s.n : 0; }
 void *mp_array_data(mp_array *a) { return a ? a->s.data : NULL; }
-
 
 int mp_array_get(mp_array *a, size_t i, void *out) {
     scalar s;

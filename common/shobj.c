@@ -12,8 +12,7 @@
 
 int mp__check_name(const char *name) {
     size_t n = name ? strlen(name) : 0;
-    return n == 0 || n > MP_NAME_MAX || strchr(name, '/') ||
-                   strchr(name, '\\')
+    return n == 0 || n > MP_NAME_MAX || strchr(name, '/') || strchr(name, '\\')
                ? MP_EINVAL
                : 0;
 }
@@ -152,7 +151,7 @@ static int map_named(mp__shobj *o, const mp__shobj_req *req, size_t size,
             return rc;
         if (req->open_only)
             return MP_ENOENT; /* its last user is removing it */
-        mp__os_sleep_ms(1); /* dying: wait for its name to go */
+        mp__os_sleep_ms(1);   /* dying: wait for its name to go */
     }
     return MP_EEXIST;
 }
@@ -237,8 +236,9 @@ void mp__shobj_free(void *obj) {
         o->k->free_extra(o);
     for (unsigned i = 0; i < o->k->nprims; i++)
         prim_close(o, i);
-    bool last = o->name && o->owner_pid == mp__os_getpid() &&
-                mp__fetch_sub32(&mp__shobj_hdr_of(o)->users, 1, MP__ACQ_REL) == 1;
+    bool last =
+        o->name && o->owner_pid == mp__os_getpid() &&
+        mp__fetch_sub32(&mp__shobj_hdr_of(o)->users, 1, MP__ACQ_REL) == 1;
     mp__os_shm_close(&o->shm);
     if (last)
         mp__os_shm_unlink(o->name);

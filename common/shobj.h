@@ -29,11 +29,12 @@
 #define MP__SHOBJ_HDR 256
 typedef struct mp__shobj_hdr {
     MP__ATOMIC(uint32_t) magic; /* written last, by mp__os_shm_publish */
-    uint32_t kind;          /* mp_obj_kind */
-    MP__ATOMIC(uint32_t) users; /* named: processes holding the name;
-                                 * 0 dying */
+    uint32_t kind;              /* mp_obj_kind */
+    MP__ATOMIC(uint32_t)
+    users; /* named: processes holding the name;
+            * 0 dying */
     uint32_t reserved;
-    uint64_t size;             /* of the whole mapping */
+    uint64_t size;              /* of the whole mapping */
     uint64_t param[MP__NPARAM]; /* creation parameters openers must match */
     char name[MP_NAME_MAX + 1]; /* a named object's full name (OS names
                                  * may be shortened: openers check this) */
@@ -59,7 +60,8 @@ typedef union mp__prim {
 
 typedef struct mp__shkind {
     mp_obj_kind kind;
-    size_t obj_size; /* of the kind's struct, whose first member is an mp__shobj */
+    size_t obj_size; /* of the kind's struct, whose first member is an
+                        mp__shobj */
     /* The mapping's size for these parameters (header included), 0 when
      * they are invalid. */
     size_t (*size)(const uint64_t param[MP__NPARAM]);
@@ -90,10 +92,10 @@ typedef struct mp__shobj {
 
 /* How to make or find an object. */
 typedef struct mp__shobj_req {
-    const char *name;  /* NULL: anonymous */
-    bool exclusive;    /* named: MP_EEXIST if it exists */
-    bool open_only;    /* named: MP_ENOENT if it does not exist; any
-                        * parameters (param is not checked) */
+    const char *name; /* NULL: anonymous */
+    bool exclusive;   /* named: MP_EEXIST if it exists */
+    bool open_only;   /* named: MP_ENOENT if it does not exist; any
+                       * parameters (param is not checked) */
     uint64_t param[MP__NPARAM];
     unsigned sem_value, sem_max; /* a semaphore primitive's start */
     const void *init_arg;        /* passed to the kind's init */

@@ -136,8 +136,7 @@ static int read_blob(mp__handle h, uint8_t **out, size_t *outlen) {
 }
 
 /* Decodes the header of the blob: name, daemon flag, parent, target. */
-static int decode_head(mp__rbuf *r, bool *daemon, long *ppid,
-                       mp_target *fn) {
+static int decode_head(mp__rbuf *r, bool *daemon, long *ppid, mp_target *fn) {
     uint32_t magic;
     const void *p;
     size_t n;

@@ -57,7 +57,7 @@ int mp__poll_then_block(int (*op)(void *x, mp__deadline d), void *x,
      * still have its peers on others, and a yield pays on one CPU too. */
     mp__deadline d = mp__deadline_in(timeout_ms);
     op_call c = {op, x};
-    rc = mp__poll_yield(try_op, &c,
-                        mp__deadline_min(d, mp__os_now_ns() + MP__POLL_LOCK_NS));
+    rc = mp__poll_yield(
+        try_op, &c, mp__deadline_min(d, mp__os_now_ns() + MP__POLL_LOCK_NS));
     return rc != MP_EAGAIN ? rc : op(x, d);
 }

@@ -10,7 +10,7 @@
     do {                                                                      \
         int rc_ = (expr);                                                     \
         if (rc_) {                                                            \
-            fprintf(stderr, "%s: %s\n", #expr, mp_strerror(rc_));            \
+            fprintf(stderr, "%s: %s\n", #expr, mp_strerror(rc_));             \
             return 1;                                                         \
         }                                                                     \
     } while (0)

@@ -10,7 +10,7 @@
 #define nap_ms(ms) Sleep(ms)
 #else
 #include <unistd.h>
-#define nap_ms(ms) usleep((ms) * 1000)
+#define nap_ms(ms) usleep((ms)*1000)
 #endif
 
 #include <mproc.h>
@@ -36,7 +36,8 @@ static int heartbeat(mp_call *call) {
 
 static int check(int rc, const char *what) {
     if (rc)
-        fprintf(stderr, "%s: %s (%s)\n", what, mp_strerror(rc), mp_err_name(rc));
+        fprintf(stderr, "%s: %s (%s)\n", what, mp_strerror(rc),
+                mp_err_name(rc));
     return rc;
 }
 
@@ -44,7 +45,8 @@ int main(int argc, char **argv) {
     if (check(mp_init(&argc, &argv), "mp_init"))
         return 1;
     printf("main process %ld, %d CPUs, start method %s\n", mp_getpid(),
-           mp_cpu_count(), mp_get_start_method() == MP_START_FORK ? "fork" : "spawn");
+           mp_cpu_count(),
+           mp_get_start_method() == MP_START_FORK ? "fork" : "spawn");
 
     /* Three workers with positional and keyword arguments. */
     const char *names[] = {"alice", "bob", "carol"};
@@ -52,13 +54,15 @@ int main(int argc, char **argv) {
     for (int i = 0; i < 3; i++) {
         char pname[32];
         snprintf(pname, sizeof pname, "worker-%d", i + 1);
-        if (check(mp_process_new(&ps[i], greet,
-                                 MP_ARGS(mp_str(names[i]), mp_kw("n", mp_int(i + 10))),
-                                 &(mp_process_options){.name = pname}),
+        if (check(mp_process_new(
+                      &ps[i], greet,
+                      MP_ARGS(mp_str(names[i]), mp_kw("n", mp_int(i + 10))),
+                      &(mp_process_options){.name = pname}),
                   "mp_process_new") ||
             check(mp_process_start(ps[i]), "mp_process_start"))
             return 1;
-        printf("started %s as pid %ld\n", mp_process_name(ps[i]), mp_process_pid(ps[i]));
+        printf("started %s as pid %ld\n", mp_process_name(ps[i]),
+               mp_process_pid(ps[i]));
     }
     for (int i = 0; i < 3; i++) {
         int code;
@@ -72,13 +76,15 @@ int main(int argc, char **argv) {
     /* A daemonic child that never ends on its own: a join with a timeout
      * gives up, then terminate stops it (it would also die with us). */
     mp_process *d;
-    if (check(mp_process_new(&d, heartbeat, MP_NO_ARGS,
-                             &(mp_process_options){.name = "daemon", .daemon = true}),
+    if (check(mp_process_new(
+                  &d, heartbeat, MP_NO_ARGS,
+                  &(mp_process_options){.name = "daemon", .daemon = true}),
               "mp_process_new") ||
         check(mp_process_start(d), "mp_process_start"))
         return 1;
     int rc = mp_process_join(d, 200);
-    printf("join(daemon, 200 ms): %s; alive: %d\n", mp_err_name(rc), mp_process_is_alive(d));
+    printf("join(daemon, 200 ms): %s; alive: %d\n", mp_err_name(rc),
+           mp_process_is_alive(d));
     int code;
     if (check(mp_process_terminate(d), "terminate") ||
         check(mp_process_join(d, MP_INFINITE), "join") ||

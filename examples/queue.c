@@ -27,7 +27,8 @@ static int producer(mp_call *call) {
             fprintf(stderr, "producer: put: %s\n", mp_strerror(rc));
             return 1;
         }
-        printf("producer: put \"%s\" (qsize now %zu)\n", msg, mp_queue_qsize(q));
+        printf("producer: put \"%s\" (qsize now %zu)\n", msg,
+               mp_queue_qsize(q));
         fflush(stdout);
     }
     return 0;
@@ -83,17 +84,19 @@ int main(int argc, char **argv) {
             return 1;
         }
     }
-    printf("main: after 3 puts: empty=%d full=%d qsize=%zu\n", mp_queue_empty(q),
-           mp_queue_full(q), mp_queue_qsize(q));
+    printf("main: after 3 puts: empty=%d full=%d qsize=%zu\n",
+           mp_queue_empty(q), mp_queue_full(q), mp_queue_qsize(q));
     rc = mp_queue_put(q, "extra", 5, 0);
-    printf("main: put without blocking on a full queue: %s\n", mp_err_name(rc));
+    printf("main: put without blocking on a full queue: %s\n",
+           mp_err_name(rc));
     rc = mp_queue_put(q, "extra", 5, 200);
     printf("main: put with a 200 ms timeout: %s\n", mp_err_name(rc));
     mp_buf b = {0};
     while (mp_queue_get(q, &b, 0) == 0)
         ;
     rc = mp_queue_get(q, &b, 0);
-    printf("main: get without blocking on an empty queue: %s\n", mp_err_name(rc));
+    printf("main: get without blocking on an empty queue: %s\n",
+           mp_err_name(rc));
     mp_buf_free(&b);
 
     mp_process *prod = NULL, *cons = NULL;
@@ -105,8 +108,8 @@ int main(int argc, char **argv) {
         mp_process_exitcode(prod, &code_p);
         mp_process_exitcode(cons, &code_c);
     }
-    printf("main: producer exited with %d, consumer with %d; qsize=%zu\n", code_p,
-           code_c, mp_queue_qsize(q));
+    printf("main: producer exited with %d, consumer with %d; qsize=%zu\n",
+           code_p, code_c, mp_queue_qsize(q));
     mp_process_free(prod);
     mp_process_free(cons);
     mp_queue_free(q);

@@ -72,7 +72,9 @@ int main(int argc, char **argv) {
         mp_process_options o = {.name = name};
         if (check(mp_process_new(&p[i], worker,
                                  MP_ARGS(mp_sem_arg(sem), mp_value_arg(inside),
-                                         mp_value_arg(most)), &o), "Process") ||
+                                         mp_value_arg(most)),
+                                 &o),
+                  "Process") ||
             check(mp_process_start(p[i]), "start"))
             return 1;
     }
@@ -83,7 +85,8 @@ int main(int argc, char **argv) {
         mp_process_free(p[i]);
     }
     int64_t peak = mp_value_get_int(most);
-    printf("most inside at once: %lld (bound %d)\n", (long long)peak, INSIDE_MAX);
+    printf("most inside at once: %lld (bound %d)\n", (long long)peak,
+           INSIDE_MAX);
     mp_value_free(most);
     mp_value_free(inside);
     mp_sem_free(sem);

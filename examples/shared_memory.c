@@ -35,8 +35,9 @@ int main(int argc, char **argv) {
     int code = -1;
     if (check(mp_value_new(&num, MP_TYPE_DOUBLE, NULL, NULL), "Value") ||
         check(mp_array_new(&arr, MP_TYPE_INT, 10, init, NULL), "Array") ||
-        check(mp_process_new(&p, f, MP_ARGS(mp_value_arg(num), mp_array_arg(arr)),
-                             NULL), "Process") ||
+        check(mp_process_new(
+                  &p, f, MP_ARGS(mp_value_arg(num), mp_array_arg(arr)), NULL),
+              "Process") ||
         check(mp_process_start(p), "start") ||
         check(mp_process_join(p, MP_INFINITE), "join") ||
         check(mp_process_exitcode(p, &code), "exitcode") || code != 0)
@@ -46,7 +47,8 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < mp_array_len(arr); i++)
         printf(" %lld", (long long)mp_array_get_int(arr, i));
     printf("\n");
-    int ok = mp_value_get_double(num) == 3.1415927 && mp_array_get_int(arr, 9) == -9;
+    int ok = mp_value_get_double(num) == 3.1415927 &&
+             mp_array_get_int(arr, 9) == -9;
     mp_process_free(p);
     mp_array_free(arr);
     mp_value_free(num);

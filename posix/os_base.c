@@ -18,44 +18,30 @@
 
 int mp__posix_err(int e) {
     switch (e) {
-    case 0:
-        return 0;
-    case ENOMEM:
-        return MP_ENOMEM;
-    case EINVAL:
-        return MP_EINVAL;
+    case 0: return 0;
+    case ENOMEM: return MP_ENOMEM;
+    case EINVAL: return MP_EINVAL;
     case EAGAIN:
 #if EWOULDBLOCK != EAGAIN
     case EWOULDBLOCK:
 #endif
         return MP_EAGAIN;
-    case ETIMEDOUT:
-        return MP_ETIMEDOUT;
+    case ETIMEDOUT: return MP_ETIMEDOUT;
     case EPIPE:
-    case ECONNRESET:
-        return MP_ECLOSED;
-    case ECONNREFUSED:
-        return MP_ECONNREFUSED;
-    case ENOENT:
-        return MP_ENOENT;
-    case EEXIST:
-        return MP_EEXIST;
+    case ECONNRESET: return MP_ECLOSED;
+    case ECONNREFUSED: return MP_ECONNREFUSED;
+    case ENOENT: return MP_ENOENT;
+    case EEXIST: return MP_EEXIST;
     case EACCES:
-    case EPERM:
-        return MP_EACCES;
+    case EPERM: return MP_EACCES;
     case EMFILE:
     case ENFILE:
-    case ENOSPC:
-        return MP_ELIMIT;
-    case EMSGSIZE:
-        return MP_EMSGSIZE;
+    case ENOSPC: return MP_ELIMIT;
+    case EMSGSIZE: return MP_EMSGSIZE;
     case ENOSYS:
-    case EOPNOTSUPP:
-        return MP_ENOTSUP;
-    case EIO:
-        return MP_EIO;
-    default:
-        return MP_ESYS;
+    case EOPNOTSUPP: return MP_ENOTSUP;
+    case EIO: return MP_EIO;
+    default: return MP_ESYS;
     }
 }
 
@@ -144,14 +130,14 @@ int mp__posix_socketpair(int fds[2]) {
     return socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds);
 #else
     return socketpair(AF_UNIX, SOCK_STREAM, 0, fds) == -1 ? -1
-                                                           : pair_flags(fds);
+                                                          : pair_flags(fds);
 #endif
 }
 
 int mp__posix_socket(bool nonblock) {
 #if MP__POSIX_LINUX
-    return socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC |
-                               (nonblock ? SOCK_NONBLOCK : 0),
+    return socket(AF_UNIX,
+                  SOCK_STREAM | SOCK_CLOEXEC | (nonblock ? SOCK_NONBLOCK : 0),
                   0);
 #else
     int fd = socket(AF_UNIX, SOCK_STREAM, 0);

@@ -26,10 +26,10 @@
 
 struct mp__os_conn {
     int fd;
-    bool sock;    /* a socket (sendmsg + MSG_NOSIGNAL), else a pipe */
-    bool eof;     /* a read returned end of stream */
-    bool broken;  /* out of memory saving a part: the stream lost its place */
-    bool have;    /* a header was parsed: msg_len is the next message */
+    bool sock;   /* a socket (sendmsg + MSG_NOSIGNAL), else a pipe */
+    bool eof;    /* a read returned end of stream */
+    bool broken; /* out of memory saving a part: the stream lost its place */
+    bool have;   /* a header was parsed: msg_len is the next message */
     uint64_t msg_len;
     uint8_t *part;   /* the first part_len bytes of a large message whose */
     size_t part_len; /* take ran out of time; the next take resumes */
@@ -309,8 +309,8 @@ int mp__os_conn_wait_any(mp__os_conn *const *conns, size_t nc,
 mp__handle mp__os_conn_handle(const mp__os_conn *c) { return c->fd; }
 
 void mp__os_conn_save(const mp__os_conn *c, mp__wbuf *w) {
-    mp__w_u8(w, (uint8_t)(c->sock | c->eof << 1 | c->broken << 2 |
-                          c->have << 3));
+    mp__w_u8(w,
+             (uint8_t)(c->sock | c->eof << 1 | c->broken << 2 | c->have << 3));
     mp__w_u64(w, c->msg_len);
     mp__w_blob(w, c->rbuf + c->off, c->end - c->off);
     mp__w_blob(w, c->part, c->part_len);

@@ -134,8 +134,8 @@ int mp__os_spawn(const mp__spawn_req *req, mp__os_proc *out) {
     if ((rc = mp__posix_err(posix_spawnattr_init(&at))))
         goto finish;
     at_ok = true;
-    rc = mp__posix_err(posix_spawn_file_actions_addopen(&fa, 0, "/dev/null",
-                                                        O_RDONLY, 0));
+    rc = mp__posix_err(
+        posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0));
     for (size_t i = 0; !rc && i < ntmp; i++)
         rc = mp__posix_err(
             posix_spawn_file_actions_adddup2(&fa, tmp[i], 3 + (int)i));
@@ -268,7 +268,7 @@ void mp__os_proc_close(mp__os_proc *p) {
 /* ---- functions across runs of one program ---- */
 
 struct find_ctx {
-    uintptr_t addr;    /* locate: the address; resolve: the result */
+    uintptr_t addr; /* locate: the address; resolve: the result */
     const mp__fnloc *want;
     mp__fnloc *loc;
     int rc;

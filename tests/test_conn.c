@@ -70,8 +70,9 @@ static void test_echo_sizes(void) {
     for (int m = 0; m < mp_test_nmethods; m++) {
         mp_conn *a, *b;
         MP_CHECK_OK(mp_pipe(&a, &b, true));
-        mp_process *p = mp_test_start(t_echo, MP_ARGS(mp_conn_arg(b), mp_conn_arg(a)),
-                              mp_test_methods[m]);
+        mp_process *p =
+            mp_test_start(t_echo, MP_ARGS(mp_conn_arg(b), mp_conn_arg(a)),
+                          mp_test_methods[m]);
         mp_conn_free(b); /* the child holds its own end now */
         mp_buf buf = {0};
         uint8_t *msg = malloc(3000000);
@@ -97,8 +98,9 @@ static void test_large_message(void) {
     for (int m = 0; m < mp_test_nmethods; m++) {
         mp_conn *a, *b;
         MP_CHECK_OK(mp_pipe(&a, &b, true));
-        mp_process *p = mp_test_start(t_echo, MP_ARGS(mp_conn_arg(b), mp_conn_arg(a)),
-                              mp_test_methods[m]);
+        mp_process *p =
+            mp_test_start(t_echo, MP_ARGS(mp_conn_arg(b), mp_conn_arg(a)),
+                          mp_test_methods[m]);
         mp_conn_free(b);
         mp_buf buf = {0};
         MP_CHECK_OK(mp_conn_send(a, msg, n));
@@ -198,7 +200,7 @@ static void test_eof_after_close(void) {
         MP_CHECK_RC(mp_conn_recv(a, &buf, 1000), MP_ECLOSED);
         MP_CHECK_RC(mp_conn_recv(a, &buf, MP_INFINITE), MP_ECLOSED);
         MP_CHECK_RC(mp_conn_send(b, "x", 1), MP_ECLOSED); /* b itself */
-        mp_conn_close(b); /* idempotent */
+        mp_conn_close(b);                                 /* idempotent */
         mp_buf_free(&buf);
         mp_conn_free(a);
         mp_conn_free(b);
@@ -216,7 +218,8 @@ static void test_peer_killed(void) {
     mp_conn *a, *b;
     mp_buf buf = {0};
     MP_CHECK_OK(mp_pipe(&a, &b, true));
-    mp_process *p = mp_test_start(t_echo, MP_ARGS(mp_conn_arg(b), mp_conn_arg(a)), MP_START_DEFAULT);
+    mp_process *p = mp_test_start(
+        t_echo, MP_ARGS(mp_conn_arg(b), mp_conn_arg(a)), MP_START_DEFAULT);
     mp_conn_free(b);
     MP_CHECK_OK(mp_conn_send(a, "ping", 4));
     MP_CHECK_OK(mp_conn_recv(a, &buf, 10000));
@@ -273,7 +276,7 @@ static void test_wait(void) {
     MP_CHECK_OK(mp_pipe(&a1, &b1, false));
     MP_CHECK_OK(mp_pipe(&a2, &b2, true));
     mp_process *p = mp_test_start(t_sleep_then_exit, MP_ARGS(mp_int(300)),
-                          MP_START_DEFAULT);
+                                  MP_START_DEFAULT);
     mp_wait_item w[3] = {mp_wait_conn(a1), mp_wait_conn(a2),
                          mp_wait_process(p)};
     MP_CHECK_RC(mp_wait(w, 3, 0), MP_EAGAIN);
@@ -325,7 +328,7 @@ static void test_child_gets_buffered(void) {
         mp_buf buf = {0};
         MP_CHECK_OK(mp_conn_recv(a, &buf, 1000)); /* m2, m3 now buffered */
         mp_process *p = mp_test_start(t_recv_two, MP_ARGS(mp_conn_arg(a)),
-                              mp_test_methods[m]);
+                                      mp_test_methods[m]);
         finish(p, 0);
         mp_buf_free(&buf);
         mp_conn_free(a);
@@ -443,12 +446,12 @@ static void test_wait_many(void) {
         w[i] = mp_wait_conn(rd[i]);
     }
     for (int i = 0; i < NP; i++) {
-        p[i] = i == NP - 1
-                   ? mp_test_start(t_recv_then_exit,
-                                   MP_ARGS(mp_conn_arg(ctl_rd)),
-                                   MP_START_DEFAULT)
-                   : mp_test_start(t_wait_event, MP_ARGS(mp_event_arg(e)),
-                                   MP_START_DEFAULT);
+        p[i] =
+            i == NP - 1
+                ? mp_test_start(t_recv_then_exit, MP_ARGS(mp_conn_arg(ctl_rd)),
+                                MP_START_DEFAULT)
+                : mp_test_start(t_wait_event, MP_ARGS(mp_event_arg(e)),
+                                MP_START_DEFAULT);
         CU_ASSERT_PTR_NOT_NULL_FATAL(p[i]);
         w[NC + i] = mp_wait_process(p[i]);
     }

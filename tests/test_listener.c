@@ -71,7 +71,8 @@ static int t_client(mp_call *call) {
     const void *key = mp_arg_bytes(mp_call_arg(call, 1), &klen);
     mp_conn_options o = {.authkey = klen ? key : NULL,
                          .authkey_len = klen,
-                         .digest = (mp_auth_digest)mp_arg_int(mp_call_arg(call, 2)),
+                         .digest =
+                             (mp_auth_digest)mp_arg_int(mp_call_arg(call, 2)),
                          .timeout_ms = 20000};
     mp_conn *c;
     int rc = mp_client(&c, mp_arg_str(mp_call_arg(call, 0)), &o);
@@ -91,11 +92,11 @@ static mp_process *start_client(const char *addr, const char *key,
                                 mp_auth_digest dg, mp_start_method m) {
     mp_process *p = NULL;
     mp_process_options o = {.start_method = m};
-    MP_CHECK_OK(mp_process_new(
-        &p, t_client,
-        MP_ARGS(mp_str(addr), mp_bytes(key, key ? strlen(key) : 0),
-                mp_int(dg)),
-        &o));
+    MP_CHECK_OK(mp_process_new(&p, t_client,
+                               MP_ARGS(mp_str(addr),
+                                       mp_bytes(key, key ? strlen(key) : 0),
+                                       mp_int(dg)),
+                               &o));
     MP_CHECK_OK(mp_process_start(p));
     return p;
 }
@@ -159,9 +160,9 @@ static void test_serve_child(void) {
                                  .digest = dg};
             mp_listener *l;
             MP_CHECK_OK(mp_listener_new(&l, NULL, &o));
-            mp_process *p = start_client(mp_listener_address(l),
-                                         k ? KEY : NULL, dg,
-                                         mp_test_methods[m]);
+            mp_process *p =
+                start_client(mp_listener_address(l), k ? KEY : NULL, dg,
+                             mp_test_methods[m]);
             serve_one(l);
             CU_ASSERT_EQUAL(finish(p), 0);
             mp_listener_free(l);
@@ -182,8 +183,8 @@ static void test_wrong_key(void) {
         CU_ASSERT_EQUAL(finish(p), 100 - MP_EAUTH);
     }
     /* A client without a key talking to a keyed listener. */
-    mp_process *p = start_client(mp_listener_address(l), NULL, 0,
-                                 MP_START_DEFAULT);
+    mp_process *p =
+        start_client(mp_listener_address(l), NULL, 0, MP_START_DEFAULT);
     MP_CHECK_RC(mp_listener_accept(l, &c, 20000), MP_EAUTH);
     CU_ASSERT(finish(p) != 0);
     p = start_client(mp_listener_address(l), KEY, 0, MP_START_DEFAULT);
@@ -346,8 +347,8 @@ static void test_no_fd_leak(void) {
     for (int i = 0; i < 3; i++) {
         mp_listener *l;
         MP_CHECK_OK(mp_listener_new(&l, NULL, &o));
-        mp_process *p = start_client(mp_listener_address(l), KEY, 0,
-                                     MP_START_DEFAULT);
+        mp_process *p =
+            start_client(mp_listener_address(l), KEY, 0, MP_START_DEFAULT);
         serve_one(l);
         CU_ASSERT_EQUAL(finish(p), 0);
         mp_listener_free(l);

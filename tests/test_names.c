@@ -21,8 +21,17 @@
 
 /* Every kind that can be named, made or opened by name through its public
  * call with parameters `variant` (0 or 1: other parameters), and freed. */
-enum { K_SEM, K_LOCK, K_EVENT, K_COND, K_BARRIER, K_VALUE, K_ARRAY, K_QUEUE,
-       NKINDS };
+enum {
+    K_SEM,
+    K_LOCK,
+    K_EVENT,
+    K_COND,
+    K_BARRIER,
+    K_VALUE,
+    K_ARRAY,
+    K_QUEUE,
+    NKINDS
+};
 static const char *const kind_names[NKINDS] = {
     "sem", "lock", "event", "cond", "barrier", "value", "array", "queue"};
 
@@ -112,7 +121,8 @@ static void test_mismatch_every_pair(void) {
     int shm_before = st_shm_entries();
     for (int a = 0; a < NKINDS; a++) {
         void *held, *other;
-        snprintf(nm, sizeof nm, "test-%ld-pair-%s", mp_getpid(), kind_names[a]);
+        snprintf(nm, sizeof nm, "test-%ld-pair-%s", mp_getpid(),
+                 kind_names[a]);
         MP_CHECK_OK(make(a, nm, 0, &held));
         for (int b = 0; b < NKINDS; b++) {
             /* The same kind: other parameters, where it has any (an

@@ -27,7 +27,8 @@
 #if defined(__SANITIZE_ADDRESS__)
 #define MP_TEST_SANITIZED 1
 #elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(undefined_behavior_sanitizer)
+#if __has_feature(address_sanitizer) ||                                       \
+    __has_feature(undefined_behavior_sanitizer)
 #define MP_TEST_SANITIZED 1
 #endif
 #endif
@@ -140,11 +141,8 @@ enum crash { C_EXIT, C_ABORT, C_SEGV };
 static int t_crash(mp_call *c) {
     mp_test_sleep_ms(20); /* let other tasks be in flight too */
     switch ((int)mp_arg_int(mp_call_arg(c, 0))) {
-    case C_EXIT:
-        fflush(NULL);
-        _Exit(3);
-    case C_ABORT:
-        abort();
+    case C_EXIT: fflush(NULL); _Exit(3);
+    case C_ABORT: abort();
     default: {
 #if MP_TEST_SANITIZED
         /* The sanitizers would catch the store below and exit: die of the
@@ -198,7 +196,8 @@ static void test_apply(void) {
         mp_buf b = {0};
         MP_CHECK_OK(mp_pool_apply(p, t_square, MP_ARGS(mp_int(12)), &b));
         CU_ASSERT_EQUAL(buf_int(&b), 144);
-        MP_CHECK_OK(mp_pool_apply(p, t_echo_str, MP_ARGS(mp_str("héllo")), &b));
+        MP_CHECK_OK(
+            mp_pool_apply(p, t_echo_str, MP_ARGS(mp_str("héllo")), &b));
         CU_ASSERT(b.len == strlen("héllo") && !memcmp(b.data, "héllo", b.len));
         MP_CHECK_OK(mp_pool_apply(p, t_square, MP_ARGS(mp_int(3)), NULL));
         mp_buf_free(&b);
@@ -211,8 +210,8 @@ static void test_apply_async_timeout(void) {
         mp_pool *p = new_pool(2, mp_test_methods[m]);
         mp_result *r = NULL;
         mp_buf b = {0};
-        MP_CHECK_OK(mp_pool_apply_async(
-            p, t_sleep_then, MP_ARGS(mp_int(500), mp_int(77)), &r));
+        MP_CHECK_OK(mp_pool_apply_async(p, t_sleep_then,
+                                        MP_ARGS(mp_int(500), mp_int(77)), &r));
         MP_CHECK_RC(mp_result_get(r, 0, &b), MP_EAGAIN);
         CU_ASSERT_EQUAL(mp_result_ready(r), 0);
         MP_CHECK_RC(mp_result_successful(r), MP_ESTATE);
@@ -292,8 +291,8 @@ static void check_imap(mp_pool *p, bool unordered, size_t chunksize) {
     }
     mp_imap *it = NULL;
     if (unordered)
-        MP_CHECK_OK(mp_pool_imap_unordered(p, t_sleep_then, items, N,
-                                           chunksize, &it));
+        MP_CHECK_OK(
+            mp_pool_imap_unordered(p, t_sleep_then, items, N, chunksize, &it));
     else
         MP_CHECK_OK(mp_pool_imap(p, t_sleep_then, items, N, chunksize, &it));
     bool seen[N] = {false};
@@ -397,7 +396,8 @@ static void submit_many(submitter *s) {
             mp_result_free(r[i]); /* unread, perhaps still running */
             continue;
         }
-        if (!r[i] || mp_result_get(r[i], 60000, &b) != 0 || buf_int(&b) != x * x)
+        if (!r[i] || mp_result_get(r[i], 60000, &b) != 0 ||
+            buf_int(&b) != x * x)
             s->bad++;
         mp_result_free(r[i]);
     }
@@ -434,7 +434,8 @@ static void test_threads_submit(void) {
         t[k] = CreateThread(NULL, 0, submitter_main, &s[k], 0, NULL);
         CU_ASSERT_PTR_NOT_NULL_FATAL(t[k]);
 #else
-        CU_ASSERT_EQUAL_FATAL(pthread_create(&t[k], NULL, submitter_main, &s[k]), 0);
+        CU_ASSERT_EQUAL_FATAL(
+            pthread_create(&t[k], NULL, submitter_main, &s[k]), 0);
 #endif
     }
     for (int k = 0; k < SUBMITTERS; k++) {
@@ -456,10 +457,10 @@ static void test_callbacks(void) {
     atomic_store(&cb_err, 0);
     mp_result_options ok = {on_ok, on_err, &cb_ok};
     mp_result_options err = {on_ok, on_err, &cb_err};
-    MP_CHECK_OK(mp_pool_apply_async_cb(p, t_square, MP_ARGS(mp_int(7)), &ok,
-                                       &r1));
-    MP_CHECK_OK(mp_pool_apply_async_cb(p, t_fail, MP_ARGS(mp_int(5)), &err,
-                                       &r2));
+    MP_CHECK_OK(
+        mp_pool_apply_async_cb(p, t_square, MP_ARGS(mp_int(7)), &ok, &r1));
+    MP_CHECK_OK(
+        mp_pool_apply_async_cb(p, t_fail, MP_ARGS(mp_int(5)), &err, &r2));
     /* get returns only after the callback has run. */
     MP_CHECK_OK(mp_result_get(r1, 30000, NULL));
     CU_ASSERT_EQUAL(atomic_load(&cb_ok), 1);
@@ -475,8 +476,8 @@ static void test_callbacks(void) {
     CU_ASSERT_EQUAL(atomic_load(&cb_last_code), 1);
     mp_result_free(r1);
     /* A result freed before it completes still runs its callback. */
-    MP_CHECK_OK(mp_pool_apply_async_cb(p, t_square, MP_ARGS(mp_int(7)), &ok,
-                                       &r1));
+    MP_CHECK_OK(
+        mp_pool_apply_async_cb(p, t_square, MP_ARGS(mp_int(7)), &ok, &r1));
     mp_result_free(r1);
     mp_result_free(r2);
     mp_result_free(r3);
@@ -545,8 +546,9 @@ static void test_terminate(void) {
         MP_CHECK_OK(mp_pool_join(p, 5000));
         MP_CHECK_OK(mp_pool_terminate(p)); /* idempotent */
         MP_CHECK_OK(mp_pool_close(p));
-        MP_CHECK_RC(mp_pool_apply_async(p, t_square, MP_ARGS(mp_int(1)), &r[0]),
-                    MP_ESTATE);
+        MP_CHECK_RC(
+            mp_pool_apply_async(p, t_square, MP_ARGS(mp_int(1)), &r[0]),
+            MP_ESTATE);
         mp_pool_free(p);
     }
 }
@@ -563,8 +565,9 @@ static void test_close_then_join(void) {
         MP_CHECK_OK(mp_pool_close(p));
         MP_CHECK_OK(mp_pool_close(p));
         mp_result *late = NULL;
-        MP_CHECK_RC(mp_pool_apply_async(p, t_square, MP_ARGS(mp_int(1)), &late),
-                    MP_ESTATE);
+        MP_CHECK_RC(
+            mp_pool_apply_async(p, t_square, MP_ARGS(mp_int(1)), &late),
+            MP_ESTATE);
         CU_ASSERT_PTR_NULL(late);
         MP_CHECK_OK(mp_pool_join(p, 30000));
         int ok = 0;
@@ -611,7 +614,8 @@ static int count_distinct(const long *v, size_t n) {
 static void test_maxtasksperchild(void) {
     for (int m = 0; m < mp_test_nmethods; m++) {
         mp_pool *p = NULL;
-        mp_pool_options o = {.processes = 2, .maxtasksperchild = 2,
+        mp_pool_options o = {.processes = 2,
+                             .maxtasksperchild = 2,
                              .start_method = mp_test_methods[m]};
         MP_CHECK_OK(mp_pool_new(&p, &o));
         long before[2] = {0, 0};
@@ -678,7 +682,8 @@ static void test_bad_input(void) {
                 MP_EINVAL);
     CU_ASSERT_PTR_NULL(p);
     p = new_pool(1, MP_START_DEFAULT);
-    MP_CHECK_RC(mp_pool_apply_async(NULL, t_square, MP_NO_ARGS, &r), MP_EINVAL);
+    MP_CHECK_RC(mp_pool_apply_async(NULL, t_square, MP_NO_ARGS, &r),
+                MP_EINVAL);
     MP_CHECK_RC(mp_pool_apply_async(p, NULL, MP_NO_ARGS, &r), MP_EINVAL);
     MP_CHECK_RC(mp_pool_apply_async(p, t_square, MP_NO_ARGS, NULL), MP_EINVAL);
     MP_CHECK_RC(mp_pool_apply_async(p, t_square, mp_args_borrow(NULL, 1), &r),
@@ -693,9 +698,9 @@ static void test_bad_input(void) {
     /* Arguments larger than a worker's ring. */
     size_t big = (size_t)2 << 20;
     char *blob = calloc(1, big);
-    MP_CHECK_RC(mp_pool_apply_async(p, t_square, MP_ARGS(mp_bytes(blob, big)),
-                                    &r),
-                MP_EMSGSIZE);
+    MP_CHECK_RC(
+        mp_pool_apply_async(p, t_square, MP_ARGS(mp_bytes(blob, big)), &r),
+        MP_EMSGSIZE);
     free(blob);
     MP_CHECK_RC(mp_pool_join(p, 0), MP_ESTATE);
     MP_CHECK_RC(mp_pool_join(NULL, 0), MP_EINVAL);
@@ -723,8 +728,8 @@ static void check_crash(mp_start_method m, enum crash how, int want_exit) {
     mp_result *r[N];
     for (int i = 0; i < N; i++) {
         if (i == BAD)
-            MP_CHECK_OK(mp_pool_apply_async(p, t_crash,
-                                            MP_ARGS(mp_int(how)), &r[i]));
+            MP_CHECK_OK(
+                mp_pool_apply_async(p, t_crash, MP_ARGS(mp_int(how)), &r[i]));
         else
             MP_CHECK_OK(mp_pool_apply_async(
                 p, t_sleep_then, MP_ARGS(mp_int(i % 3), mp_int(i)), &r[i]));
@@ -806,8 +811,8 @@ static void test_crash_external_kill(void) {
         for (int i = 0; i < 2; i++) /* the initializers' reports */
             MP_CHECK_OK(mp_queue_get(q, &b, 30000));
         mp_result *hang = NULL, *r[20];
-        MP_CHECK_OK(mp_pool_apply_async(p, t_report_and_hang, MP_NO_ARGS,
-                                        &hang));
+        MP_CHECK_OK(
+            mp_pool_apply_async(p, t_report_and_hang, MP_NO_ARGS, &hang));
         for (int i = 0; i < 20; i++)
             MP_CHECK_OK(mp_pool_apply_async(
                 p, t_sleep_then, MP_ARGS(mp_int(5), mp_int(i)), &r[i]));
@@ -846,8 +851,8 @@ static void test_crash_every_task(void) {
     enum { N = 8 };
     mp_result *r[N];
     for (int i = 0; i < N; i++)
-        MP_CHECK_OK(mp_pool_apply_async(p, t_crash, MP_ARGS(mp_int(C_EXIT)),
-                                        &r[i]));
+        MP_CHECK_OK(
+            mp_pool_apply_async(p, t_crash, MP_ARGS(mp_int(C_EXIT)), &r[i]));
     MP_CHECK_OK(mp_pool_close(p));
     MP_CHECK_OK(mp_pool_join(p, 30000));
     int failed = 0;
@@ -948,8 +953,8 @@ static void test_crash_external_kill_in_chunk(void) {
             items[i] = mp_args_borrow(args[i], 2);
         }
         mp_result *r = NULL;
-        MP_CHECK_OK(mp_pool_map_async(p, t_square_or_hang, items, N, N, NULL,
-                                      &r));
+        MP_CHECK_OK(
+            mp_pool_map_async(p, t_square_or_hang, items, N, N, NULL, &r));
         mp_buf b = {0};
         MP_CHECK_OK(mp_queue_get(q, &b, 30000));
         long victim = (long)buf_int(&b);
@@ -996,11 +1001,11 @@ static void test_short_tasks_not_behind_long(void) {
         wait_workers(q, 2);
         int64_t t0 = mp_test_now_ms();
         mp_result *lr = NULL, *sr[NS];
-        MP_CHECK_OK(mp_pool_apply_async(p, t_timed, MP_ARGS(mp_int(LONG)),
-                                        &lr));
+        MP_CHECK_OK(
+            mp_pool_apply_async(p, t_timed, MP_ARGS(mp_int(LONG)), &lr));
         for (int i = 0; i < NS; i++)
-            MP_CHECK_OK(mp_pool_apply_async(p, t_timed,
-                                            MP_ARGS(mp_int(SHORT)), &sr[i]));
+            MP_CHECK_OK(mp_pool_apply_async(p, t_timed, MP_ARGS(mp_int(SHORT)),
+                                            &sr[i]));
         ran l = get_ran(lr);
         int64_t elapsed = mp_test_now_ms() - t0;
         int other = 0, before = 0;
@@ -1176,37 +1181,26 @@ static void test_many_workers(void) {
 }
 
 void mp_test_suite_pool(void) {
-    MP_TEST_SUITE("pool",
-                  {"apply", test_apply},
-                  {"threads_submit", test_threads_submit},
-                  {"apply_async_timeout", test_apply_async_timeout},
-                  {"map_chunksizes", test_map_chunksizes},
-                  {"map_empty", test_map_empty},
-                  {"imap", test_imap},
-                  {"imap_next_timeout", test_imap_next_timeout},
-                  {"callbacks", test_callbacks},
-                  {"initializer", test_initializer},
-                  {"initializer_fails", test_initializer_fails},
-                  {"terminate", test_terminate},
-                  {"close_then_join", test_close_then_join},
-                  {"join_timeout", test_join_timeout},
-                  {"maxtasksperchild", test_maxtasksperchild},
-                  {"task_failure", test_task_failure},
-                  {"bad_input", test_bad_input},
-                  {"crash_exit", test_crash_exit},
-                  {"crash_abort", test_crash_abort},
-                  {"crash_segfault", test_crash_segfault},
-                  {"crash_external_kill", test_crash_external_kill},
-                  {"crash_every_task", test_crash_every_task},
-                  {"crash_in_map_chunk", test_crash_in_map_chunk},
-                  {"crash_external_kill_in_chunk",
-                   test_crash_external_kill_in_chunk},
-                  {"short_tasks_not_behind_long",
-                   test_short_tasks_not_behind_long},
-                  {"mixed_tasks_keep_workers_busy",
-                   test_mixed_tasks_keep_workers_busy},
-                  HUNDRED_CASE
-                  {"free_without_close", test_free_without_close},
-                  {"no_leaks", test_no_leaks},
-                  {"many_workers", test_many_workers});
+    MP_TEST_SUITE(
+        "pool", {"apply", test_apply}, {"threads_submit", test_threads_submit},
+        {"apply_async_timeout", test_apply_async_timeout},
+        {"map_chunksizes", test_map_chunksizes}, {"map_empty", test_map_empty},
+        {"imap", test_imap}, {"imap_next_timeout", test_imap_next_timeout},
+        {"callbacks", test_callbacks}, {"initializer", test_initializer},
+        {"initializer_fails", test_initializer_fails},
+        {"terminate", test_terminate},
+        {"close_then_join", test_close_then_join},
+        {"join_timeout", test_join_timeout},
+        {"maxtasksperchild", test_maxtasksperchild},
+        {"task_failure", test_task_failure}, {"bad_input", test_bad_input},
+        {"crash_exit", test_crash_exit}, {"crash_abort", test_crash_abort},
+        {"crash_segfault", test_crash_segfault},
+        {"crash_external_kill", test_crash_external_kill},
+        {"crash_every_task", test_crash_every_task},
+        {"crash_in_map_chunk", test_crash_in_map_chunk},
+        {"crash_external_kill_in_chunk", test_crash_external_kill_in_chunk},
+        {"short_tasks_not_behind_long", test_short_tasks_not_behind_long},
+        {"mixed_tasks_keep_workers_busy", test_mixed_tasks_keep_workers_busy},
+        HUNDRED_CASE{"free_without_close", test_free_without_close},
+        {"no_leaks", test_no_leaks}, {"many_workers", test_many_workers});
 }

@@ -18,7 +18,9 @@
 
 /* ---- targets (static on purpose: spawn must find them too) ---- */
 
-static int t_return_arg(mp_call *c) { return (int)mp_arg_int(mp_call_arg(c, 0)); }
+static int t_return_arg(mp_call *c) {
+    return (int)mp_arg_int(mp_call_arg(c, 0));
+}
 
 static int t_sleep_forever(mp_call *c) {
     (void)c;
@@ -130,9 +132,9 @@ static int t_leave_grandchildren(mp_call *c) {
                        &(mp_process_options){.start_method = m}) ||
         mp_process_start(g))
         return 1;
-    if (mp_process_new(&d, t_sleep_forever, MP_NO_ARGS,
-                       &(mp_process_options){.daemon = true,
-                                             .start_method = m}) ||
+    if (mp_process_new(
+            &d, t_sleep_forever, MP_NO_ARGS,
+            &(mp_process_options){.daemon = true, .start_method = m}) ||
         mp_process_start(d))
         return 2;
     long dpid = mp_process_pid(d);
@@ -241,7 +243,8 @@ static void test_args_all_types(void) {
             &p, t_check_args,
             MP_ARGS(mp_int(INT64_MIN + 5), mp_float(2.5), mp_str(s),
                     mp_kw("count", mp_int(3)), mp_bytes(bin, sizeof bin),
-                    mp_bytes(NULL, 0), mp_str(NULL), mp_kw("label", mp_str("x"))),
+                    mp_bytes(NULL, 0), mp_str(NULL),
+                    mp_kw("label", mp_str("x"))),
             &o));
         s[0] = 'X'; /* arguments were copied */
         MP_CHECK_OK(mp_process_start(p));
@@ -256,9 +259,11 @@ static void test_args_all_types(void) {
 static void test_identity(void) {
     for (int i = 0; i < mp_test_nmethods; i++) {
         mp_process *p = NULL;
-        mp_process_options o = {.name = "ident", .start_method = mp_test_methods[i]};
-        MP_CHECK_OK(mp_process_new(&p, t_identity,
-                                   MP_ARGS(mp_str("ident"), mp_int(mp_getpid())), &o));
+        mp_process_options o = {.name = "ident",
+                                .start_method = mp_test_methods[i]};
+        MP_CHECK_OK(
+            mp_process_new(&p, t_identity,
+                           MP_ARGS(mp_str("ident"), mp_int(mp_getpid())), &o));
         MP_CHECK_OK(mp_process_start(p));
         int code = -1;
         MP_CHECK_OK(mp_process_join(p, 30000));
@@ -270,15 +275,20 @@ static void test_identity(void) {
 
 static void test_exit_codes(void) {
     for (int i = 0; i < mp_test_nmethods; i++) {
-        CU_ASSERT_EQUAL(run_code(t_return_arg, MP_ARGS(mp_int(0)), mp_test_methods[i]), 0);
-        CU_ASSERT_EQUAL(run_code(t_return_arg, MP_ARGS(mp_int(1)), mp_test_methods[i]), 1);
-        CU_ASSERT_EQUAL(run_code(t_return_arg, MP_ARGS(mp_int(100)), mp_test_methods[i]), 100);
+        CU_ASSERT_EQUAL(
+            run_code(t_return_arg, MP_ARGS(mp_int(0)), mp_test_methods[i]), 0);
+        CU_ASSERT_EQUAL(
+            run_code(t_return_arg, MP_ARGS(mp_int(1)), mp_test_methods[i]), 1);
+        CU_ASSERT_EQUAL(
+            run_code(t_return_arg, MP_ARGS(mp_int(100)), mp_test_methods[i]),
+            100);
     }
 }
 
 static void check_signal(int (*send)(mp_process *), int expected) {
     for (int i = 0; i < mp_test_nmethods; i++) {
-        mp_process *p = mp_test_start(t_sleep_forever, MP_NO_ARGS, mp_test_methods[i]);
+        mp_process *p =
+            mp_test_start(t_sleep_forever, MP_NO_ARGS, mp_test_methods[i]);
         int code = 0;
         CU_ASSERT_EQUAL(mp_process_is_alive(p), 1);
         MP_CHECK_RC(mp_process_exitcode(p, &code), MP_ESTATE);
@@ -297,7 +307,8 @@ static void test_kill(void) { check_signal(mp_process_kill, -9); }
 
 static void test_join_timeout(void) {
     for (int i = 0; i < mp_test_nmethods; i++) {
-        mp_process *p = mp_test_start(t_sleep_forever, MP_NO_ARGS, mp_test_methods[i]);
+        mp_process *p =
+            mp_test_start(t_sleep_forever, MP_NO_ARGS, mp_test_methods[i]);
         int64_t t0 = mp_test_now_ms();
         MP_CHECK_RC(mp_process_join(p, 0), MP_EAGAIN);
         CU_ASSERT(mp_test_now_ms() - t0 < 100);
@@ -314,7 +325,8 @@ static void test_join_timeout(void) {
 
 static void test_join_returns_when_child_ends(void) {
     for (int i = 0; i < mp_test_nmethods; i++) {
-        mp_process *p = mp_test_start(t_sleep, MP_ARGS(mp_int(100)), mp_test_methods[i]);
+        mp_process *p =
+            mp_test_start(t_sleep, MP_ARGS(mp_int(100)), mp_test_methods[i]);
         int64_t t0 = mp_test_now_ms();
         MP_CHECK_OK(mp_process_join(p, 20000));
         CU_ASSERT(mp_test_now_ms() - t0 < 10000);
@@ -327,7 +339,8 @@ static void test_many_processes(void) {
     for (int i = 0; i < mp_test_nmethods; i++) {
         mp_process *ps[N];
         for (int k = 0; k < N; k++)
-            ps[k] = mp_test_start(t_return_arg, MP_ARGS(mp_int(k % 50)), mp_test_methods[i]);
+            ps[k] = mp_test_start(t_return_arg, MP_ARGS(mp_int(k % 50)),
+                                  mp_test_methods[i]);
         for (int k = 0; k < N; k++) {
             int code = -1;
             if (!ps[k])
@@ -344,7 +357,8 @@ static void test_daemon_dies_with_killed_parent(void) {
     for (int i = 0; i < mp_test_nmethods; i++) {
         char path[600], text[32] = "";
         snprintf(path, sizeof path, "%s/daemon-%d.pid", mp_test_tmpdir(), i);
-        mp_process *p = mp_test_start(t_daemon_parent, MP_ARGS(mp_str(path)), mp_test_methods[i]);
+        mp_process *p = mp_test_start(t_daemon_parent, MP_ARGS(mp_str(path)),
+                                      mp_test_methods[i]);
         CU_ASSERT_EQUAL_FATAL(mp_test_wait_file(path, 30000), 0);
         CU_ASSERT_EQUAL(mp_test_read_file(path, text, sizeof text), 0);
         long gpid = atol(text);
@@ -367,7 +381,8 @@ static void test_spawn_inherits_nothing_else(void) {
     HANDLE ev = CreateEventW(&sa, TRUE, FALSE, NULL);
     CU_ASSERT_PTR_NOT_NULL_FATAL(ev);
     CU_ASSERT_EQUAL(run_code(t_handle_absent, MP_ARGS(mp_int((intptr_t)ev)),
-                             MP_START_SPAWN), 0);
+                             MP_START_SPAWN),
+                    0);
     CloseHandle(ev);
 #else
     /* Even a descriptor opened without O_CLOEXEC stays behind. */
@@ -382,7 +397,8 @@ static void test_spawn_inherits_nothing_else(void) {
 static void test_no_fd_leak(void) {
     int before = mp_test_count_fds();
     for (int i = 0; i < mp_test_nmethods; i++)
-        CU_ASSERT_EQUAL(run_code(t_return_arg, MP_ARGS(mp_int(3)), mp_test_methods[i]), 3);
+        CU_ASSERT_EQUAL(
+            run_code(t_return_arg, MP_ARGS(mp_int(3)), mp_test_methods[i]), 3);
     CU_ASSERT_EQUAL(mp_test_count_fds(), before);
 }
 
@@ -390,7 +406,8 @@ static void test_replaced_program_is_reported(void) {
     /* The helper program is an mproc program too, but not this one: the
      * target cannot be found in it, and join says so. */
     MP_CHECK_OK(mp_set_executable(MPROC_TEST_OTHER_EXE));
-    mp_process *p = mp_test_start(t_return_arg, MP_ARGS(mp_int(0)), MP_START_SPAWN);
+    mp_process *p =
+        mp_test_start(t_return_arg, MP_ARGS(mp_int(0)), MP_START_SPAWN);
     MP_CHECK_OK(mp_set_executable(NULL));
     int code = 0;
     MP_CHECK_RC(mp_process_join(p, 30000), MP_ETARGET);
@@ -408,7 +425,8 @@ static void test_fork_does_not_duplicate_stdio(void) {
     CU_ASSERT_PTR_NOT_NULL_FATAL(f);
     fputs("once", f);
     for (int i = 0; i < mp_test_nmethods; i++)
-        CU_ASSERT_EQUAL(run_code(t_return_arg, MP_ARGS(mp_int(0)), mp_test_methods[i]), 0);
+        CU_ASSERT_EQUAL(
+            run_code(t_return_arg, MP_ARGS(mp_int(0)), mp_test_methods[i]), 0);
     fclose(f);
     CU_ASSERT_EQUAL(mp_test_read_file(path, text, sizeof text), 0);
     CU_ASSERT_STRING_EQUAL(text, "once");
@@ -422,8 +440,9 @@ static void test_missing_executable(void) {
     MP_CHECK_OK(mp_set_executable(path));
     mp_process *p = NULL;
     int before = mp_test_count_fds();
-    MP_CHECK_OK(mp_process_new(&p, t_return_arg, MP_NO_ARGS,
-                               &(mp_process_options){.start_method = MP_START_SPAWN}));
+    MP_CHECK_OK(
+        mp_process_new(&p, t_return_arg, MP_NO_ARGS,
+                       &(mp_process_options){.start_method = MP_START_SPAWN}));
     MP_CHECK_RC(mp_process_start(p), MP_ENOENT);
     MP_CHECK_OK(mp_set_executable(NULL));
     MP_CHECK_RC(mp_process_join(p, 0), MP_ESTATE);
@@ -437,7 +456,8 @@ static void test_bad_input(void) {
     char longname[300];
     memset(longname, 'n', sizeof longname - 1);
     longname[sizeof longname - 1] = '\0';
-    MP_CHECK_RC(mp_process_new(NULL, t_return_arg, MP_NO_ARGS, NULL), MP_EINVAL);
+    MP_CHECK_RC(mp_process_new(NULL, t_return_arg, MP_NO_ARGS, NULL),
+                MP_EINVAL);
     MP_CHECK_RC(mp_process_new(&p, NULL, MP_NO_ARGS, NULL), MP_EINVAL);
     CU_ASSERT_PTR_NULL(p);
     MP_CHECK_RC(mp_process_new(&p, t_return_arg, MP_NO_ARGS,
@@ -447,13 +467,19 @@ static void test_bad_input(void) {
                                &(mp_process_options){.start_method = 42}),
                 MP_EINVAL);
     MP_CHECK_RC(mp_process_new(&p, t_return_arg, MP_NO_ARGS,
-                               &(mp_process_options){.start_method = MP_START_FORKSERVER}),
+                               &(mp_process_options){.start_method =
+                                                         MP_START_FORKSERVER}),
                 MP_ENOTSUP);
-    MP_CHECK_RC(mp_process_new(&p, t_return_arg, mp_args_borrow(NULL, 2), NULL), MP_EINVAL);
+    MP_CHECK_RC(
+        mp_process_new(&p, t_return_arg, mp_args_borrow(NULL, 2), NULL),
+        MP_EINVAL);
     mp_arg bad = mp_int(1);
     bad.type = (mp_arg_type)77;
-    MP_CHECK_RC(mp_process_new(&p, t_return_arg, mp_args_borrow(&bad, 1), NULL), MP_EINVAL);
-    MP_CHECK_RC(mp_process_new(&p, t_return_arg, MP_ARGS(mp__obj_arg(MP_OBJ_QUEUE, NULL)), NULL),
+    MP_CHECK_RC(
+        mp_process_new(&p, t_return_arg, mp_args_borrow(&bad, 1), NULL),
+        MP_EINVAL);
+    MP_CHECK_RC(mp_process_new(&p, t_return_arg,
+                               MP_ARGS(mp__obj_arg(MP_OBJ_QUEUE, NULL)), NULL),
                 MP_EINVAL);
     MP_CHECK_RC(mp_process_start(NULL), MP_EINVAL);
     MP_CHECK_RC(mp_process_join(NULL, 0), MP_EINVAL);
@@ -501,14 +527,16 @@ static void test_start_method_setting(void) {
     CU_ASSERT_EQUAL(was, MP_START_FORK);
     MP_CHECK_OK(mp_set_start_method(MP_START_SPAWN));
     CU_ASSERT_EQUAL(mp_get_start_method(), MP_START_SPAWN);
-    CU_ASSERT_EQUAL(run_code(t_return_arg, MP_ARGS(mp_int(5)), MP_START_DEFAULT), 5);
+    CU_ASSERT_EQUAL(
+        run_code(t_return_arg, MP_ARGS(mp_int(5)), MP_START_DEFAULT), 5);
     MP_CHECK_OK(mp_set_start_method(was));
 #endif
 }
 
 static void test_free_running_child(void) {
     /* A freed running child is tracked, not lost: mp_shutdown joins it. */
-    mp_process *p = mp_test_start(t_sleep, MP_ARGS(mp_int(50)), MP_START_DEFAULT);
+    mp_process *p =
+        mp_test_start(t_sleep, MP_ARGS(mp_int(50)), MP_START_DEFAULT);
     long pid = mp_process_pid(p);
     mp_process_free(p);
     mp_shutdown();
@@ -570,9 +598,8 @@ static void test_join_while_starting(void) {
         MP_CHECK_OK(mp_queue_new(&q, 0, NULL));
         mp_process_options o = {.start_method = mp_test_methods[m]};
         for (int i = 0; i < n; i++)
-            MP_CHECK_OK(mp_process_new(&ps[i], t_put_index,
-                                       MP_ARGS(mp_queue_arg(q), mp_int(i)),
-                                       &o));
+            MP_CHECK_OK(mp_process_new(
+                &ps[i], t_put_index, MP_ARGS(mp_queue_arg(q), mp_int(i)), &o));
         joiner j = {q, ps, n, 0, 0, 0, 0, 0, 0};
         test_thread t;
         CU_ASSERT_EQUAL_FATAL(thread_start(&t, joiner_main, &j), 0);
@@ -653,10 +680,14 @@ static void test_active_children(void) {
         MP_CHECK_RC(mp_active_children(out, 4, NULL), MP_EINVAL);
         MP_CHECK_OK(mp_active_children(NULL, 0, &n));
         CU_ASSERT_EQUAL(n, 0);
-        mp_process *a = mp_test_start(t_wait_event, MP_ARGS(mp_event_arg(e)), sm);
-        mp_process *quick = mp_test_start(t_return_arg, MP_ARGS(mp_int(3)), sm);
-        mp_process *b = mp_test_start(t_wait_event, MP_ARGS(mp_event_arg(e)), sm);
-        mp_process *freed = mp_test_start(t_wait_event, MP_ARGS(mp_event_arg(e)), sm);
+        mp_process *a =
+            mp_test_start(t_wait_event, MP_ARGS(mp_event_arg(e)), sm);
+        mp_process *quick =
+            mp_test_start(t_return_arg, MP_ARGS(mp_int(3)), sm);
+        mp_process *b =
+            mp_test_start(t_wait_event, MP_ARGS(mp_event_arg(e)), sm);
+        mp_process *freed =
+            mp_test_start(t_wait_event, MP_ARGS(mp_event_arg(e)), sm);
         mp_process_free(freed); /* reaped, never listed */
         /* Once the quick one has ended, the call reaps it. */
         int64_t end = mp_test_now_ms() + 30000;
@@ -687,7 +718,8 @@ static void test_active_children(void) {
 THREAD_FN(method_flipper) {
     int *failed = arg;
     for (int i = 0; i < 2000; i++)
-        *failed += mp_set_start_method(mp_test_methods[i % mp_test_nmethods]) != 0;
+        *failed +=
+            mp_set_start_method(mp_test_methods[i % mp_test_nmethods]) != 0;
     THREAD_END;
 }
 
@@ -703,7 +735,8 @@ static void test_start_method_threads(void) {
         mp_start_method m = mp_get_start_method();
         bad += m != MP_START_FORK && m != MP_START_SPAWN;
     }
-    CU_ASSERT_EQUAL(run_code(t_return_arg, MP_ARGS(mp_int(4)), MP_START_DEFAULT), 4);
+    CU_ASSERT_EQUAL(
+        run_code(t_return_arg, MP_ARGS(mp_int(4)), MP_START_DEFAULT), 4);
     CU_ASSERT_EQUAL(thread_join(t), 0);
     CU_ASSERT_EQUAL(failed, 0);
     CU_ASSERT_EQUAL(bad, 0);
@@ -758,9 +791,8 @@ static int t_as_if_ctrl_c(mp_call *c) {
 /* Ctrl-C reads as -2 on every platform. */
 static void test_ctrl_c_exit_code(void) {
     for (int i = 0; i < mp_test_nmethods; i++)
-        CU_ASSERT_EQUAL(run_code(t_as_if_ctrl_c, MP_NO_ARGS,
-                                 mp_test_methods[i]),
-                        -2);
+        CU_ASSERT_EQUAL(
+            run_code(t_as_if_ctrl_c, MP_NO_ARGS, mp_test_methods[i]), -2);
 }
 
 #ifdef _WIN32
@@ -849,17 +881,15 @@ static void test_executable_cjk_long_path(void) {
         char utf8[1024];
         for (int plain = 0; plain < 2; plain++) {
             /* plain: "C:\...", as a user would write it. */
-            CU_ASSERT_FATAL(WideCharToMultiByte(CP_UTF8, 0,
-                                                copy + (plain ? 4 : 0), -1,
-                                                utf8, sizeof utf8, NULL,
-                                                NULL) > 0);
+            CU_ASSERT_FATAL(
+                WideCharToMultiByte(CP_UTF8, 0, copy + (plain ? 4 : 0), -1,
+                                    utf8, sizeof utf8, NULL, NULL) > 0);
             MP_CHECK_OK(mp_set_executable(utf8));
-            CU_ASSERT_EQUAL(run_code(t_return_arg, MP_ARGS(mp_int(42)),
-                                     MP_START_SPAWN),
-                            42);
-            CU_ASSERT_EQUAL(run_code(t_spawn_from_copy, MP_NO_ARGS,
-                                     MP_START_SPAWN),
-                            5);
+            CU_ASSERT_EQUAL(
+                run_code(t_return_arg, MP_ARGS(mp_int(42)), MP_START_SPAWN),
+                42);
+            CU_ASSERT_EQUAL(
+                run_code(t_spawn_from_copy, MP_NO_ARGS, MP_START_SPAWN), 5);
         }
         MP_CHECK_OK(mp_set_executable(NULL));
         CU_ASSERT(DeleteFileW(copy));
@@ -870,38 +900,36 @@ static void test_executable_cjk_long_path(void) {
 #endif
 
 void mp_test_suite_process(void) {
-    MP_TEST_SUITE("process",
-                  {"lifecycle", test_lifecycle},
-                  {"default_names", test_default_names},
-                  {"args_all_types", test_args_all_types},
-                  {"identity", test_identity},
-                  {"exit_codes", test_exit_codes},
-                  {"terminate", test_terminate},
-                  {"kill", test_kill},
-                  {"join_timeout", test_join_timeout},
-                  {"join_returns_when_child_ends", test_join_returns_when_child_ends},
-                  {"many_processes", test_many_processes},
-                  {"daemon_dies_with_killed_parent", test_daemon_dies_with_killed_parent},
-                  {"spawn_inherits_nothing_else", test_spawn_inherits_nothing_else},
-                  {"no_fd_leak", test_no_fd_leak},
-                  {"replaced_program_is_reported", test_replaced_program_is_reported},
-                  {"fork_does_not_duplicate_stdio", test_fork_does_not_duplicate_stdio},
-                  {"missing_executable", test_missing_executable},
-                  {"bad_input", test_bad_input},
-                  {"start_before_init", test_start_before_init},
-                  {"start_method_setting", test_start_method_setting},
-                  {"free_running_child", test_free_running_child},
-                  {"join_while_starting", test_join_while_starting},
-                  {"child_exit_joins_grandchildren",
-                   test_child_exit_joins_grandchildren},
-                  {"active_children", test_active_children},
-                  {"start_method_threads", test_start_method_threads},
-                  {"error_names", test_error_names},
-                  {"close_before_start", test_close_before_start},
+    MP_TEST_SUITE(
+        "process", {"lifecycle", test_lifecycle},
+        {"default_names", test_default_names},
+        {"args_all_types", test_args_all_types}, {"identity", test_identity},
+        {"exit_codes", test_exit_codes}, {"terminate", test_terminate},
+        {"kill", test_kill}, {"join_timeout", test_join_timeout},
+        {"join_returns_when_child_ends", test_join_returns_when_child_ends},
+        {"many_processes", test_many_processes},
+        {"daemon_dies_with_killed_parent",
+         test_daemon_dies_with_killed_parent},
+        {"spawn_inherits_nothing_else", test_spawn_inherits_nothing_else},
+        {"no_fd_leak", test_no_fd_leak},
+        {"replaced_program_is_reported", test_replaced_program_is_reported},
+        {"fork_does_not_duplicate_stdio", test_fork_does_not_duplicate_stdio},
+        {"missing_executable", test_missing_executable},
+        {"bad_input", test_bad_input},
+        {"start_before_init", test_start_before_init},
+        {"start_method_setting", test_start_method_setting},
+        {"free_running_child", test_free_running_child},
+        {"join_while_starting", test_join_while_starting},
+        {"child_exit_joins_grandchildren",
+         test_child_exit_joins_grandchildren},
+        {"active_children", test_active_children},
+        {"start_method_threads", test_start_method_threads},
+        {"error_names", test_error_names},
+        {"close_before_start", test_close_before_start},
 #ifdef _WIN32
-                  {"crash_exit_code", test_crash_exit_code},
-                  {"child_error_mode", test_child_error_mode},
-                  {"executable_cjk_long_path", test_executable_cjk_long_path},
+        {"crash_exit_code", test_crash_exit_code},
+        {"child_error_mode", test_child_error_mode},
+        {"executable_cjk_long_path", test_executable_cjk_long_path},
 #endif
-                  {"ctrl_c_exit_code", test_ctrl_c_exit_code});
+        {"ctrl_c_exit_code", test_ctrl_c_exit_code});
 }

@@ -151,8 +151,9 @@ static int t_block(mp_call *c) {
     mp_buf b = {0};
     if (mp_queue_put(ready, "r", 1, BIG_TIMEOUT))
         return 1;
-    int rc = mp_arg_int(mp_call_arg(c, 1)) ? mp_queue_put(q, "x", 1, BIG_TIMEOUT)
-                                           : mp_queue_get(q, &b, BIG_TIMEOUT);
+    int rc = mp_arg_int(mp_call_arg(c, 1))
+                 ? mp_queue_put(q, "x", 1, BIG_TIMEOUT)
+                 : mp_queue_get(q, &b, BIG_TIMEOUT);
     mp_buf_free(&b);
     return -rc;
 }
@@ -185,7 +186,8 @@ static int t_open_named(mp_call *c) {
 /* ---- CPython's cases ---- */
 
 static void test_fifo_many_sizes(void) {
-    static const size_t sizes[] = {0, 1, 7, 8, 9, 63, 64, 65, 1000, 4095, 30000};
+    static const size_t sizes[] = {0,  1,  7,    8,    9,    63,
+                                   64, 65, 1000, 4095, 30000};
     mp_queue *q = new_queue(0, 64 * 1024);
     mp_buf b = {0};
     unsigned char *buf = malloc(70000);
@@ -229,7 +231,7 @@ static void test_fifo_many_sizes(void) {
         int64_t t0_ = mp_test_now_ms();                                       \
         MP_CHECK_RC(call, want);                                              \
         int64_t dt_ = mp_test_now_ms() - t0_;                                 \
-        CU_ASSERT(dt_ >= (ms) - 20);                                          \
+        CU_ASSERT(dt_ >= (ms)-20);                                            \
         CU_ASSERT(dt_ < (ms) + 2000);                                         \
     } while (0)
 
@@ -300,13 +302,15 @@ static void test_gather_put(void) {
     CU_ASSERT_FATAL(q != NULL);
     memset(big, 'z', sizeof big);
     for (int round = 0; round < 20; round++) {
-        mp__qvec v[4] = {{"head:", 5}, {NULL, 0}, {big, sizeof big}, {":tail", 5}};
+        mp__qvec v[4] = {
+            {"head:", 5}, {NULL, 0}, {big, sizeof big}, {":tail", 5}};
         MP_CHECK_OK(mp__queue_putv(q, v, 4, 0));
         MP_CHECK_OK(mp_queue_get(q, &b, 0));
         CU_ASSERT_EQUAL(b.len, 3010);
         if (b.len == 3010) {
             const char *d = b.data;
-            CU_ASSERT(memcmp(d, "head:", 5) == 0 && memcmp(d + 3005, ":tail", 5) == 0);
+            CU_ASSERT(memcmp(d, "head:", 5) == 0 &&
+                      memcmp(d + 3005, ":tail", 5) == 0);
             CU_ASSERT(d[5] == 'z' && d[3004] == 'z');
         }
     }
@@ -402,7 +406,8 @@ static void test_close_wakes_blocked(void) {
             if (put)
                 MP_CHECK_OK(mp_queue_put(q, "full", 4, 0));
             mp_process *p = mp_test_start(
-                t_block, MP_ARGS(mp_queue_arg(q), mp_int(put), mp_queue_arg(ready)),
+                t_block,
+                MP_ARGS(mp_queue_arg(q), mp_int(put), mp_queue_arg(ready)),
                 mp_test_methods[i]);
             MP_CHECK_OK(mp_queue_get(ready, &b, BIG_TIMEOUT));
             int64_t t0 = mp_test_now_ms();
@@ -437,8 +442,9 @@ static void test_task_done_join(void) {
         /* A child does the work; join returns when it is done. */
         for (int k = 0; k < 5; k++)
             MP_CHECK_OK(mp_queue_put(q, "w", 1, 0));
-        mp_process *p = mp_test_start(t_get_done, MP_ARGS(mp_queue_arg(q), mp_int(5)),
-                              mp_test_methods[i]);
+        mp_process *p =
+            mp_test_start(t_get_done, MP_ARGS(mp_queue_arg(q), mp_int(5)),
+                          mp_test_methods[i]);
         MP_CHECK_OK(mp_queue_join(q, BIG_TIMEOUT));
         CU_ASSERT(mp_queue_empty(q));
         CU_ASSERT_EQUAL(finish(p), 0);
@@ -476,8 +482,8 @@ static void test_blocked_get_wakes(void) {
         mp_queue *q = new_queue(0, 0);
         CU_ASSERT_FATAL(q != NULL);
         mp_process *p = mp_test_start(t_put_time_later,
-                              MP_ARGS(mp_queue_arg(q), mp_int(300)),
-                              mp_test_methods[i]);
+                                      MP_ARGS(mp_queue_arg(q), mp_int(300)),
+                                      mp_test_methods[i]);
         MP_CHECK_OK(mp_queue_get(q, &b, BIG_TIMEOUT));
         int64_t now = mp_test_now_ms(), sent;
         CU_ASSERT_FATAL(b.len == sizeof sent);
@@ -497,9 +503,10 @@ static void test_blocked_put_wakes(void) {
         mp_queue *q = new_queue(1, 0), *r = new_queue(0, 0);
         CU_ASSERT_FATAL(q && r);
         MP_CHECK_OK(mp_queue_put(q, "a", 1, 0));
-        mp_process *p = mp_test_start(t_get_time_later,
-                              MP_ARGS(mp_queue_arg(q), mp_queue_arg(r), mp_int(300)),
-                              mp_test_methods[i]);
+        mp_process *p = mp_test_start(
+            t_get_time_later,
+            MP_ARGS(mp_queue_arg(q), mp_queue_arg(r), mp_int(300)),
+            mp_test_methods[i]);
         MP_CHECK_OK(mp_queue_put(q, "b", 1, BIG_TIMEOUT));
         int64_t now = mp_test_now_ms(), took;
         MP_CHECK_OK(mp_queue_get(r, &b, BIG_TIMEOUT));
@@ -539,13 +546,15 @@ static void test_mpmc_exactly_once(void) {
     CU_ASSERT_FATAL(q && out && seen);
     int64_t t0 = mp_test_now_ms();
     for (int k = 0; k < NCONS; k++)
-        cs[k] = mp_test_start(t_consume, MP_ARGS(mp_queue_arg(q), mp_queue_arg(out)),
-                      MP_START_DEFAULT);
+        cs[k] = mp_test_start(t_consume,
+                              MP_ARGS(mp_queue_arg(q), mp_queue_arg(out)),
+                              MP_START_DEFAULT);
     for (int k = 0; k < NPROD; k++)
-        ps[k] = mp_test_start(t_put_n,
-                      MP_ARGS(mp_queue_arg(q), mp_int((int64_t)k << 20),
-                              mp_int(PER_PROD)),
-                      MP_START_DEFAULT);
+        ps[k] =
+            mp_test_start(t_put_n,
+                          MP_ARGS(mp_queue_arg(q), mp_int((int64_t)k << 20),
+                                  mp_int(PER_PROD)),
+                          MP_START_DEFAULT);
     for (int k = 0; k < NPROD; k++)
         CU_ASSERT_EQUAL(finish(ps[k]), 0);
     MP_CHECK_OK(mp_queue_close(q));
@@ -607,11 +616,13 @@ static int kill_round(mp_queue *q, mp_queue *out, uint32_t round,
     uint32_t maxseq = 0;
     int bad = 0;
     memset(seen, 0, (1u << 20) / 8);
-    mp_process *prod = mp_test_start(t_put_n,
-                             MP_ARGS(mp_queue_arg(q), mp_int((int64_t)round << 20),
-                                     mp_int(1 << 19), mp_int(len)),
-                             m);
-    mp_process *fwd = mp_test_start(t_forward, MP_ARGS(mp_queue_arg(q), mp_queue_arg(out)), m);
+    mp_process *prod =
+        mp_test_start(t_put_n,
+                      MP_ARGS(mp_queue_arg(q), mp_int((int64_t)round << 20),
+                              mp_int(1 << 19), mp_int(len)),
+                      m);
+    mp_process *fwd = mp_test_start(
+        t_forward, MP_ARGS(mp_queue_arg(q), mp_queue_arg(out)), m);
     mp_process *first = rand() % 2 ? prod : fwd;
     /* Both are at work once an item came through (a spawned child takes
      * longer to start than the kill delays below). */
@@ -665,18 +676,19 @@ static void kill_rounds(uint32_t len, size_t cap, int fork_rounds,
     long moved = 0;
     for (int i = 0; i < mp_test_nmethods; i++) {
         /* A spawned child costs far more (and is all Windows has). */
-        int want = mp_test_methods[i] == MP_START_SPAWN ? spawn_rounds : fork_rounds;
+        int want =
+            mp_test_methods[i] == MP_START_SPAWN ? spawn_rounds : fork_rounds;
         int64_t until = mp_test_now_ms() + 40000;
         want_all += want;
         for (int r = 0; r < want && mp_test_now_ms() < until; r++, rounds++)
-            bad += kill_round(q, out, (uint32_t)rounds, seen, mp_test_methods[i],
-                              &moved, len);
+            bad += kill_round(q, out, (uint32_t)rounds, seen,
+                              mp_test_methods[i], &moved, len);
     }
     CU_ASSERT_EQUAL(bad, 0);
     CU_ASSERT(rounds >= want_all / 4);
     CU_ASSERT(moved > rounds); /* the children did run before the kills */
-    fprintf(stderr, "    (%d kill rounds, %ld items, %lld ms)\n", rounds, moved,
-            (long long)(mp_test_now_ms() - t0));
+    fprintf(stderr, "    (%d kill rounds, %ld items, %lld ms)\n", rounds,
+            moved, (long long)(mp_test_now_ms() - t0));
     free(seen);
     mp_queue_free(q);
     mp_queue_free(out);
@@ -686,7 +698,9 @@ static void test_kill_at_random(void) { kill_rounds(0, 16 * 1024, 300, 40); }
 
 /* 256 KiB items: the producer and the forwarder spend most of their time
  * copying, with a queue's mutex held, when they are killed. */
-static void test_kill_mid_copy(void) { kill_rounds(256 * 1024, 1 << 20, 60, 10); }
+static void test_kill_mid_copy(void) {
+    kill_rounds(256 * 1024, 1 << 20, 60, 10);
+}
 
 /* ---- names, arguments and leaks ---- */
 
@@ -718,7 +732,8 @@ static void test_named(void) {
         CU_ASSERT_FATAL(q2 != NULL);
         CU_ASSERT_EQUAL(mp_queue_max_item(q2), 8192 - 8);
         /* An unrelated process finds it by name. */
-        mp_process *p = mp_test_start(t_open_named, MP_ARGS(mp_str(name)), mp_test_methods[i]);
+        mp_process *p = mp_test_start(t_open_named, MP_ARGS(mp_str(name)),
+                                      mp_test_methods[i]);
         CU_ASSERT_EQUAL(finish(p), 0);
         MP_CHECK_OK(mp_queue_put(q, "x", 1, 0));
         CU_ASSERT_EQUAL(mp_queue_qsize(q2), 2);
@@ -749,7 +764,8 @@ static void test_no_leaks(void) {
         mp_queue *q = new_queue(0, 0);
         CU_ASSERT_FATAL(q != NULL);
         mp_process *p = mp_test_start(
-            t_put_n, MP_ARGS(mp_queue_arg(q), mp_int(7), mp_int(3)), mp_test_methods[i]);
+            t_put_n, MP_ARGS(mp_queue_arg(q), mp_int(7), mp_int(3)),
+            mp_test_methods[i]);
         CU_ASSERT_EQUAL(finish(p), 0);
         for (int k = 0; k < 3; k++) {
             MP_CHECK_OK(mp_queue_get(q, &b, 0));
@@ -767,8 +783,8 @@ static void test_no_leaks(void) {
 void mp_test_suite_queue(void) {
     MP_TEST_SUITE("queue", {"fifo_many_sizes", test_fifo_many_sizes},
                   {"full_empty_timeouts", test_full_empty_timeouts},
-                  {"bytes_bound", test_bytes_bound}, GATHER_CASE
-                  {"bad_input", test_bad_input},
+                  {"bytes_bound", test_bytes_bound},
+                  GATHER_CASE{"bad_input", test_bad_input},
                   {"close", test_close},
                   {"close_wakes_blocked", test_close_wakes_blocked},
                   {"task_done_join", test_task_done_join},

@@ -102,7 +102,8 @@ static void test_value_types(void) {
         /* Raw, and initialised from a C object of the type. */
         MP_CHECK_RC(mp_value_set_int(NULL, 1), MP_EINVAL);
         memcpy(init, out, sz);
-        MP_CHECK_OK(mp_value_new(&v, t, init, &(mp_shared_options){.raw = true}));
+        MP_CHECK_OK(
+            mp_value_new(&v, t, init, &(mp_shared_options){.raw = true}));
         CU_ASSERT_PTR_NULL(mp_value_lock(v));
         CU_ASSERT_EQUAL(mp_value_get_int(v), 7);
         CU_ASSERT_EQUAL(memcmp(mp_value_ptr(v), init, sz), 0);
@@ -198,9 +199,9 @@ static void test_value_lock_owner_dead(void) {
         MP_CHECK_OK(mp_value_new(&v, MP_TYPE_LONGLONG, NULL, NULL));
         MP_CHECK_OK(mp_event_new(&e, NULL));
         mp_lock *l = mp_value_lock(v);
-        mp_process *p = st_start(t_hold_value,
-                                 MP_ARGS(mp_value_arg(v), mp_event_arg(e)),
-                                 mp_test_methods[i]);
+        mp_process *p =
+            st_start(t_hold_value, MP_ARGS(mp_value_arg(v), mp_event_arg(e)),
+                     mp_test_methods[i]);
         MP_CHECK_OK(mp_event_wait(e, 30000));
         MP_CHECK_RC(mp_lock_acquire(l, 0), MP_EAGAIN);
         st_kill(p);
@@ -259,9 +260,9 @@ static void test_child_writes(void) {
         int init[5] = {0, 1, 2, 3, 4};
         MP_CHECK_OK(mp_value_new(&v, MP_TYPE_DOUBLE, NULL, NULL));
         MP_CHECK_OK(mp_array_new(&a, MP_TYPE_INT, 5, init, NULL));
-        CU_ASSERT_EQUAL(st_join(st_start(t_write,
-                                         MP_ARGS(mp_value_arg(v), mp_array_arg(a)),
-                                         mp_test_methods[i])),
+        CU_ASSERT_EQUAL(st_join(st_start(
+                            t_write, MP_ARGS(mp_value_arg(v), mp_array_arg(a)),
+                            mp_test_methods[i])),
                         0);
         CU_ASSERT_EQUAL(mp_value_get_double(v), 3.1415927);
         for (size_t k = 0; k < 5; k++)
@@ -310,18 +311,21 @@ static void test_named(void) {
     mp_value_free(v);
     int before = st_shm_entries(), fds = mp_test_count_fds();
     st_name(nm, sizeof nm, "arr");
-    MP_CHECK_OK(mp_array_new(&a, 'i', 4, NULL, &(mp_shared_options){.name = nm}));
+    MP_CHECK_OK(
+        mp_array_new(&a, 'i', 4, NULL, &(mp_shared_options){.name = nm}));
     mp_array_set_int(a, 3, 42);
     /* The same name opens the same memory (type and length must agree). */
-    MP_CHECK_OK(mp_array_new(&b, 'i', 4, NULL, &(mp_shared_options){.name = nm}));
+    MP_CHECK_OK(
+        mp_array_new(&b, 'i', 4, NULL, &(mp_shared_options){.name = nm}));
     CU_ASSERT_EQUAL(mp_array_get_int(b, 3), 42);
-    MP_CHECK_RC(mp_array_new(&c, 'i', 5, NULL, &(mp_shared_options){.name = nm}),
-                MP_EEXIST);
+    MP_CHECK_RC(
+        mp_array_new(&c, 'i', 5, NULL, &(mp_shared_options){.name = nm}),
+        MP_EEXIST);
     MP_CHECK_RC(mp_value_new(&v, 'i', NULL, &(mp_shared_options){.name = nm}),
                 MP_EEXIST);
-    CU_ASSERT_EQUAL(st_join(st_start(t_open_named, MP_ARGS(mp_str(nm)),
-                                     MP_START_SPAWN)),
-                    0);
+    CU_ASSERT_EQUAL(
+        st_join(st_start(t_open_named, MP_ARGS(mp_str(nm)), MP_START_SPAWN)),
+        0);
     CU_ASSERT_EQUAL(mp_array_get_int(a, 0), 7);
     mp_array_free(b);
     mp_array_free(a);

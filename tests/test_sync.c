@@ -108,7 +108,8 @@ static int t_foreign_lock(mp_call *c) {
 static int t_increment(mp_call *c) {
     mp_lock *l = mp_arg_lock(mp_call_arg(c, 0));
     int64_t n = mp_arg_int(mp_call_arg(c, 1));
-    volatile long long *counter = mp_value_ptr(mp_arg_value(mp_call_arg(c, 2)));
+    volatile long long *counter =
+        mp_value_ptr(mp_arg_value(mp_call_arg(c, 2)));
     if (!l || !counter)
         return 1;
     for (int64_t i = 0; i < n; i++) {
@@ -132,7 +133,8 @@ static int t_sem_wait_forever(mp_call *c) {
 /* The partner of test_sem_pingpong: takes a, checks that the turns
  * alternate, bumps the count, gives b. */
 static int t_pong(mp_call *c) {
-    mp_sem *a = mp_arg_sem(mp_call_arg(c, 0)), *b = mp_arg_sem(mp_call_arg(c, 1));
+    mp_sem *a = mp_arg_sem(mp_call_arg(c, 0)),
+           *b = mp_arg_sem(mp_call_arg(c, 1));
     mp_value *v = mp_arg_value(mp_call_arg(c, 2));
     int64_t n = mp_arg_int(mp_call_arg(c, 3));
     if (!a || !b || !v)
@@ -152,7 +154,8 @@ static int t_pong(mp_call *c) {
 
 static int t_event_wait(mp_call *c) {
     mp_event *e = mp_arg_event(mp_call_arg(c, 0));
-    return e && mp_event_wait(e, 30000) == 0 && mp_event_is_set(e) == 1 ? 0 : 1;
+    return e && mp_event_wait(e, 30000) == 0 && mp_event_is_set(e) == 1 ? 0
+                                                                        : 1;
 }
 
 /* Condition waiter: counts itself asleep, waits, counts itself woken. */
@@ -317,7 +320,8 @@ static void test_sem_children(void) {
         MP_CHECK_OK(mp_sem_new(&s, 0, 0));
         mp_process *p[3];
         for (int k = 0; k < 3; k++)
-            p[k] = st_start(t_sem_post, MP_ARGS(mp_sem_arg(s)), mp_test_methods[i]);
+            p[k] = st_start(t_sem_post, MP_ARGS(mp_sem_arg(s)),
+                            mp_test_methods[i]);
         for (int k = 0; k < 3; k++)
             MP_CHECK_OK(mp_sem_acquire(s, 30000));
         for (int k = 0; k < 3; k++)
@@ -341,10 +345,10 @@ static void test_sem_pingpong(void) {
         MP_CHECK_OK(mp_value_new(&v, MP_TYPE_LONGLONG, NULL,
                                  &(mp_shared_options){.raw = true}));
         long long *count = mp_value_ptr(v);
-        mp_process *p = st_start(t_pong,
-                                 MP_ARGS(mp_sem_arg(a), mp_sem_arg(b),
-                                         mp_value_arg(v), mp_int(n)),
-                                 mp_test_methods[i]);
+        mp_process *p = st_start(
+            t_pong,
+            MP_ARGS(mp_sem_arg(a), mp_sem_arg(b), mp_value_arg(v), mp_int(n)),
+            mp_test_methods[i]);
         int64_t k = 0;
         for (; k < n; k++) {
             if (*count != 2 * k)
@@ -435,10 +439,10 @@ static void test_lock_foreign(void) {
             mp_lock *l;
             MP_CHECK_OK(mp_lock_new(&l, rec));
             MP_CHECK_OK(mp_lock_acquire(l, MP_INFINITE));
-            CU_ASSERT_EQUAL(st_join(st_start(t_foreign_lock,
-                                             MP_ARGS(mp_lock_arg(l)),
-                                             mp_test_methods[i])),
-                            0);
+            CU_ASSERT_EQUAL(
+                st_join(st_start(t_foreign_lock, MP_ARGS(mp_lock_arg(l)),
+                                 mp_test_methods[i])),
+                0);
             MP_CHECK_OK(mp_lock_release(l));
             mp_lock_free(l);
         }
@@ -452,10 +456,9 @@ static void run_increments(int nproc, mp_start_method m) {
     MP_CHECK_OK(mp_value_new(&v, MP_TYPE_LONGLONG, NULL,
                              &(mp_shared_options){.raw = true}));
     for (int k = 0; k < nproc; k++)
-        p[k] = st_start(t_increment,
-                        MP_ARGS(mp_lock_arg(l), mp_int(INCREMENTS),
-                                mp_value_arg(v)),
-                        m);
+        p[k] = st_start(
+            t_increment,
+            MP_ARGS(mp_lock_arg(l), mp_int(INCREMENTS), mp_value_arg(v)), m);
     for (int k = 0; k < nproc; k++)
         CU_ASSERT_EQUAL(st_join(p[k]), 0);
     CU_ASSERT_EQUAL(mp_value_get_int(v), (int64_t)nproc * INCREMENTS);
@@ -477,9 +480,9 @@ static void test_lock_owner_dead(void) {
             mp_event *e;
             MP_CHECK_OK(mp_lock_new(&l, rec));
             MP_CHECK_OK(mp_event_new(&e, NULL));
-            mp_process *p = st_start(t_hold_lock,
-                                     MP_ARGS(mp_lock_arg(l), mp_event_arg(e)),
-                                     mp_test_methods[i]);
+            mp_process *p =
+                st_start(t_hold_lock, MP_ARGS(mp_lock_arg(l), mp_event_arg(e)),
+                         mp_test_methods[i]);
             MP_CHECK_OK(mp_event_wait(e, 30000));
             MP_CHECK_RC(mp_lock_acquire(l, 0), MP_EAGAIN);
             st_kill(p);
@@ -506,11 +509,11 @@ static void test_lock_owner_dead_many(void) {
             MP_CHECK_OK(mp_lock_new(&l[k], k & 1));
         MP_CHECK_OK(mp_event_new(&e, NULL));
         MP_CHECK_OK(mp_event_new(&e2, NULL));
-        mp_process *p = st_start(
-            t_hold_many,
-            MP_ARGS(mp_lock_arg(l[0]), mp_lock_arg(l[1]), mp_lock_arg(l[2]),
-                    mp_lock_arg(l[3]), mp_event_arg(e)),
-            mp_test_methods[i]);
+        mp_process *p = st_start(t_hold_many,
+                                 MP_ARGS(mp_lock_arg(l[0]), mp_lock_arg(l[1]),
+                                         mp_lock_arg(l[2]), mp_lock_arg(l[3]),
+                                         mp_event_arg(e)),
+                                 mp_test_methods[i]);
         MP_CHECK_OK(mp_event_wait(e, 30000));
         mp_process *w = st_start(t_wait_owner_dead,
                                  MP_ARGS(mp_lock_arg(l[3]), mp_event_arg(e2)),
@@ -559,8 +562,8 @@ static void test_lock_free_other_handle(void) {
     MP_CHECK_OK(mp_lock_new_ex(&l2, false, &(mp_sync_options){.name = nm}));
     MP_CHECK_OK(mp_lock_acquire(l1, MP_INFINITE));
     mp_lock_free(l2);
-    mp_process *p = st_start(t_foreign_lock, MP_ARGS(mp_lock_arg(l1)),
-                             mp_test_methods[0]);
+    mp_process *p =
+        st_start(t_foreign_lock, MP_ARGS(mp_lock_arg(l1)), mp_test_methods[0]);
     CU_ASSERT_EQUAL(st_join(p), 0); /* still held: MP_EAGAIN, MP_ETIMEDOUT */
     MP_CHECK_OK(mp_lock_release(l1));
     MP_CHECK_OK(mp_lock_acquire(l1, 0)); /* not abandoned either */
@@ -643,11 +646,11 @@ static void test_lock_robust_mix(void) {
     /* A forked child is killed holding them. */
     mp_event *e;
     MP_CHECK_OK(mp_event_new(&e, NULL));
-    mp_process *p = st_start(t_mix_hold,
-                             MP_ARGS(mp_int((int64_t)(uintptr_t)x),
-                                     mp_lock_arg(x->l[0]), mp_lock_arg(x->l[1]),
-                                     mp_event_arg(e)),
-                             MP_START_FORK);
+    mp_process *p =
+        st_start(t_mix_hold,
+                 MP_ARGS(mp_int((int64_t)(uintptr_t)x), mp_lock_arg(x->l[0]),
+                         mp_lock_arg(x->l[1]), mp_event_arg(e)),
+                 MP_START_FORK);
     MP_CHECK_OK(mp_event_wait(e, 30000));
     st_kill(p);
     mix_check_dead(x);
@@ -731,7 +734,8 @@ static void test_cond_basic(void) {
     MP_CHECK_OK(mp_cond_release(c));
     mp_cond_free(c);
     mp_lock_free(l);
-    MP_CHECK_RC(mp_cond_new(&c, l, &(mp_sync_options){.name = "x"}), MP_EINVAL);
+    MP_CHECK_RC(mp_cond_new(&c, l, &(mp_sync_options){.name = "x"}),
+                MP_EINVAL);
     /* Its own lock is an RLock: the wait releases every level. */
     MP_CHECK_OK(mp_cond_new(&c, NULL, NULL));
     CU_ASSERT_EQUAL(mp_lock_is_recursive(mp_cond_lock(c)), 1);
@@ -809,9 +813,10 @@ static void test_cond_killed_waiter(void) {
         MP_CHECK_OK(mp_cond_new(&c, NULL, NULL));
         MP_CHECK_OK(mp_value_new(&sleeping, MP_TYPE_INT, NULL, NULL));
         MP_CHECK_OK(mp_value_new(&woken, MP_TYPE_INT, NULL, NULL));
-        mp_process *p = st_start(t_cond_wait_forever,
-                                 MP_ARGS(mp_cond_arg(c), mp_value_arg(sleeping)),
-                                 mp_test_methods[i]);
+        mp_process *p =
+            st_start(t_cond_wait_forever,
+                     MP_ARGS(mp_cond_arg(c), mp_value_arg(sleeping)),
+                     mp_test_methods[i]);
         ST_WAIT_UNTIL(mp_value_get_int(sleeping) == 1, 30000);
         MP_CHECK_OK(mp_cond_acquire(c, MP_INFINITE)); /* it is asleep */
         MP_CHECK_OK(mp_cond_release(c));
@@ -841,7 +846,8 @@ static void test_barrier_rounds(void) {
         mp_barrier *b;
         mp_array *counts;
         MP_CHECK_OK(mp_barrier_new(&b, PARTIES, NULL));
-        MP_CHECK_OK(mp_array_new(&counts, MP_TYPE_LONGLONG, PARTIES, NULL, NULL));
+        MP_CHECK_OK(
+            mp_array_new(&counts, MP_TYPE_LONGLONG, PARTIES, NULL, NULL));
         CU_ASSERT_EQUAL(mp_barrier_parties(b), PARTIES);
         CU_ASSERT_EQUAL(mp_barrier_n_waiting(b), 0);
         mp_process *p[PARTIES];
@@ -876,8 +882,9 @@ static void test_barrier_abort_timeout_reset(void) {
     MP_CHECK_OK(mp_barrier_reset(b));
     CU_ASSERT_EQUAL(mp_barrier_broken(b), 0);
     for (int i = 0; i < mp_test_nmethods; i++) {
-        mp_process *p = st_start(t_barrier_expect_broken,
-                                 MP_ARGS(mp_barrier_arg(b)), mp_test_methods[i]);
+        mp_process *p =
+            st_start(t_barrier_expect_broken, MP_ARGS(mp_barrier_arg(b)),
+                     mp_test_methods[i]);
         ST_WAIT_UNTIL(mp_barrier_n_waiting(b) == 1, 30000);
         MP_CHECK_OK(mp_barrier_abort(b));
         CU_ASSERT_EQUAL(st_join(p), 0);
@@ -905,9 +912,10 @@ static void test_named_unrelated(void) {
     st_name(base, sizeof base, "named");
     snprintf(nm, sizeof nm, "%s-sem", base);
     MP_CHECK_OK(mp_sem_new_ex(&s, 0, 0, &(mp_sync_options){.name = nm}));
-    MP_CHECK_RC(mp_sem_new_ex(&s2, 0, 0,
-                              &(mp_sync_options){.name = nm, .exclusive = true}),
-                MP_EEXIST);
+    MP_CHECK_RC(
+        mp_sem_new_ex(&s2, 0, 0,
+                      &(mp_sync_options){.name = nm, .exclusive = true}),
+        MP_EEXIST);
     MP_CHECK_RC(mp_sem_new_ex(&s2, 0, 5, &(mp_sync_options){.name = nm}),
                 MP_EEXIST); /* another bound */
     MP_CHECK_RC(mp_lock_new_ex(&l, false, &(mp_sync_options){.name = nm}),
@@ -918,7 +926,8 @@ static void test_named_unrelated(void) {
     MP_CHECK_OK(mp_event_new(&e, &(mp_sync_options){.name = nm}));
     MP_CHECK_OK(mp_lock_acquire(l, 0));
     /* Spawned: the child inherits nothing and finds them by name. */
-    mp_process *p = st_start(t_open_named, MP_ARGS(mp_str(base)), MP_START_SPAWN);
+    mp_process *p =
+        st_start(t_open_named, MP_ARGS(mp_str(base)), MP_START_SPAWN);
     MP_CHECK_OK(mp_sem_acquire(s, 30000));
     MP_CHECK_OK(mp_event_set(e));
     CU_ASSERT_EQUAL(st_join(p), 0);
@@ -1079,33 +1088,31 @@ static void test_lock_thread_id_reused(void) {
 }
 
 void mp_test_suite_sync(void) {
-    MP_TEST_SUITE("sync", {"sem_values", test_sem_values},
-                  {"sem_timeout", test_sem_timeout},
-                  {"sem_bounded", test_sem_bounded},
-                  {"sem_bad_input", test_sem_bad_input},
-                  {"sem_children", test_sem_children},
-                  {"sem_pingpong", test_sem_pingpong},
-                  {"sem_killed_waiter", test_sem_killed_waiter},
-                  {"lock", test_lock}, {"rlock", test_rlock},
-                  {"lock_foreign", test_lock_foreign},
-                  {"lock_increments", test_lock_increments},
-                  {"lock_owner_dead", test_lock_owner_dead},
-                  {"lock_owner_dead_many", test_lock_owner_dead_many},
-                  {"lock_freed_held", test_lock_freed_held},
-                  {"lock_free_other_handle", test_lock_free_other_handle},
+    MP_TEST_SUITE(
+        "sync", {"sem_values", test_sem_values},
+        {"sem_timeout", test_sem_timeout}, {"sem_bounded", test_sem_bounded},
+        {"sem_bad_input", test_sem_bad_input},
+        {"sem_children", test_sem_children},
+        {"sem_pingpong", test_sem_pingpong},
+        {"sem_killed_waiter", test_sem_killed_waiter}, {"lock", test_lock},
+        {"rlock", test_rlock}, {"lock_foreign", test_lock_foreign},
+        {"lock_increments", test_lock_increments},
+        {"lock_owner_dead", test_lock_owner_dead},
+        {"lock_owner_dead_many", test_lock_owner_dead_many},
+        {"lock_freed_held", test_lock_freed_held},
+        {"lock_free_other_handle", test_lock_free_other_handle},
 #ifndef _WIN32
-                  {"lock_robust_mix", test_lock_robust_mix},
+        {"lock_robust_mix", test_lock_robust_mix},
 #endif
-                  {"event", test_event}, {"cond_basic", test_cond_basic},
-                  {"cond_notify", test_cond_notify},
-                  {"cond_wait_for", test_cond_wait_for},
-                  {"cond_killed_waiter", test_cond_killed_waiter},
-                  {"barrier_rounds", test_barrier_rounds},
-                  {"barrier_abort_timeout_reset",
-                   test_barrier_abort_timeout_reset},
-                  {"named_unrelated", test_named_unrelated},
-                  {"named_stale", test_named_stale},
-                  {"no_leak_after_kill", test_no_leak_after_kill},
-                  {"no_fd_leak", test_no_fd_leak},
-                  {"lock_thread_id_reused", test_lock_thread_id_reused});
+        {"event", test_event}, {"cond_basic", test_cond_basic},
+        {"cond_notify", test_cond_notify},
+        {"cond_wait_for", test_cond_wait_for},
+        {"cond_killed_waiter", test_cond_killed_waiter},
+        {"barrier_rounds", test_barrier_rounds},
+        {"barrier_abort_timeout_reset", test_barrier_abort_timeout_reset},
+        {"named_unrelated", test_named_unrelated},
+        {"named_stale", test_named_stale},
+        {"no_leak_after_kill", test_no_leak_after_kill},
+        {"no_fd_leak", test_no_fd_leak},
+        {"lock_thread_id_reused", test_lock_thread_id_reused});
 }

@@ -107,7 +107,8 @@ static int count_system_handles(void) {
             return -1;
         LONG st = q(16 /* SystemHandleInformation */, b, cap, &need);
         if (st == 0) {
-            const sys_handle *e = (const sys_handle *)(b + 2); /* count + pad */
+            const sys_handle *e =
+                (const sys_handle *)(b + 2); /* count + pad */
             int n = 0;
             for (ULONG i = 0; i < b[0]; i++)
                 n += e[i].pid == GetCurrentProcessId();
@@ -175,7 +176,8 @@ int mp_test_tmpdir_remove(void) {
     int rc = rmdir(dir);
 #endif
     if (rc)
-        fprintf(stderr, "test directory %s is not empty: a test leaked a file\n", dir);
+        fprintf(stderr,
+                "test directory %s is not empty: a test leaked a file\n", dir);
     dir[0] = '\0';
     return rc;
 }

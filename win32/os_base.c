@@ -17,55 +17,40 @@
 
 int mp__win32_err(unsigned long e) {
     switch (e) {
-    case ERROR_SUCCESS:
-        return 0;
+    case ERROR_SUCCESS: return 0;
     case ERROR_NOT_ENOUGH_MEMORY:
-    case ERROR_OUTOFMEMORY:
-        return MP_ENOMEM;
+    case ERROR_OUTOFMEMORY: return MP_ENOMEM;
     case ERROR_INVALID_PARAMETER:
     case ERROR_INVALID_HANDLE:
     case ERROR_INVALID_NAME:
-    case ERROR_NO_UNICODE_TRANSLATION:
-        return MP_EINVAL;
+    case ERROR_NO_UNICODE_TRANSLATION: return MP_EINVAL;
     case WAIT_TIMEOUT:
     case ERROR_TIMEOUT:
-    case ERROR_SEM_TIMEOUT:
-        return MP_ETIMEDOUT;
+    case ERROR_SEM_TIMEOUT: return MP_ETIMEDOUT;
     case ERROR_BROKEN_PIPE:
     case ERROR_NO_DATA: /* writing to a pipe whose reader is gone */
     case ERROR_PIPE_NOT_CONNECTED:
-    case ERROR_HANDLE_EOF:
-        return MP_ECLOSED;
-    case ERROR_MORE_DATA:
-        return MP_EMSGSIZE;
-    case ERROR_TOO_MANY_POSTS:
-        return MP_EOVERFLOW;
+    case ERROR_HANDLE_EOF: return MP_ECLOSED;
+    case ERROR_MORE_DATA: return MP_EMSGSIZE;
+    case ERROR_TOO_MANY_POSTS: return MP_EOVERFLOW;
     case ERROR_FILE_NOT_FOUND:
     case ERROR_PATH_NOT_FOUND:
-    case ERROR_MOD_NOT_FOUND:
-        return MP_ENOENT;
+    case ERROR_MOD_NOT_FOUND: return MP_ENOENT;
     case ERROR_ALREADY_EXISTS:
-    case ERROR_FILE_EXISTS:
-        return MP_EEXIST;
+    case ERROR_FILE_EXISTS: return MP_EEXIST;
     case ERROR_ACCESS_DENIED:
-    case ERROR_BAD_EXE_FORMAT:
-        return MP_EACCES;
+    case ERROR_BAD_EXE_FORMAT: return MP_EACCES;
     case ERROR_TOO_MANY_OPEN_FILES:
     case ERROR_NO_SYSTEM_RESOURCES:
     case ERROR_NOT_ENOUGH_QUOTA:
     case ERROR_COMMITMENT_LIMIT:
-    case ERROR_DISK_FULL:
-        return MP_ELIMIT;
-    case ERROR_PIPE_BUSY:
-        return MP_EAGAIN;
+    case ERROR_DISK_FULL: return MP_ELIMIT;
+    case ERROR_PIPE_BUSY: return MP_EAGAIN;
     case ERROR_NOT_SUPPORTED:
-    case ERROR_CALL_NOT_IMPLEMENTED:
-        return MP_ENOTSUP;
+    case ERROR_CALL_NOT_IMPLEMENTED: return MP_ENOTSUP;
     case ERROR_IO_DEVICE:
-    case ERROR_CRC:
-        return MP_EIO;
-    default:
-        return MP_ESYS;
+    case ERROR_CRC: return MP_EIO;
+    default: return MP_ESYS;
     }
 }
 
@@ -131,7 +116,8 @@ int mp__os_atfork(void (*prepare)(void), void (*parent)(void),
 }
 
 uint64_t mp__os_now_ns(void) {
-    static LARGE_INTEGER freq; /* constant since boot; a racy first read is harmless */
+    static LARGE_INTEGER
+        freq; /* constant since boot; a racy first read is harmless */
     LARGE_INTEGER c;
     if (!freq.QuadPart)
         QueryPerformanceFrequency(&freq);
@@ -174,7 +160,8 @@ static BOOL CALLBACK find_ppid(PINIT_ONCE once, PVOID arg, PVOID *ctx) {
     if (snap == INVALID_HANDLE_VALUE)
         return TRUE;
     PROCESSENTRY32W pe = {.dwSize = sizeof pe};
-    for (BOOL ok = Process32FirstW(snap, &pe); ok; ok = Process32NextW(snap, &pe))
+    for (BOOL ok = Process32FirstW(snap, &pe); ok;
+         ok = Process32NextW(snap, &pe))
         if (pe.th32ProcessID == self) {
             *(long *)arg = (long)pe.th32ParentProcessID;
             break;
@@ -237,7 +224,8 @@ int mp__os_read_avail(mp__handle h, void *buf, size_t len, size_t *got) {
         return mp__win32_err(GetLastError());
     if (avail == 0 || len == 0)
         return 0;
-    if (!ReadFile((HANDLE)h, buf, (DWORD)(len < avail ? len : avail), &n, NULL))
+    if (!ReadFile((HANDLE)h, buf, (DWORD)(len < avail ? len : avail), &n,
+                  NULL))
         return mp__win32_err(GetLastError());
     *got = n;
     return 0;
@@ -249,8 +237,9 @@ void mp__os_close(mp__handle h) {
 }
 
 int mp__os_open_null(mp__handle *h) {
-    HANDLE n = CreateFileW(L"NUL", GENERIC_READ, FILE_SHARE_READ | FILE_SHARE_WRITE,
-                           NULL, OPEN_EXISTING, 0, NULL);
+    HANDLE n =
+        CreateFileW(L"NUL", GENERIC_READ, FILE_SHARE_READ | FILE_SHARE_WRITE,
+                    NULL, OPEN_EXISTING, 0, NULL);
     if (n == INVALID_HANDLE_VALUE)
         return mp__win32_err(GetLastError());
     *h = (mp__handle)n;

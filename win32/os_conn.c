@@ -121,13 +121,14 @@ int mp__os_conn_pair(mp__os_conn **a, mp__os_conn **b, bool duplex,
     /* _snwprintf_s: _snwprintf is deprecated by MSVC (C4996). */
     _snwprintf_s(name, 80, _TRUNCATE, L"\\\\.\\pipe\\mproc-%hs", token);
     HANDLE h1, h2;
-    int rc = create_instance(name, duplex ? PIPE_ACCESS_DUPLEX
-                                          : PIPE_ACCESS_INBOUND,
+    int rc = create_instance(name,
+                             duplex ? PIPE_ACCESS_DUPLEX : PIPE_ACCESS_INBOUND,
                              true, duplex ? PIPE_BUF_SIZE : 0, &h1);
     if (rc)
         return rc;
-    if ((rc = open_client(name, duplex ? GENERIC_READ | GENERIC_WRITE
-                                       : GENERIC_WRITE, &h2)) != 0) {
+    if ((rc = open_client(
+             name, duplex ? GENERIC_READ | GENERIC_WRITE : GENERIC_WRITE,
+             &h2)) != 0) {
         CloseHandle(h1);
         return rc;
     }
@@ -289,7 +290,7 @@ static int wait_many(const HANDLE *hs, size_t n, DWORD ms) {
     HANDLE *threads = calloc(ng, sizeof *threads);
     HANDLE stop = CreateEventW(NULL, TRUE, FALSE, NULL);
     HANDLE any = CreateEventW(NULL, TRUE, FALSE, NULL);
-    int rc = !g || !threads ? MP_ENOMEM
+    int rc = !g || !threads  ? MP_ENOMEM
              : !stop || !any ? mp__win32_err(GetLastError())
                              : 0;
     for (size_t i = 0; !rc && i < ng; i++) {
@@ -361,14 +362,16 @@ int mp__os_conn_wait_any(mp__os_conn *const *conns, size_t nc,
         if (!pending[i])
             continue;
         DWORD n = 0, err;
-        if (finish_io(conns[i]->h, &conns[i]->rov, MP__DL_NOW, &n, &err) == 0) {
+        if (finish_io(conns[i]->h, &conns[i]->rov, MP__DL_NOW, &n, &err) ==
+            0) {
             read_done(conns[i], n, err);
             ready[i] = true;
             hits++;
         }
     }
     for (size_t i = 0; i < np; i++) {
-        ready[nc + i] = WaitForSingleObject((HANDLE)procs[i], 0) == WAIT_OBJECT_0;
+        ready[nc + i] =
+            WaitForSingleObject((HANDLE)procs[i], 0) == WAIT_OBJECT_0;
         hits += ready[nc + i];
     }
     free(hs);
@@ -387,8 +390,8 @@ mp__handle mp__os_conn_handle(const mp__os_conn *c) {
 }
 
 void mp__os_conn_save(const mp__os_conn *c, mp__wbuf *w) {
-    mp__w_u8(w, (uint8_t)(c->eof | c->broken << 1 | c->have << 2 |
-                          c->rest << 3));
+    mp__w_u8(w,
+             (uint8_t)(c->eof | c->broken << 1 | c->have << 2 | c->rest << 3));
     mp__w_u64(w, c->msg_len);
     mp__w_blob(w, c->rbuf, c->have ? c->got : 0);
 }
@@ -427,7 +430,7 @@ int mp__os_conn_restore(mp__os_conn **out, mp__handle h, mp__rbuf *r) {
 struct mp__os_listener {
     HANDLE h; /* the instance the next client connects to */
     HANDLE ev;
-    int err;  /* why no instance is waiting, when h is NULL */
+    int err; /* why no instance is waiting, when h is NULL */
     wchar_t *wname;
     char addr[ADDR_MAX + 1];
 };
@@ -452,8 +455,8 @@ int mp__os_listen(mp__os_listener **out, const char *addr, const char *token,
     if (!rc && !(l->ev = CreateEventW(NULL, TRUE, FALSE, NULL)))
         rc = mp__win32_err(GetLastError());
     if (!rc)
-        rc = create_instance(l->wname, PIPE_ACCESS_DUPLEX, true,
-                             PIPE_BUF_SIZE, &l->h);
+        rc = create_instance(l->wname, PIPE_ACCESS_DUPLEX, true, PIPE_BUF_SIZE,
+                             &l->h);
     if (rc) {
         if (l->ev)
             CloseHandle(l->ev);

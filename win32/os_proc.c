@@ -101,7 +101,9 @@ static wchar_t *long_form(wchar_t *w, int *rc) {
         DWORD n = GetFullPathNameW(w, 0, NULL, NULL);
         if (!n || !(out = malloc((n + 8) * sizeof *out)) ||
             GetFullPathNameW(w, n, out + 8, NULL) + 1 != n) {
-            *rc = !n ? mp__win32_err(GetLastError()) : out ? MP_ESYS : MP_ENOMEM;
+            *rc = !n    ? mp__win32_err(GetLastError())
+                  : out ? MP_ESYS
+                        : MP_ENOMEM;
             *rc = *rc ? *rc : MP_ESYS;
             free(out);
             free(w);
@@ -187,10 +189,10 @@ static wchar_t *command_line(const wchar_t *exe, const HANDLE *hs, size_t n) {
 
 /* What one CreateProcessW call needs, freed by spawn_free. */
 struct spawn_ctx {
-    HANDLE *inh;      /* inheritable duplicates: the requested handles, then
-                         stdin, stdout, stderr */
+    HANDLE *inh; /* inheritable duplicates: the requested handles, then
+                    stdin, stdout, stderr */
     size_t ninh;
-    HANDLE std[3];    /* the child's standard handles (inside inh, or NULL) */
+    HANDLE std[3]; /* the child's standard handles (inside inh, or NULL) */
     LPPROC_THREAD_ATTRIBUTE_LIST attrs;
     wchar_t *exe, *cmd;
 };
@@ -246,8 +248,9 @@ static int handle_list(struct spawn_ctx *c) {
         c->attrs = NULL;
         return mp__win32_err(GetLastError());
     }
-    if (!UpdateProcThreadAttribute(c->attrs, 0, PROC_THREAD_ATTRIBUTE_HANDLE_LIST,
-                                   c->inh, c->ninh * sizeof(HANDLE), NULL, NULL))
+    if (!UpdateProcThreadAttribute(c->attrs, 0,
+                                   PROC_THREAD_ATTRIBUTE_HANDLE_LIST, c->inh,
+                                   c->ninh * sizeof(HANDLE), NULL, NULL))
         return mp__win32_err(GetLastError());
     return 0;
 }
@@ -302,7 +305,8 @@ int mp__os_spawn(const mp__spawn_req *req, mp__os_proc *out) {
     si.StartupInfo.hStdOutput = c.std[1];
     si.StartupInfo.hStdError = c.std[2];
     si.lpAttributeList = c.attrs;
-    DWORD flags = EXTENDED_STARTUPINFO_PRESENT | (req->daemon ? CREATE_SUSPENDED : 0);
+    DWORD flags =
+        EXTENDED_STARTUPINFO_PRESENT | (req->daemon ? CREATE_SUSPENDED : 0);
     PROCESS_INFORMATION pi;
     if (!CreateProcessW(c.exe, c.cmd, NULL, NULL, TRUE, flags, NULL, NULL,
                         &si.StartupInfo, &pi)) {

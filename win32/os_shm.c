@@ -100,9 +100,9 @@ static int make(mp__shm *s, size_t size, const char *name) {
         free(wn);
         return rc;
     }
-    HANDLE h = CreateFileMappingW(INVALID_HANDLE_VALUE, &sa, PAGE_READWRITE,
-                                  (DWORD)((uint64_t)size >> 32), (DWORD)size,
-                                  wn);
+    HANDLE h =
+        CreateFileMappingW(INVALID_HANDLE_VALUE, &sa, PAGE_READWRITE,
+                           (DWORD)((uint64_t)size >> 32), (DWORD)size, wn);
     DWORD e = GetLastError();
     LocalFree(sa.lpSecurityDescriptor);
     free(wn);
@@ -130,10 +130,9 @@ int mp__os_shm_create(mp__shm *s, size_t size, const char *name) {
     if (size == 0)
         return MP_EINVAL;
     if (!name) {
-        HANDLE h = CreateFileMappingW(INVALID_HANDLE_VALUE, NULL,
-                                      PAGE_READWRITE,
-                                      (DWORD)((uint64_t)size >> 32),
-                                      (DWORD)size, NULL);
+        HANDLE h = CreateFileMappingW(
+            INVALID_HANDLE_VALUE, NULL, PAGE_READWRITE,
+            (DWORD)((uint64_t)size >> 32), (DWORD)size, NULL);
         if (!h)
             return mp__win32_err(GetLastError());
         int rc = map_view(s, h, size);

@@ -19,7 +19,8 @@ typedef struct mutex_state {
 } mutex_state;
 
 typedef struct wait_state {
-    MP__ATOMIC(uint32_t) waiters; /* may over-count after a waiter was killed */
+    MP__ATOMIC(uint32_t)
+    waiters; /* may over-count after a waiter was killed */
 } wait_state;
 
 /* Longest single sleep of mp__os_wait_on (see there). */
@@ -57,7 +58,8 @@ static int kcreate(char kind, LONG value, LONG max, const char *name,
 }
 
 /* Uses h when given, else opens the named object. */
-static int kattach(char kind, mp__handle h, const char *name, mp__handle *out) {
+static int kattach(char kind, mp__handle h, const char *name,
+                   mp__handle *out) {
     int rc = MP_EINVAL;
     if (h != MP__BAD_HANDLE) {
         *out = h;
@@ -86,7 +88,8 @@ int mp__os_sem_create(mp__os_sem *s, void *mem, unsigned value, unsigned max,
     return kcreate('s', (LONG)value, max ? (LONG)max : INT32_MAX, name, &s->h);
 }
 
-int mp__os_sem_attach(mp__os_sem *s, void *mem, mp__handle h, const char *name) {
+int mp__os_sem_attach(mp__os_sem *s, void *mem, mp__handle h,
+                      const char *name) {
     s->mem = mem;
     return kattach('s', h, name, &s->h);
 }
@@ -116,8 +119,8 @@ int mp__os_sem_value(mp__os_sem *s, int *value) {
         LONG current, maximum;
     } info;
     if (!query) {
-        FARPROC f = GetProcAddress(GetModuleHandleW(L"ntdll.dll"),
-                                   "NtQuerySemaphore");
+        FARPROC f =
+            GetProcAddress(GetModuleHandleW(L"ntdll.dll"), "NtQuerySemaphore");
         if (!f)
             return MP_ENOTSUP;
         query = (query_sem_fn)(void (*)(void))f;

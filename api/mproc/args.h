@@ -46,7 +46,7 @@ typedef enum mp_obj_kind {
  * read it with the mp_arg_* readers; `type` and `kw` may be inspected. */
 typedef struct mp_arg {
     mp_arg_type type; /**< what the argument holds */
-    const char *kw; /**< keyword name, or NULL for a positional argument */
+    const char *kw;   /**< keyword name, or NULL for a positional argument */
     /** The value; read it with the mp_arg_* readers. */
     union {
         int64_t i; /**< MP_ARG_INT */

@@ -69,8 +69,8 @@ MP_EXTERN int mp_conn_recv(mp_conn *c, mp_buf *buf, long timeout_ms);
  * it needs, and is not consumed: a later call with room for it gets it.
  * max_message does not apply (the caller's memory is used). Other errors
  * as mp_conn_recv. */
-MP_EXTERN int mp_conn_recv_into(mp_conn *c, void *ptr, size_t cap,
-                                size_t *len, long timeout_ms);
+MP_EXTERN int mp_conn_recv_into(mp_conn *c, void *ptr, size_t cap, size_t *len,
+                                long timeout_ms);
 
 /** Waits up to timeout_ms until a receive would not block waiting for a
  * message to start: the next message's length has arrived (its body may
@@ -182,7 +182,8 @@ typedef struct mp_conn_options {
  * \\\\.\\pipe\\NAME. Remote clients are rejected and only the same user may
  * connect. Errors: MP_EINVAL (NULL l, a path too long for the platform: never
  * truncated, bad options), MP_EEXIST (address in use), MP_EACCES, MP_ENOENT
- * (the directory does not exist), MP_ENOTSUP, MP_ELIMIT, MP_ENOMEM, MP_ESYS. */
+ * (the directory does not exist), MP_ENOTSUP, MP_ELIMIT, MP_ENOMEM, MP_ESYS.
+ */
 MP_EXTERN int mp_listener_new(mp_listener **l, const char *address,
                               const mp_conn_options *opts);
 

@@ -46,7 +46,7 @@ extern "C" {
 #define MP_ERRNO_MAP(X)                                                       \
     X(EINVAL, -1, "invalid argument")                                         \
     X(ENOMEM, -2, "out of memory")                                            \
-    X(ESTATE, -3, "operation not valid in the object's current state")       \
+    X(ESTATE, -3, "operation not valid in the object's current state")        \
     X(ETIMEDOUT, -4, "timed out")                                             \
     X(EAGAIN, -5, "operation would block")                                    \
     X(ECLOSED, -6, "closed, or the peer has gone")                            \
@@ -135,8 +135,8 @@ MP_EXTERN void mp_buf_free(mp_buf *b);
 typedef enum mp_start_method {
     /** the global setting (fork on POSIX, spawn on Windows) */
     MP_START_DEFAULT = 0,
-    MP_START_FORK = 1,    /**< POSIX only: the child is a copy of the parent */
-    MP_START_SPAWN = 2,   /**< a fresh run of the same executable */
+    MP_START_FORK = 1,  /**< POSIX only: the child is a copy of the parent */
+    MP_START_SPAWN = 2, /**< a fresh run of the same executable */
     MP_START_FORKSERVER = 3 /**< reserved: MP_ENOTSUP for now */
 } mp_start_method;
 

@@ -75,7 +75,7 @@ typedef void (*mp_result_callback)(mp_result *r, void *user);
 typedef struct mp_result_options {
     mp_result_callback callback;       /**< every task succeeded */
     mp_result_callback error_callback; /**< at least one task failed */
-    void *user; /**< passed to the callbacks */
+    void *user;                        /**< passed to the callbacks */
 } mp_result_options;
 
 /** What is known about one task of a result. */
@@ -117,8 +117,7 @@ MP_EXTERN size_t mp_pool_worker_pids(mp_pool *pool, long *pids, size_t n);
  * than a worker's task ring, about 1 MiB), MP_ENOMEM. @{ */
 MP_EXTERN int mp_pool_apply_async(mp_pool *pool, mp_target fn, mp_args args,
                                   mp_result **result);
-MP_EXTERN int mp_pool_apply_async_cb(mp_pool *pool, mp_target fn,
-                                     mp_args args,
+MP_EXTERN int mp_pool_apply_async_cb(mp_pool *pool, mp_target fn, mp_args args,
                                      const mp_result_options *opts,
                                      mp_result **result);
 /** @} */

@@ -122,8 +122,7 @@ MP_EXTERN void mp_process_free(mp_process *p);
  * until the caller frees them. Does not block. 0 children before mp_init.
  * MP_EINVAL for a NULL count, or a NULL out with cap > 0. Thread-safe, as
  * long as no listed process is freed meanwhile. */
-MP_EXTERN int mp_active_children(mp_process **out, size_t cap,
-                                 size_t *count);
+MP_EXTERN int mp_active_children(mp_process **out, size_t cap, size_t *count);
 
 #ifdef __cplusplus
 }

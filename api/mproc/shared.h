@@ -25,19 +25,19 @@ extern "C" {
 
 /** Python's type codes. */
 typedef enum mp_type {
-    MP_TYPE_CHAR = 'c',    /**< char */
-    MP_TYPE_BYTE = 'b',    /**< signed char */
-    MP_TYPE_UBYTE = 'B',   /**< unsigned char */
-    MP_TYPE_SHORT = 'h',   /**< short */
-    MP_TYPE_USHORT = 'H',  /**< unsigned short */
-    MP_TYPE_INT = 'i',     /**< int */
-    MP_TYPE_UINT = 'I',    /**< unsigned int */
-    MP_TYPE_LONG = 'l',    /**< long */
-    MP_TYPE_ULONG = 'L',   /**< unsigned long */
+    MP_TYPE_CHAR = 'c',      /**< char */
+    MP_TYPE_BYTE = 'b',      /**< signed char */
+    MP_TYPE_UBYTE = 'B',     /**< unsigned char */
+    MP_TYPE_SHORT = 'h',     /**< short */
+    MP_TYPE_USHORT = 'H',    /**< unsigned short */
+    MP_TYPE_INT = 'i',       /**< int */
+    MP_TYPE_UINT = 'I',      /**< unsigned int */
+    MP_TYPE_LONG = 'l',      /**< long */
+    MP_TYPE_ULONG = 'L',     /**< unsigned long */
     MP_TYPE_LONGLONG = 'q',  /**< long long */
     MP_TYPE_ULONGLONG = 'Q', /**< unsigned long long */
-    MP_TYPE_FLOAT = 'f',   /**< float */
-    MP_TYPE_DOUBLE = 'd'   /**< double */
+    MP_TYPE_FLOAT = 'f',     /**< float */
+    MP_TYPE_DOUBLE = 'd'     /**< double */
 } mp_type;
 
 /** Size in bytes of one element of a type code, 0 for an unknown code. */

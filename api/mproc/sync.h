@@ -46,7 +46,7 @@ typedef struct mp_barrier mp_barrier;
  * objects never leave anything behind). */
 typedef struct mp_sync_options {
     const char *name; /**< NULL: anonymous; else the object's name */
-    bool exclusive; /**< with name: MP_EEXIST if it already exists */
+    bool exclusive;   /**< with name: MP_EEXIST if it already exists */
 } mp_sync_options;
 
 /** Removes the name of a named object left by killed processes (POSIX);
@@ -165,8 +165,8 @@ MP_EXTERN int mp_cond_release(mp_cond *c);
  * possible: re-check the state, or use mp_cond_wait_for), MP_ETIMEDOUT,
  * MP_EAGAIN for timeout 0 (as every call with timeout 0 that was not
  * ready; the lock is still released and taken back, so others get a
- * turn, as in Python's wait(0)), MP_EOWNERDEAD (notified or not, the lock was taken
- * back from a dead owner), MP_ESTATE when the caller does not hold the
+ * turn, as in Python's wait(0)), MP_EOWNERDEAD (notified or not, the lock was
+ * taken back from a dead owner), MP_ESTATE when the caller does not hold the
  * lock, MP_EINVAL. A waiter killed while waiting blocks nobody: at worst
  * a later notify wakes one more waiter than asked (a spurious return). */
 MP_EXTERN int mp_cond_wait(mp_cond *c, long timeout_ms);
@@ -218,10 +218,18 @@ MP_EXTERN void mp_barrier_free(mp_barrier *b);
 /* ---- as arguments ---- */
 
 /** The object as a process or task argument. @{ */
-static inline mp_arg mp_sem_arg(mp_sem *s) { return mp__obj_arg(MP_OBJ_SEM, s); }
-static inline mp_arg mp_lock_arg(mp_lock *l) { return mp__obj_arg(MP_OBJ_LOCK, l); }
-static inline mp_arg mp_event_arg(mp_event *e) { return mp__obj_arg(MP_OBJ_EVENT, e); }
-static inline mp_arg mp_cond_arg(mp_cond *c) { return mp__obj_arg(MP_OBJ_COND, c); }
+static inline mp_arg mp_sem_arg(mp_sem *s) {
+    return mp__obj_arg(MP_OBJ_SEM, s);
+}
+static inline mp_arg mp_lock_arg(mp_lock *l) {
+    return mp__obj_arg(MP_OBJ_LOCK, l);
+}
+static inline mp_arg mp_event_arg(mp_event *e) {
+    return mp__obj_arg(MP_OBJ_EVENT, e);
+}
+static inline mp_arg mp_cond_arg(mp_cond *c) {
+    return mp__obj_arg(MP_OBJ_COND, c);
+}
 static inline mp_arg mp_barrier_arg(mp_barrier *b) {
     return mp__obj_arg(MP_OBJ_BARRIER, b);
 }

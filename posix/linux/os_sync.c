@@ -127,7 +127,8 @@ int mp__os_sem_create(mp__os_sem *s, void *mem, unsigned value, unsigned max,
     return 0;
 }
 
-int mp__os_sem_attach(mp__os_sem *s, void *mem, mp__handle h, const char *name) {
+int mp__os_sem_attach(mp__os_sem *s, void *mem, mp__handle h,
+                      const char *name) {
     (void)name;
     mp__os_close(h);
     s->mem = mem;
@@ -324,9 +325,10 @@ int mp__os_mutex_attach(mp__os_mutex *m, void *mem, mp__handle h,
 
 /* The contended path: v is the word the fast path saw. Kept out of line so
  * the uncontended path stays a leaf without a stack frame to speak of. */
-__attribute__((noinline)) static int
-mutex_lock_slow(rmutex *x, uint32_t tid, uint32_t v, mp__deadline d,
-                unsigned spin) {
+__attribute__((noinline)) static int mutex_lock_slow(rmutex *x, uint32_t tid,
+                                                     uint32_t v,
+                                                     mp__deadline d,
+                                                     unsigned spin) {
     if ((v & TID_MASK) == tid)
         return MP_ESTATE;
     struct timespec ts;

@@ -42,8 +42,9 @@ typedef struct sem_state {
 } sem_state;
 
 typedef struct wait_state {
-    MP__ATOMIC(uint32_t) waiters; /* may over-count after a waiter was killed */
-    MP__ATOMIC(uint32_t) wakes;   /* bumped by every wake with waiters */
+    MP__ATOMIC(uint32_t)
+    waiters;                    /* may over-count after a waiter was killed */
+    MP__ATOMIC(uint32_t) wakes; /* bumped by every wake with waiters */
 } wait_state;
 
 /* A mutex: `word` is 0 when free, else the owner process (pid in the low
@@ -243,7 +244,8 @@ int mp__os_sem_create(mp__os_sem *s, void *mem, unsigned value, unsigned max,
     return 0;
 }
 
-int mp__os_sem_attach(mp__os_sem *s, void *mem, mp__handle h, const char *name) {
+int mp__os_sem_attach(mp__os_sem *s, void *mem, mp__handle h,
+                      const char *name) {
     (void)name;
     mp__os_close(h);
     s->mem = mem;
@@ -287,7 +289,6 @@ int mp__os_sem_value(mp__os_sem *s, int *value) {
 void mp__os_sem_close(mp__os_sem *s) { s->mem = NULL; }
 
 /* ---- robust mutex ---- */
-
 
 static void abandon(pmutex *x) {
     mp__store64(&x->tid, 0, MP__RELAXED);
@@ -361,16 +362,15 @@ static bool take(pmutex *x, uint64_t v, uint64_t self, uint64_t tid) {
     return true;
 }
 
-
-__attribute__((noinline)) static int
-mutex_lock_slow(pmutex *x, uint64_t self, uint64_t tid, mp__deadline d,
-                unsigned spin) {
+__attribute__((noinline)) static int mutex_lock_slow(pmutex *x, uint64_t self,
+                                                     uint64_t tid,
+                                                     mp__deadline d,
+                                                     unsigned spin) {
     if (held_by(x, self, tid))
         return MP_ESTATE;
     for (unsigned i = 0; i < spin && d != MP__DL_NOW; i++) {
         mp__cpu_relax();
-        if (mp__load64(&x->word, MP__RELAXED) == 0 &&
-            take(x, 0, self, tid))
+        if (mp__load64(&x->word, MP__RELAXED) == 0 && take(x, 0, self, tid))
             return 0;
     }
     unsigned step = 0;
@@ -471,7 +471,8 @@ int mp__os_wait_on(mp__os_wait *w, const void *word, uint32_t expected,
     uint32_t wakes = mp__load32(&st->wakes, MP__SEQ_CST);
     unsigned step = 0;
     int rc = 0;
-    while (mp__load32(wd, MP__SEQ_CST) == expected && mp__load32(&st->wakes, MP__SEQ_CST) == wakes)
+    while (mp__load32(wd, MP__SEQ_CST) == expected &&
+           mp__load32(&st->wakes, MP__SEQ_CST) == wakes)
         if (!backoff(&step, d)) {
             rc = MP_ETIMEDOUT;
             break;

@@ -28,11 +28,11 @@ int main(int argc, char **argv) {
         return 2;
     }
     bool key = strcmp(argv[2], "-") != 0;
-    mp_conn_options o = {.authkey = key ? argv[2] : NULL,
-                         .authkey_len = key ? strlen(argv[2]) : 0,
-                         .digest = strcmp(argv[3], "md5") == 0 ? MP_AUTH_MD5
-                                                               : MP_AUTH_SHA256,
-                         .timeout_ms = 30000};
+    mp_conn_options o = {
+        .authkey = key ? argv[2] : NULL,
+        .authkey_len = key ? strlen(argv[2]) : 0,
+        .digest = strcmp(argv[3], "md5") == 0 ? MP_AUTH_MD5 : MP_AUTH_SHA256,
+        .timeout_ms = 30000};
     mp_conn *c = NULL;
     if (strcmp(argv[1], "listen") == 0) {
         mp_listener *l = NULL;
