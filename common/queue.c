@@ -69,6 +69,7 @@ struct mp_queue {
     qhdr *h;
     unsigned char *ring;
     uint32_t units; /* ring size in 8-byte units */
+    bool spin;      /* this process may spin (mp__spin_ok when opened) */
     mp__os_mutex *mx[N_MUTEX];
     mp__os_wait *wt[N_WAIT];
 };
@@ -168,7 +169,8 @@ static int wait_room(mp_queue *q, uint32_t need, uint64_t *p,
         mp__store64(&h->cons_seen, c, MP__RELAXED);
         if (fits(q, *p, c, need))
             return 0;
-        if (dl != MP__DL_NOW && mp__spin_more(&spin_until, MP__SPIN_QUEUE_NS))
+        if (dl != MP__DL_NOW && q->spin &&
+            mp__spin_more(&spin_until, MP__SPIN_QUEUE_NS))
             continue;
         int rc = sleep_on(q, M_PROD, W_SPACE, &h->get_ev, seen, dl);
         if (rc)
@@ -242,7 +244,8 @@ static int wait_item(mp_queue *q, uint64_t *c, uint64_t *p, mp__deadline dl) {
             unlock_side(q, M_CONS);
             return MP_ECLOSED;
         }
-        if (dl != MP__DL_NOW && mp__spin_more(&spin_until, MP__SPIN_QUEUE_NS))
+        if (dl != MP__DL_NOW && q->spin &&
+            mp__spin_more(&spin_until, MP__SPIN_QUEUE_NS))
             continue;
         int rc = sleep_on(q, M_CONS, W_ITEMS, &h->put_ev, seen, dl);
         if (rc)
@@ -394,11 +397,12 @@ static int q_bind(void *obj) {
     q->h = mp__shobj_at(q, Q_HDR);
     q->units = (uint32_t)mp__shobj_hdr_of(q)->param[0];
     q->ring = mp__shobj_at(q, Q_RING_OFFSET);
+    q->spin = mp__spin_ok();
     for (int i = 0; i < N_MUTEX; i++) {
         q->mx[i] = &mp__shobj_prim(q, (unsigned)i)->mx;
         /* Held for one record's copy: worth polling, unless this process
          * has one CPU to run on (the holder cannot run while we poll). */
-        if (mp__spin_ok())
+        if (q->spin)
             mp__os_mutex_set_spin(q->mx[i], MP__SPIN_QUEUE_MUTEX);
     }
     for (int i = 0; i < N_WAIT; i++)

@@ -1,24 +1,16 @@
 /* The wait policy's functions (wait_policy.h says why each exists). */
 #include <apr_thread_proc.h>
 
-#include "atomics.h"
 #include "os.h"
 #include "wait_policy.h"
 
 bool mp__spin_ok(void) {
-    /* 0 unknown, 1 no, 2 yes; a racy first read only repeats the query. */
-    static MP__ATOMIC(uint32_t) ok;
-    uint32_t v = mp__load32(&ok, MP__RELAXED);
-    if (!v) {
-        v = mp__os_cpu_count() > 1 ? 2 : 1;
-        mp__store32(&ok, v, MP__RELAXED);
-    }
-    return v == 2;
+    /* Asked again each time: a process may be pinned to one CPU after it
+     * started (the benchmarks' one-CPU rows do it after fork). */
+    return mp__os_cpu_count() > 1;
 }
 
 bool mp__spin_more(uint64_t *until, uint64_t ns) {
-    if (!mp__spin_ok())
-        return false;
     uint64_t now = mp__os_now_ns();
     if (!*until)
         *until = now + ns;

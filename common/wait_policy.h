@@ -80,12 +80,13 @@ static inline uint32_t mp__poll_window_next(uint64_t waited_ns,
  * is checked between slices of this length of waiting on the rest. */
 #define MP__POLL_SENTINEL_MS 10
 
-/* Whether spinning can help: false with one usable CPU. Read once. */
+/* Whether spinning can help: false with one usable CPU. A system call:
+ * objects ask once, when a process opens them, and keep the answer. */
 bool mp__spin_ok(void);
 
 /* A spin step: false once `ns` have passed since the first call with
- * *until == 0 (which sets it), else a CPU pause and true. Always false
- * when mp__spin_ok() is. */
+ * *until == 0 (which sets it), else a CPU pause and true. Callers spin
+ * only where their mp__spin_ok() answer allows. */
 bool mp__spin_more(uint64_t *until, uint64_t ns);
 
 /* Polls with yields: calls try_op(arg) (0 or an error: done; MP_EAGAIN:
