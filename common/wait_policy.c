@@ -40,16 +40,13 @@ static int try_op(void *arg) {
     return c->op(c->x, MP__DL_NOW);
 }
 
-int mp__poll_then_block(int (*op)(void *x, mp__deadline d), void *x,
-                        long timeout_ms) {
-    int rc = op(x, MP__DL_NOW);
-    if (rc != MP_EAGAIN || timeout_ms == 0)
-        return rc;
+int mp__poll_then_block_slow(int (*op)(void *x, mp__deadline d), void *x,
+                             long timeout_ms) {
     /* The affinity mask is not consulted: a process pinned to one CPU may
      * still have its peers on others, and a yield pays on one CPU too. */
     mp__deadline d = mp__deadline_in(timeout_ms);
     op_call c = {op, x};
-    rc = mp__poll_yield(
+    int rc = mp__poll_yield(
         try_op, &c, mp__deadline_min(d, mp__os_now_ns() + MP__POLL_LOCK_NS));
     return rc != MP_EAGAIN ? rc : op(x, d);
 }

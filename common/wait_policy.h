@@ -97,8 +97,16 @@ int mp__poll_yield(int (*try_op)(void *arg), void *arg, uint64_t until);
 /* A blocking acquire of a Semaphore or Lock: op(x, MP__DL_NOW) first, then
  * polled with yields for MP__POLL_LOCK_NS, then op(x, deadline) sleeping.
  * timeout_ms as in the public calls; returns op's result. */
-int mp__poll_then_block(int (*op)(void *x, mp__deadline d), void *x,
-                        long timeout_ms);
+int mp__poll_then_block_slow(int (*op)(void *x, mp__deadline d), void *x,
+                             long timeout_ms);
+/* Inline: the uncontended acquire is the hot path of every lock. */
+static inline int mp__poll_then_block(int (*op)(void *x, mp__deadline d),
+                                      void *x, long timeout_ms) {
+    int rc = op(x, MP__DL_NOW);
+    if (rc != MP_EAGAIN || timeout_ms == 0)
+        return rc;
+    return mp__poll_then_block_slow(op, x, timeout_ms);
+}
 
 /* A spin-wait hint to the CPU (a compiler barrier where there is none). */
 static inline void mp__cpu_relax(void) {
