@@ -6,32 +6,14 @@
 #include <stdio.h>
 #include <string.h>
 
-#ifndef _WIN32
-#include <dirent.h>
-#endif
-
 #include "testutil.h"
 
 #define st_start mp_test_start
 static inline int st_join(mp_process *p) { return mp_test_finish(p, 60000); }
 #define st_kill mp_test_kill
 
-/* Entries of ours ("mp-*") in /dev/shm; 0 where names are not files. */
-static inline int st_shm_entries(void) {
-#ifdef _WIN32
-    return 0;
-#else
-    int n = 0;
-    DIR *d = opendir("/dev/shm");
-    if (!d)
-        return 0;
-    struct dirent *e;
-    while ((e = readdir(d)))
-        n += strncmp(e->d_name, "mp-", 3) == 0;
-    closedir(d);
-    return n;
-#endif
-}
+/* This run's named objects in /dev/shm (testutil.h). */
+#define st_shm_entries mp_test_shm_entries
 
 /* A name unique to this run. */
 static inline const char *st_name(char *buf, size_t cap, const char *what) {

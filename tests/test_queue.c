@@ -9,7 +9,6 @@
 #include <string.h>
 
 #ifndef _WIN32
-#include <dirent.h>
 #include <unistd.h>
 #endif
 
@@ -704,20 +703,6 @@ static void test_kill_mid_copy(void) {
 
 /* ---- names, arguments and leaks ---- */
 
-#ifndef _WIN32
-/* Our entries in /dev/shm (-1 where there is none). */
-static int count_shm(void) {
-    DIR *d = opendir("/dev/shm");
-    int n = 0;
-    if (!d)
-        return -1;
-    for (struct dirent *e; (e = readdir(d));)
-        n += strncmp(e->d_name, "mp-", 3) == 0;
-    closedir(d);
-    return n;
-}
-#endif
-
 static void test_named(void) {
     char name[64];
     mp_buf b = {0};
@@ -758,7 +743,7 @@ static void test_no_leaks(void) {
     mp_buf b = {0};
     int fds = mp_test_count_fds();
 #ifndef _WIN32
-    int shm = count_shm();
+    int shm = mp_test_shm_entries();
 #endif
     for (int i = 0; i < mp_test_nmethods; i++) {
         mp_queue *q = new_queue(0, 0);
@@ -775,7 +760,7 @@ static void test_no_leaks(void) {
     }
     CU_ASSERT_EQUAL(mp_test_count_fds(), fds);
 #ifndef _WIN32
-    CU_ASSERT_EQUAL(count_shm(), shm);
+    CU_ASSERT_EQUAL(mp_test_shm_entries(), shm);
 #endif
     mp_buf_free(&b);
 }

@@ -54,6 +54,10 @@ void mp_test_sleep_ms(long ms);
 extern const mp_start_method mp_test_methods[];
 extern const int mp_test_nmethods;
 
+/* Named shared-memory objects of this test run ("mp-*test-<pid>*" in
+ * /dev/shm); 0 where names are not files. */
+int mp_test_shm_entries(void);
+
 /* Number of open descriptors (POSIX) or handles (Windows) of this process,
  * -1 where unknown. */
 int mp_test_count_fds(void);
