@@ -10,12 +10,34 @@
 #include <sys/types.h>
 #include <sys/un.h>
 
+#include "../common/atomics.h"
 #include "../common/os.h"
 
 /* Bytes of an AF_UNIX path, NUL included (104 on macOS and the BSDs). */
 #ifndef MP__SUN_PATH_MAX
 #define MP__SUN_PATH_MAX sizeof(((struct sockaddr_un *)0)->sun_path)
 #endif
+
+/* A semaphore's count word, shared by both paths' semaphores: take one
+ * unit if there is one; give one back unless that passes max (0: no bound
+ * but INT32_MAX), else MP_EOVERFLOW. */
+static inline bool mp__posix_sem_take(MP__ATOMIC(uint32_t) * value) {
+    uint32_t v = mp__load32(value, MP__RELAXED);
+    while (v > 0)
+        if (mp__cas32(value, &v, v - 1, MP__SEQ_CST))
+            return true;
+    return false;
+}
+static inline int mp__posix_sem_give(MP__ATOMIC(uint32_t) * value,
+                                     uint32_t max) {
+    uint32_t lim = max ? max : INT32_MAX;
+    uint32_t v = mp__load32(value, MP__RELAXED);
+    do {
+        if (v >= lim)
+            return MP_EOVERFLOW;
+    } while (!mp__cas32(value, &v, v + 1, MP__SEQ_CST));
+    return 0;
+}
 
 /* errno -> MP_E*. */
 int mp__posix_err(int e);

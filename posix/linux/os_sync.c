@@ -136,13 +136,7 @@ int mp__os_sem_attach(mp__os_sem *s, void *mem, mp__handle h,
     return 0;
 }
 
-static bool sem_try(sem_state *st) {
-    uint32_t v = mp__load32(&st->value, MP__RELAXED);
-    while (v > 0)
-        if (mp__cas32(&st->value, &v, v - 1, MP__SEQ_CST))
-            return true;
-    return false;
-}
+static bool sem_try(sem_state *st) { return mp__posix_sem_take(&st->value); }
 
 int mp__os_sem_wait(mp__os_sem *s, mp__deadline d) {
     sem_state *st = s->mem;
@@ -169,12 +163,9 @@ int mp__os_sem_wait(mp__os_sem *s, mp__deadline d) {
 
 int mp__os_sem_post(mp__os_sem *s) {
     sem_state *st = s->mem;
-    uint32_t lim = st->max ? st->max : INT32_MAX;
-    uint32_t v = mp__load32(&st->value, MP__RELAXED);
-    do {
-        if (v >= lim)
-            return MP_EOVERFLOW;
-    } while (!mp__cas32(&st->value, &v, v + 1, MP__SEQ_CST));
+    int rc = mp__posix_sem_give(&st->value, st->max);
+    if (rc)
+        return rc;
     if (mp__load32(&st->waiters, MP__SEQ_CST))
         futex_wake(&st->value, 1);
     return 0;
