@@ -274,14 +274,60 @@ static void test_half_made_live_creator(void) {
     mp_lock_free(l);
     MP_CHECK_RC(mp_unlink(nm), MP_ENOENT);
 }
+#else
+/* Windows: a creator thread holds the guard mutex and an unpublished
+ * mapping until told to end. */
+typedef struct creator {
+    const char *name;
+    HANDLE ready, die;
+} creator;
+
+static DWORD WINAPI creator_thread(void *arg) {
+    creator *c = arg;
+    wchar_t wn[300], wg[300];
+    swprintf(wn, 300, L"Local\\mproc-%hs", c->name);
+    swprintf(wg, 300, L"Local\\mproc-%hs/new", c->name);
+    HANDLE g = CreateMutexW(NULL, TRUE, wg);
+    HANDLE h = CreateFileMappingW(INVALID_HANDLE_VALUE, NULL, PAGE_READWRITE,
+                                  0, 1u << 20, wn);
+    SetEvent(c->ready);
+    WaitForSingleObject(c->die, INFINITE);
+    CloseHandle(h);
+    CloseHandle(g); /* ends holding it: abandoned, then gone */
+    return g && h ? 0 : 1;
+}
+
+static void test_half_made_live_creator(void) {
+    char nm[80];
+    mp_lock *l;
+    snprintf(nm, sizeof nm, "test-%ld-live", mp_getpid());
+    creator c = {nm, CreateEventW(NULL, TRUE, FALSE, NULL),
+                 CreateEventW(NULL, TRUE, FALSE, NULL)};
+    HANDLE t = CreateThread(NULL, 0, creator_thread, &c, 0, NULL);
+    CU_ASSERT_FATAL(t != NULL);
+    WaitForSingleObject(c.ready, INFINITE);
+    int64_t t0 = mp_test_now_ms();
+    MP_CHECK_RC(mp_lock_new_ex(&l, false, &(mp_sync_options){.name = nm}),
+                MP_ETIMEDOUT);
+    int64_t took = mp_test_now_ms() - t0;
+    CU_ASSERT(took >= 1900 && took < 10000);
+    SetEvent(c.die);
+    WaitForSingleObject(t, INFINITE);
+    DWORD code = 1;
+    GetExitCodeThread(t, &code);
+    CU_ASSERT_EQUAL(code, 0);
+    CloseHandle(t);
+    CloseHandle(c.ready);
+    CloseHandle(c.die);
+    MP_CHECK_OK(mp_lock_new_ex(&l, false, &(mp_sync_options){.name = nm}));
+    use(K_LOCK, l);
+    mp_lock_free(l);
+}
 #endif
 
 void mp_test_suite_names(void) {
     MP_TEST_SUITE("names", {"mismatch_every_pair", test_mismatch_every_pair},
                   {"name_rule", test_name_rule},
                   {"half_made_taken_over", test_half_made_taken_over},
-#ifndef _WIN32
-                  {"half_made_live_creator", test_half_made_live_creator},
-#endif
-    );
+                  {"half_made_live_creator", test_half_made_live_creator});
 }
