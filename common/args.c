@@ -25,8 +25,21 @@ static int check_arg(const mp_arg *a) {
                        a->v.obj.kind < MP__OBJ_KIND_COUNT
                    ? 0
                    : MP_EINVAL;
+    case MP_ARG_HANDLE: return mp__os_handle_check((mp__handle)a->v.h);
     default: return MP_EINVAL;
     }
+}
+
+bool mp__arg_by_value(const mp_arg *a) {
+    return a->type != MP_ARG_OBJ && a->type != MP_ARG_HANDLE;
+}
+
+int mp__argv_check_handles(const mp__argv *a) {
+    for (size_t i = 0; i < a->n; i++)
+        if (a->v[i].type == MP_ARG_HANDLE &&
+            mp__os_handle_check((mp__handle)a->v[i].v.h))
+            return MP_EINVAL;
+    return 0;
 }
 
 int mp__argv_copy(mp_args args, mp__argv *out) {
@@ -115,6 +128,7 @@ static int encode_one(const mp_arg *x, mp__wbuf *w, mp__handles *hs) {
         mp__w_u8(w, (uint8_t)x->v.obj.kind);
         return mp__obj_export(x->v.obj.kind, x->v.obj.ptr, w, hs);
     }
+    case MP_ARG_HANDLE: mp__handles_put(hs, w, (mp__handle)x->v.h); return 0;
     default: return MP_EINVAL;
     }
 }
@@ -143,8 +157,10 @@ int mp__args_encode(mp_args args, mp__wbuf *w, mp__handles *hs) {
         return MP_EINVAL;
     if (args.n > MP__ARGS_COUNT_MAX)
         return MP_EMSGSIZE;
+    /* This wire form is a pool task's, which mp__argv_decode_in reads: it
+     * carries no handles, so neither objects nor OS handles. */
     for (size_t i = 0; i < args.n; i++) {
-        int rc = check_arg(&in[i]);
+        int rc = mp__arg_by_value(&in[i]) ? check_arg(&in[i]) : MP_ENOTSUP;
         if (rc)
             return rc;
     }
@@ -201,6 +217,14 @@ static int decode_one(mp__rbuf *r, mp_arg *x, mp__handle *hs, size_t nh) {
         x->v.obj.ptr = NULL;
         return mp__obj_import((mp_obj_kind)kind, &x->v.obj.ptr, r, hs, nh);
     }
+    case MP_ARG_HANDLE: {
+        mp__handle h;
+        if ((rc = mp__handles_take(r, hs, nh, &h)))
+            return rc;
+        mp__os_handle_adopt(h);
+        x->v.h = (mp_os_handle)h;
+        return 0;
+    }
     default: return MP_EPROTO;
     }
 }
@@ -228,6 +252,11 @@ static int decode_list(mp__rbuf *r, mp__handle *hs, size_t nh, mp_arg *store,
     for (uint32_t i = 0; i < n; i++) {
         out->n = i;
         if ((rc = decode_one(r, &out->v[i], hs, nh))) {
+            /* The handles taken so far are ours until the target has
+             * them: it never will. */
+            for (uint32_t j = 0; j < i; j++)
+                if (out->v[j].type == MP_ARG_HANDLE)
+                    mp__os_close((mp__handle)out->v[j].v.h);
             mp__argv_free(out);
             return rc;
         }
@@ -324,6 +353,10 @@ const void *mp_arg_bytes(const mp_arg *a, size_t *len) {
     if (len)
         *len = a->v.b.len;
     return a->v.b.ptr;
+}
+
+mp_os_handle mp_arg_handle(const mp_arg *a) {
+    return a && a->type == MP_ARG_HANDLE ? a->v.h : MP_BAD_HANDLE;
 }
 
 void *mp_arg_obj(const mp_arg *a, mp_obj_kind kind) {

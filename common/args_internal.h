@@ -7,7 +7,7 @@
 #include "objtype.h"
 
 /* Total bytes of one argument list (strings, bytes, objects' state). */
-#define MP__ARGS_MAX ((size_t)64 << 20)
+#define MP__ARGS_MAX ((size_t)1 << 30)
 #define MP__ARGS_COUNT_MAX 4096u
 
 /* An argument list that owns its strings and bytes (one allocation). For
@@ -28,17 +28,31 @@ static inline const mp_arg *mp__args_items(const mp_args *args) {
     return args->n <= MP_ARGS_INLINE_MAX ? args->mp__in : NULL;
 }
 
-/* Deep-copies args. MP_EINVAL for an unknown type, a NULL object or an
- * inline list longer than MP_ARGS_INLINE_MAX, MP_EMSGSIZE past the bounds,
- * MP_ENOMEM. */
+/* Deep-copies args. MP_EINVAL for an unknown type, a NULL object, a handle
+ * not open in this process or an inline list longer than
+ * MP_ARGS_INLINE_MAX, MP_EMSGSIZE past the bounds, MP_ENOMEM. OS handles
+ * are borrowed, not duplicated: the caller's stay theirs. */
 int mp__argv_copy(mp_args args, mp__argv *out);
+/* Frees the list. An imported list releases its objects, never its OS
+ * handles: those belong to the target (args.h, mp_handle). */
 void mp__argv_free(mp__argv *a);
+
+/* Whether a crosses by value alone, as a pool task's arguments must: not an
+ * mproc object nor an OS handle (those cross only as a process's arguments
+ * and a pool's initargs). */
+bool mp__arg_by_value(const mp_arg *a);
+
+/* MP_EINVAL when a handle of the list is no longer open in this process
+ * (closed since the list was copied), checked by both start methods before
+ * the child exists. */
+int mp__argv_check_handles(const mp__argv *a);
 
 /* Wire form (for spawned children). Objects are exported through their
  * mp__objtype; MP_ENOTSUP for a kind that cannot cross. */
 int mp__argv_encode(const mp__argv *a, mp__wbuf *w, mp__handles *hs);
 /* The same wire form straight from the caller's list, checked as
- * mp__argv_copy checks it, without the copy. */
+ * mp__argv_copy checks it, without the copy, for a pool task's list:
+ * MP_ENOTSUP for an argument that is not by value (mp__arg_by_value). */
 int mp__args_encode(mp_args args, mp__wbuf *w, mp__handles *hs);
 /* Decodes from r; objects are imported taking handles from hs. On error
  * everything taken is released. */

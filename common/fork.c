@@ -22,10 +22,15 @@ static _Noreturn void child_main(mp_target target, const mp__argv *args,
 int mp__fork_start(mp_target target, const mp__argv *args, const char *name,
                    bool daemon, mp__os_proc *proc) {
     bool is_child = false;
+    /* A forked child inherits its handles as they are: one closed since
+     * mp_process_new would reach the target as a number naming nothing. */
+    int rc = mp__argv_check_handles(args);
+    if (rc)
+        return rc;
     /* Unwritten stdio buffers would otherwise be written twice: once by us
      * and once by the child when it exits. */
     fflush(NULL);
-    int rc = mp__os_fork(proc, daemon, &is_child);
+    rc = mp__os_fork(proc, daemon, &is_child);
     if (is_child)
         child_main(target, args, name);
     return rc;

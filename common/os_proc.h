@@ -33,6 +33,13 @@ typedef struct mp__spawn_req {
  * child's value of handles[N]). */
 int mp__os_spawn(const mp__spawn_req *req, mp__os_proc *out);
 
+/* Handles handed to a child as arguments (mp_handle). check: 0 when h is
+ * open in this process (and may be passed on), MP_EINVAL otherwise. adopt,
+ * in a spawned child, for a handle it received: makes it private to us
+ * (close-on-exec, not inheritable), as every handle mproc makes is. */
+int mp__os_handle_check(mp__handle h);
+void mp__os_handle_adopt(mp__handle h);
+
 /* In a spawned daemonic child: bind our life to the parent `ppid` (and exit at
  * once if it is already gone). */
 int mp__os_child_bind_parent(long ppid);

@@ -40,6 +40,8 @@ int mp__spawn(mp_target target, const mp__argv *args, const char *name,
     mp__handles_put(&hs, &scratch, MP__BAD_HANDLE);
     mp__w_free(&scratch);
     int rc = hs.n == 2 ? 0 : MP_ENOMEM;
+    if (!rc) /* a clear MP_EINVAL, not the OS's word from the spawn */
+        rc = mp__argv_check_handles(args);
     if (!rc)
         rc = encode_blob(target, args, name, daemon, &w, &hs);
     if (!rc && hs.n > HANDLES_MAX)

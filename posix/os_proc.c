@@ -182,6 +182,17 @@ finish:
     return rc;
 }
 
+int mp__os_handle_check(mp__handle h) {
+    return h >= 0 && h <= INT_MAX && fcntl((int)h, F_GETFD) != -1 ? 0
+                                                                  : MP_EINVAL;
+}
+
+void mp__os_handle_adopt(mp__handle h) {
+    int fl = fcntl((int)h, F_GETFD);
+    if (fl != -1 && !(fl & FD_CLOEXEC))
+        fcntl((int)h, F_SETFD, fl | FD_CLOEXEC);
+}
+
 #if !MP__POSIX_LINUX
 #define SENTINEL_SLICE_MS 100
 #endif

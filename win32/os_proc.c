@@ -44,6 +44,17 @@ int mp__os_child_bind_parent(long ppid) {
 
 /* ---- spawn ---- */
 
+/* Negative values are pseudo-handles (the current process or thread), which
+ * name another object in the child. */
+int mp__os_handle_check(mp__handle h) {
+    DWORD flags;
+    return h > 0 && GetHandleInformation((HANDLE)h, &flags) ? 0 : MP_EINVAL;
+}
+
+void mp__os_handle_adopt(mp__handle h) {
+    SetHandleInformation((HANDLE)h, HANDLE_FLAG_INHERIT, 0);
+}
+
 /* The job holding our daemonic children. It is never inheritable, so when
  * this process ends, however it ends, the last handle closes and
  * KILL_ON_JOB_CLOSE takes the children with it. */

@@ -4,7 +4,8 @@
  * Arguments are small typed values built with mp_int, mp_float, mp_str,
  * mp_bytes, mp_kw and the mproc objects' *_arg constructors, gathered with
  * MP_ARGS(...) into an mp_args, a list that holds them by value and can be
- * stored like any value (mp_args_borrow passes a longer array). They are
+ * stored like any value (mp_args_borrow passes a longer array). An OS
+ * handle (a descriptor, HANDLE or SOCKET) crosses with mp_handle. They are
  * copied when the process (or task) is created, so the caller's strings and
  * buffers need only live until that call returns. The same spelling works
  * in C++ (C++11 and later). */
@@ -24,8 +25,20 @@ typedef enum mp_arg_type {
     MP_ARG_FLOAT = 2, /**< double */
     MP_ARG_STR = 3,   /**< NUL-terminated string */
     MP_ARG_BYTES = 4, /**< pointer + length */
-    MP_ARG_OBJ = 5    /**< an mproc object: queue, connection, value, ... */
+    MP_ARG_OBJ = 5,   /**< an mproc object: queue, connection, value, ... */
+    MP_ARG_HANDLE = 6 /**< an OS handle (mp_os_handle), see mp_handle */
 } mp_arg_type;
+
+/** An operating-system handle in one spelling for every platform: a file
+ * descriptor (an int) on POSIX, a HANDLE or a SOCKET on Windows, converted
+ * to this integer type, which holds each of them whole: `mp_handle(fd)`,
+ * `mp_handle((mp_os_handle)h)`, and back `(HANDLE)mp_arg_handle(a)` or
+ * `(SOCKET)mp_arg_handle(a)`. */
+typedef intptr_t mp_os_handle;
+
+/** The value that is no handle: -1, which is also what an invalid
+ * descriptor, INVALID_HANDLE_VALUE and INVALID_SOCKET convert to. */
+#define MP_BAD_HANDLE ((mp_os_handle)-1)
 
 /** The kinds of mproc object an argument can carry. */
 typedef enum mp_obj_kind {
@@ -61,6 +74,7 @@ typedef struct mp_arg {
             void *ptr;        /**< the object */
             mp_obj_kind kind; /**< its kind */
         } obj;
+        mp_os_handle h; /**< MP_ARG_HANDLE */
     } v;
 } mp_arg;
 
@@ -158,6 +172,41 @@ static inline mp_arg mp__obj_arg(mp_obj_kind kind, void *obj) {
     return a;
 }
 
+/** An argument handing the OS handle `h` to a child process, as Python's
+ * multiprocessing.reduction hands sockets and descriptors on: a file, pipe,
+ * socket or any other descriptor on POSIX; on Windows a HANDLE of a kind
+ * that can be duplicated (file, pipe, event, process, ...) or a SOCKET.
+ * Read it in the target with mp_arg_handle.
+ *
+ * The parent's handle is borrowed: mproc never closes it nor changes its
+ * flags, and it must stay open until mp_process_start returns (in a pool's
+ * initargs: until the pool is joined or freed, since a worker that ends is
+ * replaced by a new one, which receives the handle too). Closing it after
+ * the start does not touch the child's.
+ *
+ * The child receives its own handle to the same open file, pipe or socket:
+ * with fork the descriptor it inherited, under the same number; with spawn
+ * on POSIX a descriptor of its own, close-on-exec, under another number; on
+ * Windows a duplicate handle of its own, not inheritable, another value
+ * (sockets cross by handle inheritance, which the system's own providers
+ * support; the target calls WSAStartup before using one). The child's
+ * handle is the child's: the target may close it (close, closesocket,
+ * CloseHandle) or give it to something that takes it over (fdopen); mproc
+ * never closes it, and what is left open closes when the child ends. A
+ * pool worker keeps a handle of its initargs for its whole life, so the
+ * initializer can keep it for the tasks.
+ *
+ * Errors (of the call that receives the argument): a handle that is not
+ * open in this process, or a negative one, is MP_EINVAL from
+ * mp_process_new and mp_pool_new (and from mp_process_start when it was
+ * closed in between). In a pool task's arguments a handle is MP_ENOTSUP,
+ * as an mproc object is: a task's arguments cross by value. */
+static inline mp_arg mp_handle(mp_os_handle h) {
+    mp_arg a = {MP_ARG_HANDLE, NULL, {0}};
+    a.v.h = h;
+    return a;
+}
+
 /** The call a target receives: its arguments, and (in a pool task) the bytes
  * it returns. Owned by the library; valid until the target returns. */
 typedef struct mp_call mp_call;
@@ -198,6 +247,11 @@ MP_EXTERN const void *mp_arg_bytes(const mp_arg *a, size_t *len);
 
 /** The object carried by `a` when it is of that kind, else NULL. */
 MP_EXTERN void *mp_arg_obj(const mp_arg *a, mp_obj_kind kind);
+
+/** The OS handle carried by `a` (see mp_handle: in a child, its own handle,
+ * for the target to use and close), or MP_BAD_HANDLE when `a` is NULL or
+ * not a handle. */
+MP_EXTERN mp_os_handle mp_arg_handle(const mp_arg *a);
 
 #ifdef __cplusplus
 }
