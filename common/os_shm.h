@@ -52,4 +52,40 @@ int mp__os_shm_unlink(const char *name);
  * then left for the next create to take over). */
 void mp__os_shm_close(mp__shm *s);
 
+/* ---- reclaiming names whose users are dead ----
+ * A named mapping records which processes hold its name (common/shobj.c);
+ * a name whose holders are all dead is removed by the next create or open
+ * of it, by its last live user's close, or by a sweep. These say who is
+ * alive and keep two processes from removing the same name. */
+
+/* This process as a user of named mappings: never 0, and never what an
+ * earlier process of the same pid was (POSIX: pid and a token of its start
+ * time, os_posix.h; Windows: the pid). */
+uint64_t mp__os_user_self(void);
+
+/* Whether the process `user` (another process's mp__os_user_self) is gone.
+ * One that cannot be probed counts as alive. Windows: always false: a name
+ * lives exactly as long as its handles there, so one that can still be
+ * opened is held by someone, and the OS removes it when nobody is. */
+bool mp__os_user_dead(uint64_t user);
+
+/* Takes the creation guard of the published named mapping s (opened as
+ * `name`) and checks that `name` still leads to s: 0 (held until
+ * mp__os_shm_unlock or mp__os_shm_close), MP_EAGAIN when another process
+ * holds it and !wait (with wait: blocks, a holder keeps it briefly),
+ * MP_ENOENT when the name was removed or leads to another mapping.
+ * Windows: MP_ENOTSUP, nothing taken (names are never removed there). */
+int mp__os_shm_lock(mp__shm *s, const char *name, bool wait);
+void mp__os_shm_unlock(mp__shm *s);
+
+/* A sweep: visits every named mapping of this user. A published one is
+ * mapped (its first map_bytes bytes, fewer if it is smaller) into *s for
+ * visit, which returns whether it removed the name; s is closed after. An
+ * unpublished one whose creator died (nobody holds its guard) is removed
+ * here. *removed counts both. Other users' names are never touched.
+ * MP_ENOTSUP where the system cannot list them (macOS: no /dev/shm);
+ * Windows: 0, nothing to visit (names vanish with their last handle). */
+int mp__os_shm_each(size_t map_bytes, bool (*visit)(void *arg, mp__shm *s),
+                    void *arg, size_t *removed);
+
 #endif

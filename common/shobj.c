@@ -6,6 +6,8 @@
 
 #include "shobj.h"
 
+_Static_assert(sizeof(mp__shobj_hdr) <= MP__SHOBJ_HDR, "object header");
+
 /* How often a create-or-open retries when a name is being removed under it
  * (its last user is freeing it) or was made between two of our calls. */
 #define OPEN_ATTEMPTS 200
@@ -95,15 +97,128 @@ static int prims_open(mp__shobj *o, bool create, const mp__shobj_req *req,
     return rc;
 }
 
-/* ---- names ---- */
+/* ---- names and their users ----
+ * A named object's header lists the processes holding its name, one slot
+ * each (mp__os_user_self), beside the count of references (refs). A
+ * process killed leaves its slot, so a name whose holders are all dead
+ * can be told from a live one, and is removed ("reclaimed") by the next
+ * create or open of it, by a holder's close that leaves only dead ones,
+ * or by mp_sweep. A remover holds the name's guard (os_shm.h) while it
+ * checks and removes, so two never both remove it and a late one never
+ * removes the object made again under the name; the count reaches 0 only
+ * under the guard too, so that users 0 with the guard free means a
+ * remover died before it removed the name, and the next one finishes. */
 
-/* An opened mapping: is it what the caller asked for? */
+#define REF_OPEN ((uint64_t)1 << 32)
+static uint32_t ref_users(uint64_t r) { return (uint32_t)r; }
+
+/* Whether any holder of the name may be alive. Stops at the first: one
+ * probe when the first holder lives, none when it is this process. */
+static bool any_live(mp__shobj_hdr *h) {
+    if (mp__load32(&h->overflow, MP__SEQ_CST))
+        return true;
+    uint64_t self = mp__os_user_self();
+    for (int i = 0; i < MP__SHOBJ_USERS; i++) {
+        uint64_t u = mp__load64(&h->user[i], MP__SEQ_CST);
+        if (u && (u == self || !mp__os_user_dead(u)))
+            return true;
+    }
+    return false;
+}
+
+/* Removes the name when its holders are all dead, or when a remover died
+ * before removing it (users 0). Whether it did: false when a holder lives,
+ * or the guard is busy (another process is opening, closing or removing
+ * it) or the name no longer leads to s. An opener that takes a slot after
+ * our look changes refs (its open count), so the last step fails. */
+static bool reclaim(mp__shm *s, mp__shobj_hdr *h, const char *name) {
+    uint64_t r = mp__load64(&h->refs, MP__SEQ_CST);
+    if (ref_users(r) && any_live(h))
+        return false;
+    if (mp__os_shm_lock(s, name, false))
+        return false;
+    bool gone = false;
+    for (int tries = 0; tries < 4 && !gone; tries++) {
+        r = mp__load64(&h->refs, MP__SEQ_CST);
+        if (ref_users(r) && any_live(h))
+            break;
+        gone = ref_users(r) == 0 ||
+               mp__cas64(&h->refs, &r, r - ref_users(r), MP__SEQ_CST);
+    }
+    if (gone)
+        mp__os_shm_unlink(name);
+    mp__os_shm_unlock(s);
+    return gone;
+}
+
+static void release_slot(mp__shobj *o) {
+    mp__shobj_hdr *h = mp__shobj_hdr_of(o);
+    if (o->slot >= 0)
+        mp__store64(&h->user[o->slot], 0, MP__SEQ_CST);
+    else
+        mp__fetch_sub32(&h->overflow, 1, MP__SEQ_CST);
+}
+
+/* Takes a reference on an opened object's name, and a slot (or the
+ * overflow count) first, unless the name is being removed (users 0). */
+static bool take_ref(mp__shobj *o) {
+    mp__shobj_hdr *h = mp__shobj_hdr_of(o);
+    uint64_t self = mp__os_user_self();
+    o->slot = -1;
+    for (int i = 0; i < MP__SHOBJ_USERS && o->slot < 0; i++) {
+        uint64_t free_slot = 0;
+        if (mp__load64(&h->user[i], MP__RELAXED) == 0 &&
+            mp__cas64(&h->user[i], &free_slot, self, MP__SEQ_CST))
+            o->slot = i;
+    }
+    if (o->slot < 0)
+        mp__fetch_add32(&h->overflow, 1, MP__SEQ_CST);
+    uint64_t r = mp__load64(&h->refs, MP__SEQ_CST);
+    while (ref_users(r) > 0)
+        if (mp__cas64(&h->refs, &r, r + REF_OPEN + 1, MP__SEQ_CST))
+            return true;
+    release_slot(o);
+    return false;
+}
+
+/* Drops this process's reference. The last one removes the name, under
+ * the guard; one that leaves only dead holders reclaims it. */
+static void drop_ref(mp__shobj *o) {
+    mp__shobj_hdr *h = mp__shobj_hdr_of(o);
+    release_slot(o);
+    uint64_t r = mp__load64(&h->refs, MP__SEQ_CST);
+    while (ref_users(r) > 1 && !mp__cas64(&h->refs, &r, r - 1, MP__SEQ_CST))
+        ;
+    if (ref_users(r) > 1) {
+        reclaim(&o->shm, h, o->name); /* if the others are all dead */
+        return;
+    }
+    if (ref_users(r) == 0)
+        return; /* removed under us: we were among the dead, say */
+    /* Perhaps the last: count down under the guard (not held when the
+     * name was removed, or on Windows, where it goes by itself). */
+    int locked = mp__os_shm_lock(&o->shm, o->name, true);
+    r = mp__load64(&h->refs, MP__SEQ_CST);
+    while (ref_users(r) > 0 && !mp__cas64(&h->refs, &r, r - 1, MP__SEQ_CST))
+        ;
+    if (locked == 0 && ref_users(r) == 1)
+        mp__os_shm_unlink(o->name);
+    if (locked == 0)
+        mp__os_shm_unlock(&o->shm);
+}
+
+/* An opened mapping: one of ours, of this name? */
+static bool our_header(mp__shobj *o, const char *name) {
+    mp__shobj_hdr *h = mp__shobj_hdr_of(o);
+    return o->shm.size >= MP__SHOBJ_HDR &&
+           mp__load32(&h->magic, MP__ACQUIRE) == MP__SHOBJ_MAGIC &&
+           strncmp(h->name, name, sizeof h->name) == 0;
+}
+
+/* An opened object of ours: what the caller asked for? */
 static int check_opened(mp__shobj *o, const mp__shobj_req *req) {
     mp__shobj_hdr *h = mp__shobj_hdr_of(o);
-    if (o->shm.size < MP__SHOBJ_HDR ||
-        mp__load32(&h->magic, MP__ACQUIRE) != MP__SHOBJ_MAGIC ||
-        h->kind != (uint32_t)o->k->kind || h->size > o->shm.size ||
-        strncmp(h->name, req->name, sizeof h->name) != 0)
+    if (h->kind != (uint32_t)o->k->kind || h->size > o->shm.size)
         return MP_EEXIST;
     if (req->open_only)
         return o->k->size(h->param) == h->size ? 0 : MP_EEXIST;
@@ -115,14 +230,23 @@ static int check_opened(mp__shobj *o, const mp__shobj_req *req) {
     return 0;
 }
 
-/* Takes a reference on an opened object's name unless its last user is
- * removing it (users 0). */
-static bool take_ref(mp__shobj_hdr *h) {
-    uint32_t u = mp__load32(&h->users, MP__RELAXED);
-    while (u > 0)
-        if (mp__cas32(&h->users, &u, u + 1, MP__ACQ_REL))
-            return true;
-    return false;
+/* An opened mapping of req->name: 0 when we hold a reference on it now;
+ * MP_ENOENT when its holders were all dead and we removed it; MP_EAGAIN
+ * when it is being removed (or made, or checked) by another: look again
+ * shortly; MP_EEXIST when it is not what the caller asked for, or exists
+ * and the caller wanted it new. Dead holders are looked for before the
+ * kind, so a dead name of another kind is reclaimed too. */
+static int join_named(mp__shobj *o, const mp__shobj_req *req) {
+    mp__shobj_hdr *h = mp__shobj_hdr_of(o);
+    if (!our_header(o, req->name))
+        return MP_EEXIST;
+    uint64_t r = mp__load64(&h->refs, MP__SEQ_CST);
+    if (ref_users(r) == 0 || !any_live(h))
+        return reclaim(&o->shm, h, req->name) ? MP_ENOENT : MP_EAGAIN;
+    int rc = check_opened(o, req);
+    if (rc || req->exclusive)
+        return rc ? rc : MP_EEXIST;
+    return take_ref(o) ? 0 : MP_EAGAIN;
 }
 
 /* Creates or opens the named mapping. *created tells which. */
@@ -136,22 +260,29 @@ static int map_named(mp__shobj *o, const mp__shobj_req *req, size_t size,
             *created = true;
             return 0;
         }
-        if (rc != MP_EEXIST || req->exclusive)
+        if (rc != MP_EEXIST)
             return rc;
-        rc = mp__os_shm_open(&o->shm, req->name, d);
+        /* exclusive: only to see whether its holders are dead; a live
+         * creator's name is simply taken. */
+        rc = mp__os_shm_open(&o->shm, req->name,
+                             req->exclusive ? MP__DL_NOW : d);
         if (rc == MP_ENOENT && !req->open_only)
             continue; /* removed, or abandoned by its creator: create */
+        if (req->exclusive && rc == MP_ETIMEDOUT)
+            return MP_EEXIST;
         if (rc)
             return rc;
-        rc = check_opened(o, req);
-        if (!rc && take_ref(mp__shobj_hdr_of(o)))
+        rc = join_named(o, req);
+        if (rc == 0)
             return 0;
         mp__os_shm_close(&o->shm);
-        if (rc)
+        if (rc == MP_ENOENT && !req->open_only)
+            continue; /* we removed it: create */
+        if (rc != MP_EAGAIN)
             return rc;
         if (req->open_only)
-            return MP_ENOENT; /* its last user is removing it */
-        mp__os_sleep_ms(1);   /* dying: wait for its name to go */
+            return MP_ENOENT; /* being removed */
+        mp__os_sleep_ms(1);
     }
     return MP_EEXIST;
 }
@@ -171,6 +302,7 @@ static void *alloc_obj(const mp__shkind *k) {
         o->k = k;
         o->shm.h = o->shm.guard = MP__BAD_HANDLE;
         o->owner_pid = mp__os_getpid();
+        o->slot = -1;
     }
     return o;
 }
@@ -199,9 +331,12 @@ int mp__shobj_new(void **out, const mp__shkind *k, const mp__shobj_req *req) {
         h->kind = (uint32_t)k->kind;
         h->size = size;
         memcpy(h->param, req->param, sizeof h->param);
-        mp__store32(&h->users, 1, MP__RELAXED);
-        if (req->name)
+        if (req->name) {
             snprintf(h->name, sizeof h->name, "%s", req->name);
+            mp__store64(&h->user[0], mp__os_user_self(), MP__RELAXED);
+            mp__store64(&h->refs, 1, MP__RELAXED);
+            o->slot = 0;
+        }
     }
     if ((rc = prims_open(o, created, req, NULL)))
         goto fail_mapped;
@@ -220,7 +355,7 @@ fail_mapped:
     /* Never published if we made it: the name is left for the next
      * create, which takes it over. */
     if (!created)
-        mp__fetch_sub32(&h->users, 1, MP__ACQ_REL);
+        drop_ref(o);
     mp__os_shm_close(&o->shm);
 fail:
     free(o->name);
@@ -236,12 +371,9 @@ void mp__shobj_free(void *obj) {
         o->k->free_extra(o);
     for (unsigned i = 0; i < o->k->nprims; i++)
         prim_close(o, i);
-    bool last =
-        o->name && o->owner_pid == mp__os_getpid() &&
-        mp__fetch_sub32(&mp__shobj_hdr_of(o)->users, 1, MP__ACQ_REL) == 1;
+    if (o->name && o->owner_pid == mp__os_getpid())
+        drop_ref(o);
     mp__os_shm_close(&o->shm);
-    if (last)
-        mp__os_shm_unlink(o->name);
     free(o->name);
     free(o);
 }
@@ -335,4 +467,26 @@ fail:
 
 int mp_unlink(const char *name) {
     return mp__check_name(name) ? MP_EINVAL : mp__os_shm_unlink(name);
+}
+
+/* One named mapping met by a sweep: removed when it is ours and its
+ * holders are all dead. */
+static bool sweep_visit(void *arg, mp__shm *s) {
+    (void)arg;
+    mp__shobj_hdr *h = s->addr;
+    char name[sizeof h->name];
+    if (s->size < sizeof *h ||
+        mp__load32(&h->magic, MP__ACQUIRE) != MP__SHOBJ_MAGIC)
+        return false;
+    memcpy(name, h->name, sizeof name);
+    name[sizeof name - 1] = '\0';
+    return !mp__check_name(name) && reclaim(s, h, name);
+}
+
+int mp_sweep(size_t *removed) {
+    size_t n = 0;
+    int rc = mp__os_shm_each(sizeof(mp__shobj_hdr), sweep_visit, NULL, &n);
+    if (removed)
+        *removed = n;
+    return rc;
 }

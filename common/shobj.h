@@ -25,19 +25,28 @@
 #define MP__NPARAM 3
 
 /* The first bytes of every object's mapping. */
-#define MP__SHOBJ_MAGIC 0x4f53504du /* "MPSO" */
-#define MP__SHOBJ_HDR 256
+#define MP__SHOBJ_MAGIC 0x3253504du /* "MPS2": the header with users */
+#define MP__SHOBJ_HDR 1024
+/* Slots of a named object's user table: the processes holding its name,
+ * each as its mp__os_user_self. A user that finds every slot taken is
+ * only counted (overflow), and while any is counted the name is never
+ * taken for dead: a name opened by more than MP__SHOBJ_USERS holders at
+ * once, one of which was killed, stays until mp_unlink. */
+#define MP__SHOBJ_USERS 96
 typedef struct mp__shobj_hdr {
     MP__ATOMIC(uint32_t) magic; /* written last, by mp__os_shm_publish */
     uint32_t kind;              /* mp_obj_kind */
-    MP__ATOMIC(uint32_t)
-    users; /* named: processes holding the name;
-            * 0 dying */
-    uint32_t reserved;
-    uint64_t size;              /* of the whole mapping */
-    uint64_t param[MP__NPARAM]; /* creation parameters openers must match */
-    char name[MP_NAME_MAX + 1]; /* a named object's full name (OS names
-                                 * may be shortened: openers check this) */
+    /* Named: opens << 32 | users (references to the name). users 0: the
+     * name is being removed. Every open bumps the high half, so a sweep
+     * that saw the table all dead and then finds refs unchanged knows
+     * that nobody came in between. */
+    MP__ATOMIC(uint64_t) refs;
+    uint64_t size;                 /* of the whole mapping */
+    uint64_t param[MP__NPARAM];    /* creation parameters openers must match */
+    char name[MP_NAME_MAX + 1];    /* a named object's full name (OS names
+                                    * may be shortened: openers check this) */
+    MP__ATOMIC(uint32_t) overflow; /* users without a slot */
+    MP__ATOMIC(uint64_t) user[MP__SHOBJ_USERS]; /* 0: free */
 } mp__shobj_hdr;
 
 /* The primitives a kind holds, each at a fixed offset of its mapping. */
@@ -87,6 +96,7 @@ typedef struct mp__shobj {
     mp__shm shm;
     char *name;     /* named: counted in the header's users by owner_pid */
     long owner_pid; /* a forked child's copy was never counted */
+    int slot;       /* named: its user slot, -1 counted in overflow */
     mp__prim prim[MP__SHOBJ_PRIMS];
 } mp__shobj;
 
@@ -109,8 +119,8 @@ typedef struct mp__shobj_req {
  * it within MP__SHOBJ_OPEN_WAIT_MS), MP_ENOMEM, and the os layer's. */
 int mp__shobj_new(void **out, const mp__shkind *k, const mp__shobj_req *req);
 
-/* Closes the primitives, unmaps, drops the name reference (the last one
- * removes the name) and frees the struct. NULL-safe. */
+/* Closes the primitives, unmaps, drops the name reference (the last live
+ * one removes the name) and frees the struct. NULL-safe. */
 void mp__shobj_free(void *obj);
 
 /* Crossing into a spawned child: the mapping, every primitive's handle

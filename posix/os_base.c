@@ -1,4 +1,5 @@
-/* POSIX backend: initialisation, clock, ids, byte pipes. */
+/* POSIX backend: initialisation, clock, ids (processes' start tokens
+ * included), byte pipes. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -8,10 +9,18 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
+#if defined(__APPLE__) || defined(__FreeBSD__)
+#include <sys/sysctl.h>
+#endif
+#if defined(__FreeBSD__)
+#include <sys/user.h>
+#endif
 
 #include "../common/os.h"
 #include "os_posix.h"
@@ -85,6 +94,96 @@ int mp__os_cpu_count(void) {
 
 long mp__os_getpid(void) { return (long)getpid(); }
 long mp__os_getppid(void) { return (long)getppid(); }
+
+/* ---- processes by pid and start time ---- */
+
+enum probe { P_DEAD, P_ALIVE, P_UNKNOWN };
+
+#if defined(__linux__)
+/* Linux: state and start time (field 22, clock ticks since boot) of
+ * /proc/<pid>/stat. */
+static enum probe proc_probe(pid_t pid, uint64_t *start) {
+    char path[32], buf[512];
+    snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd == -1)
+        return errno == ENOENT ? P_DEAD : P_UNKNOWN;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) /* ESRCH: reaped between the open and the read */
+        return n < 0 && errno == ESRCH ? P_DEAD : P_UNKNOWN;
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')'), state;
+    unsigned long long st;
+    if (!p || sscanf(p + 1,
+                     " %c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u "
+                     "%*d %*d %*d %*d %*d %*d %llu",
+                     &state, &st) != 2)
+        return P_UNKNOWN;
+    *start = st;
+    return state == 'Z' || state == 'X' ? P_DEAD : P_ALIVE;
+}
+#elif defined(__APPLE__) || defined(__FreeBSD__)
+/* macOS, FreeBSD: the kernel's process record (sysctl KERN_PROC_PID). */
+static enum probe proc_probe(pid_t pid, uint64_t *start) {
+    struct kinfo_proc kp;
+    size_t len = sizeof kp;
+    int mib[4] = {CTL_KERN, KERN_PROC, KERN_PROC_PID, (int)pid};
+    if (sysctl(mib, 4, &kp, &len, NULL, 0) == -1)
+        return errno == ESRCH ? P_DEAD : P_UNKNOWN;
+    if (len == 0)
+        return P_DEAD;
+#if defined(__APPLE__)
+    struct timeval tv = kp.kp_proc.p_starttime;
+    bool zombie = kp.kp_proc.p_stat == SZOMB;
+#else
+    struct timeval tv = kp.ki_start;
+    bool zombie = kp.ki_stat == SZOMB;
+#endif
+    *start = (uint64_t)tv.tv_sec * 1000000u + (uint64_t)tv.tv_usec;
+    return zombie ? P_DEAD : P_ALIVE;
+}
+#else
+/* Elsewhere only whether the pid exists (a zombie passes for alive). */
+static enum probe proc_probe(pid_t pid, uint64_t *start) {
+    *start = 0;
+    if (kill(pid, 0) == -1 && errno == ESRCH)
+        return P_DEAD;
+    return P_UNKNOWN;
+}
+#endif
+
+/* The 32-bit token of a start time (never 0: 0 means unknown). */
+static uint32_t token_of(uint64_t z) {
+    z = (z ^ z >> 30) * 0xbf58476d1ce4e5b9u;
+    z = (z ^ z >> 27) * 0x94d049bb133111ebu;
+    return (uint32_t)(z ^ z >> 31) | 1;
+}
+
+/* Kept with its pid, so a forked child (another pid) computes its own. */
+static MP__ATOMIC(uint64_t) self_word;
+
+uint64_t mp__posix_self_word(void) {
+    pid_t pid = getpid();
+    uint64_t w = mp__load64(&self_word, MP__RELAXED);
+    if (w && (pid_t)(uint32_t)w == pid)
+        return w;
+    uint64_t start;
+    uint32_t tok = proc_probe(pid, &start) == P_ALIVE ? token_of(start) : 0;
+    w = (uint64_t)tok << 32 | (uint32_t)pid;
+    mp__store64(&self_word, w, MP__RELAXED);
+    return w;
+}
+
+bool mp__posix_gone(uint64_t w) {
+    pid_t pid = (pid_t)(uint32_t)w;
+    uint32_t tok = (uint32_t)(w >> 32);
+    uint64_t start;
+    enum probe p = proc_probe(pid, &start);
+    if (p == P_DEAD)
+        return true;
+    return p == P_ALIVE && tok != 0 && token_of(start) != tok;
+}
 
 #if !MP__POSIX_LINUX
 /* Sets close-on-exec and, when nonblock, O_NONBLOCK; closes fd on failure. */

@@ -39,6 +39,19 @@ static inline int mp__posix_sem_give(MP__ATOMIC(uint32_t) * value,
     return 0;
 }
 
+/* A process named by its pid and a 32-bit token of its start time, so
+ * that a later process given the same pid is not taken for it: the word
+ * is token << 32 | pid, token 0 when it could not be read (then only the
+ * pid is checked). The portable path's mutexes name their owner so, and
+ * named objects their users (os_shm.c). Start times come from
+ * /proc/<pid>/stat (Linux) or sysctl(KERN_PROC_PID) (macOS, FreeBSD);
+ * elsewhere there is none, and a zombie passes for alive. */
+uint64_t mp__posix_self_word(void); /* this process; cached per pid */
+/* Whether the process w names is gone: no such pid, a zombie, or a pid
+ * now used by a process that started at another time. One probe (a read
+ * of /proc/<pid>/stat on Linux). */
+bool mp__posix_gone(uint64_t w);
+
 /* errno -> MP_E*. */
 int mp__posix_err(int e);
 

@@ -11,6 +11,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -41,6 +42,8 @@
 #endif
 #endif
 
+static const char b32[] = "abcdefghijklmnopqrstuvwxyz234567";
+
 /* "/mp-<name>", or, when that is too long for the system, "/mh-" and 26
  * base-32 digits (130 bits) of the name's SHA-256: a name of any allowed
  * length works everywhere, and the two forms never meet. */
@@ -53,7 +56,6 @@ static int os_name(char *out, size_t cap, const char *name) {
         return 0;
     }
     static const char key[] = "mproc shm name";
-    static const char b32[] = "abcdefghijklmnopqrstuvwxyz234567";
     uint8_t h[MP__HMAC_MAX];
     size_t hl = 0;
     int rc = mp__os_hmac("sha256", key, sizeof key - 1, name, n, h, &hl);
@@ -253,6 +255,107 @@ int mp__os_shm_unlink(const char *name) {
     if (rc)
         return rc;
     return shm_unlink(nm) == -1 ? mp__posix_err(errno) : 0;
+}
+
+/* ---- reclaiming (os_shm.h) ---- */
+
+uint64_t mp__os_user_self(void) { return mp__posix_self_word(); }
+
+bool mp__os_user_dead(uint64_t user) { return mp__posix_gone(user); }
+
+int mp__os_shm_lock(mp__shm *s, const char *name, bool wait) {
+    char nm[MP__OS_NAME_MAX + 8];
+    int rc = os_name(nm, sizeof nm, name);
+    if (rc)
+        return rc;
+    while (flock((int)s->h, wait ? LOCK_EX : LOCK_EX | LOCK_NB) == -1)
+        if (errno != EINTR)
+            return errno == EWOULDBLOCK ? MP_EAGAIN : mp__posix_err(errno);
+    if (!same_object(nm, (int)s->h)) {
+        flock((int)s->h, LOCK_UN);
+        return MP_ENOENT;
+    }
+    s->guard = s->h;
+    return 0;
+}
+
+void mp__os_shm_unlock(mp__shm *s) {
+    if (s->guard != MP__BAD_HANDLE)
+        flock((int)s->guard, LOCK_UN);
+    s->guard = MP__BAD_HANDLE;
+}
+
+/* Whether a /dev/shm entry has the form of one of our names: "mp-<name>"
+ * or "mh-" and 26 base-32 digits (os_name; "mpa-" ones are anonymous and
+ * removed at birth). */
+static bool ours(const char *e) {
+    if (strncmp(e, "mp-", 3) == 0)
+        return e[3] != '\0';
+    if (strncmp(e, "mh-", 3) != 0 || strlen(e) != 29)
+        return false;
+    return strspn(e + 3, b32) == 26;
+}
+
+/* An unpublished object open as fd whose creator died (nobody holds the
+ * guard, and the name still leads to it): removed. */
+static bool remove_abandoned(const char *nm, int fd) {
+    if (flock(fd, LOCK_EX | LOCK_NB) == -1)
+        return false;
+    return same_object(nm, fd) && !published(fd) && shm_unlink(nm) == 0;
+}
+
+/* One entry of a sweep: whether its name was removed. */
+static bool sweep_entry(const char *nm, size_t map_bytes,
+                        bool (*visit)(void *, mp__shm *), void *arg) {
+    struct stat st;
+    int fd = shm_open(nm, O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0);
+    if (fd == -1)
+        return false;
+    bool removed = false;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid()) {
+        size_t size = (size_t)st.st_size;
+        if (!published(fd)) {
+            /* Our half-made ones are empty or at least a header long. */
+            removed =
+                (size == 0 || size >= map_bytes) && remove_abandoned(nm, fd);
+        } else {
+            mp__shm s;
+            if (map_fd(&s, fd, size < map_bytes ? size : map_bytes) == 0) {
+                s.guard = MP__BAD_HANDLE;
+                removed = visit(arg, &s);
+                mp__os_shm_close(&s); /* closes fd */
+                return removed;
+            }
+        }
+    }
+    close(fd);
+    return removed;
+}
+
+int mp__os_shm_each(size_t map_bytes, bool (*visit)(void *arg, mp__shm *s),
+                    void *arg, size_t *removed) {
+    *removed = 0;
+#if defined(__APPLE__)
+    (void)map_bytes;
+    (void)visit;
+    (void)arg;
+    return MP_ENOTSUP; /* its shm objects cannot be listed */
+#else
+    /* Where shm_open objects are files of /dev/shm (Linux; elsewhere, if
+     * mounted so). */
+    DIR *d = opendir("/dev/shm");
+    if (!d)
+        return errno == ENOENT ? MP_ENOTSUP : mp__posix_err(errno);
+    for (struct dirent *e; (e = readdir(d));) {
+        char nm[sizeof e->d_name + 2];
+        if (!ours(e->d_name))
+            continue;
+        snprintf(nm, sizeof nm, "/%s", e->d_name);
+        *removed += sweep_entry(nm, map_bytes, visit, arg);
+    }
+    closedir(d);
+    return 0;
+#endif
 }
 
 void mp__os_shm_close(mp__shm *s) {

@@ -220,3 +220,33 @@ void mp__os_shm_close(mp__shm *s) {
     s->addr = NULL;
     s->h = MP__BAD_HANDLE;
 }
+
+/* ---- reclaiming (os_shm.h) ----
+ * A name lives exactly as long as its handles: one that can be opened is
+ * held by a live process, so no user is ever declared dead, no name is
+ * removed by us, and a sweep has nothing to visit. */
+
+uint64_t mp__os_user_self(void) { return GetCurrentProcessId(); }
+
+bool mp__os_user_dead(uint64_t user) {
+    (void)user;
+    return false;
+}
+
+int mp__os_shm_lock(mp__shm *s, const char *name, bool wait) {
+    (void)s;
+    (void)name;
+    (void)wait;
+    return MP_ENOTSUP;
+}
+
+void mp__os_shm_unlock(mp__shm *s) { (void)s; }
+
+int mp__os_shm_each(size_t map_bytes, bool (*visit)(void *arg, mp__shm *s),
+                    void *arg, size_t *removed) {
+    (void)map_bytes;
+    (void)visit;
+    (void)arg;
+    *removed = 0;
+    return 0;
+}

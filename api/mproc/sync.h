@@ -41,18 +41,46 @@ typedef struct mp_barrier mp_barrier;
  * values passed here are then ignored; another kind, or other parameters
  * such as a semaphore's bound, is MP_EEXIST), and creates it otherwise.
  * Every mp_*_new taking a name may also give MP_ETIMEDOUT: the name is
- * being made by a live process that did not finish within 2 s. A name
- * whose users were all killed stays until mp_unlink(name) (anonymous
- * objects never leave anything behind). */
+ * being made by a live process that did not finish within 2 s.
+ *
+ * Names of dead users are reclaimed: each object records the processes
+ * that created or opened it by name (its users; a forked child's copy and
+ * an object received as an argument are not), each by pid and start time
+ * so that a pid reused by a later process never passes for a dead user.
+ * A user killed leaves its record. A create or open of a name whose users
+ * are all dead removes it and makes a fresh object (an open-only call,
+ * such as mp_queue_open, then finds none); a user's free that leaves only
+ * dead users removes the name; mp_sweep removes every such name at once.
+ * Up to 96 users of one name are recorded at once; while more hold it,
+ * the extra ones are only counted, and a name with a killed uncounted
+ * user stays until mp_unlink. Anonymous objects never leave anything
+ * behind. */
 typedef struct mp_sync_options {
     const char *name; /**< NULL: anonymous; else the object's name */
     bool exclusive;   /**< with name: MP_EEXIST if it already exists */
 } mp_sync_options;
 
-/** Removes the name of a named object left by killed processes (POSIX);
- * objects still open keep working. MP_ENOENT when absent, MP_EINVAL for a
+/** Removes the name of a named object, whoever still uses it (POSIX);
+ * objects still open keep working, and the next create of the name makes
+ * a new one. Names whose users are all dead need no call (see
+ * mp_sync_options, and mp_sweep). MP_ENOENT when absent, MP_EINVAL for a
  * bad name; 0 on Windows, where names vanish with their last handle. */
 MP_EXTERN int mp_unlink(const char *name);
+
+/** Removes every name of this user's named objects (every kind) whose
+ * users are all dead (killed, or exited without freeing), and the names
+ * left by creators killed before they finished making the object; names
+ * with a live user, and other users' names, are never touched. Objects
+ * still mapped keep working. *removed (may be NULL) gets the number of
+ * names removed. Call it at a program's start, or from a supervisor after
+ * killing workers; creating or opening a dead name reclaims it anyway, so
+ * a sweep only matters for names nobody asks for again. Cost: one probe
+ * of a process (a read of /proc/<pid>/stat on Linux) per recorded user
+ * until a live one is found, per name. Thread-safe; may run in several
+ * processes at once. Errors: MP_ENOTSUP where named objects cannot be
+ * listed (macOS: no /dev/shm; *removed is 0), MP_EACCES, MP_ESYS. Windows:
+ * 0 and nothing removed, as names vanish with their last handle there. */
+MP_EXTERN int mp_sweep(size_t *removed);
 
 /* ---- Semaphore ---- */
 

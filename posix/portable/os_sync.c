@@ -24,12 +24,6 @@
 #include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
-#if defined(__APPLE__) || defined(__FreeBSD__)
-#include <sys/sysctl.h>
-#endif
-#if defined(__FreeBSD__)
-#include <sys/user.h>
-#endif
 
 #include "../../common/atomics.h"
 #include "../../common/os_sync.h"
@@ -111,12 +105,6 @@ static pthread_once_t self_once = PTHREAD_ONCE_INIT;
 static MP__ATOMIC(uint64_t) self_word;
 static MP__ATOMIC(uint32_t) gen_next;
 
-static uint32_t mix32(uint64_t z) {
-    z = (z ^ z >> 30) * 0xbf58476d1ce4e5b9u;
-    z = (z ^ z >> 27) * 0x94d049bb133111ebu;
-    return (uint32_t)(z ^ z >> 31);
-}
-
 static void draw_gen(void) {
     int local;
     mp__store32(&gen_next,
@@ -146,87 +134,15 @@ uint64_t mp__os_thread_id_slow(void) {
     return mp__os_tid_cache;
 }
 
-enum probe { P_DEAD, P_ALIVE, P_UNKNOWN };
-
-#if defined(__linux__)
-/* Linux: state and start time (field 22, clock ticks since boot) of
- * /proc/<pid>/stat. */
-static enum probe proc_probe(pid_t pid, uint64_t *start) {
-    char path[32], buf[512];
-    snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
-    FILE *f = fopen(path, "re");
-    if (!f)
-        return errno == ENOENT ? P_DEAD : P_UNKNOWN;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    char *p = strrchr(buf, ')'), state;
-    unsigned long long st;
-    if (!p || sscanf(p + 1,
-                     " %c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u "
-                     "%*d %*d %*d %*d %*d %*d %llu",
-                     &state, &st) != 2)
-        return P_UNKNOWN;
-    *start = st;
-    return state == 'Z' || state == 'X' ? P_DEAD : P_ALIVE;
-}
-#elif defined(__APPLE__) || defined(__FreeBSD__)
-/* macOS, FreeBSD: the kernel's process record (sysctl KERN_PROC_PID). */
-static enum probe proc_probe(pid_t pid, uint64_t *start) {
-    struct kinfo_proc kp;
-    size_t len = sizeof kp;
-    int mib[4] = {CTL_KERN, KERN_PROC, KERN_PROC_PID, (int)pid};
-    if (sysctl(mib, 4, &kp, &len, NULL, 0) == -1)
-        return errno == ESRCH ? P_DEAD : P_UNKNOWN;
-    if (len == 0)
-        return P_DEAD;
-#if defined(__APPLE__)
-    struct timeval tv = kp.kp_proc.p_starttime;
-    bool zombie = kp.kp_proc.p_stat == SZOMB;
-#else
-    struct timeval tv = kp.ki_start;
-    bool zombie = kp.ki_stat == SZOMB;
-#endif
-    *start = (uint64_t)tv.tv_sec * 1000000u + (uint64_t)tv.tv_usec;
-    return zombie ? P_DEAD : P_ALIVE;
-}
-#else
-/* Elsewhere only whether the pid exists (a zombie passes for alive). */
-static enum probe proc_probe(pid_t pid, uint64_t *start) {
-    *start = 0;
-    if (kill(pid, 0) == -1 && errno == ESRCH)
-        return P_DEAD;
-    return P_UNKNOWN;
-}
-#endif
-
-/* The 32-bit token of a start time (never 0: 0 means unknown). */
-static uint32_t token_of(uint64_t start) { return mix32(start) | 1; }
-
-/* This process as a mutex word. */
+/* This process as a mutex word (pid and start token, os_posix.h). */
 static uint64_t self_of(void) {
     uint64_t w = mp__load64(&self_word, MP__RELAXED);
     if (w)
         return w;
     pthread_once(&self_once, self_register);
-    pid_t pid = getpid();
-    uint64_t start;
-    uint32_t tok = proc_probe(pid, &start) == P_ALIVE ? token_of(start) : 0;
-    w = (uint64_t)tok << 32 | (uint32_t)pid;
+    w = mp__posix_self_word();
     mp__store64(&self_word, w, MP__RELAXED);
     return w;
-}
-
-/* Whether the process a mutex word names is gone: no such pid, a zombie,
- * or a pid now used by a process that started at another time. */
-static bool owner_dead(uint64_t w) {
-    pid_t pid = (pid_t)(uint32_t)w;
-    uint32_t tok = (uint32_t)(w >> 32);
-    uint64_t start;
-    enum probe p = proc_probe(pid, &start);
-    if (p == P_DEAD)
-        return true;
-    return p == P_ALIVE && tok != 0 && token_of(start) != tok;
 }
 
 /* ---- semaphore ---- */
@@ -375,7 +291,7 @@ __attribute__((noinline)) static int mutex_lock_slow(pmutex *x, uint64_t self,
         uint64_t now = mp__os_now_ns();
         if (now >= next_probe) {
             next_probe = now + PROBE_NS;
-            if (v != self && owner_dead(v)) {
+            if (v != self && mp__posix_gone(v)) {
                 if (take(x, v, self, tid))
                     return MP_EOWNERDEAD;
                 continue;
