@@ -75,7 +75,7 @@ MP_EXTERN int mp_unlink(const char *name);
  * names removed. Call it at a program's start, or from a supervisor after
  * killing workers; creating or opening a dead name reclaims it anyway, so
  * a sweep only matters for names nobody asks for again. Cost: one probe
- * of a process (a read of /proc/<pid>/stat on Linux) per recorded user
+ * of a process (a read of its /proc/PID/stat on Linux) per recorded user
  * until a live one is found, per name. Thread-safe; may run in several
  * processes at once. Errors: MP_ENOTSUP where named objects cannot be
  * listed (macOS: no /dev/shm; *removed is 0), MP_EACCES, MP_ESYS. Windows:

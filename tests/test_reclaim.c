@@ -1,0 +1,408 @@
+/* Names of dead users are reclaimed: after every holder of a name was
+ * killed, a create or open of it makes a fresh object, a live holder's
+ * free removes it, and mp_sweep removes them all, never one with a live
+ * holder; a live pid with another start time passes for dead. Nothing here
+ * calls mp_unlink. */
+#ifndef _WIN32
+#define _DEFAULT_SOURCE /* flock */
+#define _XOPEN_SOURCE 700
+#endif
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#ifndef _WIN32
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "../common/shobj.h" /* the user table, to fake a reused pid */
+#endif
+
+#include "synctest.h"
+#include "testutil.h"
+
+/* What a dead name leaves in /dev/shm until reclaimed: nothing on
+ * Windows, where it goes with its last handle. */
+#ifdef _WIN32
+#define LEFT 0
+#else
+#define LEFT 1
+#endif
+
+enum {
+    K_SEM,
+    K_LOCK,
+    K_EVENT,
+    K_COND,
+    K_BARRIER,
+    K_VALUE,
+    K_ARRAY,
+    K_QUEUE,
+    NKINDS
+};
+static const char *const kind_names[NKINDS] = {
+    "sem", "lock", "event", "cond", "barrier", "value", "array", "queue"};
+
+/* Creates (excl) or creates-or-opens kind k's object `name`. A queue has
+ * no create-or-open: open = mp_queue_open, create = mp_queue_new. */
+static int make(int k, const char *name, bool excl, bool open, void **out) {
+    mp_sync_options so = {.name = name, .exclusive = excl};
+    mp_shared_options sh = {.name = name, .exclusive = excl};
+    switch (k) {
+    case K_SEM: return mp_sem_new_ex((mp_sem **)out, 1, 0, &so);
+    case K_LOCK: return mp_lock_new_ex((mp_lock **)out, false, &so);
+    case K_EVENT: return mp_event_new((mp_event **)out, &so);
+    case K_COND: return mp_cond_new((mp_cond **)out, NULL, &so);
+    case K_BARRIER: return mp_barrier_new((mp_barrier **)out, 2, &so);
+    case K_VALUE: return mp_value_new((mp_value **)out, 'i', NULL, &sh);
+    case K_ARRAY: return mp_array_new((mp_array **)out, 'i', 4, NULL, &sh);
+    default:
+        return open ? mp_queue_open((mp_queue **)out, name)
+                    : mp_queue_new((mp_queue **)out, 0,
+                                   &(mp_queue_options){.name = name});
+    }
+}
+
+static void drop(int k, void *o) {
+    switch (k) {
+    case K_SEM: mp_sem_free(o); break;
+    case K_LOCK: mp_lock_free(o); break;
+    case K_EVENT: mp_event_free(o); break;
+    case K_COND: mp_cond_free(o); break;
+    case K_BARRIER: mp_barrier_free(o); break;
+    case K_VALUE: mp_value_free(o); break;
+    case K_ARRAY: mp_array_free(o); break;
+    default: mp_queue_free(o); break;
+    }
+}
+
+/* Leaves a mark a fresh object does not have; a lock stays held. */
+static int mark(int k, void *o) {
+    switch (k) {
+    case K_SEM: return mp_sem_acquire(o, 0);
+    case K_LOCK: return mp_lock_acquire(o, 0);
+    case K_EVENT: return mp_event_set(o);
+    case K_COND: return mp_cond_acquire(o, 0);
+    case K_BARRIER: return mp_barrier_abort(o);
+    case K_VALUE: return mp_value_set_int(o, 99);
+    case K_ARRAY: return mp_array_set_int(o, 3, 7);
+    default: return mp_queue_put(o, "x", 1, 0);
+    }
+}
+
+/* Whether o is a fresh object (no mark, no lock held by a dead owner). */
+static bool fresh(int k, void *o) {
+    int v = -1;
+    switch (k) {
+    case K_SEM: return mp_sem_get_value(o, &v) == 0 && v == 1;
+    case K_LOCK: return mp_lock_acquire(o, 0) == 0 && !mp_lock_release(o);
+    case K_EVENT: return mp_event_is_set(o) == 0;
+    case K_COND: return mp_cond_acquire(o, 0) == 0 && !mp_cond_release(o);
+    case K_BARRIER: return mp_barrier_broken(o) == 0;
+    case K_VALUE: return mp_value_get_int(o) == 0;
+    case K_ARRAY: return mp_array_get_int(o, 3) == 0;
+    default: return mp_queue_qsize(o) == 0;
+    }
+}
+
+/* Child: creates (arg 3 false) or opens kind k's `name`, marks it (the
+ * creator only), tells the parent and waits to be killed (bounded). */
+static int t_hold(mp_call *c) {
+    int k = (int)mp_arg_int(mp_call_arg(c, 0));
+    const char *nm = mp_arg_str(mp_call_arg(c, 1));
+    mp_sem *ready = mp_arg_sem(mp_call_arg(c, 2));
+    bool open = mp_arg_int(mp_call_arg(c, 3)) != 0;
+    void *o;
+    if (!nm || !ready || make(k, nm, false, open, &o))
+        return 1;
+    if (!open && mark(k, o))
+        return 2;
+    mp_sem_release(ready);
+    for (int i = 0; i < 300; i++)
+        mp_test_sleep_ms(100);
+    return 99;
+}
+
+/* Starts a holder of `name` and waits until it holds it. */
+static mp_process *hold(int k, const char *nm, bool open, mp_start_method m) {
+    mp_sem *ready;
+    MP_CHECK_OK(mp_sem_new(&ready, 0, 0));
+    mp_process *p = mp_test_start(
+        t_hold,
+        MP_ARGS(mp_int(k), mp_str(nm), mp_sem_arg(ready), mp_int(open)), m);
+    MP_CHECK_OK(mp_sem_acquire(ready, 60000));
+    mp_sem_free(ready);
+    return p;
+}
+
+/* Leaves `name` as holders all killed leave it: a creator and an opener. */
+static void leave_dead(int k, const char *nm, mp_start_method m) {
+    mp_process *a = hold(k, nm, false, m);
+    mp_process *b = hold(k, nm, true, m);
+    mp_test_kill(a);
+    mp_test_kill(b);
+}
+
+/* A create of a dead name, exclusive or not, of its kind or another,
+ * makes a fresh object at once; its free removes the name. */
+static void test_create_reclaims(void) {
+    int before = st_shm_entries();
+    char nm[64];
+    for (int i = 0; i < mp_test_nmethods; i++)
+        for (int k = 0; k < NKINDS; k++)
+            for (int how = 0; how < 3; how++) {
+                snprintf(nm, sizeof nm, "test-%ld-rc%d%d%d", mp_getpid(), i, k,
+                         how);
+                leave_dead(k, nm, mp_test_methods[i]);
+                CU_ASSERT_EQUAL(st_shm_entries(), before + LEFT);
+                int k2 = how == 2 ? (k + 1) % NKINDS : k;
+                void *o = NULL;
+                int64_t t0 = mp_test_now_ms();
+                int rc = make(k2, nm, how == 0, false, &o);
+                if (rc)
+                    fprintf(stderr, "%s over dead %s (%d): %s\n",
+                            kind_names[k2], kind_names[k], how,
+                            mp_err_name(rc));
+                CU_ASSERT_EQUAL_FATAL(rc, 0);
+                CU_ASSERT(mp_test_now_ms() - t0 < 1000); /* no waiting */
+                CU_ASSERT(fresh(k2, o));
+                drop(k2, o);
+                CU_ASSERT_EQUAL(st_shm_entries(), before);
+            }
+}
+
+/* An open-only call (mp_queue_open) of a dead name finds none, and the
+ * name is gone. */
+static void test_open_reclaims(void) {
+    int before = st_shm_entries();
+    char nm[64];
+    st_name(nm, sizeof nm, "ro");
+    for (int i = 0; i < mp_test_nmethods; i++) {
+        leave_dead(K_QUEUE, nm, mp_test_methods[i]);
+        mp_queue *q;
+        MP_CHECK_RC(mp_queue_open(&q, nm), MP_ENOENT);
+        CU_ASSERT_EQUAL(st_shm_entries(), before);
+    }
+}
+
+/* A live holder's free that leaves only dead ones removes the name. */
+static void test_free_after_dead(void) {
+    int before = st_shm_entries();
+    char nm[64];
+    st_name(nm, sizeof nm, "fd");
+    for (int k = 0; k < NKINDS; k++) {
+        void *o;
+        mp_process *a = hold(k, nm, false, mp_test_methods[0]);
+        MP_CHECK_OK(make(k, nm, false, true, &o));
+        mp_test_kill(a);
+        CU_ASSERT_EQUAL(st_shm_entries(), before + LEFT);
+        drop(k, o);
+        CU_ASSERT_EQUAL(st_shm_entries(), before);
+    }
+}
+
+/* Several processes racing to create one dead name all get the same
+ * fresh object: each adds 1, and after a barrier each sees them all. */
+#define RACERS 4
+static int t_race(mp_call *c) {
+    const char *nm = mp_arg_str(mp_call_arg(c, 0));
+    mp_barrier *b = mp_arg_barrier(mp_call_arg(c, 1));
+    mp_value *v;
+    if (!nm || !b ||
+        mp_value_new(&v, 'i', NULL, &(mp_shared_options){.name = nm}))
+        return 1;
+    int rc = mp_value_add(v, 1, NULL) ? 2 : 0;
+    if (!rc && mp_barrier_wait(b, 60000) < 0)
+        rc = 3;
+    if (!rc && mp_value_get_int(v) != RACERS)
+        rc = 4;
+    mp_value_free(v);
+    return rc;
+}
+
+static void test_race(void) {
+    int before = st_shm_entries();
+    char nm[64];
+    st_name(nm, sizeof nm, "race");
+    for (int i = 0; i < mp_test_nmethods; i++) {
+        mp_barrier *b;
+        mp_process *p[RACERS];
+        leave_dead(K_VALUE, nm, mp_test_methods[i]);
+        MP_CHECK_OK(mp_barrier_new(&b, RACERS, NULL));
+        for (int j = 0; j < RACERS; j++)
+            p[j] =
+                mp_test_start(t_race, MP_ARGS(mp_str(nm), mp_barrier_arg(b)),
+                              mp_test_methods[i]);
+        for (int j = 0; j < RACERS; j++)
+            CU_ASSERT_EQUAL(st_join(p[j]), 0);
+        mp_barrier_free(b);
+        CU_ASSERT_EQUAL(st_shm_entries(), before);
+    }
+}
+
+#ifndef _WIN32
+/* A half-made name: a creator that died before publishing (no guard
+ * held), or a live one (the returned descriptor holds the guard). */
+static int plant(const char *name, bool live) {
+    char nm[300];
+    snprintf(nm, sizeof nm, "/mp-%s", name);
+    int fd = shm_open(nm, O_RDWR | O_CREAT | O_EXCL, 0600);
+    CU_ASSERT_FATAL(fd >= 0);
+    if (live) {
+        CU_ASSERT_EQUAL(flock(fd, LOCK_EX), 0);
+    } else {
+        close(fd);
+    }
+    return fd;
+}
+#endif
+
+/* The sweep removes every dead name, of every kind, and the half-made
+ * ones of dead creators; names with a live holder survive it: one only
+ * this process holds, one whose creator was killed but this process
+ * holds, one only a live child holds. */
+static void test_sweep(void) {
+    int before = st_shm_entries();
+    char nm[64], l1[64], l2[64], l3[64];
+    size_t n = 0;
+    for (int k = 0; k < NKINDS; k++) {
+        snprintf(nm, sizeof nm, "test-%ld-sw%d", mp_getpid(), k);
+        leave_dead(k, nm, mp_test_methods[k % mp_test_nmethods]);
+    }
+    mp_value *v1, *v2, *v3;
+    st_name(l1, sizeof l1, "live1");
+    st_name(l2, sizeof l2, "live2");
+    st_name(l3, sizeof l3, "live3");
+    MP_CHECK_OK(make(K_VALUE, l1, true, false, (void **)&v1));
+    mp_process *a = hold(K_VALUE, l2, false, mp_test_methods[0]);
+    MP_CHECK_OK(make(K_VALUE, l2, false, true, (void **)&v2));
+    mp_test_kill(a);
+    a = hold(K_VALUE, l3, false, mp_test_methods[0]);
+    mp_process *live = hold(K_VALUE, l3, true, mp_test_methods[0]);
+    mp_test_kill(a);
+    int extra = 0;
+#ifndef _WIN32
+    st_name(nm, sizeof nm, "half-dead");
+    plant(nm, false);
+    st_name(nm, sizeof nm, "half-live");
+    int guard = plant(nm, true);
+    extra = 1;
+    CU_ASSERT_EQUAL(st_shm_entries(), before + NKINDS + 3 + 2);
+#endif
+    MP_CHECK_OK(mp_sweep(&n));
+#ifndef _WIN32
+    CU_ASSERT(n >= NKINDS + 1); /* others' dead names may go too */
+#else
+    CU_ASSERT_EQUAL(n, 0); /* the OS removed them with their handles */
+#endif
+    CU_ASSERT_EQUAL(st_shm_entries(), before + 3 + extra);
+    /* The live ones are the same objects. */
+    CU_ASSERT_EQUAL(mp_value_get_int(v2), 99);
+    MP_CHECK_OK(make(K_VALUE, l3, false, true, (void **)&v3));
+    CU_ASSERT_EQUAL(mp_value_get_int(v3), 99);
+    mp_value_free(v3);
+    MP_CHECK_OK(make(K_VALUE, l2, false, true, (void **)&v3));
+    CU_ASSERT_EQUAL(mp_value_get_int(v3), 99);
+    mp_value_free(v3);
+    MP_CHECK_OK(mp_sweep(NULL)); /* nothing of ours left to remove */
+    CU_ASSERT_EQUAL(st_shm_entries(), before + 3 + extra);
+    /* Their last holders go: freed here, killed there. */
+    mp_value_free(v1);
+    mp_value_free(v2);
+    mp_test_kill(live);
+#ifndef _WIN32
+    close(guard); /* its creator "dies" */
+#endif
+    CU_ASSERT_EQUAL(st_shm_entries(), before + 1 + extra);
+    MP_CHECK_OK(mp_sweep(&n));
+    CU_ASSERT_EQUAL(st_shm_entries(), before);
+}
+
+#ifndef _WIN32
+/* The user table of a named object, mapped from its /dev/shm entry. */
+static mp__shobj_hdr *table(const char *name, int *fd) {
+    char nm[300];
+    snprintf(nm, sizeof nm, "/mp-%s", name);
+    *fd = shm_open(nm, O_RDWR, 0);
+    CU_ASSERT_FATAL(*fd >= 0);
+    void *p =
+        mmap(NULL, MP__SHOBJ_HDR, PROT_READ | PROT_WRITE, MAP_SHARED, *fd, 0);
+    CU_ASSERT_FATAL(p != MAP_FAILED);
+    return p;
+}
+
+static void untable(mp__shobj_hdr *h, int fd) {
+    munmap(h, MP__SHOBJ_HDR);
+    close(fd);
+}
+
+/* Rewrites the only user of the dead name `name` as `who`. */
+static void fake_user(const char *name, uint64_t who) {
+    int fd;
+    mp__shobj_hdr *h = table(name, &fd);
+    CU_ASSERT(mp__load64(&h->user[0], MP__SEQ_CST) != 0);
+    mp__store64(&h->user[0], who, MP__SEQ_CST);
+    untable(h, fd);
+}
+
+/* A pid reused by a live process that started at another time does not
+ * make a dead user look alive; the same pid with its start token does. */
+static void test_pid_reuse(void) {
+    int before = st_shm_entries();
+    char x[64], nm[64];
+    int fd;
+    st_name(x, sizeof x, "reuse-live");
+    st_name(nm, sizeof nm, "reuse");
+    /* A live process and its identity, as it recorded itself. */
+    mp_process *live = hold(K_VALUE, x, false, mp_test_methods[0]);
+    mp__shobj_hdr *h = table(x, &fd);
+    uint64_t who = mp__load64(&h->user[0], MP__SEQ_CST);
+    untable(h, fd);
+    CU_ASSERT_EQUAL((long)(uint32_t)who, mp_process_pid(live));
+    CU_ASSERT((who >> 32) != 0);                 /* a start token was read */
+    uint64_t reused = who ^ ((uint64_t)2 << 32); /* another start time */
+    for (int k = 0; k < NKINDS; k++) {
+        void *o;
+        leave_dead(k, nm, mp_test_methods[0]);
+        /* leave_dead's opener is the second user: free its slot. */
+        int fd2;
+        mp__shobj_hdr *t = table(nm, &fd2);
+        mp__store64(&t->user[1], 0, MP__SEQ_CST);
+        untable(t, fd2);
+        /* The live process itself: the name is held. */
+        fake_user(nm, who);
+        MP_CHECK_RC(make(k, nm, true, false, &o), MP_EEXIST);
+        MP_CHECK_OK(mp_sweep(NULL));
+        CU_ASSERT_EQUAL(st_shm_entries(), before + 2);
+        /* Its pid, another start: dead, swept. */
+        fake_user(nm, reused);
+        MP_CHECK_OK(mp_sweep(NULL));
+        CU_ASSERT_EQUAL(st_shm_entries(), before + 1);
+        /* And a create of such a name reclaims it. */
+        leave_dead(k, nm, mp_test_methods[0]);
+        t = table(nm, &fd2);
+        mp__store64(&t->user[1], reused, MP__SEQ_CST);
+        untable(t, fd2);
+        fake_user(nm, reused);
+        MP_CHECK_OK(make(k, nm, true, false, &o));
+        CU_ASSERT(fresh(k, o));
+        drop(k, o);
+        CU_ASSERT_EQUAL(st_shm_entries(), before + 1);
+    }
+    mp_test_kill(live);
+    MP_CHECK_OK(mp_sweep(NULL));
+    CU_ASSERT_EQUAL(st_shm_entries(), before);
+}
+#endif
+
+void mp_test_suite_reclaim(void) {
+    MP_TEST_SUITE("reclaim", {"create_reclaims", test_create_reclaims},
+                  {"open_reclaims", test_open_reclaims},
+                  {"free_after_dead", test_free_after_dead},
+                  {"race", test_race}, {"sweep", test_sweep});
+#ifndef _WIN32
+    MP_TEST_SUITE("reclaim_posix", {"pid_reuse", test_pid_reuse});
+#endif
+}
