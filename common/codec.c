@@ -64,6 +64,9 @@ int mp__r_blob(mp__rbuf *r, const void **p, size_t *n, size_t max) {
 }
 
 int mp__buf_reserve(mp_buf *b, size_t n) {
+    if (n >= SIZE_MAX)
+        return MP_ENOMEM;
+    n++; /* the NUL mp__buf_set_len writes after the data */
     if (n <= b->cap)
         return 0;
     size_t cap = b->cap ? b->cap : 64;
@@ -75,6 +78,11 @@ int mp__buf_reserve(mp_buf *b, size_t n) {
     b->data = d;
     b->cap = cap;
     return 0;
+}
+
+void mp__buf_set_len(mp_buf *b, size_t len) {
+    b->len = len;
+    ((char *)b->data)[len] = '\0';
 }
 
 void mp_buf_free(mp_buf *b) {

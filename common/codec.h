@@ -112,7 +112,10 @@ static inline int mp__r_u64(mp__rbuf *r, uint64_t *v) {
 /* A u32 length then the bytes, returned in place (not copied); at most max. */
 int mp__r_blob(mp__rbuf *r, const void **p, size_t *n, size_t max);
 
-/* Grows b to hold at least n bytes (MP_ENOMEM). */
+/* Grows b to hold at least n bytes and the NUL after them (MP_ENOMEM). */
 int mp__buf_reserve(mp_buf *b, size_t n);
+/* Sets b's length to len (reserved) and writes the NUL after the data: every
+ * mp_buf a receive fills can be read as a C string. */
+void mp__buf_set_len(mp_buf *b, size_t len);
 
 #endif

@@ -75,7 +75,7 @@ int mp_conn_recv(mp_conn *c, mp_buf *buf, long timeout_ms) {
         return rc;
     if ((rc = mp__os_conn_take(c->os, buf->data, (size_t)len, d)) != 0)
         return rc;
-    buf->len = (size_t)len;
+    mp__buf_set_len(buf, (size_t)len);
     return 0;
 }
 

@@ -9,7 +9,9 @@
 /* ---- creation ---- */
 
 static int check_options(const mp_pool_options *o, mp_start_method *method) {
-    if (o->processes < 0 || o->processes > MP__POOL_MAX_WORKERS)
+    if (o->processes < 0 || o->processes > MP__POOL_MAX_WORKERS ||
+        o->max_task_bytes > MP_POOL_ITEM_MAX ||
+        o->max_result_bytes > MP_POOL_ITEM_MAX)
         return MP_EINVAL;
     if (!mp__args_items(&o->initargs))
         return MP_EINVAL;
@@ -52,12 +54,22 @@ static int make_sync(mp_pool *p) {
     return 0;
 }
 
-static int make_queues(mp_pool *p) {
-    mp_queue_options qo = {MP__POOL_RESULT_RING, NULL};
+/* A ring that holds one item of `max` payload bytes (0: the default ring)
+ * with its headers: the task's chunk header and function location, or the
+ * result's message headers. */
+static size_t ring_for(size_t max, size_t dflt) {
+    return max ? (max + MP__POOL_RING_SLACK > dflt ? max + MP__POOL_RING_SLACK
+                                                   : dflt)
+               : dflt;
+}
+
+static int make_queues(mp_pool *p, const mp_pool_options *o) {
+    mp_queue_options qo = {ring_for(o->max_result_bytes, MP__POOL_RESULT_RING),
+                           NULL};
     int rc = mp_queue_new(&p->rq, 0, &qo);
     if (!rc)
         rc = mp_pipe(&p->wake_rd, &p->wake_wr, false);
-    qo.capacity_bytes = MP__POOL_TASK_RING;
+    qo.capacity_bytes = ring_for(o->max_task_bytes, MP__POOL_TASK_RING);
     mp_shared_options so = {NULL, false, true};
     size_t words = (sizeof(mp__pool_progress) + 7) / 8;
     for (int i = 0; i < p->nworkers && !rc; i++) {
@@ -119,7 +131,7 @@ static int pool_init(mp_pool *p, const mp_pool_options *o) {
     p->nworkers = o->processes ? o->processes : mp_cpu_count();
     if (!(p->w = calloc((size_t)p->nworkers, sizeof *p->w)))
         return MP_ENOMEM;
-    if ((rc = make_sync(p)) || (rc = make_queues(p)))
+    if ((rc = make_sync(p)) || (rc = make_queues(p, o)))
         return rc;
     for (int i = 0; i < p->nworkers && !rc; i++)
         rc = mp__pool_start_worker(p, i);

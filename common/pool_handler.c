@@ -27,7 +27,7 @@ typedef struct done_list {
 } done_list;
 
 static void set_one(done_list *d, mp_result *r, size_t i,
-                    const mp_task_info *info, const void *data, size_t len) {
+                    const mp__task_out *info, const void *data, size_t len) {
     if (mp__result_set(r, i, info, data, len)) {
         r->next_done = NULL;
         if (d->tail)
@@ -40,7 +40,7 @@ static void set_one(done_list *d, mp_result *r, size_t i,
 
 /* Fails the calls of c that have no outcome yet, and frees c. */
 static void fail_chunk(done_list *d, mp__pool_chunk *c,
-                       const mp_task_info *info) {
+                       const mp__task_out *info) {
     for (uint32_t k = c->done; k < c->count; k++)
         set_one(d, c->r, c->first + k, info, NULL, 0);
     mp__pool_chunk_drop_msg(c);
@@ -56,8 +56,14 @@ static mp__pool_chunk *pop_head(mp__pool_slot *w) {
     return c;
 }
 
+/* The message of a call whose record rc was just read from r (its result
+ * bytes come first). */
+static const char *msg_of(const mp__rbuf *r, const mp__pool_res_call *rc) {
+    return rc->msg_len ? (const char *)r->p + rc->len : NULL;
+}
+
 static void fail_pending(mp_pool *p, done_list *d) {
-    mp_task_info info = {p->fail_status, 0, 0, p->fail_code};
+    mp__task_out info = {p->fail_status, 0, 0, p->fail_code, NULL, 0};
     while (p->pend_head) {
         mp__pool_chunk *c = p->pend_head;
         p->pend_head = c->next;
@@ -77,12 +83,14 @@ static void on_result(mp_pool *p, const mp__pool_res_hdr *h, mp__rbuf *r,
         return; /* not what this worker owes: ignore it */
     for (uint32_t k = 0; k < h->count; k++) {
         mp__pool_res_call rc;
-        if (mp__r_bytes(r, &rc, sizeof rc) || rc.len > r->left)
+        if (mp__r_bytes(r, &rc, sizeof rc) ||
+            mp__pool_call_body(&rc) > r->left)
             return;
-        mp_task_info info = {rc.status, rc.code, 0, 0};
+        mp__task_out info = {rc.status, rc.code,        0,
+                             0,         msg_of(r, &rc), rc.msg_len};
         set_one(d, c->r, c->first + c->done, &info, r->p, rc.len);
-        r->p += rc.len;
-        r->left -= rc.len;
+        r->p += mp__pool_call_body(&rc);
+        r->left -= mp__pool_call_body(&rc);
         c->done++;
     }
     if (c->done == c->count)
@@ -114,15 +122,17 @@ static bool take_kept(mp__pool_slot *w, mp__pool_chunk *c, done_list *d) {
     mp__rbuf r = {pg->data, sizeof pg->data};
     for (uint32_t k = 0; k < count && first + k < c->count; k++) {
         mp__pool_res_call rc;
-        if (mp__r_bytes(&r, &rc, sizeof rc) || rc.len > r.left)
+        if (mp__r_bytes(&r, &rc, sizeof rc) ||
+            mp__pool_call_body(&rc) > r.left)
             break;
         if (first + k >= c->done) { /* not posted (or not yet processed) */
-            mp_task_info info = {rc.status, rc.code, 0, 0};
+            mp__task_out info = {rc.status, rc.code,         0,
+                                 0,         msg_of(&r, &rc), rc.msg_len};
             set_one(d, c->r, c->first + first + k, &info, r.p, rc.len);
             c->done = first + k + 1;
         }
-        r.p += rc.len;
-        r.left -= rc.len;
+        r.p += mp__pool_call_body(&rc);
+        r.left -= mp__pool_call_body(&rc);
     }
     uint32_t running = mp__load32(&pg->running, MP__ACQUIRE);
     return running && running - 1 == c->done && c->done < c->count;
@@ -132,7 +142,7 @@ static bool take_kept(mp__pool_slot *w, mp__pool_chunk *c, done_list *d) {
  * the call it died in fails with info, and the calls after it go back to
  * the head of the pending list, for another worker. */
 static void salvage(mp_pool *p, mp__pool_slot *w, mp__pool_chunk *c,
-                    done_list *d, const mp_task_info *info) {
+                    done_list *d, const mp__task_out *info) {
     if (take_kept(w, c, d))
         set_one(d, c->r, c->first + c->done++, info, NULL, 0);
     uint8_t *rest = NULL;
@@ -166,7 +176,8 @@ static void on_died(mp_pool *p, uint32_t wi, uint32_t gen, done_list *d) {
     int code = 0;
     mp_process_join(w->proc, MP_INFINITE); /* it has ended: no wait */
     mp_process_exitcode(w->proc, &code);
-    mp_task_info info = {MP_EWORKER, 0, mp_process_pid(w->proc), code};
+    mp__task_out info = {MP_EWORKER, 0,    mp_process_pid(w->proc),
+                         code,       NULL, 0};
     mp_process_free(w->proc);
     w->proc = NULL;
     if (p->state == MP__POOL_TERMINATE) {

@@ -8,6 +8,7 @@
  * itself sees the result as ready. Once ready, entries never change again
  * and are read without the lock. */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,7 +37,7 @@ int mp__result_new(mp_pool *p, mp__result_kind kind, size_t n,
     r->order = (size_t *)(r->e + k);
     for (size_t i = 0; i < n; i++) {
         memset(&r->e[i], 0, sizeof r->e[i]);
-        r->e[i].info.status = MP_EAGAIN;
+        r->e[i].status = MP_EAGAIN;
     }
     r->pool = p;
     r->kind = kind;
@@ -61,22 +62,39 @@ void mp__result_destroy(mp_result *r) {
     mp__pool_unref(p);
 }
 
-bool mp__result_set(mp_result *r, size_t i, const mp_task_info *info,
+bool mp__result_set(mp_result *r, size_t i, const mp__task_out *info,
                     const void *data, size_t len) {
     mp__pool_entry *e = &r->e[i];
-    if (e->info.status != MP_EAGAIN)
+    if (e->status != MP_EAGAIN)
         return false;
-    e->info = *info;
-    if (len <= sizeof e->small) {
-        if (len)
-            memcpy(e->small, data, len);
+    e->status = info->status;
+    e->code = info->code;
+    e->worker_pid = info->worker_pid;
+    e->worker_exit = info->worker_exit;
+    e->msg_len = info->msg ? info->msg_len : 0;
+    if (e->msg_len >= MP_TASK_MESSAGE_MAX) /* the worker's bound */
+        e->msg_len = MP_TASK_MESSAGE_MAX - 1;
+    /* The bytes, a NUL, then the message and its NUL. */
+    size_t total = len + 1 + (e->msg_len ? e->msg_len + 1 : 0);
+    uint8_t *at = e->small;
+    if (total <= sizeof e->small)
         e->data = (mp_buf){e->small, len, 0};
-    } else if (mp__buf_reserve(&e->data, len) == 0) {
-        memcpy(e->data.data, data, len);
-        e->data.len = len;
-    } else {
-        e->info.status = MP_ENOMEM;
+    else if (mp__buf_reserve(&e->data, total) == 0)
+        at = e->data.data;
+    else {
+        e->status = MP_ENOMEM;
+        e->msg_len = 0;
+        len = 0;
+        e->data = (mp_buf){e->small, 0, 0};
     }
+    if (len)
+        memcpy(at, data, len);
+    at[len] = 0;
+    if (e->msg_len) {
+        memcpy(at + len + 1, info->msg, e->msg_len);
+        at[len + 1 + e->msg_len] = 0;
+    }
+    e->data.len = len;
     r->order[r->ndone++] = i;
     if (r->ndone == r->n)
         r->complete = true;
@@ -86,7 +104,7 @@ bool mp__result_set(mp_result *r, size_t i, const mp_task_info *info,
 /* The first failed entry in input order, or NULL. */
 static const mp__pool_entry *first_failure(const mp_result *r) {
     for (size_t i = 0; i < r->n; i++)
-        if (r->e[i].info.status)
+        if (r->e[i].status)
             return &r->e[i];
     return NULL;
 }
@@ -205,20 +223,24 @@ int mp_result_get(mp_result *r, long timeout_ms, mp_buf *buf) {
     int rc = mp_result_wait(r, timeout_ms);
     if (rc)
         return rc;
-    if (buf)
-        buf->len = 0;
     if (r->kind == MP__RESULT_APPLY && r->n == 1) {
         const mp_buf *d = &r->e[0].data;
-        if (buf && d->len) {
+        if (buf) {
             if ((rc = mp__buf_reserve(buf, d->len)) != 0)
                 return rc;
-            memcpy(buf->data, d->data, d->len);
-            buf->len = d->len;
+            if (d->len)
+                memcpy(buf->data, d->data, d->len);
+            mp__buf_set_len(buf, d->len);
         }
-        return r->e[0].info.status;
+        return r->e[0].status;
+    }
+    if (buf) { /* a map's bytes are read per item */
+        if ((rc = mp__buf_reserve(buf, 0)) != 0)
+            return rc;
+        mp__buf_set_len(buf, 0);
     }
     const mp__pool_entry *f = first_failure(r);
-    return f ? f->info.status : 0;
+    return f ? f->status : 0;
 }
 
 /* The first failure of a ready result when it has this status, else NULL
@@ -227,7 +249,7 @@ static const mp__pool_entry *failed_with(mp_result *r, int status, int *rc) {
     const mp__pool_entry *f = NULL;
     if (mp_result_wait(r, 0) == 0)
         f = first_failure(r);
-    if (f && f->info.status != status)
+    if (f && f->status != status)
         f = NULL;
     *rc = f ? 0 : MP_ESTATE;
     return f;
@@ -239,7 +261,7 @@ int mp_result_task_code(mp_result *r, int *code) {
         return MP_EINVAL;
     const mp__pool_entry *f = failed_with(r, MP_ETASK, &rc);
     if (f)
-        *code = f->info.task_code;
+        *code = f->code;
     return rc;
 }
 
@@ -251,13 +273,141 @@ int mp_result_worker(mp_result *r, long *pid, int *exitcode) {
     if (!f)
         return rc;
     if (pid)
-        *pid = f->info.worker_pid;
+        *pid = f->worker_pid;
     if (exitcode)
-        *exitcode = f->info.worker_exit;
+        *exitcode = f->worker_exit;
     return 0;
 }
 
 size_t mp_result_count(const mp_result *r) { return r ? r->n : 0; }
+
+/* The public view of entry e, with its message (or, for a worker that
+ * died, how it ended). */
+static void fill_info(const mp__pool_entry *e, mp_task_info *info) {
+    info->status = e->status;
+    info->task_code = e->code;
+    info->worker_pid = e->worker_pid;
+    info->worker_exit = e->worker_exit;
+    info->message[0] = '\0';
+    if (e->msg_len)
+        memcpy(info->message, (const char *)e->data.data + e->data.len + 1,
+               (size_t)e->msg_len + 1);
+    else if (e->status == MP_EWORKER && e->worker_exit < 0)
+        snprintf(info->message, sizeof info->message,
+                 "worker %ld was killed by signal %d", e->worker_pid,
+                 -e->worker_exit);
+    else if (e->status == MP_EWORKER)
+        snprintf(info->message, sizeof info->message,
+                 "worker %ld exited with code %d", e->worker_pid,
+                 e->worker_exit);
+}
+
+int mp_result_info(mp_result *r, mp_task_info *info) {
+    if (!r || !info)
+        return MP_EINVAL;
+    if (mp_result_wait(r, 0) != 0)
+        return MP_ESTATE;
+    const mp__pool_entry *f =
+        r->kind == MP__RESULT_APPLY && r->n == 1 ? &r->e[0] : first_failure(r);
+    if (f) {
+        fill_info(f, info);
+    } else {
+        memset(info, 0, offsetof(mp_task_info, message));
+        info->message[0] = '\0';
+    }
+    return 0;
+}
+
+/* ---- typed readers ---- */
+
+/* The n-byte value of entry e into v: e's status when it failed,
+ * MP_EPROTO when its result has another size. */
+static int read_fixed(const mp__pool_entry *e, void *v, size_t n) {
+    if (e->status)
+        return e->status;
+    if (e->data.len != n)
+        return MP_EPROTO;
+    memcpy(v, e->data.data, n);
+    return 0;
+}
+
+/* The apply result's entry once ready, or an error in *rc. */
+static const mp__pool_entry *apply_entry(mp_result *r, long timeout_ms,
+                                         const void *out, int *rc) {
+    if (!r || !out || r->kind != MP__RESULT_APPLY) {
+        *rc = MP_EINVAL;
+        return NULL;
+    }
+    *rc = mp_result_wait(r, timeout_ms);
+    return *rc ? NULL : &r->e[0];
+}
+
+int mp_result_get_int(mp_result *r, long timeout_ms, int64_t *v) {
+    int rc;
+    const mp__pool_entry *e = apply_entry(r, timeout_ms, v, &rc);
+    return e ? read_fixed(e, v, sizeof *v) : rc;
+}
+
+int mp_result_get_float(mp_result *r, long timeout_ms, double *v) {
+    int rc;
+    const mp__pool_entry *e = apply_entry(r, timeout_ms, v, &rc);
+    return e ? read_fixed(e, v, sizeof *v) : rc;
+}
+
+int mp_result_get_str(mp_result *r, long timeout_ms, const char **s) {
+    int rc;
+    const mp__pool_entry *e = apply_entry(r, timeout_ms, s, &rc);
+    if (!e)
+        return rc;
+    if (!e->status)
+        *s = e->data.data;
+    return e->status;
+}
+
+/* Entry i of r, read under the pool's lock by fn into out. */
+static int item_read(mp_result *r, size_t i, void *out, size_t n) {
+    if (!r || i >= r->n || !out)
+        return MP_EINVAL;
+    mp__pool_lock(r->pool);
+    const mp__pool_entry *e = &r->e[i];
+    int rc;
+    if (n)
+        rc = read_fixed(e, out, n);
+    else if ((rc = e->status) == 0)
+        *(const char **)out = e->data.data;
+    apr_thread_mutex_unlock(r->pool->mx);
+    return rc;
+}
+
+int mp_result_item_int(mp_result *r, size_t i, int64_t *v) {
+    return item_read(r, i, v, sizeof *v);
+}
+
+int mp_result_item_float(mp_result *r, size_t i, double *v) {
+    return item_read(r, i, v, sizeof *v);
+}
+
+int mp_result_item_str(mp_result *r, size_t i, const char **s) {
+    return item_read(r, i, (void *)s, 0);
+}
+
+int mp_buf_int(const mp_buf *b, int64_t *v) {
+    if (!b || !v || (b->len && !b->data))
+        return MP_EINVAL;
+    if (b->len != sizeof *v)
+        return MP_EPROTO;
+    memcpy(v, b->data, sizeof *v);
+    return 0;
+}
+
+int mp_buf_float(const mp_buf *b, double *v) {
+    if (!b || !v || (b->len && !b->data))
+        return MP_EINVAL;
+    if (b->len != sizeof *v)
+        return MP_EPROTO;
+    memcpy(v, b->data, sizeof *v);
+    return 0;
+}
 
 int mp_result_item(mp_result *r, size_t i, const void **ptr, size_t *len,
                    mp_task_info *info) {
@@ -270,8 +420,8 @@ int mp_result_item(mp_result *r, size_t i, const void **ptr, size_t *len,
     if (len)
         *len = e->data.len;
     if (info)
-        *info = e->info;
-    int rc = e->info.status;
+        fill_info(e, info);
+    int rc = e->status;
     apr_thread_mutex_unlock(r->pool->mx);
     return rc;
 }
@@ -305,7 +455,7 @@ static bool imap_peek(const mp_imap *it, size_t *idx) {
         return true;
     }
     *idx = it->next;
-    return r->e[it->next].info.status != MP_EAGAIN;
+    return r->e[it->next].status != MP_EAGAIN;
 }
 
 int mp_imap_next(mp_imap *it, long timeout_ms, mp_buf *buf, size_t *index) {
@@ -327,16 +477,26 @@ int mp_imap_next(mp_imap *it, long timeout_ms, mp_buf *buf, size_t *index) {
     const mp__pool_entry *e = &r->e[idx];
     if (buf) {
         buf->len = 0;
-        if (e->data.len && (rc = mp__buf_reserve(buf, e->data.len)) != 0)
+        if ((rc = mp__buf_reserve(buf, e->data.len)) != 0)
             return rc;
         if (e->data.len)
             memcpy(buf->data, e->data.data, e->data.len);
-        buf->len = e->data.len;
+        mp__buf_set_len(buf, e->data.len);
     }
     if (index)
         *index = idx;
     it->next++;
-    return e->info.status;
+    it->last = idx + 1;
+    return e->status;
+}
+
+int mp_imap_info(mp_imap *it, mp_task_info *info) {
+    if (!it || !info)
+        return MP_EINVAL;
+    if (!it->last)
+        return MP_ESTATE;
+    fill_info(&it->r->e[it->last - 1], info);
+    return 0;
 }
 
 void mp_imap_free(mp_imap *it) {

@@ -5,10 +5,23 @@
 
 #include "pool_sched.h"
 
-/* One task's outcome inside a result. */
+/* One task's outcome, as the handler records it (mp_task_info without the
+ * copy of the message). */
+typedef struct mp__task_out {
+    int status, code;
+    long worker_pid;
+    int worker_exit;
+    const char *msg; /* msg_len bytes, not NUL-terminated; NULL when none */
+    uint32_t msg_len;
+} mp__task_out;
+
+/* One task's outcome inside a result. `data` holds the result's bytes
+ * (data.len of them), a NUL, then the message's msg_len bytes and a NUL. */
 typedef struct mp__pool_entry {
-    mp_task_info info;
-    mp_buf data; /* cap 0: data points at `small` (or len is 0) */
+    int32_t status, code, worker_exit;
+    uint32_t msg_len;
+    long worker_pid;
+    mp_buf data; /* cap 0: data points at `small` (or is NULL: nothing) */
     uint8_t small[16];
 } mp__pool_entry;
 
@@ -34,12 +47,13 @@ struct mp_imap {
     mp_result *r;
     bool unordered;
     size_t next;
+    size_t last; /* 1 + the index mp_imap_next returned last, or 0 */
 };
 
 int mp__result_new(mp_pool *p, mp__result_kind kind, size_t n,
                    const mp_result_options *opts, mp_result **out);
 /* Records call i's outcome (lock held); true when r became complete. */
-bool mp__result_set(mp_result *r, size_t i, const mp_task_info *info,
+bool mp__result_set(mp_result *r, size_t i, const mp__task_out *info,
                     const void *data, size_t len);
 /* Marks ready, under the lock the handler already holds, the completed
  * results that have no callback to run; *wake tells the caller to wake the

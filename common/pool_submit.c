@@ -35,25 +35,54 @@ static int fn_lookup(mp_pool *p, mp_target fn, uint8_t **loc, size_t *len) {
     return 0;
 }
 
-static int check_items(const mp_args *items, size_t n) {
-    for (size_t i = 0; i < n; i++) {
-        const mp_arg *v = mp__args_items(&items[i]);
-        if (!v)
-            return MP_EINVAL;
-        for (size_t j = 0; j < items[i].n; j++)
-            if (v[j].type == MP_ARG_OBJ)
-                return MP_ENOTSUP;
+/* Item i of src as an argument list: the caller's own, or one made in tmp
+ * (which holds one argument for the array kinds). */
+static const mp_args *item_at(const mp_items *src, size_t i, mp_args *tmp) {
+    switch (src->mp__kind) {
+    case MP__ITEMS_ARGS: return &((const mp_args *)src->mp__v)[i];
+    case MP__ITEMS_INTS:
+        tmp->mp__in[0] = mp_int(((const int64_t *)src->mp__v)[i]);
+        break;
+    case MP__ITEMS_DOUBLES:
+        tmp->mp__in[0] = mp_float(((const double *)src->mp__v)[i]);
+        break;
+    case MP__ITEMS_STRS:
+        tmp->mp__in[0] = mp_str(((const char *const *)src->mp__v)[i]);
+        break;
+    case MP__ITEMS_RANGE:
+        tmp->mp__in[0] = mp_int(src->mp__start + (int64_t)i);
+        break;
+    default: /* MP__ITEMS_FN */ *tmp = src->mp__fn(i, src->mp__user); break;
     }
-    return 0;
+    return tmp;
 }
 
-/* Appends one call's arguments (u32 length + wire form) to w. */
+static int check_source(const mp_items *src) {
+    switch (src->mp__kind) {
+    case MP__ITEMS_RANGE: return 0;
+    case MP__ITEMS_FN: return src->mp__fn || !src->n ? 0 : MP_EINVAL;
+    case MP__ITEMS_ARGS:
+    case MP__ITEMS_INTS:
+    case MP__ITEMS_DOUBLES:
+    case MP__ITEMS_STRS: return src->mp__v || !src->n ? 0 : MP_EINVAL;
+    default: return MP_EINVAL;
+    }
+}
+
+/* Appends one call's arguments (u32 length + wire form) to w. Objects
+ * cannot reach a running worker: MP_ENOTSUP. */
 static int encode_call(mp__wbuf *w, const mp_args *args) {
+    const mp_arg *v = mp__args_items(args);
+    if (!v)
+        return MP_EINVAL;
+    for (size_t j = 0; j < args->n; j++)
+        if (v[j].type == MP_ARG_OBJ)
+            return MP_ENOTSUP;
     mp__handles hs = {0};
     size_t at = w->len;
     mp__w_u32(w, 0);
     int rc = mp__args_encode(*args, w, &hs);
-    if (hs.v) /* never: check_items refused objects */
+    if (hs.v) /* never: objects were refused above */
         mp__handles_free(&hs);
     if (!rc)
         mp__w_u32_at(w, at, (uint32_t)(w->len - at - 4));
@@ -112,18 +141,22 @@ static void start_chunk(mp__wbuf *w, const uint8_t *loc, size_t loc_len) {
 /* Encodes the calls into chunks of at most chunksize calls, each fitting a
  * worker's ring. */
 static int build_chunks(mp_pool *p, const uint8_t *loc, size_t loc_len,
-                        const mp_args *items, size_t n, size_t chunksize,
-                        mp_result *r, chunk_list *l) {
-    size_t max = mp_queue_max_item(p->w[0].tq);
+                        const mp_items *src, size_t chunksize, mp_result *r,
+                        chunk_list *l) {
+    size_t max = mp_queue_max_item(p->w[0].tq), n = src->n;
     uint8_t stack[MP__POOL_INLINE_MSG];
     mp__wbuf w = mp__wbuf_on(stack, sizeof stack);
     uint32_t first = 0, count = 0;
     int rc = 0;
-    for (size_t i = 0; i < n && !rc; i++) {
+    mp_args tmp = mp_args_borrow(NULL, 1);
+    const mp_args *a = NULL; /* item i, asked for once */
+    for (size_t i = 0; i < n && !rc;) {
+        if (!a)
+            a = item_at(src, i, &tmp);
         if (!count)
             start_chunk(&w, loc, loc_len);
         size_t before = w.len;
-        if ((rc = encode_call(&w, &items[i])) != 0)
+        if ((rc = encode_call(&w, a)) != 0)
             break;
         if (w.len > max && count) { /* the call starts a new chunk */
             w.len = before;
@@ -131,14 +164,15 @@ static int build_chunks(mp_pool *p, const uint8_t *loc, size_t loc_len,
                 break;
             first += count;
             count = 0;
-            i--;
             continue;
         }
         if (w.len > max) {
             rc = MP_EMSGSIZE;
             break;
         }
-        if (++count == chunksize || i + 1 == n) {
+        a = NULL;
+        i++;
+        if (++count == chunksize || i == n) {
             rc = seal_chunk(l, &w, r, first, count);
             first += count;
             count = 0;
@@ -152,15 +186,18 @@ static int build_chunks(mp_pool *p, const uint8_t *loc, size_t loc_len,
     return rc;
 }
 
-/* Submits fn over items[0, n) in chunks of chunksize calls (0: Python's
- * rule) as one result of the given kind. */
-static int submit(mp_pool *p, mp_target fn, const mp_args *items, size_t n,
+/* Submits fn over the items of src in chunks of chunksize calls (0:
+ * Python's rule) as one result of the given kind. */
+static int submit(mp_pool *p, mp_target fn, const mp_items *src,
                   size_t chunksize, mp__result_kind kind,
                   const mp_result_options *opts, mp_result **out) {
-    if (!p || !fn || !out || (n && !items) || n > UINT32_MAX)
+    if (!out)
         return MP_EINVAL;
     *out = NULL;
-    int rc = check_items(items, n);
+    size_t n = src->n;
+    if (!p || !fn || n > UINT32_MAX)
+        return MP_EINVAL;
+    int rc = check_source(src);
     uint8_t *loc = NULL;
     size_t loc_len = 0;
     if (!rc)
@@ -175,7 +212,7 @@ static int submit(mp_pool *p, mp_target fn, const mp_args *items, size_t n,
         chunksize = (n + k - 1) / k;
     }
     chunk_list l = {NULL, NULL};
-    if ((rc = build_chunks(p, loc, loc_len, items, n, chunksize, r, &l))) {
+    if ((rc = build_chunks(p, loc, loc_len, src, chunksize, r, &l))) {
         mp__result_destroy(r);
         return rc;
     }
@@ -204,37 +241,59 @@ static int submit(mp_pool *p, mp_target fn, const mp_args *items, size_t n,
 
 int mp_pool_apply_async(mp_pool *p, mp_target fn, mp_args args,
                         mp_result **out) {
-    return submit(p, fn, &args, 1, 1, MP__RESULT_APPLY, NULL, out);
+    mp_items one = mp_items_args(&args, 1);
+    return submit(p, fn, &one, 1, MP__RESULT_APPLY, NULL, out);
 }
 
 int mp_pool_apply_async_cb(mp_pool *p, mp_target fn, mp_args args,
                            const mp_result_options *opts, mp_result **out) {
-    return submit(p, fn, &args, 1, 1, MP__RESULT_APPLY, opts, out);
+    mp_items one = mp_items_args(&args, 1);
+    return submit(p, fn, &one, 1, MP__RESULT_APPLY, opts, out);
 }
 
 int mp_pool_apply(mp_pool *p, mp_target fn, mp_args args, mp_buf *buf) {
+    return mp_pool_apply_info(p, fn, args, buf, NULL);
+}
+
+int mp_pool_apply_info(mp_pool *p, mp_target fn, mp_args args, mp_buf *buf,
+                       mp_task_info *info) {
     mp_result *r;
     int rc = mp_pool_apply_async(p, fn, args, &r);
     if (rc)
         return rc;
     rc = mp_result_get(r, MP_INFINITE, buf);
+    if (info)
+        mp_result_info(r, info);
     mp_result_free(r);
     return rc;
+}
+
+int mp_pool_map_items_async(mp_pool *p, mp_target fn, mp_items items,
+                            size_t chunksize, const mp_result_options *opts,
+                            mp_result **out) {
+    return submit(p, fn, &items, chunksize, MP__RESULT_MAP, opts, out);
+}
+
+int mp_pool_map_items(mp_pool *p, mp_target fn, mp_items items,
+                      size_t chunksize, mp_result **out) {
+    int rc = submit(p, fn, &items, chunksize, MP__RESULT_MAP, NULL, out);
+    return rc ? rc : mp_result_get(*out, MP_INFINITE, NULL);
 }
 
 int mp_pool_map_async(mp_pool *p, mp_target fn, const mp_args *items, size_t n,
                       size_t chunksize, const mp_result_options *opts,
                       mp_result **out) {
-    return submit(p, fn, items, n, chunksize, MP__RESULT_MAP, opts, out);
+    return mp_pool_map_items_async(p, fn, mp_items_args(items, n), chunksize,
+                                   opts, out);
 }
 
 int mp_pool_map(mp_pool *p, mp_target fn, const mp_args *items, size_t n,
                 size_t chunksize, mp_result **out) {
-    int rc = submit(p, fn, items, n, chunksize, MP__RESULT_MAP, NULL, out);
-    return rc ? rc : mp_result_get(*out, MP_INFINITE, NULL);
+    return mp_pool_map_items(p, fn, mp_items_args(items, n), chunksize, out);
 }
 
-static int imap_new(mp_pool *p, mp_target fn, const mp_args *items, size_t n,
+/* imap's chunksize 0 is Python's default for imap: 1. */
+static int imap_new(mp_pool *p, mp_target fn, const mp_items *src,
                     size_t chunksize, bool unordered, mp_imap **out) {
     if (!out)
         return MP_EINVAL;
@@ -242,7 +301,8 @@ static int imap_new(mp_pool *p, mp_target fn, const mp_args *items, size_t n,
     mp_imap *it = calloc(1, sizeof *it);
     if (!it)
         return MP_ENOMEM;
-    int rc = submit(p, fn, items, n, chunksize, MP__RESULT_MAP, NULL, &it->r);
+    int rc = submit(p, fn, src, chunksize ? chunksize : 1, MP__RESULT_MAP,
+                    NULL, &it->r);
     if (rc) {
         free(it);
         return rc;
@@ -252,12 +312,24 @@ static int imap_new(mp_pool *p, mp_target fn, const mp_args *items, size_t n,
     return 0;
 }
 
+int mp_pool_imap_items(mp_pool *p, mp_target fn, mp_items items,
+                       size_t chunksize, mp_imap **it) {
+    return imap_new(p, fn, &items, chunksize, false, it);
+}
+
+int mp_pool_imap_unordered_items(mp_pool *p, mp_target fn, mp_items items,
+                                 size_t chunksize, mp_imap **it) {
+    return imap_new(p, fn, &items, chunksize, true, it);
+}
+
 int mp_pool_imap(mp_pool *p, mp_target fn, const mp_args *items, size_t n,
                  size_t chunksize, mp_imap **it) {
-    return imap_new(p, fn, items, n, chunksize, false, it);
+    mp_items src = mp_items_args(items, n);
+    return imap_new(p, fn, &src, chunksize, false, it);
 }
 
 int mp_pool_imap_unordered(mp_pool *p, mp_target fn, const mp_args *items,
                            size_t n, size_t chunksize, mp_imap **it) {
-    return imap_new(p, fn, items, n, chunksize, true, it);
+    mp_items src = mp_items_args(items, n);
+    return imap_new(p, fn, &src, chunksize, true, it);
 }

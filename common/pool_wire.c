@@ -24,9 +24,13 @@ int mp__pool_post(mp_queue *rq, const mp__pool_res_hdr *h, const void *body,
 }
 
 int mp__pool_post_call(mp_queue *rq, const mp__pool_res_hdr *h,
-                       const mp__pool_res_call *call, const void *data) {
-    mp__qvec v[3] = {{h, sizeof *h}, {call, sizeof *call}, {data, call->len}};
-    return mp__queue_putv(rq, v, 3, MP_INFINITE);
+                       const mp__pool_res_call *call, const void *data,
+                       const void *msg) {
+    mp__qvec v[4] = {{h, sizeof *h},
+                     {call, sizeof *call},
+                     {data, call->len},
+                     {msg, call->msg_len}};
+    return mp__queue_putv(rq, v, 4, MP_INFINITE);
 }
 
 int mp__pool_post_ctl(mp_queue *rq, mp__pool_msg kind, uint32_t worker,
@@ -50,7 +54,7 @@ int mp__pool_task_rest(const void *msg, size_t len, uint32_t skip,
     for (uint32_t i = 0; i < skip; i++) {
         const void *blob;
         size_t blen;
-        if (mp__r_blob(&r, &blob, &blen, MP__ARGS_MAX))
+        if (mp__r_blob(&r, &blob, &blen, r.left))
             return MP_EPROTO;
     }
     uint8_t *m = malloc(head + r.left);

@@ -23,6 +23,11 @@
 
 #define MP__POOL_TASK_RING ((size_t)1 << 20)
 #define MP__POOL_RESULT_RING ((size_t)4 << 20)
+/* Room in a ring sized from mp_pool_options.max_task_bytes /
+ * max_result_bytes for the headers around that payload (a chunk's header
+ * and function location, the argument list's encoding; a result's headers
+ * and message). */
+#define MP__POOL_RING_SLACK ((size_t)64 << 10)
 /* A worker posts a chunk's results when this many bytes are buffered (and
  * at the chunk's end). */
 #define MP__POOL_FLUSH_BYTES ((size_t)64 << 10)
@@ -53,12 +58,19 @@ typedef struct mp__pool_res_hdr {
     uint32_t pad;
 } mp__pool_res_hdr;
 
+/* One call's outcome; its len bytes of result, then msg_len bytes of the
+ * task's message (mp_call_fail), follow it. */
 typedef struct mp__pool_res_call {
     int32_t status;
     int32_t code;
     uint32_t len;
-    uint32_t pad;
+    uint32_t msg_len;
 } mp__pool_res_call;
+
+/* The bytes that follow a call's record. */
+static inline size_t mp__pool_call_body(const mp__pool_res_call *c) {
+    return (size_t)c->len + c->msg_len;
+}
 
 /* What a worker has done of its current chunk, in memory it shares with
  * the parent (one per worker slot, handed to the worker as an mp_array).
@@ -75,8 +87,8 @@ typedef struct mp__pool_progress {
     /* first << 32 | count: data holds the results of calls [first,
      * first + count). */
     MP__ATOMIC(uint64_t) done;
-    /* Per call: an mp__pool_res_call, then its bytes. A result too large
-     * for the rest is posted at once on its own. */
+    /* Per call: an mp__pool_res_call, then its bytes and message. A result
+     * too large for the rest is posted at once on its own. */
     uint8_t data[MP__POOL_FLUSH_BYTES];
 } mp__pool_progress;
 
@@ -104,9 +116,10 @@ static inline mp__pool_res_hdr mp__pool_result_hdr(uint32_t worker,
  * blocking while it is full. 0 or mp_queue_put's errors. */
 int mp__pool_post(mp_queue *rq, const mp__pool_res_hdr *h, const void *body,
                   size_t len);
-/* Posts the result of one call (first in h) with its bytes. */
+/* Posts the result of one call (first in h) with its bytes and message. */
 int mp__pool_post_call(mp_queue *rq, const mp__pool_res_hdr *h,
-                       const mp__pool_res_call *call, const void *data);
+                       const mp__pool_res_call *call, const void *data,
+                       const void *msg);
 /* Posts a message without body: kind, worker slot, seq and code. */
 int mp__pool_post_ctl(mp_queue *rq, mp__pool_msg kind, uint32_t worker,
                       uint32_t seq, int32_t code);

@@ -2,6 +2,8 @@
  * function travels to it: module + offset + module identity, resolved in
  * the worker and cached, so a static function works with every start method
  * and a binary replaced on disk gives MP_ETARGET, not a jump into garbage. */
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,6 +43,8 @@ typedef struct worker {
     size_t out_len;                /* bytes of pg->data in use */
     uint32_t out_first, out_count; /* the calls whose results are there */
     mp_call call;
+    char msg[MP_TASK_MESSAGE_MAX]; /* the running call's mp_call_fail text */
+    uint32_t msg_len;
     struct {
         uint8_t *loc;
         size_t len;
@@ -74,6 +78,29 @@ static int resolve(worker *x, const uint8_t *loc, size_t len, mp_target *fn) {
     return rc;
 }
 
+/* The worker this process runs, for mp_call_fail (a worker runs one call at
+ * a time, in its main thread). */
+static worker *current;
+
+int mp_call_fail(mp_call *call, int code, const char *fmt, ...) {
+    worker *x = current;
+    if (!call || !fmt || !x || call != &x->call)
+        return code; /* not a pool task: the message has no reader */
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(x->msg, sizeof x->msg, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        n = 0;
+    x->msg_len =
+        (uint32_t)((size_t)n < sizeof x->msg ? (size_t)n : sizeof x->msg - 1);
+    return code;
+}
+
+int mp_call_return_str(mp_call *call, const char *s) {
+    return mp_call_return(call, s ? s : "", s ? strlen(s) : 0);
+}
+
 /* Tells the parent (through pg) which calls of the chunk have their
  * results in pg->data. */
 static void publish(worker *x) {
@@ -99,20 +126,23 @@ static int flush(worker *x, uint32_t seq) {
  * pg, or posts it at once when it does not fit there. */
 static int keep(worker *x, uint32_t seq, const mp__pool_res_call *rc,
                 const void *data) {
-    size_t need = sizeof *rc + rc->len;
+    size_t need = sizeof *rc + mp__pool_call_body(rc);
     if (x->out_len + need > sizeof x->pg->data && flush(x, seq))
         return MP_ECLOSED;
     if (need > sizeof x->pg->data) {
         mp__pool_res_hdr h =
             mp__pool_result_hdr(x->slot, seq, x->out_first, 1);
-        int err = mp__pool_post_call(x->rq, &h, rc, data);
+        int err = mp__pool_post_call(x->rq, &h, rc, data, x->msg);
         x->out_first++;
         publish(x);
         return err ? MP_ECLOSED : 0;
     }
-    memcpy(x->pg->data + x->out_len, rc, sizeof *rc);
+    uint8_t *at = x->pg->data + x->out_len;
+    memcpy(at, rc, sizeof *rc);
     if (rc->len)
-        memcpy(x->pg->data + x->out_len + sizeof *rc, data, rc->len);
+        memcpy(at + sizeof *rc, data, rc->len);
+    if (rc->msg_len)
+        memcpy(at + sizeof *rc + rc->len, x->msg, rc->msg_len);
     x->out_len += need;
     x->out_count++;
     publish(x);
@@ -129,7 +159,8 @@ static int run_call(worker *x, mp_target fn, int fn_rc, mp__rbuf *r,
     mp_arg store[8];
     x->call.ret.len = 0;
     x->call.has_ret = false;
-    if (mp__r_blob(r, &blob, &blen, MP__ARGS_MAX))
+    x->msg_len = 0;
+    if (mp__r_blob(r, &blob, &blen, r->left))
         rc.status = MP_EPROTO;
     else if (fn_rc)
         rc.status = fn_rc;
@@ -147,11 +178,13 @@ static int run_call(worker *x, mp_target fn, int fn_rc, mp__rbuf *r,
         mp__argv_free(&a);
     }
     size_t len = x->call.has_ret ? x->call.ret.len : 0;
-    if (sizeof rc + len > x->max_item) {
+    if (sizeof rc + len + x->msg_len > x->max_item) {
         rc.status = MP_EMSGSIZE;
         len = 0;
+        x->msg_len = 0;
     }
     rc.len = (uint32_t)len;
+    rc.msg_len = x->msg_len;
     int err = keep(x, seq, &rc, x->call.ret.data);
     /* After keep: a worker killed in between is seen as having finished
      * the call (its result is kept) rather than running it. */
@@ -232,8 +265,10 @@ int mp__pool_worker_main(mp_call *call) {
         return 70;
     x.pg = mp_array_data(pg);
     x.max_item = mp_queue_max_item(x.rq) - sizeof(mp__pool_res_hdr);
+    current = &x;
     int rc = run_initializer(&x, call);
     if (rc) {
+        current = NULL;
         worker_free(&x);
         return rc;
     }
@@ -247,6 +282,7 @@ int mp__pool_worker_main(mp_call *call) {
             break;
     }
     mp_buf_free(&msg);
+    current = NULL;
     worker_free(&x);
     /* MP_ECLOSED is the pool's way of saying "no more tasks". */
     return rc == 0 || rc == MP_ECLOSED ? 0 : 71;

@@ -285,12 +285,12 @@ int mp_queue_get(mp_queue *q, mp_buf *buf, long timeout_ms) {
         unlock_side(q, M_CONS);
         return MP_EPROTO;
     }
-    if ((rc = mp__buf_reserve(buf, hdr[0] ? hdr[0] : 1))) {
+    if ((rc = mp__buf_reserve(buf, hdr[0]))) {
         unlock_side(q, M_CONS);
         return rc;
     }
     ring_read(q, off, buf->data, hdr[0]);
-    buf->len = hdr[0];
+    mp__buf_set_len(buf, hdr[0]);
     /* Free: the record leaves the queue with this one store. */
     mp__store64(&h->cons, w_make(w_seq(c) + 1, w_pos(c) + need), MP__RELEASE);
     mp__fetch_add32(&h->get_ev, 1, MP__SEQ_CST);

@@ -120,8 +120,10 @@ MP_EXTERN const char *mp_version_string(void);
 /** A caller-owned, reusable receive buffer. Start with `mp_buf b = {0};`.
  * Receiving functions grow `data` as needed (never shrink it), set `len` to
  * the payload length, and keep `cap` as the allocated size, so a receive loop
- * allocates nothing once warm. Release with mp_buf_free. A buffer may not be
- * used by two threads at once. */
+ * allocates nothing once warm. Every receive also writes a NUL at
+ * `data[len]` (not counted in `len`), so a text payload can be used as a C
+ * string as it is. Release with mp_buf_free. A buffer may not be used by
+ * two threads at once. */
 typedef struct mp_buf {
     void *data; /**< the bytes received, NULL until the first receive */
     size_t len; /**< length of the last payload received */

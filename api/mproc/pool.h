@@ -6,7 +6,15 @@
  * its arguments. It runs in one of the pool's workers; its `int` return is
  * its status (0 = success, anything else is reported as MP_ETASK with the
  * value available through mp_result_task_code), and the bytes it passes to
- * mp_call_return (or mp_call_return_int / _float) are its result.
+ * mp_call_return (or mp_call_return_int / _float / _str) are its result,
+ * read back with the typed readers (mp_result_get_int, mp_result_item_int,
+ * mp_buf_int and friends). A failing task can say why with mp_call_fail
+ * (Python re-raises the worker's exception; here the parent reads the code
+ * and the message from mp_task_info).
+ *
+ * The items of a map come from an array of argument lists, or without one
+ * from an array of integers, doubles or strings, a range, or a callback
+ * (mp_items, mp_pool_map_items), as Python's `pool.map(f, range(10))`.
  *
  * The difference from Python: a worker that dies while running a task (it
  * calls exit, aborts, segfaults, or is killed from outside) fails exactly
@@ -61,7 +69,22 @@ typedef struct mp_pool_options {
     unsigned maxtasksperchild;
     /** How workers start (MP_START_DEFAULT: the global setting). */
     mp_start_method start_method;
+    /** The largest encoded arguments of one task, in bytes (0: 1 MiB; at
+     * most MP_POOL_ITEM_MAX). Each worker's task ring is sized to hold
+     * one such task (shared memory, whose pages are taken as they are
+     * first used); larger arguments fail at submission with MP_EMSGSIZE.
+     * The encoding adds a few bytes per argument to its payload. */
+    size_t max_task_bytes;
+    /** The largest result (plus message) of one task, in bytes (0: 4 MiB;
+     * at most MP_POOL_ITEM_MAX). The result ring all workers share is
+     * sized to hold one; a larger result fails that task with
+     * MP_EMSGSIZE. */
+    size_t max_result_bytes;
 } mp_pool_options;
+
+/** The bound of mp_pool_options.max_task_bytes and max_result_bytes:
+ * 512 MiB. */
+#define MP_POOL_ITEM_MAX ((size_t)512 << 20)
 
 /** Called in the result handler thread when a result completes: `callback`
  * when every task of it succeeded, `error_callback` otherwise. Inside them
@@ -78,6 +101,9 @@ typedef struct mp_result_options {
     void *user;                        /**< passed to the callbacks */
 } mp_result_options;
 
+/** The longest message a task leaves with mp_call_fail, with its NUL. */
+#define MP_TASK_MESSAGE_MAX 256
+
 /** What is known about one task of a result. */
 typedef struct mp_task_info {
     int status;      /**< 0, MP_ETASK, MP_EWORKER, MP_ECLOSED (terminated),
@@ -86,7 +112,33 @@ typedef struct mp_task_info {
     int task_code;   /**< MP_ETASK: the task's return value */
     long worker_pid; /**< MP_EWORKER: the worker that died */
     int worker_exit; /**< MP_EWORKER: its exit code, -signal when killed */
+    /** The task's message (mp_call_fail), truncated to fit; for a worker
+     * that died without one, how it ended ("worker 4242 was killed by
+     * signal 9", "worker 4242 exited with code 3"); else empty. */
+    char message[MP_TASK_MESSAGE_MAX];
 } mp_task_info;
+
+#if defined(__GNUC__) || defined(__clang__)
+#define MP__PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define MP__PRINTF(f, a)
+#endif
+
+/** In a pool task: leaves a message for the parent (printf-style, cut to
+ * MP_TASK_MESSAGE_MAX - 1 bytes) and returns `code`, so a task fails with
+ * `return mp_call_fail(call, 2, "no such file: %s", path);`. The parent
+ * reads both in mp_task_info (mp_result_info, mp_result_item,
+ * mp_imap_info, mp_pool_apply_info); a task that returns 0 after it keeps
+ * its message too. A later call replaces the message. Call it from the
+ * task's own thread. Outside a pool task (a process target, an
+ * initializer) the message is dropped. Returns `code` whatever happens. */
+MP_EXTERN int mp_call_fail(mp_call *call, int code, const char *fmt, ...)
+    MP__PRINTF(3, 4);
+
+/** In a pool task: returns the string s (its bytes, without the NUL; NULL
+ * as ""), read back with mp_result_get_str / mp_result_item_str, or from an
+ * mp_buf as a C string. Errors as mp_call_return. */
+MP_EXTERN int mp_call_return_str(mp_call *call, const char *s);
 
 /** Starts the workers. On success *pool owns them; release with
  * mp_pool_free. The initargs are copied; objects in them must stay open
@@ -114,7 +166,7 @@ MP_EXTERN size_t mp_pool_worker_pids(mp_pool *pool, long *pids, size_t n);
  * Errors: MP_EINVAL (NULL pool, fn or result, a bad argument), MP_ESTATE
  * (after mp_pool_close / terminate), MP_ENOTSUP (an mproc object among the
  * arguments), MP_ETARGET (fn is in no module), MP_EMSGSIZE (arguments larger
- * than a worker's task ring, about 1 MiB), MP_ENOMEM. @{ */
+ * than mp_pool_options.max_task_bytes, 1 MiB by default), MP_ENOMEM. @{ */
 MP_EXTERN int mp_pool_apply_async(mp_pool *pool, mp_target fn, mp_args args,
                                   mp_result **result);
 MP_EXTERN int mp_pool_apply_async_cb(mp_pool *pool, mp_target fn, mp_args args,
@@ -127,6 +179,11 @@ MP_EXTERN int mp_pool_apply_async_cb(mp_pool *pool, mp_target fn, mp_args args,
  * error of mp_pool_apply_async. */
 MP_EXTERN int mp_pool_apply(mp_pool *pool, mp_target fn, mp_args args,
                             mp_buf *buf);
+
+/** mp_pool_apply that also fills *info (may be NULL) with the task's
+ * details once it ran: its code and message, or how its worker died. */
+MP_EXTERN int mp_pool_apply_info(mp_pool *pool, mp_target fn, mp_args args,
+                                 mp_buf *buf, mp_task_info *info);
 
 /** Submits fn(items[i]) for i in [0, n), sent to workers in chunks of
  * `chunksize` tasks (0: Python's rule, ceil(n / (4 * workers))); one result
@@ -148,6 +205,91 @@ MP_EXTERN int mp_pool_map_async(mp_pool *pool, mp_target fn,
  * mp_result_item). *result is set whenever the submission succeeded. */
 MP_EXTERN int mp_pool_map(mp_pool *pool, mp_target fn, const mp_args *items,
                           size_t n, size_t chunksize, mp_result **result);
+
+/** @cond MP_INTERNAL */
+enum {
+    MP__ITEMS_ARGS = 1,
+    MP__ITEMS_INTS = 2,
+    MP__ITEMS_DOUBLES = 3,
+    MP__ITEMS_STRS = 4,
+    MP__ITEMS_RANGE = 5,
+    MP__ITEMS_FN = 6
+};
+/** @endcond */
+
+/** A callback giving item i of a map (mp_items_fn). The list returned is
+ * copied at once: the strings and bytes it points at need only stay valid
+ * until the callback is called again or the map call returns. */
+typedef mp_args (*mp_item_fn)(size_t i, void *user);
+
+/** Where the n items of a map come from, without an array of argument
+ * lists: build it with an mp_items_* constructor (a value; it holds the
+ * caller's pointer, which need only stay valid until the map call
+ * returns: the items are copied there). The fields other than n are not
+ * for direct use. */
+typedef struct mp_items {
+    size_t n;          /**< the number of items */
+    int mp__kind;      /**< which constructor made it */
+    const void *mp__v; /**< the caller's array */
+    int64_t mp__start; /**< mp_items_range's start */
+    mp_item_fn mp__fn; /**< mp_items_fn's callback */
+    void *mp__user;    /**< and its argument */
+} mp_items;
+
+/** @cond MP_INTERNAL */
+static inline mp_items mp__items(int kind, const void *v, size_t n) {
+    mp_items s = {0, 0, NULL, 0, NULL, NULL};
+    s.n = n;
+    s.mp__kind = kind;
+    s.mp__v = v;
+    return s;
+}
+/** @endcond */
+
+/** Items given as argument lists: task i gets v[i] (as mp_pool_map). */
+static inline mp_items mp_items_args(const mp_args *v, size_t n) {
+    return mp__items(MP__ITEMS_ARGS, v, n);
+}
+/** Task i gets one argument, mp_int(v[i]). */
+static inline mp_items mp_items_ints(const int64_t *v, size_t n) {
+    return mp__items(MP__ITEMS_INTS, v, n);
+}
+/** Task i gets one argument, mp_float(v[i]). */
+static inline mp_items mp_items_doubles(const double *v, size_t n) {
+    return mp__items(MP__ITEMS_DOUBLES, v, n);
+}
+/** Task i gets one argument, mp_str(v[i]) (a NULL string is ""). */
+static inline mp_items mp_items_strs(const char *const *v, size_t n) {
+    return mp__items(MP__ITEMS_STRS, v, n);
+}
+/** Python's range(start, stop): task i gets mp_int(start + i); no items
+ * when stop <= start. */
+static inline mp_items mp_items_range(int64_t start, int64_t stop) {
+    mp_items s = mp__items(MP__ITEMS_RANGE, NULL,
+                           stop > start ? (size_t)(stop - start) : 0);
+    s.mp__start = start;
+    return s;
+}
+/** Task i gets the list fn(i, user) returns, asked for once per item, in
+ * order, in the calling thread, before the map call returns. */
+static inline mp_items mp_items_fn(mp_item_fn fn, void *user, size_t n) {
+    mp_items s = mp__items(MP__ITEMS_FN, NULL, n);
+    s.mp__fn = fn;
+    s.mp__user = user;
+    return s;
+}
+
+/** mp_pool_map_async and mp_pool_map over items from any source:
+ * `mp_pool_map_items(pool, square, mp_items_range(0, 10), 0, &r)`.
+ * Errors as those, plus MP_EINVAL for an mp_items no constructor made or
+ * a NULL array with n > 0. @{ */
+MP_EXTERN int mp_pool_map_items_async(mp_pool *pool, mp_target fn,
+                                      mp_items items, size_t chunksize,
+                                      const mp_result_options *opts,
+                                      mp_result **result);
+MP_EXTERN int mp_pool_map_items(mp_pool *pool, mp_target fn, mp_items items,
+                                size_t chunksize, mp_result **result);
+/** @} */
 
 /** Waits until the result is ready (every task done or failed).
  * 0; MP_EAGAIN (timeout 0) or MP_ETIMEDOUT while not ready; MP_EINVAL. */
@@ -175,6 +317,22 @@ MP_EXTERN int mp_result_task_code(mp_result *r, int *code);
  * code it was given). MP_ESTATE otherwise. Either pointer may be NULL. */
 MP_EXTERN int mp_result_worker(mp_result *r, long *pid, int *exitcode);
 
+/** Everything known of a ready result's task (an apply result), or of a
+ * map result's first failure in input order (all zero and an empty
+ * message when every task succeeded): status, code, worker, message.
+ * 0; MP_ESTATE when not ready; MP_EINVAL for NULL. */
+MP_EXTERN int mp_result_info(mp_result *r, mp_task_info *info);
+
+/** Typed readers of an apply result, matching mp_call_return_int / _float
+ * / _str: wait as mp_result_get, then return the task's status and, when
+ * it is 0, the value in *v (*s: the result's bytes as a C string, valid
+ * until mp_result_free). MP_EPROTO when the result is not 8 bytes (int,
+ * float); MP_EINVAL for NULL pointers or a map result. @{ */
+MP_EXTERN int mp_result_get_int(mp_result *r, long timeout_ms, int64_t *v);
+MP_EXTERN int mp_result_get_float(mp_result *r, long timeout_ms, double *v);
+MP_EXTERN int mp_result_get_str(mp_result *r, long timeout_ms, const char **s);
+/** @} */
+
 /** Number of tasks in the result (1 for apply). 0 for NULL. */
 MP_EXTERN size_t mp_result_count(const mp_result *r);
 
@@ -184,6 +342,23 @@ MP_EXTERN size_t mp_result_count(const mp_result *r);
  * details. MP_EINVAL for NULL r or i out of range. */
 MP_EXTERN int mp_result_item(mp_result *r, size_t i, const void **ptr,
                              size_t *len, mp_task_info *info);
+
+/** Typed readers of task i, without waiting, as mp_result_item: its status
+ * (MP_EAGAIN while pending) and, when 0, its value (*s valid until
+ * mp_result_free). MP_EPROTO when not 8 bytes; MP_EINVAL for NULL r or
+ * pointer, or i out of range. @{ */
+MP_EXTERN int mp_result_item_int(mp_result *r, size_t i, int64_t *v);
+MP_EXTERN int mp_result_item_float(mp_result *r, size_t i, double *v);
+MP_EXTERN int mp_result_item_str(mp_result *r, size_t i, const char **s);
+/** @} */
+
+/** Reads an int64 / double result from a buffer filled by mp_pool_apply,
+ * mp_result_get or mp_imap_next (a string is b->data as it is: every
+ * receive ends the bytes with a NUL). 0; MP_EPROTO when b->len is not 8;
+ * MP_EINVAL for NULL. @{ */
+MP_EXTERN int mp_buf_int(const mp_buf *b, int64_t *v);
+MP_EXTERN int mp_buf_float(const mp_buf *b, double *v);
+/** @} */
 
 /** Releases the caller's hold on r. Safe before it completes (the pool then
  * drops it when it does; its callbacks still run). NULL-safe. Small results
@@ -195,12 +370,19 @@ MP_EXTERN void mp_result_free(mp_result *r);
 /** Lazy iterators over fn(items[i]) (Python's imap and imap_unordered): the
  * tasks are submitted at once; mp_imap_next yields results in input order
  * (mp_pool_imap) or in completion order (mp_pool_imap_unordered). items is
- * copied. Errors as mp_pool_map_async. Release with mp_imap_free. @{ */
+ * copied. chunksize 0 means 1, Python's default for imap (map's 0 is its
+ * rule above). Errors as mp_pool_map_async. Release with mp_imap_free.
+ * The _items forms take items from any source, as mp_pool_map_items. @{ */
 MP_EXTERN int mp_pool_imap(mp_pool *pool, mp_target fn, const mp_args *items,
                            size_t n, size_t chunksize, mp_imap **it);
 MP_EXTERN int mp_pool_imap_unordered(mp_pool *pool, mp_target fn,
                                      const mp_args *items, size_t n,
                                      size_t chunksize, mp_imap **it);
+MP_EXTERN int mp_pool_imap_items(mp_pool *pool, mp_target fn, mp_items items,
+                                 size_t chunksize, mp_imap **it);
+MP_EXTERN int mp_pool_imap_unordered_items(mp_pool *pool, mp_target fn,
+                                           mp_items items, size_t chunksize,
+                                           mp_imap **it);
 /** @} */
 
 /** Waits up to timeout_ms for the next result. Returns that task's status
@@ -210,6 +392,11 @@ MP_EXTERN int mp_pool_imap_unordered(mp_pool *pool, mp_target fn,
  * time; MP_EINVAL. One thread at a time per iterator. */
 MP_EXTERN int mp_imap_next(mp_imap *it, long timeout_ms, mp_buf *buf,
                            size_t *index);
+
+/** The details of the result mp_imap_next returned last (its code and
+ * message, or how its worker died). 0; MP_ESTATE before the first;
+ * MP_EINVAL for NULL. */
+MP_EXTERN int mp_imap_info(mp_imap *it, mp_task_info *info);
 
 /** NULL-safe. Tasks not yet done still run. */
 MP_EXTERN void mp_imap_free(mp_imap *it);
