@@ -23,6 +23,8 @@
 #define MD5_LEN 16
 #define MAX_DIGEST_NAME 8 /* CPython's _MAX_DIGEST_LEN ("sha3_256") */
 #define MAX_MSG 256       /* what CPython's recv_bytes(256) accepts */
+_Static_assert(CHALLENGE_LEN + 8 + MESSAGE_LENGTH == MP__AUTH_CHALLENGE_MAX,
+               "challenge size");
 
 /* The digests CPython allows in a prefix (_ALLOWED_DIGESTS); the sha3 ones
  * fail as unsupported (mp__os_hmac computes md5 and sha2 only). */
@@ -94,24 +96,35 @@ static int verify(const void *key, size_t klen, const uint8_t *msg,
     return explen == maclen && equal_ct(expect, mac, maclen) ? 0 : MP_EAUTH;
 }
 
-int mp__auth_deliver(mp_conn *c, const void *key, size_t klen,
-                     mp_auth_digest digest, mp__deadline d) {
-    uint8_t out[CHALLENGE_LEN + 8 + MESSAGE_LENGTH], ans[MAX_MSG + 16];
+/* Sends a fresh challenge; its body (what the answer's MAC covers) is
+ * out[CHALLENGE_LEN..CHALLENGE_LEN + *mlen). */
+static int send_challenge(mp_conn *c, mp_auth_digest digest,
+                          uint8_t out[MP__AUTH_CHALLENGE_MAX], size_t *mlen) {
     size_t pre = digest == MP_AUTH_MD5 ? 0 : 8; /* "{sha256}" */
     size_t nrand = digest == MP_AUTH_MD5 ? LEGACY_LENGTH : MESSAGE_LENGTH;
     memcpy(out, CHALLENGE "{sha256}", CHALLENGE_LEN + pre);
     int rc = mp__random(out + CHALLENGE_LEN + pre, nrand);
-    size_t mlen = pre + nrand, alen;
-    if (!rc)
-        rc = mp_conn_send(c, out, CHALLENGE_LEN + mlen);
-    if (!rc)
-        rc = recv_msg(c, ans, sizeof ans, &alen, d);
-    if (rc)
-        return rc;
-    rc = verify(key, klen, out + CHALLENGE_LEN, mlen, ans, alen);
+    *mlen = pre + nrand;
+    return rc ? rc : mp_conn_send(c, out, CHALLENGE_LEN + *mlen);
+}
+
+/* Judges the peer's answer to our challenge and tells it the verdict. */
+static int judge(mp_conn *c, const void *key, size_t klen, const uint8_t *chal,
+                 size_t mlen, const uint8_t *ans, size_t alen) {
+    int rc = verify(key, klen, chal + CHALLENGE_LEN, mlen, ans, alen);
     const char *verdict = rc ? FAILURE : WELCOME;
     int src = mp_conn_send(c, verdict, strlen(verdict));
     return rc ? rc : src;
+}
+
+int mp__auth_deliver(mp_conn *c, const void *key, size_t klen,
+                     mp_auth_digest digest, mp__deadline d) {
+    uint8_t chal[MP__AUTH_CHALLENGE_MAX], ans[MAX_MSG + 16];
+    size_t mlen, alen;
+    int rc = send_challenge(c, digest, chal, &mlen);
+    if (!rc)
+        rc = recv_msg(c, ans, sizeof ans, &alen, d);
+    return rc ? rc : judge(c, key, klen, chal, mlen, ans, alen);
 }
 
 /* Our answer to the challenge body m[0..n) (CPython's _create_response). */
@@ -139,22 +152,63 @@ static int make_answer(const void *key, size_t klen, const uint8_t *m,
     return 0;
 }
 
-int mp__auth_answer(mp_conn *c, const void *key, size_t klen, mp__deadline d) {
-    uint8_t msg[MAX_MSG], ans[MAX_DIGEST_NAME + 2 + MP__HMAC_MAX];
-    size_t n, alen;
-    int rc = recv_msg(c, msg, sizeof msg, &n, d);
-    if (rc)
-        return rc;
+/* Answers the peer's challenge msg[0..n). */
+static int respond(mp_conn *c, const void *key, size_t klen,
+                   const uint8_t *msg, size_t n) {
+    uint8_t ans[MAX_DIGEST_NAME + 2 + MP__HMAC_MAX];
+    size_t alen;
     if (n < CHALLENGE_LEN || memcmp(msg, CHALLENGE, CHALLENGE_LEN) != 0)
         return MP_EAUTH;
-    rc = make_answer(key, klen, msg + CHALLENGE_LEN, n - CHALLENGE_LEN, ans,
-                     &alen);
-    if (!rc)
-        rc = mp_conn_send(c, ans, alen);
-    if (!rc)
-        rc = recv_msg(c, msg, sizeof msg, &n, d);
-    if (rc)
-        return rc;
+    int rc = make_answer(key, klen, msg + CHALLENGE_LEN, n - CHALLENGE_LEN,
+                         ans, &alen);
+    return rc ? rc : mp_conn_send(c, ans, alen);
+}
+
+static int welcomed(const uint8_t *msg, size_t n) {
     return n == sizeof WELCOME - 1 && memcmp(msg, WELCOME, n) == 0 ? 0
                                                                    : MP_EAUTH;
+}
+
+int mp__auth_answer(mp_conn *c, const void *key, size_t klen, mp__deadline d) {
+    uint8_t msg[MAX_MSG];
+    size_t n;
+    int rc = recv_msg(c, msg, sizeof msg, &n, d);
+    if (!rc)
+        rc = respond(c, key, klen, msg, n);
+    if (!rc)
+        rc = recv_msg(c, msg, sizeof msg, &n, d);
+    return rc ? rc : welcomed(msg, n);
+}
+
+/* The listener's side as steps that never wait: each message the peer owes
+ * is taken only once it has arrived whole (the connection keeps a part
+ * that came early), so one thread can drive many handshakes. */
+int mp__auth_serve_step(mp__auth_server *s, mp_conn *c, const void *key,
+                        size_t klen, mp_auth_digest digest) {
+    uint8_t msg[MAX_MSG + 16];
+    size_t n;
+    int rc = 0;
+    while (!rc) {
+        switch (s->step) {
+        case 0: /* deliver_challenge: our challenge ... */
+            rc = send_challenge(c, digest, s->chal, &s->mlen);
+            break;
+        case 1: /* ... their answer, our verdict */
+            rc = recv_msg(c, msg, sizeof msg, &n, MP__DL_NOW);
+            if (!rc)
+                rc = judge(c, key, klen, s->chal, s->mlen, msg, n);
+            break;
+        case 2: /* answer_challenge: their challenge, our answer ... */
+            rc = recv_msg(c, msg, MAX_MSG, &n, MP__DL_NOW);
+            if (!rc)
+                rc = respond(c, key, klen, msg, n);
+            break;
+        default: /* ... their verdict */
+            rc = recv_msg(c, msg, MAX_MSG, &n, MP__DL_NOW);
+            return rc ? rc : welcomed(msg, n);
+        }
+        if (!rc)
+            s->step++;
+    }
+    return rc;
 }

@@ -27,4 +27,22 @@ int mp__auth_deliver(mp_conn *c, const void *key, size_t klen,
                      mp_auth_digest digest, mp__deadline d);
 int mp__auth_answer(mp_conn *c, const void *key, size_t klen, mp__deadline d);
 
+/* "#CHALLENGE#" + "{sha256}" + 40 random bytes: the longest we send. */
+#define MP__AUTH_CHALLENGE_MAX 59
+
+/* The listener's side of the handshake (deliver, then answer) driven in
+ * steps; zeroed before the first. */
+typedef struct mp__auth_server {
+    int step;
+    size_t mlen; /* the challenge's body length */
+    uint8_t chal[MP__AUTH_CHALLENGE_MAX];
+} mp__auth_server;
+
+/* Sends what is due and takes what has arrived, never waiting: 0 once the
+ * peer is authenticated, MP_EAGAIN while it owes a message (call again
+ * when the connection is readable), else MP_EAUTH or the connection's
+ * error. */
+int mp__auth_serve_step(mp__auth_server *s, mp_conn *c, const void *key,
+                        size_t klen, mp_auth_digest digest);
+
 #endif

@@ -48,6 +48,13 @@ int mp__os_conn_wait_any(mp__os_conn *const *conns, size_t nc,
                          const mp__handle *procs, size_t np, mp__deadline d,
                          bool *ready);
 
+/* As wait_any, for channels whose last peek or take ran short (MP_EAGAIN):
+ * waits for more to arrive, whatever part of a message they already hold
+ * (wait_any would call such a channel ready at once on POSIX). */
+int mp__os_conn_wait_more(mp__os_conn *const *conns, size_t nc,
+                          const mp__handle *procs, size_t np, mp__deadline d,
+                          bool *ready);
+
 /* Closes the handle and frees the channel. NULL-safe. */
 void mp__os_conn_free(mp__os_conn *c);
 
@@ -63,11 +70,21 @@ int mp__os_conn_restore(mp__os_conn **c, mp__handle h, mp__rbuf *r);
 typedef struct mp__os_listener mp__os_listener;
 
 /* Listens at addr, or (addr NULL) at a fresh private address built with
- * `token`. MP_EINVAL for an address the platform cannot hold whole. */
+ * `token`. MP_EINVAL for an address the platform cannot hold whole,
+ * MP_EEXIST when a live listener has it (a dead one's leftover socket
+ * file is taken over). */
 int mp__os_listen(mp__os_listener **l, const char *addr, const char *token,
                   int backlog);
 const char *mp__os_listener_address(const mp__os_listener *l);
+/* Waits until d for the next client. MP_EAGAIN / MP_ETIMEDOUT when none
+ * came; a client from another user of an address without a file mode is
+ * turned away here (POSIX abstract namespace). */
 int mp__os_accept(mp__os_listener *l, mp__os_conn **c, mp__deadline d);
+/* A handle for wait_any's process list that is ready when a client may be
+ * waiting for accept (POSIX: the listening socket; Windows: the event of a
+ * ConnectNamedPipe left in flight for the next accept). Valid until the
+ * next accept, close or free. */
+mp__handle mp__os_listener_handle(mp__os_listener *l);
 /* Stops accepting (clients are refused from now on). */
 void mp__os_listener_close(mp__os_listener *l);
 /* Closes and frees, removing what the listener created. NULL-safe. */

@@ -3,13 +3,17 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stddef.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -270,9 +274,10 @@ bool mp__os_conn_ready(const mp__os_conn *c) {
     return c->have || c->eof || c->broken || c->end > c->off;
 }
 
-int mp__os_conn_wait_any(mp__os_conn *const *conns, size_t nc,
-                         const mp__handle *procs, size_t np, mp__deadline d,
-                         bool *ready) {
+/* wait_any (buffered: what the channel holds counts) or wait_more. */
+static int wait_conns(mp__os_conn *const *conns, size_t nc,
+                      const mp__handle *procs, size_t np, mp__deadline d,
+                      bool *ready, bool buffered) {
     size_t n = nc + np, hits = 0;
     struct pollfd *p = calloc(n ? n : 1, sizeof *p);
     if (!p)
@@ -280,7 +285,7 @@ int mp__os_conn_wait_any(mp__os_conn *const *conns, size_t nc,
     for (size_t i = 0; i < n; i++) {
         p[i].fd = i < nc ? conns[i]->fd : (int)procs[i - nc];
         p[i].events = POLLIN;
-        ready[i] = i < nc && mp__os_conn_ready(conns[i]);
+        ready[i] = buffered && i < nc && mp__os_conn_ready(conns[i]);
         hits += ready[i];
     }
     int rc = 0, k;
@@ -302,6 +307,18 @@ int mp__os_conn_wait_any(mp__os_conn *const *conns, size_t nc,
     if (hits)
         return 0;
     return d == MP__DL_NOW ? MP_EAGAIN : MP_ETIMEDOUT;
+}
+
+int mp__os_conn_wait_any(mp__os_conn *const *conns, size_t nc,
+                         const mp__handle *procs, size_t np, mp__deadline d,
+                         bool *ready) {
+    return wait_conns(conns, nc, procs, np, d, ready, true);
+}
+
+int mp__os_conn_wait_more(mp__os_conn *const *conns, size_t nc,
+                          const mp__handle *procs, size_t np, mp__deadline d,
+                          bool *ready) {
+    return wait_conns(conns, nc, procs, np, d, ready, false);
 }
 
 /* ---- crossing into a spawned child ---- */
@@ -353,23 +370,225 @@ int mp__os_conn_restore(mp__os_conn **out, mp__handle h, mp__rbuf *r) {
     return 0;
 }
 
-/* ---- listeners ---- */
+/* ---- listeners ----
+ *
+ * A fresh address on Linux is in the abstract namespace ("@mproc-<128
+ * random bits>", the kernel's "\0mproc-..."): nothing in the file system,
+ * so nothing outlives the listener even when it is killed. Such a name has
+ * no file mode, so both ends check the peer's user instead (SO_PEERCRED):
+ * the same user or root, as a 0600 file admits. Elsewhere a fresh address
+ * is a socket in a new 0700 directory $TMPDIR/mproc-<pid>-XXXXXX; the
+ * directories that killed listeners leave are removed by the next fresh
+ * listener of the same user (reclaim).
+ *
+ * An explicit path whose socket file is a leftover (nobody listens:
+ * connect is refused) is taken over. Every mproc listener binds and starts
+ * listening under an exclusive flock on the socket's directory, so the
+ * probe never mistakes a listener between bind and listen for a dead one,
+ * and of two that take over the same leftover only one wins. */
 
 struct mp__os_listener {
     int fd;
-    char *dir; /* the private directory of a fresh address, else NULL */
+    bool abstract; /* Linux: an "@name" in the abstract namespace */
+    char *dir;     /* the private directory of a fresh address, else NULL */
+    dev_t dev;     /* the socket file we made: removed only while it is */
+    ino_t ino;     /* still ours (a later listener may have taken over) */
     char path[MP__SUN_PATH_MAX];
 };
 
-static int make_addr(struct sockaddr_un *sa, const char *path) {
+/* The socket address of addr: a file-system path, or on Linux "@name" in
+ * the abstract namespace (its length is part of the name, no NUL). */
+static int make_addr(struct sockaddr_un *sa, socklen_t *len,
+                     const char *addr) {
     memset(sa, 0, sizeof *sa);
     sa->sun_family = AF_UNIX;
-    size_t n = strlen(path);
+    size_t n = strlen(addr);
     /* Too long is an error, never a silently truncated path. */
     if (n == 0 || n >= MP__SUN_PATH_MAX)
         return MP_EINVAL;
-    memcpy(sa->sun_path, path, n + 1);
+    if (addr[0] != '@') {
+        memcpy(sa->sun_path, addr, n + 1);
+        *len = (socklen_t)sizeof *sa;
+        return 0;
+    }
+#if MP__POSIX_LINUX
+    memcpy(sa->sun_path + 1, addr + 1, n - 1);
+    *len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n);
     return 0;
+#else
+    return MP_ENOTSUP; /* no abstract namespace; "./@name" is a file */
+#endif
+}
+
+#if MP__POSIX_LINUX
+/* The other end of an abstract-namespace socket may talk to us. */
+static bool peer_ok(int fd) {
+    struct ucred cr;
+    socklen_t n = sizeof cr;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &n) == -1)
+        return false;
+    return cr.uid == geteuid() || cr.uid == 0;
+}
+#endif
+
+/* Whether the file at path is a leftover socket: nobody listens on it.
+ * Never true for anything but a socket. Non-blocking, so a live
+ * listener's full backlog reads as alive (EAGAIN) on Linux; the BSDs
+ * refuse a full backlog, which a listener stalled that long can suffer. */
+static bool is_dead(const char *path) {
+    struct sockaddr_un sa;
+    socklen_t len;
+    struct stat st;
+    if (make_addr(&sa, &len, path) || lstat(path, &st) == -1 ||
+        !S_ISSOCK(st.st_mode))
+        return false;
+    int fd = mp__posix_socket(true), rc;
+    if (fd == -1)
+        return false;
+    do
+        rc = connect(fd, (struct sockaddr *)&sa, len);
+    while (rc == -1 && errno == EINTR);
+    bool dead = rc == -1 && errno == ECONNREFUSED;
+    close(fd);
+    return dead;
+}
+
+/* Binds l->fd to sa and listens; a file socket is made 0600 and
+ * remembered (dev, ino) so that only it is ever removed. */
+static int bind_listen(mp__os_listener *l, const struct sockaddr_un *sa,
+                       socklen_t len, int backlog) {
+    if (bind(l->fd, (const struct sockaddr *)sa, len) == -1)
+        return errno == EADDRINUSE ? MP_EEXIST : mp__posix_err(errno);
+    int rc = 0;
+    struct stat st;
+    /* Sockets ignore fchmod before bind on Linux; for a fresh address the
+     * 0700 directory already keeps others out during this window. */
+    if (!l->abstract &&
+        (chmod(l->path, 0600) == -1 || lstat(l->path, &st) == -1))
+        rc = mp__posix_err(errno);
+    if (!rc && listen(l->fd, backlog) == -1)
+        rc = mp__posix_err(errno);
+    if (rc) {
+        if (!l->abstract)
+            unlink(l->path);
+        return rc;
+    }
+    if (!l->abstract) {
+        l->dev = st.st_dev;
+        l->ino = st.st_ino;
+    }
+    return 0;
+}
+
+/* An exclusive flock on the directory that holds path (-1 when it cannot
+ * be had: then no leftover is taken over). Released by closing it, or by
+ * the holder's death. */
+static int lock_dir(const char *path) {
+    char dir[MP__SUN_PATH_MAX];
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        memcpy(dir, ".", 2);
+    else if (slash == path)
+        memcpy(dir, "/", 2);
+    else {
+        memcpy(dir, path, (size_t)(slash - path));
+        dir[slash - path] = '\0';
+    }
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc;
+    if (fd == -1)
+        return -1;
+    do
+        rc = flock(fd, LOCK_EX);
+    while (rc == -1 && errno == EINTR);
+    if (rc == -1) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static int listen_at(mp__os_listener *l, int backlog) {
+    struct sockaddr_un sa;
+    socklen_t len;
+    int rc = make_addr(&sa, &len, l->path);
+    if (rc)
+        return rc;
+    l->abstract = l->path[0] == '@';
+    l->fd = mp__posix_socket(true);
+    if (l->fd == -1)
+        return mp__posix_err(errno);
+    if (l->abstract)
+        return bind_listen(l, &sa, len, backlog);
+    int lock = lock_dir(l->path);
+    rc = bind_listen(l, &sa, len, backlog);
+    if (rc == MP_EEXIST && lock != -1 && is_dead(l->path)) {
+        unlink(l->path);
+        rc = bind_listen(l, &sa, len, backlog);
+    }
+    if (lock != -1)
+        close(lock);
+    return rc;
+}
+
+#if MP__POSIX_LINUX
+static int fresh_path(mp__os_listener *l, const char *token) {
+    snprintf(l->path, sizeof l->path, "@mproc-%s", token);
+    return 0;
+}
+#else
+#define FRESH_PREFIX "mproc-"
+
+/* Whether name is a fresh address's directory (mproc-<pid>-XXXXXX), and
+ * whose. */
+static bool fresh_dir_name(const char *name, long *pid) {
+    const char *p = name + sizeof FRESH_PREFIX - 1;
+    if (strncmp(name, FRESH_PREFIX, sizeof FRESH_PREFIX - 1) != 0 ||
+        *p < '1' || *p > '9')
+        return false;
+    char *end;
+    *pid = strtol(p, &end, 10);
+    return *end == '-' && strlen(end + 1) == 6;
+}
+
+/* Removes a killed listener's directory: its dead sockets, then itself
+ * (left alone if anything else is in it). */
+static void reclaim_dir(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    char path[PATH_MAX];
+    while ((e = readdir(d)) != NULL) {
+        int n = snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (e->d_name[0] == 'l' && n > 0 && (size_t)n < sizeof path &&
+            is_dead(path))
+            unlink(path);
+    }
+    closedir(d);
+    rmdir(dir);
+}
+
+/* The directories of this user's fresh listeners whose process is gone
+ * (the directory is only reclaimed if its socket is dead too, since a
+ * forked child may still hold the listener). */
+static void reclaim(const char *tmp) {
+    DIR *d = opendir(tmp);
+    if (!d)
+        return;
+    struct dirent *e;
+    char dir[PATH_MAX];
+    while ((e = readdir(d)) != NULL) {
+        long pid;
+        struct stat st;
+        if (!fresh_dir_name(e->d_name, &pid) || pid > INT_MAX ||
+            kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue;
+        int n = snprintf(dir, sizeof dir, "%s/%s", tmp, e->d_name);
+        if (n > 0 && (size_t)n < sizeof dir && lstat(dir, &st) == 0 &&
+            S_ISDIR(st.st_mode) && st.st_uid == geteuid())
+            reclaim_dir(dir);
+    }
+    closedir(d);
 }
 
 /* A new 0700 directory for a fresh address, and the socket path in it. */
@@ -378,13 +597,15 @@ static int fresh_path(mp__os_listener *l, const char *token) {
     if (!tmp || !*tmp)
         tmp = "/tmp";
     char dir[PATH_MAX];
-    int n = snprintf(dir, sizeof dir, "%s/mproc-XXXXXX", tmp);
+    int n = snprintf(dir, sizeof dir, "%s/" FRESH_PREFIX "%ld-XXXXXX", tmp,
+                     (long)getpid());
     if (n < 0 || (size_t)n >= sizeof dir)
         return MP_EINVAL;
     /* The length is checked before anything exists to clean up. */
     n = snprintf(l->path, sizeof l->path, "%s/l-%.8s", dir, token);
     if (n < 0 || (size_t)n >= sizeof l->path)
         return MP_EINVAL;
+    reclaim(tmp);
     if (!mkdtemp(dir))
         return mp__posix_err(errno);
     if (!(l->dir = strdup(dir))) {
@@ -395,26 +616,7 @@ static int fresh_path(mp__os_listener *l, const char *token) {
     memcpy(l->path, dir, strlen(dir));
     return 0;
 }
-
-static int listen_at(mp__os_listener *l, int backlog) {
-    struct sockaddr_un sa;
-    int rc = make_addr(&sa, l->path);
-    if (rc)
-        return rc;
-    l->fd = mp__posix_socket(true);
-    if (l->fd == -1)
-        return mp__posix_err(errno);
-    if (bind(l->fd, (struct sockaddr *)&sa, sizeof sa) == -1)
-        return errno == EADDRINUSE ? MP_EEXIST : mp__posix_err(errno);
-    /* Sockets ignore fchmod before bind on Linux; for a fresh address the
-     * 0700 directory already keeps others out during this window. */
-    if (chmod(l->path, 0600) == -1 || listen(l->fd, backlog) == -1) {
-        rc = mp__posix_err(errno);
-        unlink(l->path);
-        return rc;
-    }
-    return 0;
-}
+#endif
 
 int mp__os_listen(mp__os_listener **out, const char *addr, const char *token,
                   int backlog) {
@@ -450,11 +652,19 @@ const char *mp__os_listener_address(const mp__os_listener *l) {
     return l->path;
 }
 
+mp__handle mp__os_listener_handle(mp__os_listener *l) { return l->fd; }
+
 int mp__os_accept(mp__os_listener *l, mp__os_conn **c, mp__deadline d) {
     for (;;) {
         if (l->fd == -1)
             return MP_ECLOSED;
         int fd = mp__posix_accept(l->fd);
+#if MP__POSIX_LINUX
+        if (fd != -1 && l->abstract && !peer_ok(fd)) {
+            close(fd);
+            continue;
+        }
+#endif
         if (fd != -1)
             return conn_wrap(c, fd, true);
         /* A client that gave up between poll and accept is not an error. */
@@ -478,7 +688,10 @@ void mp__os_listener_free(mp__os_listener *l) {
     if (!l)
         return;
     mp__os_listener_close(l);
-    unlink(l->path);
+    struct stat st;
+    if (!l->abstract && lstat(l->path, &st) == 0 && st.st_dev == l->dev &&
+        st.st_ino == l->ino)
+        unlink(l->path);
     if (l->dir)
         rmdir(l->dir);
     free(l->dir);
@@ -487,7 +700,8 @@ void mp__os_listener_free(mp__os_listener *l) {
 
 int mp__os_connect(mp__os_conn **c, const char *addr, mp__deadline d) {
     struct sockaddr_un sa;
-    int rc = make_addr(&sa, addr);
+    socklen_t salen;
+    int rc = make_addr(&sa, &salen, addr);
     if (rc)
         return rc;
     int fd = mp__posix_socket(true);
@@ -496,7 +710,7 @@ int mp__os_connect(mp__os_conn **c, const char *addr, mp__deadline d) {
     /* Non-blocking, so a full backlog (EAGAIN on AF_UNIX) can be retried
      * within the deadline instead of blocking past it. */
     long nap = 1;
-    while (connect(fd, (struct sockaddr *)&sa, sizeof sa) == -1) {
+    while (connect(fd, (struct sockaddr *)&sa, salen) == -1) {
         if (errno == EINTR)
             continue;
         if (errno != EAGAIN) {
@@ -509,6 +723,11 @@ int mp__os_connect(mp__os_conn **c, const char *addr, mp__deadline d) {
         mp__os_sleep_ms(left >= 0 && left < nap ? left : nap);
         nap = nap < 16 ? nap * 2 : nap;
     }
+#if MP__POSIX_LINUX
+    /* Whoever holds an abstract name may not be who we think. */
+    if (!rc && addr[0] == '@' && !peer_ok(fd))
+        rc = MP_EACCES;
+#endif
     if (!rc && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) == -1)
         rc = mp__posix_err(errno);
     if (rc) {

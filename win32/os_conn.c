@@ -383,6 +383,14 @@ int mp__os_conn_wait_any(mp__os_conn *const *conns, size_t nc,
     return d == MP__DL_NOW ? MP_EAGAIN : MP_ETIMEDOUT;
 }
 
+/* A message-mode read never ends part-way through a small message, and a
+ * large one's rest is already in the pipe: nothing held means waiting. */
+int mp__os_conn_wait_more(mp__os_conn *const *conns, size_t nc,
+                          const mp__handle *procs, size_t np, mp__deadline d,
+                          bool *ready) {
+    return mp__os_conn_wait_any(conns, nc, procs, np, d, ready);
+}
+
 /* ---- crossing into a spawned child ---- */
 
 mp__handle mp__os_conn_handle(const mp__os_conn *c) {
@@ -425,12 +433,21 @@ int mp__os_conn_restore(mp__os_conn **out, mp__handle h, mp__rbuf *r) {
     return 0;
 }
 
-/* ---- listeners ---- */
+/* ---- listeners ----
+ *
+ * A pipe instance waits for the next client with a ConnectNamedPipe that
+ * stays in flight between accepts, so that its event can be waited on with
+ * the connections in their handshake (listener.c). Named pipes end with
+ * the last handle to them, so a killed listener leaves nothing behind. */
 
 struct mp__os_listener {
-    HANDLE h; /* the instance the next client connects to */
-    HANDLE ev;
-    int err; /* why no instance is waiting, when h is NULL */
+    HANDLE h;  /* the instance the next client connects to */
+    HANDLE ev; /* ov's event: set once a client is there (or on an error) */
+    OVERLAPPED ov;
+    bool pending;   /* ConnectNamedPipe on h is in flight */
+    bool connected; /* a client is connected to h */
+    int cerr;       /* why ConnectNamedPipe failed, for the next accept */
+    int err;        /* why no instance is waiting, when h is NULL */
     wchar_t *wname;
     char addr[ADDR_MAX + 1];
 };
@@ -472,28 +489,63 @@ const char *mp__os_listener_address(const mp__os_listener *l) {
     return l->addr;
 }
 
+/* Puts a ConnectNamedPipe in flight on the waiting instance unless one is,
+ * or a client already came; ev is set whenever accept has news. */
+static void connect_start(mp__os_listener *l) {
+    if (!l->h) {
+        SetEvent(l->ev); /* accept reports l->err */
+        return;
+    }
+    if (l->pending || l->connected || l->cerr)
+        return;
+    memset(&l->ov, 0, sizeof l->ov);
+    l->ov.hEvent = l->ev;
+    ResetEvent(l->ev);
+    DWORD err = ConnectNamedPipe(l->h, &l->ov) ? 0 : GetLastError();
+    if (err == ERROR_IO_PENDING) {
+        l->pending = true;
+        return;
+    }
+    /* Connected already (and perhaps already gone: recv says so). */
+    if (err == 0 || err == ERROR_PIPE_CONNECTED || err == ERROR_NO_DATA)
+        l->connected = true;
+    else
+        l->cerr = mp__win32_err(err);
+    SetEvent(l->ev);
+}
+
+mp__handle mp__os_listener_handle(mp__os_listener *l) {
+    connect_start(l);
+    return (mp__handle)l->ev;
+}
+
 int mp__os_accept(mp__os_listener *l, mp__os_conn **c, mp__deadline d) {
     if (!l->h)
         return l->err ? l->err : MP_ECLOSED;
-    OVERLAPPED ov;
-    memset(&ov, 0, sizeof ov);
-    ov.hEvent = l->ev;
-    ResetEvent(l->ev);
-    DWORD n, err = 0;
-    if (!ConnectNamedPipe(l->h, &ov)) {
-        err = GetLastError();
-        if (err == ERROR_IO_PENDING) {
-            int rc = finish_io(l->h, &ov, d, &n, &err);
-            if (rc)
-                return rc;
-        }
-        if (err == ERROR_PIPE_CONNECTED || err == ERROR_NO_DATA)
-            err = 0; /* connected (and perhaps already gone: recv says so) */
-        if (err)
-            return mp__win32_err(err);
+    connect_start(l);
+    if (l->pending) {
+        int rc;
+        long ms = mp__deadline_left_ms(d, &rc);
+        if (WaitForSingleObject(l->ev, ms < 0 ? INFINITE : (DWORD)ms) !=
+            WAIT_OBJECT_0)
+            return mp__deadline_err(d); /* it stays in flight */
+        DWORD n, err = 0;
+        if (!GetOverlappedResult(l->h, &l->ov, &n, TRUE))
+            err = GetLastError();
+        l->pending = false;
+        if (err == 0 || err == ERROR_PIPE_CONNECTED || err == ERROR_NO_DATA)
+            l->connected = true;
+        else
+            l->cerr = mp__win32_err(err);
+    }
+    if (l->cerr) {
+        int rc = l->cerr;
+        l->cerr = 0; /* the next accept tries again */
+        return rc;
     }
     HANDLE got = l->h;
     l->h = NULL;
+    l->connected = false;
     /* The next client needs an instance waiting for it. */
     l->err = create_instance(l->wname, PIPE_ACCESS_DUPLEX, false,
                              PIPE_BUF_SIZE, &l->h);
@@ -503,9 +555,15 @@ int mp__os_accept(mp__os_listener *l, mp__os_conn **c, mp__deadline d) {
 }
 
 void mp__os_listener_close(mp__os_listener *l) {
+    if (l->h && l->pending) {
+        DWORD n;
+        CancelIoEx(l->h, &l->ov);
+        GetOverlappedResult(l->h, &l->ov, &n, TRUE);
+    }
     if (l->h)
         CloseHandle(l->h);
     l->h = NULL;
+    l->pending = l->connected = false;
     l->err = MP_ECLOSED;
 }
 

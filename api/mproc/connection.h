@@ -36,6 +36,10 @@ typedef struct mp_listener mp_listener;
 /** The largest message a receiver allocates for by default (64 MiB). */
 #define MP_CONN_MAX_MESSAGE_DEFAULT ((size_t)64 << 20)
 
+/** How long a listener gives each client for its handshake by default
+ * (mp_conn_options.handshake_timeout_ms), in milliseconds. */
+#define MP_CONN_HANDSHAKE_TIMEOUT_DEFAULT 5000L
+
 /** Creates a connected pair (Python's Pipe). duplex: both ends send and
  * receive. !duplex: `a` only receives and `b` only sends (Python's order).
  * POSIX: a socketpair (duplex) or a pipe; Windows: a named pipe with an
@@ -172,29 +176,67 @@ typedef struct mp_conn_options {
     /** mp_client: a bound in milliseconds on connecting plus the handshake,
      * so a listener that stalls cannot hold the caller (0: no bound). */
     long timeout_ms;
+    /** Listener with an authkey: how long each client has for its
+     * handshake, in milliseconds, from the moment accept takes it in; a
+     * client still owing a message then is dropped (0: the default,
+     * MP_CONN_HANDSHAKE_TIMEOUT_DEFAULT; MP_INFINITE: no bound; less is
+     * MP_EINVAL). Ignored by mp_client (see timeout_ms). */
+    long handshake_timeout_ms;
 } mp_conn_options;
 
 /** Creates a listener at `address`, or at a fresh unique address when it is
- * NULL (POSIX: a socket file, mode 0600, in a new 0700 directory, both
- * removed by mp_listener_free; Windows: \\\\.\\pipe\\mproc-<128 random bits>).
- * An explicit POSIX address is a file-system path; the socket file it
- * creates is removed when the listener is freed. Windows addresses are
- * \\\\.\\pipe\\NAME. Remote clients are rejected and only the same user may
- * connect. Errors: MP_EINVAL (NULL l, a path too long for the platform: never
+ * NULL. Remote clients are rejected and only the same user may connect.
+ *
+ * Fresh addresses leave nothing behind, even when the process is killed:
+ *   - Linux: "@mproc-<128 random bits>", a name in the abstract socket
+ *     namespace (no file; it goes with the socket). As it has no file mode,
+ *     both ends check the peer's user (SO_PEERCRED): the same user or root.
+ *     Python spells it with a NUL for the '@' ("\0mproc-...").
+ *   - other POSIX systems: a socket file, mode 0600, in a new 0700
+ *     directory $TMPDIR/mproc-<pid>-XXXXXX, both removed by
+ *     mp_listener_free; a directory left by a killed process is removed by
+ *     the next fresh listener of the same user.
+ *   - Windows: \\\\.\\pipe\\mproc-<128 random bits>, which ends with the
+ *     listener.
+ *
+ * An explicit POSIX address is a file-system path (mode 0600, removed when
+ * the listener is freed unless another listener has it by then), or on
+ * Linux "@name" in the abstract namespace ("./@name" for a file; "@name"
+ * is MP_ENOTSUP elsewhere). A socket file that a dead listener left (one
+ * nobody listens on: a probing connect is refused) is replaced; a live
+ * listener's address gives MP_EEXIST, as does anything that is not a
+ * socket. mproc listeners bind under an exclusive flock(2) on the socket's
+ * directory, so that of two taking over the same leftover only one wins.
+ * (On macOS and the BSDs a listener whose backlog is full refuses connects
+ * too, and looks dead to that probe.) Windows addresses are
+ * \\\\.\\pipe\\NAME, free again once their listener has gone.
+ *
+ * Errors: MP_EINVAL (NULL l, a path too long for the platform: never
  * truncated, bad options), MP_EEXIST (address in use), MP_EACCES, MP_ENOENT
  * (the directory does not exist), MP_ENOTSUP, MP_ELIMIT, MP_ENOMEM, MP_ESYS.
  */
 MP_EXTERN int mp_listener_new(mp_listener **l, const char *address,
                               const mp_conn_options *opts);
 
-/** Accepts the next client, waiting up to timeout_ms; with an authkey the
- * handshake (we challenge first, then answer, as CPython's Listener does)
- * runs inside that same timeout. On success *conn is a duplex connection
- * owned by the caller. Errors: MP_EAGAIN / MP_ETIMEDOUT, MP_EAUTH (the
- * client failed the handshake; it was dropped and the listener stays
- * usable), MP_ECLOSED (listener closed, or the client went away during the
- * handshake), MP_EINVAL, MP_ENOMEM, MP_ESYS. One accepting thread at a
- * time. */
+/** Accepts the next client, waiting up to timeout_ms. On success *conn is a
+ * duplex connection owned by the caller.
+ *
+ * With an authkey every client passes the handshake first (we challenge,
+ * then answer, as CPython's Listener does), and accept returns the first
+ * client to pass: the listener drives the handshakes of up to 64 clients at
+ * once (more wait in the backlog), so a client that stalls holds up nobody
+ * but itself. Each has handshake_timeout_ms (mp_conn_options) from the
+ * moment accept takes it in, whatever timeout the calls have; a client that
+ * runs out of it, or goes away, is dropped without a word. Clients still in
+ * their handshake when accept returns stay with the listener and are
+ * driven on by the next accept. A zero timeout does not wait for clients to
+ * arrive, but gives each client it has taken in up to one second from its
+ * arrival (across calls) to finish the handshake.
+ *
+ * Errors: MP_EAGAIN (timeout 0) / MP_ETIMEDOUT (no client passed in time),
+ * MP_EAUTH (a client failed the handshake; it was dropped and the listener
+ * stays usable), MP_ECLOSED (listener closed), MP_EINVAL, MP_ELIMIT (out of
+ * descriptors), MP_ENOMEM, MP_ESYS. One accepting thread at a time. */
 MP_EXTERN int mp_listener_accept(mp_listener *l, mp_conn **conn,
                                  long timeout_ms);
 
@@ -202,8 +244,9 @@ MP_EXTERN int mp_listener_accept(mp_listener *l, mp_conn **conn,
  * NULL l. */
 MP_EXTERN const char *mp_listener_address(const mp_listener *l);
 
-/** Stops listening: later accepts give MP_ECLOSED and clients are refused;
- * the socket file stays until mp_listener_free. NULL-safe, idempotent. */
+/** Stops listening: later accepts give MP_ECLOSED, clients are refused and
+ * those in their handshake are dropped; the socket file stays until
+ * mp_listener_free. NULL-safe, idempotent. */
 MP_EXTERN void mp_listener_close(mp_listener *l);
 
 /** Closes the listener, removes what it created in the file system, frees
@@ -216,8 +259,10 @@ MP_EXTERN void mp_listener_free(mp_listener *l);
  * *conn is a duplex connection owned by the caller. Errors: MP_EINVAL,
  * MP_ENOENT (no such address), MP_ECONNREFUSED (nobody listening there),
  * MP_EAUTH (the handshake failed either way), MP_ECLOSED (the listener
- * dropped us), MP_ETIMEDOUT (opts->timeout_ms ran out), MP_EACCES,
- * MP_ENOTSUP, MP_ENOMEM, MP_ESYS. Blocks while the listener's backlog is
+ * dropped us), MP_ETIMEDOUT (opts->timeout_ms ran out), MP_EACCES (also:
+ * an abstract "@name" held by another user), MP_ENOTSUP ("@name" where
+ * there is no abstract namespace),
+ * MP_ENOMEM, MP_ESYS. Blocks while the listener's backlog is
  * full and during the handshake, up to opts->timeout_ms when set. */
 MP_EXTERN int mp_client(mp_conn **conn, const char *address,
                         const mp_conn_options *opts);

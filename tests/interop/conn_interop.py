@@ -28,6 +28,15 @@ def check(cond, what):
         failures.append(what)
 
 
+# An abstract-namespace address (Linux): mproc writes "@name", Python "\0name".
+def to_py(addr):
+    return "\0" + addr[1:] if addr.startswith("@") else addr
+
+
+def to_mproc(addr):
+    return "@" + addr[1:] if addr.startswith("\0") else addr
+
+
 def peer(*args):
     return subprocess.Popen([PEER, *args], stdout=subprocess.PIPE, text=True)
 
@@ -55,7 +64,7 @@ def finish(p, want, what):
 
 def mproc_listener(key, digest, client_key, what):
     p = peer("listen", key.decode() if key else "-", digest)
-    addr = p.stdout.readline().strip()
+    addr = to_py(p.stdout.readline().strip())
     try:
         c = Client(addr, authkey=client_key)
     except AuthenticationError:
@@ -70,7 +79,7 @@ def mproc_listener(key, digest, client_key, what):
 
 def mproc_client(key, listener_key, what):
     with Listener(family="AF_UNIX", authkey=listener_key) as l:
-        p = peer("connect", key.decode() if key else "-", "sha256", l.address)
+        p = peer("connect", key.decode() if key else "-", "sha256", to_mproc(l.address))
         try:
             c = l.accept()
         except AuthenticationError:
@@ -103,7 +112,7 @@ def deliver_sha256(c, key):
 def sha256_vs_mproc_listener():
     what = "{sha256} client -> mproc Listener"
     p = peer("listen", KEY.decode(), "sha256")
-    c = Client(p.stdout.readline().strip())
+    c = Client(to_py(p.stdout.readline().strip()))
     check(answer_sha256(c, KEY) == WELCOME, what + ": our answer welcomed")
     check(deliver_sha256(c, KEY), what + ": mproc's answer verified")
     echo_all(c, what)
@@ -111,7 +120,7 @@ def sha256_vs_mproc_listener():
     finish(p, 0, what)
     what = "wrong {sha256} answer -> mproc Listener"
     p = peer("listen", KEY.decode(), "sha256")
-    c = Client(p.stdout.readline().strip())
+    c = Client(to_py(p.stdout.readline().strip()))
     check(answer_sha256(c, b"wrong") == FAILURE, what + ": FAILURE sent")
     c.close()
     finish(p, 3, what)
@@ -120,7 +129,7 @@ def sha256_vs_mproc_listener():
 def sha256_vs_mproc_client():
     what = "{sha256} Listener -> mproc Client"
     with Listener(family="AF_UNIX") as l:
-        p = peer("connect", KEY.decode(), "sha256", l.address)
+        p = peer("connect", KEY.decode(), "sha256", to_mproc(l.address))
         c = l.accept()
         check(deliver_sha256(c, KEY), what + ": mproc's answer verified")
         check(answer_sha256(c, KEY) == WELCOME, what + ": our answer welcomed")
