@@ -4,6 +4,7 @@
 #define MP_COMMON_OS_PROC_H
 
 #include "os.h"
+#include "codec.h"
 
 /* A child process as the backend knows it. */
 typedef struct mp__os_proc {
@@ -26,12 +27,25 @@ typedef struct mp__spawn_req {
     const mp__handle *handles; /* parent handles the child receives */
     size_t nhandles;
     bool daemon; /* bind the child's life to ours */
+    /* Filled once the child exists: what it needs to make its own copy of
+     * each handle it cannot inherit, for mp__os_handle_recv. */
+    mp__wbuf *sent;
 } mp__spawn_req;
 
 /* Starts `exe --mproc-spawn v0,v1,...` with stdin on the null device, stdout
  * and stderr shared, and exactly the given handles inherited (vN being the
- * child's value of handles[N]). */
+ * child's value of handles[N]). A handle the system passes otherwise (a
+ * socket on Windows, which crosses by WSADuplicateSocketW for the child's
+ * pid, as Microsoft and CPython have it, and not by inheritance, which
+ * layered providers and Wine break) is not inherited: it goes in
+ * req->sent, and vN is 0 until mp__os_handle_recv replaces it. A handle
+ * that cannot be sent fails the call, the child killed. */
 int mp__os_spawn(const mp__spawn_req *req, mp__os_proc *out);
+
+/* In a spawned child, for each value vN of its command line in order:
+ * reads from r what mp__os_spawn sent for that handle, if anything, and
+ * then makes *h the child's own handle. POSIX sends nothing. */
+int mp__os_handle_recv(mp__handle *h, mp__rbuf *r);
 
 /* Handles handed to a child as arguments (mp_handle). check: 0 when h is
  * open in this process (and may be passed on), MP_EINVAL otherwise. adopt,

@@ -27,9 +27,21 @@ static int encode_blob(mp_target target, const mp__argv *args,
     return rc ? rc : mp__argv_encode(args, w, hs);
 }
 
+/* The child reads two frames from its blob pipe: the blob, then what
+ * mp__os_spawn sent for handles it could not inherit. */
+static int write_frame(mp__handle h, const mp__wbuf *f) {
+    uint8_t len[8];
+    mp__wbuf lw = mp__wbuf_on(len, sizeof len);
+    if (f->err)
+        return f->err;
+    mp__w_u64(&lw, (uint64_t)f->len);
+    int rc = mp__os_write_all(h, len, sizeof len);
+    return rc ? rc : mp__os_write_all(h, f->data, f->len);
+}
+
 int mp__spawn(mp_target target, const mp__argv *args, const char *name,
               bool daemon, mp__os_proc *proc, mp__handle *status_rd) {
-    mp__wbuf w = {0};
+    mp__wbuf w = {0}, sent = {0};
     mp__handles hs = {0};
     mp__handle blob_r = MP__BAD_HANDLE, blob_w = MP__BAD_HANDLE;
     mp__handle st_r = MP__BAD_HANDLE, st_w = MP__BAD_HANDLE;
@@ -54,17 +66,14 @@ int mp__spawn(mp_target target, const mp__argv *args, const char *name,
         goto finish;
     hs.v[0] = blob_r;
     hs.v[1] = st_w;
-    mp__spawn_req req = {mp__g.exe, hs.v, hs.n, daemon};
+    mp__spawn_req req = {mp__g.exe, hs.v, hs.n, daemon, &sent};
     rc = mp__os_spawn(&req, proc);
     if (rc)
         goto finish;
     /* Once the child exists its failures are its own to report: a write
      * error here means it died, which join will tell. */
-    uint8_t len[8];
-    mp__wbuf lw = mp__wbuf_on(len, sizeof len);
-    mp__w_u64(&lw, (uint64_t)w.len);
-    if (mp__os_write_all(blob_w, len, sizeof len) == 0)
-        mp__os_write_all(blob_w, w.data, w.len);
+    if (write_frame(blob_w, &w) == 0)
+        write_frame(blob_w, &sent);
     *status_rd = st_r;
     st_r = MP__BAD_HANDLE;
 finish:
@@ -74,6 +83,7 @@ finish:
     mp__os_close(st_w);
     mp__handles_free(&hs);
     mp__w_free(&w);
+    mp__w_free(&sent);
     return rc;
 }
 
@@ -171,10 +181,16 @@ _Noreturn void mp__spawn_child_main(const char *handles) {
         exit(BOOT_FAIL_EXIT);
     }
     mp__handle blob_r = hs[0], st_w = hs[1];
-    uint8_t *blob = NULL;
-    size_t len = 0;
+    uint8_t *blob = NULL, *sent = NULL;
+    size_t len = 0, sent_len = 0;
     int rc = read_blob(blob_r, &blob, &len);
+    if (!rc)
+        rc = read_blob(blob_r, &sent, &sent_len);
     mp__os_close(blob_r);
+    mp__rbuf sr = {sent, sent_len};
+    for (size_t i = 0; !rc && i < nh; i++)
+        rc = mp__os_handle_recv(&hs[i], &sr);
+    free(sent);
     if (rc)
         boot_fail(st_w, rc);
     mp__rbuf r = {blob, len};

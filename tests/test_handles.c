@@ -397,10 +397,15 @@ static void test_spawn_child_holds_only_its_handles(void) {
  * the child serves it, and the client sees the end of the stream once
  * the child has closed its copy (the parent closed its own at once). */
 static void test_accepted_socket_served_by_child(void) {
+    sock_t client, served;
     CU_ASSERT_EQUAL_FATAL(net_init(), 0);
+    /* Winsock keeps objects of its own from the first connection on (one
+     * handle under Wine): count from after one. */
+    CU_ASSERT_EQUAL_FATAL(accepted_pair(&client, &served), 0);
+    sock_close(client);
+    sock_close(served);
     int before = mp_test_count_fds();
     for (int i = 0; i < mp_test_nmethods; i++) {
-        sock_t client, served;
         char text[64] = "";
         CU_ASSERT_EQUAL_FATAL(accepted_pair(&client, &served), 0);
         mp_process *p = NULL;

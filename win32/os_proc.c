@@ -4,6 +4,7 @@
 #ifndef WIN32_LEAN_AND_MEAN
 #define WIN32_LEAN_AND_MEAN
 #endif
+#include <winsock2.h>
 #include <windows.h>
 
 #include <stdio.h>
@@ -42,7 +43,7 @@ int mp__os_child_bind_parent(long ppid) {
     return 0;
 }
 
-/* ---- spawn ---- */
+/* ---- handles as arguments ---- */
 
 /* Negative values are pseudo-handles (the current process or thread), which
  * name another object in the child. */
@@ -54,6 +55,44 @@ int mp__os_handle_check(mp__handle h) {
 void mp__os_handle_adopt(mp__handle h) {
     SetHandleInformation((HANDLE)h, HANDLE_FLAG_INHERIT, 0);
 }
+
+/* Whether h is a socket, which crosses by WSADuplicateSocketW rather than
+ * by inheritance. A process that never started Winsock has none (and the
+ * call fails). */
+static bool is_socket(HANDLE h) {
+    int type, len = (int)sizeof type;
+    return getsockopt((SOCKET)h, SOL_SOCKET, SO_TYPE, (char *)&type, &len) ==
+           0;
+}
+
+/* What mp__os_spawn sent for one handle: 0 (inherited), or 1 and the
+ * WSAPROTOCOL_INFOW the child makes its socket from. Winsock stays started
+ * for the child's life: the socket is the target's. */
+int mp__os_handle_recv(mp__handle *h, mp__rbuf *r) {
+    uint8_t sent;
+    const void *p;
+    size_t n;
+    WSAPROTOCOL_INFOW info;
+    WSADATA wd;
+    int rc = mp__r_u8(r, &sent);
+    if (rc || !sent)
+        return rc;
+    if ((rc = mp__r_blob(r, &p, &n, sizeof info)))
+        return rc;
+    if (sent != 1 || n != sizeof info)
+        return MP_EPROTO;
+    memcpy(&info, p, sizeof info);
+    if (WSAStartup(MAKEWORD(2, 2), &wd) != 0)
+        return MP_ESYS;
+    SOCKET s = WSASocketW(FROM_PROTOCOL_INFO, FROM_PROTOCOL_INFO,
+                          FROM_PROTOCOL_INFO, &info, 0, WSA_FLAG_OVERLAPPED);
+    if (s == INVALID_SOCKET)
+        return mp__win32_err((unsigned long)WSAGetLastError());
+    *h = (mp__handle)s;
+    return 0;
+}
+
+/* ---- spawn ---- */
 
 /* The job holding our daemonic children. It is never inheritable, so when
  * this process ends, however it ends, the last handle closes and
@@ -203,6 +242,8 @@ struct spawn_ctx {
     HANDLE *inh; /* inheritable duplicates: the requested handles, then
                     stdin, stdout, stderr */
     size_t ninh;
+    HANDLE *vals;  /* the child's value of each requested handle (inside
+                      inh), NULL for a socket, which is sent */
     HANDLE std[3]; /* the child's standard handles (inside inh, or NULL) */
     LPPROC_THREAD_ATTRIBUTE_LIST attrs;
     wchar_t *exe, *cmd;
@@ -215,6 +256,7 @@ static void spawn_free(struct spawn_ctx *c) {
         DeleteProcThreadAttributeList(c->attrs);
     free(c->attrs);
     free(c->inh);
+    free(c->vals);
     free(c->exe);
     free(c->cmd);
 }
@@ -268,35 +310,55 @@ static int handle_list(struct spawn_ctx *c) {
 
 static int spawn_prepare(const mp__spawn_req *req, struct spawn_ctx *c) {
     int rc = 0;
-    if (!(c->inh = calloc(req->nhandles + 3, sizeof(HANDLE))))
+    if (!(c->inh = calloc(req->nhandles + 3, sizeof(HANDLE))) ||
+        !(c->vals = calloc(req->nhandles + 1, sizeof(HANDLE))))
         return MP_ENOMEM;
-    for (size_t i = 0; !rc && i < req->nhandles; i++)
-        rc = dup_inheritable(c, (HANDLE)req->handles[i]);
+    for (size_t i = 0; !rc && i < req->nhandles; i++) {
+        if (is_socket((HANDLE)req->handles[i]))
+            continue;
+        if (!(rc = dup_inheritable(c, (HANDLE)req->handles[i])))
+            c->vals[i] = c->inh[c->ninh - 1];
+    }
     if (!rc)
         rc = std_handles(c);
     if (!rc)
         rc = handle_list(c);
     if (!rc && !(c->exe = exe_path(req->exe, &rc)))
         return rc;
-    if (!rc && !(c->cmd = command_line(c->exe, c->inh, req->nhandles)))
+    if (!rc && !(c->cmd = command_line(c->exe, c->vals, req->nhandles)))
         rc = MP_ENOMEM;
     return rc;
 }
 
+/* Duplicates the sockets among the requested handles for the child `pid`
+ * and writes one record per requested handle (mp__os_handle_recv). */
+static int send_sockets(const mp__spawn_req *req, const struct spawn_ctx *c,
+                        DWORD pid) {
+    for (size_t i = 0; i < req->nhandles; i++) {
+        WSAPROTOCOL_INFOW info;
+        if (c->vals[i]) {
+            mp__w_u8(req->sent, 0);
+            continue;
+        }
+        if (WSADuplicateSocketW((SOCKET)req->handles[i], pid, &info) != 0)
+            return mp__win32_err((unsigned long)WSAGetLastError());
+        mp__w_u8(req->sent, 1);
+        mp__w_blob(req->sent, &info, sizeof info);
+    }
+    return req->sent->err;
+}
+
 /* Puts a suspended child into the daemon job, then lets it run: it never
- * executes a single instruction outside the job. */
+ * executes a single instruction outside the job. On failure the caller
+ * kills the child. */
 static int join_daemon_job(HANDLE proc, HANDLE thread) {
     HANDLE job = daemon_job();
     if (!job || !AssignProcessToJobObject(job, proc)) {
         int rc = mp__win32_err(GetLastError());
-        TerminateProcess(proc, KILL_CODE);
         return rc ? rc : MP_ESYS;
     }
-    if (ResumeThread(thread) == (DWORD)-1) {
-        int rc = mp__win32_err(GetLastError());
-        TerminateProcess(proc, KILL_CODE);
-        return rc;
-    }
+    if (ResumeThread(thread) == (DWORD)-1)
+        return mp__win32_err(GetLastError());
     return 0;
 }
 
@@ -325,7 +387,11 @@ int mp__os_spawn(const mp__spawn_req *req, mp__os_proc *out) {
         rc = e == ERROR_NOT_ENOUGH_QUOTA ? MP_ELIMIT : mp__win32_err(e);
         goto finish;
     }
-    if (req->daemon && (rc = join_daemon_job(pi.hProcess, pi.hThread))) {
+    rc = send_sockets(req, &c, pi.dwProcessId);
+    if (!rc && req->daemon)
+        rc = join_daemon_job(pi.hProcess, pi.hThread);
+    if (rc) {
+        TerminateProcess(pi.hProcess, KILL_CODE);
         WaitForSingleObject(pi.hProcess, INFINITE);
         CloseHandle(pi.hProcess);
         CloseHandle(pi.hThread);
