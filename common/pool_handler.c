@@ -24,10 +24,13 @@
  * that order). */
 typedef struct done_list {
     mp_result *head, *tail;
+    bool progress; /* an imap's result got an entry: wake its reader */
 } done_list;
 
 static void set_one(done_list *d, mp_result *r, size_t i,
                     const mp__task_out *info, const void *data, size_t len) {
+    if (r->kind == MP__RESULT_IMAP)
+        d->progress = true;
     if (mp__result_set(r, i, info, data, len)) {
         r->next_done = NULL;
         if (d->tail)
@@ -242,7 +245,7 @@ void *APR_THREAD_FUNC mp__pool_handler_main(apr_thread_t *t, void *arg) {
     apr_thread_mutex_unlock(p->mx);
     for (bool finished = false; !finished;) {
         int rc = mp__pool_get(p->rq, &b, &window);
-        done_list d = {NULL, NULL};
+        done_list d = {NULL, NULL, false};
         mp__pool_lock(p);
         /* Take what else is already there in the same lock round: one
          * wake-up of the waiters for the lot. */
@@ -261,7 +264,7 @@ void *APR_THREAD_FUNC mp__pool_handler_main(apr_thread_t *t, void *arg) {
         bool wake;
         d.head = mp__result_settle(d.head, &drop, &wake);
         apr_thread_mutex_unlock(p->mx);
-        if (wake)
+        if (wake || d.progress)
             apr_thread_cond_broadcast(p->cv);
         while (drop) {
             mp_result *r = drop;

@@ -27,7 +27,9 @@ typedef struct mp__pool_entry {
 
 typedef enum mp__result_kind {
     MP__RESULT_APPLY, /* one task; get copies its bytes */
-    MP__RESULT_MAP    /* n tasks; read with mp_result_item */
+    MP__RESULT_MAP,   /* n tasks; read with mp_result_item */
+    MP__RESULT_IMAP   /* a map read one task at a time (mp_imap_next): its
+                         waiters are woken as each task completes */
 } mp__result_kind;
 
 struct mp_result {

@@ -69,20 +69,15 @@ static int check_source(const mp_items *src) {
     }
 }
 
-/* Appends one call's arguments (u32 length + wire form) to w. Objects
- * cannot reach a running worker: MP_ENOTSUP. */
+/* Appends one call's arguments (u32 length + wire form) to w. Objects and
+ * handles cannot reach a running worker: mp__args_encode refuses them
+ * (MP_ENOTSUP). */
 static int encode_call(mp__wbuf *w, const mp_args *args) {
-    const mp_arg *v = mp__args_items(args);
-    if (!v)
-        return MP_EINVAL;
-    for (size_t j = 0; j < args->n; j++)
-        if (v[j].type == MP_ARG_OBJ)
-            return MP_ENOTSUP;
     mp__handles hs = {0};
     size_t at = w->len;
     mp__w_u32(w, 0);
     int rc = mp__args_encode(*args, w, &hs);
-    if (hs.v) /* never: objects were refused above */
+    if (hs.v) /* never: objects and handles were refused */
         mp__handles_free(&hs);
     if (!rc)
         mp__w_u32_at(w, at, (uint32_t)(w->len - at - 4));
@@ -301,7 +296,7 @@ static int imap_new(mp_pool *p, mp_target fn, const mp_items *src,
     mp_imap *it = calloc(1, sizeof *it);
     if (!it)
         return MP_ENOMEM;
-    int rc = submit(p, fn, src, chunksize ? chunksize : 1, MP__RESULT_MAP,
+    int rc = submit(p, fn, src, chunksize ? chunksize : 1, MP__RESULT_IMAP,
                     NULL, &it->r);
     if (rc) {
         free(it);
