@@ -56,25 +56,19 @@ static void cond_init(void *obj, const void *arg) {
 /* A condition made with the caller's lock carries that lock along. */
 static int cond_export_lock(void *obj, mp__wbuf *w, mp__handles *hs) {
     mp_cond *c = obj;
-    mp__w_u8(w, c->lock != &c->own);
-    if (c->lock != &c->own && !w->err)
-        return mp__shobj_export(c->lock, w, hs);
-    return w->err;
+    return mp__ext_lock_export(c->lock != &c->own ? c->lock : NULL, w, hs);
 }
 
 static int cond_import_lock(void *obj, mp__rbuf *r, mp__handle *hs,
                             size_t nh) {
     mp_cond *c = obj;
-    uint8_t ext;
-    void *l;
-    int rc = mp__r_u8(r, &ext);
-    if (rc || !ext)
-        return rc;
-    if ((rc = mp__shobj_import(&l, &mp__lock_kind, r, hs, nh)))
-        return rc;
-    c->lock = l;
-    c->free_lock = true;
-    return 0;
+    mp_lock *l;
+    int rc = mp__ext_lock_import(&l, r, hs, nh);
+    if (!rc && l) {
+        c->lock = l;
+        c->free_lock = true;
+    }
+    return rc;
 }
 
 static void cond_free_lock(void *obj) {
@@ -103,6 +97,8 @@ int mp_cond_new(mp_cond **out, mp_lock *lock, const mp_sync_options *opts) {
     *out = NULL;
     const char *name = opts ? opts->name : NULL;
     if (name && lock)
+        return MP_EINVAL;
+    if (lock && !mp__ext_lock_ok(lock))
         return MP_EINVAL;
     mp__shobj_req req = {.name = name, .exclusive = opts && opts->exclusive};
     int rc = mp__shobj_new((void **)out, &mp__cond_kind, &req);

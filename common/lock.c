@@ -122,6 +122,23 @@ const mp__shkind mp__lock_kind = {
     .init = lock_init,
 };
 
+int mp__ext_lock_export(mp_lock *l, mp__wbuf *w, mp__handles *hs) {
+    mp__w_u8(w, l != NULL);
+    if (l && !w->err)
+        return mp__shobj_export(l, w, hs);
+    return w->err;
+}
+
+int mp__ext_lock_import(mp_lock **l, mp__rbuf *r, mp__handle *hs, size_t nh) {
+    uint8_t ext;
+    void *got = NULL;
+    int rc = mp__r_u8(r, &ext);
+    if (!rc && ext)
+        rc = mp__shobj_import(&got, &mp__lock_kind, r, hs, nh);
+    *l = got;
+    return rc;
+}
+
 int mp_lock_new_ex(mp_lock **out, bool recursive,
                    const mp_sync_options *opts) {
     if (!out)

@@ -43,4 +43,14 @@ int mp__lock_restore(mp_lock *l, uint32_t depth);
 
 extern const mp__shkind mp__lock_kind;
 
+/* A caller's lock that an object uses instead of its own (a Condition's, a
+ * Value's or an Array's) and carries into a spawned child: a flag, then the
+ * lock when l is not NULL. Import sets *l to the child's copy (to free with
+ * mp_lock_free), or NULL when none was sent. */
+int mp__ext_lock_export(mp_lock *l, mp__wbuf *w, mp__handles *hs);
+int mp__ext_lock_import(mp_lock **l, mp__rbuf *r, mp__handle *hs, size_t nh);
+/* Whether l can be such a lock: one of its own (mp_lock_new_ex), not the
+ * lock inside another object. */
+static inline bool mp__ext_lock_ok(const mp_lock *l) { return !l->embedded; }
+
 #endif

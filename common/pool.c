@@ -70,7 +70,7 @@ static int make_queues(mp_pool *p, const mp_pool_options *o) {
     if (!rc)
         rc = mp_pipe(&p->wake_rd, &p->wake_wr, false);
     qo.capacity_bytes = ring_for(o->max_task_bytes, MP__POOL_TASK_RING);
-    mp_shared_options so = {NULL, false, true};
+    mp_shared_options so = {.raw = true};
     size_t words = (sizeof(mp__pool_progress) + 7) / 8;
     for (int i = 0; i < p->nworkers && !rc; i++) {
         mp__pool_slot *w = &p->w[i];

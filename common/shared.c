@@ -19,7 +19,9 @@ typedef struct shared {
     void *data;
     mp_lock lock;
     bool has_lock;
-    bool int64; /* an 8-byte integer type: mp_value_add's short path */
+    bool int64;    /* an 8-byte integer type: mp_value_add's short path */
+    mp_lock *ext;  /* the caller's lock (mp_shared_options.lock), or NULL */
+    bool free_ext; /* an imported one, ours to free */
 } shared;
 
 struct mp_value {
@@ -221,8 +223,28 @@ static void shared_init(void *obj, const void *init) {
         memcpy(sh->data, init, sh->esize * sh->n);
 }
 
+/* An object made with the caller's lock carries that lock along. */
+static int shared_export_lock(void *obj, mp__wbuf *w, mp__handles *hs) {
+    return mp__ext_lock_export(((shared *)obj)->ext, w, hs);
+}
+
+static int shared_import_lock(void *obj, mp__rbuf *r, mp__handle *hs,
+                              size_t nh) {
+    shared *sh = obj;
+    int rc = mp__ext_lock_import(&sh->ext, r, hs, nh);
+    sh->free_ext = sh->ext != NULL;
+    return rc;
+}
+
+static void shared_free_lock(void *obj) {
+    shared *sh = obj;
+    if (sh->free_ext)
+        mp_lock_free(sh->ext);
+}
+
 /* A raw object's lock area is unused; its mutex is made all the same, so
- * that every object of a kind has the same primitives. */
+ * that every object of a kind has the same primitives. An object with the
+ * caller's lock is raw in its mapping. */
 const mp__shkind mp__value_kind = {
     .kind = MP_OBJ_VALUE,
     .obj_size = sizeof(mp_value),
@@ -231,6 +253,9 @@ const mp__shkind mp__value_kind = {
     .prims = {{MP__PRIM_MUTEX, MP__LOCK_MUTEX_AT(SH_LOCK), "mtx"}},
     .bind = shared_bind,
     .init = shared_init,
+    .export_extra = shared_export_lock,
+    .import_extra = shared_import_lock,
+    .free_extra = shared_free_lock,
 };
 const mp__shkind mp__array_kind = {
     .kind = MP_OBJ_ARRAY,
@@ -240,6 +265,9 @@ const mp__shkind mp__array_kind = {
     .prims = {{MP__PRIM_MUTEX, MP__LOCK_MUTEX_AT(SH_LOCK), "mtx"}},
     .bind = shared_bind,
     .init = shared_init,
+    .export_extra = shared_export_lock,
+    .import_extra = shared_import_lock,
+    .free_extra = shared_free_lock,
 };
 
 static int shared_new(void **out, const mp__shkind *k, mp_type type, size_t n,
@@ -247,13 +275,20 @@ static int shared_new(void **out, const mp__shkind *k, mp_type type, size_t n,
     if (!out)
         return MP_EINVAL;
     *out = NULL;
+    mp_lock *ext = o ? o->lock : NULL;
+    /* As a Condition's: a named object cannot hold a lock of this process. */
+    if (ext && (o->raw || o->name || !mp__ext_lock_ok(ext)))
+        return MP_EINVAL;
     mp__shobj_req req = {
         .name = o ? o->name : NULL,
         .exclusive = o && o->exclusive,
-        .param = {(uint64_t)type, n, o && o->raw},
+        .param = {(uint64_t)type, n, (o && o->raw) || ext},
         .init_arg = init,
     };
-    return mp__shobj_new(out, k, &req);
+    int rc = mp__shobj_new(out, k, &req);
+    if (!rc)
+        ((shared *)*out)->ext = ext;
+    return rc;
 }
 
 /* ---- Value ---- */
@@ -323,7 +358,7 @@ int mp_value_add(mp_value *v, int64_t delta, int64_t *old) {
 void *mp_value_ptr(mp_value *v) { return v ? v->s.data : NULL; }
 
 mp_lock *mp_value_lock(mp_value *v) {
-    return v && v->s.has_lock ? &v->s.lock : NULL;
+    return !v ? NULL : v->s.ext ? v->s.ext : v->s.has_lock ? &v->s.lock : NULL;
 }
 
 void mp_value_free(mp_value *v) { mp__shobj_free(v); }
@@ -371,7 +406,7 @@ int mp_array_set_double(mp_array *a, size_t i, double x) {
 }
 
 mp_lock *mp_array_lock(mp_array *a) {
-    return a && a->s.has_lock ? &a->s.lock : NULL;
+    return !a ? NULL : a->s.ext ? a->s.ext : a->s.has_lock ? &a->s.lock : NULL;
 }
 
 void mp_array_free(mp_array *a) { mp__shobj_free(a); }

@@ -54,6 +54,31 @@ static int t_locked_add(mp_call *c) {
     return 0;
 }
 
+/* Under the lock a Value and an Array share (the caller's), adds 1 to the
+ * value and to a[0]: the two stay equal only if it is one lock. */
+static int t_shared_lock_add(mp_call *c) {
+    mp_value *v = mp_arg_value(mp_call_arg(c, 0));
+    mp_array *a = mp_arg_array(mp_call_arg(c, 1));
+    int64_t n = mp_arg_int(mp_call_arg(c, 2));
+    if (!v || !a || !mp_value_lock(v) || !mp_array_lock(a))
+        return 1;
+    for (int64_t i = 0; i < n; i++) {
+        /* Alternate which object's lock is taken: the same lock. */
+        mp_lock *l = i % 2 ? mp_value_lock(v) : mp_array_lock(a);
+        if (mp_lock_acquire(l, MP_INFINITE))
+            return 2;
+        int *pv = mp_value_ptr(v), *pa = mp_array_data(a);
+        if (*pv != pa[0]) {
+            mp_lock_release(l);
+            return 3;
+        }
+        *pv = *pv + 1;
+        pa[0] = pa[0] + 1;
+        mp_lock_release(l);
+    }
+    return 0;
+}
+
 /* Takes a Value's lock, stores 77 under it, says so, and waits to be
  * killed while holding it (or gives up after 10 s). */
 static int t_hold_value(mp_call *c) {
@@ -333,6 +358,56 @@ static void test_named(void) {
     CU_ASSERT_EQUAL(mp_test_count_fds(), fds);
 }
 
+/* Python's Value(..., lock=L): a Value and an Array made with the caller's
+ * lock use it (in children too, with every start method); a named or raw
+ * object, or another object's lock, is refused. */
+static void test_shared_lock(void) {
+    for (int i = 0; i < mp_test_nmethods; i++) {
+        mp_lock *l = NULL;
+        MP_CHECK_OK(mp_lock_new(&l, false));
+        mp_shared_options o = {.lock = l};
+        mp_value *v = NULL;
+        mp_array *a = NULL;
+        MP_CHECK_OK(mp_value_new(&v, MP_TYPE_INT, NULL, &o));
+        MP_CHECK_OK(mp_array_new(&a, MP_TYPE_INT, 3, NULL, &o));
+        CU_ASSERT_PTR_EQUAL(mp_value_lock(v), l);
+        CU_ASSERT_PTR_EQUAL(mp_array_lock(a), l);
+        mp_process *p[2];
+        for (int k = 0; k < 2; k++)
+            p[k] = st_start(
+                t_shared_lock_add,
+                MP_ARGS(mp_value_arg(v), mp_array_arg(a), mp_int(ADDS / 10)),
+                mp_test_methods[i]);
+        for (int k = 0; k < 2; k++)
+            CU_ASSERT_EQUAL(st_join(p[k]), 0);
+        CU_ASSERT_EQUAL(mp_value_get_int(v), 2 * (ADDS / 10));
+        CU_ASSERT_EQUAL(mp_array_get_int(a, 0), 2 * (ADDS / 10));
+        /* The lock is the caller's: freeing the objects leaves it. */
+        mp_value_free(v);
+        mp_array_free(a);
+        MP_CHECK_OK(mp_lock_acquire(l, 0));
+        MP_CHECK_OK(mp_lock_release(l));
+        mp_lock_free(l);
+    }
+    mp_lock *l = NULL;
+    mp_value *v = NULL, *own = NULL;
+    MP_CHECK_OK(mp_lock_new(&l, true));
+    MP_CHECK_RC(mp_value_new(&v, MP_TYPE_INT, NULL,
+                             &(mp_shared_options){.lock = l, .raw = true}),
+                MP_EINVAL);
+    MP_CHECK_RC(
+        mp_value_new(&v, MP_TYPE_INT, NULL,
+                     &(mp_shared_options){.lock = l, .name = "mp-t-shlock"}),
+        MP_EINVAL);
+    MP_CHECK_OK(mp_value_new(&own, MP_TYPE_INT, NULL, NULL));
+    MP_CHECK_RC(mp_value_new(&v, MP_TYPE_INT, NULL,
+                             &(mp_shared_options){.lock = mp_value_lock(own)}),
+                MP_EINVAL);
+    CU_ASSERT_PTR_NULL(v);
+    mp_value_free(own);
+    mp_lock_free(l);
+}
+
 void mp_test_suite_shared(void) {
     MP_TEST_SUITE("shared", {"value_types", test_value_types},
                   {"value_specifics", test_value_specifics},
@@ -340,5 +415,6 @@ void mp_test_suite_shared(void) {
                   {"value_lock_owner_dead", test_value_lock_owner_dead},
                   {"array", test_array}, {"child_writes", test_child_writes},
                   {"atomic_add", test_atomic_add},
-                  {"locked_add", test_locked_add}, {"named", test_named});
+                  {"locked_add", test_locked_add}, {"named", test_named},
+                  {"shared_lock", test_shared_lock});
 }

@@ -46,11 +46,19 @@ MP_EXTERN size_t mp_type_size(mp_type type);
 /** Options for mp_value_new / mp_array_new; NULL or zeroed fields mean the
  * defaults. name / exclusive as in mp_sync_options (an existing object must
  * have the same type and length, else MP_EEXIST). raw: no lock
- * (RawValue / RawArray). */
+ * (RawValue / RawArray). lock: the caller's Lock or RLock instead of a lock
+ * of its own (Python's `lock=` argument), so several objects can share one. */
 typedef struct mp_shared_options {
     const char *name; /**< NULL: anonymous; else the object's name */
     bool exclusive;   /**< with name: MP_EEXIST if it already exists */
     bool raw;         /**< no lock */
+    /** NULL: a lock of its own (unless raw). Else this lock, made by
+     * mp_lock_new / mp_lock_new_ex (not another object's lock), which
+     * mp_value_lock / mp_array_lock then return. It must stay open until
+     * the object is freed; it crosses into children with the object. As
+     * with a Condition's lock, an object with a name cannot take one, and
+     * raw with a lock is a contradiction: both are MP_EINVAL. */
+    mp_lock *lock;
 } mp_shared_options;
 
 /** A shared Value. */
@@ -112,7 +120,8 @@ static inline int64_t mp_atomic_add64(void *p, int64_t delta) {
 }
 #endif
 
-/** Its lock (an RLock), or NULL when raw or v is NULL. Owned by v. */
+/** Its lock: the one given in mp_shared_options.lock (the caller's), else
+ * its own RLock (owned by v); NULL when raw or v is NULL. */
 MP_EXTERN mp_lock *mp_value_lock(mp_value *v);
 
 /** Releases this process's handle of the value (and its lock). The memory
@@ -143,7 +152,7 @@ MP_EXTERN double mp_array_get_double(mp_array *a, size_t i);
 MP_EXTERN int mp_array_set_int(mp_array *a, size_t i, int64_t x);
 MP_EXTERN int mp_array_set_double(mp_array *a, size_t i, double x);
 /** @} */
-/** Its lock, or NULL when raw. Owned by a. */
+/** Its lock, as mp_value_lock: the caller's, its own, or NULL when raw. */
 MP_EXTERN mp_lock *mp_array_lock(mp_array *a);
 
 /** Releases this process's handle of the array, as mp_value_free does for a
