@@ -899,6 +899,17 @@ static void test_barrier_abort_timeout_reset(void) {
         CU_ASSERT_EQUAL(mp_barrier_broken(b), 0);
     }
     mp_barrier_free(b);
+    /* A timeout among several waiters: the one whose time ran out gets
+     * MP_ETIMEDOUT, the one it broke the barrier for MP_EBROKEN (Python
+     * raises BrokenBarrierError in both; the code says which it was). */
+    MP_CHECK_OK(mp_barrier_new(&b, 3, NULL));
+    mp_process *p = st_start(t_barrier_expect_broken,
+                             MP_ARGS(mp_barrier_arg(b)), MP_START_DEFAULT);
+    ST_WAIT_UNTIL(mp_barrier_n_waiting(b) == 1, 30000);
+    MP_CHECK_RC(mp_barrier_wait(b, 50), MP_ETIMEDOUT);
+    CU_ASSERT_EQUAL(st_join(p), 0);
+    CU_ASSERT_EQUAL(mp_barrier_broken(b), 1);
+    mp_barrier_free(b);
 }
 
 /* ---- names and leaks ---- */

@@ -226,7 +226,10 @@ MP_EXTERN int mp_barrier_new(mp_barrier **b, unsigned parties,
  * caller gets each). MP_EBROKEN when the barrier is or becomes broken
  * (aborted, a waiter timed out, a party died holding its internal lock, or
  * reset while waiting); MP_ETIMEDOUT when the timeout ran out: this also
- * breaks the barrier for everyone, as in Python; MP_EINVAL. */
+ * breaks the barrier for everyone, as in Python; MP_EINVAL. Python raises
+ * BrokenBarrierError in the waiter whose time ran out as well; mproc gives
+ * that waiter MP_ETIMEDOUT on purpose, so it knows it was its own timeout,
+ * and the others MP_EBROKEN. */
 MP_EXTERN int mp_barrier_wait(mp_barrier *b, long timeout_ms);
 /** Breaks the barrier: current and future waiters get MP_EBROKEN until
  * reset. MP_EINVAL for NULL. */
