@@ -181,8 +181,9 @@ static bool take_ref(mp__shobj *o) {
     return false;
 }
 
-/* Drops this process's reference. The last one removes the name, under
- * the guard; one that leaves only dead holders reclaims it. */
+/* Drops this process's reference, before the mapping is closed. The last
+ * one removes the name, under the guard; one that leaves only dead
+ * holders reclaims it. */
 static void drop_ref(mp__shobj *o) {
     mp__shobj_hdr *h = mp__shobj_hdr_of(o);
     release_slot(o);
@@ -203,8 +204,7 @@ static void drop_ref(mp__shobj *o) {
         ;
     if (locked == 0 && ref_users(r) == 1)
         mp__os_shm_unlink(o->name);
-    if (locked == 0)
-        mp__os_shm_unlock(&o->shm);
+    /* The guard goes with the mapping, which our caller closes next. */
 }
 
 /* An opened mapping: one of ours, of this name? */

@@ -160,14 +160,19 @@ static uint32_t token_of(uint64_t z) {
     return (uint32_t)(z ^ z >> 31) | 1;
 }
 
-/* Kept with its pid, so a forked child (another pid) computes its own. */
+/* Cleared in a forked child, which computes its own. */
 static MP__ATOMIC(uint64_t) self_word;
+static pthread_once_t self_once = PTHREAD_ONCE_INIT;
+
+static void self_forget(void) { mp__store64(&self_word, 0, MP__RELAXED); }
+static void self_register(void) { pthread_atfork(NULL, NULL, self_forget); }
 
 uint64_t mp__posix_self_word(void) {
-    pid_t pid = getpid();
     uint64_t w = mp__load64(&self_word, MP__RELAXED);
-    if (w && (pid_t)(uint32_t)w == pid)
+    if (w)
         return w;
+    pthread_once(&self_once, self_register);
+    pid_t pid = getpid();
     uint64_t start;
     uint32_t tok = proc_probe(pid, &start) == P_ALIVE ? token_of(start) : 0;
     w = (uint64_t)tok << 32 | (uint32_t)pid;
