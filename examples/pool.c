@@ -2,12 +2,16 @@
  * submitted with apply_async; the pool is then closed and joined. Results
  * are printed as they arrive, by a callback (which runs in the pool's
  * result-handler thread of the parent, as in Python), and read again at the
- * end through the result objects.
+ * end through the result objects. Before that, a map over a range and a
+ * task that fails with a message, as Python's pool.map and an exception.
  *
  * Python's version:
  *     def job(msg):
  *         print("msg:", msg); time.sleep(0.1); return msg + " done"
  *     pool = Pool(processes=3)
+ *     print(pool.map(square, range(10)))
+ *     try: pool.apply(checked_sqrt, (-4,))
+ *     except ValueError as e: print("failed:", e)
  *     for i in range(8):
  *         pool.apply_async(job, ("hello %d" % i,), callback=print)
  *     pool.close()
@@ -27,18 +31,34 @@ static int job(mp_call *call) {
     char out[64];
     printf("worker %ld: %s\n", mp_getpid(), msg);
     fflush(stdout);
-    int len = snprintf(out, sizeof out, "%s done", msg);
-    return mp_call_return(call, out, (size_t)len);
+    snprintf(out, sizeof out, "%s done", msg);
+    return mp_call_return_str(call, out);
+}
+
+static int square(mp_call *call) {
+    int64_t x = mp_arg_int(mp_call_arg(call, 0));
+    return mp_call_return_int(call, x * x);
+}
+
+/* Fails (code 2, with a message) on a negative input, as Python's task
+ * would raise ValueError. */
+static int checked_sqrt(mp_call *call) {
+    int64_t x = mp_arg_int(mp_call_arg(call, 0));
+    if (x < 0)
+        return mp_call_fail(call, 2, "negative input %lld", (long long)x);
+    int64_t r = 0;
+    while ((r + 1) * (r + 1) <= x)
+        r++;
+    return mp_call_return_int(call, r);
 }
 
 /* Runs in the parent (the pool's result-handler thread) as each job ends. */
 static void on_done(mp_result *r, void *user) {
-    mp_buf b = {0};
+    const char *s;
     (void)user;
-    if (mp_result_get(r, 0, &b) == 0)
-        printf("callback: %.*s\n", (int)b.len, (char *)b.data);
+    if (mp_result_get_str(r, 0, &s) == 0)
+        printf("callback: %s\n", s);
     fflush(stdout);
-    mp_buf_free(&b);
 }
 
 int main(int argc, char **argv) {
@@ -52,6 +72,26 @@ int main(int argc, char **argv) {
         fprintf(stderr, "mp_pool_new: %s\n", mp_strerror(rc));
         return 1;
     }
+    /* pool.map(square, range(10)): no array of arguments needed. */
+    mp_result *squares;
+    if ((rc = mp_pool_map_items(pool, square, mp_items_range(0, 10), 0,
+                                &squares)) == 0) {
+        printf("map:");
+        for (size_t i = 0; i < mp_result_count(squares); i++) {
+            int64_t v;
+            if (mp_result_item_int(squares, i, &v) == 0)
+                printf(" %lld", (long long)v);
+        }
+        printf("\n");
+        mp_result_free(squares);
+    }
+    /* A task that fails says why: its code and message. */
+    mp_task_info info;
+    if (mp_pool_apply_info(pool, checked_sqrt, MP_ARGS(mp_int(-4)), NULL,
+                           &info) == MP_ETASK)
+        printf("failed (code %d): %s\n", info.task_code, info.message);
+    int failed = rc != 0;
+
     mp_result *results[N_JOBS];
     mp_result_options cb = {.callback = on_done};
     int submitted = 0;
@@ -72,19 +112,18 @@ int main(int argc, char **argv) {
     rc = mp_pool_join(pool, MP_INFINITE); /* waits for every job and worker */
     if (rc)
         fprintf(stderr, "mp_pool_join: %s\n", mp_strerror(rc));
-    int failed = rc != 0 || submitted != N_JOBS;
-    mp_buf b = {0};
+    failed |= rc != 0 || submitted != N_JOBS;
     for (int i = 0; i < submitted; i++) {
-        int st = mp_result_get(results[i], 0, &b); /* ready after join */
+        const char *s;
+        int st = mp_result_get_str(results[i], 0, &s); /* ready after join */
         if (st) {
             printf("job %d failed: %s\n", i, mp_strerror(st));
             failed = 1;
         } else {
-            printf("result %d: %.*s\n", i, (int)b.len, (char *)b.data);
+            printf("result %d: %s\n", i, s);
         }
         mp_result_free(results[i]);
     }
-    mp_buf_free(&b);
     mp_pool_free(pool);
     puts(failed ? "main: some jobs failed" : "main: all jobs done");
     return failed;
