@@ -187,13 +187,16 @@ static int wait_news(mp_listener *l, mp__deadline d) {
  * for all waiting clients at once. */
 static int accept_auth(mp_listener *l, mp_conn **conn, mp__deadline d) {
     for (;;) {
-        int rc = take_new(l);
-        if (!rc)
-            rc = step_ready(l, conn);
+        /* Out of descriptors, say: reported after the clients in hand had
+         * their turn, so that stallers still make room by expiring. */
+        int trc = take_new(l);
+        int rc = step_ready(l, conn);
         if (rc != MP_EAGAIN)
             return rc;
         mp__deadline e = effective(l, d);
         mp__deadline soonest = drop_expired(l);
+        if (trc)
+            return trc;
         if (mp__deadline_passed(e))
             return mp__deadline_err(d);
         if ((rc = wait_news(l, mp__deadline_min(e, soonest))) != 0)

@@ -452,6 +452,16 @@ struct mp__os_listener {
     char addr[ADDR_MAX + 1];
 };
 
+/* Whether a server already has the pipe name: FILE_FLAG_FIRST_PIPE_INSTANCE
+ * says so atomically on Windows, but Wine ignores it, so an explicit
+ * address is asked first (WaitNamedPipe connects nobody). */
+static bool pipe_in_use(const wchar_t *name) {
+    if (WaitNamedPipeW(name, 1))
+        return true;
+    DWORD e = GetLastError();
+    return e == ERROR_SEM_TIMEOUT || e == ERROR_PIPE_BUSY;
+}
+
 int mp__os_listen(mp__os_listener **out, const char *addr, const char *token,
                   int backlog) {
     (void)backlog; /* instances are unlimited; clients wait in WaitNamedPipe */
@@ -471,6 +481,8 @@ int mp__os_listen(mp__os_listener **out, const char *addr, const char *token,
         rc = rc ? rc : MP_ENOMEM;
     if (!rc && !(l->ev = CreateEventW(NULL, TRUE, FALSE, NULL)))
         rc = mp__win32_err(GetLastError());
+    if (!rc && addr && pipe_in_use(l->wname))
+        rc = MP_EEXIST;
     if (!rc)
         rc = create_instance(l->wname, PIPE_ACCESS_DUPLEX, true, PIPE_BUF_SIZE,
                              &l->h);

@@ -193,7 +193,7 @@ typedef struct mp_conn_options {
  *     both ends check the peer's user (SO_PEERCRED): the same user or root.
  *     Python spells it with a NUL for the '@' ("\0mproc-...").
  *   - other POSIX systems: a socket file, mode 0600, in a new 0700
- *     directory $TMPDIR/mproc-<pid>-XXXXXX, both removed by
+ *     directory $TMPDIR/mproc-PID-XXXXXX, both removed by
  *     mp_listener_free; a directory left by a killed process is removed by
  *     the next fresh listener of the same user.
  *   - Windows: \\\\.\\pipe\\mproc-<128 random bits>, which ends with the
