@@ -127,16 +127,18 @@ static bool any_live(mp__shobj_hdr *h) {
 }
 
 /* Removes the name when its holders are all dead, or when a remover died
- * before removing it (users 0). Whether it did: false when a holder lives,
- * or the guard is busy (another process is opening, closing or removing
- * it) or the name no longer leads to s. An opener that takes a slot after
- * our look changes refs (its open count), so the last step fails. */
-static bool reclaim(mp__shm *s, mp__shobj_hdr *h, const char *name) {
+ * before removing it (users 0): 0 when it did; MP_EAGAIN when a holder
+ * lives, the guard is busy (another process is opening, closing or
+ * removing it) or the name no longer leads to s; MP_ENOTSUP where names
+ * are not ours to remove (Windows). An opener that takes a slot after our
+ * look changes refs (its open count), so the last step fails. */
+static int reclaim(mp__shm *s, mp__shobj_hdr *h, const char *name) {
     uint64_t r = mp__load64(&h->refs, MP__SEQ_CST);
     if (ref_users(r) && any_live(h))
-        return false;
-    if (mp__os_shm_lock(s, name, false))
-        return false;
+        return MP_EAGAIN;
+    int rc = mp__os_shm_lock(s, name, false);
+    if (rc)
+        return rc == MP_ENOTSUP ? rc : MP_EAGAIN;
     bool gone = false;
     for (int tries = 0; tries < 4 && !gone; tries++) {
         r = mp__load64(&h->refs, MP__SEQ_CST);
@@ -148,7 +150,7 @@ static bool reclaim(mp__shm *s, mp__shobj_hdr *h, const char *name) {
     if (gone)
         mp__os_shm_unlink(name);
     mp__os_shm_unlock(s);
-    return gone;
+    return gone ? 0 : MP_EAGAIN;
 }
 
 static void release_slot(mp__shobj *o) {
@@ -191,7 +193,7 @@ static void drop_ref(mp__shobj *o) {
     while (ref_users(r) > 1 && !mp__cas64(&h->refs, &r, r - 1, MP__SEQ_CST))
         ;
     if (ref_users(r) > 1) {
-        reclaim(&o->shm, h, o->name); /* if the others are all dead */
+        (void)reclaim(&o->shm, h, o->name); /* if the others are dead */
         return;
     }
     if (ref_users(r) == 0)
@@ -241,9 +243,18 @@ static int join_named(mp__shobj *o, const mp__shobj_req *req) {
     if (!our_header(o, req->name))
         return MP_EEXIST;
     uint64_t r = mp__load64(&h->refs, MP__SEQ_CST);
-    if (ref_users(r) == 0 || !any_live(h))
-        return reclaim(&o->shm, h, req->name) ? MP_ENOENT : MP_EAGAIN;
-    int rc = check_opened(o, req);
+    int rc;
+    if (ref_users(r) == 0 || !any_live(h)) {
+        rc = reclaim(&o->shm, h, req->name);
+        if (rc == 0)
+            return MP_ENOENT;
+        /* Windows, where the OS removes names: an empty table with users
+         * left (a holder killed between its slot and its count) is
+         * joined, as before there were tables. */
+        if (rc != MP_ENOTSUP || ref_users(r) == 0)
+            return MP_EAGAIN;
+    }
+    rc = check_opened(o, req);
     if (rc || req->exclusive)
         return rc ? rc : MP_EEXIST;
     return take_ref(o) ? 0 : MP_EAGAIN;
@@ -480,7 +491,7 @@ static bool sweep_visit(void *arg, mp__shm *s) {
         return false;
     memcpy(name, h->name, sizeof name);
     name[sizeof name - 1] = '\0';
-    return !mp__check_name(name) && reclaim(s, h, name);
+    return !mp__check_name(name) && reclaim(s, h, name) == 0;
 }
 
 int mp_sweep(size_t *removed) {

@@ -106,8 +106,10 @@ static enum probe proc_probe(pid_t pid, uint64_t *start) {
     char path[32], buf[512];
     snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd == -1 && errno == ENOENT) /* unless /proc hides it, or is absent */
+        return kill(pid, 0) == -1 && errno == ESRCH ? P_DEAD : P_UNKNOWN;
     if (fd == -1)
-        return errno == ENOENT ? P_DEAD : P_UNKNOWN;
+        return P_UNKNOWN;
     ssize_t n = read(fd, buf, sizeof buf - 1);
     close(fd);
     if (n <= 0) /* ESRCH: reaped between the open and the read */
