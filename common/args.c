@@ -30,7 +30,10 @@ static int check_arg(const mp_arg *a) {
     }
 }
 
-bool mp__arg_by_value(const mp_arg *a) {
+/* Whether a crosses by value alone, as a pool task's arguments must: not an
+ * mproc object nor an OS handle (those cross only as a process's arguments
+ * and a pool's initargs). */
+static bool by_value(const mp_arg *a) {
     return a->type != MP_ARG_OBJ && a->type != MP_ARG_HANDLE;
 }
 
@@ -160,7 +163,7 @@ int mp__args_encode(mp_args args, mp__wbuf *w, mp__handles *hs) {
     /* This wire form is a pool task's, which mp__argv_decode_in reads: it
      * carries no handles, so neither objects nor OS handles. */
     for (size_t i = 0; i < args.n; i++) {
-        int rc = mp__arg_by_value(&in[i]) ? check_arg(&in[i]) : MP_ENOTSUP;
+        int rc = by_value(&in[i]) ? check_arg(&in[i]) : MP_ENOTSUP;
         if (rc)
             return rc;
     }

@@ -37,11 +37,6 @@ int mp__argv_copy(mp_args args, mp__argv *out);
  * handles: those belong to the target (args.h, mp_handle). */
 void mp__argv_free(mp__argv *a);
 
-/* Whether a crosses by value alone, as a pool task's arguments must: not an
- * mproc object nor an OS handle (those cross only as a process's arguments
- * and a pool's initargs). */
-bool mp__arg_by_value(const mp_arg *a);
-
 /* MP_EINVAL when a handle of the list is no longer open in this process
  * (closed since the list was copied), checked by both start methods before
  * the child exists. */
@@ -52,7 +47,8 @@ int mp__argv_check_handles(const mp__argv *a);
 int mp__argv_encode(const mp__argv *a, mp__wbuf *w, mp__handles *hs);
 /* The same wire form straight from the caller's list, checked as
  * mp__argv_copy checks it, without the copy, for a pool task's list:
- * MP_ENOTSUP for an argument that is not by value (mp__arg_by_value). */
+ * MP_ENOTSUP for an mproc object or an OS handle, which a pool task's list
+ * cannot carry (mp__argv_decode_in takes no handles). */
 int mp__args_encode(mp_args args, mp__wbuf *w, mp__handles *hs);
 /* Decodes from r; objects are imported taking handles from hs. On error
  * everything taken is released. */
