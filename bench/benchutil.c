@@ -39,6 +39,10 @@ bench_stats bench_summarise(const double *v, int n) {
 double bench_python(const char *script, const char *args, bench_stats *out) {
     const char *py = getenv("PYTHON");
     const char *dir = getenv("MPROC_BENCH_DIR");
+    /* The portable path's run (run.sh) reuses the first run's Python. */
+    const char *skip = getenv("MPROC_BENCH_NO_PYTHON");
+    if (skip && *skip)
+        return -1;
     char cmd[2048];
     double v[64];
     int n = 0;
