@@ -1,15 +1,20 @@
 /* POSIX backend: processes (fork, posix_spawn, waits on the handle the
  * path's kin gives: a pidfd on Linux, a sentinel pipe elsewhere) and
  * locating a function in another run of the same program (dl_iterate_phdr,
- * which the ELF systems, the BSDs and musl included, all have). */
+ * which the ELF systems, the BSDs and musl included, all have; macOS reads
+ * dyld's image list instead, in os_macho.c). */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#ifndef __APPLE__
 #include <elf.h>
+#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#ifndef __APPLE__
 #include <link.h>
+#endif
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -19,6 +24,11 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#if defined(__APPLE__)
+#include <mach-o/dyld.h>
+#elif defined(__FreeBSD__) || defined(__NetBSD__) || defined(__DragonFly__)
+#include <sys/sysctl.h>
+#endif
 
 #include "../common/os.h"
 #include "os_posix.h"
@@ -91,8 +101,55 @@ static int watch_env(int fd, char ***env, char **own) {
     return 0;
 }
 
+/* The running program, to start it again when mp_set_executable was not
+ * called: Linux's /proc/self/exe; macOS's _NSGetExecutablePath; the
+ * kernel's record on FreeBSD and NetBSD. Elsewhere (OpenBSD keeps none)
+ * MP_ENOTSUP: the program must call mp_set_executable. *own: to free. */
+static int self_exe(const char **exe, char **own) {
+    *own = NULL;
+#if defined(__linux__)
+    *exe = "/proc/self/exe";
+    return 0;
+#elif defined(__APPLE__)
+    uint32_t n = 0;
+    _NSGetExecutablePath(NULL, &n);
+    if (!n || !(*own = malloc(n)))
+        return MP_ENOMEM;
+    if (_NSGetExecutablePath(*own, &n) != 0)
+        return MP_ESYS;
+    *exe = *own;
+    return 0;
+#elif defined(__FreeBSD__) || defined(__NetBSD__) || defined(__DragonFly__)
+#if defined(__NetBSD__)
+    int mib[4] = {CTL_KERN, KERN_PROC_ARGS, -1, KERN_PROC_PATHNAME};
+#else
+    int mib[4] = {CTL_KERN, KERN_PROC, KERN_PROC_PATHNAME, -1};
+#endif
+    size_t n = 0;
+    if (sysctl(mib, 4, NULL, &n, NULL, 0) != 0 || !n)
+        return mp__posix_err(errno);
+    if (!(*own = malloc(n)))
+        return MP_ENOMEM;
+    if (sysctl(mib, 4, *own, &n, NULL, 0) != 0)
+        return mp__posix_err(errno);
+    *exe = *own;
+    return 0;
+#else
+    *exe = NULL;
+    return MP_ENOTSUP;
+#endif
+}
+
 int mp__os_spawn(const mp__spawn_req *req, mp__os_proc *out) {
-    const char *exe = req->exe ? req->exe : "/proc/self/exe";
+    const char *exe = req->exe;
+    char *own_exe = NULL;
+    if (!exe) {
+        int erc = self_exe(&exe, &own_exe);
+        if (erc) {
+            free(own_exe);
+            return erc;
+        }
+    }
     int rc = 0, *tmp = calloc(req->nhandles + 2, sizeof(int));
     char *hl = handle_list(req->nhandles);
     char **env = environ, *entry = NULL;
@@ -179,6 +236,7 @@ finish:
     free(entry);
     free(tmp);
     free(hl);
+    free(own_exe);
     return rc;
 }
 
@@ -285,6 +343,9 @@ void mp__os_proc_close(mp__os_proc *p) {
 }
 
 /* ---- functions across runs of one program ---- */
+
+/* macOS has no dl_iterate_phdr: os_macho.c reads dyld's image list. */
+#ifndef __APPLE__
 
 struct find_ctx {
     uintptr_t addr; /* locate: the address; resolve: the result */
@@ -397,3 +458,4 @@ int mp__os_fn_resolve(const mp__fnloc *loc, void **fn) {
         *fn = (void *)c.addr;
     return c.rc;
 }
+#endif /* !__APPLE__ */
