@@ -45,7 +45,9 @@ int mp__posix_err(int e) {
     case EPERM: return MP_EACCES;
     case EMFILE:
     case ENFILE:
-    case ENOSPC: return MP_ELIMIT;
+    case ENOSPC:
+    case EFBIG: /* RLIMIT_FSIZE, which bounds shared memory too */
+        return MP_ELIMIT;
     case EMSGSIZE: return MP_EMSGSIZE;
     case ENOSYS:
     case EOPNOTSUPP: return MP_ENOTSUP;

@@ -110,9 +110,18 @@ static int anon_fd(int *fd) {
 #endif
 }
 
-/* Whether the name nm still leads to the object open as fd. */
+/* Whether the name nm still leads to the object open as fd. On Linux the
+ * name is a file of /dev/shm, looked at without a descriptor: with none
+ * left, a create must fail with MP_ELIMIT, not take the name for another
+ * object's and try again forever. */
 static bool same_object(const char *nm, int fd) {
     struct stat a, b;
+#if defined(__linux__)
+    char path[MP__OS_NAME_MAX + 16];
+    snprintf(path, sizeof path, "/dev/shm%s", nm);
+    return fstat(fd, &a) == 0 && stat(path, &b) == 0 && a.st_dev == b.st_dev &&
+           a.st_ino == b.st_ino;
+#else
     int fd2 = shm_open(nm, O_RDONLY | O_CLOEXEC, 0);
     if (fd2 == -1)
         return false;
@@ -120,6 +129,26 @@ static bool same_object(const char *nm, int fd) {
                 a.st_dev == b.st_dev && a.st_ino == b.st_ino;
     close(fd2);
     return same;
+#endif
+}
+
+/* Takes the pages of an shm_open object now. /dev/shm is a tmpfs of
+ * bounded size; a sparse object on a full one is a SIGBUS at the first
+ * touch of a page, in whichever process touches it. Reserved at creation, a
+ * full /dev/shm is MP_ELIMIT there and every object made keeps working.
+ * The price: a named object (and, on the portable path, every object)
+ * holds its whole size from the start. memfds live in the kernel's own
+ * mount, which has no size of its own, and stay sparse. posix_fallocate
+ * is Linux's here; elsewhere the object stays sparse. */
+static int reserve(int fd, size_t size) {
+#if defined(__linux__)
+    int e = posix_fallocate(fd, 0, (off_t)size);
+    return e ? mp__posix_err(e) : 0;
+#else
+    (void)fd;
+    (void)size;
+    return 0;
+#endif
 }
 
 /* Whether the object open as fd is published: its first word is non-zero. */
@@ -133,7 +162,8 @@ static bool published(int fd) {
 static int make(mp__shm *s, int fd, size_t size) {
     if (ftruncate(fd, 0) == -1 || ftruncate(fd, (off_t)size) == -1)
         return mp__posix_err(errno);
-    return map_fd(s, fd, size);
+    int rc = reserve(fd, size);
+    return rc ? rc : map_fd(s, fd, size);
 }
 
 /* One try at creating nm: 0 (guard held), MP_EEXIST, MP_EAGAIN (the name
@@ -158,8 +188,9 @@ static int create_once(mp__shm *s, const char *nm, size_t size) {
     else if (published(fd))
         rc = MP_EEXIST; /* a fresh one too: taken over in our window
                          * between shm_open and flock, and made */
-    else
-        rc = make(s, fd, size);
+    else if ((rc = make(s, fd, size)))
+        shm_unlink(nm); /* ours, under the guard: a failed create leaves
+                         * no name behind */
     if (rc)
         close(fd); /* drops the lock too */
     return rc;
@@ -185,6 +216,10 @@ int mp__os_shm_create(mp__shm *s, size_t size, const char *name) {
         return rc;
     if (ftruncate(fd, (off_t)size) == -1)
         rc = mp__posix_err(errno);
+#if !MP__POSIX_LINUX
+    if (!rc) /* in /dev/shm, not a memfd */
+        rc = reserve(fd, size);
+#endif
     if (!rc)
         rc = map_fd(s, fd, size);
     if (rc)
