@@ -9,7 +9,7 @@
 #include "testutil.h"
 
 #define st_start mp_test_start
-static inline int st_join(mp_process *p) { return mp_test_finish(p, 60000); }
+static inline int st_join(mp_process *p) { return mp_test_finish(p, 120000); }
 #define st_kill mp_test_kill
 
 /* This run's named objects in /dev/shm (testutil.h). */
