@@ -25,9 +25,11 @@
  * - file size: RLIMIT_FSIZE bounds every mapping, memfds included
  *   (ftruncate gives EFBIG).
  * - Windows: a job object with an active-process limit makes the next
- *   spawn fail (ERROR_NOT_ENOUGH_QUOTA). Descriptors, /dev/shm and file
- *   sizes have no per-process limit to lower there (handles run to about
- *   16 M, mappings are backed by the page file), so those cases are POSIX
+ *   spawn fail (ERROR_NOT_ENOUGH_QUOTA). Wine 8 ignores the limit: the
+ *   test finds that out with a plain CreateProcessW, says so, and checks
+ *   the rest (objects keep working, no handle leaks). Descriptors, /dev/shm
+ * and file sizes have no per-process limit to lower there (handles run to
+ * about 16 M, mappings are backed by the page file), so those cases are POSIX
  *   only. */
 #ifndef _WIN32
 #define _GNU_SOURCE
@@ -567,6 +569,25 @@ static int job_limit(HANDLE job, DWORD limit) {
                : -1;
 }
 
+/* Whether the system enforces a job's active-process limit: a plain
+ * CreateProcessW of this program (which exits at once: no such suite)
+ * must fail. Wine 8 does not enforce it. */
+static bool job_limit_enforced(void) {
+    wchar_t exe[MAX_PATH], cmd[MAX_PATH + 32];
+    STARTUPINFOW si;
+    PROCESS_INFORMATION pi;
+    memset(&si, 0, sizeof si);
+    si.cb = sizeof si;
+    GetModuleFileNameW(NULL, exe, MAX_PATH);
+    swprintf(cmd, sizeof cmd / sizeof cmd[0], L"\"%ls\" --suite none", exe);
+    if (!CreateProcessW(exe, cmd, NULL, NULL, FALSE, 0, NULL, NULL, &si, &pi))
+        return GetLastError() == ERROR_NOT_ENOUGH_QUOTA;
+    WaitForSingleObject(pi.hProcess, 30000);
+    CloseHandle(pi.hProcess);
+    CloseHandle(pi.hThread);
+    return false;
+}
+
 static int t_job(mp_call *c) {
     (void)c;
     fails = 0;
@@ -575,13 +596,22 @@ static int t_job(mp_call *c) {
         fprintf(stderr, "cannot join a job: %lu\n", GetLastError());
         return 1;
     }
+    REQ_RC(make_pool(), 0); /* the daemon job, made once, is not a leak */
     int n0 = mp_test_count_fds();
     before o;
     before_make(&o); /* its child is in the job: two active processes */
     REQ(job_limit(job, 2) == 0);
-    for (int i = 0; i < 3; i++) {
-        REQ_RC(start_spawn(), MP_ELIMIT);
-        REQ_RC(make_pool(), MP_ELIMIT);
+    if (job_limit_enforced()) {
+        for (int i = 0; i < 3; i++) {
+            REQ_RC(start_spawn(), MP_ELIMIT);
+            REQ_RC(make_pool(), MP_ELIMIT);
+        }
+    } else {
+        /* Said, not skipped in silence: what remains checked here is that
+         * the objects keep working and nothing leaks. */
+        fprintf(stderr, "job process limits are not enforced here (Wine): "
+                        "MP_ELIMIT on a refused spawn is checked on "
+                        "Windows only\n");
     }
     before_use_free(&o);
     REQ_RC(start_spawn(), 0); /* this one fits: o's child has ended */
