@@ -117,7 +117,7 @@ static int anon_fd(int *fd) {
 static bool same_object(const char *nm, int fd) {
     struct stat a, b;
 #if defined(__linux__)
-    char path[MP__OS_NAME_MAX + 16];
+    char path[sizeof "/dev/shm" + MP__OS_NAME_MAX + 8]; /* + nm */
     snprintf(path, sizeof path, "/dev/shm%s", nm);
     return fstat(fd, &a) == 0 && stat(path, &b) == 0 && a.st_dev == b.st_dev &&
            a.st_ino == b.st_ino;
@@ -262,6 +262,7 @@ int mp__os_shm_open(mp__shm *s, const char *name, mp__deadline d) {
             break;
         }
         mp__os_sleep_ms(CREATING_POLL_MS);
+        rc = 0; /* published while we slept: the loop ends here */
     }
     if (!rc)
         rc = fstat(fd, &st) == -1 ? mp__posix_err(errno)
