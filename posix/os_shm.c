@@ -117,7 +117,7 @@ static int anon_fd(int *fd) {
 static bool same_object(const char *nm, int fd) {
     struct stat a, b;
 #if defined(__linux__)
-    char path[sizeof "/dev/shm" + MP__OS_NAME_MAX + 8]; /* + nm */
+    char path[512]; /* "/dev/shm" and a name of at most 255 bytes */
     snprintf(path, sizeof path, "/dev/shm%s", nm);
     return fstat(fd, &a) == 0 && stat(path, &b) == 0 && a.st_dev == b.st_dev &&
            a.st_ino == b.st_ino;
