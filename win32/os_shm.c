@@ -188,6 +188,7 @@ int mp__os_shm_open(mp__shm *s, const char *name, mp__deadline d) {
             break;
         }
         Sleep(1);
+        rc = 0; /* published while we slept: the loop ends here */
     }
     if (rc)
         mp__os_shm_close(s);
