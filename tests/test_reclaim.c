@@ -243,6 +243,80 @@ static void test_race(void) {
     }
 }
 
+/* Child: creates or opens the names prefix-0..7 (kind = digit) in turn,
+ * holding the last HELD of them, counting rounds in `progress`, until
+ * killed (bounded). */
+#define HELD 3
+static int t_churn(mp_call *c) {
+    const char *prefix = mp_arg_str(mp_call_arg(c, 0));
+    mp_value *progress = mp_arg_value(mp_call_arg(c, 1));
+    int64_t start = (int64_t)mp_arg_int(mp_call_arg(c, 2));
+    int64_t t0 = mp_test_now_ms();
+    void *held[HELD] = {NULL};
+    char nm[64];
+    if (!prefix || !progress)
+        return 1;
+    for (int64_t i = start; mp_test_now_ms() - t0 < 30000; i++) {
+        int k = (int)(i % NKINDS), slot = (int)(i % HELD);
+        if (held[slot])
+            drop((k + NKINDS - HELD) % NKINDS, held[slot]);
+        held[slot] = NULL;
+        snprintf(nm, sizeof nm, "%s%d", prefix, k);
+        if (make(k, nm, false, k == K_QUEUE && i % 2, &held[slot]))
+            held[slot] = NULL;
+        mp_value_add(progress, 1, NULL);
+    }
+    return 99;
+}
+
+/* Kill rounds: processes churning through the names of every kind are
+ * killed at any point (creating, opening, freeing, removing) and
+ * replaced; once all are dead, one sweep leaves none of the names. */
+#define CHURNERS 3
+#define KILLS 24
+static void test_chaos(void) {
+    int before = st_shm_entries();
+    char prefix[48];
+    mp_value *progress;
+    mp_process *p[CHURNERS];
+    st_name(prefix, sizeof prefix, "ch");
+    MP_CHECK_OK(mp_value_new(&progress, 'q', NULL, NULL));
+    for (int j = 0; j < CHURNERS; j++)
+        p[j] = mp_test_start(
+            t_churn,
+            MP_ARGS(mp_str(prefix), mp_value_arg(progress), mp_int(j)),
+            mp_test_methods[j % mp_test_nmethods]);
+    for (int r = 0; r < KILLS; r++) {
+        /* Let the survivors make some progress, so kills land anywhere. */
+        int64_t want = mp_value_get_int(progress) + 20 + r % 7;
+        ST_WAIT_UNTIL(mp_value_get_int(progress) >= want, 30000);
+        int j = r % CHURNERS;
+        mp_test_kill(p[j]);
+        p[j] = mp_test_start(
+            t_churn,
+            MP_ARGS(mp_str(prefix), mp_value_arg(progress), mp_int(r)),
+            mp_test_methods[r % mp_test_nmethods]);
+    }
+    /* All at once, so that none reclaims the others' names. */
+    for (int j = 0; j < CHURNERS; j++)
+        MP_CHECK_OK(mp_process_kill(p[j]));
+    for (int j = 0; j < CHURNERS; j++)
+        mp_test_finish(p[j], 30000);
+    mp_value_free(progress);
+    MP_CHECK_OK(mp_sweep(NULL));
+    CU_ASSERT_EQUAL(st_shm_entries(), before);
+    /* And every name is free: an exclusive create makes a fresh one. */
+    for (int k = 0; k < NKINDS; k++) {
+        char nm[64];
+        void *o;
+        snprintf(nm, sizeof nm, "%s%d", prefix, k);
+        MP_CHECK_OK(make(k, nm, true, false, &o));
+        CU_ASSERT(fresh(k, o));
+        drop(k, o);
+    }
+    CU_ASSERT_EQUAL(st_shm_entries(), before);
+}
+
 #ifndef _WIN32
 /* A half-made name: a creator that died before publishing (no guard
  * held), or a live one (the returned descriptor holds the guard). */
@@ -439,7 +513,8 @@ void mp_test_suite_reclaim(void) {
     MP_TEST_SUITE("reclaim", {"create_reclaims", test_create_reclaims},
                   {"open_reclaims", test_open_reclaims},
                   {"free_after_dead", test_free_after_dead},
-                  {"race", test_race}, {"sweep", test_sweep});
+                  {"race", test_race}, {"sweep", test_sweep},
+                  {"chaos", test_chaos});
 #ifndef _WIN32
     MP_TEST_SUITE("reclaim_posix", {"pid_reuse", test_pid_reuse});
 #endif
