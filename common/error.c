@@ -1,4 +1,6 @@
 #include "mproc/core.h"
+#include "os.h"
+#include "os_sync.h"
 
 /* The codes are exactly -1 .. MP_ERRNO_MIN: each lies in that range, and
  * the switches below refuse duplicates, so none is missing. */
@@ -29,6 +31,16 @@ const char *mp_err_name(int err) {
     default: return "MP_EUNKNOWN";
     }
 }
+
+/* The OS's code behind the calling thread's last mapped error. */
+static MP__TLS long last_os_error;
+
+void mp__note_os_error(long e) {
+    if (e)
+        last_os_error = e;
+}
+
+long mp_os_error(void) { return last_os_error; }
 
 unsigned mp_version(void) { return MP_VERSION_HEX; }
 

@@ -64,4 +64,9 @@ int mp__os_open_null(mp__handle *h);
 
 #include "os_proc.h"
 
+/* Records e (errno, GetLastError or WSAGetLastError; 0 is ignored) as the
+ * calling thread's last OS error, for mp_os_error. Each backend's mapping
+ * of OS codes to MP_E* calls it. */
+void mp__note_os_error(long e);
+
 #endif

@@ -26,6 +26,7 @@
 #include "os_posix.h"
 
 int mp__posix_err(int e) {
+    mp__note_os_error(e);
     switch (e) {
     case 0: return 0;
     case ENOMEM: return MP_ENOMEM;

@@ -493,6 +493,22 @@ static void test_wait_many(void) {
     mp_event_free(e);
 }
 
+/* The OS's code behind a failure is there to read: a client of an address
+ * nobody made fails with MP_ENOENT, and mp_os_error gives ENOENT on POSIX
+ * and ERROR_FILE_NOT_FOUND on Windows, both 2. */
+static void test_os_error(void) {
+    mp_conn *c = NULL;
+#ifdef _WIN32
+    const char *addr = "\\\\.\\pipe\\mproc-test-nobody-made-this";
+#else
+    char addr[512];
+    snprintf(addr, sizeof addr, "%s/nobody-made-this.sock", mp_test_tmpdir());
+#endif
+    MP_CHECK_RC(mp_client(&c, addr, NULL), MP_ENOENT);
+    CU_ASSERT_EQUAL(mp_os_error(), 2);
+    CU_ASSERT_PTR_NULL(c);
+}
+
 void mp_test_suite_conn(void) {
     MP_TEST_SUITE("conn", {"echo_sizes", test_echo_sizes},
                   {"large_message", test_large_message},
@@ -507,5 +523,5 @@ void mp_test_suite_conn(void) {
                   {"child_sends", test_child_sends},
                   {"closed_and_bad_input", test_closed_and_bad_input},
                   {"no_fd_leak", test_no_fd_leak},
-                  {"wait_many", test_wait_many});
+                  {"wait_many", test_wait_many}, {"os_error", test_os_error});
 }

@@ -40,7 +40,8 @@ mp_process *mp_test_start(mp_target fn, mp_args args, mp_start_method m) {
     MP_CHECK_OK(mp_process_new(&p, fn, args, &o));
     int rc = p ? mp_process_start(p) : 0;
     if (rc) {
-        fprintf(stderr, "mp_process_start: %s\n", mp_err_name(rc));
+        fprintf(stderr, "mp_process_start: %s (OS error %ld)\n",
+                mp_err_name(rc), mp_os_error());
         CU_FAIL("mp_process_start");
         mp_process_free(p);
         p = NULL;

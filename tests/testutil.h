@@ -26,9 +26,9 @@ void mp_test_register(const char *suite, const mp_test_case *cases, size_t n);
     do {                                                                      \
         int rc_ = (expr);                                                     \
         if (rc_ != (expected))                                                \
-            fprintf(stderr, "%s:%d: %s = %s, expected %s\n", __FILE__,        \
-                    __LINE__, #expr, mp_err_name(rc_),                        \
-                    mp_err_name(expected));                                   \
+            fprintf(stderr, "%s:%d: %s = %s (OS error %ld), expected %s\n",   \
+                    __FILE__, __LINE__, #expr, mp_err_name(rc_),              \
+                    mp_os_error(), mp_err_name(expected));                    \
         CU_ASSERT_EQUAL(rc_, (expected));                                     \
     } while (0)
 #define MP_CHECK_OK(expr) MP_CHECK_RC(expr, 0)

@@ -16,6 +16,7 @@
 #define IO_CHUNK ((size_t)1 << 30)
 
 int mp__win32_err(unsigned long e) {
+    mp__note_os_error((long)e);
     switch (e) {
     case ERROR_SUCCESS: return 0;
     case ERROR_NOT_ENOUGH_MEMORY:

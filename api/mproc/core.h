@@ -92,6 +92,14 @@ MP_EXTERN const char *mp_strerror(int err);
  * storage, thread-safe. */
 MP_EXTERN const char *mp_err_name(int err);
 
+/** The operating system's own code behind the last error an mproc call
+ * returned in the calling thread, when an OS call was its cause: errno on
+ * POSIX, GetLastError() or WSAGetLastError() on Windows; 0 when this
+ * thread has seen none. For diagnostics (above all MP_ESYS, "unexpected
+ * operating system error"): it is not reset by calls that succeed, so
+ * read it right after the failing call. Infallible, thread-safe. */
+MP_EXTERN long mp_os_error(void);
+
 /** The library's version as (major << 16) | (minor << 8) | patch, and as a
  * "major.minor.patch" string. Infallible. @{ */
 MP_EXTERN unsigned mp_version(void);
