@@ -322,8 +322,8 @@ static int t_nofile(mp_call *c) {
             }
         }
         if (rc) {
-            fprintf(stderr, "%s with %d descriptors free: %s\n", kinds[i].name,
-                    k - 1, mp_err_name(rc));
+            fprintf(stderr, "%s with %d descriptors free: %s (errno %ld)\n",
+                    kinds[i].name, k - 1, mp_err_name(rc), mp_os_error());
             fails++;
         }
     }
