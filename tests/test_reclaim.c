@@ -108,18 +108,24 @@ static bool fresh(int k, void *o) {
     }
 }
 
-/* Child: creates (arg 3 false) or opens kind k's `name`, marks it (the
- * creator only), tells the parent and waits to be killed (bounded). */
+/* What a holder does with its name. */
+enum { H_CREATE, H_OPEN, H_BOTH };
+
+/* Child: creates (and marks), opens, or creates and opens again (two
+ * users in one process) kind k's `name`, tells the parent and waits to be
+ * killed (bounded). */
 static int t_hold(mp_call *c) {
     int k = (int)mp_arg_int(mp_call_arg(c, 0));
     const char *nm = mp_arg_str(mp_call_arg(c, 1));
     mp_sem *ready = mp_arg_sem(mp_call_arg(c, 2));
-    bool open = mp_arg_int(mp_call_arg(c, 3)) != 0;
-    void *o;
-    if (!nm || !ready || make(k, nm, false, open, &o))
+    int how = (int)mp_arg_int(mp_call_arg(c, 3));
+    void *o, *o2;
+    if (!nm || !ready || make(k, nm, false, how == H_OPEN, &o))
         return 1;
-    if (!open && mark(k, o))
+    if (how != H_OPEN && mark(k, o))
         return 2;
+    if (how == H_BOTH && make(k, nm, false, true, &o2))
+        return 3;
     mp_sem_release(ready);
     for (int i = 0; i < 300; i++)
         mp_test_sleep_ms(100);
@@ -127,51 +133,54 @@ static int t_hold(mp_call *c) {
 }
 
 /* Starts a holder of `name` and waits until it holds it. */
-static mp_process *hold(int k, const char *nm, bool open, mp_start_method m) {
+static mp_process *hold(int k, const char *nm, int how, mp_start_method m) {
     mp_sem *ready;
     MP_CHECK_OK(mp_sem_new(&ready, 0, 0));
     mp_process *p = mp_test_start(
-        t_hold,
-        MP_ARGS(mp_int(k), mp_str(nm), mp_sem_arg(ready), mp_int(open)), m);
+        t_hold, MP_ARGS(mp_int(k), mp_str(nm), mp_sem_arg(ready), mp_int(how)),
+        m);
     MP_CHECK_OK(mp_sem_acquire(ready, 60000));
     mp_sem_free(ready);
     return p;
 }
 
-/* Leaves `name` as holders all killed leave it: a creator and an opener. */
-static void leave_dead(int k, const char *nm, mp_start_method m) {
-    mp_process *a = hold(k, nm, false, m);
-    mp_process *b = hold(k, nm, true, m);
+/* Leaves `name` as holders all killed leave it: a creator and an opener,
+ * in two processes or (fewer processes for the long loops) in one. */
+static void leave_dead2(int k, const char *nm, mp_start_method m) {
+    mp_process *a = hold(k, nm, H_CREATE, m);
+    mp_process *b = hold(k, nm, H_OPEN, m);
     mp_test_kill(a);
     mp_test_kill(b);
 }
+static void leave_dead(int k, const char *nm, mp_start_method m) {
+    mp_test_kill(hold(k, nm, H_BOTH, m));
+}
 
-/* A create of a dead name, exclusive or not, of its kind or another,
- * makes a fresh object at once; its free removes the name. */
+/* A create of a dead name, exclusive (how 0) or not (1), of its kind or
+ * another (2), makes a fresh object at once; its free removes the name.
+ * Each kind meets two of the three ways (one per start method). */
 static void test_create_reclaims(void) {
     int before = st_shm_entries();
     char nm[64];
     for (int i = 0; i < mp_test_nmethods; i++)
-        for (int k = 0; k < NKINDS; k++)
-            for (int how = 0; how < 3; how++) {
-                snprintf(nm, sizeof nm, "test-%ld-rc%d%d%d", mp_getpid(), i, k,
-                         how);
-                leave_dead(k, nm, mp_test_methods[i]);
-                CU_ASSERT_EQUAL(st_shm_entries(), before + LEFT);
-                int k2 = how == 2 ? (k + 1) % NKINDS : k;
-                void *o = NULL;
-                int64_t t0 = mp_test_now_ms();
-                int rc = make(k2, nm, how == 0, false, &o);
-                if (rc)
-                    fprintf(stderr, "%s over dead %s (%d): %s\n",
-                            kind_names[k2], kind_names[k], how,
-                            mp_err_name(rc));
-                CU_ASSERT_EQUAL_FATAL(rc, 0);
-                CU_ASSERT(mp_test_now_ms() - t0 < 1000); /* no waiting */
-                CU_ASSERT(fresh(k2, o));
-                drop(k2, o);
-                CU_ASSERT_EQUAL(st_shm_entries(), before);
-            }
+        for (int k = 0; k < NKINDS; k++) {
+            int how = (k + i) % 3;
+            snprintf(nm, sizeof nm, "test-%ld-rc%d%d", mp_getpid(), i, k);
+            leave_dead(k, nm, mp_test_methods[i]);
+            CU_ASSERT_EQUAL(st_shm_entries(), before + LEFT);
+            int k2 = how == 2 ? (k + 1) % NKINDS : k;
+            void *o = NULL;
+            int64_t t0 = mp_test_now_ms();
+            int rc = make(k2, nm, how == 0, false, &o);
+            if (rc)
+                fprintf(stderr, "%s over dead %s (%d): %s\n", kind_names[k2],
+                        kind_names[k], how, mp_err_name(rc));
+            CU_ASSERT_EQUAL_FATAL(rc, 0);
+            CU_ASSERT(mp_test_now_ms() - t0 < 1000); /* no waiting */
+            CU_ASSERT(fresh(k2, o));
+            drop(k2, o);
+            CU_ASSERT_EQUAL(st_shm_entries(), before);
+        }
 }
 
 /* An open-only call (mp_queue_open) of a dead name finds none, and the
@@ -181,7 +190,7 @@ static void test_open_reclaims(void) {
     char nm[64];
     st_name(nm, sizeof nm, "ro");
     for (int i = 0; i < mp_test_nmethods; i++) {
-        leave_dead(K_QUEUE, nm, mp_test_methods[i]);
+        leave_dead2(K_QUEUE, nm, mp_test_methods[i]);
         mp_queue *q;
         MP_CHECK_RC(mp_queue_open(&q, nm), MP_ENOENT);
         CU_ASSERT_EQUAL(st_shm_entries(), before);
@@ -195,7 +204,7 @@ static void test_free_after_dead(void) {
     st_name(nm, sizeof nm, "fd");
     for (int k = 0; k < NKINDS; k++) {
         void *o;
-        mp_process *a = hold(k, nm, false, mp_test_methods[0]);
+        mp_process *a = hold(k, nm, H_CREATE, mp_test_methods[0]);
         MP_CHECK_OK(make(k, nm, false, true, &o));
         mp_test_kill(a);
         CU_ASSERT_EQUAL(st_shm_entries(), before + LEFT);
@@ -230,7 +239,7 @@ static void test_race(void) {
     for (int i = 0; i < mp_test_nmethods; i++) {
         mp_barrier *b;
         mp_process *p[RACERS];
-        leave_dead(K_VALUE, nm, mp_test_methods[i]);
+        leave_dead2(K_VALUE, nm, mp_test_methods[i]);
         MP_CHECK_OK(mp_barrier_new(&b, RACERS, NULL));
         for (int j = 0; j < RACERS; j++)
             p[j] =
@@ -386,11 +395,11 @@ static void test_sweep(void) {
     st_name(l2, sizeof l2, "live2");
     st_name(l3, sizeof l3, "live3");
     MP_CHECK_OK(make(K_VALUE, l1, true, false, (void **)&v1));
-    mp_process *a = hold(K_VALUE, l2, false, mp_test_methods[0]);
+    mp_process *a = hold(K_VALUE, l2, H_CREATE, mp_test_methods[0]);
     MP_CHECK_OK(make(K_VALUE, l2, false, true, (void **)&v2));
     mp_test_kill(a);
-    a = hold(K_VALUE, l3, false, mp_test_methods[0]);
-    mp_process *live = hold(K_VALUE, l3, true, mp_test_methods[0]);
+    a = hold(K_VALUE, l3, H_CREATE, mp_test_methods[0]);
+    mp_process *live = hold(K_VALUE, l3, H_OPEN, mp_test_methods[0]);
     mp_test_kill(a);
     int extra = 0;
 #ifndef _WIN32
@@ -468,7 +477,7 @@ static void test_pid_reuse(void) {
     st_name(x, sizeof x, "reuse-live");
     st_name(nm, sizeof nm, "reuse");
     /* A live process and its identity, as it recorded itself. */
-    mp_process *live = hold(K_VALUE, x, false, mp_test_methods[0]);
+    mp_process *live = hold(K_VALUE, x, H_CREATE, mp_test_methods[0]);
     mp__shobj_hdr *h = table(x, &fd);
     uint64_t who = mp__load64(&h->user[0], MP__SEQ_CST);
     untable(h, fd);
@@ -478,7 +487,7 @@ static void test_pid_reuse(void) {
     for (int k = 0; k < NKINDS; k++) {
         void *o;
         leave_dead(k, nm, mp_test_methods[0]);
-        /* leave_dead's opener is the second user: free its slot. */
+        /* leave_dead's second handle is the second user: free its slot. */
         int fd2;
         mp__shobj_hdr *t = table(nm, &fd2);
         mp__store64(&t->user[1], 0, MP__SEQ_CST);
