@@ -39,7 +39,8 @@ typedef struct mp_queue_options {
      * in mproc/core.h) that unrelated processes of the same user pass to
      * mp_queue_open; a name any object holds is MP_EEXIST. The name is
      * removed when the last process that created or opened it frees its
-     * handle; a process killed while holding it leaves it behind. */
+     * handle; one whose users were all killed is reclaimed by the next
+     * create or open of the name, or by mp_sweep (see mp_sync_options). */
     const char *name;
 } mp_queue_options;
 
