@@ -25,12 +25,19 @@ static int make_threads(mp_pool *p) {
     apr_threadattr_t *attr;
     if (apr_threadattr_create(&attr, p->apool) != APR_SUCCESS)
         return MP_ENOMEM;
-    if (apr_thread_create(&p->handler, attr, mp__pool_handler_main, p,
-                          p->apool) != APR_SUCCESS)
+    /* APR's failure is the OS's code (errno, or the CRT's _doserrno on
+     * Windows): kept for mp_os_error. */
+    apr_status_t ts = apr_thread_create(&p->handler, attr,
+                                        mp__pool_handler_main, p, p->apool);
+    if (ts != APR_SUCCESS) {
+        mp__note_os_error((long)APR_TO_OS_ERROR(ts));
         return MP_ESYS;
-    if (apr_thread_create(&p->monitor, attr, mp__pool_monitor_main, p,
-                          p->apool) == APR_SUCCESS)
+    }
+    ts = apr_thread_create(&p->monitor, attr, mp__pool_monitor_main, p,
+                           p->apool);
+    if (ts == APR_SUCCESS)
         return 0;
+    mp__note_os_error((long)APR_TO_OS_ERROR(ts));
     /* The handler is running: stop it the ordinary way. */
     mp__pool_lock(p);
     p->state = MP__POOL_TERMINATE;
