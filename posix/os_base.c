@@ -165,9 +165,26 @@ static uint32_t token_of(uint64_t z) {
     return (uint32_t)(z ^ z >> 31) | 1;
 }
 
+void mp__posix_once(MP__ATOMIC(uint32_t) * once, void (*fn)(void)) {
+    uint32_t s = mp__load32(once, MP__ACQUIRE);
+    if (s == MP__POSIX_ONCE_DONE)
+        return;
+    uint32_t me = (uint32_t)getpid();
+    while (s != MP__POSIX_ONCE_DONE) {
+        if (s == me) { /* another thread of ours runs fn: briefly */
+            sched_yield();
+            s = mp__load32(once, MP__ACQUIRE);
+        } else if (mp__cas32(once, &s, me, MP__SEQ_CST)) {
+            fn();
+            mp__store32(once, MP__POSIX_ONCE_DONE, MP__RELEASE);
+            return;
+        }
+    }
+}
+
 /* Cleared in a forked child, which computes its own. */
 static MP__ATOMIC(uint64_t) self_word;
-static pthread_once_t self_once = PTHREAD_ONCE_INIT;
+static MP__ATOMIC(uint32_t) self_once;
 
 static void self_forget(void) { mp__store64(&self_word, 0, MP__RELAXED); }
 static void self_register(void) { pthread_atfork(NULL, NULL, self_forget); }
@@ -176,7 +193,7 @@ uint64_t mp__posix_self_word(void) {
     uint64_t w = mp__load64(&self_word, MP__RELAXED);
     if (w)
         return w;
-    pthread_once(&self_once, self_register);
+    mp__posix_once(&self_once, self_register);
     pid_t pid = getpid();
     uint64_t start;
     uint32_t tok = proc_probe(pid, &start) == P_ALIVE ? token_of(start) : 0;

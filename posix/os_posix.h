@@ -55,6 +55,17 @@ bool mp__posix_gone(uint64_t w);
 /* errno -> MP_E*. */
 int mp__posix_err(int e);
 
+/* pthread_once for state a forked child must redo, made safe across fork:
+ * runs fn once per process image unless a fork child inherits it done.
+ * glibc restarts a once that a thread of the parent was running when
+ * another forked; musl's child waits for that thread, which it does not
+ * have, forever (a thread in fn's pthread_atfork waits on the forking
+ * thread's atfork lock, so the race is easy to hit). `once` starts at 0
+ * and holds the pid of the process running fn, then MP__POSIX_ONCE_DONE:
+ * a child that finds its parent's pid runs fn itself. */
+#define MP__POSIX_ONCE_DONE UINT32_MAX
+void mp__posix_once(MP__ATOMIC(uint32_t) * once, void (*fn)(void));
+
 /* Descriptors made close-on-exec (and non-blocking where asked) at birth
  * on Linux (pipe2, SOCK_CLOEXEC, accept4), right after it elsewhere: the
  * gap only matters to a program's own fork+exec, since our spawns close

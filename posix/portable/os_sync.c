@@ -101,7 +101,7 @@ static bool backoff(unsigned *step, mp__deadline d) {
  * our pid below, for there is no portable kernel thread id: unique among
  * the machine's live threads and unlikely to repeat a dead process's. */
 MP__TLS uint64_t mp__os_tid_cache;
-static pthread_once_t self_once = PTHREAD_ONCE_INIT;
+static MP__ATOMIC(uint32_t) self_once;
 static MP__ATOMIC(uint64_t) self_word;
 static MP__ATOMIC(uint32_t) gen_next;
 
@@ -128,7 +128,7 @@ static void self_register(void) {
 }
 
 uint64_t mp__os_thread_id_slow(void) {
-    pthread_once(&self_once, self_register);
+    mp__posix_once(&self_once, self_register);
     uint32_t gen = mp__fetch_add32(&gen_next, 1, MP__SEQ_CST);
     mp__os_tid_cache = (uint64_t)gen << 32 | (uint32_t)getpid();
     return mp__os_tid_cache;
@@ -139,7 +139,7 @@ static uint64_t self_of(void) {
     uint64_t w = mp__load64(&self_word, MP__RELAXED);
     if (w)
         return w;
-    pthread_once(&self_once, self_register);
+    mp__posix_once(&self_once, self_register);
     w = mp__posix_self_word();
     mp__store64(&self_word, w, MP__RELAXED);
     return w;
