@@ -16,58 +16,12 @@
 #include <unistd.h>
 #endif
 
+#include "named_kinds.h"
 #include "synctest.h"
 #include "testutil.h"
 
-/* Every kind that can be named, made or opened by name through its public
- * call with parameters `variant` (0 or 1: other parameters), and freed. */
-enum {
-    K_SEM,
-    K_LOCK,
-    K_EVENT,
-    K_COND,
-    K_BARRIER,
-    K_VALUE,
-    K_ARRAY,
-    K_QUEUE,
-    NKINDS
-};
-static const char *const kind_names[NKINDS] = {
-    "sem", "lock", "event", "cond", "barrier", "value", "array", "queue"};
-
 static int make(int kind, const char *name, int variant, void **out) {
-    mp_sync_options so = {.name = name};
-    mp_shared_options sh = {.name = name};
-    switch (kind) {
-    case K_SEM: return mp_sem_new_ex((mp_sem **)out, 1, variant ? 5 : 0, &so);
-    case K_LOCK: return mp_lock_new_ex((mp_lock **)out, variant, &so);
-    case K_EVENT: return mp_event_new((mp_event **)out, &so);
-    case K_COND: return mp_cond_new((mp_cond **)out, NULL, &so);
-    case K_BARRIER:
-        return mp_barrier_new((mp_barrier **)out, variant ? 3 : 2, &so);
-    case K_VALUE:
-        return mp_value_new((mp_value **)out,
-                            variant ? MP_TYPE_DOUBLE : MP_TYPE_INT, NULL, &sh);
-    case K_ARRAY:
-        return mp_array_new((mp_array **)out, MP_TYPE_INT, variant ? 8 : 4,
-                            NULL, &sh);
-    default:
-        return mp_queue_new((mp_queue **)out, variant ? 7 : 0,
-                            &(mp_queue_options){.name = name});
-    }
-}
-
-static void drop(int kind, void *o) {
-    switch (kind) {
-    case K_SEM: mp_sem_free(o); break;
-    case K_LOCK: mp_lock_free(o); break;
-    case K_EVENT: mp_event_free(o); break;
-    case K_COND: mp_cond_free(o); break;
-    case K_BARRIER: mp_barrier_free(o); break;
-    case K_VALUE: mp_value_free(o); break;
-    case K_ARRAY: mp_array_free(o); break;
-    default: mp_queue_free(o); break;
-    }
+    return named_make(kind, name, variant, false, false, out);
 }
 
 /* Uses a made object once, to show it works. */
@@ -135,7 +89,7 @@ static void test_mismatch_every_pair(void) {
                         kind_names[a], mp_err_name(rc));
             CU_ASSERT_EQUAL(rc, want);
             if (rc == 0)
-                drop(b, other);
+                named_drop(b, other);
             /* At once: the old rule waited 2 s for a queue's header. */
             CU_ASSERT(mp_test_now_ms() - t0 < 1000);
         }
@@ -143,7 +97,7 @@ static void test_mismatch_every_pair(void) {
         MP_CHECK_RC(mp_queue_open(&q, nm), a == K_QUEUE ? 0 : MP_EEXIST);
         if (a == K_QUEUE)
             mp_queue_free(q);
-        drop(a, held);
+        named_drop(a, held);
     }
     CU_ASSERT_EQUAL(st_shm_entries(), shm_before);
 }
@@ -169,8 +123,8 @@ static void test_name_rule(void) {
         else
             MP_CHECK_OK(make(k, nm, 0, &o2));
         use(k, o2);
-        drop(k, o2);
-        drop(k, o);
+        named_drop(k, o2);
+        named_drop(k, o);
     }
     mp_queue *q;
     MP_CHECK_RC(mp_queue_open(&q, "test-absent-queue"), MP_ENOENT);
@@ -247,7 +201,7 @@ static void test_half_made_taken_over(void) {
             CU_ASSERT(mp_test_now_ms() - t0 < 1000); /* not a 2 s wait */
             unplant(keep);
             use(k, o);
-            drop(k, o);
+            named_drop(k, o);
         }
     CU_ASSERT_EQUAL(st_shm_entries(), shm_before);
 }

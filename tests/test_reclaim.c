@@ -21,6 +21,7 @@
 #include "../common/shobj.h" /* the user table, to fake a reused pid */
 #endif
 
+#include "named_kinds.h"
 #include "synctest.h"
 #include "testutil.h"
 
@@ -32,51 +33,10 @@
 #define LEFT 1
 #endif
 
-enum {
-    K_SEM,
-    K_LOCK,
-    K_EVENT,
-    K_COND,
-    K_BARRIER,
-    K_VALUE,
-    K_ARRAY,
-    K_QUEUE,
-    NKINDS
-};
-static const char *const kind_names[NKINDS] = {
-    "sem", "lock", "event", "cond", "barrier", "value", "array", "queue"};
-
 /* Creates (excl) or creates-or-opens kind k's object `name`. A queue has
  * no create-or-open: open = mp_queue_open, create = mp_queue_new. */
 static int make(int k, const char *name, bool excl, bool open, void **out) {
-    mp_sync_options so = {.name = name, .exclusive = excl};
-    mp_shared_options sh = {.name = name, .exclusive = excl};
-    switch (k) {
-    case K_SEM: return mp_sem_new_ex((mp_sem **)out, 1, 0, &so);
-    case K_LOCK: return mp_lock_new_ex((mp_lock **)out, false, &so);
-    case K_EVENT: return mp_event_new((mp_event **)out, &so);
-    case K_COND: return mp_cond_new((mp_cond **)out, NULL, &so);
-    case K_BARRIER: return mp_barrier_new((mp_barrier **)out, 2, &so);
-    case K_VALUE: return mp_value_new((mp_value **)out, 'i', NULL, &sh);
-    case K_ARRAY: return mp_array_new((mp_array **)out, 'i', 4, NULL, &sh);
-    default:
-        return open ? mp_queue_open((mp_queue **)out, name)
-                    : mp_queue_new((mp_queue **)out, 0,
-                                   &(mp_queue_options){.name = name});
-    }
-}
-
-static void drop(int k, void *o) {
-    switch (k) {
-    case K_SEM: mp_sem_free(o); break;
-    case K_LOCK: mp_lock_free(o); break;
-    case K_EVENT: mp_event_free(o); break;
-    case K_COND: mp_cond_free(o); break;
-    case K_BARRIER: mp_barrier_free(o); break;
-    case K_VALUE: mp_value_free(o); break;
-    case K_ARRAY: mp_array_free(o); break;
-    default: mp_queue_free(o); break;
-    }
+    return named_make(k, name, 0, excl, open, out);
 }
 
 /* Leaves a mark a fresh object does not have; a lock stays held. */
@@ -178,7 +138,7 @@ static void test_create_reclaims(void) {
             CU_ASSERT_EQUAL_FATAL(rc, 0);
             CU_ASSERT(mp_test_now_ms() - t0 < 1000); /* no waiting */
             CU_ASSERT(fresh(k2, o));
-            drop(k2, o);
+            named_drop(k2, o);
             CU_ASSERT_EQUAL(st_shm_entries(), before);
         }
 }
@@ -208,7 +168,7 @@ static void test_free_after_dead(void) {
         MP_CHECK_OK(make(k, nm, false, true, &o));
         mp_test_kill(a);
         CU_ASSERT_EQUAL(st_shm_entries(), before + LEFT);
-        drop(k, o);
+        named_drop(k, o);
         CU_ASSERT_EQUAL(st_shm_entries(), before);
     }
 }
@@ -268,7 +228,7 @@ static int t_churn(mp_call *c) {
     for (int64_t i = start; mp_test_now_ms() - t0 < 30000; i++) {
         int k = (int)(i % NKINDS), slot = (int)(i % HELD);
         if (held[slot])
-            drop((k + NKINDS - HELD) % NKINDS, held[slot]);
+            named_drop((k + NKINDS - HELD) % NKINDS, held[slot]);
         held[slot] = NULL;
         snprintf(nm, sizeof nm, "%s%d", prefix, k);
         if (make(k, nm, false, k == K_QUEUE && i % 2, &held[slot]))
@@ -321,7 +281,7 @@ static void test_chaos(void) {
         snprintf(nm, sizeof nm, "%s%d", prefix, k);
         MP_CHECK_OK(make(k, nm, true, false, &o));
         CU_ASSERT(fresh(k, o));
-        drop(k, o);
+        named_drop(k, o);
     }
     CU_ASSERT_EQUAL(st_shm_entries(), before);
 }
@@ -509,7 +469,7 @@ static void test_pid_reuse(void) {
         fake_user(nm, reused);
         MP_CHECK_OK(make(k, nm, true, false, &o));
         CU_ASSERT(fresh(k, o));
-        drop(k, o);
+        named_drop(k, o);
         CU_ASSERT_EQUAL(st_shm_entries(), before + 1);
     }
     mp_test_kill(live);
