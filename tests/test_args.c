@@ -49,19 +49,6 @@ static int t_get_init(mp_call *c) { return mp_call_return_int(c, init_value); }
 
 /* ---- helpers ---- */
 
-static mp_pool *new_pool(int n, mp_start_method m) {
-    mp_pool *p = NULL;
-    mp_pool_options o = {.processes = n, .start_method = m};
-    MP_CHECK_OK(mp_pool_new(&p, &o));
-    return p;
-}
-
-static void close_join_free(mp_pool *p) {
-    MP_CHECK_OK(mp_pool_close(p));
-    MP_CHECK_OK(mp_pool_join(p, 30000));
-    mp_pool_free(p);
-}
-
 static int64_t item_int(mp_result *r, size_t i) {
     const void *ptr;
     size_t len;
@@ -99,7 +86,7 @@ static mp_arg counted_int(int64_t v) {
  * made in a loop and used after it. */
 static void test_lists_made_in_a_loop(void) {
     for (int m = 0; m < mp_test_nmethods; m++) {
-        mp_pool *pool = new_pool(2, mp_test_methods[m]);
+        mp_pool *pool = mp_test_pool(2, mp_test_methods[m]);
         mp_args items[10];
         for (int i = 0; i < 10; i++)
             items[i] = MP_ARGS(mp_int(i));
@@ -122,7 +109,7 @@ static void test_lists_made_in_a_loop(void) {
         }
         mp_buf_free(&b);
         mp_imap_free(it);
-        close_join_free(pool);
+        mp_test_pool_finish(pool);
     }
 }
 
@@ -148,7 +135,7 @@ static void test_stored_lists_start_processes(void) {
 /* A list returned from a function, and a list copied by assignment, keep
  * their arguments; the copy is independent of the original. */
 static void test_lists_are_values(void) {
-    mp_pool *pool = new_pool(1, MP_START_DEFAULT);
+    mp_pool *pool = mp_test_pool(1, MP_START_DEFAULT);
     mp_args a = make_args(3, 4, "hi");
     CU_ASSERT_EQUAL(a.n, 3);
     mp_args b = a;
@@ -164,7 +151,7 @@ static void test_lists_are_values(void) {
                            mp_int(5), mp_int(6), mp_int(7), mp_int(8));
     CU_ASSERT_EQUAL(full.n, MP_ARGS_INLINE_MAX);
     CU_ASSERT_EQUAL(apply_int(pool, t_sum, full), 36);
-    close_join_free(pool);
+    mp_test_pool_finish(pool);
 }
 
 /* Pool options made by a function keep their initargs. */
@@ -182,7 +169,7 @@ static void test_initargs_made_elsewhere(void) {
         mp_pool *pool = NULL;
         MP_CHECK_OK(mp_pool_new(&pool, &o));
         CU_ASSERT_EQUAL(apply_int(pool, t_get_init, MP_NO_ARGS), 42);
-        close_join_free(pool);
+        mp_test_pool_finish(pool);
     }
 }
 
@@ -196,7 +183,7 @@ static void test_borrowed_long_list(void) {
         want += i;
     }
     for (int m = 0; m < mp_test_nmethods; m++) {
-        mp_pool *pool = new_pool(1, mp_test_methods[m]);
+        mp_pool *pool = mp_test_pool(1, mp_test_methods[m]);
         CU_ASSERT_EQUAL(apply_int(pool, t_sum, mp_args_borrow(v, N)), want);
         mp_args items[2] = {mp_args_borrow(v, N), mp_args_borrow(v + 1, 1)};
         mp_result *r = NULL;
@@ -204,7 +191,7 @@ static void test_borrowed_long_list(void) {
         CU_ASSERT_EQUAL(item_int(r, 0), want);
         CU_ASSERT_EQUAL(item_int(r, 1), 1);
         mp_result_free(r);
-        close_join_free(pool);
+        mp_test_pool_finish(pool);
         mp_process *p = mp_test_start(t_sum_exit, mp_args_borrow(v, N),
                                       mp_test_methods[m]);
         CU_ASSERT_EQUAL(mp_test_finish(p, 30000), (int)(want & 0x7f));
@@ -220,7 +207,7 @@ static void test_invalid_lists(void) {
     mp_args unset = MP_ARGS(mp_int(1));
     unset.n = 2; /* its second argument was never given */
     const mp_args bad[] = {mp_args_borrow(NULL, 1), too_long, unset};
-    mp_pool *pool = new_pool(1, MP_START_DEFAULT);
+    mp_pool *pool = mp_test_pool(1, MP_START_DEFAULT);
     for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
         mp_process *p = NULL;
         MP_CHECK_RC(mp_process_new(&p, t_sum_exit, bad[k], NULL), MP_EINVAL);
@@ -235,7 +222,7 @@ static void test_invalid_lists(void) {
         MP_CHECK_RC(mp_pool_new(&q, &o), MP_EINVAL);
     }
     CU_ASSERT_EQUAL(apply_int(pool, t_sum, mp_args_borrow(NULL, 0)), 0);
-    close_join_free(pool);
+    mp_test_pool_finish(pool);
 }
 
 void mp_test_suite_args(void) {

@@ -159,13 +159,6 @@ static int t_crash(mp_call *c) {
 
 /* ---- helpers ---- */
 
-static mp_pool *new_pool(int n, mp_start_method m) {
-    mp_pool *p = NULL;
-    mp_pool_options o = {.processes = n, .start_method = m};
-    MP_CHECK_OK(mp_pool_new(&p, &o));
-    return p;
-}
-
 static int64_t buf_int(const mp_buf *b) {
     int64_t v = -1;
     if (b->len == sizeof v)
@@ -182,17 +175,11 @@ static int64_t item_int(mp_result *r, size_t i) {
     return v;
 }
 
-static void close_join_free(mp_pool *p) {
-    MP_CHECK_OK(mp_pool_close(p));
-    MP_CHECK_OK(mp_pool_join(p, 30000));
-    mp_pool_free(p);
-}
-
 /* ---- CPython's cases ---- */
 
 static void test_apply(void) {
     for (int m = 0; m < mp_test_nmethods; m++) {
-        mp_pool *p = new_pool(2, mp_test_methods[m]);
+        mp_pool *p = mp_test_pool(2, mp_test_methods[m]);
         mp_buf b = {0};
         MP_CHECK_OK(mp_pool_apply(p, t_square, MP_ARGS(mp_int(12)), &b));
         CU_ASSERT_EQUAL(buf_int(&b), 144);
@@ -201,13 +188,13 @@ static void test_apply(void) {
         CU_ASSERT(b.len == strlen("héllo") && !memcmp(b.data, "héllo", b.len));
         MP_CHECK_OK(mp_pool_apply(p, t_square, MP_ARGS(mp_int(3)), NULL));
         mp_buf_free(&b);
-        close_join_free(p);
+        mp_test_pool_finish(p);
     }
 }
 
 static void test_apply_async_timeout(void) {
     for (int m = 0; m < mp_test_nmethods; m++) {
-        mp_pool *p = new_pool(2, mp_test_methods[m]);
+        mp_pool *p = mp_test_pool(2, mp_test_methods[m]);
         mp_result *r = NULL;
         mp_buf b = {0};
         MP_CHECK_OK(mp_pool_apply_async(p, t_sleep_then,
@@ -226,7 +213,7 @@ static void test_apply_async_timeout(void) {
         MP_CHECK_OK(mp_result_wait(r, 0));
         mp_result_free(r);
         mp_buf_free(&b);
-        close_join_free(p);
+        mp_test_pool_finish(p);
     }
 }
 
@@ -252,17 +239,17 @@ static void check_map(mp_pool *p, size_t n, size_t chunksize) {
 
 static void test_map_chunksizes(void) {
     for (int m = 0; m < mp_test_nmethods; m++) {
-        mp_pool *p = new_pool(3, mp_test_methods[m]);
+        mp_pool *p = mp_test_pool(3, mp_test_methods[m]);
         static const size_t sizes[] = {0, 1, 2, 7, 100, 1000};
         for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++)
             check_map(p, 300, sizes[k]);
         check_map(p, 1, 0);
-        close_join_free(p);
+        mp_test_pool_finish(p);
     }
 }
 
 static void test_map_empty(void) {
-    mp_pool *p = new_pool(2, MP_START_DEFAULT);
+    mp_pool *p = mp_test_pool(2, MP_START_DEFAULT);
     mp_result *r = NULL;
     MP_CHECK_OK(mp_pool_map(p, t_square, NULL, 0, 0, &r));
     CU_ASSERT_EQUAL(mp_result_count(r), 0);
@@ -276,7 +263,7 @@ static void test_map_empty(void) {
     MP_CHECK_OK(mp_pool_imap(p, t_square, NULL, 0, 0, &it));
     MP_CHECK_RC(mp_imap_next(it, 1000, NULL, NULL), MP_ENOENT);
     mp_imap_free(it);
-    close_join_free(p);
+    mp_test_pool_finish(p);
 }
 
 static void check_imap(mp_pool *p, bool unordered, size_t chunksize) {
@@ -315,17 +302,17 @@ static void check_imap(mp_pool *p, bool unordered, size_t chunksize) {
 
 static void test_imap(void) {
     for (int m = 0; m < mp_test_nmethods; m++) {
-        mp_pool *p = new_pool(2, mp_test_methods[m]);
+        mp_pool *p = mp_test_pool(2, mp_test_methods[m]);
         check_imap(p, false, 1);
         check_imap(p, false, 7);
         check_imap(p, true, 1);
         check_imap(p, true, 0);
-        close_join_free(p);
+        mp_test_pool_finish(p);
     }
 }
 
 static void test_imap_next_timeout(void) {
-    mp_pool *p = new_pool(1, MP_START_DEFAULT);
+    mp_pool *p = mp_test_pool(1, MP_START_DEFAULT);
     mp_args items[1] = {MP_ARGS(mp_int(400), mp_int(5))};
     mp_imap *it = NULL;
     MP_CHECK_OK(mp_pool_imap(p, t_sleep_then, items, 1, 1, &it));
@@ -337,7 +324,7 @@ static void test_imap_next_timeout(void) {
     MP_CHECK_OK(mp_imap_next(it, 30000, NULL, NULL));
     MP_CHECK_RC(mp_imap_next(it, 0, NULL, NULL), MP_ENOENT);
     mp_imap_free(it);
-    close_join_free(p);
+    mp_test_pool_finish(p);
 }
 
 /* Callbacks record what they saw; the main thread reads after get. */
@@ -421,7 +408,7 @@ static void *submitter_main(void *arg) {
  * the others fall back to malloc) and its results, under threads that
  * submit, read and free at once. */
 static void test_threads_submit(void) {
-    mp_pool *p = new_pool(2, MP_START_DEFAULT);
+    mp_pool *p = mp_test_pool(2, MP_START_DEFAULT);
     submitter s[SUBMITTERS];
 #ifdef _WIN32
     HANDLE t[SUBMITTERS];
@@ -447,11 +434,11 @@ static void test_threads_submit(void) {
 #endif
         CU_ASSERT_EQUAL(s[k].bad, 0);
     }
-    close_join_free(p);
+    mp_test_pool_finish(p);
 }
 
 static void test_callbacks(void) {
-    mp_pool *p = new_pool(2, MP_START_DEFAULT);
+    mp_pool *p = mp_test_pool(2, MP_START_DEFAULT);
     mp_result *r1, *r2, *r3;
     atomic_store(&cb_ok, 0);
     atomic_store(&cb_err, 0);
@@ -481,7 +468,7 @@ static void test_callbacks(void) {
     mp_result_free(r1);
     mp_result_free(r2);
     mp_result_free(r3);
-    close_join_free(p);
+    mp_test_pool_finish(p);
     CU_ASSERT_EQUAL(atomic_load(&cb_ok), 2);
 }
 
@@ -500,7 +487,7 @@ static void test_initializer(void) {
         MP_CHECK_OK(mp_pool_apply(p, t_get_init, MP_NO_ARGS, &b));
         CU_ASSERT_EQUAL(buf_int(&b), 31);
         mp_buf_free(&b);
-        close_join_free(p);
+        mp_test_pool_finish(p);
         mp_queue_free(q);
     }
 }
@@ -527,7 +514,7 @@ static void test_initializer_fails(void) {
 
 static void test_terminate(void) {
     for (int m = 0; m < mp_test_nmethods; m++) {
-        mp_pool *p = new_pool(2, mp_test_methods[m]);
+        mp_pool *p = mp_test_pool(2, mp_test_methods[m]);
         enum { N = 30 };
         mp_result *r[N];
         for (int i = 0; i < N; i++)
@@ -555,7 +542,7 @@ static void test_terminate(void) {
 
 static void test_close_then_join(void) {
     for (int m = 0; m < mp_test_nmethods; m++) {
-        mp_pool *p = new_pool(2, mp_test_methods[m]);
+        mp_pool *p = mp_test_pool(2, mp_test_methods[m]);
         enum { N = 50 };
         mp_result *r[N];
         for (int i = 0; i < N; i++)
@@ -585,7 +572,7 @@ static void test_close_then_join(void) {
 }
 
 static void test_join_timeout(void) {
-    mp_pool *p = new_pool(1, MP_START_DEFAULT);
+    mp_pool *p = mp_test_pool(1, MP_START_DEFAULT);
     mp_result *r;
     MP_CHECK_OK(mp_pool_apply_async(p, t_sleep_then,
                                     MP_ARGS(mp_int(600), mp_int(1)), &r));
@@ -636,12 +623,12 @@ static void test_maxtasksperchild(void) {
         /* Each worker ran at most two tasks: at least N / 2 pids. */
         CU_ASSERT(count_distinct(pids, N) >= N / 2);
         mp_buf_free(&b);
-        close_join_free(p);
+        mp_test_pool_finish(p);
     }
 }
 
 static void test_task_failure(void) {
-    mp_pool *p = new_pool(2, MP_START_DEFAULT);
+    mp_pool *p = mp_test_pool(2, MP_START_DEFAULT);
     mp_result *r;
     int code = 0;
     MP_CHECK_OK(mp_pool_apply_async(p, t_fail, MP_ARGS(mp_int(7)), &r));
@@ -667,7 +654,7 @@ static void test_task_failure(void) {
     CU_ASSERT_EQUAL(info.task_code, 6);
     MP_CHECK_RC(mp_result_item(r, 4, NULL, NULL, &info), MP_EINVAL);
     mp_result_free(r);
-    close_join_free(p);
+    mp_test_pool_finish(p);
 }
 
 static void test_bad_input(void) {
@@ -681,7 +668,7 @@ static void test_bad_input(void) {
     MP_CHECK_RC(mp_pool_new(&p, &(mp_pool_options){.start_method = 77}),
                 MP_EINVAL);
     CU_ASSERT_PTR_NULL(p);
-    p = new_pool(1, MP_START_DEFAULT);
+    p = mp_test_pool(1, MP_START_DEFAULT);
     MP_CHECK_RC(mp_pool_apply_async(NULL, t_square, MP_NO_ARGS, &r),
                 MP_EINVAL);
     MP_CHECK_RC(mp_pool_apply_async(p, NULL, MP_NO_ARGS, &r), MP_EINVAL);
@@ -714,7 +701,7 @@ static void test_bad_input(void) {
     mp_result_free(NULL);
     mp_imap_free(NULL);
     mp_pool_free(NULL);
-    close_join_free(p);
+    mp_test_pool_finish(p);
 }
 
 /* ---- crashes ---- */
@@ -723,7 +710,7 @@ static void test_bad_input(void) {
  * with MP_EWORKER (with the worker's pid and how it ended), the others
  * succeed, the pool goes on. */
 static void check_crash(mp_start_method m, enum crash how, int want_exit) {
-    mp_pool *p = new_pool(2, m);
+    mp_pool *p = mp_test_pool(2, m);
     enum { N = 40, BAD = 17 };
     mp_result *r[N];
     for (int i = 0; i < N; i++) {
@@ -760,7 +747,7 @@ static void check_crash(mp_start_method m, enum crash how, int want_exit) {
     MP_CHECK_OK(mp_pool_apply(p, t_square, MP_ARGS(mp_int(9)), &b));
     CU_ASSERT_EQUAL(buf_int(&b), 81);
     mp_buf_free(&b);
-    close_join_free(p);
+    mp_test_pool_finish(p);
 }
 
 static void test_crash_exit(void) {
@@ -840,14 +827,14 @@ static void test_crash_external_kill(void) {
         MP_CHECK_OK(mp_queue_get(q, &b, 30000));
         CU_ASSERT_NOT_EQUAL(buf_int(&b), victim);
         mp_buf_free(&b);
-        close_join_free(p);
+        mp_test_pool_finish(p);
         mp_queue_free(q);
     }
 }
 
 /* Every task crashes: each fails alone, and join still ends. */
 static void test_crash_every_task(void) {
-    mp_pool *p = new_pool(2, MP_START_DEFAULT);
+    mp_pool *p = mp_test_pool(2, MP_START_DEFAULT);
     enum { N = 8 };
     mp_result *r[N];
     for (int i = 0; i < N; i++)
@@ -903,7 +890,7 @@ static bool item_is(mp_result *r, size_t i, size_t size) {
  * 40 KiB (a flush inside the chunk), 100 KiB (too large to keep: posted on
  * its own). */
 static void check_crash_in_chunk(size_t chunk, bool sized) {
-    mp_pool *p = new_pool(2, MP_START_DEFAULT);
+    mp_pool *p = mp_test_pool(2, MP_START_DEFAULT);
     enum { N = 24, BAD = 9 };
     static const size_t sizes[3] = {0, 40 << 10, 100 << 10};
     mp_arg args[N][3];
@@ -927,7 +914,7 @@ static void check_crash_in_chunk(size_t chunk, bool sized) {
     CU_ASSERT_EQUAL(info.worker_exit, 5);
     mp_result_free(r);
     MP_CHECK_OK(mp_pool_apply(p, t_square, MP_ARGS(mp_int(4)), NULL));
-    close_join_free(p);
+    mp_test_pool_finish(p);
 }
 
 static void test_crash_in_map_chunk(void) {
@@ -970,7 +957,7 @@ static void test_crash_external_kill_in_chunk(void) {
         CU_ASSERT_EQUAL(pid, victim);
         mp_result_free(r);
         mp_buf_free(&b);
-        close_join_free(p);
+        mp_test_pool_finish(p);
         mp_queue_free(q);
     }
 }
@@ -1017,7 +1004,7 @@ static void test_short_tasks_not_behind_long(void) {
         CU_ASSERT_EQUAL(other, NS);
         CU_ASSERT_EQUAL(before, NS);
         CU_ASSERT(elapsed < LONG + 1000); /* 2000 when they waited */
-        close_join_free(p);
+        mp_test_pool_finish(p);
         mp_queue_free(q);
     }
 }
@@ -1071,7 +1058,7 @@ static void test_mixed_tasks_keep_workers_busy(void) {
         }
         CU_ASSERT_EQUAL(npids, NW);
         CU_ASSERT_EQUAL(idle, 0);
-        close_join_free(p);
+        mp_test_pool_finish(p);
         mp_queue_free(q);
     }
 }
@@ -1083,7 +1070,7 @@ static void test_mixed_tasks_keep_workers_busy(void) {
  * the monitor could not watch 100 workers there.) */
 static void test_hundred_workers(void) {
     enum { NW = 100, N = 1000 };
-    mp_pool *p = new_pool(NW, MP_START_DEFAULT);
+    mp_pool *p = mp_test_pool(NW, MP_START_DEFAULT);
     long pids[NW];
     CU_ASSERT_EQUAL(mp_pool_worker_pids(p, pids, NW), NW);
     static mp_arg a[N];
@@ -1099,7 +1086,7 @@ static void test_hundred_workers(void) {
         ok += item_int(r, (size_t)i) == (int64_t)i * i;
     CU_ASSERT_EQUAL(ok, N);
     mp_result_free(r);
-    close_join_free(p);
+    mp_test_pool_finish(p);
 }
 #define HUNDRED_CASE {"hundred_workers", test_hundred_workers},
 #else
@@ -1107,7 +1094,7 @@ static void test_hundred_workers(void) {
 #endif
 
 static void test_free_without_close(void) {
-    mp_pool *p = new_pool(2, MP_START_DEFAULT);
+    mp_pool *p = mp_test_pool(2, MP_START_DEFAULT);
     mp_result *r = NULL;
     MP_CHECK_OK(mp_pool_apply_async(p, t_sleep_then,
                                     MP_ARGS(mp_int(20000), mp_int(1)), &r));
@@ -1122,10 +1109,10 @@ static void test_free_without_close(void) {
 static void test_no_leaks(void) {
     int before = mp_test_count_fds();
     for (int m = 0; m < mp_test_nmethods; m++) {
-        mp_pool *p = new_pool(2, mp_test_methods[m]);
+        mp_pool *p = mp_test_pool(2, mp_test_methods[m]);
         MP_CHECK_OK(mp_pool_apply(p, t_square, MP_ARGS(mp_int(2)), NULL));
-        close_join_free(p);
-        p = new_pool(2, mp_test_methods[m]);
+        mp_test_pool_finish(p);
+        p = mp_test_pool(2, mp_test_methods[m]);
         mp_pool_free(p);
     }
     CU_ASSERT_EQUAL(mp_test_count_fds(), before);
@@ -1142,7 +1129,7 @@ static void test_many_workers(void) {
     /* Few tasks and kills: under Wine the 100 spawns are the cost. */
     enum { W = 100, N = 30, BAD = 3, KILLS = 2 };
     for (int m = 0; m < mp_test_nmethods; m++) {
-        mp_pool *p = new_pool(W, mp_test_methods[m]);
+        mp_pool *p = mp_test_pool(W, mp_test_methods[m]);
         long pids[W];
         CU_ASSERT_EQUAL_FATAL(mp_pool_worker_pids(p, pids, W), W);
         for (int i = 0; i < KILLS; i++)

@@ -143,19 +143,6 @@ static int t_zeros(mp_call *c) {
 
 /* ---- helpers ---- */
 
-static mp_pool *new_pool(int n, mp_start_method m) {
-    mp_pool *p = NULL;
-    mp_pool_options o = {.processes = n, .start_method = m};
-    MP_CHECK_OK(mp_pool_new(&p, &o));
-    return p;
-}
-
-static void close_join_free(mp_pool *p) {
-    MP_CHECK_OK(mp_pool_close(p));
-    MP_CHECK_OK(mp_pool_join(p, 60000));
-    mp_pool_free(p);
-}
-
 /* Every item i of r is the int want[i]. */
 static void check_ints(mp_result *r, const int64_t *want, size_t n) {
     CU_ASSERT_EQUAL(mp_result_count(r), n);
@@ -186,7 +173,7 @@ static mp_args item_for(size_t i, void *user) {
 /* Python's pool.map(f, range(10)) and friends, each source once. */
 static void test_map_sources(void) {
     for (int m = 0; m < mp_test_nmethods; m++) {
-        mp_pool *p = new_pool(2, mp_test_methods[m]);
+        mp_pool *p = mp_test_pool(2, mp_test_methods[m]);
         mp_result *r = NULL;
         int64_t want[10];
         for (int64_t i = 0; i < 10; i++)
@@ -257,14 +244,14 @@ static void test_map_sources(void) {
         MP_CHECK_OK(
             mp_pool_map_items(p, t_square, mp_items_ints(NULL, 0), 0, &r));
         mp_result_free(r);
-        close_join_free(p);
+        mp_test_pool_finish(p);
     }
 }
 
 /* The trap of issue 16, as a user writes it: each item assigned in a loop
  * from MP_ARGS. Lists hold their arguments, so every item keeps its own. */
 static void test_args_stored_in_loop(void) {
-    mp_pool *p = new_pool(2, MP_START_DEFAULT);
+    mp_pool *p = mp_test_pool(2, MP_START_DEFAULT);
     mp_args items[10];
     int64_t want[10];
     for (int i = 0; i < 10; i++) {
@@ -275,11 +262,11 @@ static void test_args_stored_in_loop(void) {
     MP_CHECK_OK(mp_pool_map(p, t_square, items, 10, 0, &r));
     check_ints(r, want, 10);
     mp_result_free(r);
-    close_join_free(p);
+    mp_test_pool_finish(p);
 }
 
 static void test_map_items_bad_input(void) {
-    mp_pool *p = new_pool(1, MP_START_DEFAULT);
+    mp_pool *p = mp_test_pool(1, MP_START_DEFAULT);
     mp_result *r = (mp_result *)&r;
     mp_imap *it = (mp_imap *)&it;
     mp_items zero;
@@ -303,7 +290,7 @@ static void test_map_items_bad_input(void) {
     CU_ASSERT_PTR_NULL(it);
     MP_CHECK_RC(mp_pool_imap_items(p, t_square, mp_items_range(0, 2), 0, NULL),
                 MP_EINVAL);
-    close_join_free(p);
+    mp_test_pool_finish(p);
 }
 
 /* imap and imap_unordered over a range, and imap's default chunk size of 1
@@ -352,7 +339,7 @@ static void test_imap_items(void) {
         CU_ASSERT_EQUAL(good, 20);
         mp_imap_free(it);
         mp_buf_free(&b);
-        close_join_free(p);
+        mp_test_pool_finish(p);
         mp_event_free(ev);
     }
 }
@@ -361,7 +348,7 @@ static void test_imap_items(void) {
  * bytes are of another kind; a buffer always ends with a NUL. */
 static void test_typed_readers(void) {
     for (int m = 0; m < mp_test_nmethods; m++) {
-        mp_pool *p = new_pool(2, mp_test_methods[m]);
+        mp_pool *p = mp_test_pool(2, mp_test_methods[m]);
         mp_result *r = NULL;
         int64_t v = 0;
         double d = 0;
@@ -424,7 +411,7 @@ static void test_typed_readers(void) {
         CU_ASSERT_EQUAL(b.len, 3);
         CU_ASSERT_STRING_EQUAL((const char *)b.data, "abc");
         mp_buf_free(&b);
-        close_join_free(p);
+        mp_test_pool_finish(p);
     }
 }
 
@@ -459,7 +446,7 @@ static void test_buf_nul(void) {
  * map items, imap. */
 static void test_task_messages(void) {
     for (int m = 0; m < mp_test_nmethods; m++) {
-        mp_pool *p = new_pool(2, mp_test_methods[m]);
+        mp_pool *p = mp_test_pool(2, mp_test_methods[m]);
         mp_result *r = NULL;
         mp_task_info info;
         MP_CHECK_OK(
@@ -525,14 +512,14 @@ static void test_task_messages(void) {
         MP_CHECK_RC(mp_imap_info(NULL, &info), MP_EINVAL);
         mp_imap_free(it);
         MP_CHECK_RC(mp_result_info(NULL, &info), MP_EINVAL);
-        close_join_free(p);
+        mp_test_pool_finish(p);
     }
 }
 
 /* A worker that dies says how, wherever the result is read. */
 static void test_worker_death_message(void) {
     for (int m = 0; m < mp_test_nmethods; m++) {
-        mp_pool *p = new_pool(2, mp_test_methods[m]);
+        mp_pool *p = mp_test_pool(2, mp_test_methods[m]);
         mp_task_info info;
         MP_CHECK_RC(
             mp_pool_apply_info(p, t_exit, MP_ARGS(mp_int(3)), NULL, &info),
@@ -567,7 +554,7 @@ static void test_worker_death_message(void) {
                  info.worker_pid, SIGKILL);
         CU_ASSERT_STRING_EQUAL(info.message, want);
 #endif
-        close_join_free(p);
+        mp_test_pool_finish(p);
     }
 }
 
@@ -611,10 +598,10 @@ static void test_large_payloads(void) {
             mp_imap_free(it);
             mp_buf_free(&b);
         }
-        close_join_free(p);
+        mp_test_pool_finish(p);
     }
     /* The defaults: 1 MiB of arguments, 4 MiB of result. */
-    mp_pool *p = new_pool(1, MP_START_DEFAULT);
+    mp_pool *p = mp_test_pool(1, MP_START_DEFAULT);
     mp_result *r = NULL;
     MP_CHECK_RC(mp_pool_apply_async(p, t_big_echo,
                                     MP_ARGS(mp_bytes(arg, (size_t)2 << 20),
@@ -629,7 +616,7 @@ static void test_large_payloads(void) {
         mp_pool_apply(p, t_zeros, MP_ARGS(mp_int((int64_t)3 << 20)), &b));
     CU_ASSERT_EQUAL(b.len, (size_t)3 << 20);
     mp_buf_free(&b);
-    close_join_free(p);
+    mp_test_pool_finish(p);
     free(arg);
     p = NULL;
     mp_pool_options o = {.processes = 1,

@@ -34,6 +34,19 @@ void mp_test_register(const char *suite, const mp_test_case *cases, size_t n) {
         CU_add_test(s, cases[i].name, cases[i].fn);
 }
 
+mp_pool *mp_test_pool(int n, mp_start_method m) {
+    mp_pool *p = NULL;
+    mp_pool_options o = {.processes = n, .start_method = m};
+    MP_CHECK_OK(mp_pool_new(&p, &o));
+    return p;
+}
+
+void mp_test_pool_finish(mp_pool *p) {
+    MP_CHECK_OK(mp_pool_close(p));
+    MP_CHECK_OK(mp_pool_join(p, 60000));
+    mp_pool_free(p);
+}
+
 mp_process *mp_test_start(mp_target fn, mp_args args, mp_start_method m) {
     mp_process *p = NULL;
     mp_process_options o = {.start_method = m};

@@ -33,6 +33,11 @@ void mp_test_register(const char *suite, const mp_test_case *cases, size_t n);
     } while (0)
 #define MP_CHECK_OK(expr) MP_CHECK_RC(expr, 0)
 
+/* A pool of n workers started with method m (asserted to succeed; NULL
+ * when it did not), and its end: close, join (bounded), free. */
+mp_pool *mp_test_pool(int n, mp_start_method m);
+void mp_test_pool_finish(mp_pool *p);
+
 /* Creates and starts a child running fn(args) with start method m
  * (asserting success); NULL when that failed. */
 mp_process *mp_test_start(mp_target fn, mp_args args, mp_start_method m);
