@@ -320,61 +320,54 @@ int mp_result_info(mp_result *r, mp_task_info *info) {
 
 /* ---- typed readers ---- */
 
-/* The n-byte value of entry e into v: e's status when it failed,
- * MP_EPROTO when its result has another size. */
-static int read_fixed(const mp__pool_entry *e, void *v, size_t n) {
-    if (e->status)
-        return e->status;
-    if (e->data.len != n)
+/* The n-byte value a buffer holds, into v. */
+static int buf_read(const mp_buf *b, void *v, size_t n) {
+    if (!b || !v || (b->len && !b->data))
+        return MP_EINVAL;
+    if (b->len != n)
         return MP_EPROTO;
-    memcpy(v, e->data.data, n);
+    memcpy(v, b->data, n);
     return 0;
 }
 
-/* The apply result's entry once ready, or an error in *rc. */
-static const mp__pool_entry *apply_entry(mp_result *r, long timeout_ms,
-                                         const void *out, int *rc) {
-    if (!r || !out || r->kind != MP__RESULT_APPLY) {
-        *rc = MP_EINVAL;
-        return NULL;
-    }
-    *rc = mp_result_wait(r, timeout_ms);
-    return *rc ? NULL : &r->e[0];
+/* Entry e's status and, when it is 0, its value into out: n bytes, or for
+ * n == 0 its bytes as a C string (a const char *). MP_EPROTO when the
+ * result has another size. */
+static int entry_read(const mp__pool_entry *e, void *out, size_t n) {
+    if (e->status)
+        return e->status;
+    if (n)
+        return buf_read(&e->data, out, n);
+    *(const char **)out = e->data.data;
+    return 0;
+}
+
+/* An apply result's value, once ready, as entry_read reads it. */
+static int apply_read(mp_result *r, long timeout_ms, void *out, size_t n) {
+    if (!r || !out || r->kind != MP__RESULT_APPLY)
+        return MP_EINVAL;
+    int rc = mp_result_wait(r, timeout_ms);
+    return rc ? rc : entry_read(&r->e[0], out, n);
 }
 
 int mp_result_get_int(mp_result *r, long timeout_ms, int64_t *v) {
-    int rc;
-    const mp__pool_entry *e = apply_entry(r, timeout_ms, v, &rc);
-    return e ? read_fixed(e, v, sizeof *v) : rc;
+    return apply_read(r, timeout_ms, v, sizeof *v);
 }
 
 int mp_result_get_float(mp_result *r, long timeout_ms, double *v) {
-    int rc;
-    const mp__pool_entry *e = apply_entry(r, timeout_ms, v, &rc);
-    return e ? read_fixed(e, v, sizeof *v) : rc;
+    return apply_read(r, timeout_ms, v, sizeof *v);
 }
 
 int mp_result_get_str(mp_result *r, long timeout_ms, const char **s) {
-    int rc;
-    const mp__pool_entry *e = apply_entry(r, timeout_ms, s, &rc);
-    if (!e)
-        return rc;
-    if (!e->status)
-        *s = e->data.data;
-    return e->status;
+    return apply_read(r, timeout_ms, (void *)s, 0);
 }
 
-/* Entry i of r, read under the pool's lock by fn into out. */
+/* Task i of r, read under the pool's lock as entry_read reads it. */
 static int item_read(mp_result *r, size_t i, void *out, size_t n) {
     if (!r || i >= r->n || !out)
         return MP_EINVAL;
     mp__pool_lock(r->pool);
-    const mp__pool_entry *e = &r->e[i];
-    int rc;
-    if (n)
-        rc = read_fixed(e, out, n);
-    else if ((rc = e->status) == 0)
-        *(const char **)out = e->data.data;
+    int rc = entry_read(&r->e[i], out, n);
     apr_thread_mutex_unlock(r->pool->mx);
     return rc;
 }
@@ -392,21 +385,11 @@ int mp_result_item_str(mp_result *r, size_t i, const char **s) {
 }
 
 int mp_buf_int(const mp_buf *b, int64_t *v) {
-    if (!b || !v || (b->len && !b->data))
-        return MP_EINVAL;
-    if (b->len != sizeof *v)
-        return MP_EPROTO;
-    memcpy(v, b->data, sizeof *v);
-    return 0;
+    return buf_read(b, v, sizeof *v);
 }
 
 int mp_buf_float(const mp_buf *b, double *v) {
-    if (!b || !v || (b->len && !b->data))
-        return MP_EINVAL;
-    if (b->len != sizeof *v)
-        return MP_EPROTO;
-    memcpy(v, b->data, sizeof *v);
-    return 0;
+    return buf_read(b, v, sizeof *v);
 }
 
 int mp_result_item(mp_result *r, size_t i, const void **ptr, size_t *len,
