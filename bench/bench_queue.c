@@ -130,26 +130,6 @@ static double mproc_lat(long trips, size_t size) {
 
 /* ---- raw: one pipe, one write per item ---- */
 
-static void write_all(int fd, const void *p, size_t n) {
-    while (n) {
-        ssize_t k = write(fd, p, n);
-        if (k <= 0)
-            _exit(1);
-        p = (const char *)p + k;
-        n -= (size_t)k;
-    }
-}
-
-static void read_all(int fd, void *p, size_t n) {
-    while (n) {
-        ssize_t k = read(fd, p, n);
-        if (k <= 0)
-            _exit(1);
-        p = (char *)p + k;
-        n -= (size_t)k;
-    }
-}
-
 /* Several writers and readers share the pipe: small writes are atomic. */
 static double pipe_flow(int nprod, int ncons, long items, size_t size) {
     int fd[2];
@@ -162,15 +142,16 @@ static double pipe_flow(int nprod, int ncons, long items, size_t size) {
         if (fork() == 0) {
             for (long k = 0; k < items / (i < nprod ? nprod : ncons); k++) {
                 if (i < nprod)
-                    write_all(fd[1], item, size);
-                else
-                    read_all(fd[0], item, size);
+                    bench_write_all(fd[1], item, size);
+                else if (bench_read_all(fd[0], item, size))
+                    _exit(1);
             }
             _exit(0);
         }
     }
     for (long k = 0; k < items / ncons; k++)
-        read_all(fd[0], item, size);
+        if (bench_read_all(fd[0], item, size))
+            _exit(1);
     while (wait(NULL) > 0)
         ;
     double ns = (double)(bench_now_ns() - t0) / (double)items;
@@ -187,17 +168,20 @@ static double pipe_lat(long trips, size_t size) {
     char *item = calloc(1, size);
     if (fork() == 0) {
         for (long i = 0; i < trips + 1; i++) {
-            read_all(a[0], item, size);
-            write_all(b[1], item, size);
+            if (bench_read_all(a[0], item, size))
+                _exit(1);
+            bench_write_all(b[1], item, size);
         }
         _exit(0);
     }
-    write_all(a[1], item, size);
-    read_all(b[0], item, size);
+    bench_write_all(a[1], item, size);
+    if (bench_read_all(b[0], item, size))
+        _exit(1);
     uint64_t t0 = bench_now_ns();
     for (long i = 0; i < trips; i++) {
-        write_all(a[1], item, size);
-        read_all(b[0], item, size);
+        bench_write_all(a[1], item, size);
+        if (bench_read_all(b[0], item, size))
+            _exit(1);
     }
     double ns = (double)(bench_now_ns() - t0) / (double)trips / 2;
     wait(NULL);
@@ -336,10 +320,11 @@ static double run_one(const row *w, int which) {
             u.pinned = false;
             bench_pin_cpu(0);
             ns = run_one(&u, which);
-            write_all(fd[1], &ns, sizeof ns);
+            bench_write_all(fd[1], &ns, sizeof ns);
             _exit(0);
         }
-        read_all(fd[0], &ns, sizeof ns);
+        if (bench_read_all(fd[0], &ns, sizeof ns))
+            _exit(1);
         wait(NULL);
         close(fd[0]);
         close(fd[1]);

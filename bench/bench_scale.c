@@ -26,27 +26,6 @@ static void die(const char *what) {
     exit(1);
 }
 
-static void write_all(int fd, const void *p, size_t n) {
-    while (n) {
-        ssize_t k = write(fd, p, n);
-        if (k <= 0)
-            _exit(1);
-        p = (const char *)p + k;
-        n -= (size_t)k;
-    }
-}
-
-static int read_all(int fd, void *p, size_t n) {
-    while (n) {
-        ssize_t k = read(fd, p, n);
-        if (k <= 0)
-            return -1;
-        p = (char *)p + k;
-        n -= (size_t)k;
-    }
-    return 0;
-}
-
 /* ---- processes: start n, then join n ---- */
 
 static int t_noop(mp_call *c) {
@@ -146,15 +125,15 @@ static double raw_queue(int np, long items) {
         if (fork() == 0) {
             for (long k = 0; k < items / np; k++) {
                 if (i < np)
-                    write_all(fd[1], &k, sizeof k);
-                else if (read_all(fd[0], &x, sizeof x))
+                    bench_write_all(fd[1], &k, sizeof k);
+                else if (bench_read_all(fd[0], &x, sizeof x))
                     _exit(1);
             }
             _exit(0);
         }
     }
     for (long k = 0; k < items / np; k++)
-        if (read_all(fd[0], &x, sizeof x))
+        if (bench_read_all(fd[0], &x, sizeof x))
             die("read");
     while (wait(NULL) > 0)
         ;
@@ -197,33 +176,33 @@ static double raw_pool(int n, long tasks) {
     for (int i = 0; i < n; i++) {
         if (fork() == 0) {
             int64_t x, out[2];
-            while (read_all(task[0], &x, sizeof x) == 0 && x >= 0) {
+            while (bench_read_all(task[0], &x, sizeof x) == 0 && x >= 0) {
                 out[0] = x;
                 out[1] = x * x;
-                write_all(res[1], out, sizeof out);
+                bench_write_all(res[1], out, sizeof out);
             }
             _exit(0);
         }
     }
     int64_t out[2], *sq = malloc((size_t)tasks * sizeof *sq);
     for (int64_t x = 0; x < n; x++) /* every worker up */
-        write_all(task[1], &x, sizeof x);
+        bench_write_all(task[1], &x, sizeof x);
     for (int i = 0; i < n; i++)
-        read_all(res[0], out, sizeof out);
+        bench_read_all(res[0], out, sizeof out);
     uint64_t t0 = bench_now_ns();
     /* Fed in windows, so that neither pipe fills while the other waits. */
     long sent = 0, got = 0;
     while (got < tasks) {
         for (; sent < tasks && sent - got < 256; sent++)
-            write_all(task[1], &(int64_t){sent}, sizeof(int64_t));
-        if (read_all(res[0], out, sizeof out))
+            bench_write_all(task[1], &(int64_t){sent}, sizeof(int64_t));
+        if (bench_read_all(res[0], out, sizeof out))
             die("read");
         sq[out[0]] = out[1];
         got++;
     }
     double us = (double)(bench_now_ns() - t0) / 1e3 / (double)tasks;
     for (int i = 0; i < n; i++)
-        write_all(task[1], &(int64_t){-1}, sizeof(int64_t));
+        bench_write_all(task[1], &(int64_t){-1}, sizeof(int64_t));
     while (wait(NULL) > 0)
         ;
     free(sq);

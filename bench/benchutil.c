@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "benchutil.h"
 
@@ -92,4 +93,25 @@ void bench_pin_cpu(int cpu) {
     CPU_ZERO(&set);
     CPU_SET(cpu, &set);
     sched_setaffinity(0, sizeof set, &set);
+}
+
+void bench_write_all(int fd, const void *p, size_t n) {
+    while (n) {
+        ssize_t k = write(fd, p, n);
+        if (k <= 0)
+            _exit(1);
+        p = (const char *)p + k;
+        n -= (size_t)k;
+    }
+}
+
+int bench_read_all(int fd, void *p, size_t n) {
+    while (n) {
+        ssize_t k = read(fd, p, n);
+        if (k <= 0)
+            return -1;
+        p = (char *)p + k;
+        n -= (size_t)k;
+    }
+    return 0;
 }

@@ -4,6 +4,7 @@
 #ifndef MP_BENCHUTIL_H
 #define MP_BENCHUTIL_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* Monotonic nanoseconds. */
@@ -28,6 +29,12 @@ double bench_python(const char *script, const char *args, bench_stats *out);
 void bench_header(const char *title, const char *unit);
 void bench_row(const char *op, bench_stats mproc, bench_stats raw,
                double python, const char *target);
+
+/* Writes all n bytes to fd; on an error, _exits the process with 1 (a
+ * benchmark's raw side has nothing sensible to do then). */
+void bench_write_all(int fd, const void *p, size_t n);
+/* Reads exactly n bytes from fd: 0, or -1 at end of file or on an error. */
+int bench_read_all(int fd, void *p, size_t n);
 
 /* Pins the calling process to one CPU (and its future children). */
 void bench_pin_cpu(int cpu);
