@@ -1,6 +1,6 @@
-/* os layer, cryptography: HMAC from the platform's crypto library
- * (libcrypto on POSIX, BCrypt on Windows). Implemented by posix/os_crypto.c
- * and win32/os_crypto.c. */
+/* os layer, cryptography: HMAC and random bytes from the platform's crypto
+ * library (libcrypto on POSIX, BCrypt on Windows). Implemented by
+ * posix/os_crypto.c and win32/os_crypto.c. */
 #ifndef MP_COMMON_OS_CRYPTO_H
 #define MP_COMMON_OS_CRYPTO_H
 
@@ -14,5 +14,11 @@
 int mp__os_hmac(const char *digest, const void *key, size_t klen,
                 const void *msg, size_t mlen, uint8_t out[MP__HMAC_MAX],
                 size_t *outlen);
+
+/* n random bytes from the system's generator, fit for names and challenges
+ * nobody may guess (libcrypto's RAND_bytes; BCryptGenRandom with the
+ * system-preferred RNG, which needs no provider handle). MP_ESYS when it
+ * fails. */
+int mp__os_random(void *out, size_t n);
 
 #endif

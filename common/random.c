@@ -1,15 +1,14 @@
-/* Random bytes and tokens (APR's generator): names and authentication
- * challenges that nobody can guess. */
+/* Random bytes and tokens (the platform's crypto library, os_crypto.h):
+ * names and authentication challenges that nobody can guess. Not APR's
+ * generator: on Windows it acquires a CryptoAPI provider (a DLL and
+ * registry reads) on every call, and its failure carries no OS code. */
 #include <stdint.h>
 
-#include <apr_general.h>
-
 #include "mproc/core.h"
+#include "os_crypto.h"
 #include "random.h"
 
-int mp__random(void *out, size_t n) {
-    return apr_generate_random_bytes(out, n) == APR_SUCCESS ? 0 : MP_ESYS;
-}
+int mp__random(void *out, size_t n) { return mp__os_random(out, n); }
 
 int mp__random_token(char out[33]) {
     static const char hex[] = "0123456789abcdef";

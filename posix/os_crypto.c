@@ -1,8 +1,9 @@
-/* POSIX backend: HMAC from OpenSSL's libcrypto. */
+/* POSIX backend: HMAC and random bytes from OpenSSL's libcrypto. */
 #include <string.h>
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/rand.h>
 
 #include "../common/os_crypto.h"
 
@@ -30,5 +31,16 @@ int mp__os_hmac(const char *digest, const void *key, size_t klen,
     if (!HMAC(md, klen ? key : empty, (int)klen, msg, mlen, out, &n))
         return MP_ENOTSUP; /* e.g. MD5 refused by a FIPS provider */
     *outlen = n;
+    return 0;
+}
+
+int mp__os_random(void *out, size_t n) {
+    while (n) { /* RAND_bytes takes an int */
+        int k = n > 0x40000000u ? 0x40000000 : (int)n;
+        if (RAND_bytes(out, k) != 1)
+            return MP_ESYS;
+        out = (unsigned char *)out + k;
+        n -= (size_t)k;
+    }
     return 0;
 }

@@ -1,4 +1,4 @@
-/* win32 backend: HMAC from BCrypt (CNG). */
+/* win32 backend: HMAC and random bytes from BCrypt (CNG). */
 #ifndef WIN32_LEAN_AND_MEAN
 #define WIN32_LEAN_AND_MEAN
 #endif
@@ -49,4 +49,19 @@ int mp__os_hmac(const char *digest, const void *key, size_t klen,
         BCryptDestroyHash(h);
     BCryptCloseAlgorithmProvider(a, 0);
     return rc;
+}
+
+int mp__os_random(void *out, size_t n) {
+    while (n) { /* ULONG lengths */
+        ULONG k = n > 0x40000000u ? 0x40000000u : (ULONG)n;
+        NTSTATUS st =
+            BCryptGenRandom(NULL, out, k, BCRYPT_USE_SYSTEM_PREFERRED_RNG);
+        if (st != 0) {
+            mp__note_os_error((long)st);
+            return MP_ESYS;
+        }
+        out = (unsigned char *)out + k;
+        n -= k;
+    }
+    return 0;
 }
