@@ -3,10 +3,8 @@
 # from bash with `set -euo pipefail`): host packages, a deb-src entry,
 # fetching and unpacking source packages, one build at a time with a stamp.
 #
-# cmake/musl/build-deps.sh uses it. cmake/mingw/build-deps.sh still carries
-# its own copy of the same steps: its stamp hashes its own text, so editing
-# it rebuilds build/mingw-deps; it can switch to this file with its next
-# real change.
+# cmake/mingw/build-deps.sh and cmake/musl/build-deps.sh use it (their
+# stamps hash this file too).
 #
 # The caller sets DEPS_NAME (used in log lines and the stamp's file name).
 
@@ -41,7 +39,8 @@ deps_apt_update_once() {
 deps_is_root() { [[ $(id -u) -eq 0 ]]; }
 
 # deps_need_packages PKG...: installs the missing ones as root; otherwise
-# fails with the command that would.
+# fails with the command that would. With DEPS_RECOMMENDS=1 their
+# recommended packages come too (Wine's, for the mingw build).
 deps_need_packages() {
     local missing=() p
     for p in "$@"; do
@@ -54,8 +53,10 @@ deps_need_packages() {
   (or run this script as root once)"
     deps_apt_update_once
     deps_log "apt-get install -y ${missing[*]}"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
-        --no-install-recommends "${missing[@]}" >/dev/null
+    local rec=--no-install-recommends
+    [[ ${DEPS_RECOMMENDS:-0} == 1 ]] && rec=--install-recommends
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$rec" \
+        "${missing[@]}" >/dev/null
 }
 
 deps_have_sources() {
@@ -93,8 +94,7 @@ deps_debsrc_configured() {
 }
 
 # deps_need_sources SRCPKG...: makes apt know these source packages, adding
-# a deb-src twin of the Debian apt entries (as root) when there is none. The
-# mingw script writes the same files, so whichever runs first adds them.
+# a deb-src twin of the Debian apt entries (as root) when there is none.
 deps_need_sources() {
     if ! deps_have_sources "$@" && deps_debsrc_configured; then
         deps_apt_update_once # deb-src entries but stale lists
