@@ -69,9 +69,12 @@ int mp__buf_reserve(mp_buf *b, size_t n) {
     n++; /* the NUL mp__buf_set_len writes after the data */
     if (n <= b->cap)
         return 0;
-    size_t cap = b->cap ? b->cap : 64;
-    while (cap < n)
-        cap = cap > SIZE_MAX / 2 ? n : cap * 2;
+    /* Doubles for a buffer that grows by steps; a jump past double takes
+     * exactly what it needs, so a message of max_message bytes costs
+     * max_message + 1, not twice that. */
+    size_t cap = b->cap > SIZE_MAX / 2 ? n : b->cap ? b->cap * 2 : 64;
+    if (cap < n)
+        cap = n;
     void *d = realloc(b->data, cap);
     if (!d)
         return MP_ENOMEM;

@@ -265,6 +265,13 @@ static void test_max_message(void) {
     size_t len;
     MP_CHECK_OK(mp_conn_recv_into(a, big, sizeof big, &len, 1000));
     CU_ASSERT(len == sizeof big && check(big, len, 3));
+    /* A message of exactly max_message bytes costs that and its NUL, not
+     * the next power of two. */
+    MP_CHECK_OK(mp_conn_set_max_message(a, 4100));
+    MP_CHECK_OK(mp_conn_send(b, big, 4100));
+    MP_CHECK_OK(mp_conn_recv(a, &buf, 1000));
+    CU_ASSERT(buf.len == 4100 && buf.cap == 4101 && check(buf.data, 4100, 3));
+    mp_buf_free(&buf);
     MP_CHECK_OK(mp_conn_set_max_message(a, 0));
     mp_conn_free(a);
     mp_conn_free(b);
