@@ -5,6 +5,7 @@
 #define MP_POSIX_OS_POSIX_H
 
 #include <pthread.h>
+#include <fcntl.h>
 #include <spawn.h>
 #include <stdbool.h>
 #include <sys/types.h>
@@ -106,10 +107,29 @@ int mp__posix_kin_child(mp__posix_kin *k, long ppid, bool daemon);
 /* The path's part of mp__os_init (fork handlers, inherited descriptors). */
 int mp__posix_path_init(void);
 
+/* Descriptors made close-on-exec for the time of one spawn: those at or
+ * above the soft RLIMIT_NOFILE (a program that lowered its limit below
+ * descriptors it holds), which no file action may name. */
+typedef struct mp__posix_cloexec {
+    int fd[16];
+    int n;
+} mp__posix_cloexec;
+
+/* Puts back what mp__posix_spawn_close_from marked, after the spawn. */
+static inline void mp__posix_cloexec_undo(mp__posix_cloexec *ce) {
+    while (ce->n > 0) {
+        int fd = ce->fd[--ce->n], fl = fcntl(fd, F_GETFD);
+        if (fl != -1)
+            fcntl(fd, F_SETFD, fl & ~FD_CLOEXEC);
+    }
+}
+
 /* Makes sure a spawned child holds no descriptor at or above `floor`
- * beyond what the file actions place there: adds to fa, or returns flags
- * for posix_spawnattr_setflags in *flags. */
+ * beyond what the file actions place there: adds to fa, returns flags for
+ * posix_spawnattr_setflags in *flags, or marks descriptors in *ce (undo
+ * with mp__posix_cloexec_undo once spawned). MP_ELIMIT when more than ce
+ * holds would need marking. */
 int mp__posix_spawn_close_from(posix_spawn_file_actions_t *fa, int floor,
-                               short *flags);
+                               short *flags, mp__posix_cloexec *ce);
 
 #endif

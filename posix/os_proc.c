@@ -157,6 +157,7 @@ int mp__os_spawn(const mp__spawn_req *req, mp__os_proc *out) {
     posix_spawnattr_t at;
     mp__posix_kin kin = {.child_end = -1, .parent_end = -1, .watch = -1};
     bool fa_ok = false, at_ok = false, kin_ok = false;
+    mp__posix_cloexec ce = {{0}, 0};
     size_t ntmp = 0, nput = req->nhandles;
     if (!tmp || !hl) {
         rc = MP_ENOMEM;
@@ -199,7 +200,7 @@ int mp__os_spawn(const mp__spawn_req *req, mp__os_proc *out) {
     /* Descriptors the program opened without O_CLOEXEC must not leak. */
     short flags = POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK;
     if (!rc)
-        rc = mp__posix_spawn_close_from(&fa, floor, &flags);
+        rc = mp__posix_spawn_close_from(&fa, floor, &flags, &ce);
     sigset_t def, none;
     sigemptyset(&def);
     sigaddset(&def, SIGPIPE);
@@ -223,6 +224,7 @@ int mp__os_spawn(const mp__spawn_req *req, mp__os_proc *out) {
     out->h = mp__posix_kin_parent(&kin, pid);
     kin_ok = false;
 finish:
+    mp__posix_cloexec_undo(&ce);
     for (size_t i = 0; i < ntmp; i++)
         close(tmp[i]);
     if (kin_ok)

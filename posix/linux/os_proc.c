@@ -49,8 +49,9 @@ int mp__posix_kin_child(mp__posix_kin *k, long ppid, bool daemon) {
 }
 
 int mp__posix_spawn_close_from(posix_spawn_file_actions_t *fa, int floor,
-                               short *flags) {
+                               short *flags, mp__posix_cloexec *ce) {
     (void)flags;
+    (void)ce; /* the closefrom action takes every number */
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 34)
     return mp__posix_err(posix_spawn_file_actions_addclosefrom_np(fa, floor));
 #else

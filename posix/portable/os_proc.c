@@ -199,24 +199,29 @@ int mp__posix_kin_child(mp__posix_kin *k, long ppid, bool daemon) {
 }
 
 int mp__posix_spawn_close_from(posix_spawn_file_actions_t *fa, int floor,
-                               short *flags) {
+                               short *flags, mp__posix_cloexec *ce) {
 #if defined(POSIX_SPAWN_CLOEXEC_DEFAULT)
     /* macOS: only what the file actions place survives the exec. */
     (void)fa;
     (void)floor;
+    (void)ce;
     *flags |= POSIX_SPAWN_CLOEXEC_DEFAULT;
     return 0;
 #elif defined(__FreeBSD__)
     (void)flags;
+    (void)ce;
     return mp__posix_err(posix_spawn_file_actions_addclosefrom_np(fa, floor));
 #else
     /* A close action for each descriptor open now at or above floor
-     * without close-on-exec (the program's own; ours all have it). */
+     * without close-on-exec (the program's own; ours all have it). A
+     * descriptor at or above the soft RLIMIT_NOFILE cannot be named in an
+     * action (EBADF): it is marked close-on-exec for this spawn instead. */
     (void)flags;
     DIR *d = opendir("/dev/fd");
     if (!d)
         return mp__posix_err(errno);
     int self = dirfd(d), rc = 0;
+    long top = sysconf(_SC_OPEN_MAX); /* the soft RLIMIT_NOFILE */
     struct dirent *e;
     while (!rc && (e = readdir(d)) != NULL) {
         char *end;
@@ -224,8 +229,16 @@ int mp__posix_spawn_close_from(posix_spawn_file_actions_t *fa, int floor,
         if (*end || end == e->d_name || fd < floor || fd == self)
             continue;
         int fl = fcntl((int)fd, F_GETFD);
-        if (fl != -1 && !(fl & FD_CLOEXEC))
+        if (fl == -1 || (fl & FD_CLOEXEC))
+            continue;
+        if (top < 0 || fd < top)
             rc = mp__posix_err(posix_spawn_file_actions_addclose(fa, (int)fd));
+        else if (ce->n == (int)(sizeof ce->fd / sizeof ce->fd[0]))
+            rc = MP_ELIMIT;
+        else if (fcntl((int)fd, F_SETFD, fl | FD_CLOEXEC) == 0)
+            ce->fd[ce->n++] = (int)fd;
+        else
+            rc = mp__posix_err(errno);
     }
     closedir(d);
     return rc;
