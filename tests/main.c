@@ -19,10 +19,12 @@ int main(int argc, char **argv) {
         return 2;
     }
     mp_test_argv0 = argv[0];
-    const char *only = NULL;
+    const char *only = NULL, *test = NULL; /* --suite S [--test T] */
     for (int i = 1; i < argc; i++)
         if (strcmp(argv[i], "--suite") == 0 && i + 1 < argc)
             only = argv[++i];
+        else if (strcmp(argv[i], "--test") == 0 && i + 1 < argc)
+            test = argv[++i];
     if (CU_initialize_registry() != CUE_SUCCESS)
         return 2;
     int found = 0;
@@ -39,7 +41,18 @@ int main(int argc, char **argv) {
         return 2;
     }
     CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
+    if (test) {
+        CU_pSuite su = only ? CU_get_suite(only) : NULL;
+        CU_pTest t = su ? CU_get_test(su, test) : NULL;
+        if (!t) {
+            fprintf(stderr, "no test %s in suite %s\n", test,
+                    only ? only : "(give --suite)");
+            CU_cleanup_registry();
+            return 2;
+        }
+        CU_basic_run_test(su, t);
+    } else
+        CU_basic_run_tests();
     unsigned failed =
         CU_get_number_of_failures() + CU_get_number_of_tests_failed();
     unsigned run = CU_get_number_of_tests_run();
