@@ -4,7 +4,8 @@
 
 #include <stddef.h>
 
-/* n random bytes from APR's generator: 0 or MP_ESYS. */
+/* n random bytes from the platform's crypto library (mp__os_random):
+ * 0 or MP_ESYS. */
 int mp__random(void *out, size_t n);
 
 /* 32 random hex digits and a NUL: 128 bits for an unguessable name. */
