@@ -516,6 +516,38 @@ static void test_task_messages(void) {
     }
 }
 
+/* An initializer that leaves a message and succeeds. */
+static int t_init_says(mp_call *c) {
+    return mp_call_fail(c, 0, "initializer message");
+}
+
+/* Outside a pool task mp_call_fail drops the message and returns the code:
+ * a process target exits with it, an initializer's message reaches no
+ * task. */
+static void test_fail_outside_task(void) {
+    for (int m = 0; m < mp_test_nmethods; m++) {
+        mp_process *pr = NULL;
+        mp_process_options po = {.start_method = mp_test_methods[m]};
+        MP_CHECK_OK(mp_process_new(&pr, t_odd_fails, MP_ARGS(mp_int(3)), &po));
+        MP_CHECK_OK(mp_process_start(pr));
+        CU_ASSERT_EQUAL(mp_test_finish(pr, 60000), 3);
+
+        mp_pool *p = NULL;
+        mp_pool_options o = {.processes = 1,
+                             .start_method = mp_test_methods[m],
+                             .initializer = t_init_says};
+        MP_CHECK_OK(mp_pool_new(&p, &o));
+        mp_task_info info;
+        memset(&info, 0x55, sizeof info);
+        MP_CHECK_OK(mp_pool_apply_info(p, t_odd_fails, MP_ARGS(mp_int(4)),
+                                       NULL, &info));
+        CU_ASSERT_EQUAL(info.status, 0);
+        CU_ASSERT_STRING_EQUAL(info.message, "");
+        mp_test_pool_finish(p);
+    }
+    CU_ASSERT_EQUAL(mp_call_fail(NULL, 9, "no call"), 9);
+}
+
 /* A worker that dies says how, wherever the result is read. */
 static void test_worker_death_message(void) {
     for (int m = 0; m < mp_test_nmethods; m++) {
@@ -635,6 +667,7 @@ void mp_test_suite_pool_api(void) {
         {"map_items_bad_input", test_map_items_bad_input},
         {"imap_items", test_imap_items}, {"typed_readers", test_typed_readers},
         {"buf_nul", test_buf_nul}, {"task_messages", test_task_messages},
+        {"fail_outside_task", test_fail_outside_task},
         {"worker_death_message", test_worker_death_message},
         {"large_payloads", test_large_payloads});
 }
