@@ -88,18 +88,6 @@ static int t_wait_event(mp_call *c) {
     return mp_event_wait(mp_arg_event(mp_call_arg(c, 0)), 60000) ? 1 : 7;
 }
 
-/* Makes what a process makes once, at its first daemonic child (on the
- * portable path, the watch pipe its daemonic children die by), so that a
- * count of descriptors taken after it sees only what a call keeps. */
-static void warm_up(void) {
-    mp_process *p = NULL;
-    mp_process_options o = {.daemon = true};
-    REQ_RC(mp_process_new(&p, t_noop, MP_NO_ARGS, &o), 0);
-    REQ_RC(p ? mp_process_start(p) : MP_EINVAL, 0);
-    REQ_RC(mp_process_join(p, 60000), 0);
-    mp_process_free(p);
-}
-
 /* Objects made before the limit is reached, and used after. */
 typedef struct before {
     mp_conn *a, *b;
@@ -270,6 +258,18 @@ static const kind kinds[] = {
 #define NKINDS (sizeof kinds / sizeof kinds[0])
 
 #ifndef _WIN32
+
+/* Makes what a process makes once, at its first daemonic child (on the
+ * portable path, the watch pipe its daemonic children die by), so that a
+ * count of descriptors taken after it sees only what a call keeps. */
+static void warm_up(void) {
+    mp_process *p = NULL;
+    mp_process_options o = {.daemon = true};
+    REQ_RC(mp_process_new(&p, t_noop, MP_NO_ARGS, &o), 0);
+    REQ_RC(p ? mp_process_start(p) : MP_EINVAL, 0);
+    REQ_RC(mp_process_join(p, 60000), 0);
+    mp_process_free(p);
+}
 
 /* Open descriptors below `limit`, counted without opening one (so it works
  * with none left). */
