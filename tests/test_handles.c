@@ -327,7 +327,7 @@ static void test_pipe_to_child(void) {
                         0);
     int before = mp_test_count_fds();
     for (int i = 0; i < mp_test_nmethods; i++) {
-        mp_os_handle rd, wr;
+        mp_os_handle rd = 0, wr = 0;
         char text[64] = "";
         CU_ASSERT_EQUAL_FATAL(os_pipe(&rd, &wr), 0);
         mp_process *p = mp_test_start(
@@ -345,7 +345,7 @@ static void test_pipe_to_child(void) {
 
 static void test_keyword_handle(void) {
     for (int i = 0; i < mp_test_nmethods; i++) {
-        mp_os_handle rd, wr;
+        mp_os_handle rd = 0, wr = 0;
         char text[64] = "";
         CU_ASSERT_EQUAL_FATAL(os_pipe(&rd, &wr), 0);
         CU_ASSERT_EQUAL(run(t_write_kw, MP_ARGS(mp_kw("out", mp_handle(wr))),
@@ -361,7 +361,7 @@ static void test_keyword_handle(void) {
 /* The child closing its handle leaves the parent's open and unchanged. */
 static void test_parent_keeps_its_handle(void) {
     for (int i = 0; i < mp_test_nmethods; i++) {
-        mp_os_handle rd, wr;
+        mp_os_handle rd = 0, wr = 0;
         char text[64] = "";
         CU_ASSERT_EQUAL_FATAL(os_pipe(&rd, &wr), 0);
         bool inh = os_inheritable(wr);
@@ -379,7 +379,7 @@ static void test_parent_keeps_its_handle(void) {
 }
 
 static void test_spawn_child_holds_only_its_handles(void) {
-    mp_os_handle rd, wr;
+    mp_os_handle rd = 0, wr = 0;
     CU_ASSERT_EQUAL_FATAL(os_pipe(&rd, &wr), 0);
 #ifdef _WIN32
     SECURITY_ATTRIBUTES sa = {sizeof sa, NULL, TRUE};
@@ -443,7 +443,7 @@ static void test_accepted_socket_served_by_child(void) {
 /* A handle that is not open is MP_EINVAL, at mp_process_new or (closed in
  * between) at mp_process_start, which then starts nothing. */
 static void test_bad_handles(void) {
-    mp_os_handle rd, wr;
+    mp_os_handle rd = 0, wr = 0;
     CU_ASSERT_EQUAL_FATAL(os_pipe(&rd, &wr), 0);
     os_close(rd);
     os_close(wr);
@@ -483,7 +483,7 @@ static void test_bad_handles(void) {
  * worker, which keeps it for its tasks. */
 static void test_pool_handles(void) {
     for (int i = 0; i < mp_test_nmethods; i++) {
-        mp_os_handle rd, wr;
+        mp_os_handle rd = 0, wr = 0;
         char text[64] = "";
         CU_ASSERT_EQUAL_FATAL(os_pipe(&rd, &wr), 0);
         mp_pool *pool = NULL;

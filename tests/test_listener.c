@@ -652,7 +652,9 @@ static void make_leftover(const char *path) {
     struct sockaddr_un sa;
     memset(&sa, 0, sizeof sa);
     sa.sun_family = AF_UNIX;
-    snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
+    size_t n = strlen(path);
+    CU_ASSERT_FATAL(n < sizeof sa.sun_path);
+    memcpy(sa.sun_path, path, n + 1);
     int fd = socket(AF_UNIX, SOCK_STREAM, 0);
     CU_ASSERT(bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0);
     close(fd);
