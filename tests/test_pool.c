@@ -976,17 +976,9 @@ static ran get_ran(mp_result *r) {
     return x;
 }
 
-/* The gate a pool's workers wait on (set by t_init_gate). */
-static mp_event *gate;
-
-static int t_init_gate(mp_call *c) {
-    gate = mp_arg_event(mp_call_arg(c, 0));
-    return gate ? 0 : 9;
-}
-
 /* Waits for the gate (bounded: a minute), then returns its pid. */
 static int t_gated_pid(mp_call *c) {
-    int rc = mp_event_wait(gate, 60000);
+    int rc = mp_event_wait(mp_test_gate, 60000);
     return rc ? 8 : mp_call_return_int(c, mp_getpid());
 }
 
@@ -997,14 +989,8 @@ static int t_gated_pid(mp_call *c) {
 static void test_short_tasks_not_behind_long(void) {
     enum { NS = 10 };
     for (int m = 0; m < mp_test_nmethods; m++) {
-        mp_event *ev = NULL;
-        MP_CHECK_OK(mp_event_new(&ev, NULL));
-        mp_pool *p = NULL;
-        mp_pool_options o = {.processes = 2,
-                             .start_method = mp_test_methods[m],
-                             .initializer = t_init_gate,
-                             .initargs = MP_ARGS(mp_event_arg(ev))};
-        MP_CHECK_OK(mp_pool_new(&p, &o));
+        mp_event *ev;
+        mp_pool *p = mp_test_gated_pool(2, mp_test_methods[m], &ev);
         mp_result *lr = NULL, *sr[NS];
         MP_CHECK_OK(mp_pool_apply_async(p, t_gated_pid, MP_NO_ARGS, &lr));
         for (int i = 0; i < NS; i++)

@@ -73,17 +73,10 @@ static int t_kill_self(mp_call *c) {
 /* Returns 3 bytes: no typed reader of 8 bytes can take them. */
 static int t_three_bytes(mp_call *c) { return mp_call_return(c, "abc", 3); }
 
-/* Gate for the imap chunk size case: task 1 waits for the event. */
-static mp_event *gate;
-
-static int t_init_gate(mp_call *c) {
-    gate = mp_arg_obj(mp_call_arg(c, 0), MP_OBJ_EVENT);
-    return gate ? 0 : 1;
-}
-
+/* For the imap chunk size case: task 1 waits for the gate. */
 static int t_gated(mp_call *c) {
     int64_t x = mp_arg_int(mp_call_arg(c, 0));
-    if (x == 1 && mp_event_wait(gate, 60000) != 0)
+    if (x == 1 && mp_event_wait(mp_test_gate, 60000) != 0)
         return 99;
     return mp_call_return_int(c, x);
 }
@@ -298,14 +291,8 @@ static void test_map_items_bad_input(void) {
  * a map-sized chunk (8 of 32) would hold it until the chunk ends. */
 static void test_imap_items(void) {
     for (int m = 0; m < mp_test_nmethods; m++) {
-        mp_event *ev = NULL;
-        MP_CHECK_OK(mp_event_new(&ev, NULL));
-        mp_pool *p = NULL;
-        mp_pool_options o = {.processes = 1,
-                             .start_method = mp_test_methods[m],
-                             .initializer = t_init_gate,
-                             .initargs = MP_ARGS(mp_event_arg(ev))};
-        MP_CHECK_OK(mp_pool_new(&p, &o));
+        mp_event *ev;
+        mp_pool *p = mp_test_gated_pool(1, mp_test_methods[m], &ev);
         mp_imap *it = NULL;
         MP_CHECK_OK(
             mp_pool_imap_items(p, t_gated, mp_items_range(0, 32), 0, &it));

@@ -41,6 +41,25 @@ mp_pool *mp_test_pool(int n, mp_start_method m) {
     return p;
 }
 
+mp_event *mp_test_gate;
+
+static int init_gate(mp_call *c) {
+    mp_test_gate = mp_arg_obj(mp_call_arg(c, 0), MP_OBJ_EVENT);
+    return mp_test_gate ? 0 : 1;
+}
+
+mp_pool *mp_test_gated_pool(int n, mp_start_method m, mp_event **ev) {
+    *ev = NULL;
+    MP_CHECK_OK(mp_event_new(ev, NULL));
+    mp_pool *p = NULL;
+    mp_pool_options o = {.processes = n,
+                         .start_method = m,
+                         .initializer = init_gate,
+                         .initargs = MP_ARGS(mp_event_arg(*ev))};
+    MP_CHECK_OK(mp_pool_new(&p, &o));
+    return p;
+}
+
 void mp_test_pool_finish(mp_pool *p) {
     MP_CHECK_OK(mp_pool_close(p));
     MP_CHECK_OK(mp_pool_join(p, 60000));

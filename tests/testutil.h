@@ -38,6 +38,11 @@ void mp_test_register(const char *suite, const mp_test_case *cases, size_t n);
 mp_pool *mp_test_pool(int n, mp_start_method m);
 void mp_test_pool_finish(mp_pool *p);
 
+/* A pool like mp_test_pool whose workers hold, in mp_test_gate, the event
+ * made into *ev (for tasks that wait until the test releases them). */
+extern mp_event *mp_test_gate;
+mp_pool *mp_test_gated_pool(int n, mp_start_method m, mp_event **ev);
+
 /* Creates and starts a child running fn(args) with start method m
  * (asserting success); NULL when that failed. */
 mp_process *mp_test_start(mp_target fn, mp_args args, mp_start_method m);
