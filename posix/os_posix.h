@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <spawn.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <sys/types.h>
 #include <sys/un.h>
 
@@ -111,24 +112,27 @@ int mp__posix_path_init(void);
  * above the soft RLIMIT_NOFILE (a program that lowered its limit below
  * descriptors it holds), which no file action may name. */
 typedef struct mp__posix_cloexec {
-    int fd[16];
-    int n;
+    int *fd; /* malloc'd */
+    size_t n, cap;
 } mp__posix_cloexec;
 
-/* Puts back what mp__posix_spawn_close_from marked, after the spawn. */
+/* Puts back what mp__posix_spawn_close_from marked, after the spawn, and
+ * frees the list. */
 static inline void mp__posix_cloexec_undo(mp__posix_cloexec *ce) {
     while (ce->n > 0) {
         int fd = ce->fd[--ce->n], fl = fcntl(fd, F_GETFD);
         if (fl != -1)
             fcntl(fd, F_SETFD, fl & ~FD_CLOEXEC);
     }
+    free(ce->fd);
+    ce->fd = NULL;
+    ce->cap = 0;
 }
 
 /* Makes sure a spawned child holds no descriptor at or above `floor`
  * beyond what the file actions place there: adds to fa, returns flags for
  * posix_spawnattr_setflags in *flags, or marks descriptors in *ce (undo
- * with mp__posix_cloexec_undo once spawned). MP_ELIMIT when more than ce
- * holds would need marking. */
+ * with mp__posix_cloexec_undo once spawned, whatever this returned). */
 int mp__posix_spawn_close_from(posix_spawn_file_actions_t *fa, int floor,
                                short *flags, mp__posix_cloexec *ce);
 

@@ -157,7 +157,7 @@ int mp__os_spawn(const mp__spawn_req *req, mp__os_proc *out) {
     posix_spawnattr_t at;
     mp__posix_kin kin = {.child_end = -1, .parent_end = -1, .watch = -1};
     bool fa_ok = false, at_ok = false, kin_ok = false;
-    mp__posix_cloexec ce = {{0}, 0};
+    mp__posix_cloexec ce = {NULL, 0, 0};
     size_t ntmp = 0, nput = req->nhandles;
     if (!tmp || !hl) {
         rc = MP_ENOMEM;

@@ -564,7 +564,41 @@ static void run_child(mp_target fn) {
 static void test_nofile(void) { run_child(t_nofile); }
 static void test_nproc(void) { run_child(t_nproc); }
 static void test_shm_full(void) { run_child(t_shm_full); }
+/* Descriptors held above a lowered soft limit (more than any fixed list
+ * would hold): a spawn still works, and they keep their flags after it. */
+static int t_fds_above_limit(mp_call *c) {
+    (void)c;
+    enum { NHIGH = 40, BASE = 300 };
+    struct rlimit old, rl;
+    getrlimit(RLIMIT_NOFILE, &old);
+    if (old.rlim_cur < BASE + NHIGH) { /* room for them first */
+        rl = old;
+        rl.rlim_cur = BASE + NHIGH;
+        REQ(setrlimit(RLIMIT_NOFILE, &rl) == 0);
+    }
+    warm_up();
+    int fd = open("/dev/null", O_RDONLY);
+    REQ(fd >= 0);
+    for (int i = 0; i < NHIGH; i++)
+        REQ(dup2(fd, BASE + i) == BASE + i); /* inheritable, as a program's */
+    close(fd);
+    rl = old;
+    rl.rlim_cur = BASE; /* every one of them is now above the limit */
+    REQ(setrlimit(RLIMIT_NOFILE, &rl) == 0);
+    REQ_RC(start_spawn(), 0);
+    REQ_RC(start_fork(), 0);
+    int kept = 0;
+    for (int i = 0; i < NHIGH; i++)
+        kept += fcntl(BASE + i, F_GETFD) == 0; /* open, not close-on-exec */
+    REQ(kept == NHIGH);
+    REQ(setrlimit(RLIMIT_NOFILE, &old) == 0);
+    for (int i = 0; i < NHIGH; i++)
+        close(BASE + i);
+    return fails ? 1 : 0;
+}
+
 static void test_fsize(void) { run_child(t_fsize); }
+static void test_fds_above_limit(void) { run_child(t_fds_above_limit); }
 
 #else /* _WIN32 */
 
@@ -645,7 +679,8 @@ static void test_job(void) {
 void mp_test_suite_limits(void) {
 #ifndef _WIN32
     MP_TEST_SUITE("limits", {"nofile", test_nofile}, {"nproc", test_nproc},
-                  {"shm_full", test_shm_full}, {"fsize", test_fsize});
+                  {"shm_full", test_shm_full}, {"fsize", test_fsize},
+                  {"fds_above_limit", test_fds_above_limit});
 #else
     (void)kinds;
     MP_TEST_SUITE("limits", {"job_process_limit", test_job});

@@ -198,6 +198,18 @@ int mp__posix_kin_child(mp__posix_kin *k, long ppid, bool daemon) {
     return daemon ? bind_watch(fd, ppid) : 0;
 }
 
+#if !defined(POSIX_SPAWN_CLOEXEC_DEFAULT) && !defined(__FreeBSD__)
+static int ce_grow(mp__posix_cloexec *ce) {
+    size_t cap = ce->cap ? ce->cap * 2 : 16;
+    int *fd = realloc(ce->fd, cap * sizeof *fd);
+    if (!fd)
+        return -1;
+    ce->fd = fd;
+    ce->cap = cap;
+    return 0;
+}
+#endif
+
 int mp__posix_spawn_close_from(posix_spawn_file_actions_t *fa, int floor,
                                short *flags, mp__posix_cloexec *ce) {
 #if defined(POSIX_SPAWN_CLOEXEC_DEFAULT)
@@ -233,8 +245,8 @@ int mp__posix_spawn_close_from(posix_spawn_file_actions_t *fa, int floor,
             continue;
         if (top < 0 || fd < top)
             rc = mp__posix_err(posix_spawn_file_actions_addclose(fa, (int)fd));
-        else if (ce->n == (int)(sizeof ce->fd / sizeof ce->fd[0]))
-            rc = MP_ELIMIT;
+        else if (ce->n == ce->cap && ce_grow(ce))
+            rc = MP_ENOMEM;
         else if (fcntl((int)fd, F_SETFD, fl | FD_CLOEXEC) == 0)
             ce->fd[ce->n++] = (int)fd;
         else
