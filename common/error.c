@@ -42,6 +42,10 @@ void mp__note_os_error(long e) {
 
 long mp_os_error(void) { return last_os_error; }
 
+long mp__os_error_save(void) { return last_os_error; }
+
+void mp__os_error_restore(long e) { last_os_error = e; }
+
 unsigned mp_version(void) { return MP_VERSION_HEX; }
 
 const char *mp_version_string(void) { return MP_VERSION_STRING; }

@@ -69,4 +69,11 @@ int mp__os_open_null(mp__handle *h);
  * of OS codes to MP_E* calls it. */
 void mp__note_os_error(long e);
 
+/* The calling thread's last OS error, and setting it back: cleanup after a
+ * failure, and reads whose OS error is the expected outcome (a spawned
+ * child's status pipe at its end), keep the code of the failure the caller
+ * sees. */
+long mp__os_error_save(void);
+void mp__os_error_restore(long e);
+
 #endif

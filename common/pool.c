@@ -168,8 +168,12 @@ int mp_pool_new(mp_pool **pp, const mp_pool_options *opts) {
     p->spin = mp__spin_ok();
     mp__store32(&p->wait_window, MP__POLL_POOL_WAIT_NS, MP__RELAXED);
     if ((rc = pool_init(p, opts)) != 0) {
+        /* Stopping the workers already started makes OS calls of its own:
+         * mp_os_error keeps the code of the failure. */
+        long os = mp__os_error_save();
         destroy(p);
         mp__pool_unref(p);
+        mp__os_error_restore(os);
         return rc;
     }
     *pp = p;

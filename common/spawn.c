@@ -91,7 +91,12 @@ int mp__spawn_status(mp__handle status_rd) {
     uint8_t b[4];
     size_t got = 0;
     uint32_t u;
-    if (mp__os_read_avail(status_rd, b, sizeof b, &got) != 0 || got != 4)
+    /* The pipe's end (ERROR_BROKEN_PIPE on Windows) is the usual answer:
+     * not an error of the caller's. */
+    long os = mp__os_error_save();
+    int rc = mp__os_read_avail(status_rd, b, sizeof b, &got);
+    mp__os_error_restore(os);
+    if (rc != 0 || got != 4)
         return 0;
     mp__rbuf r = {b, sizeof b};
     mp__r_u32(&r, &u);

@@ -502,7 +502,11 @@ static void test_wait_many(void) {
 
 /* The OS's code behind a failure is there to read: a client of an address
  * nobody made fails with MP_ENOENT, and mp_os_error gives ENOENT on POSIX
- * and ERROR_FILE_NOT_FOUND on Windows, both 2. */
+ * and ERROR_FILE_NOT_FOUND on Windows, both 2. Calls that succeed leave it
+ * alone: joining a spawned child reads its status pipe to the end (on
+ * Windows an ERROR_BROKEN_PIPE the library expects), which once replaced
+ * the code, and so hid the cause of a failure whose cleanup joined
+ * children (a pool's creation stopping the workers it had started). */
 static void test_os_error(void) {
     mp_conn *c = NULL;
 #ifdef _WIN32
@@ -514,6 +518,13 @@ static void test_os_error(void) {
     MP_CHECK_RC(mp_client(&c, addr, NULL), MP_ENOENT);
     CU_ASSERT_EQUAL(mp_os_error(), 2);
     CU_ASSERT_PTR_NULL(c);
+    for (int m = 0; m < mp_test_nmethods; m++) {
+        mp_process *p = mp_test_start(t_sleep_then_exit, MP_ARGS(mp_int(0)),
+                                      mp_test_methods[m]);
+        if (p)
+            finish(p, 7);
+        CU_ASSERT_EQUAL(mp_os_error(), 2);
+    }
 }
 
 void mp_test_suite_conn(void) {
