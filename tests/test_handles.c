@@ -311,20 +311,8 @@ static int run(mp_target fn, mp_args args, mp_start_method m) {
     return mp_test_finish(p, WAIT_MS);
 }
 
-static int t_nothing(mp_call *c) {
-    (void)c;
-    return 0;
-}
-
 static void test_pipe_to_child(void) {
-    /* What the first start of each method makes once per process (on
-     * Windows: the daemon job, Winsock's and the loader's handles) is made
-     * before the count that must come back. */
-    for (int i = 0; i < mp_test_nmethods; i++)
-        CU_ASSERT_EQUAL(mp_test_finish(mp_test_start(t_nothing, MP_NO_ARGS,
-                                                     mp_test_methods[i]),
-                                       WAIT_MS),
-                        0);
+    mp_test_warm_up();
     int before = mp_test_count_fds();
     for (int i = 0; i < mp_test_nmethods; i++) {
         mp_os_handle rd = 0, wr = 0;

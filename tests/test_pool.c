@@ -1111,6 +1111,7 @@ static void test_free_without_close(void) {
 }
 
 static void test_no_leaks(void) {
+    mp_test_warm_up();
     int before = mp_test_count_fds();
     for (int m = 0; m < mp_test_nmethods; m++) {
         mp_pool *p = mp_test_pool(2, mp_test_methods[m]);

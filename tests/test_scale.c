@@ -61,35 +61,8 @@ typedef struct baseline {
     int fds, shm;
 } baseline;
 
-static int t_nothing(mp_call *c) {
-    (void)c;
-    return 0;
-}
-
-/* What the library makes once per process and keeps (Winsock, the job
- * of daemonic children on Windows) is made before the first baseline, so
- * that only what a test leaves behind is counted. */
-static void warm_up(void) {
-    static bool done;
-    mp_queue *q = NULL;
-    mp_array *a = NULL;
-    mp_pool *pool = NULL;
-    if (done)
-        return;
-    done = true;
-    MP_CHECK_OK(mp_queue_new(&q, 0, NULL));
-    MP_CHECK_OK(mp_array_new(&a, MP_TYPE_LONGLONG, 4, NULL, NULL));
-    mp_process *p = mp_test_start(
-        t_nothing, MP_ARGS(mp_queue_arg(q), mp_array_arg(a)), MP_START_SPAWN);
-    CU_ASSERT_EQUAL(mp_test_finish(p, TIMEOUT), 0);
-    MP_CHECK_OK(mp_pool_new(&pool, &(mp_pool_options){.processes = 1}));
-    mp_pool_free(pool);
-    mp_array_free(a);
-    mp_queue_free(q);
-}
-
 static baseline baseline_take(void) {
-    warm_up();
+    mp_test_warm_up();
     baseline b = {mp_test_count_fds(), mp_test_shm_entries()};
     return b;
 }

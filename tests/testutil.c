@@ -1,6 +1,7 @@
 #ifndef _WIN32
 #define _DEFAULT_SOURCE
 #endif
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,6 +90,31 @@ int mp_test_finish(mp_process *p, long timeout_ms) {
     MP_CHECK_OK(mp_process_exitcode(p, &code));
     mp_process_free(p);
     return code;
+}
+
+static int t_warm(mp_call *c) {
+    (void)c;
+    return 0;
+}
+
+void mp_test_warm_up(void) {
+    static bool done;
+    if (done)
+        return;
+    done = true;
+    mp_queue *q = NULL;
+    mp_array *a = NULL;
+    MP_CHECK_OK(mp_queue_new(&q, 0, NULL));
+    MP_CHECK_OK(mp_array_new(&a, MP_TYPE_LONGLONG, 4, NULL, NULL));
+    for (int m = 0; m < mp_test_nmethods; m++) {
+        mp_process *p =
+            mp_test_start(t_warm, MP_ARGS(mp_queue_arg(q), mp_array_arg(a)),
+                          mp_test_methods[m]);
+        CU_ASSERT_EQUAL(mp_test_finish(p, 120000), 0);
+        mp_pool_free(mp_test_pool(1, mp_test_methods[m]));
+    }
+    mp_array_free(a);
+    mp_queue_free(q);
 }
 
 void mp_test_kill(mp_process *p) {

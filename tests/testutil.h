@@ -43,6 +43,14 @@ void mp_test_pool_finish(mp_pool *p);
 extern mp_event *mp_test_gate;
 mp_pool *mp_test_gated_pool(int n, mp_start_method m, mp_event **ev);
 
+/* Makes, once per process, what the library makes once and keeps (on
+ * Windows Winsock and the job of daemonic children; on the portable POSIX
+ * path the pipe daemonic children watch): a queue and an array passed to a
+ * child of each start method, and a pool of each. Leak checks take their
+ * baseline after it, so that they count only what the test leaves and
+ * pass when their test runs alone. */
+void mp_test_warm_up(void);
+
 /* Creates and starts a child running fn(args) with start method m
  * (asserting success); NULL when that failed. */
 mp_process *mp_test_start(mp_target fn, mp_args args, mp_start_method m);
