@@ -205,7 +205,11 @@ static void test_apply_async_timeout(void) {
         int64_t t0 = mp_test_now_ms();
         MP_CHECK_RC(mp_result_get(r, 100, &b), MP_ETIMEDOUT);
         int64_t dt = mp_test_now_ms() - t0;
-        CU_ASSERT(dt >= 95 && dt < 2000);
+        /* MP_ETIMEDOUT says the wait ended before the task did; the upper
+         * bound only catches a wait that ignores its timeout. It is loose:
+         * on a loaded Wine (load 40 on 2 CPUs) this thread once went
+         * unscheduled for 1.9 s. */
+        CU_ASSERT(dt >= 95 && dt < 10000);
         MP_CHECK_OK(mp_result_get(r, 30000, &b));
         CU_ASSERT_EQUAL(buf_int(&b), 77);
         CU_ASSERT_EQUAL(mp_result_ready(r), 1);
