@@ -48,6 +48,7 @@
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #endif
 
@@ -361,6 +362,28 @@ static int become_limited_user(void) {
     return 0;
 }
 
+/* Requires `count_open(top) == want`; when not, prints both counts and
+ * every open descriptor below top with what it is, so that a rare
+ * mismatch names the descriptor. */
+#define REQ_FDS(top, want)                                                    \
+    do {                                                                      \
+        int got_ = count_open(top);                                           \
+        if (got_ != (want)) {                                                 \
+            fprintf(stderr, "%s:%d: %d descriptors open, expected %d\n",      \
+                    __FILE__, __LINE__, got_, (want));                        \
+            list_open(top);                                                   \
+            fails++;                                                          \
+        }                                                                     \
+    } while (0)
+
+static void list_open(int top) {
+    for (int fd = 0; fd < top; fd++) {
+        struct stat st;
+        if (fstat(fd, &st) == 0)
+            fprintf(stderr, "  fd %d: mode %o\n", fd, (unsigned)st.st_mode);
+    }
+}
+
 static int t_nproc(mp_call *c) {
     (void)c;
     fails = 0;
@@ -382,7 +405,7 @@ static int t_nproc(mp_call *c) {
         REQ_RC(start_fork(), MP_ELIMIT);
         REQ_RC(start_spawn(), MP_ELIMIT);
         REQ_RC(make_pool(), MP_ELIMIT);
-        REQ(count_open(4096) == n);
+        REQ_FDS(4096, n);
     }
     /* The pool made before still runs tasks on the workers it has. */
     mp_result *r = NULL;
@@ -394,7 +417,7 @@ static int t_nproc(mp_call *c) {
     REQ_RC(mp_pool_close(pool), 0);
     REQ_RC(mp_pool_join(pool, 60000), 0);
     mp_pool_free(pool);
-    REQ(count_open(4096) == n0);
+    REQ_FDS(4096, n0);
     return fails ? 1 : 0;
 }
 
