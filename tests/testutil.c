@@ -2,6 +2,7 @@
 #define _DEFAULT_SOURCE
 #endif
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -221,6 +222,125 @@ int mp_test_count_fds(void) {
     closedir(d);
     return n - 1; /* the directory's own descriptor */
 #endif
+}
+
+/* ---- which descriptors or handles are open ---- */
+
+enum { FDSET_MAX = 8192 };
+
+struct mp_test_fdset {
+    int n;
+    unsigned long v[FDSET_MAX]; /* ascending */
+};
+
+#ifdef _WIN32
+typedef LONG(WINAPI *query_object_fn)(HANDLE, ULONG, PVOID, ULONG, PULONG);
+
+/* Our handles' values, from the system handle table (Wine has no per-process
+ * enumeration either). */
+static int take_handles(mp_test_fdset *s) {
+    query_system_fn q = (query_system_fn)(void (*)(void))GetProcAddress(
+        GetModuleHandleW(L"ntdll.dll"), "NtQuerySystemInformation");
+    if (!q)
+        return -1;
+    for (ULONG cap = 1 << 16; cap < (1u << 28); cap *= 2) {
+        ULONG *b = malloc(cap), need = 0;
+        if (!b)
+            return -1;
+        LONG st = q(16 /* SystemHandleInformation */, b, cap, &need);
+        if (st == 0) {
+            const sys_handle *e = (const sys_handle *)(b + 2);
+            for (ULONG i = 0; i < b[0] && s->n < FDSET_MAX; i++)
+                if (e[i].pid == GetCurrentProcessId())
+                    s->v[s->n++] = e[i].value;
+            free(b);
+            return 0;
+        }
+        free(b);
+        if (st != (LONG)0xC0000004) /* STATUS_INFO_LENGTH_MISMATCH */
+            return -1;
+    }
+    return -1;
+}
+
+/* Prints a handle's kind (ObjectTypeInformation); names are not asked for,
+ * since asking a pipe's name may block. */
+static void describe(unsigned long v) {
+    query_object_fn q = (query_object_fn)(void (*)(void))GetProcAddress(
+        GetModuleHandleW(L"ntdll.dll"), "NtQueryObject");
+    union {
+        struct { /* UNICODE_STRING, which windows.h does not declare */
+            USHORT Length, MaximumLength;
+            PWSTR Buffer;
+        } s;
+        char raw[1024];
+    } info;
+    ULONG got = 0;
+    if (q && q((HANDLE)(uintptr_t)v, 2, &info, sizeof info, &got) == 0)
+        fprintf(stderr, "%.*ls", (int)(info.s.Length / sizeof(WCHAR)),
+                info.s.Buffer);
+    else
+        fprintf(stderr, "?");
+}
+#else
+static int take_handles(mp_test_fdset *s) {
+    DIR *d = opendir("/proc/self/fd");
+    if (!d)
+        return -1;
+    int self = dirfd(d);
+    struct dirent *e;
+    while ((e = readdir(d)) && s->n < FDSET_MAX)
+        if (e->d_name[0] != '.' && atoi(e->d_name) != self)
+            s->v[s->n++] = strtoul(e->d_name, NULL, 10);
+    closedir(d);
+    return 0;
+}
+
+static void describe(unsigned long v) {
+    char path[64], target[256];
+    snprintf(path, sizeof path, "/proc/self/fd/%lu", v);
+    ssize_t n = readlink(path, target, sizeof target - 1);
+    target[n > 0 ? n : 0] = '\0';
+    fprintf(stderr, "%s", n > 0 ? target : "?");
+}
+#endif
+
+static int cmp_ulong(const void *a, const void *b) {
+    unsigned long x = *(const unsigned long *)a, y = *(const unsigned long *)b;
+    return (x > y) - (x < y);
+}
+
+mp_test_fdset *mp_test_fds_take(void) {
+    mp_test_fdset *s = calloc(1, sizeof *s);
+    if (s && take_handles(s) == 0)
+        qsort(s->v, (size_t)s->n, sizeof s->v[0], cmp_ulong);
+    return s;
+}
+
+static bool fdset_has(const mp_test_fdset *s, unsigned long v) {
+    return bsearch(&v, s->v, (size_t)s->n, sizeof v, cmp_ulong) != NULL;
+}
+
+int mp_test_fds_check(mp_test_fdset *before) {
+    mp_test_fdset *now = mp_test_fds_take();
+    if (!before || !now) {
+        free(before);
+        free(now);
+        return -1000000; /* fails any comparison with 0 */
+    }
+    int diff = now->n - before->n;
+    for (int i = 0; i < now->n; i++)
+        if (!fdset_has(before, now->v[i])) {
+            fprintf(stderr, "  opened since: %lu (", now->v[i]);
+            describe(now->v[i]);
+            fprintf(stderr, ")\n");
+        }
+    for (int i = 0; i < before->n; i++)
+        if (!fdset_has(now, before->v[i]))
+            fprintf(stderr, "  closed since: %lu\n", before->v[i]);
+    free(before);
+    free(now);
+    return diff;
 }
 
 int mp_test_pid_alive(long pid) {

@@ -80,6 +80,16 @@ int mp_test_shm_entries(void);
  * -1 where unknown. */
 int mp_test_count_fds(void);
 
+/* The descriptors (POSIX) or handles (Windows) open now, to compare with
+ * later by mp_test_fds_check. */
+typedef struct mp_test_fdset mp_test_fdset;
+mp_test_fdset *mp_test_fds_take(void);
+
+/* How many more descriptors or handles are open now than in `before`
+ * (negative: fewer); prints each one that differs, with what it is, so
+ * that a leak names itself. Frees `before`. */
+int mp_test_fds_check(mp_test_fdset *before);
+
 /* Whether a process id names a live (not zombie) process. */
 int mp_test_pid_alive(long pid);
 
