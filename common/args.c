@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "args_internal.h"
+#include "objtype.h"
 
 /* Wire tags for argument payloads. */
 enum { TAG_HAS_KW = 0x80 };

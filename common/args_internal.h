@@ -4,7 +4,7 @@
 #define MP_COMMON_ARGS_INTERNAL_H
 
 #include "mproc/args.h"
-#include "objtype.h"
+#include "handles.h"
 
 /* Total bytes of one argument list (strings, bytes, objects' state). */
 #define MP__ARGS_MAX ((size_t)1 << 30)

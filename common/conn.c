@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "conn_internal.h"
+#include "handles.h"
 #include "objtype.h"
 #include "random.h"
 

@@ -6,20 +6,8 @@
 
 #include "mproc/args.h"
 #include "codec.h"
+#include "handles.h"
 #include "os.h"
-
-/* The handles a blob refers to, by index. */
-typedef struct mp__handles {
-    mp__handle *v;
-    size_t n, cap;
-} mp__handles;
-
-/* Appends h and writes its index into w. */
-void mp__handles_put(mp__handles *hs, mp__wbuf *w, mp__handle h);
-/* Reads an index from r and returns the handle it names (MP_EPROTO when out
- * of range or already taken: each handle is taken once). */
-int mp__handles_take(mp__rbuf *r, mp__handle *hs, size_t nh, mp__handle *out);
-void mp__handles_free(mp__handles *hs);
 
 /* How a kind crosses, for a kind that does not live in shared memory (a
  * Connection); the shared-memory kinds all cross through shobj.c. */

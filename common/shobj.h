@@ -18,7 +18,7 @@
 
 #include "mproc.h"
 #include "atomics.h"
-#include "objtype.h"
+#include "handles.h"
 #include "os_shm.h"
 #include "os_sync.h"
 
