@@ -3,7 +3,8 @@
 #include <stdlib.h>
 
 #include "conn_internal.h"
-#include "internal.h"
+#include "process_internal.h"
+#include "wait_policy.h"
 
 typedef struct wait_set {
     mp__os_conn **conns;

@@ -7,7 +7,6 @@
 #include <apr_general.h>
 
 #include "children.h"
-#include "internal.h"
 #include "start.h"
 
 /* fork() must not happen while another thread holds the library lock, or

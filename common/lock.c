@@ -3,7 +3,6 @@
  * Value, Array or Condition (lock_state.h). */
 #include <stdlib.h>
 
-#include "internal.h"
 #include "lock_state.h"
 #include "wait_policy.h"
 

@@ -5,6 +5,8 @@
 
 #include "pool_handler.h"
 #include "pool_worker.h"
+#include "runtime.h"
+#include "wait_policy.h"
 
 /* ---- creation ---- */
 

@@ -16,6 +16,7 @@
 
 #include "pool_handler.h"
 #include "pool_result.h"
+#include "wait_policy.h"
 
 /* Messages the handler takes per round of the pool's lock. */
 #define HANDLER_BATCH 64

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "pool_result.h"
+#include "wait_policy.h"
 
 static bool is_ready(const mp_result *r) {
     return mp__load32(&r->ready, MP__ACQUIRE) != 0;

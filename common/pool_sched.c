@@ -8,6 +8,8 @@
 
 #include "pool_sched.h"
 #include "pool_worker.h"
+#include "runtime.h"
+#include "wait_policy.h"
 
 void mp__pool_lock(mp_pool *p) {
     /* The handler holds the lock for a batch of results, a few µs: a

@@ -41,11 +41,13 @@
 #include <apr_thread_mutex.h>
 #include <apr_thread_proc.h>
 
+#include "args_internal.h"
 #include "atomics.h"
-#include "internal.h"
+#include "clock.h"
 #include "mproc/connection.h"
 #include "mproc/pool.h"
 #include "mproc/queue.h"
+#include "mproc/shared.h"
 #include "pool_slab.h"
 #include "pool_wire.h"
 

@@ -2,9 +2,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "clock.h"
+#include "codec.h"
 #include "pool_wire.h"
 #include "queue_internal.h"
+#include "wait_policy.h"
 
 uint32_t mp__pool_task_seq(const void *msg) {
     uint32_t seq;

@@ -7,10 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "args_internal.h"
 #include "fnloc.h"
-#include "internal.h"
+#include "mproc/pool.h"
+#include "mproc/shared.h"
 #include "pool_wire.h"
 #include "pool_worker.h"
+#include "wait_policy.h"
 
 int mp__pool_fn_encode(mp_target fn, uint8_t **out, size_t *len) {
     mp__wbuf w = {0};

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "children.h"
-#include "internal.h"
+#include "process_internal.h"
 #include "start.h"
 
 struct mp_process {

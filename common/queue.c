@@ -27,9 +27,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
 #include "queue_internal.h"
 #include "shobj.h"
+#include "wait_policy.h"
 
 #define Q_DEFAULT_RING (1u << 20)
 #define Q_MIN_RING 4096u

@@ -2,7 +2,6 @@
  * [header][os sem]. */
 #include <stdlib.h>
 
-#include "internal.h"
 #include "shobj.h"
 #include "wait_policy.h"
 
