@@ -11,7 +11,6 @@
 #include <string.h>
 
 #include "conn_internal.h"
-#include "random.h"
 #include "os_crypto.h"
 
 #define CHALLENGE "#CHALLENGE#"
@@ -103,7 +102,7 @@ static int send_challenge(mp_conn *c, mp_auth_digest digest,
     size_t pre = digest == MP_AUTH_MD5 ? 0 : 8; /* "{sha256}" */
     size_t nrand = digest == MP_AUTH_MD5 ? LEGACY_LENGTH : MESSAGE_LENGTH;
     memcpy(out, CHALLENGE "{sha256}", CHALLENGE_LEN + pre);
-    int rc = mp__random(out + CHALLENGE_LEN + pre, nrand);
+    int rc = mp__os_random(out + CHALLENGE_LEN + pre, nrand);
     *mlen = pre + nrand;
     return rc ? rc : mp_conn_send(c, out, CHALLENGE_LEN + *mlen);
 }

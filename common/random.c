@@ -1,19 +1,17 @@
-/* Random bytes and tokens (the platform's crypto library, os_crypto.h):
- * names and authentication challenges that nobody can guess. Not APR's
- * generator: on Windows it acquires a CryptoAPI provider (a DLL and
- * registry reads) on every call, and its failure carries no OS code. */
+/* Random tokens from the platform's crypto library (os_crypto.h): names
+ * that nobody can guess. Not APR's generator: on Windows it acquires a
+ * CryptoAPI provider (a DLL and registry reads) on every call, and its
+ * failure carries no OS code. */
 #include <stdint.h>
 
 #include "mproc/core.h"
 #include "os_crypto.h"
 #include "random.h"
 
-int mp__random(void *out, size_t n) { return mp__os_random(out, n); }
-
 int mp__random_token(char out[33]) {
     static const char hex[] = "0123456789abcdef";
     uint8_t r[16];
-    int rc = mp__random(r, sizeof r);
+    int rc = mp__os_random(r, sizeof r);
     if (rc)
         return rc;
     for (int i = 0; i < 16; i++) {

@@ -25,7 +25,6 @@
 #include "../common/os_shm.h"
 #include "../common/os_crypto.h"
 #include "../common/os_sync.h"
-#include "../common/random.h"
 #include "os_posix.h"
 
 /* How often an opener looks again at a mapping its live creator is still
@@ -91,7 +90,7 @@ static int anon_fd(int *fd) {
     for (int tries = 0; tries < 8; tries++) {
         uint8_t r[8];
         char nm[32];
-        int rc = mp__random(r, sizeof r);
+        int rc = mp__os_random(r, sizeof r);
         if (rc)
             return rc;
         int n = snprintf(nm, sizeof nm, "/mpa-");
