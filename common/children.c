@@ -41,7 +41,7 @@ mp__child *mp__child_new(mp_process *owner) {
 
 void mp__child_settle(mp__child *c) {
     while (c->state == MP__CHILD_STARTING)
-        mp__lock_wait();
+        mp__runtime_wait();
 }
 
 int mp__child_begin(mp__child *c, bool daemon) {
@@ -62,7 +62,7 @@ void mp__child_started(mp__child *c, int rc, const mp__os_proc *os,
         c->state = MP__CHILD_RUNNING;
         reg_add(c);
     }
-    mp__lock_broadcast();
+    mp__runtime_broadcast();
 }
 
 void mp__child_reap(mp__child *c) {
@@ -116,7 +116,7 @@ static bool reap_or_drop(mp__child *c) {
 
 size_t mp__children_active(mp_process **out, size_t cap) {
     size_t n = 0;
-    mp__lock();
+    mp__runtime_lock();
     for (mp__child *c = head, *next; c; c = next) {
         next = c->next;
         if (reap_or_drop(c) && c->owner) {
@@ -125,7 +125,7 @@ size_t mp__children_active(mp_process **out, size_t cap) {
             n++;
         }
     }
-    mp__unlock();
+    mp__runtime_unlock();
     return n;
 }
 
@@ -142,17 +142,17 @@ void mp__children_at_exit(void) {
      * lock is not held while waiting, so the list is re-read each round
      * (and a daemonic child started meanwhile is told to stop too). */
     for (;;) {
-        mp__lock();
+        mp__runtime_lock();
         terminate_daemons();
         mp__child *c = head;
-        mp__unlock();
+        mp__runtime_unlock();
         if (!c)
             return;
         mp__os_proc_wait(&c->os, MP__DL_FOREVER);
-        mp__lock();
+        mp__runtime_lock();
         if (c == head) /* else another thread reaped it meanwhile */
             reap_or_drop(c);
-        mp__unlock();
+        mp__runtime_unlock();
     }
 }
 

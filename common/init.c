@@ -12,11 +12,11 @@
 /* fork() must not happen while another thread holds the library lock, or
  * the child would inherit it locked: take it around fork, and in the child
  * start with an empty registry (the parent's children are not ours). */
-static void atfork_prepare(void) { mp__lock(); }
-static void atfork_parent(void) { mp__unlock(); }
+static void atfork_prepare(void) { mp__runtime_lock(); }
+static void atfork_parent(void) { mp__runtime_unlock(); }
 static void atfork_child(void) {
     mp__children_forget_all();
-    mp__unlock();
+    mp__runtime_unlock();
 }
 
 static void at_exit(void) {

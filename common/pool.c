@@ -52,9 +52,9 @@ static int make_threads(mp_pool *p) {
 }
 
 static int make_sync(mp_pool *p) {
-    mp__lock();
+    mp__runtime_lock();
     apr_status_t st = apr_pool_create(&p->apool, mp__g.pool);
-    mp__unlock();
+    mp__runtime_unlock();
     if (st != APR_SUCCESS)
         return MP_ENOMEM;
     if (apr_thread_mutex_create(&p->mx, APR_THREAD_MUTEX_DEFAULT, p->apool) ||

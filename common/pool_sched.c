@@ -40,9 +40,9 @@ void mp__pool_unref(mp_pool *p) {
     if (mp__fetch_sub32(&p->refs, 1, MP__ACQ_REL) != 1)
         return;
     if (p->apool) {
-        mp__lock();
+        mp__runtime_lock();
         apr_pool_destroy(p->apool);
-        mp__unlock();
+        mp__runtime_unlock();
     }
     mp__pool_arena_fini(&p->alloc);
     free(p);

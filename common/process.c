@@ -67,12 +67,12 @@ int mp_process_new(mp_process **pp, mp_target target, mp_args args,
 int mp_process_start(mp_process *p) {
     if (!p)
         return MP_EINVAL;
-    mp__lock();
+    mp__runtime_lock();
     /* STARTING before the child exists: a thread that learns of the child
      * from the child itself finds the process started (or being started,
      * and waits for it), never "not started". */
     int rc = mp__g.inited ? mp__child_begin(p->child, p->daemon) : MP_ESTATE;
-    mp__unlock();
+    mp__runtime_unlock();
     if (rc)
         return rc;
     mp_start_method method;
@@ -83,9 +83,9 @@ int mp_process_start(mp_process *p) {
         rc = mp__fork_start(p->target, &p->args, p->name, p->daemon, &os);
     else
         rc = mp__spawn(p->target, &p->args, p->name, p->daemon, &os, &st);
-    mp__lock();
+    mp__runtime_lock();
     mp__child_started(p->child, rc, &os, st);
-    mp__unlock();
+    mp__runtime_unlock();
     return rc;
 }
 
@@ -93,10 +93,10 @@ int mp_process_join(mp_process *p, long timeout_ms) {
     if (!p || timeout_ms < MP_INFINITE)
         return MP_EINVAL;
     mp__child *c = p->child;
-    mp__lock();
+    mp__runtime_lock();
     mp__child_settle(c);
     mp__child_state st = c->state;
-    mp__unlock();
+    mp__runtime_unlock();
     if (st == MP__CHILD_NEW || st == MP__CHILD_CLOSED)
         return MP_ESTATE;
     if (st == MP__CHILD_RUNNING) {
@@ -106,21 +106,21 @@ int mp_process_join(mp_process *p, long timeout_ms) {
         if (rc)
             return rc; /* MP_EAGAIN for 0, as every timeout 0 */
     }
-    mp__lock();
+    mp__runtime_lock();
     mp__child_reap(c);
     int err = c->err;
-    mp__unlock();
+    mp__runtime_unlock();
     return err;
 }
 
 int mp_process_is_alive(mp_process *p) {
     if (!p)
         return MP_EINVAL;
-    mp__lock();
+    mp__runtime_lock();
     mp__child_settle(p->child);
     mp__child_reap(p->child);
     int alive = p->child->state == MP__CHILD_RUNNING;
-    mp__unlock();
+    mp__runtime_unlock();
     return alive;
 }
 
@@ -132,21 +132,21 @@ int mp_active_children(mp_process **out, size_t cap, size_t *count) {
 }
 
 int mp__process_sentinel(mp_process *p, mp__handle *h) {
-    mp__lock();
+    mp__runtime_lock();
     mp__child_settle(p->child);
     mp__child_state st = p->child->state;
     *h = p->child->os.h;
-    mp__unlock();
+    mp__runtime_unlock();
     return st == MP__CHILD_NEW || st == MP__CHILD_CLOSED ? MP_ESTATE : 0;
 }
 
 long mp_process_pid(const mp_process *p) {
     if (!p)
         return 0;
-    mp__lock();
+    mp__runtime_lock();
     mp__child_settle(p->child);
     long pid = p->child->os.pid;
-    mp__unlock();
+    mp__runtime_unlock();
     return pid;
 }
 
@@ -155,11 +155,11 @@ const char *mp_process_name(const mp_process *p) { return p ? p->name : NULL; }
 int mp_process_set_daemon(mp_process *p, bool daemon) {
     if (!p)
         return MP_EINVAL;
-    mp__lock();
+    mp__runtime_lock();
     int rc = p->child->state == MP__CHILD_NEW ? 0 : MP_ESTATE;
     if (!rc)
         p->daemon = daemon;
-    mp__unlock();
+    mp__runtime_unlock();
     return rc;
 }
 
@@ -167,7 +167,7 @@ int mp_process_exitcode(mp_process *p, int *code) {
     if (!p || !code)
         return MP_EINVAL;
     mp__child *c = p->child;
-    mp__lock();
+    mp__runtime_lock();
     mp__child_settle(c);
     mp__child_reap(c);
     int rc = MP_ESTATE;
@@ -175,14 +175,14 @@ int mp_process_exitcode(mp_process *p, int *code) {
         *code = c->exitcode;
         rc = c->err;
     }
-    mp__unlock();
+    mp__runtime_unlock();
     return rc;
 }
 
 static int send_signal(mp_process *p, enum mp__os_signal sig) {
     if (!p)
         return MP_EINVAL;
-    mp__lock();
+    mp__runtime_lock();
     mp__child_settle(p->child);
     mp__child_state st = p->child->state;
     int rc = 0;
@@ -190,7 +190,7 @@ static int send_signal(mp_process *p, enum mp__os_signal sig) {
         rc = MP_ESTATE;
     else if (st == MP__CHILD_RUNNING)
         rc = mp__os_proc_signal(&p->child->os, sig);
-    mp__unlock();
+    mp__runtime_unlock();
     return rc;
 }
 
@@ -204,14 +204,14 @@ int mp_process_close(mp_process *p) {
     if (!p)
         return MP_EINVAL;
     mp__child *c = p->child;
-    mp__lock();
+    mp__runtime_lock();
     mp__child_settle(c);
     mp__child_reap(c);
     int rc = c->state == MP__CHILD_RUNNING ? MP_ESTATE : 0;
     if (c->state == MP__CHILD_NEW)
         c->state = MP__CHILD_CLOSED; /* never to be started now */
     mp__child_close(c);
-    mp__unlock();
+    mp__runtime_unlock();
     if (!rc)
         mp__argv_free(&p->args);
     return rc;
@@ -220,9 +220,9 @@ int mp_process_close(mp_process *p) {
 void mp_process_free(mp_process *p) {
     if (!p)
         return;
-    mp__lock();
+    mp__runtime_lock();
     mp__child_release(p->child);
-    mp__unlock();
+    mp__runtime_unlock();
     mp__argv_free(&p->args);
     free(p);
 }

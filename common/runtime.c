@@ -19,19 +19,21 @@ int mp__runtime_init(void) {
     return mp__os_init();
 }
 
-void mp__lock(void) {
+void mp__runtime_lock(void) {
     if (mp__g.lock)
         apr_thread_mutex_lock(mp__g.lock);
 }
 
-void mp__unlock(void) {
+void mp__runtime_unlock(void) {
     if (mp__g.lock)
         apr_thread_mutex_unlock(mp__g.lock);
 }
 
-void mp__lock_wait(void) { apr_thread_cond_wait(mp__g.changed, mp__g.lock); }
+void mp__runtime_wait(void) {
+    apr_thread_cond_wait(mp__g.changed, mp__g.lock);
+}
 
-void mp__lock_broadcast(void) { apr_thread_cond_broadcast(mp__g.changed); }
+void mp__runtime_broadcast(void) { apr_thread_cond_broadcast(mp__g.changed); }
 
 static mp_start_method platform_method(void) {
     return mp__os_can_fork() ? MP_START_FORK : MP_START_SPAWN;

@@ -34,14 +34,14 @@ int mp__runtime_init(void);
 
 /* The library lock. Both are no-ops before the first mp_init, when the
  * lock does not exist yet (and nothing the lock guards can exist). */
-void mp__lock(void);
-void mp__unlock(void);
+void mp__runtime_lock(void);
+void mp__runtime_unlock(void);
 
-/* With the lock held: sleeps until mp__lock_broadcast, releasing the lock
+/* With the lock held: sleeps until mp__runtime_broadcast, releasing the lock
  * meanwhile. Callers re-check their condition in a loop. */
-void mp__lock_wait(void);
-/* Wakes every mp__lock_wait; called with the lock held. */
-void mp__lock_broadcast(void);
+void mp__runtime_wait(void);
+/* Wakes every mp__runtime_wait; called with the lock held. */
+void mp__runtime_broadcast(void);
 
 /* The start method an object uses: its own choice, else the global one. */
 int mp__resolve_method(mp_start_method m, mp_start_method *out);
