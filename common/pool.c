@@ -43,7 +43,7 @@ static int make_threads(mp_pool *p) {
     /* The handler is running: stop it the ordinary way. */
     mp__pool_lock(p);
     p->state = MP__POOL_TERMINATE;
-    apr_thread_mutex_unlock(p->mx);
+    mp__pool_unlock(p);
     mp__pool_post_ctl(p->rq, MP__POOL_MSG_KICK, 0, 0, 0);
     apr_status_t st;
     apr_thread_join(&st, p->handler);
@@ -194,7 +194,7 @@ size_t mp_pool_worker_pids(mp_pool *p, long *pids, size_t n) {
     for (int i = 0; i < p->nworkers && k < n; i++)
         if (p->w[i].proc)
             pids[k++] = mp_process_pid(p->w[i].proc);
-    apr_thread_mutex_unlock(p->mx);
+    mp__pool_unlock(p);
     return k;
 }
 
@@ -208,7 +208,7 @@ int mp_pool_close(mp_pool *p) {
         p->state = MP__POOL_CLOSED;
         mp__pool_maybe_drain(p);
     }
-    apr_thread_mutex_unlock(p->mx);
+    mp__pool_unlock(p);
     return 0;
 }
 
@@ -233,13 +233,13 @@ int mp_pool_terminate(mp_pool *p) {
             if (p->w[i].proc)
                 mp_process_kill(p->w[i].proc);
     }
-    apr_thread_mutex_unlock(p->mx);
+    mp__pool_unlock(p);
     /* The handler fails what is left, and sees the deaths, in its thread. */
     if (kick)
         mp__pool_post_ctl(p->rq, MP__POOL_MSG_KICK, 0, 0, 0);
     mp__pool_lock(p);
     wait_done(p, MP_INFINITE);
-    apr_thread_mutex_unlock(p->mx);
+    mp__pool_unlock(p);
     return 0;
 }
 
@@ -248,14 +248,14 @@ int mp_pool_join(mp_pool *p, long timeout_ms) {
         return MP_EINVAL;
     mp__pool_lock(p);
     if (p->state == MP__POOL_RUN) {
-        apr_thread_mutex_unlock(p->mx);
+        mp__pool_unlock(p);
         return MP_ESTATE;
     }
     int rc = wait_done(p, timeout_ms);
     bool join = !rc && !p->threads_joined;
     if (join)
         p->threads_joined = true;
-    apr_thread_mutex_unlock(p->mx);
+    mp__pool_unlock(p);
     if (join) {
         apr_status_t st;
         apr_thread_join(&st, p->handler);

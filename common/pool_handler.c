@@ -243,7 +243,7 @@ void *APR_THREAD_FUNC mp__pool_handler_main(apr_thread_t *t, void *arg) {
     uint32_t window = MP__POLL_POOL_GET_NS;
     mp__pool_lock(p);
     p->handler_id = apr_os_thread_current();
-    apr_thread_mutex_unlock(p->mx);
+    mp__pool_unlock(p);
     for (bool finished = false; !finished;) {
         int rc = mp__pool_get(p->rq, &b, &window);
         done_list d = {NULL, NULL, false};
@@ -264,7 +264,7 @@ void *APR_THREAD_FUNC mp__pool_handler_main(apr_thread_t *t, void *arg) {
         mp_result *drop = NULL;
         bool wake;
         d.head = mp__result_settle(d.head, &drop, &wake);
-        apr_thread_mutex_unlock(p->mx);
+        mp__pool_unlock(p);
         if (wake || d.progress)
             apr_thread_cond_broadcast(p->cv);
         while (drop) {
@@ -279,7 +279,7 @@ void *APR_THREAD_FUNC mp__pool_handler_main(apr_thread_t *t, void *arg) {
     p->state = MP__POOL_DONE;
     mp__pool_wake_monitor(p);
     apr_thread_cond_broadcast(p->cv);
-    apr_thread_mutex_unlock(p->mx);
+    mp__pool_unlock(p);
     /* Returning (not apr_thread_exit) ends the thread; its memory goes
      * with the pool's APR pool. */
     (void)t;
@@ -309,7 +309,7 @@ static bool snapshot(mp_pool *p, watch *s) {
         s->slot[s->n] = (uint32_t)i;
         s->gen[s->n++] = w->gen;
     }
-    apr_thread_mutex_unlock(p->mx);
+    mp__pool_unlock(p);
     return live;
 }
 
@@ -320,7 +320,7 @@ static void report(mp_pool *p, watch *s, size_t k) {
         w->proc == s->items[k].obj && w->gen == s->gen[k] && !w->reported;
     if (post)
         w->reported = true;
-    apr_thread_mutex_unlock(p->mx);
+    mp__pool_unlock(p);
     if (post)
         mp__pool_post_ctl(p->rq, MP__POOL_MSG_DIED, s->slot[k], s->gen[k], 0);
 }

@@ -146,7 +146,7 @@ void mp__result_finish(mp_pool *p, mp_result *list) {
         mp__pool_lock(p);
         bool drop = r->user_freed;
         set_ready(r);
-        apr_thread_mutex_unlock(p->mx);
+        mp__pool_unlock(p);
         /* Woken after the unlock, waiters find the mutex free. */
         apr_thread_cond_broadcast(p->cv);
         if (drop)
@@ -200,7 +200,7 @@ int mp_result_wait(mp_result *r, long timeout_ms) {
     mp__pool_lock(p);
     while (!ready_for_me(r) && !rc)
         rc = mp__pool_cv_wait(p, d);
-    apr_thread_mutex_unlock(p->mx);
+    mp__pool_unlock(p);
     if (!rc)
         learn(p, t0);
     return rc;
@@ -369,7 +369,7 @@ static int item_read(mp_result *r, size_t i, void *out, size_t n) {
         return MP_EINVAL;
     mp__pool_lock(r->pool);
     int rc = entry_read(&r->e[i], out, n);
-    apr_thread_mutex_unlock(r->pool->mx);
+    mp__pool_unlock(r->pool);
     return rc;
 }
 
@@ -406,7 +406,7 @@ int mp_result_item(mp_result *r, size_t i, const void **ptr, size_t *len,
     if (info)
         fill_info(e, info);
     int rc = e->status;
-    apr_thread_mutex_unlock(r->pool->mx);
+    mp__pool_unlock(r->pool);
     return rc;
 }
 
@@ -421,7 +421,7 @@ void mp_result_free(mp_result *r) {
     bool now = is_ready(r);
     if (!now)
         r->user_freed = true;
-    apr_thread_mutex_unlock(r->pool->mx);
+    mp__pool_unlock(r->pool);
     if (now)
         mp__result_destroy(r);
 }
@@ -454,7 +454,7 @@ int mp_imap_next(mp_imap *it, long timeout_ms, mp_buf *buf, size_t *index) {
     mp__pool_lock(r->pool);
     while (!imap_peek(it, &idx) && !rc)
         rc = mp__pool_cv_wait(r->pool, d);
-    apr_thread_mutex_unlock(r->pool->mx);
+    mp__pool_unlock(r->pool);
     if (rc)
         return rc;
     /* An entry, once set, never changes: read it unlocked. */

@@ -23,6 +23,8 @@ void mp__pool_lock(mp_pool *p) {
     apr_thread_mutex_lock(p->mx);
 }
 
+void mp__pool_unlock(mp_pool *p) { apr_thread_mutex_unlock(p->mx); }
+
 int mp__pool_cv_wait(mp_pool *p, mp__deadline d) {
     if (d == MP__DL_FOREVER) {
         apr_thread_cond_wait(p->cv, p->mx);

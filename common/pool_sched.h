@@ -131,6 +131,8 @@ struct mp_pool {
 /* Takes p->mx, polling it a little first when there are CPUs to spare
  * (MP__SPIN_POOL_LOCK). */
 void mp__pool_lock(mp_pool *p);
+/* Releases p->mx, which mp__pool_lock took. */
+void mp__pool_unlock(mp_pool *p);
 /* Sleeps on p->cv (p->mx held) until a broadcast or the deadline: 0, or
  * mp__deadline_err(d) once d has passed (without sleeping). Callers loop
  * on their condition. */

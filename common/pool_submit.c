@@ -29,7 +29,7 @@ static int fn_lookup(mp_pool *p, mp_target fn, uint8_t **loc, size_t *len) {
     mp__pool_lock(p);
     e->next = mp__loadp(&p->fns, MP__RELAXED);
     mp__storep(&p->fns, e, MP__RELEASE);
-    apr_thread_mutex_unlock(p->mx);
+    mp__pool_unlock(p);
     *loc = e->loc;
     *len = e->len;
     return 0;
@@ -213,7 +213,7 @@ static int submit(mp_pool *p, mp_target fn, const mp_items *src,
     }
     mp__pool_lock(p);
     if (p->state != MP__POOL_RUN) {
-        apr_thread_mutex_unlock(p->mx);
+        mp__pool_unlock(p);
         mp__pool_chunks_free(l.head);
         mp__result_destroy(r);
         return MP_ESTATE;
@@ -227,7 +227,7 @@ static int submit(mp_pool *p, mp_target fn, const mp_items *src,
         p->pend_tail = l.tail;
     }
     mp__pool_dispatch(p);
-    apr_thread_mutex_unlock(p->mx);
+    mp__pool_unlock(p);
     *out = r;
     return 0;
 }
