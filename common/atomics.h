@@ -1,6 +1,8 @@
 /* Atomics: the one file that knows how they are spelled. Every other file
  * declares atomic fields as MP__ATOMIC(T) and uses the functions below,
- * with the memory orders the code needs and no others.
+ * with the memory orders the code needs and no others. The other compiler
+ * spellings that lock-free code needs, thread-local storage (MP__TLS) and
+ * the spin-wait hint (mp__cpu_relax), are here too, at the end.
  *
  * Three implementations, chosen by compiler (or forced with the CMake
  * option MPROC_ATOMICS, so that each is built and tested here):
@@ -328,6 +330,31 @@ static inline uint32_t mp__fetch_sub32(MP__ATOMIC(uint32_t) * p, uint32_t v,
 static inline uint64_t mp__fetch_sub64(MP__ATOMIC(uint64_t) * p, uint64_t v,
                                        mp__order o) {
     return mp__fetch_add64(p, (uint64_t)0 - v, o);
+}
+
+/* ---- the compiler's other spellings that lock-free code needs ---- */
+
+/* Our few thread-locals use the initial-exec model on ELF: a shared build
+ * then reads them from the thread pointer instead of calling
+ * __tls_get_addr on every lock operation. */
+#if defined(__ELF__)
+#define MP__TLS _Thread_local __attribute__((tls_model("initial-exec")))
+#elif defined(_MSC_VER)
+/* MSVC's C11 mode leaves _Thread_local out; its own spelling is sure. */
+#define MP__TLS __declspec(thread)
+#else
+#define MP__TLS _Thread_local
+#endif
+
+/* A spin-wait hint to the CPU (a compiler barrier where there is none). */
+static inline void mp__cpu_relax(void) {
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+    __builtin_ia32_pause();
+#elif defined(__GNUC__) && defined(__aarch64__)
+    __asm__ __volatile__("yield" ::: "memory");
+#elif defined(__GNUC__)
+    __asm__ __volatile__("" ::: "memory");
+#endif
 }
 
 #endif

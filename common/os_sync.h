@@ -13,6 +13,7 @@
 #ifndef MP_COMMON_OS_SYNC_H
 #define MP_COMMON_OS_SYNC_H
 
+#include "atomics.h"
 #include "os.h"
 
 #define MP__OS_SEM_SIZE 64
@@ -116,17 +117,6 @@ void mp__os_wait_close(mp__os_wait *w);
  * OS id). Inline, because every lock acquire and release asks for it: a
  * per-thread cache that the backend's mp__os_thread_id_slow fills (and a
  * forked child clears). */
-/* Our few thread-locals use the initial-exec model on ELF: a shared build
- * then reads them from the thread pointer instead of calling
- * __tls_get_addr on every lock operation. */
-#if defined(__ELF__)
-#define MP__TLS _Thread_local __attribute__((tls_model("initial-exec")))
-#elif defined(_MSC_VER)
-/* MSVC's C11 mode leaves _Thread_local out; its own spelling is sure. */
-#define MP__TLS __declspec(thread)
-#else
-#define MP__TLS _Thread_local
-#endif
 extern MP__TLS uint64_t mp__os_tid_cache;
 uint64_t mp__os_thread_id_slow(void);
 /* The random start of the generations, from anything that differs between

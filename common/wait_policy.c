@@ -1,6 +1,7 @@
 /* The wait policy's functions (wait_policy.h says why each exists). */
 #include <apr_thread_proc.h>
 
+#include "atomics.h"
 #include "os.h"
 #include "wait_policy.h"
 

@@ -108,15 +108,4 @@ static inline int mp__poll_then_block(int (*op)(void *x, mp__deadline d),
     return mp__poll_then_block_slow(op, x, timeout_ms);
 }
 
-/* A spin-wait hint to the CPU (a compiler barrier where there is none). */
-static inline void mp__cpu_relax(void) {
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
-    __builtin_ia32_pause();
-#elif defined(__GNUC__) && defined(__aarch64__)
-    __asm__ __volatile__("yield" ::: "memory");
-#elif defined(__GNUC__)
-    __asm__ __volatile__("" ::: "memory");
-#endif
-}
-
 #endif
