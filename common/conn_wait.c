@@ -92,7 +92,7 @@ static int wait_set_run(wait_set *s, mp_wait_item *items, size_t n,
         if (hits || (s->polled && d != MP__DL_NOW && mp__deadline_passed(d)))
             slice = MP__DL_NOW;
         else if (s->polled)
-            slice = mp__deadline_min(d, mp__deadline_in(MP__POLL_SENTINEL_MS));
+            slice = mp__slice_end(d, MP__POLL_SENTINEL_MS);
         int rc = mp__os_conn_wait_any(s->conns, s->nc, s->procs, s->np, slice,
                                       s->ready);
         if (rc && rc != MP_EAGAIN && rc != MP_ETIMEDOUT)

@@ -49,7 +49,7 @@ int mp_lock_acquire(mp_lock *l, long timeout_ms) {
     uint64_t me = mp__os_thread_id();
     if (mp__load64(&st->owner, MP__RELAXED) == me)
         return relock(st);
-    int rc = mp__poll_then_block(mutex_op, l->m, timeout_ms);
+    int rc = mp__poll_then_block(mutex_op, l->m, mp__deadline_in(timeout_ms));
     if (rc == 0 || rc == MP_EOWNERDEAD) {
         /* After a dead owner its depth and id are stale: start afresh. */
         st->count = 1;

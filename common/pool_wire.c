@@ -22,7 +22,7 @@ void mp__pool_task_set_seq(void *msg, uint32_t seq) {
 int mp__pool_post(mp_queue *rq, const mp__pool_res_hdr *h, const void *body,
                   size_t len) {
     mp__qvec v[2] = {{h, sizeof *h}, {body, len}};
-    return mp__queue_putv(rq, v, 2, MP_INFINITE);
+    return mp__queue_putv(rq, v, 2, MP__DL_FOREVER);
 }
 
 int mp__pool_post_call(mp_queue *rq, const mp__pool_res_hdr *h,
@@ -32,7 +32,7 @@ int mp__pool_post_call(mp_queue *rq, const mp__pool_res_hdr *h,
                      {call, sizeof *call},
                      {data, call->len},
                      {msg, call->msg_len}};
-    return mp__queue_putv(rq, v, 4, MP_INFINITE);
+    return mp__queue_putv(rq, v, 4, MP__DL_FOREVER);
 }
 
 int mp__pool_post_ctl(mp_queue *rq, mp__pool_msg kind, uint32_t worker,

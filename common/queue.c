@@ -134,7 +134,7 @@ static int sleep_on(mp_queue *q, int side, int w, MP__ATOMIC(uint32_t) * ev,
     if (mp__deadline_passed(dl))
         return mp__deadline_err(dl);
     mp__os_wait_on(q->wt[w], (const void *)ev, seen,
-                   mp__deadline_min(dl, mp__deadline_in(MP__SLEEP_SLICE_MS)));
+                   mp__slice_end(dl, MP__SLEEP_SLICE_MS));
     return lock_side(q, side, dl);
 }
 
@@ -153,7 +153,7 @@ static bool fits(const mp_queue *q, uint64_t p, uint64_t c, uint32_t need) {
 static int wait_room(mp_queue *q, uint32_t need, uint64_t *p,
                      mp__deadline dl) {
     qhdr *h = q->h;
-    for (uint64_t spin_until = 0;;) {
+    for (mp__spin spin = MP__SPIN_START;;) {
         if (mp__load32(&h->closed, MP__ACQUIRE)) {
             unlock_side(q, M_PROD);
             return MP_ECLOSED;
@@ -170,18 +170,18 @@ static int wait_room(mp_queue *q, uint32_t need, uint64_t *p,
         if (fits(q, *p, c, need))
             return 0;
         if (dl != MP__DL_NOW && q->spin &&
-            mp__spin_more(&spin_until, MP__SPIN_QUEUE_NS))
+            mp__spin_more(&spin, MP__SPIN_QUEUE_NS))
             continue;
         int rc = sleep_on(q, M_PROD, W_SPACE, &h->get_ev, seen, dl);
         if (rc)
             return rc;
-        spin_until = 0;
+        spin = MP__SPIN_START;
     }
 }
 
-int mp__queue_putv(mp_queue *q, const mp__qvec *v, size_t n, long timeout_ms) {
+int mp__queue_putv(mp_queue *q, const mp__qvec *v, size_t n, mp__deadline dl) {
     size_t len = 0;
-    if (!q || (n && !v) || timeout_ms < MP_INFINITE)
+    if (!q || (n && !v))
         return MP_EINVAL;
     for (size_t i = 0; i < n; i++) {
         if (!v[i].ptr && v[i].len)
@@ -193,7 +193,6 @@ int mp__queue_putv(mp_queue *q, const mp__qvec *v, size_t n, long timeout_ms) {
     if (len > mp_queue_max_item(q))
         return MP_EMSGSIZE;
     qhdr *h = q->h;
-    mp__deadline dl = mp__deadline_in(timeout_ms);
     uint64_t p;
     uint32_t need = rec_units(len);
     int rc = lock_side(q, M_PROD, dl);
@@ -214,7 +213,9 @@ int mp__queue_putv(mp_queue *q, const mp__qvec *v, size_t n, long timeout_ms) {
 
 int mp_queue_put(mp_queue *q, const void *ptr, size_t len, long timeout_ms) {
     mp__qvec v = {ptr, len};
-    return mp__queue_putv(q, &v, 1, timeout_ms);
+    if (timeout_ms < MP_INFINITE)
+        return MP_EINVAL;
+    return mp__queue_putv(q, &v, 1, mp__deadline_in(timeout_ms));
 }
 
 /* ---- get ---- */
@@ -224,7 +225,7 @@ int mp_queue_put(mp_queue *q, const void *ptr, size_t len, long timeout_ms) {
  * cmutex released. */
 static int wait_item(mp_queue *q, uint64_t *c, uint64_t *p, mp__deadline dl) {
     qhdr *h = q->h;
-    for (uint64_t spin_until = 0;;) {
+    for (mp__spin spin = MP__SPIN_START;;) {
         /* Reloaded each time: others consume while we sleep unlocked. */
         uint64_t cw = *c = mp__load64(&h->cons, MP__RELAXED);
         *p = mp__load64(&h->prod_seen, MP__RELAXED);
@@ -245,12 +246,12 @@ static int wait_item(mp_queue *q, uint64_t *c, uint64_t *p, mp__deadline dl) {
             return MP_ECLOSED;
         }
         if (dl != MP__DL_NOW && q->spin &&
-            mp__spin_more(&spin_until, MP__SPIN_QUEUE_NS))
+            mp__spin_more(&spin, MP__SPIN_QUEUE_NS))
             continue;
         int rc = sleep_on(q, M_CONS, W_ITEMS, &h->put_ev, seen, dl);
         if (rc)
             return rc;
-        spin_until = 0;
+        spin = MP__SPIN_START;
     }
 }
 
@@ -365,9 +366,8 @@ int mp_queue_join(mp_queue *q, long timeout_ms) {
             return 0;
         if (mp__deadline_passed(dl))
             return mp__deadline_err(dl);
-        mp__os_wait_on(
-            q->wt[W_JOIN], (const void *)&h->done, d,
-            mp__deadline_min(dl, mp__deadline_in(MP__SLEEP_SLICE_MS)));
+        mp__os_wait_on(q->wt[W_JOIN], (const void *)&h->done, d,
+                       mp__slice_end(dl, MP__SLEEP_SLICE_MS));
     }
 }
 

@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 
+#include "clock.h"
 #include "mproc/queue.h"
 
 typedef struct mp__qvec {
@@ -13,8 +14,8 @@ typedef struct mp__qvec {
     size_t len;
 } mp__qvec;
 
-/* mp_queue_put of the concatenation v[0] .. v[n-1] as one item. Same
- * blocking, errors and crash guarantees. */
-int mp__queue_putv(mp_queue *q, const mp__qvec *v, size_t n, long timeout_ms);
+/* mp_queue_put of the concatenation v[0] .. v[n-1] as one item, waiting
+ * for room until dl. Same blocking, errors and crash guarantees. */
+int mp__queue_putv(mp_queue *q, const mp__qvec *v, size_t n, mp__deadline dl);
 
 #endif

@@ -57,7 +57,7 @@ static int sem_op(void *s, mp__deadline d) { return mp__os_sem_wait(s, d); }
 int mp_sem_acquire(mp_sem *s, long timeout_ms) {
     if (!s || timeout_ms < MP_INFINITE)
         return MP_EINVAL;
-    return mp__poll_then_block(sem_op, s->s, timeout_ms);
+    return mp__poll_then_block(sem_op, s->s, mp__deadline_in(timeout_ms));
 }
 
 int mp_sem_release(mp_sem *s) { return s ? mp__os_sem_post(s->s) : MP_EINVAL; }

@@ -11,11 +11,13 @@ bool mp__spin_ok(void) {
     return mp__os_cpu_count() > 1;
 }
 
-bool mp__spin_more(uint64_t *until, uint64_t ns) {
+bool mp__spin_more(mp__spin *s, uint64_t ns) {
     uint64_t now = mp__os_now_ns();
-    if (!*until)
-        *until = now + ns;
-    if (now >= *until)
+    if (!s->started) {
+        s->end = now + ns;
+        s->started = true;
+    }
+    if (now >= s->end)
         return false;
     mp__cpu_relax();
     return true;
@@ -42,10 +44,9 @@ static int try_op(void *arg) {
 }
 
 int mp__poll_then_block_slow(int (*op)(void *x, mp__deadline d), void *x,
-                             long timeout_ms) {
+                             mp__deadline d) {
     /* The affinity mask is not consulted: a process pinned to one CPU may
      * still have its peers on others, and a yield pays on one CPU too. */
-    mp__deadline d = mp__deadline_in(timeout_ms);
     op_call c = {op, x};
     int rc = mp__poll_yield(
         try_op, &c, mp__deadline_min(d, mp__os_now_ns() + MP__POLL_LOCK_NS));

@@ -49,6 +49,23 @@
 /* Slices of the queue's sleeps (see above: a lost wake-up costs one). */
 #define MP__SLEEP_SLICE_MS 250L
 
+/* Slices of win32's wait-on-address (win32/os_sync.c): its wake-up is a
+ * semaphore token, which is not tied to a waiter, so one that starts
+ * waiting after the post can take ours; we look at the word between
+ * slices, and such a theft costs one. */
+#define MP__SLICE_WAIT_ON_MS 50L
+
+/* Slices of a wait on a child's sentinel pipe outside Linux
+ * (posix/os_proc.c): a fork outside our control may have inherited the
+ * pipe and keep it open after the child ended, so the child itself is
+ * looked at between slices. */
+#define MP__SLICE_SENTINEL_MS 100L
+
+/* The end of a slice of `slice_ms` of a wait until d (d if sooner). */
+static inline mp__deadline mp__slice_end(mp__deadline d, long slice_ms) {
+    return mp__deadline_min(d, mp__deadline_in(slice_ms));
+}
+
 /* The pool's three waits (a worker for its next task, the handler for the
  * next result, a caller for its result) poll with yields, with a window
  * that adapts (mp__poll_window_next). Polling keeps a round trip at a few
@@ -84,10 +101,19 @@ static inline uint32_t mp__poll_window_next(uint64_t waited_ns,
  * objects ask once, when a process opens them, and keep the answer. */
 bool mp__spin_ok(void);
 
-/* A spin step: false once `ns` have passed since the first call with
- * *until == 0 (which sets it), else a CPU pause and true. Callers spin
- * only where their mp__spin_ok() answer allows. */
-bool mp__spin_more(uint64_t *until, uint64_t ns);
+/* A bounded spin. Its end is set by its first step, so a wait that needs
+ * no spin never reads the clock; `started` says whether it has been (no
+ * time value doubles as "unset": 0 is the deadline "now"). */
+typedef struct mp__spin {
+    uint64_t end;
+    bool started;
+} mp__spin;
+#define MP__SPIN_START ((mp__spin){0, false})
+
+/* A spin step: false once `ns` have passed since s's first step, else a
+ * CPU pause and true. Callers spin only where their mp__spin_ok() answer
+ * allows. */
+bool mp__spin_more(mp__spin *s, uint64_t ns);
 
 /* Polls with yields: calls try_op(arg) (0 or an error: done; MP_EAGAIN:
  * not yet), giving the CPU away before each call, until it is done or the
@@ -95,17 +121,18 @@ bool mp__spin_more(uint64_t *until, uint64_t ns);
 int mp__poll_yield(int (*try_op)(void *arg), void *arg, uint64_t until);
 
 /* A blocking acquire of a Semaphore or Lock: op(x, MP__DL_NOW) first, then
- * polled with yields for MP__POLL_LOCK_NS, then op(x, deadline) sleeping.
- * timeout_ms as in the public calls; returns op's result. */
+ * polled with yields for MP__POLL_LOCK_NS (never past d), then op(x, d)
+ * sleeping. Returns op's result. */
 int mp__poll_then_block_slow(int (*op)(void *x, mp__deadline d), void *x,
-                             long timeout_ms);
-/* Inline: the uncontended acquire is the hot path of every lock. */
+                             mp__deadline d);
+/* Inline: the uncontended acquire is the hot path of every lock (and the
+ * deadline of MP_INFINITE or 0 costs no clock read). */
 static inline int mp__poll_then_block(int (*op)(void *x, mp__deadline d),
-                                      void *x, long timeout_ms) {
+                                      void *x, mp__deadline d) {
     int rc = op(x, MP__DL_NOW);
-    if (rc != MP_EAGAIN || timeout_ms == 0)
+    if (rc != MP_EAGAIN || d == MP__DL_NOW)
         return rc;
-    return mp__poll_then_block_slow(op, x, timeout_ms);
+    return mp__poll_then_block_slow(op, x, d);
 }
 
 #endif

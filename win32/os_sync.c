@@ -12,6 +12,7 @@
 
 #include "../common/atomics.h"
 #include "../common/os_sync.h"
+#include "../common/wait_policy.h"
 #include "os_win32.h"
 
 typedef struct mutex_state {
@@ -22,9 +23,6 @@ typedef struct wait_state {
     MP__ATOMIC(uint32_t)
     waiters; /* may over-count after a waiter was killed */
 } wait_state;
-
-/* Longest single sleep of mp__os_wait_on (see there). */
-#define WAIT_SLICE_MS 50u
 
 /* A deadline as a relative wait (INFINITE for forever, 0 once passed). */
 static DWORD ms_of(mp__deadline d) {
@@ -206,18 +204,16 @@ int mp__os_wait_on(mp__os_wait *w, const void *word, uint32_t expected,
      * our check sees the count and posts a token for us. But a token is
      * not tied to a waiter: one that starts waiting after the post (a
      * party back at a barrier already) can take it, and leave us asleep
-     * with our word changed. So we sleep in slices and look at the word
-     * between them: such a theft costs us at most one slice. */
+     * with our word changed. So we sleep in slices (MP__SLICE_WAIT_ON_MS)
+     * and look at the word between them: such a theft costs one slice. */
     mp__fetch_add32(&st->waiters, 1, MP__SEQ_CST);
     int rc = 0;
     while (mp__load32(wd, MP__SEQ_CST) == expected) {
-        DWORD slice = ms_of(d);
-        if (d != MP__DL_FOREVER && slice == 0) {
+        if (mp__deadline_passed(d)) {
             rc = MP_ETIMEDOUT;
             break;
         }
-        if (slice > WAIT_SLICE_MS)
-            slice = WAIT_SLICE_MS;
+        DWORD slice = ms_of(mp__slice_end(d, MP__SLICE_WAIT_ON_MS));
         if (WaitForSingleObject((HANDLE)w->h, slice) != WAIT_TIMEOUT)
             break; /* a token: woken (or spuriously: the caller re-checks) */
     }
