@@ -36,8 +36,11 @@ int mp__os_atfork(void (*prepare)(void), void (*parent)(void),
 /* The monotonic clock, mp__os_now_ns, is declared in clock.h with the
  * deadline type every wait of the os contract takes. */
 
-/* Sleeps for at least ms milliseconds. */
-void mp__os_sleep_ms(long ms);
+/* Sleeps for at least ns nanoseconds (a signal does not cut it short; the
+ * system may round it up: to a millisecond on Windows). The one sleep of
+ * the library: waits that sleep do it through the wait policy's back-off
+ * (wait_policy.h). */
+void mp__os_sleep_ns(uint64_t ns);
 
 int mp__os_cpu_count(void);
 long mp__os_getpid(void);

@@ -36,10 +36,11 @@ int mp__os_shm_create(mp__shm *s, size_t size, const char *name);
  * in its first 32 bits with release order and drops the creation guard. */
 void mp__os_shm_publish(mp__shm *s, uint32_t word);
 
-/* Opens a published named mapping. While its creator is still making it,
- * waits until d (then MP_ETIMEDOUT). MP_ENOENT when there is none, or when
- * its creator died before publishing it (a create then takes it over). */
-int mp__os_shm_open(mp__shm *s, const char *name, mp__deadline d);
+/* Opens a published named mapping, without waiting: MP_EAGAIN (nothing
+ * kept open) while its creator is still making it, MP_ENOENT when there is
+ * none, or when its creator died before publishing it (a create then takes
+ * it over). The wait for a creator is the caller's (common/shobj.c). */
+int mp__os_shm_open(mp__shm *s, const char *name);
 
 /* Maps, in a spawned child, a mapping received as handle h (takes h). */
 int mp__os_shm_import(mp__shm *s, mp__handle h, size_t size);

@@ -17,6 +17,7 @@
 #include "pool_handler.h"
 #include "pool_result.h"
 #include "wait_policy.h"
+#include "wait_policy.h"
 
 /* Messages the handler takes per round of the pool's lock. */
 #define HANDLER_BATCH 64
@@ -331,9 +332,11 @@ void *APR_THREAD_FUNC mp__pool_monitor_main(apr_thread_t *t, void *arg) {
     watch s = {calloc(cap, sizeof *s.items), calloc(cap, sizeof *s.slot),
                calloc(cap, sizeof *s.gen), 0};
     mp_buf b = {0};
+    mp__backoff fault = MP__BACKOFF_FAULT;
     while (s.items && s.slot && s.gen && snapshot(p, &s)) {
         if (mp_wait(s.items, s.n, MP_INFINITE) != 0) {
-            mp__os_sleep_ms(10); /* cannot happen; never spin */
+            /* Cannot happen; never spin. */
+            mp__backoff_wait(&fault, MP__DL_FOREVER);
             continue;
         }
         if (s.items[0].ready)

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "shobj.h"
+#include "wait_policy.h"
 
 _Static_assert(sizeof(mp__shobj_hdr) <= MP__SHOBJ_HDR, "object header");
 
@@ -260,10 +261,24 @@ static int join_named(mp__shobj *o, const mp__shobj_req *req) {
     return take_ref(o) ? 0 : MP_EAGAIN;
 }
 
-/* Creates or opens the named mapping. *created tells which. */
+/* Opens the named mapping once its creator has published it, waiting for
+ * that until d (then mp__deadline_err(d)). The one wait for a publish: the
+ * backends only say whether its creator is still at work (os_shm.h). */
+static int open_published(mp__shm *s, const char *name, mp__deadline d) {
+    mp__backoff b = MP__BACKOFF_NAME;
+    int rc;
+    while ((rc = mp__os_shm_open(s, name)) == MP_EAGAIN)
+        if ((rc = mp__backoff_wait(&b, d)))
+            break;
+    return rc;
+}
+
+/* Creates or opens the named mapping. *created tells which. The whole of
+ * it, retries included, is bounded by one deadline. */
 static int map_named(mp__shobj *o, const mp__shobj_req *req, size_t size,
                      bool *created) {
     mp__deadline d = mp__deadline_in(MP__SHOBJ_OPEN_WAIT_MS);
+    mp__backoff retry = MP__BACKOFF_NAME;
     for (int attempt = 0; attempt < OPEN_ATTEMPTS; attempt++) {
         int rc = req->open_only ? MP_EEXIST
                                 : mp__os_shm_create(&o->shm, size, req->name);
@@ -275,11 +290,11 @@ static int map_named(mp__shobj *o, const mp__shobj_req *req, size_t size,
             return rc;
         /* exclusive: only to see whether its holders are dead; a live
          * creator's name is simply taken. */
-        rc = mp__os_shm_open(&o->shm, req->name,
-                             req->exclusive ? MP__DL_NOW : d);
+        rc = open_published(&o->shm, req->name,
+                            req->exclusive ? MP__DL_NOW : d);
         if (rc == MP_ENOENT && !req->open_only)
             continue; /* removed, or abandoned by its creator: create */
-        if (req->exclusive && rc == MP_ETIMEDOUT)
+        if (req->exclusive && rc == MP_EAGAIN)
             return MP_EEXIST;
         if (rc)
             return rc;
@@ -293,7 +308,8 @@ static int map_named(mp__shobj *o, const mp__shobj_req *req, size_t size,
             return rc;
         if (req->open_only)
             return MP_ENOENT; /* being removed */
-        mp__os_sleep_ms(1);
+        if (mp__backoff_wait(&retry, d))
+            break;
     }
     return MP_EEXIST;
 }

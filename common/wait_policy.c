@@ -52,3 +52,17 @@ int mp__poll_then_block_slow(int (*op)(void *x, mp__deadline d), void *x,
         try_op, &c, mp__deadline_min(d, mp__os_now_ns() + MP__POLL_LOCK_NS));
     return rc != MP_EAGAIN ? rc : op(x, d);
 }
+
+int mp__backoff_wait(mp__backoff *b, mp__deadline d) {
+    uint64_t left = mp__deadline_left_ns(d);
+    if (left == 0)
+        return mp__deadline_err(d);
+    if (b->yields) {
+        b->yields--;
+        apr_thread_yield();
+        return 0;
+    }
+    mp__os_sleep_ns(b->nap_ns < left ? b->nap_ns : left);
+    b->nap_ns = b->nap_ns < b->max_ns / 2 ? 2 * b->nap_ns : b->max_ns;
+    return 0;
+}

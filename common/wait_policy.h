@@ -21,6 +21,12 @@
  * Sleeps that may miss a wake-up (a waker killed between its change and
  * its wake) are cut into slices, so a lost wake-up costs one slice.
  *
+ * A state that nobody wakes us for (a word polled where there is no futex,
+ * a child with no handle, a full backlog, a name being made) is waited for
+ * with a back-off (mp__backoff_wait): sleeps that grow, so that a change
+ * that comes soon is seen soon and a long wait costs few wake-ups. The
+ * backends supply only the sleep (mp__os_sleep_ns).
+ *
  * Every wait is bounded by the caller's deadline (clock.h); none of these
  * constants changes what a call returns, only what it costs. */
 #ifndef MP_COMMON_WAIT_POLICY_H
@@ -134,5 +140,55 @@ static inline int mp__poll_then_block(int (*op)(void *x, mp__deadline d),
         return rc;
     return mp__poll_then_block_slow(op, x, d);
 }
+
+/* ---- back-off ----
+ * A wait for a state that nobody wakes us for: look, and while it is not
+ * there, mp__backoff_wait and look again. Each step yields (the first
+ * `yields` steps) or sleeps, the sleeps doubling from the first to the
+ * longest, every one cut at the deadline. A back-off is one of the shapes
+ * below, started afresh for each wait: mp__backoff b = MP__BACKOFF_WORD; */
+typedef struct mp__backoff {
+    uint32_t yields; /* yields left before the first sleep */
+    uint64_t nap_ns; /* the next sleep */
+    uint64_t max_ns; /* the longest sleep */
+} mp__backoff;
+#define MP__BACKOFF(yields, first_ns, max_ns)                                 \
+    ((mp__backoff){(yields), (first_ns), (max_ns)})
+
+/* A word polled between processes on POSIX's portable path (semaphores,
+ * mutexes and wait-on-address with no futex, posix/portable/os_sync.c): a
+ * release from a peer on another CPU comes within microseconds, so a few
+ * yields first, then sleeps from 20 us doubling to 1 ms: no spinning, and
+ * a change is seen within a millisecond. */
+#define MP__BACKOFF_WORD MP__BACKOFF(4, 20000u, 1000000u)
+
+/* How often such a waiter for a mutex asks whether its owner process is
+ * gone (a system call or two, os_posix.h): a dead owner costs its waiters
+ * at most this long. */
+#define MP__PROBE_OWNER_NS 5000000u
+
+/* A child's end where there is no handle to wait on, or its sentinel pipe
+ * ended just before it can be reaped (posix/os_proc.c polls
+ * waitid(WNOWAIT)): an exit takes a millisecond or more, and a join may
+ * learn of it up to 10 ms late. */
+#define MP__BACKOFF_CHILD MP__BACKOFF(0, 1000000u, 10000000u)
+
+/* A connect that finds the listener's backlog full (posix/os_conn.c): the
+ * backlog drains as fast as the listener accepts, 1 ms doubling to 16 ms. */
+#define MP__BACKOFF_CONNECT MP__BACKOFF(0, 1000000u, 16000000u)
+
+/* A named object that another process is making, or removing, as we open
+ * it (common/shobj.c): a creator takes microseconds, so every millisecond;
+ * only a stopped creator makes this last. */
+#define MP__BACKOFF_NAME MP__BACKOFF(0, 1000000u, 1000000u)
+
+/* A wait that failed for no reason known to us (the pool's monitor,
+ * common/pool_handler.c): tried again every 10 ms, so that it never
+ * spins. */
+#define MP__BACKOFF_FAULT MP__BACKOFF(0, 10000000u, 10000000u)
+
+/* One step of b: mp__deadline_err(d) once d has passed (nothing slept),
+ * else a yield or a sleep (never past d) and 0. */
+int mp__backoff_wait(mp__backoff *b, mp__deadline d);
 
 #endif

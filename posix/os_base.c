@@ -79,8 +79,9 @@ uint64_t mp__os_now_ns(void) {
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-void mp__os_sleep_ms(long ms) {
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+void mp__os_sleep_ns(uint64_t ns) {
+    struct timespec ts = {(time_t)(ns / 1000000000u),
+                          (long)(ns % 1000000000u)};
     while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
         ;
 }

@@ -22,6 +22,7 @@
 
 #include "../common/frame.h"
 #include "../common/os_conn.h"
+#include "../common/wait_policy.h"
 #include "os_posix.h"
 
 /* Small messages arrive whole in one read into this buffer, and the read
@@ -709,7 +710,7 @@ int mp__os_connect(mp__os_conn **c, const char *addr, mp__deadline d) {
         return mp__posix_err(errno);
     /* Non-blocking, so a full backlog (EAGAIN on AF_UNIX) can be retried
      * within the deadline instead of blocking past it. */
-    long nap = 1;
+    mp__backoff b = MP__BACKOFF_CONNECT;
     while (connect(fd, (struct sockaddr *)&sa, salen) == -1) {
         if (errno == EINTR)
             continue;
@@ -717,11 +718,8 @@ int mp__os_connect(mp__os_conn **c, const char *addr, mp__deadline d) {
             rc = mp__posix_err(errno);
             break;
         }
-        long left = mp__deadline_left_ms(d, &rc);
-        if (rc)
+        if ((rc = mp__backoff_wait(&b, d)))
             break;
-        mp__os_sleep_ms(left >= 0 && left < nap ? left : nap);
-        nap = nap < 16 ? nap * 2 : nap;
     }
 #if MP__POSIX_LINUX
     /* Whoever holds an abstract name may not be who we think. */

@@ -31,6 +31,7 @@
 #endif
 
 #include "../common/os.h"
+#include "../common/wait_policy.h"
 #include "os_posix.h"
 
 extern char **environ;
@@ -261,10 +262,6 @@ void mp__os_handle_adopt(mp__handle h) {
         fcntl((int)h, F_SETFD, fl | FD_CLOEXEC);
 }
 
-#if !MP__POSIX_LINUX
-#define SENTINEL_SLICE_MS 100
-#endif
-
 static bool has_ended(const mp__os_proc *p) {
     siginfo_t si;
     memset(&si, 0, sizeof si);
@@ -281,8 +278,8 @@ int mp__os_proc_wait(mp__os_proc *p, mp__deadline d) {
 #if !MP__POSIX_LINUX
             /* A sentinel that a fork outside our control inherited stays
              * open after the child ends: look at the child now and then. */
-            if (ms < 0 || ms > SENTINEL_SLICE_MS)
-                ms = SENTINEL_SLICE_MS;
+            if (ms < 0 || ms > MP__SLICE_SENTINEL_MS)
+                ms = MP__SLICE_SENTINEL_MS;
 #endif
             struct pollfd pfd = {(int)p->h, POLLIN, 0};
             int n = poll(&pfd, 1, ms > INT_MAX ? INT_MAX : (int)ms);
@@ -301,17 +298,11 @@ int mp__os_proc_wait(mp__os_proc *p, mp__deadline d) {
     /* No handle, or a sentinel pipe, whose end comes as the child exits,
      * just before it can be reaped (or early, should the child close it):
      * poll the child's state with a growing back-off. */
-    long nap = 1;
-    for (;;) {
-        if (has_ended(p))
-            return 0;
-        long ms = mp__deadline_left_ms(d, &rc);
-        if (rc)
+    mp__backoff b = MP__BACKOFF_CHILD;
+    while (!has_ended(p))
+        if ((rc = mp__backoff_wait(&b, d)))
             return rc;
-        mp__os_sleep_ms(ms >= 0 && ms < nap ? ms : nap);
-        if (nap < 10)
-            nap++;
-    }
+    return 0;
 }
 
 int mp__os_proc_reap(mp__os_proc *p, int *code) {

@@ -27,10 +27,6 @@
 #include "../common/os_sync.h"
 #include "os_posix.h"
 
-/* How often an opener looks again at a mapping its live creator is still
- * making (a creator takes microseconds; this bounds the poll's cost). */
-#define CREATING_POLL_MS 1
-
 /* The longest shm name the system takes, without the NUL: macOS's
  * PSHMNAMLEN (31); elsewhere a file name's 255 (Linux's /dev/shm). */
 #ifndef MP__SHM_NAME_MAX
@@ -244,7 +240,7 @@ static int creator_state(int fd) {
     return rc;
 }
 
-int mp__os_shm_open(mp__shm *s, const char *name, mp__deadline d) {
+int mp__os_shm_open(mp__shm *s, const char *name) {
     char nm[MP__OS_NAME_MAX + 8];
     struct stat st;
     int rc;
@@ -255,14 +251,7 @@ int mp__os_shm_open(mp__shm *s, const char *name, mp__deadline d) {
     int fd = shm_open(nm, O_RDWR | O_CLOEXEC, 0);
     if (fd == -1)
         return mp__posix_err(errno);
-    while (!published(fd) && (rc = creator_state(fd)) == MP_EAGAIN) {
-        if (mp__deadline_passed(d)) {
-            rc = MP_ETIMEDOUT;
-            break;
-        }
-        mp__os_sleep_ms(CREATING_POLL_MS);
-        rc = 0; /* published while we slept: the loop ends here */
-    }
+    rc = published(fd) ? 0 : creator_state(fd);
     if (!rc)
         rc = fstat(fd, &st) == -1 ? mp__posix_err(errno)
                                   : map_fd(s, fd, (size_t)st.st_size);

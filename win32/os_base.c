@@ -128,9 +128,11 @@ uint64_t mp__os_now_ns(void) {
     return v / f * 1000000000u + v % f * 1000000000u / f;
 }
 
-void mp__os_sleep_ms(long ms) {
-    /* Sleep may wake a timer tick early; keep going until the time is up. */
-    uint64_t end = mp__os_now_ns() + (uint64_t)(ms > 0 ? ms : 0) * 1000000u;
+void mp__os_sleep_ns(uint64_t ns) {
+    /* Sleep may wake a timer tick early; keep going until the time is up.
+     * Any ns a caller passes is far from overflowing the clock (deadlines
+     * are bounded, clock.h). */
+    uint64_t end = mp__os_now_ns() + ns;
     for (;;) {
         uint64_t now = mp__os_now_ns();
         if (now >= end)

@@ -155,7 +155,7 @@ void mp__os_shm_publish(mp__shm *s, uint32_t word) {
     guard_drop(s);
 }
 
-int mp__os_shm_open(mp__shm *s, const char *name, mp__deadline d) {
+int mp__os_shm_open(mp__shm *s, const char *name) {
     int rc = MP_EINVAL;
     s->addr = NULL;
     s->h = s->guard = MP__BAD_HANDLE;
@@ -171,24 +171,18 @@ int mp__os_shm_open(mp__shm *s, const char *name, mp__deadline d) {
         CloseHandle(h);
         return rc;
     }
-    /* Unpublished: wait while its creator holds the guard. Holding the
-     * guard ourselves means the creator is gone (or just published). */
-    while (!published(s)) {
-        HANDLE g;
-        if ((rc = guard_take(name, &g)) == 0) {
+    /* Unpublished: MP_EAGAIN while its creator holds the guard. Holding
+     * the guard ourselves means the creator is gone (or just published). */
+    HANDLE g;
+    if (!published(s)) {
+        rc = guard_take(name, &g);
+        if (rc == 0) {
             rc = published(s) ? 0 : MP_ENOENT;
             ReleaseMutex(g);
             CloseHandle(g);
-            break;
+        } else if (rc == MP_EEXIST) {
+            rc = MP_EAGAIN;
         }
-        if (rc != MP_EEXIST)
-            break;
-        if (mp__deadline_passed(d)) {
-            rc = MP_ETIMEDOUT;
-            break;
-        }
-        Sleep(1);
-        rc = 0; /* published while we slept: the loop ends here */
     }
     if (rc)
         mp__os_shm_close(s);

@@ -5,24 +5,23 @@
  * Every primitive is one word (or two) in the object's shared mapping,
  * changed by atomic operations, so that get_value is exact and a process
  * killed anywhere leaves nothing that only it could undo. A caller that
- * must wait polls its word with a bounded back-off (a few yields, then
- * sleeps from 20 us doubling up to 1 ms): no spinning, and a wake-up is
- * seen within a millisecond. A mutex's word names its owner process (pid
- * and a start-time token, so that a reused pid is not taken for the
- * owner); a waiter probes that process every few milliseconds and takes
- * the lock with MP_EOWNERDEAD once it is gone or a zombie. The owning
- * thread is kept beside the word: a thread that ends holding a lock in a
- * process that lives on is not detected (Linux's robust list does that). */
+ * must wait polls its word with the wait policy's back-off
+ * (MP__BACKOFF_WORD: a few yields, then sleeps from 20 us doubling up to
+ * 1 ms): no spinning, and a wake-up is seen within a millisecond. A mutex's
+ * word names its owner process (pid and a start-time token, so that a reused
+ * pid is not taken for the owner); a waiter probes that process every few
+ * milliseconds and takes the lock with MP_EOWNERDEAD once it is gone or a
+ * zombie. The owning thread is kept beside the word: a thread that ends
+ * holding a lock in a process that lives on is not detected (Linux's robust
+ * list does that). */
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/types.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "../../common/atomics.h"
@@ -65,34 +64,6 @@ _Static_assert(sizeof(pmutex) <= MP__OS_MUTEX_SIZE, "mutex state too big");
 static MP__TLS pmutex *tl_held;
 static pthread_key_t held_key;
 static void held_exit(void *arg);
-
-/* ---- waiting ---- */
-
-#define YIELDS 4
-#define NAP_MIN_NS 20000u
-#define NAP_MAX_NS 1000000u
-
-/* One step of a wait's back-off: *step counts from 0 per wait. false when
- * d has passed (nothing slept). */
-static bool backoff(unsigned *step, mp__deadline d) {
-    uint64_t left = mp__deadline_left_ns(d);
-    if (left == 0)
-        return false;
-    unsigned s = (*step)++;
-    if (s < YIELDS) {
-        sched_yield();
-        return true;
-    }
-    s -= YIELDS;
-    uint64_t nap = s >= 6 ? NAP_MAX_NS : (uint64_t)NAP_MIN_NS << s;
-    if (nap > NAP_MAX_NS)
-        nap = NAP_MAX_NS;
-    if (nap > left)
-        nap = left;
-    struct timespec ts = {0, (long)nap};
-    nanosleep(&ts, NULL);
-    return true;
-}
 
 /* ---- this process and thread ---- */
 
@@ -173,9 +144,9 @@ static bool sem_try(sem_state *st) { return mp__posix_sem_take(&st->value); }
 
 int mp__os_sem_wait(mp__os_sem *s, mp__deadline d) {
     sem_state *st = s->mem;
-    unsigned step = 0;
+    mp__backoff b = MP__BACKOFF_WORD;
     while (!sem_try(st))
-        if (d == MP__DL_NOW || !backoff(&step, d))
+        if (mp__backoff_wait(&b, d))
             return sem_try(st) ? 0 : mp__deadline_err(d);
     return 0;
 }
@@ -232,9 +203,6 @@ static bool held_remove(pmutex *x) {
     return false;
 }
 
-/* How often a waiter looks at the owner process. */
-#define PROBE_NS 5000000u
-
 int mp__os_mutex_create(mp__os_mutex *m, void *mem, const char *name) {
     (void)name;
     memset(mem, 0, MP__OS_MUTEX_SIZE);
@@ -277,7 +245,7 @@ __attribute__((noinline)) static int mutex_lock_slow(pmutex *x, uint64_t self,
         if (mp__load64(&x->word, MP__RELAXED) == 0 && take(x, 0, self, tid))
             return 0;
     }
-    unsigned step = 0;
+    mp__backoff b = MP__BACKOFF_WORD;
     uint64_t next_probe = 0;
     for (;;) {
         uint64_t v = mp__load64(&x->word, MP__RELAXED);
@@ -287,18 +255,19 @@ __attribute__((noinline)) static int mutex_lock_slow(pmutex *x, uint64_t self,
             continue;
         }
         /* The owner is probed at once when we may not wait, else every
-         * PROBE_NS while we wait. */
+         * MP__PROBE_OWNER_NS while we wait. */
         uint64_t now = mp__os_now_ns();
         if (now >= next_probe) {
-            next_probe = now + PROBE_NS;
+            next_probe = now + MP__PROBE_OWNER_NS;
             if (v != self && mp__posix_gone(v)) {
                 if (take(x, v, self, tid))
                     return MP_EOWNERDEAD;
                 continue;
             }
         }
-        if (d == MP__DL_NOW || !backoff(&step, d))
-            return mp__deadline_err(d);
+        int rc = mp__backoff_wait(&b, d);
+        if (rc)
+            return rc;
     }
 }
 
@@ -373,12 +342,12 @@ int mp__os_wait_on(mp__os_wait *w, const void *word, uint32_t expected,
         return MP_ETIMEDOUT;
     mp__fetch_add32(&st->waiters, 1, MP__SEQ_CST);
     uint32_t wakes = mp__load32(&st->wakes, MP__SEQ_CST);
-    unsigned step = 0;
+    mp__backoff b = MP__BACKOFF_WORD;
     int rc = 0;
     while (mp__load32(wd, MP__SEQ_CST) == expected &&
            mp__load32(&st->wakes, MP__SEQ_CST) == wakes)
-        if (!backoff(&step, d)) {
-            rc = MP_ETIMEDOUT;
+        if (mp__backoff_wait(&b, d)) {
+            rc = MP_ETIMEDOUT; /* d is not MP__DL_NOW here */
             break;
         }
     mp__fetch_sub32(&st->waiters, 1, MP__SEQ_CST);
