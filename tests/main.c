@@ -1,6 +1,8 @@
 /* The test runner. It is also the child of its own spawn tests: mp_init
  * runs the target and exits when started as one. Usage:
- *   mproc_tests [--suite NAME]   (all suites by default) */
+ *   mproc_tests [--suite NAME] [--test NAME]
+ * (all suites and tests by default). A test run once per start method is
+ * "NAME/fork", "NAME/spawn": --test NAME runs it with each method. */
 #include <stdio.h>
 #include <string.h>
 
@@ -27,6 +29,7 @@ int main(int argc, char **argv) {
             test = argv[++i];
     if (CU_initialize_registry() != CUE_SUCCESS)
         return 2;
+    mp_test_select(test);
     int found = 0;
 #define MP_SUITE(name)                                                        \
     if (!only || strcmp(only, #name) == 0) {                                  \
@@ -41,18 +44,13 @@ int main(int argc, char **argv) {
         return 2;
     }
     CU_basic_set_mode(CU_BRM_VERBOSE);
-    if (test) {
-        CU_pSuite su = only ? CU_get_suite(only) : NULL;
-        CU_pTest t = su ? CU_get_test(su, test) : NULL;
-        if (!t) {
-            fprintf(stderr, "no test %s in suite %s\n", test,
-                    only ? only : "(give --suite)");
-            CU_cleanup_registry();
-            return 2;
-        }
-        CU_basic_run_test(su, t);
-    } else
-        CU_basic_run_tests();
+    if (CU_get_registry()->uiNumberOfTests == 0) {
+        fprintf(stderr, "no test %s%s%s\n", test ? test : "",
+                only ? " in suite " : "", only ? only : "");
+        CU_cleanup_registry();
+        return 2;
+    }
+    CU_basic_run_tests();
     unsigned failed =
         CU_get_number_of_failures() + CU_get_number_of_tests_failed();
     unsigned run = CU_get_number_of_tests_run();

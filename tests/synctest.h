@@ -1,5 +1,5 @@
-/* Helpers shared by the sync and shared suites: running children, and
- * counting our names in /dev/shm. */
+/* Helpers shared by the suites of named and shared objects (sync, shared,
+ * names, reclaim): names unique to this run, and bounded polls. */
 #ifndef MP_SYNCTEST_H
 #define MP_SYNCTEST_H
 
@@ -7,13 +7,6 @@
 #include <string.h>
 
 #include "testutil.h"
-
-#define st_start mp_test_start
-static inline int st_join(mp_process *p) { return mp_test_finish(p, 120000); }
-#define st_kill mp_test_kill
-
-/* This run's named objects in /dev/shm (testutil.h). */
-#define st_shm_entries mp_test_shm_entries
 
 /* A name unique to this run. */
 static inline const char *st_name(char *buf, size_t cap, const char *what) {

@@ -85,32 +85,30 @@ static mp_arg counted_int(int64_t v) {
 /* The example from issue 16, written as a user writes it: the lists are
  * made in a loop and used after it. */
 static void test_lists_made_in_a_loop(void) {
-    for (int m = 0; m < mp_test_nmethods; m++) {
-        mp_pool *pool = mp_test_pool(2, mp_test_methods[m]);
-        mp_args items[10];
-        for (int i = 0; i < 10; i++)
-            items[i] = MP_ARGS(mp_int(i));
-        mp_result *r = NULL;
-        MP_CHECK_OK(mp_pool_map(pool, t_square, items, 10, 0, &r));
-        CU_ASSERT_EQUAL(mp_result_count(r), 10);
-        for (size_t i = 0; i < 10; i++)
-            CU_ASSERT_EQUAL(item_int(r, i), (int64_t)(i * i));
-        mp_result_free(r);
+    mp_pool *pool = mp_test_pool(2, mp_test_method());
+    mp_args items[10];
+    for (int i = 0; i < 10; i++)
+        items[i] = MP_ARGS(mp_int(i));
+    mp_result *r = NULL;
+    MP_CHECK_OK(mp_pool_map(pool, t_square, items, 10, 0, &r));
+    CU_ASSERT_EQUAL(mp_result_count(r), 10);
+    for (size_t i = 0; i < 10; i++)
+        CU_ASSERT_EQUAL(item_int(r, i), (int64_t)(i * i));
+    mp_result_free(r);
 
-        mp_imap *it = NULL;
-        MP_CHECK_OK(mp_pool_imap(pool, t_square, items, 10, 3, &it));
-        mp_buf b = {0};
-        for (int64_t i = 0; i < 10; i++) {
-            int64_t v = -1;
-            MP_CHECK_OK(mp_imap_next(it, 30000, &b, NULL));
-            if (b.len == sizeof v)
-                memcpy(&v, b.data, sizeof v);
-            CU_ASSERT_EQUAL(v, i * i);
-        }
-        mp_buf_free(&b);
-        mp_imap_free(it);
-        mp_test_pool_finish(pool);
+    mp_imap *it = NULL;
+    MP_CHECK_OK(mp_pool_imap(pool, t_square, items, 10, 3, &it));
+    mp_buf b = {0};
+    for (int64_t i = 0; i < 10; i++) {
+        int64_t v = -1;
+        MP_CHECK_OK(mp_imap_next(it, 30000, &b, NULL));
+        if (b.len == sizeof v)
+            memcpy(&v, b.data, sizeof v);
+        CU_ASSERT_EQUAL(v, i * i);
     }
+    mp_buf_free(&b);
+    mp_imap_free(it);
+    mp_test_pool_finish(pool);
 }
 
 /* Lists stored in an array in a loop, the processes started after it:
@@ -119,17 +117,15 @@ static void test_stored_lists_start_processes(void) {
     enum { N = 6 };
     static const char *const names[N] = {"",    "a",    "ab",
                                          "abc", "abcd", "abcde"};
-    for (int m = 0; m < mp_test_nmethods; m++) {
-        mp_args args[N];
-        for (int i = 0; i < N; i++)
-            args[i] = MP_ARGS(mp_int(i), mp_int(10 * i),
-                              mp_kw("s", mp_str(names[i])));
-        mp_process *ps[N];
-        for (int i = 0; i < N; i++)
-            ps[i] = mp_test_start(t_sum_exit, args[i], mp_test_methods[m]);
-        for (int i = 0; i < N; i++)
-            CU_ASSERT_EQUAL(mp_test_finish(ps[i], 30000), 12 * i);
-    }
+    mp_args args[N];
+    for (int i = 0; i < N; i++)
+        args[i] =
+            MP_ARGS(mp_int(i), mp_int(10 * i), mp_kw("s", mp_str(names[i])));
+    mp_process *ps[N];
+    for (int i = 0; i < N; i++)
+        ps[i] = mp_test_start(t_sum_exit, args[i], mp_test_method());
+    for (int i = 0; i < N; i++)
+        CU_ASSERT_EQUAL(mp_test_finish(ps[i], 30000), 12 * i);
 }
 
 /* A list returned from a function, and a list copied by assignment, keep
@@ -163,14 +159,14 @@ static mp_pool_options options_with_initargs(mp_start_method m) {
     return o;
 }
 
+/* Pool options returned by value from another function keep their initargs,
+ * which every worker's initializer receives. */
 static void test_initargs_made_elsewhere(void) {
-    for (int m = 0; m < mp_test_nmethods; m++) {
-        mp_pool_options o = options_with_initargs(mp_test_methods[m]);
-        mp_pool *pool = NULL;
-        MP_CHECK_OK(mp_pool_new(&pool, &o));
-        CU_ASSERT_EQUAL(apply_int(pool, t_get_init, MP_NO_ARGS), 42);
-        mp_test_pool_finish(pool);
-    }
+    mp_pool_options o = options_with_initargs(mp_test_method());
+    mp_pool *pool = NULL;
+    MP_CHECK_OK(mp_pool_new(&pool, &o));
+    CU_ASSERT_EQUAL(apply_int(pool, t_get_init, MP_NO_ARGS), 42);
+    mp_test_pool_finish(pool);
 }
 
 /* A borrowed list carries more arguments than the inline form holds. */
@@ -182,20 +178,18 @@ static void test_borrowed_long_list(void) {
         v[i] = mp_int(i);
         want += i;
     }
-    for (int m = 0; m < mp_test_nmethods; m++) {
-        mp_pool *pool = mp_test_pool(1, mp_test_methods[m]);
-        CU_ASSERT_EQUAL(apply_int(pool, t_sum, mp_args_borrow(v, N)), want);
-        mp_args items[2] = {mp_args_borrow(v, N), mp_args_borrow(v + 1, 1)};
-        mp_result *r = NULL;
-        MP_CHECK_OK(mp_pool_map(pool, t_sum, items, 2, 1, &r));
-        CU_ASSERT_EQUAL(item_int(r, 0), want);
-        CU_ASSERT_EQUAL(item_int(r, 1), 1);
-        mp_result_free(r);
-        mp_test_pool_finish(pool);
-        mp_process *p = mp_test_start(t_sum_exit, mp_args_borrow(v, N),
-                                      mp_test_methods[m]);
-        CU_ASSERT_EQUAL(mp_test_finish(p, 30000), (int)(want & 0x7f));
-    }
+    mp_pool *pool = mp_test_pool(1, mp_test_method());
+    CU_ASSERT_EQUAL(apply_int(pool, t_sum, mp_args_borrow(v, N)), want);
+    mp_args items[2] = {mp_args_borrow(v, N), mp_args_borrow(v + 1, 1)};
+    mp_result *r = NULL;
+    MP_CHECK_OK(mp_pool_map(pool, t_sum, items, 2, 1, &r));
+    CU_ASSERT_EQUAL(item_int(r, 0), want);
+    CU_ASSERT_EQUAL(item_int(r, 1), 1);
+    mp_result_free(r);
+    mp_test_pool_finish(pool);
+    mp_process *p =
+        mp_test_start(t_sum_exit, mp_args_borrow(v, N), mp_test_method());
+    CU_ASSERT_EQUAL(mp_test_finish(p, 30000), (int)(want & 0x7f));
 }
 
 /* Lists that are not valid: a borrowed NULL array, an inline list longer
@@ -226,11 +220,13 @@ static void test_invalid_lists(void) {
 }
 
 void mp_test_suite_args(void) {
+    const mp_test_runs once = MP_TEST_ONCE, each = MP_TEST_PER_METHOD;
     MP_TEST_SUITE(
-        "args", {"lists_made_in_a_loop", test_lists_made_in_a_loop},
-        {"stored_lists_start_processes", test_stored_lists_start_processes},
-        {"lists_are_values", test_lists_are_values},
-        {"initargs_made_elsewhere", test_initargs_made_elsewhere},
-        {"borrowed_long_list", test_borrowed_long_list},
-        {"invalid_lists", test_invalid_lists});
+        "args", {"lists_made_in_a_loop", test_lists_made_in_a_loop, each},
+        {"stored_lists_start_processes", test_stored_lists_start_processes,
+         each},
+        {"lists_are_values", test_lists_are_values, once},
+        {"initargs_made_elsewhere", test_initargs_made_elsewhere, each},
+        {"borrowed_long_list", test_borrowed_long_list, each},
+        {"invalid_lists", test_invalid_lists, once});
 }

@@ -311,61 +311,63 @@ static int run(mp_target fn, mp_args args, mp_start_method m) {
     return mp_test_finish(p, WAIT_MS);
 }
 
+/* A pipe's write end given with mp_handle reaches the child as its own handle,
+ * so that what the child writes arrives after the parent has closed its end,
+ * and no descriptor or handle is left open. */
 static void test_pipe_to_child(void) {
     mp_test_warm_up();
     int before = mp_test_count_fds();
-    for (int i = 0; i < mp_test_nmethods; i++) {
-        mp_os_handle rd = 0, wr = 0;
-        char text[64] = "";
-        CU_ASSERT_EQUAL_FATAL(os_pipe(&rd, &wr), 0);
-        mp_process *p = mp_test_start(
-            t_write, MP_ARGS(mp_handle(wr), mp_str("from the child")),
-            mp_test_methods[i]);
-        /* Ours may go once the child has started: it holds its own. */
-        os_close(wr);
-        CU_ASSERT_EQUAL(mp_test_finish(p, WAIT_MS), 0);
-        CU_ASSERT_EQUAL(os_read_to_end(rd, text, sizeof text), 0);
-        CU_ASSERT_STRING_EQUAL(text, "from the child");
-        os_close(rd);
-    }
+    mp_os_handle rd = 0, wr = 0;
+    char text[64] = "";
+    CU_ASSERT_EQUAL_FATAL(os_pipe(&rd, &wr), 0);
+    mp_process *p = mp_test_start(
+        t_write, MP_ARGS(mp_handle(wr), mp_str("from the child")),
+        mp_test_method());
+    /* Ours may go once the child has started: it holds its own. */
+    os_close(wr);
+    CU_ASSERT_EQUAL(mp_test_finish(p, WAIT_MS), 0);
+    CU_ASSERT_EQUAL(os_read_to_end(rd, text, sizeof text), 0);
+    CU_ASSERT_STRING_EQUAL(text, "from the child");
+    os_close(rd);
     CU_ASSERT_EQUAL(mp_test_count_fds(), before);
 }
 
+/* A handle passed as a keyword argument reaches the child as a usable handle,
+ * as a positional one does. */
 static void test_keyword_handle(void) {
-    for (int i = 0; i < mp_test_nmethods; i++) {
-        mp_os_handle rd = 0, wr = 0;
-        char text[64] = "";
-        CU_ASSERT_EQUAL_FATAL(os_pipe(&rd, &wr), 0);
-        CU_ASSERT_EQUAL(run(t_write_kw, MP_ARGS(mp_kw("out", mp_handle(wr))),
-                            mp_test_methods[i]),
-                        0);
-        os_close(wr);
-        CU_ASSERT_EQUAL(os_read_to_end(rd, text, sizeof text), 0);
-        CU_ASSERT_STRING_EQUAL(text, "kw");
-        os_close(rd);
-    }
+    mp_os_handle rd = 0, wr = 0;
+    char text[64] = "";
+    CU_ASSERT_EQUAL_FATAL(os_pipe(&rd, &wr), 0);
+    CU_ASSERT_EQUAL(run(t_write_kw, MP_ARGS(mp_kw("out", mp_handle(wr))),
+                        mp_test_method()),
+                    0);
+    os_close(wr);
+    CU_ASSERT_EQUAL(os_read_to_end(rd, text, sizeof text), 0);
+    CU_ASSERT_STRING_EQUAL(text, "kw");
+    os_close(rd);
 }
 
 /* The child closing its handle leaves the parent's open and unchanged. */
 static void test_parent_keeps_its_handle(void) {
-    for (int i = 0; i < mp_test_nmethods; i++) {
-        mp_os_handle rd = 0, wr = 0;
-        char text[64] = "";
-        CU_ASSERT_EQUAL_FATAL(os_pipe(&rd, &wr), 0);
-        bool inh = os_inheritable(wr);
-        CU_ASSERT_EQUAL(run(t_write, MP_ARGS(mp_handle(wr), mp_str("child,")),
-                            mp_test_methods[i]),
-                        0);
-        CU_ASSERT(os_is_open(wr));
-        CU_ASSERT_EQUAL(os_inheritable(wr), inh);
-        CU_ASSERT_EQUAL(os_write(wr, "parent"), 0);
-        os_close(wr);
-        CU_ASSERT_EQUAL(os_read_to_end(rd, text, sizeof text), 0);
-        CU_ASSERT_STRING_EQUAL(text, "child,parent");
-        os_close(rd);
-    }
+    mp_os_handle rd = 0, wr = 0;
+    char text[64] = "";
+    CU_ASSERT_EQUAL_FATAL(os_pipe(&rd, &wr), 0);
+    bool inh = os_inheritable(wr);
+    CU_ASSERT_EQUAL(run(t_write, MP_ARGS(mp_handle(wr), mp_str("child,")),
+                        mp_test_method()),
+                    0);
+    CU_ASSERT(os_is_open(wr));
+    CU_ASSERT_EQUAL(os_inheritable(wr), inh);
+    CU_ASSERT_EQUAL(os_write(wr, "parent"), 0);
+    os_close(wr);
+    CU_ASSERT_EQUAL(os_read_to_end(rd, text, sizeof text), 0);
+    CU_ASSERT_STRING_EQUAL(text, "child,parent");
+    os_close(rd);
 }
 
+/* A spawned child holds the handle it was given and none of the parent's other
+ * inheritable ones (on POSIX, a descriptor opened without O_CLOEXEC stays
+ * behind, and the one given arrives close-on-exec). */
 static void test_spawn_child_holds_only_its_handles(void) {
     mp_os_handle rd = 0, wr = 0;
     CU_ASSERT_EQUAL_FATAL(os_pipe(&rd, &wr), 0);
@@ -406,22 +408,20 @@ static void test_accepted_socket_served_by_child(void) {
     sock_close(client);
     sock_close(served);
     int before = mp_test_count_fds();
-    for (int i = 0; i < mp_test_nmethods; i++) {
-        char text[64] = "";
-        CU_ASSERT_EQUAL_FATAL(accepted_pair(&client, &served), 0);
-        mp_process *p = NULL;
-        mp_process_options o = {.name = "server",
-                                .start_method = mp_test_methods[i]};
-        MP_CHECK_OK(mp_process_new(
-            &p, t_serve, MP_ARGS(mp_handle((mp_os_handle)served)), &o));
-        MP_CHECK_OK(mp_process_start(p));
-        sock_close(served);
-        CU_ASSERT_EQUAL(send(client, "ping", 4, 0), 4);
-        CU_ASSERT_EQUAL(sock_read_to_end(client, text, sizeof text), 0);
-        CU_ASSERT_STRING_EQUAL(text, "pong server");
-        CU_ASSERT_EQUAL(mp_test_finish(p, WAIT_MS), 0);
-        sock_close(client);
-    }
+    char text[64] = "";
+    CU_ASSERT_EQUAL_FATAL(accepted_pair(&client, &served), 0);
+    mp_process *p = NULL;
+    mp_process_options o = {.name = "server",
+                            .start_method = mp_test_method()};
+    MP_CHECK_OK(mp_process_new(&p, t_serve,
+                               MP_ARGS(mp_handle((mp_os_handle)served)), &o));
+    MP_CHECK_OK(mp_process_start(p));
+    sock_close(served);
+    CU_ASSERT_EQUAL(send(client, "ping", 4, 0), 4);
+    CU_ASSERT_EQUAL(sock_read_to_end(client, text, sizeof text), 0);
+    CU_ASSERT_STRING_EQUAL(text, "pong server");
+    CU_ASSERT_EQUAL(mp_test_finish(p, WAIT_MS), 0);
+    sock_close(client);
     CU_ASSERT_EQUAL(mp_test_count_fds(), before);
 #ifdef _WIN32
     WSACleanup();
@@ -451,18 +451,15 @@ static void test_bad_handles(void) {
         CU_ASSERT_PTR_NULL(pool);
     }
     int before = mp_test_count_fds();
-    for (int i = 0; i < mp_test_nmethods; i++) {
-        mp_process *p = NULL;
-        mp_process_options o = {.start_method = mp_test_methods[i]};
-        CU_ASSERT_EQUAL_FATAL(os_pipe(&rd, &wr), 0);
-        MP_CHECK_OK(
-            mp_process_new(&p, t_unreached, MP_ARGS(mp_handle(wr)), &o));
-        os_close(wr);
-        MP_CHECK_RC(mp_process_start(p), MP_EINVAL);
-        MP_CHECK_RC(mp_process_join(p, 0), MP_ESTATE);
-        mp_process_free(p);
-        os_close(rd);
-    }
+    mp_process *p = NULL;
+    mp_process_options o = {.start_method = mp_test_method()};
+    CU_ASSERT_EQUAL_FATAL(os_pipe(&rd, &wr), 0);
+    MP_CHECK_OK(mp_process_new(&p, t_unreached, MP_ARGS(mp_handle(wr)), &o));
+    os_close(wr);
+    MP_CHECK_RC(mp_process_start(p), MP_EINVAL);
+    MP_CHECK_RC(mp_process_join(p, 0), MP_ESTATE);
+    mp_process_free(p);
+    os_close(rd);
     CU_ASSERT_EQUAL(mp_test_count_fds(), before);
 }
 
@@ -470,44 +467,39 @@ static void test_bad_handles(void) {
  * open or not, as an mproc object is; initargs carry one to every
  * worker, which keeps it for its tasks. */
 static void test_pool_handles(void) {
-    for (int i = 0; i < mp_test_nmethods; i++) {
-        mp_os_handle rd = 0, wr = 0;
-        char text[64] = "";
-        CU_ASSERT_EQUAL_FATAL(os_pipe(&rd, &wr), 0);
-        mp_pool *pool = NULL;
-        mp_pool_options po = {.processes = 1,
-                              .initializer = t_pool_init,
-                              .initargs = MP_ARGS(mp_handle(wr)),
-                              .start_method = mp_test_methods[i]};
-        MP_CHECK_OK(mp_pool_new(&pool, &po));
-        CU_ASSERT_PTR_NOT_NULL_FATAL(pool);
-        mp_buf b = {0};
-        mp_result *r = NULL;
-        MP_CHECK_RC(mp_pool_apply(pool, t_pool_task,
-                                  MP_ARGS(mp_str("x"), mp_handle(wr)), &b),
-                    MP_ENOTSUP);
-        MP_CHECK_RC(mp_pool_apply_async(pool, t_pool_task,
-                                        MP_ARGS(mp_handle(MP_BAD_HANDLE)), &r),
-                    MP_ENOTSUP);
-        CU_ASSERT_PTR_NULL(r);
-        mp_args items[2] = {MP_ARGS(mp_str("x")),
-                            MP_ARGS(mp_kw("h", mp_handle(wr)))};
-        MP_CHECK_RC(mp_pool_map(pool, t_pool_task, items, 2, 0, &r),
-                    MP_ENOTSUP);
-        CU_ASSERT_PTR_NULL(r);
-        MP_CHECK_OK(
-            mp_pool_apply(pool, t_pool_task, MP_ARGS(mp_str("a")), &b));
-        MP_CHECK_OK(
-            mp_pool_apply(pool, t_pool_task, MP_ARGS(mp_str("b")), &b));
-        mp_buf_free(&b);
-        MP_CHECK_OK(mp_pool_close(pool));
-        MP_CHECK_OK(mp_pool_join(pool, WAIT_MS));
-        mp_pool_free(pool);
-        os_close(wr);
-        CU_ASSERT_EQUAL(os_read_to_end(rd, text, sizeof text), 0);
-        CU_ASSERT_STRING_EQUAL(text, "ab");
-        os_close(rd);
-    }
+    mp_os_handle rd = 0, wr = 0;
+    char text[64] = "";
+    CU_ASSERT_EQUAL_FATAL(os_pipe(&rd, &wr), 0);
+    mp_pool *pool = NULL;
+    mp_pool_options po = {.processes = 1,
+                          .initializer = t_pool_init,
+                          .initargs = MP_ARGS(mp_handle(wr)),
+                          .start_method = mp_test_method()};
+    MP_CHECK_OK(mp_pool_new(&pool, &po));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(pool);
+    mp_buf b = {0};
+    mp_result *r = NULL;
+    MP_CHECK_RC(mp_pool_apply(pool, t_pool_task,
+                              MP_ARGS(mp_str("x"), mp_handle(wr)), &b),
+                MP_ENOTSUP);
+    MP_CHECK_RC(mp_pool_apply_async(pool, t_pool_task,
+                                    MP_ARGS(mp_handle(MP_BAD_HANDLE)), &r),
+                MP_ENOTSUP);
+    CU_ASSERT_PTR_NULL(r);
+    mp_args items[2] = {MP_ARGS(mp_str("x")),
+                        MP_ARGS(mp_kw("h", mp_handle(wr)))};
+    MP_CHECK_RC(mp_pool_map(pool, t_pool_task, items, 2, 0, &r), MP_ENOTSUP);
+    CU_ASSERT_PTR_NULL(r);
+    MP_CHECK_OK(mp_pool_apply(pool, t_pool_task, MP_ARGS(mp_str("a")), &b));
+    MP_CHECK_OK(mp_pool_apply(pool, t_pool_task, MP_ARGS(mp_str("b")), &b));
+    mp_buf_free(&b);
+    MP_CHECK_OK(mp_pool_close(pool));
+    MP_CHECK_OK(mp_pool_join(pool, WAIT_MS));
+    mp_pool_free(pool);
+    os_close(wr);
+    CU_ASSERT_EQUAL(os_read_to_end(rd, text, sizeof text), 0);
+    CU_ASSERT_STRING_EQUAL(text, "ab");
+    os_close(rd);
 }
 
 /* The reader is NULL-safe and tells a handle from anything else. */
@@ -523,14 +515,16 @@ static void test_readers(void) {
 }
 
 void mp_test_suite_handles(void) {
-    MP_TEST_SUITE("handles", {"readers", test_readers},
-                  {"pipe_to_child", test_pipe_to_child},
-                  {"keyword_handle", test_keyword_handle},
-                  {"parent_keeps_its_handle", test_parent_keeps_its_handle},
-                  {"spawn_child_holds_only_its_handles",
-                   test_spawn_child_holds_only_its_handles},
-                  {"accepted_socket_served_by_child",
-                   test_accepted_socket_served_by_child},
-                  {"bad_handles", test_bad_handles},
-                  {"pool_handles", test_pool_handles});
+    const mp_test_runs once = MP_TEST_ONCE, each = MP_TEST_PER_METHOD;
+    MP_TEST_SUITE(
+        "handles", {"readers", test_readers, once},
+        {"pipe_to_child", test_pipe_to_child, each},
+        {"keyword_handle", test_keyword_handle, each},
+        {"parent_keeps_its_handle", test_parent_keeps_its_handle, each},
+        {"spawn_child_holds_only_its_handles",
+         test_spawn_child_holds_only_its_handles, once},
+        {"accepted_socket_served_by_child",
+         test_accepted_socket_served_by_child, each},
+        {"bad_handles", test_bad_handles, each},
+        {"pool_handles", test_pool_handles, each});
 }

@@ -54,8 +54,6 @@
 
 #include "testutil.h"
 
-#define CHILD_TIMEOUT 120000L
-
 /* ---- checks inside the child: counted, explained, never fatal ---- */
 
 static int fails;
@@ -580,12 +578,21 @@ static int t_fsize(mp_call *c) {
 
 static void run_child(mp_target fn) {
     mp_process *p = mp_test_start(fn, MP_NO_ARGS, MP_START_FORK);
-    CU_ASSERT_EQUAL(mp_test_finish(p, CHILD_TIMEOUT), 0);
+    CU_ASSERT_EQUAL(mp_test_finish(p, MP_TEST_CHILD_TIMEOUT_MS), 0);
     CU_ASSERT_EQUAL(mp_test_shm_entries(), 0);
 }
 
+/* With RLIMIT_NOFILE reached, every create and start is MP_ELIMIT whatever few
+ * descriptors are free, gives back each one it took on the way out, succeeds
+ * once enough are free, and the objects made before keep working. */
 static void test_nofile(void) { run_child(t_nofile); }
+/* As a user at its RLIMIT_NPROC, fork, spawn and a new pool are MP_ELIMIT and
+ * leak no descriptor, while a pool made before keeps running tasks and a fork
+ * works again once the limit is lifted. */
 static void test_nproc(void) { run_child(t_nproc); }
+/* With /dev/shm full, every named create is MP_ELIMIT and leaves no name
+ * behind, while the objects made before (a named queue's whole ring included)
+ * keep working and a create fits again once room is freed. */
 static void test_shm_full(void) { run_child(t_shm_full); }
 /* Descriptors held above a lowered soft limit (more than any fixed list
  * would hold): a spawn still works, and they keep their flags after it. */
@@ -620,7 +627,11 @@ static int t_fds_above_limit(mp_call *c) {
     return fails ? 1 : 0;
 }
 
+/* With RLIMIT_FSIZE below an object's size, creating it is MP_ELIMIT (not
+ * SIGXFSZ), smaller objects still fit, and nothing leaks. */
 static void test_fsize(void) { run_child(t_fsize); }
+/* Descriptors held above a lowered RLIMIT_NOFILE do not stop a spawn or a
+ * fork, and keep their flags (open, inheritable) after them. */
 static void test_fds_above_limit(void) { run_child(t_fds_above_limit); }
 
 #else /* _WIN32 */
@@ -692,20 +703,25 @@ static int t_job(mp_call *c) {
     return fails ? 1 : 0;
 }
 
+/* In a Windows job limited to two active processes, a spawn and a new pool are
+ * MP_ELIMIT where the limit is enforced, the objects made before keep working,
+ * a spawn that fits succeeds, and no handle leaks. */
 static void test_job(void) {
     mp_process *p = mp_test_start(t_job, MP_NO_ARGS, MP_START_SPAWN);
-    CU_ASSERT_EQUAL(mp_test_finish(p, CHILD_TIMEOUT), 0);
+    CU_ASSERT_EQUAL(mp_test_finish(p, MP_TEST_CHILD_TIMEOUT_MS), 0);
 }
 
 #endif
 
 void mp_test_suite_limits(void) {
+    const mp_test_runs once = MP_TEST_ONCE;
 #ifndef _WIN32
-    MP_TEST_SUITE("limits", {"nofile", test_nofile}, {"nproc", test_nproc},
-                  {"shm_full", test_shm_full}, {"fsize", test_fsize},
-                  {"fds_above_limit", test_fds_above_limit});
+    MP_TEST_SUITE(
+        "limits", {"nofile", test_nofile, once}, {"nproc", test_nproc, once},
+        {"shm_full", test_shm_full, once}, {"fsize", test_fsize, once},
+        {"fds_above_limit", test_fds_above_limit, once});
 #else
     (void)kinds;
-    MP_TEST_SUITE("limits", {"job_process_limit", test_job});
+    MP_TEST_SUITE("limits", {"job_process_limit", test_job, once});
 #endif
 }

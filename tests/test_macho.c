@@ -53,6 +53,9 @@ static size_t build_image(uint8_t *img, const uint8_t uuid[16],
     return (size_t)(lc - img);
 }
 
+/* The scan finds an image's UUID (or says it has none) and tells whether an
+ * address, slide applied, lies in an executable segment, up to the last byte
+ * of __TEXT and not in __DATA or __PAGEZERO. */
 static void test_scan(void) {
     static const uint8_t uuid[16] = {0xde, 0xad, 0xbe, 0xef, 1, 2,  3,  4,
                                      5,    6,    7,    8,    9, 10, 11, 12};
@@ -86,6 +89,9 @@ static void test_scan(void) {
     CU_ASSERT(in_exec);
 }
 
+/* A NULL image, a 32-bit or foreign magic, a load command longer than the
+ * declared size or shorter than its own header, and more commands than the
+ * size holds are all MP_EPROTO, never read past. */
 static void test_malformed(void) {
     static const uint8_t uuid[16] = {0};
     uint8_t img[512], got[16];
@@ -117,5 +123,7 @@ static void test_malformed(void) {
 }
 
 void mp_test_suite_macho(void) {
-    MP_TEST_SUITE("macho", {"scan", test_scan}, {"malformed", test_malformed});
+    const mp_test_runs once = MP_TEST_ONCE;
+    MP_TEST_SUITE("macho", {"scan", test_scan, once},
+                  {"malformed", test_malformed, once});
 }

@@ -72,7 +72,7 @@ static void use(int kind, void *o) {
  * parameters. */
 static void test_mismatch_every_pair(void) {
     char nm[80];
-    int shm_before = st_shm_entries();
+    int shm_before = mp_test_shm_entries();
     for (int a = 0; a < NKINDS; a++) {
         void *held, *other;
         snprintf(nm, sizeof nm, "test-%ld-pair-%s", mp_getpid(),
@@ -99,7 +99,7 @@ static void test_mismatch_every_pair(void) {
             mp_queue_free(q);
         named_drop(a, held);
     }
-    CU_ASSERT_EQUAL(st_shm_entries(), shm_before);
+    CU_ASSERT_EQUAL(mp_test_shm_entries(), shm_before);
 }
 
 /* The same kind and parameters open the same object; the name rule is the
@@ -185,7 +185,7 @@ static void unplant(intptr_t keep) {
  * a queue open of it says there is none. */
 static void test_half_made_taken_over(void) {
     char nm[80];
-    int shm_before = st_shm_entries();
+    int shm_before = mp_test_shm_entries();
     for (int stage = 0; stage < 2; stage++)
         for (int k = 0; k < NKINDS; k++) {
             void *o;
@@ -203,7 +203,7 @@ static void test_half_made_taken_over(void) {
             use(k, o);
             named_drop(k, o);
         }
-    CU_ASSERT_EQUAL(st_shm_entries(), shm_before);
+    CU_ASSERT_EQUAL(mp_test_shm_entries(), shm_before);
 }
 
 #ifndef _WIN32
@@ -280,8 +280,10 @@ static void test_half_made_live_creator(void) {
 #endif
 
 void mp_test_suite_names(void) {
-    MP_TEST_SUITE("names", {"mismatch_every_pair", test_mismatch_every_pair},
-                  {"name_rule", test_name_rule},
-                  {"half_made_taken_over", test_half_made_taken_over},
-                  {"half_made_live_creator", test_half_made_live_creator});
+    const mp_test_runs once = MP_TEST_ONCE;
+    MP_TEST_SUITE(
+        "names", {"mismatch_every_pair", test_mismatch_every_pair, once},
+        {"name_rule", test_name_rule, once},
+        {"half_made_taken_over", test_half_made_taken_over, once},
+        {"half_made_live_creator", test_half_made_live_creator, once});
 }

@@ -4,7 +4,8 @@
  * and the crash cases Python hangs on: a worker that exits, aborts,
  * segfaults or is killed from outside mid-task fails exactly that task with
  * MP_EWORKER, is replaced, and everything else completes, in bounded time.
- * Every case runs with each start method the platform has. */
+ * Every case that starts workers runs once per start method the platform
+ * has ("apply/fork", "apply/spawn"). */
 #ifndef _WIN32
 #define _POSIX_C_SOURCE 200809L
 #endif
@@ -93,19 +94,21 @@ static int t_get_init(mp_call *c) { return mp_call_return_int(c, init_value); }
 
 /* A Pool(n) whose workers run t_init(value, q): each reports its pid on q
  * once it has started. */
-static mp_pool *reporting_pool_n(int n, int m, int64_t value, mp_queue **q) {
+static mp_pool *reporting_pool_n(int n, mp_start_method m, int64_t value,
+                                 mp_queue **q) {
     *q = NULL;
     MP_CHECK_OK(mp_queue_new(q, 0, NULL));
     mp_pool *p = NULL;
     mp_pool_options o = {.processes = n,
                          .initializer = t_init,
                          .initargs = MP_ARGS(mp_int(value), mp_queue_arg(*q)),
-                         .start_method = mp_test_methods[m]};
+                         .start_method = m};
     MP_CHECK_OK(mp_pool_new(&p, &o));
     return p;
 }
 
-static mp_pool *reporting_pool(int m, int64_t value, mp_queue **q) {
+static mp_pool *reporting_pool(mp_start_method m, int64_t value,
+                               mp_queue **q) {
     return reporting_pool_n(2, m, value, q);
 }
 
@@ -177,48 +180,48 @@ static int64_t item_int(mp_result *r, size_t i) {
 
 /* ---- CPython's cases ---- */
 
+/* apply returns the task's bytes (an int, a UTF-8 string) to the caller, and
+ * accepts a NULL buffer when the result is not wanted. */
 static void test_apply(void) {
-    for (int m = 0; m < mp_test_nmethods; m++) {
-        mp_pool *p = mp_test_pool(2, mp_test_methods[m]);
-        mp_buf b = {0};
-        MP_CHECK_OK(mp_pool_apply(p, t_square, MP_ARGS(mp_int(12)), &b));
-        CU_ASSERT_EQUAL(buf_int(&b), 144);
-        MP_CHECK_OK(
-            mp_pool_apply(p, t_echo_str, MP_ARGS(mp_str("héllo")), &b));
-        CU_ASSERT(b.len == strlen("héllo") && !memcmp(b.data, "héllo", b.len));
-        MP_CHECK_OK(mp_pool_apply(p, t_square, MP_ARGS(mp_int(3)), NULL));
-        mp_buf_free(&b);
-        mp_test_pool_finish(p);
-    }
+    mp_pool *p = mp_test_pool(2, mp_test_method());
+    mp_buf b = {0};
+    MP_CHECK_OK(mp_pool_apply(p, t_square, MP_ARGS(mp_int(12)), &b));
+    CU_ASSERT_EQUAL(buf_int(&b), 144);
+    MP_CHECK_OK(mp_pool_apply(p, t_echo_str, MP_ARGS(mp_str("héllo")), &b));
+    CU_ASSERT(b.len == strlen("héllo") && !memcmp(b.data, "héllo", b.len));
+    MP_CHECK_OK(mp_pool_apply(p, t_square, MP_ARGS(mp_int(3)), NULL));
+    mp_buf_free(&b);
+    mp_test_pool_finish(p);
 }
 
+/* A pending async result is not ready, a get shorter than the task times out
+ * after about its timeout, and a later get returns the value and makes the
+ * result ready and successful. */
 static void test_apply_async_timeout(void) {
-    for (int m = 0; m < mp_test_nmethods; m++) {
-        mp_pool *p = mp_test_pool(2, mp_test_methods[m]);
-        mp_result *r = NULL;
-        mp_buf b = {0};
-        MP_CHECK_OK(mp_pool_apply_async(p, t_sleep_then,
-                                        MP_ARGS(mp_int(500), mp_int(77)), &r));
-        MP_CHECK_RC(mp_result_get(r, 0, &b), MP_EAGAIN);
-        CU_ASSERT_EQUAL(mp_result_ready(r), 0);
-        MP_CHECK_RC(mp_result_successful(r), MP_ESTATE);
-        int64_t t0 = mp_test_now_ms();
-        MP_CHECK_RC(mp_result_get(r, 100, &b), MP_ETIMEDOUT);
-        int64_t dt = mp_test_now_ms() - t0;
-        /* MP_ETIMEDOUT says the wait ended before the task did; the upper
-         * bound only catches a wait that ignores its timeout. It is loose:
-         * on a loaded Wine (load 40 on 2 CPUs) this thread once went
-         * unscheduled for 1.9 s. */
-        CU_ASSERT(dt >= 95 && dt < 10000);
-        MP_CHECK_OK(mp_result_get(r, 30000, &b));
-        CU_ASSERT_EQUAL(buf_int(&b), 77);
-        CU_ASSERT_EQUAL(mp_result_ready(r), 1);
-        CU_ASSERT_EQUAL(mp_result_successful(r), 1);
-        MP_CHECK_OK(mp_result_wait(r, 0));
-        mp_result_free(r);
-        mp_buf_free(&b);
-        mp_test_pool_finish(p);
-    }
+    mp_pool *p = mp_test_pool(2, mp_test_method());
+    mp_result *r = NULL;
+    mp_buf b = {0};
+    MP_CHECK_OK(mp_pool_apply_async(p, t_sleep_then,
+                                    MP_ARGS(mp_int(500), mp_int(77)), &r));
+    MP_CHECK_RC(mp_result_get(r, 0, &b), MP_EAGAIN);
+    CU_ASSERT_EQUAL(mp_result_ready(r), 0);
+    MP_CHECK_RC(mp_result_successful(r), MP_ESTATE);
+    int64_t t0 = mp_test_now_ms();
+    MP_CHECK_RC(mp_result_get(r, 100, &b), MP_ETIMEDOUT);
+    int64_t dt = mp_test_now_ms() - t0;
+    /* MP_ETIMEDOUT says the wait ended before the task did; the upper
+     * bound only catches a wait that ignores its timeout. It is loose:
+     * on a loaded Wine (load 40 on 2 CPUs) this thread once went
+     * unscheduled for 1.9 s. */
+    CU_ASSERT(dt >= 95 && dt < 10000);
+    MP_CHECK_OK(mp_result_get(r, 30000, &b));
+    CU_ASSERT_EQUAL(buf_int(&b), 77);
+    CU_ASSERT_EQUAL(mp_result_ready(r), 1);
+    CU_ASSERT_EQUAL(mp_result_successful(r), 1);
+    MP_CHECK_OK(mp_result_wait(r, 0));
+    mp_result_free(r);
+    mp_buf_free(&b);
+    mp_test_pool_finish(p);
 }
 
 static void check_map(mp_pool *p, size_t n, size_t chunksize) {
@@ -241,17 +244,19 @@ static void check_map(mp_pool *p, size_t n, size_t chunksize) {
     free(args);
 }
 
+/* map returns every item's result in input order whatever the chunk size (0
+ * for automatic, 1, small, larger than the input), and for a single item. */
 static void test_map_chunksizes(void) {
-    for (int m = 0; m < mp_test_nmethods; m++) {
-        mp_pool *p = mp_test_pool(3, mp_test_methods[m]);
-        static const size_t sizes[] = {0, 1, 2, 7, 100, 1000};
-        for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++)
-            check_map(p, 300, sizes[k]);
-        check_map(p, 1, 0);
-        mp_test_pool_finish(p);
-    }
+    mp_pool *p = mp_test_pool(3, mp_test_method());
+    static const size_t sizes[] = {0, 1, 2, 7, 100, 1000};
+    for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++)
+        check_map(p, 300, sizes[k]);
+    check_map(p, 1, 0);
+    mp_test_pool_finish(p);
 }
 
+/* A map or imap over no items completes at once: an empty successful result,
+ * and an iterator that ends immediately. */
 static void test_map_empty(void) {
     mp_pool *p = mp_test_pool(2, MP_START_DEFAULT);
     mp_result *r = NULL;
@@ -304,17 +309,21 @@ static void check_imap(mp_pool *p, bool unordered, size_t chunksize) {
     mp_imap_free(it);
 }
 
+/* imap yields results in input order and imap_unordered yields each index
+ * exactly once, with early items slower than later ones, for several chunk
+ * sizes. */
 static void test_imap(void) {
-    for (int m = 0; m < mp_test_nmethods; m++) {
-        mp_pool *p = mp_test_pool(2, mp_test_methods[m]);
-        check_imap(p, false, 1);
-        check_imap(p, false, 7);
-        check_imap(p, true, 1);
-        check_imap(p, true, 0);
-        mp_test_pool_finish(p);
-    }
+    mp_pool *p = mp_test_pool(2, mp_test_method());
+    check_imap(p, false, 1);
+    check_imap(p, false, 7);
+    check_imap(p, true, 1);
+    check_imap(p, true, 0);
+    mp_test_pool_finish(p);
 }
 
+/* imap_next reports MP_EAGAIN when polled before a result exists and
+ * MP_ETIMEDOUT after about its timeout, then returns the result and MP_ENOENT
+ * at the end. */
 static void test_imap_next_timeout(void) {
     mp_pool *p = mp_test_pool(1, MP_START_DEFAULT);
     mp_args items[1] = {MP_ARGS(mp_int(400), mp_int(5))};
@@ -441,6 +450,9 @@ static void test_threads_submit(void) {
     mp_test_pool_finish(p);
 }
 
+/* The success callback sees a ready result and the error callback a failed
+ * task's code; both run before get returns, once per map, and even for a
+ * result freed before it completes. */
 static void test_callbacks(void) {
     mp_pool *p = mp_test_pool(2, MP_START_DEFAULT);
     mp_result *r1, *r2, *r3;
@@ -476,26 +488,29 @@ static void test_callbacks(void) {
     CU_ASSERT_EQUAL(atomic_load(&cb_ok), 2);
 }
 
+/* Each worker runs the initializer once, with its arguments (a queue it
+ * reports its pid on), and the state it sets is what tasks see. */
 static void test_initializer(void) {
-    for (int m = 0; m < mp_test_nmethods; m++) {
-        mp_queue *q;
-        mp_pool *p = reporting_pool(m, 31, &q);
-        /* Each worker ran the initializer once, with the queue. */
-        mp_buf b = {0};
-        int64_t pids[2] = {0, 0};
-        for (int i = 0; i < 2; i++) {
-            MP_CHECK_OK(mp_queue_get(q, &b, 30000));
-            pids[i] = buf_int(&b);
-        }
-        CU_ASSERT(pids[0] > 0 && pids[1] > 0 && pids[0] != pids[1]);
-        MP_CHECK_OK(mp_pool_apply(p, t_get_init, MP_NO_ARGS, &b));
-        CU_ASSERT_EQUAL(buf_int(&b), 31);
-        mp_buf_free(&b);
-        mp_test_pool_finish(p);
-        mp_queue_free(q);
+    mp_queue *q;
+    mp_pool *p = reporting_pool(mp_test_method(), 31, &q);
+    /* Each worker ran the initializer once, with the queue. */
+    mp_buf b = {0};
+    int64_t pids[2] = {0, 0};
+    for (int i = 0; i < 2; i++) {
+        MP_CHECK_OK(mp_queue_get(q, &b, 30000));
+        pids[i] = buf_int(&b);
     }
+    CU_ASSERT(pids[0] > 0 && pids[1] > 0 && pids[0] != pids[1]);
+    MP_CHECK_OK(mp_pool_apply(p, t_get_init, MP_NO_ARGS, &b));
+    CU_ASSERT_EQUAL(buf_int(&b), 31);
+    mp_buf_free(&b);
+    mp_test_pool_finish(p);
+    mp_queue_free(q);
 }
 
+/* An initializer that fails breaks the pool: a task let in fails with
+ * MP_EWORKER, later submissions are refused with MP_ESTATE, and join still
+ * ends. */
 static void test_initializer_fails(void) {
     mp_pool *p = NULL;
     mp_pool_options o = {.processes = 2, .initializer = t_init_fails};
@@ -516,65 +531,65 @@ static void test_initializer_fails(void) {
     mp_pool_free(p);
 }
 
+/* terminate stops busy workers at once, closes every pending result with
+ * MP_ECLOSED, and is idempotent; the pool then refuses work. */
 static void test_terminate(void) {
-    for (int m = 0; m < mp_test_nmethods; m++) {
-        mp_pool *p = mp_test_pool(2, mp_test_methods[m]);
-        enum { N = 30 };
-        mp_result *r[N];
-        for (int i = 0; i < N; i++)
-            MP_CHECK_OK(mp_pool_apply_async(
-                p, t_sleep_then, MP_ARGS(mp_int(20000), mp_int(i)), &r[i]));
-        int64_t t0 = mp_test_now_ms();
-        MP_CHECK_OK(mp_pool_terminate(p));
-        int64_t dt = mp_test_now_ms() - t0;
-        CU_ASSERT(dt < 5000);
-        int closed = 0;
-        for (int i = 0; i < N; i++) {
-            closed += mp_result_get(r[i], 0, NULL) == MP_ECLOSED;
-            mp_result_free(r[i]);
-        }
-        CU_ASSERT_EQUAL(closed, N);
-        MP_CHECK_OK(mp_pool_join(p, 5000));
-        MP_CHECK_OK(mp_pool_terminate(p)); /* idempotent */
-        MP_CHECK_OK(mp_pool_close(p));
-        MP_CHECK_RC(
-            mp_pool_apply_async(p, t_square, MP_ARGS(mp_int(1)), &r[0]),
-            MP_ESTATE);
-        mp_pool_free(p);
+    mp_pool *p = mp_test_pool(2, mp_test_method());
+    enum { N = 30 };
+    mp_result *r[N];
+    for (int i = 0; i < N; i++)
+        MP_CHECK_OK(mp_pool_apply_async(
+            p, t_sleep_then, MP_ARGS(mp_int(20000), mp_int(i)), &r[i]));
+    int64_t t0 = mp_test_now_ms();
+    MP_CHECK_OK(mp_pool_terminate(p));
+    int64_t dt = mp_test_now_ms() - t0;
+    CU_ASSERT(dt < 5000);
+    int closed = 0;
+    for (int i = 0; i < N; i++) {
+        closed += mp_result_get(r[i], 0, NULL) == MP_ECLOSED;
+        mp_result_free(r[i]);
     }
+    CU_ASSERT_EQUAL(closed, N);
+    MP_CHECK_OK(mp_pool_join(p, 5000));
+    MP_CHECK_OK(mp_pool_terminate(p)); /* idempotent */
+    MP_CHECK_OK(mp_pool_close(p));
+    MP_CHECK_RC(mp_pool_apply_async(p, t_square, MP_ARGS(mp_int(1)), &r[0]),
+                MP_ESTATE);
+    mp_pool_free(p);
 }
 
+/* join before close is MP_ESTATE; after close, new work is refused, and join
+ * waits until every queued task has finished and every worker has exited. */
 static void test_close_then_join(void) {
-    for (int m = 0; m < mp_test_nmethods; m++) {
-        mp_pool *p = mp_test_pool(2, mp_test_methods[m]);
-        enum { N = 50 };
-        mp_result *r[N];
-        for (int i = 0; i < N; i++)
-            MP_CHECK_OK(mp_pool_apply_async(
-                p, t_sleep_then, MP_ARGS(mp_int(i % 5), mp_int(i)), &r[i]));
-        MP_CHECK_RC(mp_pool_join(p, 0), MP_ESTATE); /* not closed yet */
-        MP_CHECK_OK(mp_pool_close(p));
-        MP_CHECK_OK(mp_pool_close(p));
-        mp_result *late = NULL;
-        MP_CHECK_RC(
-            mp_pool_apply_async(p, t_square, MP_ARGS(mp_int(1)), &late),
-            MP_ESTATE);
-        CU_ASSERT_PTR_NULL(late);
-        MP_CHECK_OK(mp_pool_join(p, 30000));
-        int ok = 0;
-        mp_buf b = {0};
-        for (int i = 0; i < N; i++) {
-            ok += mp_result_get(r[i], 0, &b) == 0 && buf_int(&b) == i;
-            mp_result_free(r[i]);
-        }
-        CU_ASSERT_EQUAL(ok, N);
-        CU_ASSERT_EQUAL(mp_pool_worker_pids(p, (long[2]){0}, 2), 0);
-        mp_buf_free(&b);
-        MP_CHECK_OK(mp_pool_join(p, 0));
-        mp_pool_free(p);
+    mp_pool *p = mp_test_pool(2, mp_test_method());
+    enum { N = 50 };
+    mp_result *r[N];
+    for (int i = 0; i < N; i++)
+        MP_CHECK_OK(mp_pool_apply_async(
+            p, t_sleep_then, MP_ARGS(mp_int(i % 5), mp_int(i)), &r[i]));
+    MP_CHECK_RC(mp_pool_join(p, 0), MP_ESTATE); /* not closed yet */
+    MP_CHECK_OK(mp_pool_close(p));
+    MP_CHECK_OK(mp_pool_close(p));
+    mp_result *late = NULL;
+    MP_CHECK_RC(mp_pool_apply_async(p, t_square, MP_ARGS(mp_int(1)), &late),
+                MP_ESTATE);
+    CU_ASSERT_PTR_NULL(late);
+    MP_CHECK_OK(mp_pool_join(p, 30000));
+    int ok = 0;
+    mp_buf b = {0};
+    for (int i = 0; i < N; i++) {
+        ok += mp_result_get(r[i], 0, &b) == 0 && buf_int(&b) == i;
+        mp_result_free(r[i]);
     }
+    CU_ASSERT_EQUAL(ok, N);
+    CU_ASSERT_EQUAL(mp_pool_worker_pids(p, (long[2]){0}, 2), 0);
+    mp_buf_free(&b);
+    MP_CHECK_OK(mp_pool_join(p, 0));
+    mp_pool_free(p);
 }
 
+/* join on a closed pool with a task still running times out after about its
+ * timeout, and a later join waits for the task to finish. */
 static void test_join_timeout(void) {
     mp_pool *p = mp_test_pool(1, MP_START_DEFAULT);
     mp_result *r;
@@ -602,35 +617,38 @@ static int count_distinct(const long *v, size_t n) {
     return k;
 }
 
+/* With maxtasksperchild 2 every task still completes and no worker runs more
+ * than two tasks (at least N / 2 distinct pids). */
 static void test_maxtasksperchild(void) {
-    for (int m = 0; m < mp_test_nmethods; m++) {
-        mp_pool *p = NULL;
-        mp_pool_options o = {.processes = 2,
-                             .maxtasksperchild = 2,
-                             .start_method = mp_test_methods[m]};
-        MP_CHECK_OK(mp_pool_new(&p, &o));
-        long before[2] = {0, 0};
-        CU_ASSERT_EQUAL(mp_pool_worker_pids(p, before, 2), 2);
-        enum { N = 12 };
-        mp_result *r[N];
-        long pids[N];
-        for (int i = 0; i < N; i++)
-            MP_CHECK_OK(mp_pool_apply_async(p, t_pid, MP_NO_ARGS, &r[i]));
-        mp_buf b = {0};
-        int ok = 0;
-        for (int i = 0; i < N; i++) {
-            ok += mp_result_get(r[i], 30000, &b) == 0;
-            pids[i] = (long)buf_int(&b);
-            mp_result_free(r[i]);
-        }
-        CU_ASSERT_EQUAL(ok, N);
-        /* Each worker ran at most two tasks: at least N / 2 pids. */
-        CU_ASSERT(count_distinct(pids, N) >= N / 2);
-        mp_buf_free(&b);
-        mp_test_pool_finish(p);
+    mp_pool *p = NULL;
+    mp_pool_options o = {.processes = 2,
+                         .maxtasksperchild = 2,
+                         .start_method = mp_test_method()};
+    MP_CHECK_OK(mp_pool_new(&p, &o));
+    long before[2] = {0, 0};
+    CU_ASSERT_EQUAL(mp_pool_worker_pids(p, before, 2), 2);
+    enum { N = 12 };
+    mp_result *r[N];
+    long pids[N];
+    for (int i = 0; i < N; i++)
+        MP_CHECK_OK(mp_pool_apply_async(p, t_pid, MP_NO_ARGS, &r[i]));
+    mp_buf b = {0};
+    int ok = 0;
+    for (int i = 0; i < N; i++) {
+        ok += mp_result_get(r[i], 30000, &b) == 0;
+        pids[i] = (long)buf_int(&b);
+        mp_result_free(r[i]);
     }
+    CU_ASSERT_EQUAL(ok, N);
+    /* Each worker ran at most two tasks: at least N / 2 pids. */
+    CU_ASSERT(count_distinct(pids, N) >= N / 2);
+    mp_buf_free(&b);
+    mp_test_pool_finish(p);
 }
 
+/* A task's non-zero return fails its result with MP_ETASK and that code, zero
+ * is success, and a map reports its first failure in input order while per-
+ * item results stay readable. */
 static void test_task_failure(void) {
     mp_pool *p = mp_test_pool(2, MP_START_DEFAULT);
     mp_result *r;
@@ -661,6 +679,9 @@ static void test_task_failure(void) {
     mp_test_pool_finish(p);
 }
 
+/* Invalid options, NULL pools, results and targets, arguments a worker cannot
+ * take (a queue, 2 MiB of bytes) and join before close are refused with their
+ * error codes, and NULL frees are no-ops. */
 static void test_bad_input(void) {
     mp_pool *p = NULL;
     mp_result *r = NULL;
@@ -754,29 +775,30 @@ static void check_crash(mp_start_method m, enum crash how, int want_exit) {
     mp_test_pool_finish(p);
 }
 
-static void test_crash_exit(void) {
-    for (int m = 0; m < mp_test_nmethods; m++)
-        check_crash(mp_test_methods[m], C_EXIT, 3);
-}
+/* A worker that exits mid-task fails exactly that task with MP_EWORKER and its
+ * exit code, is replaced, and every other task succeeds. */
+static void test_crash_exit(void) { check_crash(mp_test_method(), C_EXIT, 3); }
 
+/* A worker that aborts mid-task fails exactly that task with MP_EWORKER and
+ * the abort's exit status, is replaced, and every other task succeeds. */
 static void test_crash_abort(void) {
 #ifdef _WIN32
     int want = 3; /* the C runtime's abort exit code */
 #else
     int want = -SIGABRT;
 #endif
-    for (int m = 0; m < mp_test_nmethods; m++)
-        check_crash(mp_test_methods[m], C_ABORT, want);
+    check_crash(mp_test_method(), C_ABORT, want);
 }
 
+/* A worker that segfaults mid-task fails exactly that task with MP_EWORKER and
+ * a non-zero exit status, is replaced, and every other task succeeds. */
 static void test_crash_segfault(void) {
 #ifdef _WIN32
     int want = 0; /* an exception code; only its being non-zero is checked */
 #else
     int want = -SIGSEGV;
 #endif
-    for (int m = 0; m < mp_test_nmethods; m++)
-        check_crash(mp_test_methods[m], C_SEGV, want);
+    check_crash(mp_test_method(), C_SEGV, want);
 }
 
 static int kill_pid(long pid) {
@@ -795,45 +817,42 @@ static int kill_pid(long pid) {
 /* A worker killed from outside while it runs a task, with other tasks
  * queued behind it and running on the other worker. */
 static void test_crash_external_kill(void) {
-    for (int m = 0; m < mp_test_nmethods; m++) {
-        mp_queue *q;
-        mp_pool *p = reporting_pool(m, 1, &q);
-        mp_buf b = {0};
-        for (int i = 0; i < 2; i++) /* the initializers' reports */
-            MP_CHECK_OK(mp_queue_get(q, &b, 30000));
-        mp_result *hang = NULL, *r[20];
-        MP_CHECK_OK(
-            mp_pool_apply_async(p, t_report_and_hang, MP_NO_ARGS, &hang));
-        for (int i = 0; i < 20; i++)
-            MP_CHECK_OK(mp_pool_apply_async(
-                p, t_sleep_then, MP_ARGS(mp_int(5), mp_int(i)), &r[i]));
+    mp_queue *q;
+    mp_pool *p = reporting_pool(mp_test_method(), 1, &q);
+    mp_buf b = {0};
+    for (int i = 0; i < 2; i++) /* the initializers' reports */
         MP_CHECK_OK(mp_queue_get(q, &b, 30000));
-        long victim = (long)buf_int(&b);
-        CU_ASSERT_EQUAL(kill_pid(victim), 0);
-        int64_t t0 = mp_test_now_ms();
-        MP_CHECK_RC(mp_result_get(hang, 30000, NULL), MP_EWORKER);
-        CU_ASSERT(mp_test_now_ms() - t0 < 10000);
-        long pid = 0;
-        int code = 0;
-        MP_CHECK_OK(mp_result_worker(hang, &pid, &code));
-        CU_ASSERT_EQUAL(pid, victim);
+    mp_result *hang = NULL, *r[20];
+    MP_CHECK_OK(mp_pool_apply_async(p, t_report_and_hang, MP_NO_ARGS, &hang));
+    for (int i = 0; i < 20; i++)
+        MP_CHECK_OK(mp_pool_apply_async(p, t_sleep_then,
+                                        MP_ARGS(mp_int(5), mp_int(i)), &r[i]));
+    MP_CHECK_OK(mp_queue_get(q, &b, 30000));
+    long victim = (long)buf_int(&b);
+    CU_ASSERT_EQUAL(kill_pid(victim), 0);
+    int64_t t0 = mp_test_now_ms();
+    MP_CHECK_RC(mp_result_get(hang, 30000, NULL), MP_EWORKER);
+    CU_ASSERT(mp_test_now_ms() - t0 < 10000);
+    long pid = 0;
+    int code = 0;
+    MP_CHECK_OK(mp_result_worker(hang, &pid, &code));
+    CU_ASSERT_EQUAL(pid, victim);
 #ifndef _WIN32
-        CU_ASSERT_EQUAL(code, -SIGKILL);
+    CU_ASSERT_EQUAL(code, -SIGKILL);
 #endif
-        int ok = 0;
-        for (int i = 0; i < 20; i++) {
-            ok += mp_result_get(r[i], 30000, &b) == 0 && buf_int(&b) == i;
-            mp_result_free(r[i]);
-        }
-        CU_ASSERT_EQUAL(ok, 20);
-        mp_result_free(hang);
-        /* The replacement ran the initializer (it reported again). */
-        MP_CHECK_OK(mp_queue_get(q, &b, 30000));
-        CU_ASSERT_NOT_EQUAL(buf_int(&b), victim);
-        mp_buf_free(&b);
-        mp_test_pool_finish(p);
-        mp_queue_free(q);
+    int ok = 0;
+    for (int i = 0; i < 20; i++) {
+        ok += mp_result_get(r[i], 30000, &b) == 0 && buf_int(&b) == i;
+        mp_result_free(r[i]);
     }
+    CU_ASSERT_EQUAL(ok, 20);
+    mp_result_free(hang);
+    /* The replacement ran the initializer (it reported again). */
+    MP_CHECK_OK(mp_queue_get(q, &b, 30000));
+    CU_ASSERT_NOT_EQUAL(buf_int(&b), victim);
+    mp_buf_free(&b);
+    mp_test_pool_finish(p);
+    mp_queue_free(q);
 }
 
 /* Every task crashes: each fails alone, and join still ends. */
@@ -921,6 +940,9 @@ static void check_crash_in_chunk(size_t chunk, bool sized) {
     mp_test_pool_finish(p);
 }
 
+/* A worker that dies inside a map chunk fails only the call it was running,
+ * for chunks of several sizes and results small, flushed or too large to keep.
+ * */
 static void test_crash_in_map_chunk(void) {
     check_crash_in_chunk(6, false);
     check_crash_in_chunk(24, false);
@@ -931,39 +953,36 @@ static void test_crash_in_map_chunk(void) {
  * was running fails; the results of the calls it finished before (kept,
  * not yet posted) and the calls after it all come back. */
 static void test_crash_external_kill_in_chunk(void) {
-    for (int m = 0; m < mp_test_nmethods; m++) {
-        mp_queue *q;
-        mp_pool *p = reporting_pool(m, 1, &q);
-        wait_workers(q, 2);
-        enum { N = 16, HANG = 5 };
-        mp_arg args[N][2];
-        mp_args items[N];
-        for (int i = 0; i < N; i++) {
-            args[i][0] = mp_int(i);
-            args[i][1] = mp_int(i == HANG);
-            items[i] = mp_args_borrow(args[i], 2);
-        }
-        mp_result *r = NULL;
-        MP_CHECK_OK(
-            mp_pool_map_async(p, t_square_or_hang, items, N, N, NULL, &r));
-        mp_buf b = {0};
-        MP_CHECK_OK(mp_queue_get(q, &b, 30000));
-        long victim = (long)buf_int(&b);
-        CU_ASSERT_EQUAL(kill_pid(victim), 0);
-        MP_CHECK_RC(mp_result_get(r, 30000, NULL), MP_EWORKER);
-        int ok = 0;
-        for (int i = 0; i < N; i++)
-            if (i != HANG)
-                ok += item_int(r, (size_t)i) == (int64_t)i * i;
-        CU_ASSERT_EQUAL(ok, N - 1);
-        long pid = 0;
-        MP_CHECK_OK(mp_result_worker(r, &pid, NULL));
-        CU_ASSERT_EQUAL(pid, victim);
-        mp_result_free(r);
-        mp_buf_free(&b);
-        mp_test_pool_finish(p);
-        mp_queue_free(q);
+    mp_queue *q;
+    mp_pool *p = reporting_pool(mp_test_method(), 1, &q);
+    wait_workers(q, 2);
+    enum { N = 16, HANG = 5 };
+    mp_arg args[N][2];
+    mp_args items[N];
+    for (int i = 0; i < N; i++) {
+        args[i][0] = mp_int(i);
+        args[i][1] = mp_int(i == HANG);
+        items[i] = mp_args_borrow(args[i], 2);
     }
+    mp_result *r = NULL;
+    MP_CHECK_OK(mp_pool_map_async(p, t_square_or_hang, items, N, N, NULL, &r));
+    mp_buf b = {0};
+    MP_CHECK_OK(mp_queue_get(q, &b, 30000));
+    long victim = (long)buf_int(&b);
+    CU_ASSERT_EQUAL(kill_pid(victim), 0);
+    MP_CHECK_RC(mp_result_get(r, 30000, NULL), MP_EWORKER);
+    int ok = 0;
+    for (int i = 0; i < N; i++)
+        if (i != HANG)
+            ok += item_int(r, (size_t)i) == (int64_t)i * i;
+    CU_ASSERT_EQUAL(ok, N - 1);
+    long pid = 0;
+    MP_CHECK_OK(mp_result_worker(r, &pid, NULL));
+    CU_ASSERT_EQUAL(pid, victim);
+    mp_result_free(r);
+    mp_buf_free(&b);
+    mp_test_pool_finish(p);
+    mp_queue_free(q);
 }
 
 /* ---- scheduling: no task waits for a busy worker while one is idle ---- */
@@ -992,29 +1011,27 @@ static int t_gated_pid(mp_call *c) {
  * the release, and its read would time out). No clock is read. */
 static void test_short_tasks_not_behind_long(void) {
     enum { NS = 10 };
-    for (int m = 0; m < mp_test_nmethods; m++) {
-        mp_event *ev;
-        mp_pool *p = mp_test_gated_pool(2, mp_test_methods[m], &ev);
-        mp_result *lr = NULL, *sr[NS];
-        MP_CHECK_OK(mp_pool_apply_async(p, t_gated_pid, MP_NO_ARGS, &lr));
-        for (int i = 0; i < NS; i++)
-            MP_CHECK_OK(mp_pool_apply_async(p, t_pid, MP_NO_ARGS, &sr[i]));
-        int done = 0;
-        for (int i = 0; i < NS; i++) {
-            int64_t pid = -1;
-            done += mp_result_get_int(sr[i], 60000, &pid) == 0 && pid > 0;
-            mp_result_free(sr[i]);
-        }
-        CU_ASSERT_EQUAL(done, NS);
-        CU_ASSERT_EQUAL(mp_result_ready(lr), 0); /* still held */
-        MP_CHECK_OK(mp_event_set(ev));
-        int64_t lpid = -1;
-        MP_CHECK_OK(mp_result_get_int(lr, 60000, &lpid));
-        CU_ASSERT(lpid > 0);
-        mp_result_free(lr);
-        mp_test_pool_finish(p);
-        mp_event_free(ev);
+    mp_event *ev;
+    mp_pool *p = mp_test_gated_pool(2, mp_test_method(), &ev);
+    mp_result *lr = NULL, *sr[NS];
+    MP_CHECK_OK(mp_pool_apply_async(p, t_gated_pid, MP_NO_ARGS, &lr));
+    for (int i = 0; i < NS; i++)
+        MP_CHECK_OK(mp_pool_apply_async(p, t_pid, MP_NO_ARGS, &sr[i]));
+    int done = 0;
+    for (int i = 0; i < NS; i++) {
+        int64_t pid = -1;
+        done += mp_result_get_int(sr[i], 60000, &pid) == 0 && pid > 0;
+        mp_result_free(sr[i]);
     }
+    CU_ASSERT_EQUAL(done, NS);
+    CU_ASSERT_EQUAL(mp_result_ready(lr), 0); /* still held */
+    MP_CHECK_OK(mp_event_set(ev));
+    int64_t lpid = -1;
+    MP_CHECK_OK(mp_result_get_int(lr, 60000, &lpid));
+    CU_ASSERT(lpid > 0);
+    mp_result_free(lr);
+    mp_test_pool_finish(p);
+    mp_event_free(ev);
 }
 
 /* Long and short tasks mixed on Pool(4), every long one first given to the
@@ -1023,52 +1040,50 @@ static void test_short_tasks_not_behind_long(void) {
  * gap, from the start until the last task of the whole run has started. */
 static void test_mixed_tasks_keep_workers_busy(void) {
     enum { NW = 4, N = 16, LONG = 400, SHORT = 50, SLACK = 150 };
-    for (int m = 0; m < mp_test_nmethods; m++) {
-        mp_queue *q;
-        mp_pool *p = reporting_pool_n(NW, m, 0, &q);
-        wait_workers(q, NW);
-        int64_t t0 = mp_test_now_ms();
-        mp_result *r[N];
-        for (int i = 0; i < N; i++)
-            MP_CHECK_OK(mp_pool_apply_async(
-                p, t_timed, MP_ARGS(mp_int(i % NW ? SHORT : LONG)), &r[i]));
-        ran x[N];
-        int64_t last_start = 0;
-        for (int i = 0; i < N; i++) {
-            x[i] = get_ran(r[i]);
-            if (x[i].start_ms > last_start)
-                last_start = x[i].start_ms;
-        }
-        int64_t pids[NW];
-        int npids = 0, idle = 0;
-        for (int i = 0; i < N; i++) {
-            int k = 0;
-            while (k < npids && pids[k] != x[i].pid)
-                k++;
-            if (k < npids || npids == NW)
-                continue;
-            pids[npids++] = x[i].pid;
-            /* Walk this worker's tasks in time order from t0. */
-            int64_t free_at = t0, end = t0;
-            for (;;) {
-                int next = -1;
-                for (int j = 0; j < N; j++)
-                    if (x[j].pid == x[i].pid && x[j].start_ms >= free_at &&
-                        (next < 0 || x[j].start_ms < x[next].start_ms))
-                        next = j;
-                if (next < 0)
-                    break;
-                idle += x[next].start_ms - end > SLACK;
-                free_at = x[next].start_ms + 1;
-                end = x[next].end_ms;
-            }
-            idle += end < last_start - SLACK;
-        }
-        CU_ASSERT_EQUAL(npids, NW);
-        CU_ASSERT_EQUAL(idle, 0);
-        mp_test_pool_finish(p);
-        mp_queue_free(q);
+    mp_queue *q;
+    mp_pool *p = reporting_pool_n(NW, mp_test_method(), 0, &q);
+    wait_workers(q, NW);
+    int64_t t0 = mp_test_now_ms();
+    mp_result *r[N];
+    for (int i = 0; i < N; i++)
+        MP_CHECK_OK(mp_pool_apply_async(
+            p, t_timed, MP_ARGS(mp_int(i % NW ? SHORT : LONG)), &r[i]));
+    ran x[N];
+    int64_t last_start = 0;
+    for (int i = 0; i < N; i++) {
+        x[i] = get_ran(r[i]);
+        if (x[i].start_ms > last_start)
+            last_start = x[i].start_ms;
     }
+    int64_t pids[NW];
+    int npids = 0, idle = 0;
+    for (int i = 0; i < N; i++) {
+        int k = 0;
+        while (k < npids && pids[k] != x[i].pid)
+            k++;
+        if (k < npids || npids == NW)
+            continue;
+        pids[npids++] = x[i].pid;
+        /* Walk this worker's tasks in time order from t0. */
+        int64_t free_at = t0, end = t0;
+        for (;;) {
+            int next = -1;
+            for (int j = 0; j < N; j++)
+                if (x[j].pid == x[i].pid && x[j].start_ms >= free_at &&
+                    (next < 0 || x[j].start_ms < x[next].start_ms))
+                    next = j;
+            if (next < 0)
+                break;
+            idle += x[next].start_ms - end > SLACK;
+            free_at = x[next].start_ms + 1;
+            end = x[next].end_ms;
+        }
+        idle += end < last_start - SLACK;
+    }
+    CU_ASSERT_EQUAL(npids, NW);
+    CU_ASSERT_EQUAL(idle, 0);
+    mp_test_pool_finish(p);
+    mp_queue_free(q);
 }
 
 #ifndef _WIN32
@@ -1096,11 +1111,13 @@ static void test_hundred_workers(void) {
     mp_result_free(r);
     mp_test_pool_finish(p);
 }
-#define HUNDRED_CASE {"hundred_workers", test_hundred_workers},
+#define HUNDRED_CASE {"hundred_workers", test_hundred_workers, MP_TEST_ONCE},
 #else
 #define HUNDRED_CASE
 #endif
 
+/* Freeing a pool with a task still running returns promptly, and its result
+ * outlives the pool as MP_ECLOSED. */
 static void test_free_without_close(void) {
     mp_pool *p = mp_test_pool(2, MP_START_DEFAULT);
     mp_result *r = NULL;
@@ -1114,16 +1131,16 @@ static void test_free_without_close(void) {
     mp_result_free(r);
 }
 
+/* Creating, using, joining and freeing pools leaves no descriptor or handle
+ * open. */
 static void test_no_leaks(void) {
     mp_test_warm_up();
     mp_test_fdset *before = mp_test_fds_take();
-    for (int m = 0; m < mp_test_nmethods; m++) {
-        mp_pool *p = mp_test_pool(2, mp_test_methods[m]);
-        MP_CHECK_OK(mp_pool_apply(p, t_square, MP_ARGS(mp_int(2)), NULL));
-        mp_test_pool_finish(p);
-        p = mp_test_pool(2, mp_test_methods[m]);
-        mp_pool_free(p);
-    }
+    mp_pool *p = mp_test_pool(2, mp_test_method());
+    MP_CHECK_OK(mp_pool_apply(p, t_square, MP_ARGS(mp_int(2)), NULL));
+    mp_test_pool_finish(p);
+    p = mp_test_pool(2, mp_test_method());
+    mp_pool_free(p);
     CU_ASSERT_EQUAL(mp_test_fds_check(before), 0);
 }
 
@@ -1137,66 +1154,74 @@ static void test_no_leaks(void) {
 static void test_many_workers(void) {
     /* Few tasks and kills: under Wine the 100 spawns are the cost. */
     enum { W = 100, N = 30, BAD = 3, KILLS = 2 };
-    for (int m = 0; m < mp_test_nmethods; m++) {
-        mp_pool *p = mp_test_pool(W, mp_test_methods[m]);
-        long pids[W];
-        CU_ASSERT_EQUAL_FATAL(mp_pool_worker_pids(p, pids, W), W);
-        for (int i = 0; i < KILLS; i++)
-            CU_ASSERT_EQUAL(kill_pid(pids[W - 1 - i * 30]), 0);
-        mp_result *r[N];
-        for (int i = 0; i < N; i++) {
-            if (i % (N / BAD) == 0)
-                MP_CHECK_OK(mp_pool_apply_async(
-                    p, t_crash, MP_ARGS(mp_int(C_EXIT)), &r[i]));
-            else
-                MP_CHECK_OK(mp_pool_apply_async(
-                    p, t_sleep_then, MP_ARGS(mp_int(0), mp_int(i)), &r[i]));
-        }
-        int ok = 0, failed = 0;
-        mp_buf b = {0};
-        for (int i = 0; i < N; i++) {
-            int rc = mp_result_get(r[i], 60000, &b);
-            if (i % (N / BAD) == 0)
-                failed += rc == MP_EWORKER;
-            else
-                ok += rc == 0 && buf_int(&b) == i;
-            mp_result_free(r[i]);
-        }
-        CU_ASSERT_EQUAL(failed, BAD);
-        CU_ASSERT_EQUAL(ok, N - BAD);
-        MP_CHECK_OK(mp_pool_apply(p, t_square, MP_ARGS(mp_int(9)), &b));
-        CU_ASSERT_EQUAL(buf_int(&b), 81);
-        mp_buf_free(&b);
-        CU_ASSERT_EQUAL(mp_pool_worker_pids(p, pids, W), W);
-        int64_t t0 = mp_test_now_ms();
-        MP_CHECK_OK(mp_pool_terminate(p));
-        MP_CHECK_OK(mp_pool_join(p, 60000));
-        mp_pool_free(p);
-        CU_ASSERT(mp_test_now_ms() - t0 < 60000);
+    mp_pool *p = mp_test_pool(W, mp_test_method());
+    long pids[W];
+    CU_ASSERT_EQUAL_FATAL(mp_pool_worker_pids(p, pids, W), W);
+    for (int i = 0; i < KILLS; i++)
+        CU_ASSERT_EQUAL(kill_pid(pids[W - 1 - i * 30]), 0);
+    mp_result *r[N];
+    for (int i = 0; i < N; i++) {
+        if (i % (N / BAD) == 0)
+            MP_CHECK_OK(mp_pool_apply_async(p, t_crash,
+                                            MP_ARGS(mp_int(C_EXIT)), &r[i]));
+        else
+            MP_CHECK_OK(mp_pool_apply_async(
+                p, t_sleep_then, MP_ARGS(mp_int(0), mp_int(i)), &r[i]));
     }
+    int ok = 0, failed = 0;
+    mp_buf b = {0};
+    for (int i = 0; i < N; i++) {
+        int rc = mp_result_get(r[i], 60000, &b);
+        if (i % (N / BAD) == 0)
+            failed += rc == MP_EWORKER;
+        else
+            ok += rc == 0 && buf_int(&b) == i;
+        mp_result_free(r[i]);
+    }
+    CU_ASSERT_EQUAL(failed, BAD);
+    CU_ASSERT_EQUAL(ok, N - BAD);
+    MP_CHECK_OK(mp_pool_apply(p, t_square, MP_ARGS(mp_int(9)), &b));
+    CU_ASSERT_EQUAL(buf_int(&b), 81);
+    mp_buf_free(&b);
+    CU_ASSERT_EQUAL(mp_pool_worker_pids(p, pids, W), W);
+    int64_t t0 = mp_test_now_ms();
+    MP_CHECK_OK(mp_pool_terminate(p));
+    MP_CHECK_OK(mp_pool_join(p, 60000));
+    mp_pool_free(p);
+    CU_ASSERT(mp_test_now_ms() - t0 < 60000);
 }
 
 void mp_test_suite_pool(void) {
+    const mp_test_runs once = MP_TEST_ONCE, each = MP_TEST_PER_METHOD;
     MP_TEST_SUITE(
-        "pool", {"apply", test_apply}, {"threads_submit", test_threads_submit},
-        {"apply_async_timeout", test_apply_async_timeout},
-        {"map_chunksizes", test_map_chunksizes}, {"map_empty", test_map_empty},
-        {"imap", test_imap}, {"imap_next_timeout", test_imap_next_timeout},
-        {"callbacks", test_callbacks}, {"initializer", test_initializer},
-        {"initializer_fails", test_initializer_fails},
-        {"terminate", test_terminate},
-        {"close_then_join", test_close_then_join},
-        {"join_timeout", test_join_timeout},
-        {"maxtasksperchild", test_maxtasksperchild},
-        {"task_failure", test_task_failure}, {"bad_input", test_bad_input},
-        {"crash_exit", test_crash_exit}, {"crash_abort", test_crash_abort},
-        {"crash_segfault", test_crash_segfault},
-        {"crash_external_kill", test_crash_external_kill},
-        {"crash_every_task", test_crash_every_task},
-        {"crash_in_map_chunk", test_crash_in_map_chunk},
-        {"crash_external_kill_in_chunk", test_crash_external_kill_in_chunk},
-        {"short_tasks_not_behind_long", test_short_tasks_not_behind_long},
-        {"mixed_tasks_keep_workers_busy", test_mixed_tasks_keep_workers_busy},
-        HUNDRED_CASE{"free_without_close", test_free_without_close},
-        {"no_leaks", test_no_leaks}, {"many_workers", test_many_workers});
+        "pool", {"apply", test_apply, each},
+        {"threads_submit", test_threads_submit, once},
+        {"apply_async_timeout", test_apply_async_timeout, each},
+        {"map_chunksizes", test_map_chunksizes, each},
+        {"map_empty", test_map_empty, once}, {"imap", test_imap, each},
+        {"imap_next_timeout", test_imap_next_timeout, once},
+        {"callbacks", test_callbacks, once},
+        {"initializer", test_initializer, each},
+        {"initializer_fails", test_initializer_fails, once},
+        {"terminate", test_terminate, each},
+        {"close_then_join", test_close_then_join, each},
+        {"join_timeout", test_join_timeout, once},
+        {"maxtasksperchild", test_maxtasksperchild, each},
+        {"task_failure", test_task_failure, once},
+        {"bad_input", test_bad_input, once},
+        {"crash_exit", test_crash_exit, each},
+        {"crash_abort", test_crash_abort, each},
+        {"crash_segfault", test_crash_segfault, each},
+        {"crash_external_kill", test_crash_external_kill, each},
+        {"crash_every_task", test_crash_every_task, once},
+        {"crash_in_map_chunk", test_crash_in_map_chunk, once},
+        {"crash_external_kill_in_chunk", test_crash_external_kill_in_chunk,
+         each},
+        {"short_tasks_not_behind_long", test_short_tasks_not_behind_long,
+         each},
+        {"mixed_tasks_keep_workers_busy", test_mixed_tasks_keep_workers_busy,
+         each},
+        HUNDRED_CASE{"free_without_close", test_free_without_close, once},
+        {"no_leaks", test_no_leaks, each},
+        {"many_workers", test_many_workers, each});
 }

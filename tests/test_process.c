@@ -1,5 +1,6 @@
 /* Process: lifecycle, arguments, exit codes, signals, timeouts, daemons,
- * inheritance and bad input, with every start method the platform has. */
+ * inheritance and bad input; each case that starts a child runs once per
+ * start method the platform has. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -189,39 +190,43 @@ static int thread_join(test_thread t) { return pthread_join(t, NULL); }
 
 /* ---- tests ---- */
 
+/* A process goes from created (no pid; join, exitcode and terminate are
+ * MP_ESTATE) through started (a pid of its own; a second start or set_daemon
+ * is MP_ESTATE) to joined (its return value as exit code, joinable again) and
+ * closed (exit code still readable). */
 static void test_lifecycle(void) {
-    for (int i = 0; i < mp_test_nmethods; i++) {
-        mp_process *p = NULL;
-        int code = -1;
-        mp_process_options o = {.name = "worker-1",
-                                .start_method = mp_test_methods[i]};
-        MP_CHECK_OK(mp_process_new(&p, t_return_arg, MP_ARGS(mp_int(7)), &o));
-        CU_ASSERT_STRING_EQUAL(mp_process_name(p), "worker-1");
-        CU_ASSERT_EQUAL(mp_process_is_alive(p), 0);
-        CU_ASSERT_EQUAL(mp_process_pid(p), 0);
-        MP_CHECK_RC(mp_process_join(p, 0), MP_ESTATE);
-        MP_CHECK_RC(mp_process_exitcode(p, &code), MP_ESTATE);
-        MP_CHECK_RC(mp_process_terminate(p), MP_ESTATE);
-        MP_CHECK_OK(mp_process_start(p));
-        CU_ASSERT(mp_process_pid(p) > 0);
-        CU_ASSERT_NOT_EQUAL(mp_process_pid(p), mp_getpid());
-        MP_CHECK_RC(mp_process_start(p), MP_ESTATE);
-        MP_CHECK_RC(mp_process_set_daemon(p, true), MP_ESTATE);
-        MP_CHECK_OK(mp_process_join(p, MP_INFINITE));
-        MP_CHECK_OK(mp_process_join(p, 0)); /* joining again is fine */
-        CU_ASSERT_EQUAL(mp_process_is_alive(p), 0);
-        MP_CHECK_OK(mp_process_exitcode(p, &code));
-        CU_ASSERT_EQUAL(code, 7);
-        MP_CHECK_OK(mp_process_terminate(p)); /* ended: a no-op */
-        MP_CHECK_OK(mp_process_close(p));
-        MP_CHECK_OK(mp_process_close(p));
-        MP_CHECK_RC(mp_process_join(p, 0), MP_ESTATE);
-        MP_CHECK_OK(mp_process_exitcode(p, &code));
-        CU_ASSERT_EQUAL(code, 7);
-        mp_process_free(p);
-    }
+    mp_process *p = NULL;
+    int code = -1;
+    mp_process_options o = {.name = "worker-1",
+                            .start_method = mp_test_method()};
+    MP_CHECK_OK(mp_process_new(&p, t_return_arg, MP_ARGS(mp_int(7)), &o));
+    CU_ASSERT_STRING_EQUAL(mp_process_name(p), "worker-1");
+    CU_ASSERT_EQUAL(mp_process_is_alive(p), 0);
+    CU_ASSERT_EQUAL(mp_process_pid(p), 0);
+    MP_CHECK_RC(mp_process_join(p, 0), MP_ESTATE);
+    MP_CHECK_RC(mp_process_exitcode(p, &code), MP_ESTATE);
+    MP_CHECK_RC(mp_process_terminate(p), MP_ESTATE);
+    MP_CHECK_OK(mp_process_start(p));
+    CU_ASSERT(mp_process_pid(p) > 0);
+    CU_ASSERT_NOT_EQUAL(mp_process_pid(p), mp_getpid());
+    MP_CHECK_RC(mp_process_start(p), MP_ESTATE);
+    MP_CHECK_RC(mp_process_set_daemon(p, true), MP_ESTATE);
+    MP_CHECK_OK(mp_process_join(p, MP_INFINITE));
+    MP_CHECK_OK(mp_process_join(p, 0)); /* joining again is fine */
+    CU_ASSERT_EQUAL(mp_process_is_alive(p), 0);
+    MP_CHECK_OK(mp_process_exitcode(p, &code));
+    CU_ASSERT_EQUAL(code, 7);
+    MP_CHECK_OK(mp_process_terminate(p)); /* ended: a no-op */
+    MP_CHECK_OK(mp_process_close(p));
+    MP_CHECK_OK(mp_process_close(p));
+    MP_CHECK_RC(mp_process_join(p, 0), MP_ESTATE);
+    MP_CHECK_OK(mp_process_exitcode(p, &code));
+    CU_ASSERT_EQUAL(code, 7);
+    mp_process_free(p);
 }
 
+/* Unnamed processes get distinct "Process-N" names, and the main process is
+ * "MainProcess". */
 static void test_default_names(void) {
     mp_process *a, *b;
     MP_CHECK_OK(mp_process_new(&a, t_return_arg, MP_NO_ARGS, NULL));
@@ -233,148 +238,150 @@ static void test_default_names(void) {
     mp_process_free(b);
 }
 
+/* Every argument type (ints, floats, strings, bytes, empty and NULL values,
+ * keywords) reaches the child intact, copied when the process is made so that
+ * later changes to the caller's buffers do not show. */
 static void test_args_all_types(void) {
     static const unsigned char bin[5] = {0, 1, 2, 255, 0};
-    for (int i = 0; i < mp_test_nmethods; i++) {
-        char s[] = "héllo wörld";
-        mp_process *p = NULL;
-        mp_process_options o = {.start_method = mp_test_methods[i]};
-        MP_CHECK_OK(mp_process_new(
-            &p, t_check_args,
-            MP_ARGS(mp_int(INT64_MIN + 5), mp_float(2.5), mp_str(s),
-                    mp_kw("count", mp_int(3)), mp_bytes(bin, sizeof bin),
-                    mp_bytes(NULL, 0), mp_str(NULL),
-                    mp_kw("label", mp_str("x"))),
-            &o));
-        s[0] = 'X'; /* arguments were copied */
-        MP_CHECK_OK(mp_process_start(p));
-        int code = -1;
-        MP_CHECK_OK(mp_process_join(p, 30000));
-        MP_CHECK_OK(mp_process_exitcode(p, &code));
-        CU_ASSERT_EQUAL(code, 0);
-        mp_process_free(p);
-    }
+    char s[] = "héllo wörld";
+    mp_process *p = NULL;
+    mp_process_options o = {.start_method = mp_test_method()};
+    MP_CHECK_OK(mp_process_new(
+        &p, t_check_args,
+        MP_ARGS(mp_int(INT64_MIN + 5), mp_float(2.5), mp_str(s),
+                mp_kw("count", mp_int(3)), mp_bytes(bin, sizeof bin),
+                mp_bytes(NULL, 0), mp_str(NULL), mp_kw("label", mp_str("x"))),
+        &o));
+    s[0] = 'X'; /* arguments were copied */
+    MP_CHECK_OK(mp_process_start(p));
+    int code = -1;
+    MP_CHECK_OK(mp_process_join(p, 30000));
+    MP_CHECK_OK(mp_process_exitcode(p, &code));
+    CU_ASSERT_EQUAL(code, 0);
+    mp_process_free(p);
 }
 
+/* The child sees its own name, the parent's pid as its parent pid, a pid of
+ * its own, and an empty stdin. */
 static void test_identity(void) {
-    for (int i = 0; i < mp_test_nmethods; i++) {
-        mp_process *p = NULL;
-        mp_process_options o = {.name = "ident",
-                                .start_method = mp_test_methods[i]};
-        MP_CHECK_OK(
-            mp_process_new(&p, t_identity,
-                           MP_ARGS(mp_str("ident"), mp_int(mp_getpid())), &o));
-        MP_CHECK_OK(mp_process_start(p));
-        int code = -1;
-        MP_CHECK_OK(mp_process_join(p, 30000));
-        MP_CHECK_OK(mp_process_exitcode(p, &code));
-        CU_ASSERT_EQUAL(code, 0);
-        mp_process_free(p);
-    }
+    mp_process *p = NULL;
+    mp_process_options o = {.name = "ident", .start_method = mp_test_method()};
+    MP_CHECK_OK(mp_process_new(
+        &p, t_identity, MP_ARGS(mp_str("ident"), mp_int(mp_getpid())), &o));
+    MP_CHECK_OK(mp_process_start(p));
+    int code = -1;
+    MP_CHECK_OK(mp_process_join(p, 30000));
+    MP_CHECK_OK(mp_process_exitcode(p, &code));
+    CU_ASSERT_EQUAL(code, 0);
+    mp_process_free(p);
 }
 
+/* The target's return value is the child's exit code (0, 1 and 100). */
 static void test_exit_codes(void) {
-    for (int i = 0; i < mp_test_nmethods; i++) {
-        CU_ASSERT_EQUAL(
-            run_code(t_return_arg, MP_ARGS(mp_int(0)), mp_test_methods[i]), 0);
-        CU_ASSERT_EQUAL(
-            run_code(t_return_arg, MP_ARGS(mp_int(1)), mp_test_methods[i]), 1);
-        CU_ASSERT_EQUAL(
-            run_code(t_return_arg, MP_ARGS(mp_int(100)), mp_test_methods[i]),
-            100);
-    }
+    CU_ASSERT_EQUAL(
+        run_code(t_return_arg, MP_ARGS(mp_int(0)), mp_test_method()), 0);
+    CU_ASSERT_EQUAL(
+        run_code(t_return_arg, MP_ARGS(mp_int(1)), mp_test_method()), 1);
+    CU_ASSERT_EQUAL(
+        run_code(t_return_arg, MP_ARGS(mp_int(100)), mp_test_method()), 100);
 }
 
 static void check_signal(int (*send)(mp_process *), int expected) {
-    for (int i = 0; i < mp_test_nmethods; i++) {
-        mp_process *p =
-            mp_test_start(t_sleep_forever, MP_NO_ARGS, mp_test_methods[i]);
-        int code = 0;
-        CU_ASSERT_EQUAL(mp_process_is_alive(p), 1);
-        MP_CHECK_RC(mp_process_exitcode(p, &code), MP_ESTATE);
-        MP_CHECK_RC(mp_process_close(p), MP_ESTATE);
-        MP_CHECK_OK(send(p));
-        MP_CHECK_OK(mp_process_join(p, 10000));
-        MP_CHECK_OK(mp_process_exitcode(p, &code));
-        CU_ASSERT_EQUAL(code, expected);
-        MP_CHECK_OK(send(p)); /* already ended: fine */
-        mp_process_free(p);
-    }
+    mp_process *p =
+        mp_test_start(t_sleep_forever, MP_NO_ARGS, mp_test_method());
+    int code = 0;
+    CU_ASSERT_EQUAL(mp_process_is_alive(p), 1);
+    MP_CHECK_RC(mp_process_exitcode(p, &code), MP_ESTATE);
+    MP_CHECK_RC(mp_process_close(p), MP_ESTATE);
+    MP_CHECK_OK(send(p));
+    MP_CHECK_OK(mp_process_join(p, 10000));
+    MP_CHECK_OK(mp_process_exitcode(p, &code));
+    CU_ASSERT_EQUAL(code, expected);
+    MP_CHECK_OK(send(p)); /* already ended: fine */
+    mp_process_free(p);
 }
 
+/* terminate ends a running child as SIGTERM would (exit code -15), and is
+ * a no-op once it has ended. */
 static void test_terminate(void) { check_signal(mp_process_terminate, -15); }
+
+/* kill ends a running child as SIGKILL would (exit code -9), and is a no-op
+ * once it has ended. */
 static void test_kill(void) { check_signal(mp_process_kill, -9); }
 
+/* join with timeout 0 returns MP_EAGAIN at once and join with a timeout
+ * returns MP_ETIMEDOUT after about that long while the child runs. */
 static void test_join_timeout(void) {
-    for (int i = 0; i < mp_test_nmethods; i++) {
-        mp_process *p =
-            mp_test_start(t_sleep_forever, MP_NO_ARGS, mp_test_methods[i]);
-        int64_t t0 = mp_test_now_ms();
-        MP_CHECK_RC(mp_process_join(p, 0), MP_EAGAIN);
-        CU_ASSERT(mp_test_now_ms() - t0 < 100);
-        t0 = mp_test_now_ms();
-        MP_CHECK_RC(mp_process_join(p, 200), MP_ETIMEDOUT);
-        int64_t took = mp_test_now_ms() - t0;
-        CU_ASSERT(took >= 195);
-        CU_ASSERT(took < 2000);
-        MP_CHECK_OK(mp_process_kill(p));
-        MP_CHECK_OK(mp_process_join(p, 10000));
-        mp_process_free(p);
-    }
+    mp_process *p =
+        mp_test_start(t_sleep_forever, MP_NO_ARGS, mp_test_method());
+    int64_t t0 = mp_test_now_ms();
+    MP_CHECK_RC(mp_process_join(p, 0), MP_EAGAIN);
+    CU_ASSERT(mp_test_now_ms() - t0 < 100);
+    t0 = mp_test_now_ms();
+    MP_CHECK_RC(mp_process_join(p, 200), MP_ETIMEDOUT);
+    int64_t took = mp_test_now_ms() - t0;
+    CU_ASSERT(took >= 195);
+    CU_ASSERT(took < 2000);
+    MP_CHECK_OK(mp_process_kill(p));
+    MP_CHECK_OK(mp_process_join(p, 10000));
+    mp_process_free(p);
 }
 
+/* join returns soon after a short-lived child ends, long before its timeout.
+ * */
 static void test_join_returns_when_child_ends(void) {
-    for (int i = 0; i < mp_test_nmethods; i++) {
-        mp_process *p =
-            mp_test_start(t_sleep, MP_ARGS(mp_int(100)), mp_test_methods[i]);
-        int64_t t0 = mp_test_now_ms();
-        MP_CHECK_OK(mp_process_join(p, 20000));
-        CU_ASSERT(mp_test_now_ms() - t0 < 10000);
-        mp_process_free(p);
-    }
+    mp_process *p =
+        mp_test_start(t_sleep, MP_ARGS(mp_int(100)), mp_test_method());
+    int64_t t0 = mp_test_now_ms();
+    MP_CHECK_OK(mp_process_join(p, 20000));
+    CU_ASSERT(mp_test_now_ms() - t0 < 10000);
+    mp_process_free(p);
 }
 
+/* A hundred children started at once each run and exit with their own code. */
 static void test_many_processes(void) {
     enum { N = 100 };
-    for (int i = 0; i < mp_test_nmethods; i++) {
-        mp_process *ps[N];
-        for (int k = 0; k < N; k++)
-            ps[k] = mp_test_start(t_return_arg, MP_ARGS(mp_int(k % 50)),
-                                  mp_test_methods[i]);
-        for (int k = 0; k < N; k++) {
-            int code = -1;
-            if (!ps[k])
-                continue;
-            MP_CHECK_OK(mp_process_join(ps[k], 60000));
-            MP_CHECK_OK(mp_process_exitcode(ps[k], &code));
-            CU_ASSERT_EQUAL(code, k % 50);
-            mp_process_free(ps[k]);
-        }
+    mp_process *ps[N];
+    for (int k = 0; k < N; k++)
+        ps[k] = mp_test_start(t_return_arg, MP_ARGS(mp_int(k % 50)),
+                              mp_test_method());
+    for (int k = 0; k < N; k++) {
+        int code = -1;
+        if (!ps[k])
+            continue;
+        MP_CHECK_OK(mp_process_join(ps[k], 60000));
+        MP_CHECK_OK(mp_process_exitcode(ps[k], &code));
+        CU_ASSERT_EQUAL(code, k % 50);
+        mp_process_free(ps[k]);
     }
 }
 
+/* A daemonic grandchild dies soon after its parent is killed, though the
+ * parent had no chance to clean up. */
 static void test_daemon_dies_with_killed_parent(void) {
-    for (int i = 0; i < mp_test_nmethods; i++) {
-        char path[600], text[32] = "";
-        snprintf(path, sizeof path, "%s/daemon-%d.pid", mp_test_tmpdir(), i);
-        mp_process *p = mp_test_start(t_daemon_parent, MP_ARGS(mp_str(path)),
-                                      mp_test_methods[i]);
-        CU_ASSERT_EQUAL_FATAL(mp_test_wait_file(path, 30000), 0);
-        CU_ASSERT_EQUAL(mp_test_read_file(path, text, sizeof text), 0);
-        long gpid = atol(text);
-        CU_ASSERT(gpid > 0);
-        CU_ASSERT(mp_test_pid_alive(gpid));
-        MP_CHECK_OK(mp_process_kill(p));
-        MP_CHECK_OK(mp_process_join(p, 10000));
-        int64_t end = mp_test_now_ms() + 10000;
-        while (mp_test_pid_alive(gpid) && mp_test_now_ms() < end)
-            mp_test_sleep_ms(10);
-        CU_ASSERT_FALSE(mp_test_pid_alive(gpid));
-        mp_process_free(p);
-        remove(path);
-    }
+    char path[600], text[32] = "";
+    snprintf(path, sizeof path, "%s/daemon-%d.pid", mp_test_tmpdir(),
+             (int)mp_test_method());
+    mp_process *p = mp_test_start(t_daemon_parent, MP_ARGS(mp_str(path)),
+                                  mp_test_method());
+    CU_ASSERT_EQUAL_FATAL(mp_test_wait_file(path, 30000), 0);
+    CU_ASSERT_EQUAL(mp_test_read_file(path, text, sizeof text), 0);
+    long gpid = atol(text);
+    CU_ASSERT(gpid > 0);
+    CU_ASSERT(mp_test_pid_alive(gpid));
+    MP_CHECK_OK(mp_process_kill(p));
+    MP_CHECK_OK(mp_process_join(p, 10000));
+    int64_t end = mp_test_now_ms() + 10000;
+    while (mp_test_pid_alive(gpid) && mp_test_now_ms() < end)
+        mp_test_sleep_ms(10);
+    CU_ASSERT_FALSE(mp_test_pid_alive(gpid));
+    mp_process_free(p);
+    remove(path);
 }
 
+/* A spawned child inherits none of the parent's other descriptors or handles,
+ * not even an inheritable one (on POSIX it holds only stdin, stdout and
+ * stderr). */
 static void test_spawn_inherits_nothing_else(void) {
 #ifdef _WIN32
     SECURITY_ATTRIBUTES sa = {sizeof sa, NULL, TRUE};
@@ -394,14 +401,17 @@ static void test_spawn_inherits_nothing_else(void) {
 #endif
 }
 
+/* Starting and joining a child leaves the parent's descriptor or handle count
+ * where it was. */
 static void test_no_fd_leak(void) {
     int before = mp_test_count_fds();
-    for (int i = 0; i < mp_test_nmethods; i++)
-        CU_ASSERT_EQUAL(
-            run_code(t_return_arg, MP_ARGS(mp_int(3)), mp_test_methods[i]), 3);
+    CU_ASSERT_EQUAL(
+        run_code(t_return_arg, MP_ARGS(mp_int(3)), mp_test_method()), 3);
     CU_ASSERT_EQUAL(mp_test_count_fds(), before);
 }
 
+/* A spawn executable that is an mproc program without the target makes join
+ * and exitcode report MP_ETARGET with a non-zero code. */
 static void test_replaced_program_is_reported(void) {
     /* The helper program is an mproc program too, but not this one: the
      * target cannot be found in it, and join says so. */
@@ -416,6 +426,8 @@ static void test_replaced_program_is_reported(void) {
     mp_process_free(p);
 }
 
+/* Output buffered in the parent's stdio before a child starts reaches its file
+ * once, never again from the child's exit. */
 static void test_fork_does_not_duplicate_stdio(void) {
     /* A buffered, unflushed write must reach the file once, not once more
      * from the forked child's exit. */
@@ -424,15 +436,16 @@ static void test_fork_does_not_duplicate_stdio(void) {
     FILE *f = fopen(path, "w");
     CU_ASSERT_PTR_NOT_NULL_FATAL(f);
     fputs("once", f);
-    for (int i = 0; i < mp_test_nmethods; i++)
-        CU_ASSERT_EQUAL(
-            run_code(t_return_arg, MP_ARGS(mp_int(0)), mp_test_methods[i]), 0);
+    CU_ASSERT_EQUAL(
+        run_code(t_return_arg, MP_ARGS(mp_int(0)), mp_test_method()), 0);
     fclose(f);
     CU_ASSERT_EQUAL(mp_test_read_file(path, text, sizeof text), 0);
     CU_ASSERT_STRING_EQUAL(text, "once");
     remove(path);
 }
 
+/* A spawn executable that does not exist fails the start with MP_ENOENT,
+ * leaves the process unstarted and leaks no descriptor or handle. */
 static void test_missing_executable(void) {
     /* A spawn executable that does not exist fails the start, cleanly. */
     char path[600];
@@ -450,6 +463,9 @@ static void test_missing_executable(void) {
     mp_process_free(p);
 }
 
+/* NULL, unknown or over-long inputs to every process call are MP_EINVAL
+ * (forkserver is MP_ENOTSUP), NULL getters and frees are harmless, and the
+ * error names, messages and version are what the header says. */
 static void test_bad_input(void) {
     mp_process *p = NULL;
     int code;
@@ -507,6 +523,8 @@ static void test_bad_input(void) {
     CU_ASSERT_STRING_EQUAL(mp_version_string(), MP_VERSION_STRING);
 }
 
+/* After mp_shutdown a start is MP_ESTATE until mp_init is called again, and
+ * the same process then starts. */
 static void test_start_before_init(void) {
     mp_process *p = NULL;
     mp_shutdown();
@@ -518,6 +536,9 @@ static void test_start_before_init(void) {
     mp_process_free(p);
 }
 
+/* The default start method is fork on POSIX and spawn on Windows; setting
+ * spawn makes MP_START_DEFAULT children spawn, and fork is MP_ENOTSUP on
+ * Windows. */
 static void test_start_method_setting(void) {
     mp_start_method was = mp_get_start_method();
 #ifdef _WIN32
@@ -533,6 +554,8 @@ static void test_start_method_setting(void) {
 #endif
 }
 
+/* A process freed while its child runs is still tracked, so that mp_shutdown
+ * joins the child. */
 static void test_free_running_child(void) {
     /* A freed running child is tracked, not lost: mp_shutdown joins it. */
     mp_process *p =
@@ -584,42 +607,41 @@ THREAD_FN(joiner_main) {
     THREAD_END;
 }
 
+/* Another thread may join each child as soon as it has run, even before
+ * mp_process_start returned in this thread, and gets its exit code and pid. */
 static void test_join_while_starting(void) {
-    for (int m = 0; m < mp_test_nmethods; m++) {
 #ifdef _WIN32
-        enum { MAX = 20 };
-        int n = MAX;
+    enum { MAX = 20 };
+    int n = MAX;
 #else
-        enum { MAX = 300 };
-        int n = mp_test_methods[m] == MP_START_FORK ? MAX : 50;
+    enum { MAX = 300 };
+    int n = mp_test_method() == MP_START_FORK ? MAX : 50;
 #endif
-        mp_process *ps[MAX];
-        mp_queue *q;
-        MP_CHECK_OK(mp_queue_new(&q, 0, NULL));
-        mp_process_options o = {.start_method = mp_test_methods[m]};
-        for (int i = 0; i < n; i++)
-            MP_CHECK_OK(mp_process_new(
-                &ps[i], t_put_index, MP_ARGS(mp_queue_arg(q), mp_int(i)), &o));
-        joiner j = {q, ps, n, 0, 0, 0, 0, 0, 0};
-        test_thread t;
-        CU_ASSERT_EQUAL_FATAL(thread_start(&t, joiner_main, &j), 0);
-        for (int i = 0; i < n; i++)
-            MP_CHECK_OK(mp_process_start(ps[i]));
-        CU_ASSERT_EQUAL(thread_join(t), 0);
-        if (j.first_err)
-            fprintf(stderr, "join while starting: %s\n",
-                    mp_err_name(j.first_err));
-        CU_ASSERT_EQUAL(j.got, n);
-        CU_ASSERT_EQUAL(j.lost, 0);
-        CU_ASSERT_EQUAL(j.bad_join, 0);
-        CU_ASSERT_EQUAL(j.bad_code, 0);
-        CU_ASSERT_EQUAL(j.bad_pid, 0);
-        for (int i = 0; i < n; i++) {
-            MP_CHECK_OK(mp_process_join(ps[i], 30000));
-            mp_process_free(ps[i]);
-        }
-        mp_queue_free(q);
+    mp_process *ps[MAX];
+    mp_queue *q;
+    MP_CHECK_OK(mp_queue_new(&q, 0, NULL));
+    mp_process_options o = {.start_method = mp_test_method()};
+    for (int i = 0; i < n; i++)
+        MP_CHECK_OK(mp_process_new(&ps[i], t_put_index,
+                                   MP_ARGS(mp_queue_arg(q), mp_int(i)), &o));
+    joiner j = {q, ps, n, 0, 0, 0, 0, 0, 0};
+    test_thread t;
+    CU_ASSERT_EQUAL_FATAL(thread_start(&t, joiner_main, &j), 0);
+    for (int i = 0; i < n; i++)
+        MP_CHECK_OK(mp_process_start(ps[i]));
+    CU_ASSERT_EQUAL(thread_join(t), 0);
+    if (j.first_err)
+        fprintf(stderr, "join while starting: %s\n", mp_err_name(j.first_err));
+    CU_ASSERT_EQUAL(j.got, n);
+    CU_ASSERT_EQUAL(j.lost, 0);
+    CU_ASSERT_EQUAL(j.bad_join, 0);
+    CU_ASSERT_EQUAL(j.bad_code, 0);
+    CU_ASSERT_EQUAL(j.bad_pid, 0);
+    for (int i = 0; i < n; i++) {
+        MP_CHECK_OK(mp_process_join(ps[i], 30000));
+        mp_process_free(ps[i]);
     }
+    mp_queue_free(q);
 }
 
 /* Polls v (a real condition, bounded) until it is non-zero. */
@@ -630,89 +652,88 @@ static int64_t wait_value(mp_value *v, long timeout_ms) {
     return x;
 }
 
+/* When a child's target returns, its exit terminates its daemonic
+ * grandchildren at once and waits for its other grandchildren before the child
+ * ends. */
 static void test_child_exit_joins_grandchildren(void) {
-    for (int m = 0; m < mp_test_nmethods; m++) {
-        mp_event *e;
-        mp_value *done, *dpid;
-        MP_CHECK_OK(mp_event_new(&e, NULL));
-        MP_CHECK_OK(mp_value_new(&done, MP_TYPE_LONGLONG, NULL, NULL));
-        MP_CHECK_OK(mp_value_new(&dpid, MP_TYPE_LONGLONG, NULL, NULL));
-        mp_process *p = mp_test_start(
-            t_leave_grandchildren,
-            MP_ARGS(mp_event_arg(e), mp_value_arg(done), mp_value_arg(dpid),
-                    mp_int(mp_test_methods[m])),
-            mp_test_methods[m]);
-        /* The target has returned once it stored the daemon's pid. */
-        long d = (long)wait_value(dpid, 30000);
-        CU_ASSERT_FATAL(d > 0);
-        /* The daemonic grandchild is told to stop at once... */
-        int64_t end = mp_test_now_ms() + 30000;
-        while (mp_test_pid_alive(d) && mp_test_now_ms() < end)
-            mp_test_sleep_ms(5);
-        CU_ASSERT_FALSE(mp_test_pid_alive(d));
-        /* ...while the child still waits for the other, which waits for
-         * the event: the child cannot have ended. */
-        MP_CHECK_RC(mp_process_join(p, 0), MP_EAGAIN);
-        CU_ASSERT_EQUAL(mp_process_is_alive(p), 1);
-        CU_ASSERT_EQUAL(mp_value_get_int(done), 0);
-        MP_CHECK_OK(mp_event_set(e));
-        MP_CHECK_OK(mp_process_join(p, 30000));
-        /* The grandchild ended before the child did. */
-        CU_ASSERT_EQUAL(mp_value_get_int(done), 1);
-        int code = -1;
-        MP_CHECK_OK(mp_process_exitcode(p, &code));
-        CU_ASSERT_EQUAL(code, 0);
-        mp_process_free(p);
-        mp_value_free(done);
-        mp_value_free(dpid);
-        mp_event_free(e);
-    }
+    mp_event *e;
+    mp_value *done, *dpid;
+    MP_CHECK_OK(mp_event_new(&e, NULL));
+    MP_CHECK_OK(mp_value_new(&done, MP_TYPE_LONGLONG, NULL, NULL));
+    MP_CHECK_OK(mp_value_new(&dpid, MP_TYPE_LONGLONG, NULL, NULL));
+    mp_process *p =
+        mp_test_start(t_leave_grandchildren,
+                      MP_ARGS(mp_event_arg(e), mp_value_arg(done),
+                              mp_value_arg(dpid), mp_int(mp_test_method())),
+                      mp_test_method());
+    /* The target has returned once it stored the daemon's pid. */
+    long d = (long)wait_value(dpid, 30000);
+    CU_ASSERT_FATAL(d > 0);
+    /* The daemonic grandchild is told to stop at once... */
+    int64_t end = mp_test_now_ms() + 30000;
+    while (mp_test_pid_alive(d) && mp_test_now_ms() < end)
+        mp_test_sleep_ms(5);
+    CU_ASSERT_FALSE(mp_test_pid_alive(d));
+    /* ...while the child still waits for the other, which waits for
+     * the event: the child cannot have ended. */
+    MP_CHECK_RC(mp_process_join(p, 0), MP_EAGAIN);
+    CU_ASSERT_EQUAL(mp_process_is_alive(p), 1);
+    CU_ASSERT_EQUAL(mp_value_get_int(done), 0);
+    MP_CHECK_OK(mp_event_set(e));
+    MP_CHECK_OK(mp_process_join(p, 30000));
+    /* The grandchild ended before the child did. */
+    CU_ASSERT_EQUAL(mp_value_get_int(done), 1);
+    int code = -1;
+    MP_CHECK_OK(mp_process_exitcode(p, &code));
+    CU_ASSERT_EQUAL(code, 0);
+    mp_process_free(p);
+    mp_value_free(done);
+    mp_value_free(dpid);
+    mp_event_free(e);
 }
 
+/* active_children lists the live children in start order, reaps those that
+ * ended (and freed ones) without listing them, stores no more than asked, and
+ * rejects NULL outputs. */
 static void test_active_children(void) {
-    for (int m = 0; m < mp_test_nmethods; m++) {
-        mp_start_method sm = mp_test_methods[m];
-        mp_process *out[4] = {0};
-        size_t n = 99;
-        mp_event *e;
-        MP_CHECK_OK(mp_event_new(&e, NULL));
-        MP_CHECK_RC(mp_active_children(NULL, 1, &n), MP_EINVAL);
-        MP_CHECK_RC(mp_active_children(out, 4, NULL), MP_EINVAL);
-        MP_CHECK_OK(mp_active_children(NULL, 0, &n));
-        CU_ASSERT_EQUAL(n, 0);
-        mp_process *a =
-            mp_test_start(t_wait_event, MP_ARGS(mp_event_arg(e)), sm);
-        mp_process *quick =
-            mp_test_start(t_return_arg, MP_ARGS(mp_int(3)), sm);
-        mp_process *b =
-            mp_test_start(t_wait_event, MP_ARGS(mp_event_arg(e)), sm);
-        mp_process *freed =
-            mp_test_start(t_wait_event, MP_ARGS(mp_event_arg(e)), sm);
-        mp_process_free(freed); /* reaped, never listed */
-        /* Once the quick one has ended, the call reaps it. */
-        int64_t end = mp_test_now_ms() + 30000;
-        do
-            MP_CHECK_OK(mp_active_children(out, 1, &n));
-        while (n != 2 && mp_test_now_ms() < end && (mp_test_sleep_ms(5), 1));
-        CU_ASSERT_EQUAL(n, 2);
-        CU_ASSERT_PTR_EQUAL(out[0], a);
-        CU_ASSERT_PTR_NULL(out[1]); /* cap 1: only the first stored */
-        MP_CHECK_OK(mp_active_children(out, 4, &n));
-        CU_ASSERT_EQUAL(n, 2);
-        CU_ASSERT_PTR_EQUAL(out[0], a);
-        CU_ASSERT_PTR_EQUAL(out[1], b);
-        CU_ASSERT_EQUAL(mp_process_is_alive(quick), 0);
-        int code = -1;
-        MP_CHECK_OK(mp_process_exitcode(quick, &code));
-        CU_ASSERT_EQUAL(code, 3);
-        MP_CHECK_OK(mp_event_set(e));
-        CU_ASSERT_EQUAL(mp_test_finish(a, 30000), 0);
-        CU_ASSERT_EQUAL(mp_test_finish(b, 30000), 0);
-        mp_process_free(quick);
-        MP_CHECK_OK(mp_active_children(out, 4, &n));
-        CU_ASSERT_EQUAL(n, 0);
-        mp_event_free(e);
-    }
+    mp_start_method sm = mp_test_method();
+    mp_process *out[4] = {0};
+    size_t n = 99;
+    mp_event *e;
+    MP_CHECK_OK(mp_event_new(&e, NULL));
+    MP_CHECK_RC(mp_active_children(NULL, 1, &n), MP_EINVAL);
+    MP_CHECK_RC(mp_active_children(out, 4, NULL), MP_EINVAL);
+    MP_CHECK_OK(mp_active_children(NULL, 0, &n));
+    CU_ASSERT_EQUAL(n, 0);
+    mp_process *a = mp_test_start(t_wait_event, MP_ARGS(mp_event_arg(e)), sm);
+    mp_process *quick = mp_test_start(t_return_arg, MP_ARGS(mp_int(3)), sm);
+    mp_process *b = mp_test_start(t_wait_event, MP_ARGS(mp_event_arg(e)), sm);
+    mp_process *freed =
+        mp_test_start(t_wait_event, MP_ARGS(mp_event_arg(e)), sm);
+    mp_process_free(freed); /* reaped, never listed */
+    /* Once the quick one has ended, the call reaps it. */
+    int64_t end = mp_test_now_ms() + 30000;
+    do
+        MP_CHECK_OK(mp_active_children(out, 1, &n));
+    while (n != 2 && mp_test_now_ms() < end && (mp_test_sleep_ms(5), 1));
+    CU_ASSERT_EQUAL(n, 2);
+    CU_ASSERT_PTR_EQUAL(out[0], a);
+    CU_ASSERT_PTR_NULL(out[1]); /* cap 1: only the first stored */
+    MP_CHECK_OK(mp_active_children(out, 4, &n));
+    CU_ASSERT_EQUAL(n, 2);
+    CU_ASSERT_PTR_EQUAL(out[0], a);
+    CU_ASSERT_PTR_EQUAL(out[1], b);
+    CU_ASSERT_EQUAL(mp_process_is_alive(quick), 0);
+    int code = -1;
+    MP_CHECK_OK(mp_process_exitcode(quick, &code));
+    CU_ASSERT_EQUAL(code, 3);
+    MP_CHECK_OK(mp_event_set(e));
+    CU_ASSERT_EQUAL(mp_test_finish(a, 30000), 0);
+    CU_ASSERT_EQUAL(mp_test_finish(b, 30000), 0);
+    mp_process_free(quick);
+    MP_CHECK_OK(mp_active_children(out, 4, &n));
+    CU_ASSERT_EQUAL(n, 0);
+    mp_event_free(e);
 }
 
 THREAD_FN(method_flipper) {
@@ -723,6 +744,8 @@ THREAD_FN(method_flipper) {
     THREAD_END;
 }
 
+/* Setting the default start method from one thread while another reads it and
+ * starts children is safe: every read is a valid method. */
 static void test_start_method_threads(void) {
     /* Set from one thread while another reads it and starts children
      * with the default: every read is a valid method (and the race
@@ -743,6 +766,8 @@ static void test_start_method_threads(void) {
     MP_CHECK_OK(mp_set_start_method(was));
 }
 
+/* Every error code from -1 down to MP_ERRNO_MIN has a name and a message of
+ * its own, and codes outside that range are MP_EUNKNOWN. */
 static void test_error_names(void) {
     CU_ASSERT_EQUAL(MP_OK, 0);
     CU_ASSERT_STRING_EQUAL(mp_err_name(0), "MP_OK");
@@ -760,6 +785,8 @@ static void test_error_names(void) {
     CU_ASSERT_STRING_EQUAL(mp_strerror(MP_ERRNO_MIN - 1), "unknown error");
 }
 
+/* A process closed before it started cannot be started, joined or made
+ * daemonic, and has no pid. */
 static void test_close_before_start(void) {
     mp_process *p = NULL;
     MP_CHECK_OK(mp_process_new(&p, t_return_arg, MP_NO_ARGS, NULL));
@@ -790,9 +817,8 @@ static int t_as_if_ctrl_c(mp_call *c) {
 
 /* Ctrl-C reads as -2 on every platform. */
 static void test_ctrl_c_exit_code(void) {
-    for (int i = 0; i < mp_test_nmethods; i++)
-        CU_ASSERT_EQUAL(
-            run_code(t_as_if_ctrl_c, MP_NO_ARGS, mp_test_methods[i]), -2);
+    CU_ASSERT_EQUAL(run_code(t_as_if_ctrl_c, MP_NO_ARGS, mp_test_method()),
+                    -2);
 }
 
 #ifdef _WIN32
@@ -900,36 +926,43 @@ static void test_executable_cjk_long_path(void) {
 #endif
 
 void mp_test_suite_process(void) {
+    const mp_test_runs once = MP_TEST_ONCE, each = MP_TEST_PER_METHOD;
     MP_TEST_SUITE(
-        "process", {"lifecycle", test_lifecycle},
-        {"default_names", test_default_names},
-        {"args_all_types", test_args_all_types}, {"identity", test_identity},
-        {"exit_codes", test_exit_codes}, {"terminate", test_terminate},
-        {"kill", test_kill}, {"join_timeout", test_join_timeout},
-        {"join_returns_when_child_ends", test_join_returns_when_child_ends},
-        {"many_processes", test_many_processes},
-        {"daemon_dies_with_killed_parent",
-         test_daemon_dies_with_killed_parent},
-        {"spawn_inherits_nothing_else", test_spawn_inherits_nothing_else},
-        {"no_fd_leak", test_no_fd_leak},
-        {"replaced_program_is_reported", test_replaced_program_is_reported},
-        {"fork_does_not_duplicate_stdio", test_fork_does_not_duplicate_stdio},
-        {"missing_executable", test_missing_executable},
-        {"bad_input", test_bad_input},
-        {"start_before_init", test_start_before_init},
-        {"start_method_setting", test_start_method_setting},
-        {"free_running_child", test_free_running_child},
-        {"join_while_starting", test_join_while_starting},
-        {"child_exit_joins_grandchildren",
-         test_child_exit_joins_grandchildren},
-        {"active_children", test_active_children},
-        {"start_method_threads", test_start_method_threads},
-        {"error_names", test_error_names},
-        {"close_before_start", test_close_before_start},
+        "process", {"lifecycle", test_lifecycle, each},
+        {"default_names", test_default_names, once},
+        {"args_all_types", test_args_all_types, each},
+        {"identity", test_identity, each},
+        {"exit_codes", test_exit_codes, each},
+        {"terminate", test_terminate, each}, {"kill", test_kill, each},
+        {"join_timeout", test_join_timeout, each},
+        {"join_returns_when_child_ends", test_join_returns_when_child_ends,
+         each},
+        {"many_processes", test_many_processes, each},
+        {"daemon_dies_with_killed_parent", test_daemon_dies_with_killed_parent,
+         each},
+        {"spawn_inherits_nothing_else", test_spawn_inherits_nothing_else,
+         once},
+        {"no_fd_leak", test_no_fd_leak, each},
+        {"replaced_program_is_reported", test_replaced_program_is_reported,
+         once},
+        {"fork_does_not_duplicate_stdio", test_fork_does_not_duplicate_stdio,
+         each},
+        {"missing_executable", test_missing_executable, once},
+        {"bad_input", test_bad_input, once},
+        {"start_before_init", test_start_before_init, once},
+        {"start_method_setting", test_start_method_setting, once},
+        {"free_running_child", test_free_running_child, once},
+        {"join_while_starting", test_join_while_starting, each},
+        {"child_exit_joins_grandchildren", test_child_exit_joins_grandchildren,
+         each},
+        {"active_children", test_active_children, each},
+        {"start_method_threads", test_start_method_threads, once},
+        {"error_names", test_error_names, once},
+        {"close_before_start", test_close_before_start, once},
 #ifdef _WIN32
-        {"crash_exit_code", test_crash_exit_code},
-        {"child_error_mode", test_child_error_mode},
-        {"executable_cjk_long_path", test_executable_cjk_long_path},
+        {"crash_exit_code", test_crash_exit_code, once},
+        {"child_error_mode", test_child_error_mode, once},
+        {"executable_cjk_long_path", test_executable_cjk_long_path, once},
 #endif
-        {"ctrl_c_exit_code", test_ctrl_c_exit_code});
+        {"ctrl_c_exit_code", test_ctrl_c_exit_code, each});
 }

@@ -53,7 +53,9 @@ static int64_t check_item(const mp_buf *b) {
 
 /* ---- running children ---- */
 
-static int finish(mp_process *p) { return mp_test_finish(p, 120000); }
+static int finish(mp_process *p) {
+    return mp_test_finish(p, MP_TEST_CHILD_TIMEOUT_MS);
+}
 
 static mp_queue *new_queue(size_t maxsize, size_t cap) {
     mp_queue *q = NULL;
@@ -184,6 +186,8 @@ static int t_open_named(mp_call *c) {
 
 /* ---- CPython's cases ---- */
 
+/* Items of every size from empty to the largest that fits come out intact, and
+ * order stays first-in first-out while the ring wraps many times. */
 static void test_fifo_many_sizes(void) {
     static const size_t sizes[] = {0,  1,  7,    8,    9,    63,
                                    64, 65, 1000, 4095, 30000};
@@ -234,6 +238,9 @@ static void test_fifo_many_sizes(void) {
         CU_ASSERT(dt_ < (ms) + 2000);                                         \
     } while (0)
 
+/* empty, full and qsize follow the items held, and get on an empty queue or
+ * put on a full one is MP_EAGAIN without a timeout and MP_ETIMEDOUT after
+ * about the timeout given. */
 static void test_full_empty_timeouts(void) {
     mp_queue *q = new_queue(2, 0);
     mp_buf b = {0};
@@ -323,11 +330,14 @@ static void test_gather_put(void) {
     mp_buf_free(&b);
     mp_queue_free(q);
 }
-#define GATHER_CASE {"gather_put", test_gather_put},
+#define GATHER_CASE {"gather_put", test_gather_put, MP_TEST_ONCE},
 #else
 #define GATHER_CASE
 #endif
 
+/* NULL queues and outputs, out-of-range sizes, bad names and negative timeouts
+ * are MP_EINVAL, an absent name is MP_ENOENT, the largest timeout is a bound
+ * and not an overflow, and only a queue argument reads as a queue. */
 static void test_bad_input(void) {
     mp_queue *q = NULL;
     mp_buf b = {0};
@@ -374,6 +384,9 @@ static void test_bad_input(void) {
     mp_queue_free(q);
 }
 
+/* After close (idempotent) put is MP_ECLOSED while the items already in the
+ * queue can still be got, and then get is MP_ECLOSED even when it would block.
+ * */
 static void test_close(void) {
     mp_queue *q = new_queue(0, 0);
     mp_buf b = {0};
@@ -398,81 +411,76 @@ static void test_close(void) {
  * MP_ECLOSED when the queue is closed. */
 static void test_close_wakes_blocked(void) {
     mp_buf b = {0};
-    for (int i = 0; i < mp_test_nmethods; i++) {
-        for (int put = 0; put <= 1; put++) {
-            mp_queue *q = new_queue(1, 0), *ready = new_queue(0, 0);
-            CU_ASSERT_FATAL(q && ready);
-            if (put)
-                MP_CHECK_OK(mp_queue_put(q, "full", 4, 0));
-            mp_process *p = mp_test_start(
-                t_block,
-                MP_ARGS(mp_queue_arg(q), mp_int(put), mp_queue_arg(ready)),
-                mp_test_methods[i]);
-            MP_CHECK_OK(mp_queue_get(ready, &b, BIG_TIMEOUT));
-            int64_t t0 = mp_test_now_ms();
-            MP_CHECK_OK(mp_queue_close(q));
-            CU_ASSERT_EQUAL(finish(p), -MP_ECLOSED);
-            /* Woken by the close, not by any timeout (the child blocks
-             * without one): a generous bound, as a loaded machine takes
-             * seconds to schedule a child's exit and its reaping. */
-            CU_ASSERT(mp_test_now_ms() - t0 < 20000);
-            mp_queue_free(q);
-            mp_queue_free(ready);
-        }
+    for (int put = 0; put <= 1; put++) {
+        mp_queue *q = new_queue(1, 0), *ready = new_queue(0, 0);
+        CU_ASSERT_FATAL(q && ready);
+        if (put)
+            MP_CHECK_OK(mp_queue_put(q, "full", 4, 0));
+        mp_process *p = mp_test_start(
+            t_block,
+            MP_ARGS(mp_queue_arg(q), mp_int(put), mp_queue_arg(ready)),
+            mp_test_method());
+        MP_CHECK_OK(mp_queue_get(ready, &b, BIG_TIMEOUT));
+        int64_t t0 = mp_test_now_ms();
+        MP_CHECK_OK(mp_queue_close(q));
+        CU_ASSERT_EQUAL(finish(p), -MP_ECLOSED);
+        /* Woken by the close, not by any timeout (the child blocks
+         * without one): a generous bound, as a loaded machine takes
+         * seconds to schedule a child's exit and its reaping. */
+        CU_ASSERT(mp_test_now_ms() - t0 < 20000);
+        mp_queue_free(q);
+        mp_queue_free(ready);
     }
     mp_buf_free(&b);
 }
 
+/* join waits until task_done has been called once per item put (a task_done
+ * too many is MP_EOVERFLOW), including when a child does the work. */
 static void test_task_done_join(void) {
     mp_buf b = {0};
-    for (int i = 0; i < mp_test_nmethods; i++) {
-        mp_queue *q = new_queue(0, 0);
-        CU_ASSERT_FATAL(q != NULL);
-        MP_CHECK_RC(mp_queue_task_done(q), MP_EOVERFLOW);
-        MP_CHECK_OK(mp_queue_join(q, 0));
-        MP_CHECK_OK(mp_queue_put(q, "a", 1, 0));
-        MP_CHECK_OK(mp_queue_put(q, "b", 1, 0));
-        MP_CHECK_RC(mp_queue_join(q, 0), MP_EAGAIN);
-        CHECK_TIMED(mp_queue_join(q, 120), MP_ETIMEDOUT, 120);
-        MP_CHECK_OK(mp_queue_get(q, &b, 0));
-        MP_CHECK_OK(mp_queue_task_done(q));
-        MP_CHECK_RC(mp_queue_join(q, 0), MP_EAGAIN);
-        MP_CHECK_OK(mp_queue_get(q, &b, 0));
-        MP_CHECK_OK(mp_queue_task_done(q));
-        MP_CHECK_OK(mp_queue_join(q, 0));
-        MP_CHECK_RC(mp_queue_task_done(q), MP_EOVERFLOW);
-        /* A child does the work; join returns when it is done. */
-        for (int k = 0; k < 5; k++)
-            MP_CHECK_OK(mp_queue_put(q, "w", 1, 0));
-        mp_process *p =
-            mp_test_start(t_get_done, MP_ARGS(mp_queue_arg(q), mp_int(5)),
-                          mp_test_methods[i]);
-        MP_CHECK_OK(mp_queue_join(q, BIG_TIMEOUT));
-        CU_ASSERT(mp_queue_empty(q));
-        CU_ASSERT_EQUAL(finish(p), 0);
-        mp_queue_free(q);
-    }
+    mp_queue *q = new_queue(0, 0);
+    CU_ASSERT_FATAL(q != NULL);
+    MP_CHECK_RC(mp_queue_task_done(q), MP_EOVERFLOW);
+    MP_CHECK_OK(mp_queue_join(q, 0));
+    MP_CHECK_OK(mp_queue_put(q, "a", 1, 0));
+    MP_CHECK_OK(mp_queue_put(q, "b", 1, 0));
+    MP_CHECK_RC(mp_queue_join(q, 0), MP_EAGAIN);
+    CHECK_TIMED(mp_queue_join(q, 120), MP_ETIMEDOUT, 120);
+    MP_CHECK_OK(mp_queue_get(q, &b, 0));
+    MP_CHECK_OK(mp_queue_task_done(q));
+    MP_CHECK_RC(mp_queue_join(q, 0), MP_EAGAIN);
+    MP_CHECK_OK(mp_queue_get(q, &b, 0));
+    MP_CHECK_OK(mp_queue_task_done(q));
+    MP_CHECK_OK(mp_queue_join(q, 0));
+    MP_CHECK_RC(mp_queue_task_done(q), MP_EOVERFLOW);
+    /* A child does the work; join returns when it is done. */
+    for (int k = 0; k < 5; k++)
+        MP_CHECK_OK(mp_queue_put(q, "w", 1, 0));
+    mp_process *p = mp_test_start(
+        t_get_done, MP_ARGS(mp_queue_arg(q), mp_int(5)), mp_test_method());
+    MP_CHECK_OK(mp_queue_join(q, BIG_TIMEOUT));
+    CU_ASSERT(mp_queue_empty(q));
+    CU_ASSERT_EQUAL(finish(p), 0);
+    mp_queue_free(q);
     mp_buf_free(&b);
 }
 
 /* A producer that exits right after its last put loses nothing. */
 static void test_producer_exits_after_put(void) {
     mp_buf b = {0};
-    for (int i = 0; i < mp_test_nmethods; i++) {
-        mp_queue *q = new_queue(0, 4 << 20);
-        CU_ASSERT_FATAL(q != NULL);
-        mp_process *p = mp_test_start(
-            t_put_n, MP_ARGS(mp_queue_arg(q), mp_int(0), mp_int(5000)),
-            mp_test_methods[i]);
-        CU_ASSERT_EQUAL(finish(p), 0);
-        CU_ASSERT_EQUAL(mp_queue_qsize(q), 5000);
-        for (int64_t k = 0; k < 5000; k++) {
-            MP_CHECK_OK(mp_queue_get(q, &b, 0));
-            CU_ASSERT_EQUAL(check_item(&b), k);
-        }
-        MP_CHECK_RC(mp_queue_get(q, &b, 0), MP_EAGAIN);
-        mp_queue_free(q);
+    mp_queue *q = new_queue(0, 4 << 20);
+    CU_ASSERT_FATAL(q != NULL);
+    mp_process *p = mp_test_start(
+        t_put_n, MP_ARGS(mp_queue_arg(q), mp_int(0), mp_int(5000)),
+        mp_test_method());
+    CU_ASSERT_EQUAL(finish(p), 0);
+    CU_ASSERT_EQUAL(mp_queue_qsize(q), 5000);
+    for (int64_t k = 0; k < 5000; k++) {
+        MP_CHECK_OK(mp_queue_get(q, &b, 0));
+        CU_ASSERT_EQUAL(check_item(&b), k);
     }
+    MP_CHECK_RC(mp_queue_get(q, &b, 0), MP_EAGAIN);
+    mp_queue_free(q);
     mp_buf_free(&b);
 }
 
@@ -480,20 +488,18 @@ static void test_producer_exits_after_put(void) {
  * well within the sleep slice that would hide a lost wake-up. */
 static void test_blocked_get_wakes(void) {
     mp_buf b = {0};
-    for (int i = 0; i < mp_test_nmethods; i++) {
-        mp_queue *q = new_queue(0, 0);
-        CU_ASSERT_FATAL(q != NULL);
-        mp_process *p = mp_test_start(t_put_time_later,
-                                      MP_ARGS(mp_queue_arg(q), mp_int(300)),
-                                      mp_test_methods[i]);
-        MP_CHECK_OK(mp_queue_get(q, &b, BIG_TIMEOUT));
-        int64_t now = mp_test_now_ms(), sent;
-        CU_ASSERT_FATAL(b.len == sizeof sent);
-        memcpy(&sent, b.data, sizeof sent);
-        CU_ASSERT(now - sent < 100);
-        CU_ASSERT_EQUAL(finish(p), 0);
-        mp_queue_free(q);
-    }
+    mp_queue *q = new_queue(0, 0);
+    CU_ASSERT_FATAL(q != NULL);
+    mp_process *p =
+        mp_test_start(t_put_time_later, MP_ARGS(mp_queue_arg(q), mp_int(300)),
+                      mp_test_method());
+    MP_CHECK_OK(mp_queue_get(q, &b, BIG_TIMEOUT));
+    int64_t now = mp_test_now_ms(), sent;
+    CU_ASSERT_FATAL(b.len == sizeof sent);
+    memcpy(&sent, b.data, sizeof sent);
+    CU_ASSERT(now - sent < 100);
+    CU_ASSERT_EQUAL(finish(p), 0);
+    mp_queue_free(q);
     mp_buf_free(&b);
 }
 
@@ -501,25 +507,23 @@ static void test_blocked_get_wakes(void) {
  * takes an item. */
 static void test_blocked_put_wakes(void) {
     mp_buf b = {0};
-    for (int i = 0; i < mp_test_nmethods; i++) {
-        mp_queue *q = new_queue(1, 0), *r = new_queue(0, 0);
-        CU_ASSERT_FATAL(q && r);
-        MP_CHECK_OK(mp_queue_put(q, "a", 1, 0));
-        mp_process *p = mp_test_start(
-            t_get_time_later,
-            MP_ARGS(mp_queue_arg(q), mp_queue_arg(r), mp_int(300)),
-            mp_test_methods[i]);
-        MP_CHECK_OK(mp_queue_put(q, "b", 1, BIG_TIMEOUT));
-        int64_t now = mp_test_now_ms(), took;
-        MP_CHECK_OK(mp_queue_get(r, &b, BIG_TIMEOUT));
-        CU_ASSERT_FATAL(b.len == sizeof took);
-        memcpy(&took, b.data, sizeof took);
-        CU_ASSERT(now - took < 100);
-        CU_ASSERT_EQUAL(finish(p), 0);
-        CU_ASSERT_EQUAL(mp_queue_qsize(q), 1);
-        mp_queue_free(q);
-        mp_queue_free(r);
-    }
+    mp_queue *q = new_queue(1, 0), *r = new_queue(0, 0);
+    CU_ASSERT_FATAL(q && r);
+    MP_CHECK_OK(mp_queue_put(q, "a", 1, 0));
+    mp_process *p =
+        mp_test_start(t_get_time_later,
+                      MP_ARGS(mp_queue_arg(q), mp_queue_arg(r), mp_int(300)),
+                      mp_test_method());
+    MP_CHECK_OK(mp_queue_put(q, "b", 1, BIG_TIMEOUT));
+    int64_t now = mp_test_now_ms(), took;
+    MP_CHECK_OK(mp_queue_get(r, &b, BIG_TIMEOUT));
+    CU_ASSERT_FATAL(b.len == sizeof took);
+    memcpy(&took, b.data, sizeof took);
+    CU_ASSERT(now - took < 100);
+    CU_ASSERT_EQUAL(finish(p), 0);
+    CU_ASSERT_EQUAL(mp_queue_qsize(q), 1);
+    mp_queue_free(q);
+    mp_queue_free(r);
     mp_buf_free(&b);
 }
 
@@ -672,7 +676,7 @@ static int kill_round(mp_queue *q, mp_queue *out, uint32_t round,
     return bad;
 }
 
-/* Rounds of kill_round with every start method; len 0: small items of
+/* Rounds of kill_round with the test's start method; len 0: small items of
  * many sizes, else items of len bytes (so the kills land mid-copy). */
 static void kill_rounds(uint32_t len, size_t cap, int fork_rounds,
                         int spawn_rounds) {
@@ -681,20 +685,16 @@ static void kill_rounds(uint32_t len, size_t cap, int fork_rounds,
     CU_ASSERT_FATAL(q && out && seen);
     srand(12345);
     int64_t t0 = mp_test_now_ms();
-    int rounds = 0, bad = 0, want_all = 0;
+    int rounds = 0, bad = 0;
     long moved = 0;
-    for (int i = 0; i < mp_test_nmethods; i++) {
-        /* A spawned child costs far more (and is all Windows has). */
-        int want =
-            mp_test_methods[i] == MP_START_SPAWN ? spawn_rounds : fork_rounds;
-        int64_t until = mp_test_now_ms() + 40000;
-        want_all += want;
-        for (int r = 0; r < want && mp_test_now_ms() < until; r++, rounds++)
-            bad += kill_round(q, out, (uint32_t)rounds, seen,
-                              mp_test_methods[i], &moved, len);
-    }
+    mp_start_method m = mp_test_method();
+    /* A spawned child costs far more (and is all Windows has). */
+    int want = m == MP_START_SPAWN ? spawn_rounds : fork_rounds;
+    int64_t until = mp_test_now_ms() + 40000;
+    for (; rounds < want && mp_test_now_ms() < until; rounds++)
+        bad += kill_round(q, out, (uint32_t)rounds, seen, m, &moved, len);
     CU_ASSERT_EQUAL(bad, 0);
-    CU_ASSERT(rounds >= want_all / 4);
+    CU_ASSERT(rounds >= want / 4);
     CU_ASSERT(moved > rounds); /* the children did run before the kills */
     fprintf(stderr, "    (%d kill rounds, %ld items, %lld ms)\n", rounds,
             moved, (long long)(mp_test_now_ms() - t0));
@@ -703,6 +703,8 @@ static void kill_rounds(uint32_t len, size_t cap, int fork_rounds,
     mp_queue_free(out);
 }
 
+/* A producer and a forwarder killed at random moments lose at most the one
+ * item the forwarder held, duplicate none, and leave both queues working. */
 static void test_kill_at_random(void) { kill_rounds(0, 16 * 1024, 300, 40); }
 
 /* 256 KiB items: the producer and the forwarder spend most of their time
@@ -713,61 +715,60 @@ static void test_kill_mid_copy(void) {
 
 /* ---- names, arguments and leaks ---- */
 
+/* A named queue is MP_EEXIST to a second create, found by name from this
+ * process and from a child, kept alive by any of its users, and removed with
+ * the last one. */
 static void test_named(void) {
     char name[64];
     mp_buf b = {0};
     snprintf(name, sizeof name, "mpq-test-%ld", mp_getpid());
-    for (int i = 0; i < mp_test_nmethods; i++) {
-        mp_queue *q = NULL, *q2 = NULL, *dup = NULL;
-        mp_queue_options o = {.name = name, .capacity_bytes = 8192};
-        MP_CHECK_OK(mp_queue_new(&q, 3, &o));
-        CU_ASSERT_FATAL(q != NULL);
-        MP_CHECK_RC(mp_queue_new(&dup, 0, &o), MP_EEXIST);
-        MP_CHECK_OK(mp_queue_open(&q2, name));
-        CU_ASSERT_FATAL(q2 != NULL);
-        CU_ASSERT_EQUAL(mp_queue_max_item(q2), 8192 - 8);
-        /* An unrelated process finds it by name. */
-        mp_process *p = mp_test_start(t_open_named, MP_ARGS(mp_str(name)),
-                                      mp_test_methods[i]);
-        CU_ASSERT_EQUAL(finish(p), 0);
-        MP_CHECK_OK(mp_queue_put(q, "x", 1, 0));
-        CU_ASSERT_EQUAL(mp_queue_qsize(q2), 2);
-        MP_CHECK_OK(mp_queue_put(q2, "y", 1, 0));
-        CU_ASSERT(mp_queue_full(q));
-        MP_CHECK_OK(mp_queue_get(q2, &b, 0));
-        CU_ASSERT(b.len == strlen(name) && memcmp(b.data, name, b.len) == 0);
-        MP_CHECK_OK(mp_queue_get(q, &b, 0));
-        CU_ASSERT(b.len == 1 && ((char *)b.data)[0] == 'x');
-        mp_queue_free(q); /* the creator leaves first; q2 keeps it alive */
-        MP_CHECK_OK(mp_queue_get(q2, &b, 0));
-        CU_ASSERT(b.len == 1 && ((char *)b.data)[0] == 'y');
-        mp_queue_free(q2); /* the last user removes the name */
-        MP_CHECK_RC(mp_queue_open(&q2, name), MP_ENOENT);
-    }
+    mp_queue *q = NULL, *q2 = NULL, *dup = NULL;
+    mp_queue_options o = {.name = name, .capacity_bytes = 8192};
+    MP_CHECK_OK(mp_queue_new(&q, 3, &o));
+    CU_ASSERT_FATAL(q != NULL);
+    MP_CHECK_RC(mp_queue_new(&dup, 0, &o), MP_EEXIST);
+    MP_CHECK_OK(mp_queue_open(&q2, name));
+    CU_ASSERT_FATAL(q2 != NULL);
+    CU_ASSERT_EQUAL(mp_queue_max_item(q2), 8192 - 8);
+    /* An unrelated process finds it by name. */
+    mp_process *p =
+        mp_test_start(t_open_named, MP_ARGS(mp_str(name)), mp_test_method());
+    CU_ASSERT_EQUAL(finish(p), 0);
+    MP_CHECK_OK(mp_queue_put(q, "x", 1, 0));
+    CU_ASSERT_EQUAL(mp_queue_qsize(q2), 2);
+    MP_CHECK_OK(mp_queue_put(q2, "y", 1, 0));
+    CU_ASSERT(mp_queue_full(q));
+    MP_CHECK_OK(mp_queue_get(q2, &b, 0));
+    CU_ASSERT(b.len == strlen(name) && memcmp(b.data, name, b.len) == 0);
+    MP_CHECK_OK(mp_queue_get(q, &b, 0));
+    CU_ASSERT(b.len == 1 && ((char *)b.data)[0] == 'x');
+    mp_queue_free(q); /* the creator leaves first; q2 keeps it alive */
+    MP_CHECK_OK(mp_queue_get(q2, &b, 0));
+    CU_ASSERT(b.len == 1 && ((char *)b.data)[0] == 'y');
+    mp_queue_free(q2); /* the last user removes the name */
+    MP_CHECK_RC(mp_queue_open(&q2, name), MP_ENOENT);
     mp_buf_free(&b);
 }
 
-/* An anonymous queue passed to children with every start method leaves no
- * descriptor / handle and nothing in /dev/shm behind. */
+/* An anonymous queue passed to a child leaves no descriptor / handle and
+ * nothing in /dev/shm behind. */
 static void test_no_leaks(void) {
     mp_buf b = {0};
     int fds = mp_test_count_fds();
 #ifndef _WIN32
     int shm = mp_test_shm_entries();
 #endif
-    for (int i = 0; i < mp_test_nmethods; i++) {
-        mp_queue *q = new_queue(0, 0);
-        CU_ASSERT_FATAL(q != NULL);
-        mp_process *p = mp_test_start(
-            t_put_n, MP_ARGS(mp_queue_arg(q), mp_int(7), mp_int(3)),
-            mp_test_methods[i]);
-        CU_ASSERT_EQUAL(finish(p), 0);
-        for (int k = 0; k < 3; k++) {
-            MP_CHECK_OK(mp_queue_get(q, &b, 0));
-            CU_ASSERT_EQUAL(check_item(&b), 7 + k);
-        }
-        mp_queue_free(q);
+    mp_queue *q = new_queue(0, 0);
+    CU_ASSERT_FATAL(q != NULL);
+    mp_process *p =
+        mp_test_start(t_put_n, MP_ARGS(mp_queue_arg(q), mp_int(7), mp_int(3)),
+                      mp_test_method());
+    CU_ASSERT_EQUAL(finish(p), 0);
+    for (int k = 0; k < 3; k++) {
+        MP_CHECK_OK(mp_queue_get(q, &b, 0));
+        CU_ASSERT_EQUAL(check_item(&b), 7 + k);
     }
+    mp_queue_free(q);
     CU_ASSERT_EQUAL(mp_test_count_fds(), fds);
 #ifndef _WIN32
     CU_ASSERT_EQUAL(mp_test_shm_entries(), shm);
@@ -776,18 +777,20 @@ static void test_no_leaks(void) {
 }
 
 void mp_test_suite_queue(void) {
-    MP_TEST_SUITE("queue", {"fifo_many_sizes", test_fifo_many_sizes},
-                  {"full_empty_timeouts", test_full_empty_timeouts},
-                  {"bytes_bound", test_bytes_bound},
-                  GATHER_CASE{"bad_input", test_bad_input},
-                  {"close", test_close},
-                  {"close_wakes_blocked", test_close_wakes_blocked},
-                  {"task_done_join", test_task_done_join},
-                  {"producer_exits_after_put", test_producer_exits_after_put},
-                  {"blocked_get_wakes", test_blocked_get_wakes},
-                  {"blocked_put_wakes", test_blocked_put_wakes},
-                  {"mpmc_exactly_once", test_mpmc_exactly_once},
-                  {"kill_at_random", test_kill_at_random},
-                  {"kill_mid_copy", test_kill_mid_copy}, {"named", test_named},
-                  {"no_leaks", test_no_leaks});
+    const mp_test_runs once = MP_TEST_ONCE, each = MP_TEST_PER_METHOD;
+    MP_TEST_SUITE(
+        "queue", {"fifo_many_sizes", test_fifo_many_sizes, once},
+        {"full_empty_timeouts", test_full_empty_timeouts, once},
+        {"bytes_bound", test_bytes_bound, once},
+        GATHER_CASE{"bad_input", test_bad_input, once},
+        {"close", test_close, once},
+        {"close_wakes_blocked", test_close_wakes_blocked, each},
+        {"task_done_join", test_task_done_join, each},
+        {"producer_exits_after_put", test_producer_exits_after_put, each},
+        {"blocked_get_wakes", test_blocked_get_wakes, each},
+        {"blocked_put_wakes", test_blocked_put_wakes, each},
+        {"mpmc_exactly_once", test_mpmc_exactly_once, once},
+        {"kill_at_random", test_kill_at_random, each},
+        {"kill_mid_copy", test_kill_mid_copy, each},
+        {"named", test_named, each}, {"no_leaks", test_no_leaks, each});
 }

@@ -120,46 +120,48 @@ static void leave_dead(int k, const char *nm, mp_start_method m) {
  * another (2), makes a fresh object at once; its free removes the name.
  * Each kind meets two of the three ways (one per start method). */
 static void test_create_reclaims(void) {
-    int before = st_shm_entries();
+    int before = mp_test_shm_entries();
     char nm[64];
-    for (int i = 0; i < mp_test_nmethods; i++)
-        for (int k = 0; k < NKINDS; k++) {
-            int how = (k + i) % 3;
-            snprintf(nm, sizeof nm, "test-%ld-rc%d%d", mp_getpid(), i, k);
-            leave_dead(k, nm, mp_test_methods[i]);
-            CU_ASSERT_EQUAL(st_shm_entries(), before + LEFT);
-            int k2 = how == 2 ? (k + 1) % NKINDS : k;
-            void *o = NULL;
-            int64_t t0 = mp_test_now_ms();
-            int rc = make(k2, nm, how == 0, false, &o);
-            if (rc)
-                fprintf(stderr, "%s over dead %s (%d): %s\n", kind_names[k2],
-                        kind_names[k], how, mp_err_name(rc));
-            CU_ASSERT_EQUAL_FATAL(rc, 0);
-            CU_ASSERT(mp_test_now_ms() - t0 < 1000); /* no waiting */
-            CU_ASSERT(fresh(k2, o));
-            named_drop(k2, o);
-            CU_ASSERT_EQUAL(st_shm_entries(), before);
-        }
+    /* The method's place in mp_test_methods varies how each kind is made
+     * from one method to the next. */
+    int i = 0;
+    while (mp_test_methods[i] != mp_test_method())
+        i++;
+    for (int k = 0; k < NKINDS; k++) {
+        int how = (k + i) % 3;
+        snprintf(nm, sizeof nm, "test-%ld-rc%d%d", mp_getpid(), i, k);
+        leave_dead(k, nm, mp_test_method());
+        CU_ASSERT_EQUAL(mp_test_shm_entries(), before + LEFT);
+        int k2 = how == 2 ? (k + 1) % NKINDS : k;
+        void *o = NULL;
+        int64_t t0 = mp_test_now_ms();
+        int rc = make(k2, nm, how == 0, false, &o);
+        if (rc)
+            fprintf(stderr, "%s over dead %s (%d): %s\n", kind_names[k2],
+                    kind_names[k], how, mp_err_name(rc));
+        CU_ASSERT_EQUAL_FATAL(rc, 0);
+        CU_ASSERT(mp_test_now_ms() - t0 < 1000); /* no waiting */
+        CU_ASSERT(fresh(k2, o));
+        named_drop(k2, o);
+        CU_ASSERT_EQUAL(mp_test_shm_entries(), before);
+    }
 }
 
 /* An open-only call (mp_queue_open) of a dead name finds none, and the
  * name is gone. */
 static void test_open_reclaims(void) {
-    int before = st_shm_entries();
+    int before = mp_test_shm_entries();
     char nm[64];
     st_name(nm, sizeof nm, "ro");
-    for (int i = 0; i < mp_test_nmethods; i++) {
-        leave_dead2(K_QUEUE, nm, mp_test_methods[i]);
-        mp_queue *q;
-        MP_CHECK_RC(mp_queue_open(&q, nm), MP_ENOENT);
-        CU_ASSERT_EQUAL(st_shm_entries(), before);
-    }
+    leave_dead2(K_QUEUE, nm, mp_test_method());
+    mp_queue *q;
+    MP_CHECK_RC(mp_queue_open(&q, nm), MP_ENOENT);
+    CU_ASSERT_EQUAL(mp_test_shm_entries(), before);
 }
 
 /* A live holder's free that leaves only dead ones removes the name. */
 static void test_free_after_dead(void) {
-    int before = st_shm_entries();
+    int before = mp_test_shm_entries();
     char nm[64];
     st_name(nm, sizeof nm, "fd");
     for (int k = 0; k < NKINDS; k++) {
@@ -167,9 +169,9 @@ static void test_free_after_dead(void) {
         mp_process *a = hold(k, nm, H_CREATE, mp_test_methods[0]);
         MP_CHECK_OK(make(k, nm, false, true, &o));
         mp_test_kill(a);
-        CU_ASSERT_EQUAL(st_shm_entries(), before + LEFT);
+        CU_ASSERT_EQUAL(mp_test_shm_entries(), before + LEFT);
         named_drop(k, o);
-        CU_ASSERT_EQUAL(st_shm_entries(), before);
+        CU_ASSERT_EQUAL(mp_test_shm_entries(), before);
     }
 }
 
@@ -192,24 +194,24 @@ static int t_race(mp_call *c) {
     return rc;
 }
 
+/* Several children racing to create a value over a dead name all get the same
+ * fresh object, so that each sees every increment after a barrier, and the
+ * name goes with the last of them. */
 static void test_race(void) {
-    int before = st_shm_entries();
+    int before = mp_test_shm_entries();
     char nm[64];
     st_name(nm, sizeof nm, "race");
-    for (int i = 0; i < mp_test_nmethods; i++) {
-        mp_barrier *b;
-        mp_process *p[RACERS];
-        leave_dead2(K_VALUE, nm, mp_test_methods[i]);
-        MP_CHECK_OK(mp_barrier_new(&b, RACERS, NULL));
-        for (int j = 0; j < RACERS; j++)
-            p[j] =
-                mp_test_start(t_race, MP_ARGS(mp_str(nm), mp_barrier_arg(b)),
-                              mp_test_methods[i]);
-        for (int j = 0; j < RACERS; j++)
-            CU_ASSERT_EQUAL(st_join(p[j]), 0);
-        mp_barrier_free(b);
-        CU_ASSERT_EQUAL(st_shm_entries(), before);
-    }
+    mp_barrier *b;
+    mp_process *p[RACERS];
+    leave_dead2(K_VALUE, nm, mp_test_method());
+    MP_CHECK_OK(mp_barrier_new(&b, RACERS, NULL));
+    for (int j = 0; j < RACERS; j++)
+        p[j] = mp_test_start(t_race, MP_ARGS(mp_str(nm), mp_barrier_arg(b)),
+                             mp_test_method());
+    for (int j = 0; j < RACERS; j++)
+        CU_ASSERT_EQUAL(mp_test_finish(p[j], MP_TEST_CHILD_TIMEOUT_MS), 0);
+    mp_barrier_free(b);
+    CU_ASSERT_EQUAL(mp_test_shm_entries(), before);
 }
 
 /* Child: creates or opens the names prefix-0..7 (kind = digit) in turn,
@@ -243,8 +245,11 @@ static int t_churn(mp_call *c) {
  * replaced; once all are dead, one sweep leaves none of the names. */
 #define CHURNERS 3
 #define KILLS 24
+/* Children churning through names of every kind and killed at any moment, then
+ * replaced, leave names that one sweep removes entirely, after which every
+ * name can be created afresh. */
 static void test_chaos(void) {
-    int before = st_shm_entries();
+    int before = mp_test_shm_entries();
     char prefix[48];
     mp_value *progress;
     mp_process *p[CHURNERS];
@@ -273,7 +278,7 @@ static void test_chaos(void) {
         mp_test_finish(p[j], 30000);
     mp_value_free(progress);
     MP_CHECK_OK(mp_sweep(NULL));
-    CU_ASSERT_EQUAL(st_shm_entries(), before);
+    CU_ASSERT_EQUAL(mp_test_shm_entries(), before);
     /* And every name is free: an exclusive create makes a fresh one. */
     for (int k = 0; k < NKINDS; k++) {
         char nm[64];
@@ -283,7 +288,7 @@ static void test_chaos(void) {
         CU_ASSERT(fresh(k, o));
         named_drop(k, o);
     }
-    CU_ASSERT_EQUAL(st_shm_entries(), before);
+    CU_ASSERT_EQUAL(mp_test_shm_entries(), before);
 }
 
 #ifndef _WIN32
@@ -335,7 +340,7 @@ static int entries_named(const char *name) {
  * this process holds, one whose creator was killed but this process
  * holds, one only a live child holds. */
 static void test_sweep(void) {
-    int before = st_shm_entries();
+    int before = mp_test_shm_entries();
     char nm[64], l1[64], l2[64], l3[64];
     size_t n = 0;
     for (int k = 0; k < NKINDS; k++) {
@@ -347,9 +352,9 @@ static void test_sweep(void) {
     int len = snprintf(longname, sizeof longname, "test-%ld-", mp_getpid());
     memset(longname + len, 'l', 60);
     longname[len + 60] = '\0';
-    int shown = st_shm_entries(); /* counted there unless hashed */
+    int shown = mp_test_shm_entries(); /* counted there unless hashed */
     leave_dead(K_SEM, longname, mp_test_methods[0]);
-    shown = st_shm_entries() - shown;
+    shown = mp_test_shm_entries() - shown;
     mp_value *v1, *v2, *v3;
     st_name(l1, sizeof l1, "live1");
     st_name(l2, sizeof l2, "live2");
@@ -368,7 +373,7 @@ static void test_sweep(void) {
     st_name(nm, sizeof nm, "half-live");
     int guard = plant(nm, true);
     extra = 1;
-    CU_ASSERT_EQUAL(st_shm_entries(), before + NKINDS + shown + 3 + 2);
+    CU_ASSERT_EQUAL(mp_test_shm_entries(), before + NKINDS + shown + 3 + 2);
     CU_ASSERT_EQUAL(entries_named(longname), 1);
 #endif
     MP_CHECK_OK(mp_sweep(&n));
@@ -378,7 +383,7 @@ static void test_sweep(void) {
 #else
     CU_ASSERT_EQUAL(n, 0); /* the OS removed them with their handles */
 #endif
-    CU_ASSERT_EQUAL(st_shm_entries(), before + LEFT * (3 + extra));
+    CU_ASSERT_EQUAL(mp_test_shm_entries(), before + LEFT * (3 + extra));
     /* The live ones are the same objects. */
     CU_ASSERT_EQUAL(mp_value_get_int(v2), 99);
     MP_CHECK_OK(make(K_VALUE, l3, false, true, (void **)&v3));
@@ -388,7 +393,7 @@ static void test_sweep(void) {
     CU_ASSERT_EQUAL(mp_value_get_int(v3), 99);
     mp_value_free(v3);
     MP_CHECK_OK(mp_sweep(NULL)); /* nothing of ours left to remove */
-    CU_ASSERT_EQUAL(st_shm_entries(), before + LEFT * (3 + extra));
+    CU_ASSERT_EQUAL(mp_test_shm_entries(), before + LEFT * (3 + extra));
     /* Their last holders go: freed here, killed there. */
     mp_value_free(v1);
     mp_value_free(v2);
@@ -396,9 +401,9 @@ static void test_sweep(void) {
 #ifndef _WIN32
     close(guard); /* its creator "dies" */
 #endif
-    CU_ASSERT_EQUAL(st_shm_entries(), before + LEFT * (1 + extra));
+    CU_ASSERT_EQUAL(mp_test_shm_entries(), before + LEFT * (1 + extra));
     MP_CHECK_OK(mp_sweep(&n));
-    CU_ASSERT_EQUAL(st_shm_entries(), before);
+    CU_ASSERT_EQUAL(mp_test_shm_entries(), before);
 }
 
 #ifndef _WIN32
@@ -431,7 +436,7 @@ static void fake_user(const char *name, uint64_t who) {
 /* A pid reused by a live process that started at another time does not
  * make a dead user look alive; the same pid with its start token does. */
 static void test_pid_reuse(void) {
-    int before = st_shm_entries();
+    int before = mp_test_shm_entries();
     char x[64], nm[64];
     int fd;
     st_name(x, sizeof x, "reuse-live");
@@ -456,11 +461,11 @@ static void test_pid_reuse(void) {
         fake_user(nm, who);
         MP_CHECK_RC(make(k, nm, true, false, &o), MP_EEXIST);
         MP_CHECK_OK(mp_sweep(NULL));
-        CU_ASSERT_EQUAL(st_shm_entries(), before + 2);
+        CU_ASSERT_EQUAL(mp_test_shm_entries(), before + 2);
         /* Its pid, another start: dead, swept. */
         fake_user(nm, reused);
         MP_CHECK_OK(mp_sweep(NULL));
-        CU_ASSERT_EQUAL(st_shm_entries(), before + 1);
+        CU_ASSERT_EQUAL(mp_test_shm_entries(), before + 1);
         /* And a create of such a name reclaims it. */
         leave_dead(k, nm, mp_test_methods[0]);
         t = table(nm, &fd2);
@@ -470,21 +475,22 @@ static void test_pid_reuse(void) {
         MP_CHECK_OK(make(k, nm, true, false, &o));
         CU_ASSERT(fresh(k, o));
         named_drop(k, o);
-        CU_ASSERT_EQUAL(st_shm_entries(), before + 1);
+        CU_ASSERT_EQUAL(mp_test_shm_entries(), before + 1);
     }
     mp_test_kill(live);
     MP_CHECK_OK(mp_sweep(NULL));
-    CU_ASSERT_EQUAL(st_shm_entries(), before);
+    CU_ASSERT_EQUAL(mp_test_shm_entries(), before);
 }
 #endif
 
 void mp_test_suite_reclaim(void) {
-    MP_TEST_SUITE("reclaim", {"create_reclaims", test_create_reclaims},
-                  {"open_reclaims", test_open_reclaims},
-                  {"free_after_dead", test_free_after_dead},
-                  {"race", test_race}, {"sweep", test_sweep},
-                  {"chaos", test_chaos});
+    const mp_test_runs once = MP_TEST_ONCE, each = MP_TEST_PER_METHOD;
+    MP_TEST_SUITE("reclaim", {"create_reclaims", test_create_reclaims, each},
+                  {"open_reclaims", test_open_reclaims, each},
+                  {"free_after_dead", test_free_after_dead, once},
+                  {"race", test_race, each}, {"sweep", test_sweep, once},
+                  {"chaos", test_chaos, once});
 #ifndef _WIN32
-    MP_TEST_SUITE("reclaim_posix", {"pid_reuse", test_pid_reuse});
+    MP_TEST_SUITE("reclaim_posix", {"pid_reuse", test_pid_reuse, once});
 #endif
 }

@@ -53,7 +53,6 @@
 
 #define NPROD 16
 #define NCONS 16
-#define TIMEOUT 120000L
 
 /* The descriptors (handles) and /dev/shm names of this process before a
  * test, checked again after it. */
@@ -137,18 +136,22 @@ static void alive_at_once(mp_start_method m, int n) {
     MP_CHECK_OK(mp_event_set(e));
     int ok = 0;
     for (int i = 0; i < started; i++)
-        ok += mp_test_finish(ps[i], TIMEOUT) == 5;
+        ok += mp_test_finish(ps[i], MP_TEST_CHILD_TIMEOUT_MS) == 5;
     CU_ASSERT_EQUAL(ok, n);
     free(ps);
     mp_event_free(e);
     baseline_check(b);
 }
 
+/* FORK_ALIVE forked children are all alive at once, each exits with its code
+ * once released, and no descriptor or /dev/shm name is left. */
 static void test_alive_fork(void) {
     if (FORK_ALIVE)
         alive_at_once(MP_START_FORK, FORK_ALIVE);
 }
 
+/* SPAWN_ALIVE spawned children are all alive at once, each exits with its code
+ * once released, and no descriptor or /dev/shm name is left. */
 static void test_alive_spawn(void) {
     alive_at_once(MP_START_SPAWN, SPAWN_ALIVE);
 }
@@ -184,7 +187,7 @@ static int t_produce(mp_call *c) {
     unsigned char item[128];
     for (int64_t id = base; id < total; id += step) {
         size_t n = item_fill(item, (uint32_t)id);
-        if (mp_queue_put(q, item, n, TIMEOUT))
+        if (mp_queue_put(q, item, n, MP_TEST_CHILD_TIMEOUT_MS))
             return 1;
     }
     return 0;
@@ -200,7 +203,7 @@ static int t_consume(mp_call *c) {
     mp_buf b = {0};
     int rc = 0;
     for (;;) {
-        if (mp_queue_get(q, &b, TIMEOUT)) {
+        if (mp_queue_get(q, &b, MP_TEST_CHILD_TIMEOUT_MS)) {
             rc = 1;
             break;
         }
@@ -217,6 +220,8 @@ static int t_consume(mp_call *c) {
     return rc;
 }
 
+/* Sixteen producers and sixteen consumers on one queue deliver every item
+ * exactly once with its payload intact, and leak nothing. */
 static void test_mpmc_16x16(void) {
     baseline b = baseline_take();
     mp_start_method m = mp_test_methods[0];
@@ -238,11 +243,12 @@ static void test_mpmc_16x16(void) {
                                       mp_int(NPROD), mp_int(MPMC_ITEMS)),
                               m);
     for (int i = 0; i < NPROD; i++)
-        CU_ASSERT_EQUAL(mp_test_finish(ps[i], TIMEOUT), 0);
+        CU_ASSERT_EQUAL(mp_test_finish(ps[i], MP_TEST_CHILD_TIMEOUT_MS), 0);
     for (int i = 0; i < NCONS; i++)
-        MP_CHECK_OK(mp_queue_put(q, "", 0, TIMEOUT));
+        MP_CHECK_OK(mp_queue_put(q, "", 0, MP_TEST_CHILD_TIMEOUT_MS));
     for (int i = 0; i < NCONS; i++)
-        CU_ASSERT_EQUAL(mp_test_finish(ps[NPROD + i], TIMEOUT), 0);
+        CU_ASSERT_EQUAL(
+            mp_test_finish(ps[NPROD + i], MP_TEST_CHILD_TIMEOUT_MS), 0);
     const int64_t *count = mp_array_data(seen);
     long missing = 0, dup = 0;
     for (long i = 0; i < MPMC_ITEMS; i++) {
@@ -289,11 +295,11 @@ static int t_bulk_send(mp_call *c) {
     for (int64_t i = 0; i < chunks && !rc; i++) {
         chunk_fill(w, size, (uint64_t)i);
         h = sum_words(h, w, size);
-        rc = q ? mp_queue_put(q, w, size, TIMEOUT)
+        rc = q ? mp_queue_put(q, w, size, MP_TEST_CHILD_TIMEOUT_MS)
                : mp_conn_send(conn, w, size);
     }
     if (!rc)
-        rc = q ? mp_queue_put(q, &h, sizeof h, TIMEOUT)
+        rc = q ? mp_queue_put(q, &h, sizeof h, MP_TEST_CHILD_TIMEOUT_MS)
                : mp_conn_send(conn, &h, sizeof h);
     free(w);
     return rc ? 1 : 0;
@@ -322,8 +328,8 @@ static void bulk(bool queue) {
     uint64_t h = SUM_SEED, theirs = 0;
     int64_t got = 0, bytes = 0;
     for (;;) {
-        int rc = queue ? mp_queue_get(q, &buf, TIMEOUT)
-                       : mp_conn_recv(rd, &buf, TIMEOUT);
+        int rc = queue ? mp_queue_get(q, &buf, MP_TEST_CHILD_TIMEOUT_MS)
+                       : mp_conn_recv(rd, &buf, MP_TEST_CHILD_TIMEOUT_MS);
         MP_CHECK_OK(rc);
         if (rc)
             break;
@@ -340,14 +346,18 @@ static void bulk(bool queue) {
     }
     CU_ASSERT_EQUAL(bytes, (int64_t)BULK_MIB * 1024 * 1024);
     CU_ASSERT_EQUAL(h, theirs);
-    CU_ASSERT_EQUAL(mp_test_finish(p, TIMEOUT), 0);
+    CU_ASSERT_EQUAL(mp_test_finish(p, MP_TEST_CHILD_TIMEOUT_MS), 0);
     mp_buf_free(&buf);
     mp_conn_free(rd);
     mp_queue_free(q);
     baseline_check(b);
 }
 
+/* BULK_MIB sent by a child through a queue arrive whole and in order
+ * (checksummed), and nothing leaks. */
 static void test_bulk_queue(void) { bulk(true); }
+/* BULK_MIB sent by a child through a pipe arrive whole and in order
+ * (checksummed), and nothing leaks. */
 static void test_bulk_pipe(void) { bulk(false); }
 
 /* ---- a pool of many workers ---- */
@@ -412,7 +422,7 @@ static void many_workers(mp_start_method m, int n) {
     size_t np = mp_pool_worker_pids(pool, pids, (size_t)n);
     for (size_t i = 0; i < np; i += 8)
         kill_pid(pids[i]);
-    MP_CHECK_OK(mp_result_wait(r, TIMEOUT));
+    MP_CHECK_OK(mp_result_wait(r, MP_TEST_CHILD_TIMEOUT_MS));
     long died = 0;
     for (size_t i = 0; i < POOL_TASKS; i++) {
         int64_t v = -1;
@@ -426,23 +436,32 @@ static void many_workers(mp_start_method m, int n) {
     map_checked(pool);
     CU_ASSERT_EQUAL(mp_pool_worker_pids(pool, pids, (size_t)n), (size_t)n);
     MP_CHECK_OK(mp_pool_close(pool));
-    MP_CHECK_OK(mp_pool_join(pool, TIMEOUT));
+    MP_CHECK_OK(mp_pool_join(pool, MP_TEST_CHILD_TIMEOUT_MS));
     mp_pool_free(pool);
     free(pids);
     baseline_check(b);
 }
 
+/* A pool of POOL_FORK forked workers maps correctly, fails only the tasks of
+ * the eighth of its workers killed mid-map, replaces them, and leaks nothing.
+ * */
 static void test_pool_fork(void) {
     if (POOL_FORK)
         many_workers(MP_START_FORK, POOL_FORK);
 }
 
+/* A pool of POOL_SPAWN spawned workers maps correctly, fails only the tasks of
+ * the eighth of its workers killed mid-map, replaces them, and leaks nothing.
+ * */
 static void test_pool_spawn(void) { many_workers(MP_START_SPAWN, POOL_SPAWN); }
 
 void mp_test_suite_scale(void) {
-    MP_TEST_SUITE(
-        "scale", {"alive_fork", test_alive_fork},
-        {"alive_spawn", test_alive_spawn}, {"mpmc_16x16", test_mpmc_16x16},
-        {"bulk_queue", test_bulk_queue}, {"bulk_pipe", test_bulk_pipe},
-        {"pool_fork", test_pool_fork}, {"pool_spawn", test_pool_spawn});
+    const mp_test_runs once = MP_TEST_ONCE;
+    MP_TEST_SUITE("scale", {"alive_fork", test_alive_fork, once},
+                  {"alive_spawn", test_alive_spawn, once},
+                  {"mpmc_16x16", test_mpmc_16x16, once},
+                  {"bulk_queue", test_bulk_queue, once},
+                  {"bulk_pipe", test_bulk_pipe, once},
+                  {"pool_fork", test_pool_fork, once},
+                  {"pool_spawn", test_pool_spawn, once});
 }

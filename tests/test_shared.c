@@ -1,6 +1,7 @@
 /* Value and Array: every type code, get/set and typed helpers, locks, raw
  * objects, zeroed arrays, index checks, the atomic add, the tutorial's
- * child-writes-parent-reads, and names, with every start method. */
+ * child-writes-parent-reads, and names; cases that start children run once per
+ * start method. */
 #include <stdlib.h>
 
 #include "synctest.h"
@@ -106,6 +107,9 @@ static int t_open_named(mp_call *c) {
 
 /* ---- tests ---- */
 
+/* A Value of every type code starts at zero, converts between int and double
+ * on get and set, has a lock unless raw, and a raw one starts from the C
+ * object given. */
 static void test_value_types(void) {
     for (size_t k = 0; k < NTYPES; k++) {
         mp_type t = all_types[k];
@@ -136,6 +140,9 @@ static void test_value_types(void) {
     }
 }
 
+/* A double Value keeps its bytes, integer adds wrap as the C type does and are
+ * refused on floating types, the lock is recursive and owned by the Value, and
+ * bad type codes or NULL objects are MP_EINVAL. */
 static void test_value_specifics(void) {
     mp_value *v;
     double d = 2.5, dout = 0;
@@ -218,29 +225,30 @@ static void test_value_beside_lock(void) {
 /* A process killed while it holds a Value's lock: the next taker hears of
  * it once, and the number it stored is still there. */
 static void test_value_lock_owner_dead(void) {
-    for (int i = 0; i < mp_test_nmethods; i++) {
-        mp_value *v;
-        mp_event *e;
-        MP_CHECK_OK(mp_value_new(&v, MP_TYPE_LONGLONG, NULL, NULL));
-        MP_CHECK_OK(mp_event_new(&e, NULL));
-        mp_lock *l = mp_value_lock(v);
-        mp_process *p =
-            st_start(t_hold_value, MP_ARGS(mp_value_arg(v), mp_event_arg(e)),
-                     mp_test_methods[i]);
-        MP_CHECK_OK(mp_event_wait(e, 30000));
-        MP_CHECK_RC(mp_lock_acquire(l, 0), MP_EAGAIN);
-        st_kill(p);
-        MP_CHECK_RC(mp_lock_acquire(l, 10000), MP_EOWNERDEAD);
-        CU_ASSERT_EQUAL(mp_value_get_int(v), 77);
-        CU_ASSERT_EQUAL(mp_lock_is_owned(l), 1);
-        MP_CHECK_OK(mp_lock_release(l));
-        MP_CHECK_OK(mp_lock_acquire(l, 0));
-        MP_CHECK_OK(mp_lock_release(l));
-        mp_event_free(e);
-        mp_value_free(v);
-    }
+    mp_value *v;
+    mp_event *e;
+    MP_CHECK_OK(mp_value_new(&v, MP_TYPE_LONGLONG, NULL, NULL));
+    MP_CHECK_OK(mp_event_new(&e, NULL));
+    mp_lock *l = mp_value_lock(v);
+    mp_process *p =
+        mp_test_start(t_hold_value, MP_ARGS(mp_value_arg(v), mp_event_arg(e)),
+                      mp_test_method());
+    MP_CHECK_OK(mp_event_wait(e, 30000));
+    MP_CHECK_RC(mp_lock_acquire(l, 0), MP_EAGAIN);
+    mp_test_kill(p);
+    MP_CHECK_RC(mp_lock_acquire(l, 10000), MP_EOWNERDEAD);
+    CU_ASSERT_EQUAL(mp_value_get_int(v), 77);
+    CU_ASSERT_EQUAL(mp_lock_is_owned(l), 1);
+    MP_CHECK_OK(mp_lock_release(l));
+    MP_CHECK_OK(mp_lock_acquire(l, 0));
+    MP_CHECK_OK(mp_lock_release(l));
+    mp_event_free(e);
+    mp_value_free(v);
 }
 
+/* An Array of every type code starts zeroed, reads and writes by index with
+ * out-of-range indices refused, a raw one starts from the data given, and zero
+ * or overflowing lengths are MP_EINVAL. */
 static void test_array(void) {
     for (size_t k = 0; k < NTYPES; k++) {
         mp_array *a;
@@ -278,23 +286,25 @@ static void test_array(void) {
     mp_array_free(NULL);
 }
 
+/* The tutorial's case: what a child writes to a shared Value and Array is what
+ * the parent reads after joining it. */
 static void test_child_writes(void) {
-    for (int i = 0; i < mp_test_nmethods; i++) {
-        mp_value *v;
-        mp_array *a;
-        int init[5] = {0, 1, 2, 3, 4};
-        MP_CHECK_OK(mp_value_new(&v, MP_TYPE_DOUBLE, NULL, NULL));
-        MP_CHECK_OK(mp_array_new(&a, MP_TYPE_INT, 5, init, NULL));
-        CU_ASSERT_EQUAL(st_join(st_start(
-                            t_write, MP_ARGS(mp_value_arg(v), mp_array_arg(a)),
-                            mp_test_methods[i])),
-                        0);
-        CU_ASSERT_EQUAL(mp_value_get_double(v), 3.1415927);
-        for (size_t k = 0; k < 5; k++)
-            CU_ASSERT_EQUAL(mp_array_get_int(a, k), -(int64_t)k);
-        mp_value_free(v);
-        mp_array_free(a);
-    }
+    mp_value *v;
+    mp_array *a;
+    int init[5] = {0, 1, 2, 3, 4};
+    MP_CHECK_OK(mp_value_new(&v, MP_TYPE_DOUBLE, NULL, NULL));
+    MP_CHECK_OK(mp_array_new(&a, MP_TYPE_INT, 5, init, NULL));
+    CU_ASSERT_EQUAL(
+        mp_test_finish(mp_test_start(t_write,
+                                     MP_ARGS(mp_value_arg(v), mp_array_arg(a)),
+                                     mp_test_method()),
+                       MP_TEST_CHILD_TIMEOUT_MS),
+        0);
+    CU_ASSERT_EQUAL(mp_value_get_double(v), 3.1415927);
+    for (size_t k = 0; k < 5; k++)
+        CU_ASSERT_EQUAL(mp_array_get_int(a, k), -(int64_t)k);
+    mp_value_free(v);
+    mp_array_free(a);
 }
 
 static void run_adds(mp_target fn, int nproc, mp_start_method m,
@@ -303,28 +313,31 @@ static void run_adds(mp_target fn, int nproc, mp_start_method m,
     mp_process *p[4];
     MP_CHECK_OK(mp_value_new(&v, MP_TYPE_INT, NULL, o));
     for (int k = 0; k < nproc; k++)
-        p[k] = st_start(fn, MP_ARGS(mp_value_arg(v), mp_int(ADDS)), m);
+        p[k] = mp_test_start(fn, MP_ARGS(mp_value_arg(v), mp_int(ADDS)), m);
     for (int k = 0; k < nproc; k++)
-        CU_ASSERT_EQUAL(st_join(p[k]), 0);
+        CU_ASSERT_EQUAL(mp_test_finish(p[k], MP_TEST_CHILD_TIMEOUT_MS), 0);
     CU_ASSERT_EQUAL(mp_value_get_int(v), (int64_t)nproc * ADDS);
     mp_value_free(v);
 }
 
+/* Raw (lock-free) adds from two and from four children at once lose no
+ * increment. */
 static void test_atomic_add(void) {
     mp_shared_options raw = {.raw = true};
-    for (int i = 0; i < mp_test_nmethods; i++) {
-        run_adds(t_add, 2, mp_test_methods[i], &raw);
-        run_adds(t_add, 4, mp_test_methods[i], &raw);
-    }
+    run_adds(t_add, 2, mp_test_method(), &raw);
+    run_adds(t_add, 4, mp_test_method(), &raw);
 }
 
+/* Increments made under a Value's lock by two and by four children at once
+ * lose none. */
 static void test_locked_add(void) {
-    for (int i = 0; i < mp_test_nmethods; i++) {
-        run_adds(t_locked_add, 2, mp_test_methods[i], NULL);
-        run_adds(t_locked_add, 4, mp_test_methods[i], NULL);
-    }
+    run_adds(t_locked_add, 2, mp_test_method(), NULL);
+    run_adds(t_locked_add, 4, mp_test_method(), NULL);
 }
 
+/* A named Array is opened again by the same name (type and length must agree,
+ * else MP_EEXIST), shared with a spawned child, and leaves no name or
+ * descriptor once freed. */
 static void test_named(void) {
     char nm[64];
     mp_array *a, *b, *c;
@@ -334,7 +347,7 @@ static void test_named(void) {
     st_name(nm, sizeof nm, "warm");
     MP_CHECK_OK(mp_value_new(&v, 'i', NULL, &(mp_shared_options){.name = nm}));
     mp_value_free(v);
-    int before = st_shm_entries(), fds = mp_test_count_fds();
+    int before = mp_test_shm_entries(), fds = mp_test_count_fds();
     st_name(nm, sizeof nm, "arr");
     MP_CHECK_OK(
         mp_array_new(&a, 'i', 4, NULL, &(mp_shared_options){.name = nm}));
@@ -349,48 +362,50 @@ static void test_named(void) {
     MP_CHECK_RC(mp_value_new(&v, 'i', NULL, &(mp_shared_options){.name = nm}),
                 MP_EEXIST);
     CU_ASSERT_EQUAL(
-        st_join(st_start(t_open_named, MP_ARGS(mp_str(nm)), MP_START_SPAWN)),
+        mp_test_finish(
+            mp_test_start(t_open_named, MP_ARGS(mp_str(nm)), MP_START_SPAWN),
+            MP_TEST_CHILD_TIMEOUT_MS),
         0);
     CU_ASSERT_EQUAL(mp_array_get_int(a, 0), 7);
     mp_array_free(b);
     mp_array_free(a);
-    CU_ASSERT_EQUAL(st_shm_entries(), before);
+    CU_ASSERT_EQUAL(mp_test_shm_entries(), before);
     CU_ASSERT_EQUAL(mp_test_count_fds(), fds);
 }
 
 /* Python's Value(..., lock=L): a Value and an Array made with the caller's
- * lock use it (in children too, with every start method); a named or raw
- * object, or another object's lock, is refused. */
+ * lock use it (in children too); a named or raw object, or another
+ * object's lock, is refused. */
 static void test_shared_lock(void) {
-    for (int i = 0; i < mp_test_nmethods; i++) {
-        mp_lock *l = NULL;
-        MP_CHECK_OK(mp_lock_new(&l, false));
-        mp_shared_options o = {.lock = l};
-        mp_value *v = NULL;
-        mp_array *a = NULL;
-        MP_CHECK_OK(mp_value_new(&v, MP_TYPE_INT, NULL, &o));
-        MP_CHECK_OK(mp_array_new(&a, MP_TYPE_INT, 3, NULL, &o));
-        CU_ASSERT_PTR_EQUAL(mp_value_lock(v), l);
-        CU_ASSERT_PTR_EQUAL(mp_array_lock(a), l);
-        mp_process *p[2];
-        for (int k = 0; k < 2; k++)
-            p[k] = st_start(
-                t_shared_lock_add,
-                MP_ARGS(mp_value_arg(v), mp_array_arg(a), mp_int(ADDS / 10)),
-                mp_test_methods[i]);
-        for (int k = 0; k < 2; k++)
-            CU_ASSERT_EQUAL(st_join(p[k]), 0);
-        CU_ASSERT_EQUAL(mp_value_get_int(v), 2 * (ADDS / 10));
-        CU_ASSERT_EQUAL(mp_array_get_int(a, 0), 2 * (ADDS / 10));
-        /* The lock is the caller's: freeing the objects leaves it. */
-        mp_value_free(v);
-        mp_array_free(a);
-        MP_CHECK_OK(mp_lock_acquire(l, 0));
-        MP_CHECK_OK(mp_lock_release(l));
-        mp_lock_free(l);
-    }
     mp_lock *l = NULL;
-    mp_value *v = NULL, *own = NULL;
+    MP_CHECK_OK(mp_lock_new(&l, false));
+    mp_shared_options o = {.lock = l};
+    mp_value *v = NULL;
+    mp_array *a = NULL;
+    MP_CHECK_OK(mp_value_new(&v, MP_TYPE_INT, NULL, &o));
+    MP_CHECK_OK(mp_array_new(&a, MP_TYPE_INT, 3, NULL, &o));
+    CU_ASSERT_PTR_EQUAL(mp_value_lock(v), l);
+    CU_ASSERT_PTR_EQUAL(mp_array_lock(a), l);
+    mp_process *p[2];
+    for (int k = 0; k < 2; k++)
+        p[k] = mp_test_start(
+            t_shared_lock_add,
+            MP_ARGS(mp_value_arg(v), mp_array_arg(a), mp_int(ADDS / 10)),
+            mp_test_method());
+    for (int k = 0; k < 2; k++)
+        CU_ASSERT_EQUAL(mp_test_finish(p[k], MP_TEST_CHILD_TIMEOUT_MS), 0);
+    CU_ASSERT_EQUAL(mp_value_get_int(v), 2 * (ADDS / 10));
+    CU_ASSERT_EQUAL(mp_array_get_int(a, 0), 2 * (ADDS / 10));
+    /* The lock is the caller's: freeing the objects leaves it. */
+    mp_value_free(v);
+    mp_array_free(a);
+    MP_CHECK_OK(mp_lock_acquire(l, 0));
+    MP_CHECK_OK(mp_lock_release(l));
+    mp_lock_free(l);
+    /* Refused: a lock with a raw or named object, another object's lock. */
+    l = NULL;
+    v = NULL;
+    mp_value *own = NULL;
     MP_CHECK_OK(mp_lock_new(&l, true));
     MP_CHECK_RC(mp_value_new(&v, MP_TYPE_INT, NULL,
                              &(mp_shared_options){.lock = l, .raw = true}),
@@ -409,12 +424,14 @@ static void test_shared_lock(void) {
 }
 
 void mp_test_suite_shared(void) {
-    MP_TEST_SUITE("shared", {"value_types", test_value_types},
-                  {"value_specifics", test_value_specifics},
-                  {"value_beside_lock", test_value_beside_lock},
-                  {"value_lock_owner_dead", test_value_lock_owner_dead},
-                  {"array", test_array}, {"child_writes", test_child_writes},
-                  {"atomic_add", test_atomic_add},
-                  {"locked_add", test_locked_add}, {"named", test_named},
-                  {"shared_lock", test_shared_lock});
+    const mp_test_runs once = MP_TEST_ONCE, each = MP_TEST_PER_METHOD;
+    MP_TEST_SUITE(
+        "shared", {"value_types", test_value_types, once},
+        {"value_specifics", test_value_specifics, once},
+        {"value_beside_lock", test_value_beside_lock, once},
+        {"value_lock_owner_dead", test_value_lock_owner_dead, each},
+        {"array", test_array, once}, {"child_writes", test_child_writes, each},
+        {"atomic_add", test_atomic_add, each},
+        {"locked_add", test_locked_add, each}, {"named", test_named, once},
+        {"shared_lock", test_shared_lock, each});
 }

@@ -1,6 +1,7 @@
 /* Semaphore, Lock/RLock, Event, Condition, Barrier: CPython's cases ported,
  * plus processes killed holding or waiting, named objects opened by an
- * unrelated process, and leak checks, with every start method. */
+ * unrelated process, and leak checks; cases that start children run once per
+ * start method. */
 #if !defined(_WIN32) && !defined(_GNU_SOURCE)
 #define _GNU_SOURCE /* robust pthread mutexes, MAP_ANONYMOUS */
 #endif
@@ -250,6 +251,8 @@ static int t_make_and_die(mp_call *c) {
 
 /* ---- Semaphore ---- */
 
+/* A semaphore starts at its value, acquire takes one until MP_EAGAIN at zero,
+ * and an unbounded one counts releases past its initial value. */
 static void test_sem_values(void) {
     mp_sem *s;
     int v = -1;
@@ -269,6 +272,8 @@ static void test_sem_values(void) {
     mp_sem_free(s);
 }
 
+/* An acquire on a zero semaphore returns MP_EAGAIN at once with timeout 0 and
+ * MP_ETIMEDOUT after about its timeout. */
 static void test_sem_timeout(void) {
     mp_sem *s;
     MP_CHECK_OK(mp_sem_new(&s, 0, 0));
@@ -281,6 +286,8 @@ static void test_sem_timeout(void) {
     mp_sem_free(s);
 }
 
+/* A bounded semaphore refuses a release past its bound with MP_EOVERFLOW and
+ * keeps its value. */
 static void test_sem_bounded(void) {
     mp_sem *s;
     int v;
@@ -294,6 +301,9 @@ static void test_sem_bounded(void) {
     mp_sem_free(s);
 }
 
+/* NULL semaphores and outputs, a value above the bound or past the maximum, a
+ * negative timeout and bad names are MP_EINVAL, and a NULL free is harmless.
+ * */
 static void test_sem_bad_input(void) {
     mp_sem *s = (mp_sem *)1;
     int v;
@@ -314,21 +324,21 @@ static void test_sem_bad_input(void) {
     mp_sem_free(NULL);
 }
 
+/* Releases by three children each wake one acquire in the parent, and no more.
+ * */
 static void test_sem_children(void) {
-    for (int i = 0; i < mp_test_nmethods; i++) {
-        mp_sem *s;
-        MP_CHECK_OK(mp_sem_new(&s, 0, 0));
-        mp_process *p[3];
-        for (int k = 0; k < 3; k++)
-            p[k] = st_start(t_sem_post, MP_ARGS(mp_sem_arg(s)),
-                            mp_test_methods[i]);
-        for (int k = 0; k < 3; k++)
-            MP_CHECK_OK(mp_sem_acquire(s, 30000));
-        for (int k = 0; k < 3; k++)
-            CU_ASSERT_EQUAL(st_join(p[k]), 0);
-        MP_CHECK_RC(mp_sem_acquire(s, 0), MP_EAGAIN);
-        mp_sem_free(s);
-    }
+    mp_sem *s;
+    MP_CHECK_OK(mp_sem_new(&s, 0, 0));
+    mp_process *p[3];
+    for (int k = 0; k < 3; k++)
+        p[k] = mp_test_start(t_sem_post, MP_ARGS(mp_sem_arg(s)),
+                             mp_test_method());
+    for (int k = 0; k < 3; k++)
+        MP_CHECK_OK(mp_sem_acquire(s, 30000));
+    for (int k = 0; k < 3; k++)
+        CU_ASSERT_EQUAL(mp_test_finish(p[k], MP_TEST_CHILD_TIMEOUT_MS), 0);
+    MP_CHECK_RC(mp_sem_acquire(s, 0), MP_EAGAIN);
+    mp_sem_free(s);
 }
 
 /* Round trips between two processes: each side polls for a while before
@@ -336,66 +346,67 @@ static void test_sem_children(void) {
  * be scheduled) the sleep and wake-up are exercised; the turns must
  * strictly alternate and none may be lost. */
 static void test_sem_pingpong(void) {
-    for (int i = 0; i < mp_test_nmethods; i++) {
-        mp_sem *a, *b;
-        mp_value *v;
-        int64_t n = 10 * ROUNDS;
-        MP_CHECK_OK(mp_sem_new(&a, 0, 0));
-        MP_CHECK_OK(mp_sem_new(&b, 0, 0));
-        MP_CHECK_OK(mp_value_new(&v, MP_TYPE_LONGLONG, NULL,
-                                 &(mp_shared_options){.raw = true}));
-        long long *count = mp_value_ptr(v);
-        mp_process *p = st_start(
-            t_pong,
-            MP_ARGS(mp_sem_arg(a), mp_sem_arg(b), mp_value_arg(v), mp_int(n)),
-            mp_test_methods[i]);
-        int64_t k = 0;
-        for (; k < n; k++) {
-            if (*count != 2 * k)
-                break;
-            ++*count;
-            if (mp_sem_release(a) != 0 || mp_sem_acquire(b, 30000) != 0)
-                break;
-        }
-        CU_ASSERT_EQUAL(k, n);
-        CU_ASSERT_EQUAL(st_join(p), 0);
-        CU_ASSERT_EQUAL(*count, 2 * n);
-        int val;
-        MP_CHECK_OK(mp_sem_get_value(a, &val));
-        CU_ASSERT_EQUAL(val, 0);
-        MP_CHECK_OK(mp_sem_get_value(b, &val));
-        CU_ASSERT_EQUAL(val, 0);
-        mp_value_free(v);
-        mp_sem_free(a);
-        mp_sem_free(b);
+    mp_sem *a, *b;
+    mp_value *v;
+    int64_t n = 10 * ROUNDS;
+    MP_CHECK_OK(mp_sem_new(&a, 0, 0));
+    MP_CHECK_OK(mp_sem_new(&b, 0, 0));
+    MP_CHECK_OK(mp_value_new(&v, MP_TYPE_LONGLONG, NULL,
+                             &(mp_shared_options){.raw = true}));
+    long long *count = mp_value_ptr(v);
+    mp_process *p = mp_test_start(
+        t_pong,
+        MP_ARGS(mp_sem_arg(a), mp_sem_arg(b), mp_value_arg(v), mp_int(n)),
+        mp_test_method());
+    int64_t k = 0;
+    for (; k < n; k++) {
+        if (*count != 2 * k)
+            break;
+        ++*count;
+        if (mp_sem_release(a) != 0 || mp_sem_acquire(b, 30000) != 0)
+            break;
     }
+    CU_ASSERT_EQUAL(k, n);
+    CU_ASSERT_EQUAL(mp_test_finish(p, MP_TEST_CHILD_TIMEOUT_MS), 0);
+    CU_ASSERT_EQUAL(*count, 2 * n);
+    int val;
+    MP_CHECK_OK(mp_sem_get_value(a, &val));
+    CU_ASSERT_EQUAL(val, 0);
+    MP_CHECK_OK(mp_sem_get_value(b, &val));
+    CU_ASSERT_EQUAL(val, 0);
+    mp_value_free(v);
+    mp_sem_free(a);
+    mp_sem_free(b);
 }
 
+/* A waiter killed while blocked in acquire takes nothing: the next release is
+ * there for the next taker, once. */
 static void test_sem_killed_waiter(void) {
-    for (int i = 0; i < mp_test_nmethods; i++) {
-        mp_sem *s;
-        mp_event *e;
-        int v;
-        MP_CHECK_OK(mp_sem_new(&s, 0, 0));
-        MP_CHECK_OK(mp_event_new(&e, NULL));
-        mp_process *p = st_start(t_sem_wait_forever,
-                                 MP_ARGS(mp_sem_arg(s), mp_event_arg(e)),
-                                 mp_test_methods[i]);
-        MP_CHECK_OK(mp_event_wait(e, 30000));
-        st_kill(p);
-        /* The dead waiter took nothing: a post is there for us. */
-        MP_CHECK_OK(mp_sem_release(s));
-        MP_CHECK_OK(mp_sem_get_value(s, &v));
-        CU_ASSERT_EQUAL(v, 1);
-        MP_CHECK_OK(mp_sem_acquire(s, 0));
-        MP_CHECK_RC(mp_sem_acquire(s, 50), MP_ETIMEDOUT);
-        mp_event_free(e);
-        mp_sem_free(s);
-    }
+    mp_sem *s;
+    mp_event *e;
+    int v;
+    MP_CHECK_OK(mp_sem_new(&s, 0, 0));
+    MP_CHECK_OK(mp_event_new(&e, NULL));
+    mp_process *p = mp_test_start(t_sem_wait_forever,
+                                  MP_ARGS(mp_sem_arg(s), mp_event_arg(e)),
+                                  mp_test_method());
+    MP_CHECK_OK(mp_event_wait(e, 30000));
+    mp_test_kill(p);
+    /* The dead waiter took nothing: a post is there for us. */
+    MP_CHECK_OK(mp_sem_release(s));
+    MP_CHECK_OK(mp_sem_get_value(s, &v));
+    CU_ASSERT_EQUAL(v, 1);
+    MP_CHECK_OK(mp_sem_acquire(s, 0));
+    MP_CHECK_RC(mp_sem_acquire(s, 50), MP_ETIMEDOUT);
+    mp_event_free(e);
+    mp_sem_free(s);
 }
 
 /* ---- Lock / RLock ---- */
 
+/* A Lock is not recursive (a second acquire by its owner is MP_ESTATE),
+ * releasing it unowned is MP_ESTATE, and NULL locks or negative timeouts are
+ * MP_EINVAL. */
 static void test_lock(void) {
     mp_lock *l;
     MP_CHECK_OK(mp_lock_new(&l, false));
@@ -417,6 +428,8 @@ static void test_lock(void) {
     mp_lock_free(NULL);
 }
 
+/* An RLock is taken again by its owner and stays owned until released as often
+ * as it was acquired. */
 static void test_rlock(void) {
     mp_lock *l;
     MP_CHECK_OK(mp_lock_new(&l, true));
@@ -433,19 +446,21 @@ static void test_rlock(void) {
     mp_lock_free(l);
 }
 
+/* A Lock or RLock held by the parent cannot be taken by a child (MP_EAGAIN,
+ * MP_ETIMEDOUT) nor released by it (MP_ESTATE). */
 static void test_lock_foreign(void) {
-    for (int i = 0; i < mp_test_nmethods; i++)
-        for (int rec = 0; rec < 2; rec++) {
-            mp_lock *l;
-            MP_CHECK_OK(mp_lock_new(&l, rec));
-            MP_CHECK_OK(mp_lock_acquire(l, MP_INFINITE));
-            CU_ASSERT_EQUAL(
-                st_join(st_start(t_foreign_lock, MP_ARGS(mp_lock_arg(l)),
-                                 mp_test_methods[i])),
-                0);
-            MP_CHECK_OK(mp_lock_release(l));
-            mp_lock_free(l);
-        }
+    for (int rec = 0; rec < 2; rec++) {
+        mp_lock *l;
+        MP_CHECK_OK(mp_lock_new(&l, rec));
+        MP_CHECK_OK(mp_lock_acquire(l, MP_INFINITE));
+        CU_ASSERT_EQUAL(mp_test_finish(mp_test_start(t_foreign_lock,
+                                                     MP_ARGS(mp_lock_arg(l)),
+                                                     mp_test_method()),
+                                       MP_TEST_CHILD_TIMEOUT_MS),
+                        0);
+        MP_CHECK_OK(mp_lock_release(l));
+        mp_lock_free(l);
+    }
 }
 
 static void run_increments(int nproc, mp_start_method m) {
@@ -456,100 +471,97 @@ static void run_increments(int nproc, mp_start_method m) {
     MP_CHECK_OK(mp_value_new(&v, MP_TYPE_LONGLONG, NULL,
                              &(mp_shared_options){.raw = true}));
     for (int k = 0; k < nproc; k++)
-        p[k] = st_start(
+        p[k] = mp_test_start(
             t_increment,
             MP_ARGS(mp_lock_arg(l), mp_int(INCREMENTS), mp_value_arg(v)), m);
     for (int k = 0; k < nproc; k++)
-        CU_ASSERT_EQUAL(st_join(p[k]), 0);
+        CU_ASSERT_EQUAL(mp_test_finish(p[k], MP_TEST_CHILD_TIMEOUT_MS), 0);
     CU_ASSERT_EQUAL(mp_value_get_int(v), (int64_t)nproc * INCREMENTS);
     mp_value_free(v);
     mp_lock_free(l);
 }
 
+/* Increments made under the lock by two and by four children at once lose
+ * none. */
 static void test_lock_increments(void) {
-    for (int i = 0; i < mp_test_nmethods; i++) {
-        run_increments(2, mp_test_methods[i]);
-        run_increments(4, mp_test_methods[i]);
-    }
+    run_increments(2, mp_test_method());
+    run_increments(4, mp_test_method());
 }
 
+/* A Lock or RLock whose owner was killed holding it is given to the next taker
+ * with MP_EOWNERDEAD, once; then it is an ordinary lock again. */
 static void test_lock_owner_dead(void) {
-    for (int i = 0; i < mp_test_nmethods; i++)
-        for (int rec = 0; rec < 2; rec++) {
-            mp_lock *l;
-            mp_event *e;
-            MP_CHECK_OK(mp_lock_new(&l, rec));
-            MP_CHECK_OK(mp_event_new(&e, NULL));
-            mp_process *p =
-                st_start(t_hold_lock, MP_ARGS(mp_lock_arg(l), mp_event_arg(e)),
-                         mp_test_methods[i]);
-            MP_CHECK_OK(mp_event_wait(e, 30000));
-            MP_CHECK_RC(mp_lock_acquire(l, 0), MP_EAGAIN);
-            st_kill(p);
-            MP_CHECK_RC(mp_lock_acquire(l, 10000), MP_EOWNERDEAD);
-            CU_ASSERT_EQUAL(mp_lock_is_owned(l), 1);
-            MP_CHECK_OK(mp_lock_release(l));
-            /* Reported once; then it is an ordinary lock again. */
-            MP_CHECK_OK(mp_lock_acquire(l, 0));
-            MP_CHECK_OK(mp_lock_release(l));
-            MP_CHECK_RC(mp_lock_release(l), MP_ESTATE);
-            mp_event_free(e);
-            mp_lock_free(l);
-        }
+    for (int rec = 0; rec < 2; rec++) {
+        mp_lock *l;
+        mp_event *e;
+        MP_CHECK_OK(mp_lock_new(&l, rec));
+        MP_CHECK_OK(mp_event_new(&e, NULL));
+        mp_process *p = mp_test_start(t_hold_lock,
+                                      MP_ARGS(mp_lock_arg(l), mp_event_arg(e)),
+                                      mp_test_method());
+        MP_CHECK_OK(mp_event_wait(e, 30000));
+        MP_CHECK_RC(mp_lock_acquire(l, 0), MP_EAGAIN);
+        mp_test_kill(p);
+        MP_CHECK_RC(mp_lock_acquire(l, 10000), MP_EOWNERDEAD);
+        CU_ASSERT_EQUAL(mp_lock_is_owned(l), 1);
+        MP_CHECK_OK(mp_lock_release(l));
+        /* Reported once; then it is an ordinary lock again. */
+        MP_CHECK_OK(mp_lock_acquire(l, 0));
+        MP_CHECK_OK(mp_lock_release(l));
+        MP_CHECK_RC(mp_lock_release(l), MP_ESTATE);
+        mp_event_free(e);
+        mp_lock_free(l);
+    }
 }
 
 /* A process dies holding three locks of four while another process sleeps
  * on one of them: that sleeper is woken with MP_EOWNERDEAD, the other two
  * report it to the next taker, and the lock it had released is clean. */
 static void test_lock_owner_dead_many(void) {
-    for (int i = 0; i < mp_test_nmethods; i++) {
-        mp_lock *l[4];
-        mp_event *e, *e2;
-        for (int k = 0; k < 4; k++)
-            MP_CHECK_OK(mp_lock_new(&l[k], k & 1));
-        MP_CHECK_OK(mp_event_new(&e, NULL));
-        MP_CHECK_OK(mp_event_new(&e2, NULL));
-        mp_process *p = st_start(t_hold_many,
-                                 MP_ARGS(mp_lock_arg(l[0]), mp_lock_arg(l[1]),
-                                         mp_lock_arg(l[2]), mp_lock_arg(l[3]),
-                                         mp_event_arg(e)),
-                                 mp_test_methods[i]);
-        MP_CHECK_OK(mp_event_wait(e, 30000));
-        mp_process *w = st_start(t_wait_owner_dead,
-                                 MP_ARGS(mp_lock_arg(l[3]), mp_event_arg(e2)),
-                                 mp_test_methods[i]);
-        MP_CHECK_OK(mp_event_wait(e2, 30000));
-        MP_CHECK_RC(mp_lock_acquire(l[0], 0), MP_EAGAIN);
-        MP_CHECK_RC(mp_lock_acquire(l[1], 0), MP_EAGAIN);
-        st_kill(p);
-        CU_ASSERT_EQUAL(st_join(w), 0);
-        MP_CHECK_RC(mp_lock_acquire(l[0], 10000), MP_EOWNERDEAD);
-        MP_CHECK_RC(mp_lock_acquire(l[1], 10000), MP_EOWNERDEAD);
-        MP_CHECK_OK(mp_lock_acquire(l[2], 0));
-        MP_CHECK_OK(mp_lock_acquire(l[3], 0));
-        for (int k = 0; k < 4; k++) {
-            MP_CHECK_OK(mp_lock_release(l[k]));
-            mp_lock_free(l[k]);
-        }
-        mp_event_free(e2);
-        mp_event_free(e);
+    mp_lock *l[4];
+    mp_event *e, *e2;
+    for (int k = 0; k < 4; k++)
+        MP_CHECK_OK(mp_lock_new(&l[k], k & 1));
+    MP_CHECK_OK(mp_event_new(&e, NULL));
+    MP_CHECK_OK(mp_event_new(&e2, NULL));
+    mp_process *p = mp_test_start(t_hold_many,
+                                  MP_ARGS(mp_lock_arg(l[0]), mp_lock_arg(l[1]),
+                                          mp_lock_arg(l[2]), mp_lock_arg(l[3]),
+                                          mp_event_arg(e)),
+                                  mp_test_method());
+    MP_CHECK_OK(mp_event_wait(e, 30000));
+    mp_process *w = mp_test_start(t_wait_owner_dead,
+                                  MP_ARGS(mp_lock_arg(l[3]), mp_event_arg(e2)),
+                                  mp_test_method());
+    MP_CHECK_OK(mp_event_wait(e2, 30000));
+    MP_CHECK_RC(mp_lock_acquire(l[0], 0), MP_EAGAIN);
+    MP_CHECK_RC(mp_lock_acquire(l[1], 0), MP_EAGAIN);
+    mp_test_kill(p);
+    CU_ASSERT_EQUAL(mp_test_finish(w, MP_TEST_CHILD_TIMEOUT_MS), 0);
+    MP_CHECK_RC(mp_lock_acquire(l[0], 10000), MP_EOWNERDEAD);
+    MP_CHECK_RC(mp_lock_acquire(l[1], 10000), MP_EOWNERDEAD);
+    MP_CHECK_OK(mp_lock_acquire(l[2], 0));
+    MP_CHECK_OK(mp_lock_acquire(l[3], 0));
+    for (int k = 0; k < 4; k++) {
+        MP_CHECK_OK(mp_lock_release(l[k]));
+        mp_lock_free(l[k]);
     }
+    mp_event_free(e2);
+    mp_event_free(e);
 }
 
 /* A process that frees a lock it holds and exits has abandoned it. */
 static void test_lock_freed_held(void) {
-    for (int i = 0; i < mp_test_nmethods; i++) {
-        mp_lock *l;
-        char nm[64];
-        st_name(nm, sizeof nm, "freed");
-        MP_CHECK_OK(mp_lock_new_ex(&l, false, &(mp_sync_options){.name = nm}));
-        mp_process *p =
-            st_start(t_free_held, MP_ARGS(mp_str(nm)), mp_test_methods[i]);
-        CU_ASSERT_EQUAL(st_join(p), 0);
-        MP_CHECK_RC(mp_lock_acquire(l, 10000), MP_EOWNERDEAD);
-        MP_CHECK_OK(mp_lock_release(l));
-        mp_lock_free(l);
-    }
+    mp_lock *l;
+    char nm[64];
+    st_name(nm, sizeof nm, "freed");
+    MP_CHECK_OK(mp_lock_new_ex(&l, false, &(mp_sync_options){.name = nm}));
+    mp_process *p =
+        mp_test_start(t_free_held, MP_ARGS(mp_str(nm)), mp_test_method());
+    CU_ASSERT_EQUAL(mp_test_finish(p, MP_TEST_CHILD_TIMEOUT_MS), 0);
+    MP_CHECK_RC(mp_lock_acquire(l, 10000), MP_EOWNERDEAD);
+    MP_CHECK_OK(mp_lock_release(l));
+    mp_lock_free(l);
 }
 
 /* A name opened twice in one process: freeing the handle we did not lock
@@ -562,9 +574,10 @@ static void test_lock_free_other_handle(void) {
     MP_CHECK_OK(mp_lock_new_ex(&l2, false, &(mp_sync_options){.name = nm}));
     MP_CHECK_OK(mp_lock_acquire(l1, MP_INFINITE));
     mp_lock_free(l2);
-    mp_process *p =
-        st_start(t_foreign_lock, MP_ARGS(mp_lock_arg(l1)), mp_test_methods[0]);
-    CU_ASSERT_EQUAL(st_join(p), 0); /* still held: MP_EAGAIN, MP_ETIMEDOUT */
+    mp_process *p = mp_test_start(t_foreign_lock, MP_ARGS(mp_lock_arg(l1)),
+                                  mp_test_methods[0]);
+    CU_ASSERT_EQUAL(mp_test_finish(p, MP_TEST_CHILD_TIMEOUT_MS),
+                    0); /* still held: MP_EAGAIN, MP_ETIMEDOUT */
     MP_CHECK_OK(mp_lock_release(l1));
     MP_CHECK_OK(mp_lock_acquire(l1, 0)); /* not abandoned either */
     MP_CHECK_OK(mp_lock_release(l1));
@@ -623,6 +636,9 @@ static void mix_check_dead(mix *x) {
     }
 }
 
+/* mproc locks and the C library's robust mutexes, interleaved, are all
+ * reported dead when their owner is a thread that exits or a child that is
+ * killed, and still work after that. */
 static void test_lock_robust_mix(void) {
     mix *x = mmap(NULL, sizeof *x, PROT_READ | PROT_WRITE,
                   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -646,13 +662,13 @@ static void test_lock_robust_mix(void) {
     /* A forked child is killed holding them. */
     mp_event *e;
     MP_CHECK_OK(mp_event_new(&e, NULL));
-    mp_process *p =
-        st_start(t_mix_hold,
-                 MP_ARGS(mp_int((int64_t)(uintptr_t)x), mp_lock_arg(x->l[0]),
-                         mp_lock_arg(x->l[1]), mp_event_arg(e)),
-                 MP_START_FORK);
+    mp_process *p = mp_test_start(
+        t_mix_hold,
+        MP_ARGS(mp_int((int64_t)(uintptr_t)x), mp_lock_arg(x->l[0]),
+                mp_lock_arg(x->l[1]), mp_event_arg(e)),
+        MP_START_FORK);
     MP_CHECK_OK(mp_event_wait(e, 30000));
-    st_kill(p);
+    mp_test_kill(p);
     mix_check_dead(x);
 
     /* And this thread, after all that, still keeps both kinds straight. */
@@ -677,6 +693,9 @@ static void test_lock_robust_mix(void) {
 
 /* ---- Event ---- */
 
+/* An event starts clear, waits time out until it is set, stays set for every
+ * waiter (three children included) until cleared, and NULL events are
+ * MP_EINVAL. */
 static void test_event(void) {
     mp_event *e;
     MP_CHECK_OK(mp_event_new(&e, NULL));
@@ -693,16 +712,14 @@ static void test_event(void) {
     CU_ASSERT_EQUAL(mp_event_is_set(e), 0);
     MP_CHECK_RC(mp_event_wait(NULL, 0), MP_EINVAL);
     MP_CHECK_RC(mp_event_new(NULL, NULL), MP_EINVAL);
-    for (int i = 0; i < mp_test_nmethods; i++) {
-        mp_process *p[3];
-        for (int k = 0; k < 3; k++)
-            p[k] = st_start(t_event_wait, MP_ARGS(mp_event_arg(e)),
-                            mp_test_methods[i]);
-        MP_CHECK_OK(mp_event_set(e));
-        for (int k = 0; k < 3; k++)
-            CU_ASSERT_EQUAL(st_join(p[k]), 0);
-        MP_CHECK_OK(mp_event_clear(e));
-    }
+    mp_process *p[3];
+    for (int k = 0; k < 3; k++)
+        p[k] = mp_test_start(t_event_wait, MP_ARGS(mp_event_arg(e)),
+                             mp_test_method());
+    MP_CHECK_OK(mp_event_set(e));
+    for (int k = 0; k < 3; k++)
+        CU_ASSERT_EQUAL(mp_test_finish(p[k], MP_TEST_CHILD_TIMEOUT_MS), 0);
+    MP_CHECK_OK(mp_event_clear(e));
     mp_event_free(e);
 }
 
@@ -713,6 +730,10 @@ static bool value_is(void *arg) {
     return mp_value_get_int(a[0]) == *(int64_t *)a[1];
 }
 
+/* wait and notify without the lock are MP_ESTATE, a wait times out after about
+ * its timeout with the lock held again, a named condition with a caller's lock
+ * is MP_EINVAL, and a condition's own RLock is released at every level while
+ * it waits. */
 static void test_cond_basic(void) {
     mp_cond *c;
     mp_lock *l;
@@ -751,40 +772,41 @@ static void test_cond_basic(void) {
 
 /* CPython's test_notify / test_notify_all with waiting processes. */
 static void test_cond_notify(void) {
-    for (int i = 0; i < mp_test_nmethods; i++) {
-        mp_cond *c;
-        mp_value *sleeping, *woken;
-        mp_process *p[3];
-        MP_CHECK_OK(mp_cond_new(&c, NULL, NULL));
-        MP_CHECK_OK(mp_value_new(&sleeping, MP_TYPE_INT, NULL, NULL));
-        MP_CHECK_OK(mp_value_new(&woken, MP_TYPE_INT, NULL, NULL));
-        for (int k = 0; k < 3; k++)
-            p[k] = st_start(t_cond_waiter,
-                            MP_ARGS(mp_cond_arg(c), mp_value_arg(sleeping),
-                                    mp_value_arg(woken)),
-                            mp_test_methods[i]);
-        ST_WAIT_UNTIL(mp_value_get_int(sleeping) == 3, 30000);
-        /* Counted under the lock: once we hold it, all three wait. */
-        MP_CHECK_OK(mp_cond_acquire(c, MP_INFINITE));
-        CU_ASSERT_EQUAL(mp_value_get_int(woken), 0);
-        MP_CHECK_OK(mp_cond_notify(c, 1));
-        MP_CHECK_OK(mp_cond_release(c));
-        ST_WAIT_UNTIL(mp_value_get_int(woken) >= 1, 30000);
-        /* One notify, one waiter: the other two stay asleep (a Windows
-         * waiter re-checks its word every 50 ms; that must not wake it). */
-        ST_HOLDS_FOR(mp_value_get_int(woken) == 1, 300);
-        MP_CHECK_OK(mp_cond_acquire(c, MP_INFINITE));
-        MP_CHECK_OK(mp_cond_notify_all(c));
-        MP_CHECK_OK(mp_cond_release(c));
-        for (int k = 0; k < 3; k++)
-            CU_ASSERT_EQUAL(st_join(p[k]), 0);
-        CU_ASSERT_EQUAL(mp_value_get_int(woken), 3);
-        mp_value_free(sleeping);
-        mp_value_free(woken);
-        mp_cond_free(c);
-    }
+    mp_cond *c;
+    mp_value *sleeping, *woken;
+    mp_process *p[3];
+    MP_CHECK_OK(mp_cond_new(&c, NULL, NULL));
+    MP_CHECK_OK(mp_value_new(&sleeping, MP_TYPE_INT, NULL, NULL));
+    MP_CHECK_OK(mp_value_new(&woken, MP_TYPE_INT, NULL, NULL));
+    for (int k = 0; k < 3; k++)
+        p[k] = mp_test_start(t_cond_waiter,
+                             MP_ARGS(mp_cond_arg(c), mp_value_arg(sleeping),
+                                     mp_value_arg(woken)),
+                             mp_test_method());
+    ST_WAIT_UNTIL(mp_value_get_int(sleeping) == 3, 30000);
+    /* Counted under the lock: once we hold it, all three wait. */
+    MP_CHECK_OK(mp_cond_acquire(c, MP_INFINITE));
+    CU_ASSERT_EQUAL(mp_value_get_int(woken), 0);
+    MP_CHECK_OK(mp_cond_notify(c, 1));
+    MP_CHECK_OK(mp_cond_release(c));
+    ST_WAIT_UNTIL(mp_value_get_int(woken) >= 1, 30000);
+    /* One notify, one waiter: the other two stay asleep (a Windows
+     * waiter re-checks its word every 50 ms; that must not wake it). */
+    ST_HOLDS_FOR(mp_value_get_int(woken) == 1, 300);
+    MP_CHECK_OK(mp_cond_acquire(c, MP_INFINITE));
+    MP_CHECK_OK(mp_cond_notify_all(c));
+    MP_CHECK_OK(mp_cond_release(c));
+    for (int k = 0; k < 3; k++)
+        CU_ASSERT_EQUAL(mp_test_finish(p[k], MP_TEST_CHILD_TIMEOUT_MS), 0);
+    CU_ASSERT_EQUAL(mp_value_get_int(woken), 3);
+    mp_value_free(sleeping);
+    mp_value_free(woken);
+    mp_cond_free(c);
 }
 
+/* wait_for returns once the predicate holds, MP_ETIMEDOUT or MP_EAGAIN while
+ * it does not, MP_EINVAL without a predicate and MP_ESTATE without the lock.
+ * */
 static void test_cond_wait_for(void) {
     mp_cond *c;
     mp_value *v;
@@ -806,67 +828,68 @@ static void test_cond_wait_for(void) {
     mp_cond_free(c);
 }
 
+/* A waiter killed while waiting on a condition leaves its lock free and the
+ * next waiter is notified as usual. */
 static void test_cond_killed_waiter(void) {
-    for (int i = 0; i < mp_test_nmethods; i++) {
-        mp_cond *c;
-        mp_value *sleeping, *woken;
-        MP_CHECK_OK(mp_cond_new(&c, NULL, NULL));
-        MP_CHECK_OK(mp_value_new(&sleeping, MP_TYPE_INT, NULL, NULL));
-        MP_CHECK_OK(mp_value_new(&woken, MP_TYPE_INT, NULL, NULL));
-        mp_process *p =
-            st_start(t_cond_wait_forever,
-                     MP_ARGS(mp_cond_arg(c), mp_value_arg(sleeping)),
-                     mp_test_methods[i]);
-        ST_WAIT_UNTIL(mp_value_get_int(sleeping) == 1, 30000);
-        MP_CHECK_OK(mp_cond_acquire(c, MP_INFINITE)); /* it is asleep */
-        MP_CHECK_OK(mp_cond_release(c));
-        st_kill(p);
-        /* A new waiter is notified as usual, and the lock is free. */
-        mp_value_set_int(sleeping, 0);
-        p = st_start(t_cond_waiter,
-                     MP_ARGS(mp_cond_arg(c), mp_value_arg(sleeping),
-                             mp_value_arg(woken)),
-                     mp_test_methods[i]);
-        ST_WAIT_UNTIL(mp_value_get_int(sleeping) == 1, 30000);
-        MP_CHECK_OK(mp_cond_acquire(c, 10000));
-        MP_CHECK_OK(mp_cond_notify(c, 1));
-        MP_CHECK_OK(mp_cond_release(c));
-        CU_ASSERT_EQUAL(st_join(p), 0);
-        mp_value_free(sleeping);
-        mp_value_free(woken);
-        mp_cond_free(c);
-    }
+    mp_cond *c;
+    mp_value *sleeping, *woken;
+    MP_CHECK_OK(mp_cond_new(&c, NULL, NULL));
+    MP_CHECK_OK(mp_value_new(&sleeping, MP_TYPE_INT, NULL, NULL));
+    MP_CHECK_OK(mp_value_new(&woken, MP_TYPE_INT, NULL, NULL));
+    mp_process *p = mp_test_start(
+        t_cond_wait_forever, MP_ARGS(mp_cond_arg(c), mp_value_arg(sleeping)),
+        mp_test_method());
+    ST_WAIT_UNTIL(mp_value_get_int(sleeping) == 1, 30000);
+    MP_CHECK_OK(mp_cond_acquire(c, MP_INFINITE)); /* it is asleep */
+    MP_CHECK_OK(mp_cond_release(c));
+    mp_test_kill(p);
+    /* A new waiter is notified as usual, and the lock is free. */
+    mp_value_set_int(sleeping, 0);
+    p = mp_test_start(
+        t_cond_waiter,
+        MP_ARGS(mp_cond_arg(c), mp_value_arg(sleeping), mp_value_arg(woken)),
+        mp_test_method());
+    ST_WAIT_UNTIL(mp_value_get_int(sleeping) == 1, 30000);
+    MP_CHECK_OK(mp_cond_acquire(c, 10000));
+    MP_CHECK_OK(mp_cond_notify(c, 1));
+    MP_CHECK_OK(mp_cond_release(c));
+    CU_ASSERT_EQUAL(mp_test_finish(p, MP_TEST_CHILD_TIMEOUT_MS), 0);
+    mp_value_free(sleeping);
+    mp_value_free(woken);
+    mp_cond_free(c);
 }
 
 /* ---- Barrier ---- */
 
+/* Three children passing a barrier round after round each get every index
+ * exactly once, and the barrier never breaks. */
 static void test_barrier_rounds(void) {
-    for (int i = 0; i < mp_test_nmethods; i++) {
-        enum { PARTIES = 3 };
-        mp_barrier *b;
-        mp_array *counts;
-        MP_CHECK_OK(mp_barrier_new(&b, PARTIES, NULL));
-        MP_CHECK_OK(
-            mp_array_new(&counts, MP_TYPE_LONGLONG, PARTIES, NULL, NULL));
-        CU_ASSERT_EQUAL(mp_barrier_parties(b), PARTIES);
-        CU_ASSERT_EQUAL(mp_barrier_n_waiting(b), 0);
-        mp_process *p[PARTIES];
-        for (int k = 0; k < PARTIES; k++)
-            p[k] = st_start(t_barrier_rounds,
-                            MP_ARGS(mp_barrier_arg(b), mp_array_arg(counts),
-                                    mp_int(ROUNDS)),
-                            mp_test_methods[i]);
-        for (int k = 0; k < PARTIES; k++)
-            CU_ASSERT_EQUAL(st_join(p[k]), 0);
-        /* Each round gave out each index exactly once. */
-        for (int k = 0; k < PARTIES; k++)
-            CU_ASSERT_EQUAL(mp_array_get_int(counts, (size_t)k), ROUNDS);
-        CU_ASSERT_EQUAL(mp_barrier_broken(b), 0);
-        mp_array_free(counts);
-        mp_barrier_free(b);
-    }
+    enum { PARTIES = 3 };
+    mp_barrier *b;
+    mp_array *counts;
+    MP_CHECK_OK(mp_barrier_new(&b, PARTIES, NULL));
+    MP_CHECK_OK(mp_array_new(&counts, MP_TYPE_LONGLONG, PARTIES, NULL, NULL));
+    CU_ASSERT_EQUAL(mp_barrier_parties(b), PARTIES);
+    CU_ASSERT_EQUAL(mp_barrier_n_waiting(b), 0);
+    mp_process *p[PARTIES];
+    for (int k = 0; k < PARTIES; k++)
+        p[k] = mp_test_start(
+            t_barrier_rounds,
+            MP_ARGS(mp_barrier_arg(b), mp_array_arg(counts), mp_int(ROUNDS)),
+            mp_test_method());
+    for (int k = 0; k < PARTIES; k++)
+        CU_ASSERT_EQUAL(mp_test_finish(p[k], MP_TEST_CHILD_TIMEOUT_MS), 0);
+    /* Each round gave out each index exactly once. */
+    for (int k = 0; k < PARTIES; k++)
+        CU_ASSERT_EQUAL(mp_array_get_int(counts, (size_t)k), ROUNDS);
+    CU_ASSERT_EQUAL(mp_barrier_broken(b), 0);
+    mp_array_free(counts);
+    mp_barrier_free(b);
 }
 
+/* A barrier of no parties is MP_EINVAL and of one never waits; a wait that
+ * times out breaks it for the others, abort breaks it for a waiting child, and
+ * reset mends it (breaking only the wait in progress). */
 static void test_barrier_abort_timeout_reset(void) {
     mp_barrier *b;
     MP_CHECK_RC(mp_barrier_new(&b, 0, NULL), MP_EINVAL);
@@ -881,42 +904,42 @@ static void test_barrier_abort_timeout_reset(void) {
     MP_CHECK_RC(mp_barrier_wait(b, 100), MP_EBROKEN);
     MP_CHECK_OK(mp_barrier_reset(b));
     CU_ASSERT_EQUAL(mp_barrier_broken(b), 0);
-    for (int i = 0; i < mp_test_nmethods; i++) {
-        mp_process *p =
-            st_start(t_barrier_expect_broken, MP_ARGS(mp_barrier_arg(b)),
-                     mp_test_methods[i]);
-        ST_WAIT_UNTIL(mp_barrier_n_waiting(b) == 1, 30000);
-        MP_CHECK_OK(mp_barrier_abort(b));
-        CU_ASSERT_EQUAL(st_join(p), 0);
-        MP_CHECK_RC(mp_barrier_wait(b, 0), MP_EBROKEN);
-        MP_CHECK_OK(mp_barrier_reset(b));
-        /* A reset while one waits breaks that wait only. */
-        p = st_start(t_barrier_expect_broken, MP_ARGS(mp_barrier_arg(b)),
-                     mp_test_methods[i]);
-        ST_WAIT_UNTIL(mp_barrier_n_waiting(b) == 1, 30000);
-        MP_CHECK_OK(mp_barrier_reset(b));
-        CU_ASSERT_EQUAL(st_join(p), 0);
-        CU_ASSERT_EQUAL(mp_barrier_broken(b), 0);
-    }
+    mp_process *p = mp_test_start(
+        t_barrier_expect_broken, MP_ARGS(mp_barrier_arg(b)), mp_test_method());
+    ST_WAIT_UNTIL(mp_barrier_n_waiting(b) == 1, 30000);
+    MP_CHECK_OK(mp_barrier_abort(b));
+    CU_ASSERT_EQUAL(mp_test_finish(p, MP_TEST_CHILD_TIMEOUT_MS), 0);
+    MP_CHECK_RC(mp_barrier_wait(b, 0), MP_EBROKEN);
+    MP_CHECK_OK(mp_barrier_reset(b));
+    /* A reset while one waits breaks that wait only. */
+    p = mp_test_start(t_barrier_expect_broken, MP_ARGS(mp_barrier_arg(b)),
+                      mp_test_method());
+    ST_WAIT_UNTIL(mp_barrier_n_waiting(b) == 1, 30000);
+    MP_CHECK_OK(mp_barrier_reset(b));
+    CU_ASSERT_EQUAL(mp_test_finish(p, MP_TEST_CHILD_TIMEOUT_MS), 0);
+    CU_ASSERT_EQUAL(mp_barrier_broken(b), 0);
     mp_barrier_free(b);
     /* A timeout among several waiters: the one whose time ran out gets
      * MP_ETIMEDOUT, the one it broke the barrier for MP_EBROKEN (Python
      * raises BrokenBarrierError in both; the code says which it was). */
     MP_CHECK_OK(mp_barrier_new(&b, 3, NULL));
-    mp_process *p = st_start(t_barrier_expect_broken,
-                             MP_ARGS(mp_barrier_arg(b)), MP_START_DEFAULT);
+    p = mp_test_start(t_barrier_expect_broken, MP_ARGS(mp_barrier_arg(b)),
+                      MP_START_DEFAULT);
     ST_WAIT_UNTIL(mp_barrier_n_waiting(b) == 1, 30000);
     MP_CHECK_RC(mp_barrier_wait(b, 50), MP_ETIMEDOUT);
-    CU_ASSERT_EQUAL(st_join(p), 0);
+    CU_ASSERT_EQUAL(mp_test_finish(p, MP_TEST_CHILD_TIMEOUT_MS), 0);
     CU_ASSERT_EQUAL(mp_barrier_broken(b), 1);
     mp_barrier_free(b);
 }
 
 /* ---- names and leaks ---- */
 
+/* Named objects are found by name by a spawned child that inherits nothing, a
+ * second create with another bound, kind or exclusive flag is MP_EEXIST, and
+ * the names go with the last user. */
 static void test_named_unrelated(void) {
     char base[64], nm[128];
-    int before = st_shm_entries();
+    int before = mp_test_shm_entries();
     mp_sem *s, *s2;
     mp_lock *l;
     mp_event *e;
@@ -938,15 +961,15 @@ static void test_named_unrelated(void) {
     MP_CHECK_OK(mp_lock_acquire(l, 0));
     /* Spawned: the child inherits nothing and finds them by name. */
     mp_process *p =
-        st_start(t_open_named, MP_ARGS(mp_str(base)), MP_START_SPAWN);
+        mp_test_start(t_open_named, MP_ARGS(mp_str(base)), MP_START_SPAWN);
     MP_CHECK_OK(mp_sem_acquire(s, 30000));
     MP_CHECK_OK(mp_event_set(e));
-    CU_ASSERT_EQUAL(st_join(p), 0);
+    CU_ASSERT_EQUAL(mp_test_finish(p, MP_TEST_CHILD_TIMEOUT_MS), 0);
     MP_CHECK_OK(mp_lock_release(l));
     mp_sem_free(s);
     mp_lock_free(l);
     mp_event_free(e);
-    CU_ASSERT_EQUAL(st_shm_entries(), before);
+    CU_ASSERT_EQUAL(mp_test_shm_entries(), before);
 #ifdef _WIN32
     MP_CHECK_OK(mp_unlink(nm)); /* names go with their last handle */
 #else
@@ -954,16 +977,18 @@ static void test_named_unrelated(void) {
 #endif
 }
 
+/* mp_unlink removes a name at once while the object stays usable by those who
+ * have it open, and a bad or NULL name is MP_EINVAL. */
 static void test_named_stale(void) {
     char nm[64];
     mp_sem *s;
-    int before = st_shm_entries();
+    int before = mp_test_shm_entries();
     st_name(nm, sizeof nm, "stale");
     MP_CHECK_OK(mp_sem_new_ex(&s, 1, 0, &(mp_sync_options){.name = nm}));
     /* As if every user had been killed: mp_unlink removes the name; the
      * object stays usable by those who have it open. */
     MP_CHECK_OK(mp_unlink(nm));
-    CU_ASSERT_EQUAL(st_shm_entries(), before);
+    CU_ASSERT_EQUAL(mp_test_shm_entries(), before);
     MP_CHECK_OK(mp_sem_acquire(s, 0));
     mp_sem_free(s);
     MP_CHECK_RC(mp_unlink("bad/name"), MP_EINVAL);
@@ -972,21 +997,21 @@ static void test_named_stale(void) {
 
 /* Every process using a set of objects is killed: nothing remains. */
 static void test_no_leak_after_kill(void) {
-    int before = st_shm_entries();
+    int before = mp_test_shm_entries();
     int fds = mp_test_count_fds();
-    for (int i = 0; i < mp_test_nmethods; i++) {
-        mp_event *ready;
-        MP_CHECK_OK(mp_event_new(&ready, NULL));
-        mp_process *p = st_start(t_make_and_die, MP_ARGS(mp_event_arg(ready)),
-                                 mp_test_methods[i]);
-        MP_CHECK_OK(mp_event_wait(ready, 30000));
-        st_kill(p);
-        mp_event_free(ready);
-    }
-    CU_ASSERT_EQUAL(st_shm_entries(), before);
+    mp_event *ready;
+    MP_CHECK_OK(mp_event_new(&ready, NULL));
+    mp_process *p = mp_test_start(t_make_and_die, MP_ARGS(mp_event_arg(ready)),
+                                  mp_test_method());
+    MP_CHECK_OK(mp_event_wait(ready, 30000));
+    mp_test_kill(p);
+    mp_event_free(ready);
+    CU_ASSERT_EQUAL(mp_test_shm_entries(), before);
     CU_ASSERT_EQUAL(mp_test_count_fds(), fds);
 }
 
+/* Making and freeing every kind of synchronisation object twenty times leaves
+ * the descriptor or handle count where it was. */
 static void test_no_fd_leak(void) {
     int fds = mp_test_count_fds();
     mp_sem *s;
@@ -1099,31 +1124,35 @@ static void test_lock_thread_id_reused(void) {
 }
 
 void mp_test_suite_sync(void) {
+    const mp_test_runs once = MP_TEST_ONCE, each = MP_TEST_PER_METHOD;
     MP_TEST_SUITE(
-        "sync", {"sem_values", test_sem_values},
-        {"sem_timeout", test_sem_timeout}, {"sem_bounded", test_sem_bounded},
-        {"sem_bad_input", test_sem_bad_input},
-        {"sem_children", test_sem_children},
-        {"sem_pingpong", test_sem_pingpong},
-        {"sem_killed_waiter", test_sem_killed_waiter}, {"lock", test_lock},
-        {"rlock", test_rlock}, {"lock_foreign", test_lock_foreign},
-        {"lock_increments", test_lock_increments},
-        {"lock_owner_dead", test_lock_owner_dead},
-        {"lock_owner_dead_many", test_lock_owner_dead_many},
-        {"lock_freed_held", test_lock_freed_held},
-        {"lock_free_other_handle", test_lock_free_other_handle},
+        "sync", {"sem_values", test_sem_values, once},
+        {"sem_timeout", test_sem_timeout, once},
+        {"sem_bounded", test_sem_bounded, once},
+        {"sem_bad_input", test_sem_bad_input, once},
+        {"sem_children", test_sem_children, each},
+        {"sem_pingpong", test_sem_pingpong, each},
+        {"sem_killed_waiter", test_sem_killed_waiter, each},
+        {"lock", test_lock, once}, {"rlock", test_rlock, once},
+        {"lock_foreign", test_lock_foreign, each},
+        {"lock_increments", test_lock_increments, each},
+        {"lock_owner_dead", test_lock_owner_dead, each},
+        {"lock_owner_dead_many", test_lock_owner_dead_many, each},
+        {"lock_freed_held", test_lock_freed_held, each},
+        {"lock_free_other_handle", test_lock_free_other_handle, once},
 #ifndef _WIN32
-        {"lock_robust_mix", test_lock_robust_mix},
+        {"lock_robust_mix", test_lock_robust_mix, once},
 #endif
-        {"event", test_event}, {"cond_basic", test_cond_basic},
-        {"cond_notify", test_cond_notify},
-        {"cond_wait_for", test_cond_wait_for},
-        {"cond_killed_waiter", test_cond_killed_waiter},
-        {"barrier_rounds", test_barrier_rounds},
-        {"barrier_abort_timeout_reset", test_barrier_abort_timeout_reset},
-        {"named_unrelated", test_named_unrelated},
-        {"named_stale", test_named_stale},
-        {"no_leak_after_kill", test_no_leak_after_kill},
-        {"no_fd_leak", test_no_fd_leak},
-        {"lock_thread_id_reused", test_lock_thread_id_reused});
+        {"event", test_event, each}, {"cond_basic", test_cond_basic, once},
+        {"cond_notify", test_cond_notify, each},
+        {"cond_wait_for", test_cond_wait_for, once},
+        {"cond_killed_waiter", test_cond_killed_waiter, each},
+        {"barrier_rounds", test_barrier_rounds, each},
+        {"barrier_abort_timeout_reset", test_barrier_abort_timeout_reset,
+         each},
+        {"named_unrelated", test_named_unrelated, once},
+        {"named_stale", test_named_stale, once},
+        {"no_leak_after_kill", test_no_leak_after_kill, each},
+        {"no_fd_leak", test_no_fd_leak, once},
+        {"lock_thread_id_reused", test_lock_thread_id_reused, once});
 }

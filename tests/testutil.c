@@ -30,10 +30,49 @@ const mp_start_method mp_test_methods[] = {MP_START_FORK, MP_START_SPAWN};
 const int mp_test_nmethods =
     (int)(sizeof mp_test_methods / sizeof mp_test_methods[0]);
 
+static const char *method_name(mp_start_method m) {
+    return m == MP_START_FORK ? "fork" : m == MP_START_SPAWN ? "spawn" : "?";
+}
+
+static const char *selected; /* mp_test_select's test, NULL for all */
+
+void mp_test_select(const char *test) { selected = test; }
+
+/* Whether the test `base` (named `full` when run per method) is selected. */
+static bool is_selected(const char *base, const char *full) {
+    return !selected || strcmp(selected, base) == 0 ||
+           strcmp(selected, full) == 0;
+}
+
 void mp_test_register(const char *suite, const mp_test_case *cases, size_t n) {
-    CU_pSuite s = CU_add_suite(suite, NULL, NULL);
-    for (size_t i = 0; s && i < n; i++)
-        CU_add_test(s, cases[i].name, cases[i].fn);
+    CU_pSuite s = NULL;
+    for (size_t i = 0; i < n; i++) {
+        int runs = cases[i].runs == MP_TEST_PER_METHOD ? mp_test_nmethods : 1;
+        for (int m = 0; m < runs; m++) {
+            char name[128];
+            if (cases[i].runs == MP_TEST_PER_METHOD)
+                snprintf(name, sizeof name, "%s/%s", cases[i].name,
+                         method_name(mp_test_methods[m]));
+            else
+                snprintf(name, sizeof name, "%s", cases[i].name);
+            if (!is_selected(cases[i].name, name))
+                continue;
+            if (!s && !(s = CU_add_suite(suite, NULL, NULL)))
+                return;
+            CU_add_test(s, name, cases[i].fn);
+        }
+    }
+}
+
+mp_start_method mp_test_method(void) {
+    CU_pTest t = CU_get_current_test();
+    const char *slash = t ? strrchr(t->pName, '/') : NULL;
+    for (int m = 0; slash && m < mp_test_nmethods; m++)
+        if (strcmp(slash + 1, method_name(mp_test_methods[m])) == 0)
+            return mp_test_methods[m];
+    fprintf(stderr, "mp_test_method: test %s is not run per start method\n",
+            t ? t->pName : "(none)");
+    abort();
 }
 
 mp_pool *mp_test_pool(int n, mp_start_method m) {
@@ -111,7 +150,7 @@ void mp_test_warm_up(void) {
         mp_process *p =
             mp_test_start(t_warm, MP_ARGS(mp_queue_arg(q), mp_array_arg(a)),
                           mp_test_methods[m]);
-        CU_ASSERT_EQUAL(mp_test_finish(p, 120000), 0);
+        CU_ASSERT_EQUAL(mp_test_finish(p, MP_TEST_CHILD_TIMEOUT_MS), 0);
         mp_pool_free(mp_test_pool(1, mp_test_methods[m]));
     }
     mp_array_free(a);

@@ -10,16 +10,43 @@
 
 extern const char *mp_test_argv0;
 
-/* Registers a suite and its tests: MP_TEST_SUITE("name", {"t", fn}, ...). */
+/* How often a test runs: once, or once per start method this platform has
+ * (as "<name>/fork", "<name>/spawn", so that a failure names the method; the
+ * body asks mp_test_method() which one it is). */
+typedef enum mp_test_runs {
+    MP_TEST_ONCE = 0,
+    MP_TEST_PER_METHOD
+} mp_test_runs;
+
+/* Registers a suite and its tests:
+ * MP_TEST_SUITE("name", {"t", fn}, {"u", fn2, MP_TEST_PER_METHOD}, ...).
+ * Only the tests chosen by mp_test_select are registered. */
 typedef struct mp_test_case {
     const char *name;
     void (*fn)(void);
+    mp_test_runs runs;
 } mp_test_case;
 void mp_test_register(const char *suite, const mp_test_case *cases, size_t n);
 #define MP_TEST_SUITE(suite, ...)                                             \
     mp_test_register(suite, (const mp_test_case[]){__VA_ARGS__},              \
                      sizeof((const mp_test_case[]){__VA_ARGS__}) /            \
                          sizeof(mp_test_case))
+
+/* Makes mp_test_register register only the test named `test`, where a test
+ * run per method is named both "<name>" (every method) and
+ * "<name>/<method>" (that one); NULL registers every test. */
+void mp_test_select(const char *test);
+
+/* The start method of the running MP_TEST_PER_METHOD test (it aborts the
+ * run when called from any other, as a test registered wrongly). */
+mp_start_method mp_test_method(void);
+
+/* How long a test waits for a child to end before it fails. Alone a child
+ * takes milliseconds, but a loaded Wine run once needed more than 60 s for
+ * four children making 20 000 contended increments each; the bound stays
+ * under a suite's ctest timeout (180 s), so that a hung child fails its own
+ * test instead of the whole suite. */
+#define MP_TEST_CHILD_TIMEOUT_MS 120000L
 
 /* Asserts rc == expected and prints both names when not. */
 #define MP_CHECK_RC(expr, expected)                                           \
