@@ -70,6 +70,13 @@ int mp__spawn(mp_target target, const mp__argv *args, const char *name,
     rc = mp__os_spawn(&req, proc);
     if (rc)
         goto finish;
+    /* The child's ends are the child's alone now: were the blob pipe's read
+     * end still open here, a child that died before reading would leave the
+     * writes below blocked for ever once the pipe filled. Closed, they fail
+     * at once. */
+    mp__os_close(blob_r);
+    mp__os_close(st_w);
+    blob_r = st_w = MP__BAD_HANDLE;
     /* Once the child exists its failures are its own to report: a write
      * error here means it died, which join will tell. */
     if (write_frame(blob_w, &w) == 0)
