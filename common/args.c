@@ -3,6 +3,7 @@
 
 #include "args_internal.h"
 #include "objtype.h"
+#include "os_proc.h"
 
 /* Wire tags for argument payloads. */
 enum { TAG_HAS_KW = 0x80 };

@@ -8,6 +8,7 @@
 #ifndef MP_COMMON_CHILDREN_H
 #define MP_COMMON_CHILDREN_H
 
+#include "os_proc.h"
 #include "runtime.h"
 
 typedef enum mp__child_state {

@@ -14,7 +14,7 @@
 
 #include "mproc/core.h"
 
-/* The monotonic clock, in nanoseconds (a backend function, os.h). */
+/* The monotonic clock, in nanoseconds (a backend function, os_base.c). */
 uint64_t mp__os_now_ns(void);
 
 typedef uint64_t mp__deadline;

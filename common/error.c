@@ -1,6 +1,6 @@
 #include "mproc/core.h"
 #include "atomics.h"
-#include "os.h"
+#include "os_base.h"
 
 /* The codes are exactly -1 .. MP_ERRNO_MIN: each lies in that range, and
  * the switches below refuse duplicates, so none is missing. */

@@ -2,7 +2,7 @@
 #include <string.h>
 
 #include "fnloc.h"
-#include "os.h"
+#include "os_proc.h"
 
 /* The OS layer takes and gives code addresses as data pointers (as dladdr
  * and GetModuleHandleEx do). ISO C has no conversion between function and

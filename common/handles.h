@@ -7,7 +7,7 @@
 #include <stddef.h>
 
 #include "codec.h"
-#include "os.h"
+#include "os_base.h"
 
 typedef struct mp__handles {
     mp__handle *v;

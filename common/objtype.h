@@ -7,7 +7,7 @@
 #include "mproc/args.h"
 #include "codec.h"
 #include "handles.h"
-#include "os.h"
+#include "os_base.h"
 
 /* How a kind crosses, for a kind that does not live in shared memory (a
  * Connection); the shared-memory kinds all cross through shobj.c. */

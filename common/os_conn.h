@@ -12,7 +12,7 @@
 #ifndef MP_COMMON_OS_CONN_H
 #define MP_COMMON_OS_CONN_H
 
-#include "os.h"
+#include "os_base.h"
 #include "codec.h" /* after os.h: it needs mp_buf */
 
 typedef struct mp__os_conn mp__os_conn;

@@ -4,7 +4,7 @@
 #ifndef MP_COMMON_OS_CRYPTO_H
 #define MP_COMMON_OS_CRYPTO_H
 
-#include "os.h"
+#include "os_base.h"
 
 #define MP__HMAC_MAX 64 /* bytes of the longest digest (SHA-512) */
 

@@ -3,7 +3,7 @@
 #ifndef MP_COMMON_OS_PROC_H
 #define MP_COMMON_OS_PROC_H
 
-#include "os.h"
+#include "os_base.h"
 #include "codec.h"
 
 /* A child process as the backend knows it. */

@@ -14,7 +14,7 @@
 #ifndef MP_COMMON_OS_SHM_H
 #define MP_COMMON_OS_SHM_H
 
-#include "os.h"
+#include "os_base.h"
 
 typedef struct mp__shm {
     void *addr;

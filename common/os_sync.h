@@ -14,7 +14,7 @@
 #define MP_COMMON_OS_SYNC_H
 
 #include "atomics.h"
-#include "os.h"
+#include "os_base.h"
 
 #define MP__OS_SEM_SIZE 64
 #define MP__OS_MUTEX_SIZE 64

@@ -3,7 +3,7 @@
 #define MP_COMMON_PROCESS_INTERNAL_H
 
 #include "mproc/process.h"
-#include "os.h"
+#include "os_base.h"
 
 /* The process's sentinel for mp_wait: MP_ESTATE when it was not started or
  * was closed; *h may be MP__BAD_HANDLE where the platform has none. */

@@ -4,6 +4,7 @@
 
 #include <apr_general.h>
 
+#include "os_proc.h"
 #include "runtime.h"
 
 mp__global mp__g;

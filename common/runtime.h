@@ -10,7 +10,7 @@
 
 #include "mproc.h"
 #include "atomics.h"
-#include "os.h"
+#include "os_base.h"
 
 #define MP__NAME_MAX 255
 

@@ -4,6 +4,7 @@
 #define MP_COMMON_START_H
 
 #include "args_internal.h"
+#include "os_proc.h"
 #include "runtime.h"
 
 /* Forks a child that runs target(args) under `name` and then ends as

@@ -2,7 +2,7 @@
 #include <apr_thread_proc.h>
 
 #include "atomics.h"
-#include "os.h"
+#include "os_base.h"
 #include "wait_policy.h"
 
 bool mp__spin_ok(void) {

@@ -22,7 +22,7 @@
 #include <sys/user.h>
 #endif
 
-#include "../common/os.h"
+#include "../common/os_base.h"
 #include "os_posix.h"
 
 int mp__posix_err(int e) {

@@ -15,7 +15,7 @@
 #include <sys/stat.h>
 
 #include "../common/macho.h"
-#include "../common/os.h"
+#include "../common/os_proc.h"
 
 /* Image i's identity: 'U' and its LC_UUID, else 'F' and its file's size
  * and time (as the ELF path does without a build id). */

@@ -13,7 +13,7 @@
 #include <sys/un.h>
 
 #include "../common/atomics.h"
-#include "../common/os.h"
+#include "../common/os_base.h"
 
 /* Bytes of an AF_UNIX path, NUL included (104 on macOS and the BSDs). */
 #ifndef MP__SUN_PATH_MAX

@@ -30,7 +30,8 @@
 #include <sys/sysctl.h>
 #endif
 
-#include "../common/os.h"
+#include "../common/os_base.h"
+#include "../common/os_proc.h"
 #include "../common/wait_policy.h"
 #include "os_posix.h"
 

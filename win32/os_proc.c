@@ -11,7 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/os.h"
+#include "../common/os_base.h"
+#include "../common/os_proc.h"
 #include "os_win32.h"
 
 /* Exit codes TerminateProcess gives for terminate and kill, reported back

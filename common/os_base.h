@@ -1,12 +1,16 @@
-/* The internal contract every backend implements (posix/, win32/).
+/* os layer, the base: the handle type, set-up, sleep, pids and cpu count,
+ * byte pipes, and the calling thread's last OS error. Implemented by
+ * posix/os_base.c and win32/os_base.c.
  *
- * common/ talks to the operating system only through this header and the
- * topic headers it includes. Each topic has one header here and one file per
- * backend: common/os_proc.h -> posix/os_proc.c and win32/os_proc.c, and so
- * on. Backend functions return 0 or a negative MP_E* code; errno and
- * GetLastError never cross this line. */
-#ifndef MP_COMMON_OS_H
-#define MP_COMMON_OS_H
+ * The os layer is the internal contract every backend implements (posix/,
+ * win32/): common/ talks to the operating system only through this header
+ * and the topic headers beside it, each of which includes this one. Each
+ * topic has one header here and one file per backend: common/os_proc.h ->
+ * posix/os_proc.c and win32/os_proc.c, and so on. Backend functions return
+ * 0 or a negative MP_E* code; errno and GetLastError never cross this
+ * line. */
+#ifndef MP_COMMON_OS_BASE_H
+#define MP_COMMON_OS_BASE_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -64,8 +68,6 @@ void mp__os_close(mp__handle h);
 
 /* Opens the null device for reading (a child's stdin). */
 int mp__os_open_null(mp__handle *h);
-
-#include "os_proc.h"
 
 /* Records e (errno, GetLastError or WSAGetLastError; 0 is ignored) as the
  * calling thread's last OS error, for mp_os_error. Each backend's mapping
