@@ -142,105 +142,138 @@ static int self_exe(const char **exe, char **own) {
 #endif
 }
 
-int mp__os_spawn(const mp__spawn_req *req, mp__os_proc *out) {
-    const char *exe = req->exe;
-    char *own_exe = NULL;
-    if (!exe) {
-        int erc = self_exe(&exe, &own_exe);
-        if (erc) {
-            free(own_exe);
-            return erc;
-        }
-    }
-    int rc = 0, *tmp = calloc(req->nhandles + 2, sizeof(int));
-    char *hl = handle_list(req->nhandles);
-    char **env = environ, *entry = NULL;
+/* One spawn's state, released by spawn_end whatever happened. */
+typedef struct spawn_job {
+    const char *exe;
+    char *own_exe; /* what exe points into, when we looked it up */
+    char *hl;      /* argv's handle list, "3,4,..." */
+    int *tmp;      /* the child's descriptors, moved to floor.. */
+    size_t ntmp;   /* how many tmp holds */
+    int floor;     /* the first number above those the child gets */
+    char **env;    /* environ, or ours with the watch entry (borrowing) */
+    char *entry;   /* that entry */
+    mp__posix_kin kin;
+    bool kin_ok, fa_ok, at_ok;
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t at;
-    mp__posix_kin kin = {.child_end = -1, .parent_end = -1, .watch = -1};
-    bool fa_ok = false, at_ok = false, kin_ok = false;
-    mp__posix_cloexec ce = {NULL, 0, 0};
-    size_t ntmp = 0, nput = req->nhandles;
-    if (!tmp || !hl) {
-        rc = MP_ENOMEM;
-        goto finish;
-    }
-    if ((rc = mp__posix_kin_new(&kin, req->daemon, false)))
-        goto finish;
-    kin_ok = true;
+    short flags;          /* for posix_spawnattr_setflags */
+    mp__posix_cloexec ce; /* marked for the time of the spawn */
+} spawn_job;
+
+/* The program, its handle list, the kin, and the child's descriptors
+ * moved above the range they will be placed in. */
+static int spawn_prepare(spawn_job *j, const mp__spawn_req *req) {
+    int rc;
+    if (!j->exe && (rc = self_exe(&j->exe, &j->own_exe)))
+        return rc;
+    size_t nput = req->nhandles;
+    j->tmp = calloc(nput + 2, sizeof(int));
+    j->hl = handle_list(nput);
+    if (!j->tmp || !j->hl)
+        return MP_ENOMEM;
+    if ((rc = mp__posix_kin_new(&j->kin, req->daemon, false)))
+        return rc;
+    j->kin_ok = true;
     /* What the child gets: its handles at 3.., then the kin's descriptors
      * (named in its environment). */
     int extra[2], nextra = 0;
-    if (kin.child_end >= 0)
-        extra[nextra++] = kin.child_end;
-    if (kin.watch >= 0)
-        extra[nextra++] = kin.watch;
+    if (j->kin.child_end >= 0)
+        extra[nextra++] = j->kin.child_end;
+    if (j->kin.watch >= 0)
+        extra[nextra++] = j->kin.watch;
     /* Move the sources above the target range first, so that placing
      * handle i at 3+i never clobbers a handle still to be placed. */
-    int floor = 3 + (int)nput + nextra;
-    for (; ntmp < nput + (size_t)nextra; ntmp++) {
-        int src = ntmp < nput ? (int)req->handles[ntmp] : extra[ntmp - nput];
-        tmp[ntmp] = fcntl(src, F_DUPFD_CLOEXEC, floor);
-        if (tmp[ntmp] == -1) {
-            rc = mp__posix_err(errno);
-            goto finish;
-        }
+    j->floor = 3 + (int)nput + nextra;
+    for (; j->ntmp < nput + (size_t)nextra; j->ntmp++) {
+        size_t i = j->ntmp;
+        int src = i < nput ? (int)req->handles[i] : extra[i - nput];
+        if ((j->tmp[i] = fcntl(src, F_DUPFD_CLOEXEC, j->floor)) == -1)
+            return mp__posix_err(errno);
     }
-    if (kin.watch >= 0 && (rc = watch_env(floor - 1, &env, &entry)))
-        goto finish;
-    if ((rc = mp__posix_err(posix_spawn_file_actions_init(&fa))))
-        goto finish;
-    fa_ok = true;
-    if ((rc = mp__posix_err(posix_spawnattr_init(&at))))
-        goto finish;
-    at_ok = true;
+    if (j->kin.watch >= 0)
+        return watch_env(j->floor - 1, &j->env, &j->entry);
+    return 0;
+}
+
+/* The file actions: stdin from /dev/null, the descriptors at 3.., and
+ * nothing else at or above the floor. */
+static int spawn_actions(spawn_job *j) {
+    int rc = mp__posix_err(posix_spawn_file_actions_init(&j->fa));
+    if (rc)
+        return rc;
+    j->fa_ok = true;
     rc = mp__posix_err(
-        posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0));
-    for (size_t i = 0; !rc && i < ntmp; i++)
+        posix_spawn_file_actions_addopen(&j->fa, 0, "/dev/null", O_RDONLY, 0));
+    for (size_t i = 0; !rc && i < j->ntmp; i++)
         rc = mp__posix_err(
-            posix_spawn_file_actions_adddup2(&fa, tmp[i], 3 + (int)i));
+            posix_spawn_file_actions_adddup2(&j->fa, j->tmp[i], 3 + (int)i));
     /* Descriptors the program opened without O_CLOEXEC must not leak. */
-    short flags = POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK;
+    j->flags = POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK;
     if (!rc)
-        rc = mp__posix_spawn_close_from(&fa, floor, &flags, &ce);
+        rc = mp__posix_spawn_close_from(&j->fa, j->floor, &j->flags, &j->ce);
+    return rc;
+}
+
+/* The attributes: SIGPIPE back to its default, no signal blocked. */
+static int spawn_attrs(spawn_job *j) {
+    int rc = mp__posix_err(posix_spawnattr_init(&j->at));
+    if (rc)
+        return rc;
+    j->at_ok = true;
     sigset_t def, none;
     sigemptyset(&def);
     sigaddset(&def, SIGPIPE);
     sigemptyset(&none);
+    rc = mp__posix_err(posix_spawnattr_setsigdefault(&j->at, &def));
     if (!rc)
-        rc = mp__posix_err(posix_spawnattr_setsigdefault(&at, &def));
+        rc = mp__posix_err(posix_spawnattr_setsigmask(&j->at, &none));
     if (!rc)
-        rc = mp__posix_err(posix_spawnattr_setsigmask(&at, &none));
-    if (!rc)
-        rc = mp__posix_err(posix_spawnattr_setflags(&at, flags));
-    if (rc)
-        goto finish;
-    char *argv[] = {(char *)exe, (char *)MP__SPAWN_FLAG, hl, NULL};
+        rc = mp__posix_err(posix_spawnattr_setflags(&j->at, j->flags));
+    return rc;
+}
+
+static int spawn_run(spawn_job *j, mp__os_proc *out) {
+    char *argv[] = {(char *)j->exe, (char *)MP__SPAWN_FLAG, j->hl, NULL};
     pid_t pid;
-    int e = posix_spawn(&pid, exe, &fa, &at, argv, env);
-    if (e) {
-        rc = e == EAGAIN ? MP_ELIMIT : mp__posix_err(e);
-        goto finish;
-    }
+    int e = posix_spawn(&pid, j->exe, &j->fa, &j->at, argv, j->env);
+    if (e)
+        return e == EAGAIN ? MP_ELIMIT : mp__posix_err(e);
     out->pid = (long)pid;
-    out->h = mp__posix_kin_parent(&kin, pid);
-    kin_ok = false;
-finish:
-    mp__posix_cloexec_undo(&ce);
-    for (size_t i = 0; i < ntmp; i++)
-        close(tmp[i]);
-    if (kin_ok)
-        mp__posix_kin_drop(&kin);
-    if (fa_ok)
-        posix_spawn_file_actions_destroy(&fa);
-    if (at_ok)
-        posix_spawnattr_destroy(&at);
-    if (env != environ)
-        free(env);
-    free(entry);
-    free(tmp);
-    free(hl);
-    free(own_exe);
+    out->h = mp__posix_kin_parent(&j->kin, pid);
+    j->kin_ok = false;
+    return 0;
+}
+
+static void spawn_end(spawn_job *j) {
+    mp__posix_cloexec_undo(&j->ce);
+    for (size_t i = 0; i < j->ntmp; i++)
+        close(j->tmp[i]);
+    if (j->kin_ok)
+        mp__posix_kin_drop(&j->kin);
+    if (j->fa_ok)
+        posix_spawn_file_actions_destroy(&j->fa);
+    if (j->at_ok)
+        posix_spawnattr_destroy(&j->at);
+    if (j->env != environ)
+        free(j->env);
+    free(j->entry);
+    free(j->tmp);
+    free(j->hl);
+    free(j->own_exe);
+}
+
+int mp__os_spawn(const mp__spawn_req *req, mp__os_proc *out) {
+    spawn_job j = {.exe = req->exe,
+                   .env = environ,
+                   .kin = {.child_end = -1, .parent_end = -1, .watch = -1}};
+    int rc = spawn_prepare(&j, req);
+    if (!rc)
+        rc = spawn_actions(&j);
+    if (!rc)
+        rc = spawn_attrs(&j);
+    if (!rc)
+        rc = spawn_run(&j, out);
+    spawn_end(&j);
     return rc;
 }
 
