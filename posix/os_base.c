@@ -11,16 +11,9 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
-#if defined(__APPLE__) || defined(__FreeBSD__)
-#include <sys/sysctl.h>
-#endif
-#if defined(__FreeBSD__)
-#include <sys/user.h>
-#endif
 
 #include "../common/os_base.h"
 #include "os_posix.h"
@@ -87,11 +80,9 @@ void mp__os_sleep_ns(uint64_t ns) {
 }
 
 int mp__os_cpu_count(void) {
-#if MP__POSIX_LINUX
-    cpu_set_t set;
-    if (sched_getaffinity(0, sizeof set, &set) == 0)
-        return CPU_COUNT(&set);
-#endif
+    int cpus = mp__posix_cpu_affinity();
+    if (cpus > 0)
+        return cpus;
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     return n > 0 ? (int)n : 1;
 }
@@ -101,63 +92,11 @@ long mp__os_getppid(void) { return (long)getppid(); }
 
 /* ---- processes by pid and start time ---- */
 
-enum probe { P_DEAD, P_ALIVE, P_UNKNOWN };
-
-#if defined(__linux__)
-/* Linux: state and start time (field 22, clock ticks since boot) of
- * /proc/<pid>/stat. */
-static enum probe proc_probe(pid_t pid, uint64_t *start) {
-    char path[32], buf[512];
-    snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd == -1 && errno == ENOENT) /* unless /proc hides it, or is absent */
-        return kill(pid, 0) == -1 && errno == ESRCH ? P_DEAD : P_UNKNOWN;
-    if (fd == -1)
-        return P_UNKNOWN;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0) /* ESRCH: reaped between the open and the read */
-        return n < 0 && errno == ESRCH ? P_DEAD : P_UNKNOWN;
-    buf[n] = '\0';
-    char *p = strrchr(buf, ')'), state;
-    unsigned long long st;
-    if (!p || sscanf(p + 1,
-                     " %c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u "
-                     "%*d %*d %*d %*d %*d %*d %llu",
-                     &state, &st) != 2)
-        return P_UNKNOWN;
-    *start = st;
-    return state == 'Z' || state == 'X' ? P_DEAD : P_ALIVE;
-}
-#elif defined(__APPLE__) || defined(__FreeBSD__)
-/* macOS, FreeBSD: the kernel's process record (sysctl KERN_PROC_PID). */
-static enum probe proc_probe(pid_t pid, uint64_t *start) {
-    struct kinfo_proc kp;
-    size_t len = sizeof kp;
-    int mib[4] = {CTL_KERN, KERN_PROC, KERN_PROC_PID, (int)pid};
-    if (sysctl(mib, 4, &kp, &len, NULL, 0) == -1)
-        return errno == ESRCH ? P_DEAD : P_UNKNOWN;
-    if (len == 0)
-        return P_DEAD;
-#if defined(__APPLE__)
-    struct timeval tv = kp.kp_proc.p_starttime;
-    bool zombie = kp.kp_proc.p_stat == SZOMB;
-#else
-    struct timeval tv = kp.ki_start;
-    bool zombie = kp.ki_stat == SZOMB;
-#endif
-    *start = (uint64_t)tv.tv_sec * 1000000u + (uint64_t)tv.tv_usec;
-    return zombie ? P_DEAD : P_ALIVE;
-}
-#else
-/* Elsewhere only whether the pid exists (a zombie passes for alive). */
-static enum probe proc_probe(pid_t pid, uint64_t *start) {
-    *start = 0;
+enum mp__posix_probe mp__posix_probe_kill(pid_t pid) {
     if (kill(pid, 0) == -1 && errno == ESRCH)
-        return P_DEAD;
-    return P_UNKNOWN;
+        return MP__POSIX_DEAD;
+    return MP__POSIX_UNKNOWN;
 }
-#endif
 
 /* The 32-bit token of a start time (never 0: 0 means unknown). */
 static uint32_t token_of(uint64_t z) {
@@ -197,7 +136,9 @@ uint64_t mp__posix_self_word(void) {
     mp__posix_once(&self_once, self_register);
     pid_t pid = getpid();
     uint64_t start;
-    uint32_t tok = proc_probe(pid, &start) == P_ALIVE ? token_of(start) : 0;
+    uint32_t tok = mp__posix_proc_probe(pid, &start) == MP__POSIX_ALIVE
+                       ? token_of(start)
+                       : 0;
     w = (uint64_t)tok << 32 | (uint32_t)pid;
     mp__store64(&self_word, w, MP__RELAXED);
     return w;
@@ -207,83 +148,10 @@ bool mp__posix_gone(uint64_t w) {
     pid_t pid = (pid_t)(uint32_t)w;
     uint32_t tok = (uint32_t)(w >> 32);
     uint64_t start;
-    enum probe p = proc_probe(pid, &start);
-    if (p == P_DEAD)
+    enum mp__posix_probe p = mp__posix_proc_probe(pid, &start);
+    if (p == MP__POSIX_DEAD)
         return true;
-    return p == P_ALIVE && tok != 0 && token_of(start) != tok;
-}
-
-#if !MP__POSIX_LINUX
-/* Sets close-on-exec and, when nonblock, O_NONBLOCK; closes fd on failure. */
-static int fd_flags(int fd, bool nonblock) {
-    int fl = nonblock ? fcntl(fd, F_GETFL) : 0;
-    if (fcntl(fd, F_SETFD, FD_CLOEXEC) == -1 || fl == -1 ||
-        (nonblock && fcntl(fd, F_SETFL, fl | O_NONBLOCK) == -1)) {
-        int e = errno;
-        close(fd);
-        errno = e;
-        return -1;
-    }
-    return fd;
-}
-
-static int pair_flags(int fds[2]) {
-    if (fd_flags(fds[0], false) == -1) {
-        int e = errno;
-        close(fds[1]);
-        errno = e;
-        return -1;
-    }
-    if (fd_flags(fds[1], false) == -1) {
-        int e = errno;
-        close(fds[0]);
-        errno = e;
-        return -1;
-    }
-    return 0;
-}
-#endif
-
-int mp__posix_pipe(int fds[2]) {
-#if MP__POSIX_LINUX
-    return pipe2(fds, O_CLOEXEC);
-#else
-    return pipe(fds) == -1 ? -1 : pair_flags(fds);
-#endif
-}
-
-int mp__posix_socketpair(int fds[2]) {
-#if MP__POSIX_LINUX
-    return socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds);
-#else
-    return socketpair(AF_UNIX, SOCK_STREAM, 0, fds) == -1 ? -1
-                                                          : pair_flags(fds);
-#endif
-}
-
-int mp__posix_socket(bool nonblock) {
-#if MP__POSIX_LINUX
-    return socket(AF_UNIX,
-                  SOCK_STREAM | SOCK_CLOEXEC | (nonblock ? SOCK_NONBLOCK : 0),
-                  0);
-#else
-    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-    return fd == -1 ? -1 : fd_flags(fd, nonblock);
-#endif
-}
-
-int mp__posix_accept(int lfd) {
-#if MP__POSIX_LINUX
-    return accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-#else
-    int fd = accept(lfd, NULL, NULL);
-    if (fd == -1 || fd_flags(fd, false) == -1)
-        return -1;
-    int fl = fcntl(fd, F_GETFL);
-    if (fl != -1 && (fl & O_NONBLOCK))
-        fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
-    return fd;
-#endif
+    return p == MP__POSIX_ALIVE && tok != 0 && token_of(start) != tok;
 }
 
 int mp__os_pipe(mp__handle *rd, mp__handle *wr) {

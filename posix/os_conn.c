@@ -3,16 +3,12 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <stddef.h>
 #include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -380,7 +376,7 @@ int mp__os_conn_restore(mp__os_conn **out, mp__handle h, mp__rbuf *r) {
  * the same user or root, as a 0600 file admits. Elsewhere a fresh address
  * is a socket in a new 0700 directory $TMPDIR/mproc-<pid>-XXXXXX; the
  * directories that killed listeners leave are removed by the next fresh
- * listener of the same user (reclaim).
+ * listener of the same user (both: mp__posix_fresh_addr, the path's).
  *
  * An explicit path whose socket file is a leftover (nobody listens:
  * connect is refused) is taken over. Every mproc listener binds and starts
@@ -397,8 +393,8 @@ struct mp__os_listener {
     char path[MP__SUN_PATH_MAX];
 };
 
-/* The socket address of addr: a file-system path, or on Linux "@name" in
- * the abstract namespace (its length is part of the name, no NUL). */
+/* The socket address of addr: a file-system path, or "@name" in the
+ * abstract namespace (the Linux path's: mp__posix_abstract_addr). */
 static int make_addr(struct sockaddr_un *sa, socklen_t *len,
                      const char *addr) {
     memset(sa, 0, sizeof *sa);
@@ -412,31 +408,13 @@ static int make_addr(struct sockaddr_un *sa, socklen_t *len,
         *len = (socklen_t)sizeof *sa;
         return 0;
     }
-#if MP__POSIX_LINUX
-    memcpy(sa->sun_path + 1, addr + 1, n - 1);
-    *len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n);
-    return 0;
-#else
-    return MP_ENOTSUP; /* no abstract namespace; "./@name" is a file */
-#endif
+    return mp__posix_abstract_addr(sa, len, addr);
 }
 
-#if MP__POSIX_LINUX
-/* The other end of an abstract-namespace socket may talk to us. */
-static bool peer_ok(int fd) {
-    struct ucred cr;
-    socklen_t n = sizeof cr;
-    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &n) == -1)
-        return false;
-    return cr.uid == geteuid() || cr.uid == 0;
-}
-#endif
-
-/* Whether the file at path is a leftover socket: nobody listens on it.
- * Never true for anything but a socket. Non-blocking, so a live
+/* Never true for anything but a socket. Non-blocking, so a live
  * listener's full backlog reads as alive (EAGAIN) on Linux; the BSDs
  * refuse a full backlog, which a listener stalled that long can suffer. */
-static bool is_dead(const char *path) {
+bool mp__posix_sock_dead(const char *path) {
     struct sockaddr_un sa;
     socklen_t len;
     struct stat st;
@@ -522,7 +500,7 @@ static int listen_at(mp__os_listener *l, int backlog) {
         return bind_listen(l, &sa, len, backlog);
     int lock = lock_dir(l->path);
     rc = bind_listen(l, &sa, len, backlog);
-    if (rc == MP_EEXIST && lock != -1 && is_dead(l->path)) {
+    if (rc == MP_EEXIST && lock != -1 && mp__posix_sock_dead(l->path)) {
         unlink(l->path);
         rc = bind_listen(l, &sa, len, backlog);
     }
@@ -530,94 +508,6 @@ static int listen_at(mp__os_listener *l, int backlog) {
         close(lock);
     return rc;
 }
-
-#if MP__POSIX_LINUX
-static int fresh_path(mp__os_listener *l, const char *token) {
-    snprintf(l->path, sizeof l->path, "@mproc-%s", token);
-    return 0;
-}
-#else
-#define FRESH_PREFIX "mproc-"
-
-/* Whether name is a fresh address's directory (mproc-<pid>-XXXXXX), and
- * whose. */
-static bool fresh_dir_name(const char *name, long *pid) {
-    const char *p = name + sizeof FRESH_PREFIX - 1;
-    if (strncmp(name, FRESH_PREFIX, sizeof FRESH_PREFIX - 1) != 0 ||
-        *p < '1' || *p > '9')
-        return false;
-    char *end;
-    *pid = strtol(p, &end, 10);
-    return *end == '-' && strlen(end + 1) == 6;
-}
-
-/* Removes a killed listener's directory: its dead sockets, then itself
- * (left alone if anything else is in it). */
-static void reclaim_dir(const char *dir) {
-    DIR *d = opendir(dir);
-    if (!d)
-        return;
-    struct dirent *e;
-    char path[PATH_MAX];
-    while ((e = readdir(d)) != NULL) {
-        int n = snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        if (e->d_name[0] == 'l' && n > 0 && (size_t)n < sizeof path &&
-            is_dead(path))
-            unlink(path);
-    }
-    closedir(d);
-    rmdir(dir);
-}
-
-/* The directories of this user's fresh listeners whose process is gone
- * (the directory is only reclaimed if its socket is dead too, since a
- * forked child may still hold the listener). */
-static void reclaim(const char *tmp) {
-    DIR *d = opendir(tmp);
-    if (!d)
-        return;
-    struct dirent *e;
-    char dir[PATH_MAX];
-    while ((e = readdir(d)) != NULL) {
-        long pid;
-        struct stat st;
-        if (!fresh_dir_name(e->d_name, &pid) || pid > INT_MAX ||
-            kill((pid_t)pid, 0) == 0 || errno != ESRCH)
-            continue;
-        int n = snprintf(dir, sizeof dir, "%s/%s", tmp, e->d_name);
-        if (n > 0 && (size_t)n < sizeof dir && lstat(dir, &st) == 0 &&
-            S_ISDIR(st.st_mode) && st.st_uid == geteuid())
-            reclaim_dir(dir);
-    }
-    closedir(d);
-}
-
-/* A new 0700 directory for a fresh address, and the socket path in it. */
-static int fresh_path(mp__os_listener *l, const char *token) {
-    const char *tmp = getenv("TMPDIR");
-    if (!tmp || !*tmp)
-        tmp = "/tmp";
-    char dir[PATH_MAX];
-    int n = snprintf(dir, sizeof dir, "%s/" FRESH_PREFIX "%ld-XXXXXX", tmp,
-                     (long)getpid());
-    if (n < 0 || (size_t)n >= sizeof dir)
-        return MP_EINVAL;
-    /* The length is checked before anything exists to clean up. */
-    n = snprintf(l->path, sizeof l->path, "%s/l-%.8s", dir, token);
-    if (n < 0 || (size_t)n >= sizeof l->path)
-        return MP_EINVAL;
-    reclaim(tmp);
-    if (!mkdtemp(dir))
-        return mp__posix_err(errno);
-    if (!(l->dir = strdup(dir))) {
-        rmdir(dir);
-        return MP_ENOMEM;
-    }
-    /* mkdtemp filled in the XXXXXX: the path's prefix, same length. */
-    memcpy(l->path, dir, strlen(dir));
-    return 0;
-}
-#endif
 
 int mp__os_listen(mp__os_listener **out, const char *addr, const char *token,
                   int backlog) {
@@ -632,7 +522,7 @@ int mp__os_listen(mp__os_listener **out, const char *addr, const char *token,
         else
             memcpy(l->path, addr, strlen(addr) + 1);
     } else {
-        rc = fresh_path(l, token);
+        rc = mp__posix_fresh_addr(l->path, sizeof l->path, &l->dir, token);
     }
     if (!rc)
         rc = listen_at(l, backlog);
@@ -660,12 +550,10 @@ int mp__os_accept(mp__os_listener *l, mp__os_conn **c, mp__deadline d) {
         if (l->fd == -1)
             return MP_ECLOSED;
         int fd = mp__posix_accept(l->fd);
-#if MP__POSIX_LINUX
-        if (fd != -1 && l->abstract && !peer_ok(fd)) {
+        if (fd != -1 && l->abstract && !mp__posix_abstract_peer_ok(fd)) {
             close(fd);
             continue;
         }
-#endif
         if (fd != -1)
             return conn_wrap(c, fd, true);
         /* A client that gave up between poll and accept is not an error. */
@@ -721,11 +609,9 @@ int mp__os_connect(mp__os_conn **c, const char *addr, mp__deadline d) {
         if ((rc = mp__backoff_wait(&b, d)))
             break;
     }
-#if MP__POSIX_LINUX
     /* Whoever holds an abstract name may not be who we think. */
-    if (!rc && addr[0] == '@' && !peer_ok(fd))
+    if (!rc && addr[0] == '@' && !mp__posix_abstract_peer_ok(fd))
         rc = MP_EACCES;
-#endif
     if (!rc && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) == -1)
         rc = mp__posix_err(errno);
     if (rc) {

@@ -1,6 +1,11 @@
-/* Helpers shared by the POSIX backend's files, and the seams between its
- * two paths: the Linux one (posix/linux/) and the portable one
- * (posix/portable/), chosen at configure time (MPROC_POSIX_PORTABLE). */
+/* Helpers shared by the POSIX backend's files, and its two seams, both
+ * chosen by CMake, never by #if in a shared file:
+ * - the path: the Linux one (posix/linux/) or the portable one
+ *   (posix/portable/, POSIX.1-2008 alone), MPROC_POSIX_PORTABLE;
+ * - the system: what differs by operating system whichever the path
+ *   (posix/sys/<os>/: linux, darwin, freebsd, netbsd, openbsd, with
+ *   posix/sys/bsd/ shared by the BSDs and posix/sys/elf/ by every system
+ *   but macOS), CMAKE_SYSTEM_NAME. */
 #ifndef MP_POSIX_OS_POSIX_H
 #define MP_POSIX_OS_POSIX_H
 
@@ -8,7 +13,9 @@
 #include <fcntl.h>
 #include <spawn.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/un.h>
 
@@ -18,6 +25,13 @@
 /* Bytes of an AF_UNIX path, NUL included (104 on macOS and the BSDs). */
 #ifndef MP__SUN_PATH_MAX
 #define MP__SUN_PATH_MAX sizeof(((struct sockaddr_un *)0)->sun_path)
+#endif
+
+/* The longest shm name the system takes, NUL excluded: a file name's 255
+ * (Linux's /dev/shm, the BSDs), or macOS's PSHMNAMLEN, 31, which CMake
+ * defines on Darwin (and cmake/macos-emu.h in the emulation). */
+#ifndef MP__SHM_NAME_MAX
+#define MP__SHM_NAME_MAX 255
 #endif
 
 /* A semaphore's count word, shared by both paths' semaphores: take one
@@ -41,6 +55,13 @@ static inline int mp__posix_sem_give(MP__ATOMIC(uint32_t) * value,
     return 0;
 }
 
+/* What a look at a process by pid found (mp__posix_proc_probe). */
+enum mp__posix_probe {
+    MP__POSIX_DEAD,   /* no such pid, or a zombie */
+    MP__POSIX_ALIVE,  /* alive, and *start holds its start time */
+    MP__POSIX_UNKNOWN /* it exists, or cannot be told */
+};
+
 /* A process named by its pid and a 32-bit token of its start time, so
  * that a later process given the same pid is not taken for it: the word
  * is token << 32 | pid, token 0 when it could not be read (then only the
@@ -56,6 +77,14 @@ bool mp__posix_gone(uint64_t w);
 
 /* errno -> MP_E*. */
 int mp__posix_err(int e);
+
+/* Whether pid exists, for a system that keeps no start times: MP__POSIX_DEAD
+ * or MP__POSIX_UNKNOWN (a zombie passes for alive). */
+enum mp__posix_probe mp__posix_probe_kill(pid_t pid);
+
+/* Whether the AF_UNIX socket file at path is a leftover: nobody listens on
+ * it (os_conn.c; the portable path's fresh addresses reclaim with it). */
+bool mp__posix_sock_dead(const char *path);
 
 /* pthread_once for state a forked child must redo, made safe across fork:
  * runs fn once per process image unless a fork child inherits it done.
@@ -135,5 +164,64 @@ static inline void mp__posix_cloexec_undo(mp__posix_cloexec *ce) {
  * with mp__posix_cloexec_undo once spawned, whatever this returned). */
 int mp__posix_spawn_close_from(posix_spawn_file_actions_t *fa, int floor,
                                short *flags, mp__posix_cloexec *ce);
+
+/* How long a wait on the kin's handle may last before the child's state is
+ * looked at directly: -1 on the Linux path (a pidfd is ready exactly when
+ * the child ends); on the portable one MP__SLICE_SENTINEL_MS, since a
+ * sentinel that a fork outside our control inherited stays open after the
+ * child ends. */
+long mp__posix_kin_slice_ms(void);
+
+/* The CPUs this process may run on (Linux path: its affinity mask), 0 when
+ * the path cannot tell (then the count online is used). */
+int mp__posix_cpu_affinity(void);
+
+/* An anonymous shared mapping's descriptor, close-on-exec, of `size` zero
+ * bytes: a memfd on the Linux path, elsewhere a random shm name removed at
+ * once (reserved as mp__posix_shm_reserve says). Nothing is left open on
+ * failure. */
+int mp__posix_shm_anon(int *fd, size_t size);
+
+/* The socket address of an abstract-namespace name "@name" (Linux path:
+ * the length is part of the name, no NUL); MP_ENOTSUP on the portable path,
+ * where "./@name" is a file. */
+int mp__posix_abstract_addr(struct sockaddr_un *sa, socklen_t *len,
+                            const char *addr);
+/* Whether the process at the other end of an abstract-namespace socket may
+ * talk to us (same user or root). Only the Linux path has such sockets. */
+bool mp__posix_abstract_peer_ok(int fd);
+/* A fresh listener address into path (cap bytes): "@mproc-<token>" on the
+ * Linux path; on the portable one a socket in a new 0700 directory
+ * $TMPDIR/mproc-<pid>-XXXXXX (*dir, malloc'd, to remove with the listener),
+ * made after removing those of this user's dead listeners. */
+int mp__posix_fresh_addr(char *path, size_t cap, char **dir,
+                         const char *token);
+
+/* ---- the system (posix/sys/<os>/) ---- */
+
+/* Looks at process pid: whether it is alive, and when it started (in the
+ * system's own unit; only compared with itself): /proc/<pid>/stat on
+ * Linux, sysctl(KERN_PROC_PID) on macOS and FreeBSD, elsewhere only
+ * whether the pid exists (mp__posix_probe_kill). */
+enum mp__posix_probe mp__posix_proc_probe(pid_t pid, uint64_t *start);
+
+/* The running program, to start it again when mp_set_executable was not
+ * called: Linux's /proc/self/exe, macOS's _NSGetExecutablePath, the
+ * kernel's record on FreeBSD and NetBSD; MP_ENOTSUP on OpenBSD, which
+ * keeps none (the program must call mp_set_executable). *own: NULL or what
+ * *exe points into, to free, whatever this returned. */
+int mp__posix_self_exe(const char **exe, char **own);
+
+/* Takes the pages of a shm_open object of `size` bytes now (Linux: a full
+ * /dev/shm is then an error here, not a SIGBUS at the first touch);
+ * elsewhere the object stays sparse. */
+int mp__posix_shm_reserve(int fd, size_t size);
+/* The file that is shm object nm, where the system keeps them as files one
+ * can look at without opening them (Linux's /dev/shm); false elsewhere. */
+bool mp__posix_shm_file(char *out, size_t cap, const char *nm);
+/* The directory whose entries are the shm objects, to list them (Linux,
+ * and the BSDs if mounted so: /dev/shm); NULL where they cannot be listed
+ * (macOS). */
+const char *mp__posix_shm_dir(void);
 
 #endif

@@ -1,34 +1,21 @@
 /* POSIX backend: processes (fork, posix_spawn, waits on the handle the
- * path's kin gives: a pidfd on Linux, a sentinel pipe elsewhere) and
- * locating a function in another run of the same program (dl_iterate_phdr,
- * which the ELF systems, the BSDs and musl included, all have; macOS reads
- * dyld's image list instead, in os_macho.c). */
+ * path's kin gives: a pidfd on Linux, a sentinel pipe elsewhere). Locating
+ * a function in another run of the program is the system's: dl_iterate_phdr
+ * (sys/elf/os_fnloc.c), dyld's image list on macOS (sys/darwin/). */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
-#endif
-#ifndef __APPLE__
-#include <elf.h>
 #endif
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#ifndef __APPLE__
-#include <link.h>
-#endif
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#if defined(__APPLE__)
-#include <mach-o/dyld.h>
-#elif defined(__FreeBSD__) || defined(__NetBSD__) || defined(__DragonFly__)
-#include <sys/sysctl.h>
-#endif
 
 #include "../common/os_base.h"
 #include "../common/os_proc.h"
@@ -103,45 +90,6 @@ static int watch_env(int fd, char ***env, char **own) {
     return 0;
 }
 
-/* The running program, to start it again when mp_set_executable was not
- * called: Linux's /proc/self/exe; macOS's _NSGetExecutablePath; the
- * kernel's record on FreeBSD and NetBSD. Elsewhere (OpenBSD keeps none)
- * MP_ENOTSUP: the program must call mp_set_executable. *own: to free. */
-static int self_exe(const char **exe, char **own) {
-    *own = NULL;
-#if defined(__linux__)
-    *exe = "/proc/self/exe";
-    return 0;
-#elif defined(__APPLE__)
-    uint32_t n = 0;
-    _NSGetExecutablePath(NULL, &n);
-    if (!n || !(*own = malloc(n)))
-        return MP_ENOMEM;
-    if (_NSGetExecutablePath(*own, &n) != 0)
-        return MP_ESYS;
-    *exe = *own;
-    return 0;
-#elif defined(__FreeBSD__) || defined(__NetBSD__) || defined(__DragonFly__)
-#if defined(__NetBSD__)
-    int mib[4] = {CTL_KERN, KERN_PROC_ARGS, -1, KERN_PROC_PATHNAME};
-#else
-    int mib[4] = {CTL_KERN, KERN_PROC, KERN_PROC_PATHNAME, -1};
-#endif
-    size_t n = 0;
-    if (sysctl(mib, 4, NULL, &n, NULL, 0) != 0 || !n)
-        return mp__posix_err(errno);
-    if (!(*own = malloc(n)))
-        return MP_ENOMEM;
-    if (sysctl(mib, 4, *own, &n, NULL, 0) != 0)
-        return mp__posix_err(errno);
-    *exe = *own;
-    return 0;
-#else
-    *exe = NULL;
-    return MP_ENOTSUP;
-#endif
-}
-
 /* One spawn's state, released by spawn_end whatever happened. */
 typedef struct spawn_job {
     const char *exe;
@@ -164,7 +112,7 @@ typedef struct spawn_job {
  * moved above the range they will be placed in. */
 static int spawn_prepare(spawn_job *j, const mp__spawn_req *req) {
     int rc;
-    if (!j->exe && (rc = self_exe(&j->exe, &j->own_exe)))
+    if (!j->exe && (rc = mp__posix_self_exe(&j->exe, &j->own_exe)))
         return rc;
     size_t nput = req->nhandles;
     j->tmp = calloc(nput + 2, sizeof(int));
@@ -307,14 +255,11 @@ static bool has_ended(const mp__os_proc *p) {
 int mp__os_proc_wait(mp__os_proc *p, mp__deadline d) {
     int rc;
     if (p->h != MP__BAD_HANDLE) {
+        long slice = mp__posix_kin_slice_ms();
         for (;;) {
             long ms = mp__deadline_left_ms(d, &rc);
-#if !MP__POSIX_LINUX
-            /* A sentinel that a fork outside our control inherited stays
-             * open after the child ends: look at the child now and then. */
-            if (ms < 0 || ms > MP__SLICE_SENTINEL_MS)
-                ms = MP__SLICE_SENTINEL_MS;
-#endif
+            if (slice >= 0 && (ms < 0 || ms > slice))
+                ms = slice;
             struct pollfd pfd = {(int)p->h, POLLIN, 0};
             int n = poll(&pfd, 1, ms > INT_MAX ? INT_MAX : (int)ms);
             if (n > 0)
@@ -323,10 +268,8 @@ int mp__os_proc_wait(mp__os_proc *p, mp__deadline d) {
                 return rc;
             if (n < 0 && errno != EINTR)
                 return mp__posix_err(errno);
-#if !MP__POSIX_LINUX
-            if (n == 0 && has_ended(p))
+            if (n == 0 && slice >= 0 && has_ended(p))
                 return 0;
-#endif
         }
     }
     /* No handle, or a sentinel pipe, whose end comes as the child exits,
@@ -368,121 +311,3 @@ void mp__os_proc_close(mp__os_proc *p) {
     mp__os_close(p->h);
     p->h = MP__BAD_HANDLE;
 }
-
-/* ---- functions across runs of one program ---- */
-
-/* macOS has no dl_iterate_phdr: os_macho.c reads dyld's image list. */
-#ifndef __APPLE__
-
-struct find_ctx {
-    uintptr_t addr; /* locate: the address; resolve: the result */
-    const mp__fnloc *want;
-    mp__fnloc *loc;
-    int rc;
-    bool first;
-};
-
-/* The module's identity: its GNU build id, else the file's size and time. */
-static void module_ident(struct dl_phdr_info *info, const char *path,
-                         uint8_t *out, uint32_t *len) {
-    for (int i = 0; i < info->dlpi_phnum; i++) {
-        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-        if (ph->p_type != PT_NOTE)
-            continue;
-        const uint8_t *n = (const uint8_t *)(info->dlpi_addr + ph->p_vaddr);
-        const uint8_t *end = n + ph->p_memsz;
-        while (n + sizeof(ElfW(Nhdr)) <= end) {
-            const ElfW(Nhdr) *nh = (const ElfW(Nhdr) *)n;
-            size_t name_sz = (nh->n_namesz + 3) & ~(size_t)3;
-            size_t desc_sz = (nh->n_descsz + 3) & ~(size_t)3;
-            const uint8_t *desc = n + sizeof *nh + name_sz;
-            if (desc + desc_sz > end)
-                break;
-            if (nh->n_type == NT_GNU_BUILD_ID && nh->n_namesz == 4 &&
-                memcmp(n + sizeof *nh, "GNU", 4) == 0 &&
-                nh->n_descsz + 1 <= MP__IDENT_MAX) {
-                out[0] = 'B';
-                memcpy(out + 1, desc, nh->n_descsz);
-                *len = nh->n_descsz + 1;
-                return;
-            }
-            n = desc + desc_sz;
-        }
-    }
-    struct stat st;
-    memset(out, 0, 17);
-    out[0] = 'F';
-    if (stat(path, &st) == 0) {
-        uint64_t v[2] = {(uint64_t)st.st_size, (uint64_t)st.st_mtime};
-        memcpy(out + 1, v, sizeof v);
-    }
-    *len = 17;
-}
-
-/* The module's span of loaded segments, and whether [off] is executable. */
-static bool in_exec_segment(struct dl_phdr_info *info, uintptr_t addr) {
-    for (int i = 0; i < info->dlpi_phnum; i++) {
-        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-        uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
-        if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X) && addr >= lo &&
-            addr < lo + ph->p_memsz)
-            return true;
-    }
-    return false;
-}
-
-static const char *module_path(struct dl_phdr_info *info, bool first) {
-    return first || !info->dlpi_name[0] ? "/proc/self/exe" : info->dlpi_name;
-}
-
-static int locate_cb(struct dl_phdr_info *info, size_t size, void *data) {
-    struct find_ctx *c = data;
-    bool first = c->first;
-    c->first = false;
-    (void)size;
-    if (!in_exec_segment(info, c->addr))
-        return 0;
-    snprintf(c->loc->module, sizeof c->loc->module, "%s",
-             first ? "" : info->dlpi_name);
-    c->loc->offset = c->addr - info->dlpi_addr;
-    module_ident(info, module_path(info, first), c->loc->ident,
-                 &c->loc->ident_len);
-    c->rc = 0;
-    return 1;
-}
-
-int mp__os_fn_locate(const void *fn, mp__fnloc *loc) {
-    struct find_ctx c = {(uintptr_t)fn, NULL, loc, MP_ETARGET, true};
-    memset(loc, 0, sizeof *loc);
-    dl_iterate_phdr(locate_cb, &c);
-    return c.rc;
-}
-
-static int resolve_cb(struct dl_phdr_info *info, size_t size, void *data) {
-    struct find_ctx *c = data;
-    bool first = c->first;
-    c->first = false;
-    (void)size;
-    const char *name = first ? "" : info->dlpi_name;
-    if (strcmp(name, c->want->module) != 0)
-        return 0;
-    uint8_t ident[MP__IDENT_MAX];
-    uint32_t len = 0;
-    module_ident(info, module_path(info, first), ident, &len);
-    uintptr_t addr = info->dlpi_addr + (uintptr_t)c->want->offset;
-    if (len == c->want->ident_len && memcmp(ident, c->want->ident, len) == 0 &&
-        in_exec_segment(info, addr)) {
-        c->addr = addr;
-        c->rc = 0;
-    }
-    return 1;
-}
-
-int mp__os_fn_resolve(const mp__fnloc *loc, void **fn) {
-    struct find_ctx c = {0, loc, NULL, MP_ETARGET, true};
-    dl_iterate_phdr(resolve_cb, &c);
-    if (c.rc == 0)
-        *fn = (void *)c.addr;
-    return c.rc;
-}
-#endif /* !__APPLE__ */

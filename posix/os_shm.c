@@ -1,6 +1,7 @@
-/* POSIX backend, shared memory: anonymous mappings are memfds (Linux) so a
- * spawned child can map them from an inherited descriptor and nothing ever
- * has a name; named ones are shm_open objects, 0600, "/mp-<name>".
+/* POSIX backend, shared memory: anonymous mappings are the path's
+ * (mp__posix_shm_anon: memfds on Linux) so a spawned child can map them
+ * from an inherited descriptor and nothing ever has a name; named ones are
+ * shm_open objects, 0600, "/mp-<name>".
  *
  * The creation guard of a named mapping (os_shm.h) is an exclusive flock
  * on its descriptor: the kernel drops it when the creator dies. A process
@@ -26,16 +27,6 @@
 #include "../common/os_crypto.h"
 #include "../common/os_sync.h"
 #include "os_posix.h"
-
-/* The longest shm name the system takes, without the NUL: macOS's
- * PSHMNAMLEN (31); elsewhere a file name's 255 (Linux's /dev/shm). */
-#ifndef MP__SHM_NAME_MAX
-#if defined(__APPLE__)
-#define MP__SHM_NAME_MAX 31
-#else
-#define MP__SHM_NAME_MAX 255
-#endif
-#endif
 
 static const char b32[] = "abcdefghijklmnopqrstuvwxyz234567";
 
@@ -75,48 +66,16 @@ static int map_fd(mp__shm *s, int fd, size_t size) {
     return 0;
 }
 
-static int anon_fd(int *fd) {
-#if MP__POSIX_LINUX
-    *fd = memfd_create("mproc", MFD_CLOEXEC);
-    return *fd == -1 ? mp__posix_err(errno) : 0;
-#else
-    /* Elsewhere: a random shm name (short enough for macOS's 31 bytes)
-     * removed at once, so it never outlives this call even if we are
-     * killed right after. */
-    for (int tries = 0; tries < 8; tries++) {
-        uint8_t r[8];
-        char nm[32];
-        int rc = mp__os_random(r, sizeof r);
-        if (rc)
-            return rc;
-        int n = snprintf(nm, sizeof nm, "/mpa-");
-        for (size_t i = 0; i < sizeof r; i++)
-            n += snprintf(nm + n, sizeof nm - (size_t)n, "%02x", r[i]);
-        *fd = shm_open(nm, O_RDWR | O_CREAT | O_EXCL, 0600);
-        if (*fd == -1 && errno == EEXIST)
-            continue;
-        if (*fd == -1)
-            return mp__posix_err(errno);
-        shm_unlink(nm);
-        fcntl(*fd, F_SETFD, FD_CLOEXEC);
-        return 0;
-    }
-    return MP_EEXIST;
-#endif
-}
-
-/* Whether the name nm still leads to the object open as fd. On Linux the
- * name is a file of /dev/shm, looked at without a descriptor: with none
- * left, a create must fail with MP_ELIMIT, not take the name for another
- * object's and try again forever. */
+/* Whether the name nm still leads to the object open as fd. Where the
+ * name is a file (Linux's /dev/shm) it is looked at without a descriptor:
+ * with none left, a create must fail with MP_ELIMIT, not take the name for
+ * another object's and try again forever. */
 static bool same_object(const char *nm, int fd) {
     struct stat a, b;
-#if defined(__linux__)
     char path[512]; /* "/dev/shm" and a name of at most 255 bytes */
-    snprintf(path, sizeof path, "/dev/shm%s", nm);
-    return fstat(fd, &a) == 0 && stat(path, &b) == 0 && a.st_dev == b.st_dev &&
-           a.st_ino == b.st_ino;
-#else
+    if (mp__posix_shm_file(path, sizeof path, nm))
+        return fstat(fd, &a) == 0 && stat(path, &b) == 0 &&
+               a.st_dev == b.st_dev && a.st_ino == b.st_ino;
     int fd2 = shm_open(nm, O_RDONLY | O_CLOEXEC, 0);
     if (fd2 == -1)
         return false;
@@ -124,26 +83,6 @@ static bool same_object(const char *nm, int fd) {
                 a.st_dev == b.st_dev && a.st_ino == b.st_ino;
     close(fd2);
     return same;
-#endif
-}
-
-/* Takes the pages of an shm_open object now. /dev/shm is a tmpfs of
- * bounded size; a sparse object on a full one is a SIGBUS at the first
- * touch of a page, in whichever process touches it. Reserved at creation, a
- * full /dev/shm is MP_ELIMIT there and every object made keeps working.
- * The price: a named object (and, on the portable path, every object)
- * holds its whole size from the start. memfds live in the kernel's own
- * mount, which has no size of its own, and stay sparse. posix_fallocate
- * is Linux's here; elsewhere the object stays sparse. */
-static int reserve(int fd, size_t size) {
-#if defined(__linux__)
-    int e = posix_fallocate(fd, 0, (off_t)size);
-    return e ? mp__posix_err(e) : 0;
-#else
-    (void)fd;
-    (void)size;
-    return 0;
-#endif
 }
 
 /* Whether the object open as fd is published: its first word is non-zero. */
@@ -157,7 +96,9 @@ static bool published(int fd) {
 static int make(mp__shm *s, int fd, size_t size) {
     if (ftruncate(fd, 0) == -1 || ftruncate(fd, (off_t)size) == -1)
         return mp__posix_err(errno);
-    int rc = reserve(fd, size);
+    /* The price of reserving (mp__posix_shm_reserve): a named object holds
+     * its whole size from the start. */
+    int rc = mp__posix_shm_reserve(fd, size);
     return rc ? rc : map_fd(s, fd, size);
 }
 
@@ -207,17 +148,9 @@ int mp__os_shm_create(mp__shm *s, size_t size, const char *name) {
             s->guard = s->h; /* the flock on it */
         return rc;
     }
-    if ((rc = anon_fd(&fd)))
+    if ((rc = mp__posix_shm_anon(&fd, size)))
         return rc;
-    if (ftruncate(fd, (off_t)size) == -1)
-        rc = mp__posix_err(errno);
-#if !MP__POSIX_LINUX
-    if (!rc) /* in /dev/shm, not a memfd */
-        rc = reserve(fd, size);
-#endif
-    if (!rc)
-        rc = map_fd(s, fd, size);
-    if (rc)
+    if ((rc = map_fd(s, fd, size)))
         close(fd);
     return rc;
 }
@@ -359,15 +292,10 @@ static bool sweep_entry(const char *nm, size_t map_bytes,
 int mp__os_shm_each(size_t map_bytes, bool (*visit)(void *arg, mp__shm *s),
                     void *arg, size_t *removed) {
     *removed = 0;
-#if defined(__APPLE__)
-    (void)map_bytes;
-    (void)visit;
-    (void)arg;
-    return MP_ENOTSUP; /* its shm objects cannot be listed */
-#else
-    /* Where shm_open objects are files of /dev/shm (Linux; elsewhere, if
-     * mounted so). */
-    DIR *d = opendir("/dev/shm");
+    const char *dir = mp__posix_shm_dir();
+    if (!dir)
+        return MP_ENOTSUP; /* the system's shm objects cannot be listed */
+    DIR *d = opendir(dir);
     if (!d)
         return errno == ENOENT ? MP_ENOTSUP : mp__posix_err(errno);
     for (struct dirent *e; (e = readdir(d));) {
@@ -379,7 +307,6 @@ int mp__os_shm_each(size_t map_bytes, bool (*visit)(void *arg, mp__shm *s),
     }
     closedir(d);
     return 0;
-#endif
 }
 
 void mp__os_shm_close(mp__shm *s) {

@@ -33,6 +33,8 @@ mp__handle mp__posix_kin_parent(mp__posix_kin *k, pid_t pid) {
 
 void mp__posix_kin_drop(mp__posix_kin *k) { (void)k; }
 
+long mp__posix_kin_slice_ms(void) { return -1; }
+
 /* Makes the calling child die with its parent; exits if already orphaned. */
 int mp__os_child_bind_parent(long ppid) {
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1)

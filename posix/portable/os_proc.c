@@ -32,6 +32,7 @@
 #include <dirent.h>
 #endif
 
+#include "../../common/wait_policy.h"
 #include "../os_posix.h"
 
 static pthread_mutex_t kin_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -142,6 +143,8 @@ void mp__posix_kin_drop(mp__posix_kin *k) {
             *fds[i] = -1;
         }
 }
+
+long mp__posix_kin_slice_ms(void) { return MP__SLICE_SENTINEL_MS; }
 
 static void *watch_parent(void *arg) {
     int fd = (int)(intptr_t)arg;

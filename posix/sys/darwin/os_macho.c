@@ -1,4 +1,4 @@
-/* posix backend, macOS: where a function is, across runs of one program,
+/* POSIX backend, macOS: where a function is, across runs of one program,
  * found in dyld's list of loaded images (macOS has no dl_iterate_phdr).
  *
  * A function is named by its image ("" for the main program, else the
@@ -7,15 +7,14 @@
  * and time), so that a rebuilt binary gives MP_ETARGET and never a jump
  * into other code. The load commands are read by common/macho.c, which
  * the tests run on every system; the dyld calls below are macOS's only. */
-#ifdef __APPLE__
 #include <mach-o/dyld.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#include "../common/macho.h"
-#include "../common/os_proc.h"
+#include "../../../common/macho.h"
+#include "../../../common/os_proc.h"
 
 /* Image i's identity: 'U' and its LC_UUID, else 'F' and its file's size
  * and time (as the ELF path does without a build id). */
@@ -88,9 +87,3 @@ int mp__os_fn_resolve(const mp__fnloc *loc, void **fn) {
     }
     return MP_ETARGET;
 }
-#endif
-
-#ifndef __APPLE__
-/* ISO C wants something in a translation unit. */
-typedef int mp__os_macho_unused;
-#endif
