@@ -15,7 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../common/os_base.h"
+#include "os/os_base.h"
 #include "os_posix.h"
 
 int mp__posix_err(int e) {

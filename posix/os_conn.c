@@ -16,9 +16,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "../common/frame.h"
-#include "../common/os_conn.h"
-#include "../common/wait_policy.h"
+#include "base/frame.h"
+#include "os/os_conn.h"
+#include "util/wait_policy.h"
 #include "os_posix.h"
 
 /* Small messages arrive whole in one read into this buffer, and the read

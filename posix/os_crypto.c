@@ -5,7 +5,7 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
-#include "../common/os_crypto.h"
+#include "os/os_crypto.h"
 
 static const EVP_MD *md_by_name(const char *digest) {
     if (strcmp(digest, "md5") == 0)

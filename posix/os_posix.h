@@ -19,8 +19,8 @@
 #include <sys/types.h>
 #include <sys/un.h>
 
-#include "../common/atomics.h"
-#include "../common/os_base.h"
+#include "base/atomics.h"
+#include "os/os_base.h"
 
 /* Bytes of an AF_UNIX path, NUL included (104 on macOS and the BSDs). */
 #ifndef MP__SUN_PATH_MAX

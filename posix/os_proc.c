@@ -17,9 +17,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../common/os_base.h"
-#include "../common/os_proc.h"
-#include "../common/wait_policy.h"
+#include "os/os_base.h"
+#include "os/os_proc.h"
+#include "util/wait_policy.h"
 #include "os_posix.h"
 
 extern char **environ;

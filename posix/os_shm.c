@@ -22,10 +22,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../common/atomics.h"
-#include "../common/os_shm.h"
-#include "../common/os_crypto.h"
-#include "../common/os_sync.h"
+#include "base/atomics.h"
+#include "os/os_shm.h"
+#include "os/os_crypto.h"
+#include "os/os_sync.h"
 #include "os_posix.h"
 
 static const char b32[] = "abcdefghijklmnopqrstuvwxyz234567";

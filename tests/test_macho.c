@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "../common/macho.h"
+#include "base/macho.h"
 #include "testutil.h"
 
 /* Little-endian stores into an image being built. */

@@ -15,7 +15,7 @@
 #include "testutil.h"
 
 #ifdef MP_STATIC /* the internal gather put is reachable in a static build */
-#include "../common/queue_internal.h"
+#include "obj/queue_internal.h"
 #endif
 
 #define BIG_TIMEOUT 30000L

@@ -18,7 +18,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "../common/shobj.h" /* the user table, to fake a reused pid */
+#include "obj/shobj.h" /* the user table, to fake a reused pid */
 #endif
 
 #include "named_kinds.h"

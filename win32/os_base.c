@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <wchar.h>
 
-#include "../common/os_base.h"
+#include "os/os_base.h"
 #include "os_win32.h"
 
 /* The largest single ReadFile / WriteFile request: DWORD lengths. */

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/os_conn.h"
+#include "os/os_conn.h"
 #include "os_win32.h"
 
 #define RBUF 4096

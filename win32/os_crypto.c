@@ -7,7 +7,7 @@
 
 #include <string.h>
 
-#include "../common/os_crypto.h"
+#include "os/os_crypto.h"
 
 static LPCWSTR alg_by_name(const char *digest) {
     if (strcmp(digest, "md5") == 0)

@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/os_base.h"
-#include "../common/os_proc.h"
+#include "os/os_base.h"
+#include "os/os_proc.h"
 #include "os_win32.h"
 
 /* Exit codes TerminateProcess gives for terminate and kill, reported back

@@ -11,9 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/atomics.h"
-#include "../common/os_shm.h"
-#include "../common/os_sync.h"
+#include "base/atomics.h"
+#include "os/os_shm.h"
+#include "os/os_sync.h"
 #include "os_win32.h"
 
 static int map_view(mp__shm *s, HANDLE h, size_t size) {

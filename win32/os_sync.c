@@ -10,9 +10,9 @@
 
 #include <stdlib.h>
 
-#include "../common/atomics.h"
-#include "../common/os_sync.h"
-#include "../common/wait_policy.h"
+#include "base/atomics.h"
+#include "os/os_sync.h"
+#include "util/wait_policy.h"
 #include "os_win32.h"
 
 typedef struct mutex_state {

@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../common/os_sync.h"
+#include "os/os_sync.h"
 #include "os_win32.h"
 
 /* A SID's string form is at most ~190 characters (15 sub-authorities). */

@@ -9,7 +9,7 @@
 # plus the deprecation warnings (C4996) MSVC raises on the CRT's "insecure"
 # and POSIX-named functions, and clang's twins of MSVC's narrowing
 # warnings (C4244, C4267: -Wshorten-64-to-32, -Wimplicit-int-conversion,
-# -Wfloat-conversion) and of C4702 (-Wunreachable-code). common/atomics.h
+# -Wfloat-conversion) and of C4702 (-Wunreachable-code). common/base/atomics.h
 # is also read for ARM64 Windows. Project code sees what it sees under cl.exe:
 # _MSC_VER, no __GNUC__ and no __clang__, and a <stdatomic.h> that is an
 # #error. The shim headers that make this work are in tests/msvc-shims/,
@@ -101,7 +101,7 @@ GCC_FLAGS=(-x c -std=c11 -fsyntax-only -isystem "$DEPS/include/apr-1"
 
 # ARM64 Windows: the mingw-w64 headers here are x86 only, so atomics.h,
 # whose ARM64 branch differs, is read alone, freestanding.
-printf '#include "atomics.h"\n' >"$WORK/atomics_arm64.c"
+printf '#include "base/atomics.h"\n' >"$WORK/atomics_arm64.c"
 ARM64_FLAGS=("${FLAGS[@]}")
 ARM64_FLAGS[0]=--target=aarch64-pc-windows-msvc
 ARM64_FLAGS+=(-ffreestanding -nostdinc -isystem "$RESOURCE/include")
@@ -109,11 +109,11 @@ ARM64_FLAGS+=(-ffreestanding -nostdinc -isystem "$RESOURCE/include")
 # Jobs, one per line: <label> <file> <flags...>; run JOBS at a time.
 jobs_file="$WORK/jobs"
 : >"$jobs_file"
-for f in "$SRC"/common/*.c "$SRC"/win32/*.c; do
+for f in "$SRC"/common/*/*.c "$SRC"/win32/*.c; do
     printf 'lib %s %s\n' "$f" \
         "-DMP_BUILDING -I$SRC/api -I$SRC/common -I$WORK/static" >>"$jobs_file"
 done
-for f in "$SRC"/common/*.c "$SRC"/win32/*.c; do
+for f in "$SRC"/common/*/*.c "$SRC"/win32/*.c; do
     printf 'gcc-pedantic %s %s\n' "$f" \
         "-DMP_BUILDING -I$SRC/api -I$SRC/common -I$WORK/static" >>"$jobs_file"
 done

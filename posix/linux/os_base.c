@@ -8,7 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "../os_posix.h"
+#include "os_posix.h"
 
 int mp__posix_cpu_affinity(void) {
     cpu_set_t set;

@@ -11,7 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "../os_posix.h"
+#include "os_posix.h"
 
 int mp__posix_abstract_addr(struct sockaddr_un *sa, socklen_t *len,
                             const char *addr) {

@@ -11,7 +11,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "../os_posix.h"
+#include "os_posix.h"
 
 int mp__posix_kin_new(mp__posix_kin *k, bool daemon, bool forked) {
     (void)daemon;

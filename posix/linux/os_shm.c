@@ -8,7 +8,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "../os_posix.h"
+#include "os_posix.h"
 
 int mp__posix_shm_anon(int *fd, size_t size) {
     if ((*fd = memfd_create("mproc", MFD_CLOEXEC)) == -1)

@@ -15,7 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../os_posix.h"
+#include "os_posix.h"
 
 /* "./@name" is a file. */
 int mp__posix_abstract_addr(struct sockaddr_un *sa, socklen_t *len,

@@ -32,8 +32,8 @@
 #include <dirent.h>
 #endif
 
-#include "../../common/wait_policy.h"
-#include "../os_posix.h"
+#include "util/wait_policy.h"
+#include "os_posix.h"
 
 static pthread_mutex_t kin_mu = PTHREAD_MUTEX_INITIALIZER;
 static int watch_rd = -1, watch_wr = -1; /* this process's watch pipe */

@@ -6,8 +6,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "../../common/os_crypto.h"
-#include "../os_posix.h"
+#include "os/os_crypto.h"
+#include "os_posix.h"
 
 /* A random shm name (short enough for macOS's 31 bytes) removed at once,
  * so it never outlives this call even if we are killed right after. */

@@ -24,10 +24,10 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-#include "../../common/atomics.h"
-#include "../../common/os_sync.h"
-#include "../../common/wait_policy.h"
-#include "../os_posix.h"
+#include "base/atomics.h"
+#include "os/os_sync.h"
+#include "util/wait_policy.h"
+#include "os_posix.h"
 
 typedef struct sem_state {
     MP__ATOMIC(uint32_t) value;

@@ -4,7 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "args_internal.h"
+#include "proc/args_internal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -8,7 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "conn_internal.h"
+#include "conn/conn_internal.h"
 
 /* A raw peer: *peer is the socket to read our replies from. */
 static mp_conn *fuzz_conn(const uint8_t *data, size_t size, int *peer) {

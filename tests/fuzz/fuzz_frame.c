@@ -5,7 +5,7 @@
 #include <stdint.h>
 
 #include "fuzz_common_conn.h"
-#include "frame.h"
+#include "base/frame.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,7 +1,7 @@
 /* POSIX backend, macOS and the BSDs: shm_open objects are no files one
  * can look at by name, and stay sparse (sized once by ftruncate). Whether
  * they can be listed is each system's (mp__posix_shm_dir, os_host.c). */
-#include "../../os_posix.h"
+#include "os_posix.h"
 
 int mp__posix_shm_reserve(int fd, size_t size) {
     (void)fd;

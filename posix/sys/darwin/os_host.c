@@ -10,7 +10,7 @@
 #include <sys/types.h>
 #include <sys/sysctl.h>
 
-#include "../../os_posix.h"
+#include "os_posix.h"
 
 enum mp__posix_probe mp__posix_proc_probe(pid_t pid, uint64_t *start) {
     struct kinfo_proc kp;

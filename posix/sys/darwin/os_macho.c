@@ -13,8 +13,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "../../../common/macho.h"
-#include "../../../common/os_proc.h"
+#include "base/macho.h"
+#include "os/os_proc.h"
 
 /* Image i's identity: 'U' and its LC_UUID, else 'F' and its file's size
  * and time (as the ELF path does without a build id). */

@@ -15,7 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "../../../common/os_proc.h"
+#include "os/os_proc.h"
 
 struct find_ctx {
     uintptr_t addr; /* locate: the address; resolve: the result */

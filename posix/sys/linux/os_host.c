@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../os_posix.h"
+#include "os_posix.h"
 
 /* State and start time (field 22, clock ticks since boot) of
  * /proc/<pid>/stat. */

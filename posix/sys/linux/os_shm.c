@@ -4,7 +4,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 
-#include "../../os_posix.h"
+#include "os_posix.h"
 
 /* A sparse object on a full /dev/shm is a SIGBUS at the first touch of a
  * page, in whichever process touches it; reserved at creation, a full

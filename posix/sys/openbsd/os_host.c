@@ -1,7 +1,7 @@
 /* POSIX backend, OpenBSD: no start times (a process is probed by pid
  * alone), no record of the running program's path, and where shm objects
  * are listed. */
-#include "../../os_posix.h"
+#include "os_posix.h"
 
 enum mp__posix_probe mp__posix_proc_probe(pid_t pid, uint64_t *start) {
     *start = 0;

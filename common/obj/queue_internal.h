@@ -1,0 +1,21 @@
+/* Internal queue API for other parts of the library (the pool carries its
+ * tasks and results through queues): a put that gathers several pieces into
+ * one item, so a header and a payload need no staging copy. */
+#ifndef MP_COMMON_QUEUE_INTERNAL_H
+#define MP_COMMON_QUEUE_INTERNAL_H
+
+#include <stddef.h>
+
+#include "base/clock.h"
+#include "mproc/queue.h"
+
+typedef struct mp__qvec {
+    const void *ptr;
+    size_t len;
+} mp__qvec;
+
+/* mp_queue_put of the concatenation v[0] .. v[n-1] as one item, waiting
+ * for room until dl. Same blocking, errors and crash guarantees. */
+int mp__queue_putv(mp_queue *q, const mp__qvec *v, size_t n, mp__deadline dl);
+
+#endif
