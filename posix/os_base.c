@@ -11,8 +11,11 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <time.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "os/os_base.h"
@@ -225,4 +228,30 @@ int mp__os_open_null(mp__handle *h) {
         return mp__posix_err(errno);
     *h = fd;
     return 0;
+}
+
+/* Never true for anything but a socket file. Non-blocking, so a live
+ * listener's full backlog reads as alive (EAGAIN) on Linux; the BSDs
+ * refuse a full backlog, which a listener stalled that long can suffer.
+ * Here, below both the listener (os_conn.c) and the path's clean-up of old
+ * listener directories, which both ask it. */
+bool mp__posix_sock_dead(const char *path) {
+    struct sockaddr_un sa;
+    struct stat st;
+    size_t n = strlen(path);
+    if (n == 0 || n >= MP__SUN_PATH_MAX || lstat(path, &st) == -1 ||
+        !S_ISSOCK(st.st_mode))
+        return false;
+    memset(&sa, 0, sizeof sa);
+    sa.sun_family = AF_UNIX;
+    memcpy(sa.sun_path, path, n + 1);
+    int fd = mp__posix_socket(true), rc;
+    if (fd == -1)
+        return false;
+    do
+        rc = connect(fd, (struct sockaddr *)&sa, (socklen_t)sizeof sa);
+    while (rc == -1 && errno == EINTR);
+    bool dead = rc == -1 && errno == ECONNREFUSED;
+    close(fd);
+    return dead;
 }

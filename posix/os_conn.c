@@ -411,27 +411,6 @@ static int make_addr(struct sockaddr_un *sa, socklen_t *len,
     return mp__posix_abstract_addr(sa, len, addr);
 }
 
-/* Never true for anything but a socket. Non-blocking, so a live
- * listener's full backlog reads as alive (EAGAIN) on Linux; the BSDs
- * refuse a full backlog, which a listener stalled that long can suffer. */
-bool mp__posix_sock_dead(const char *path) {
-    struct sockaddr_un sa;
-    socklen_t len;
-    struct stat st;
-    if (make_addr(&sa, &len, path) || lstat(path, &st) == -1 ||
-        !S_ISSOCK(st.st_mode))
-        return false;
-    int fd = mp__posix_socket(true), rc;
-    if (fd == -1)
-        return false;
-    do
-        rc = connect(fd, (struct sockaddr *)&sa, len);
-    while (rc == -1 && errno == EINTR);
-    bool dead = rc == -1 && errno == ECONNREFUSED;
-    close(fd);
-    return dead;
-}
-
 /* Binds l->fd to sa and listens; a file socket is made 0600 and
  * remembered (dev, ino) so that only it is ever removed. */
 static int bind_listen(mp__os_listener *l, const struct sockaddr_un *sa,
