@@ -316,7 +316,7 @@ static int run(mp_target fn, mp_args args, mp_start_method m) {
  * and no descriptor or handle is left open. */
 static void test_pipe_to_child(void) {
     mp_test_warm_up();
-    int before = mp_test_count_fds();
+    mp_test_fdset *before = mp_test_fds_take();
     mp_os_handle rd = 0, wr = 0;
     char text[64] = "";
     CU_ASSERT_EQUAL_FATAL(os_pipe(&rd, &wr), 0);
@@ -329,7 +329,7 @@ static void test_pipe_to_child(void) {
     CU_ASSERT_EQUAL(os_read_to_end(rd, text, sizeof text), 0);
     CU_ASSERT_STRING_EQUAL(text, "from the child");
     os_close(rd);
-    CU_ASSERT_EQUAL(mp_test_count_fds(), before);
+    CU_ASSERT_EQUAL(mp_test_fds_check(before), 0);
 }
 
 /* A handle passed as a keyword argument reaches the child as a usable handle,
@@ -407,7 +407,7 @@ static void test_accepted_socket_served_by_child(void) {
     CU_ASSERT_EQUAL_FATAL(accepted_pair(&client, &served), 0);
     sock_close(client);
     sock_close(served);
-    int before = mp_test_count_fds();
+    mp_test_fdset *before = mp_test_fds_take();
     char text[64] = "";
     CU_ASSERT_EQUAL_FATAL(accepted_pair(&client, &served), 0);
     mp_process *p = NULL;
@@ -422,7 +422,7 @@ static void test_accepted_socket_served_by_child(void) {
     CU_ASSERT_STRING_EQUAL(text, "pong server");
     CU_ASSERT_EQUAL(mp_test_finish(p, WAIT_MS), 0);
     sock_close(client);
-    CU_ASSERT_EQUAL(mp_test_count_fds(), before);
+    CU_ASSERT_EQUAL(mp_test_fds_check(before), 0);
 #ifdef _WIN32
     WSACleanup();
 #endif
@@ -450,7 +450,7 @@ static void test_bad_handles(void) {
         MP_CHECK_RC(mp_pool_new(&pool, &po), MP_EINVAL);
         CU_ASSERT_PTR_NULL(pool);
     }
-    int before = mp_test_count_fds();
+    mp_test_fdset *before = mp_test_fds_take();
     mp_process *p = NULL;
     mp_process_options o = {.start_method = mp_test_method()};
     CU_ASSERT_EQUAL_FATAL(os_pipe(&rd, &wr), 0);
@@ -460,7 +460,7 @@ static void test_bad_handles(void) {
     MP_CHECK_RC(mp_process_join(p, 0), MP_ESTATE);
     mp_process_free(p);
     os_close(rd);
-    CU_ASSERT_EQUAL(mp_test_count_fds(), before);
+    CU_ASSERT_EQUAL(mp_test_fds_check(before), 0);
 }
 
 /* A pool task's arguments cross by value: a handle is MP_ENOTSUP there,

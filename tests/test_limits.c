@@ -77,6 +77,18 @@ static int fails;
         }                                                                     \
     } while (0)
 
+/* Requires that the descriptors open now are those of `before` (from
+ * mp_test_fds_take, which it frees); each one that differs is named, so
+ * that a rare mismatch says what it was. */
+#define REQ_SAME_FDS(before)                                                  \
+    do {                                                                      \
+        if (mp_test_fds_check(before) != 0) {                                 \
+            fprintf(stderr, "%s:%d: descriptors differ\n", __FILE__,          \
+                    __LINE__);                                                \
+            fails++;                                                          \
+        }                                                                     \
+    } while (0)
+
 static int t_noop(mp_call *c) {
     (void)c;
     return 0;
@@ -360,35 +372,13 @@ static int become_limited_user(void) {
     return 0;
 }
 
-/* Requires `count_open(top) == want`; when not, prints both counts and
- * every open descriptor below top with what it is, so that a rare
- * mismatch names the descriptor. */
-#define REQ_FDS(top, want)                                                    \
-    do {                                                                      \
-        int got_ = count_open(top);                                           \
-        if (got_ != (want)) {                                                 \
-            fprintf(stderr, "%s:%d: %d descriptors open, expected %d\n",      \
-                    __FILE__, __LINE__, got_, (want));                        \
-            list_open(top);                                                   \
-            fails++;                                                          \
-        }                                                                     \
-    } while (0)
-
-static void list_open(int top) {
-    for (int fd = 0; fd < top; fd++) {
-        struct stat st;
-        if (fstat(fd, &st) == 0)
-            fprintf(stderr, "  fd %d: mode %o\n", fd, (unsigned)st.st_mode);
-    }
-}
-
 static int t_nproc(mp_call *c) {
     (void)c;
     fails = 0;
     if (become_limited_user())
         return 1;
     warm_up();
-    int n0 = count_open(4096);
+    mp_test_fdset *s0 = mp_test_fds_take();
     before o;
     before_make(&o);
     mp_pool *pool = NULL;
@@ -399,11 +389,11 @@ static int t_nproc(mp_call *c) {
     rl.rlim_cur = 1; /* fewer than this user already runs */
     REQ(setrlimit(RLIMIT_NPROC, &rl) == 0);
     for (int i = 0; i < 3; i++) {
-        int n = count_open(4096);
+        mp_test_fdset *s = mp_test_fds_take();
         REQ_RC(start_fork(), MP_ELIMIT);
         REQ_RC(start_spawn(), MP_ELIMIT);
         REQ_RC(make_pool(), MP_ELIMIT);
-        REQ_FDS(4096, n);
+        REQ_SAME_FDS(s);
     }
     /* The pool made before still runs tasks on the workers it has. */
     mp_result *r = NULL;
@@ -415,7 +405,7 @@ static int t_nproc(mp_call *c) {
     REQ_RC(mp_pool_close(pool), 0);
     REQ_RC(mp_pool_join(pool, 60000), 0);
     mp_pool_free(pool);
-    REQ_FDS(4096, n0);
+    REQ_SAME_FDS(s0);
     return fails ? 1 : 0;
 }
 
@@ -679,7 +669,7 @@ static int t_job(mp_call *c) {
         return 1;
     }
     REQ_RC(make_pool(), 0); /* the daemon job, made once, is not a leak */
-    int n0 = mp_test_count_fds();
+    mp_test_fdset *s0 = mp_test_fds_take();
     before o;
     before_make(&o); /* its child is in the job: two active processes */
     REQ(job_limit(job, 2) == 0);
@@ -699,7 +689,7 @@ static int t_job(mp_call *c) {
     REQ_RC(start_spawn(), 0); /* this one fits: o's child has ended */
     REQ(job_limit(job, 0) == 0);
     REQ_RC(make_pool(), 0);
-    REQ(mp_test_count_fds() == n0);
+    REQ_SAME_FDS(s0);
     return fails ? 1 : 0;
 }
 

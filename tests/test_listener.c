@@ -392,7 +392,7 @@ static void test_hostile_frames(void) {
 /* Listening, accepting a keyed client from a child and freeing the listener,
  * three times over, leaves the descriptor or handle count where it was. */
 static void test_no_fd_leak(void) {
-    int before = mp_test_count_fds();
+    mp_test_fdset *before = mp_test_fds_take();
     mp_conn_options o = {.authkey = KEY, .authkey_len = strlen(KEY)};
     for (int i = 0; i < 3; i++) {
         mp_listener *l;
@@ -403,7 +403,7 @@ static void test_no_fd_leak(void) {
         CU_ASSERT_EQUAL(finish(p), 0);
         mp_listener_free(l);
     }
-    CU_ASSERT_EQUAL(mp_test_count_fds(), before);
+    CU_ASSERT_EQUAL(mp_test_fds_check(before), 0);
 }
 
 /* ---- stalled clients ---- */
@@ -453,7 +453,7 @@ static raw_t add_staller(mp_listener *l) {
  * staller and seconds behind eight when handshakes ran one at a time). */
 static void test_stallers(void) {
     enum { STALLERS = 8, CHILDREN = 4, EACH = 25, BOUND = 3000 };
-    int fds = mp_test_count_fds();
+    mp_test_fdset *fds = mp_test_fds_take();
     mp_conn_options o = {.authkey = KEY,
                          .authkey_len = strlen(KEY),
                          .handshake_timeout_ms = BOUND};
@@ -485,7 +485,7 @@ static void test_stallers(void) {
     for (int i = 0; i < STALLERS; i++)
         raw_close(st[i]);
     mp_listener_free(l);
-    CU_ASSERT_EQUAL(mp_test_count_fds(), fds);
+    CU_ASSERT_EQUAL(mp_test_fds_check(fds), 0);
 }
 
 /* A staller is dropped once its own bound passes, whatever the accept's
@@ -493,7 +493,7 @@ static void test_stallers(void) {
  * zero-timeout accept waits for a client in its handshake only up to a
  * second from its arrival. */
 static void test_staller_bound(void) {
-    int fds = mp_test_count_fds();
+    mp_test_fdset *fds = mp_test_fds_take();
     mp_conn_options o = {.authkey = KEY,
                          .authkey_len = strlen(KEY),
                          .handshake_timeout_ms = 200};
@@ -535,7 +535,7 @@ static void test_staller_bound(void) {
     mp_listener_free(l);
     o.handshake_timeout_ms = -2;
     MP_CHECK_RC(mp_listener_new(&l, NULL, &o), MP_EINVAL);
-    CU_ASSERT_EQUAL(mp_test_count_fds(), fds);
+    CU_ASSERT_EQUAL(mp_test_fds_check(fds), 0);
 }
 
 /* ---- killed listeners, and rivals for one address ---- */

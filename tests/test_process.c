@@ -404,10 +404,10 @@ static void test_spawn_inherits_nothing_else(void) {
 /* Starting and joining a child leaves the parent's descriptor or handle count
  * where it was. */
 static void test_no_fd_leak(void) {
-    int before = mp_test_count_fds();
+    mp_test_fdset *before = mp_test_fds_take();
     CU_ASSERT_EQUAL(
         run_code(t_return_arg, MP_ARGS(mp_int(3)), mp_test_method()), 3);
-    CU_ASSERT_EQUAL(mp_test_count_fds(), before);
+    CU_ASSERT_EQUAL(mp_test_fds_check(before), 0);
 }
 
 /* A spawn executable that is an mproc program without the target makes join
@@ -452,14 +452,14 @@ static void test_missing_executable(void) {
     snprintf(path, sizeof path, "%s/no-such-program.exe", mp_test_tmpdir());
     MP_CHECK_OK(mp_set_executable(path));
     mp_process *p = NULL;
-    int before = mp_test_count_fds();
+    mp_test_fdset *before = mp_test_fds_take();
     MP_CHECK_OK(
         mp_process_new(&p, t_return_arg, MP_NO_ARGS,
                        &(mp_process_options){.start_method = MP_START_SPAWN}));
     MP_CHECK_RC(mp_process_start(p), MP_ENOENT);
     MP_CHECK_OK(mp_set_executable(NULL));
     MP_CHECK_RC(mp_process_join(p, 0), MP_ESTATE);
-    CU_ASSERT_EQUAL(mp_test_count_fds(), before);
+    CU_ASSERT_EQUAL(mp_test_fds_check(before), 0);
     mp_process_free(p);
 }
 

@@ -754,7 +754,7 @@ static void test_named(void) {
  * nothing in /dev/shm behind. */
 static void test_no_leaks(void) {
     mp_buf b = {0};
-    int fds = mp_test_count_fds();
+    mp_test_fdset *fds = mp_test_fds_take();
 #ifndef _WIN32
     int shm = mp_test_shm_entries();
 #endif
@@ -769,7 +769,7 @@ static void test_no_leaks(void) {
         CU_ASSERT_EQUAL(check_item(&b), 7 + k);
     }
     mp_queue_free(q);
-    CU_ASSERT_EQUAL(mp_test_count_fds(), fds);
+    CU_ASSERT_EQUAL(mp_test_fds_check(fds), 0);
 #ifndef _WIN32
     CU_ASSERT_EQUAL(mp_test_shm_entries(), shm);
 #endif

@@ -347,7 +347,8 @@ static void test_named(void) {
     st_name(nm, sizeof nm, "warm");
     MP_CHECK_OK(mp_value_new(&v, 'i', NULL, &(mp_shared_options){.name = nm}));
     mp_value_free(v);
-    int before = mp_test_shm_entries(), fds = mp_test_count_fds();
+    int before = mp_test_shm_entries();
+    mp_test_fdset *fds = mp_test_fds_take();
     st_name(nm, sizeof nm, "arr");
     MP_CHECK_OK(
         mp_array_new(&a, 'i', 4, NULL, &(mp_shared_options){.name = nm}));
@@ -370,7 +371,7 @@ static void test_named(void) {
     mp_array_free(b);
     mp_array_free(a);
     CU_ASSERT_EQUAL(mp_test_shm_entries(), before);
-    CU_ASSERT_EQUAL(mp_test_count_fds(), fds);
+    CU_ASSERT_EQUAL(mp_test_fds_check(fds), 0);
 }
 
 /* Python's Value(..., lock=L): a Value and an Array made with the caller's
