@@ -450,6 +450,76 @@ static void test_threads_submit(void) {
     mp_test_pool_finish(p);
 }
 
+/* A callback that keeps its result complete but not yet ready until a
+ * waiter in another thread has given up on it. */
+typedef struct held {
+    mp_event *in_cb, *release;
+    mp_result *r;
+    int waited; /* the waiter's mp_result_wait */
+} held;
+
+static void on_hold(mp_result *r, void *user) {
+    held *h = user;
+    (void)r;
+    mp_event_set(h->in_cb);
+    mp_event_wait(h->release, MP_TEST_CHILD_TIMEOUT_MS);
+}
+
+static void hold_waiter(held *h) {
+    if (mp_event_wait(h->in_cb, MP_TEST_CHILD_TIMEOUT_MS) == 0)
+        h->waited = mp_result_wait(h->r, 50);
+    mp_event_set(h->release);
+}
+
+#ifdef _WIN32
+static DWORD WINAPI hold_waiter_main(LPVOID arg) {
+    hold_waiter(arg);
+    return 0;
+}
+#else
+static void *hold_waiter_main(void *arg) {
+    hold_waiter(arg);
+    return NULL;
+}
+#endif
+
+/* A thread that waits on a result while its callback runs times out (the
+ * result is not ready until the callback returns) and leaves no descriptor
+ * or handle behind when it ends (on Windows, asking APR who the thread was
+ * kept a duplicate of its handle for ever). */
+static void test_wait_during_callback(void) {
+    mp_test_warm_up();
+    mp_test_fdset *before = mp_test_fds_take();
+    mp_pool *p = mp_test_pool(2, MP_START_DEFAULT);
+    held h = {NULL, NULL, NULL, -1};
+    MP_CHECK_OK(mp_event_new(&h.in_cb, NULL));
+    MP_CHECK_OK(mp_event_new(&h.release, NULL));
+    mp_result_options o = {on_hold, on_hold, &h};
+    MP_CHECK_OK(
+        mp_pool_apply_async_cb(p, t_square, MP_ARGS(mp_int(3)), &o, &h.r));
+#ifdef _WIN32
+    HANDLE t = CreateThread(NULL, 0, hold_waiter_main, &h, 0, NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+    CU_ASSERT_EQUAL(WaitForSingleObject(t, MP_TEST_CHILD_TIMEOUT_MS),
+                    WAIT_OBJECT_0);
+    CloseHandle(t);
+#else
+    pthread_t t;
+    CU_ASSERT_EQUAL_FATAL(pthread_create(&t, NULL, hold_waiter_main, &h), 0);
+    pthread_join(t, NULL);
+#endif
+    CU_ASSERT_EQUAL(h.waited, MP_ETIMEDOUT);
+    mp_buf b = {0};
+    MP_CHECK_OK(mp_result_get(h.r, MP_TEST_CHILD_TIMEOUT_MS, &b));
+    CU_ASSERT_EQUAL(buf_int(&b), 9);
+    mp_buf_free(&b);
+    mp_result_free(h.r);
+    mp_test_pool_finish(p);
+    mp_event_free(h.in_cb);
+    mp_event_free(h.release);
+    CU_ASSERT_EQUAL(mp_test_fds_check(before), 0);
+}
+
 /* The success callback sees a ready result and the error callback a failed
  * task's code; both run before get returns, once per map, and even for a
  * result freed before it completes. */
@@ -1201,6 +1271,7 @@ void mp_test_suite_pool(void) {
         {"map_empty", test_map_empty, once}, {"imap", test_imap, each},
         {"imap_next_timeout", test_imap_next_timeout, once},
         {"callbacks", test_callbacks, once},
+        {"wait_during_callback", test_wait_during_callback, once},
         {"initializer", test_initializer, each},
         {"initializer_fails", test_initializer_fails, once},
         {"terminate", test_terminate, each},

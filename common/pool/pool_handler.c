@@ -242,9 +242,7 @@ void *APR_THREAD_FUNC mp__pool_handler_main(apr_thread_t *t, void *arg) {
     mp_pool *p = arg;
     mp_buf b = {0};
     uint32_t window = MP__POLL_POOL_GET_NS;
-    mp__pool_lock(p);
-    p->handler_id = apr_os_thread_current();
-    mp__pool_unlock(p);
+    mp__pool_handler_here(p);
     for (bool finished = false; !finished;) {
         int rc = mp__pool_get(p->rq, &b, &window);
         done_list d = {NULL, NULL, false};
@@ -281,6 +279,7 @@ void *APR_THREAD_FUNC mp__pool_handler_main(apr_thread_t *t, void *arg) {
     mp__pool_wake_monitor(p);
     apr_thread_cond_broadcast(p->cv);
     mp__pool_unlock(p);
+    mp__pool_handler_here(NULL);
     /* Returning (not apr_thread_exit) ends the thread; its memory goes
      * with the pool's APR pool. */
     (void)t;

@@ -159,9 +159,7 @@ void mp__result_finish(mp_pool *p, mp_result *list) {
 /* Ready for the caller: marked ready, or complete and asked from inside the
  * callback (the handler thread). Lock held. */
 static bool ready_for_me(const mp_result *r) {
-    return is_ready(r) ||
-           (r->complete &&
-            apr_os_thread_equal(r->pool->handler_id, apr_os_thread_current()));
+    return is_ready(r) || (r->complete && mp__pool_on_handler(r->pool));
 }
 
 /* A waiter polls before it sleeps (see MP__POLL_POOL_MAX_NS): a task's round

@@ -25,6 +25,17 @@ void mp__pool_lock(mp_pool *p) {
 
 void mp__pool_unlock(mp_pool *p) { apr_thread_mutex_unlock(p->mx); }
 
+/* A thread-local, not the thread's identity from APR: on Windows
+ * apr_os_thread_current duplicates a handle for every thread not made by
+ * APR, keeps it for the thread's life and never closes it, so a user thread
+ * that waited on a result at the wrong moment held one handle more for
+ * ever (the Wine runs' rare "one handle more after the test"). */
+static MP__TLS const mp_pool *handler_here;
+
+void mp__pool_handler_here(const mp_pool *p) { handler_here = p; }
+
+bool mp__pool_on_handler(const mp_pool *p) { return handler_here == p; }
+
 int mp__pool_cv_wait(mp_pool *p, mp__deadline d) {
     if (d == MP__DL_FOREVER) {
         apr_thread_cond_wait(p->cv, p->mx);

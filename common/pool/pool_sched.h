@@ -103,7 +103,6 @@ struct mp_pool {
     apr_thread_mutex_t *mx;
     apr_thread_cond_t *cv; /* broadcast on every completion and state change */
     apr_thread_t *handler, *monitor;
-    apr_os_thread_t handler_id;
     bool threads_joined;
     MP__ATOMIC(uint32_t) refs; /* the pool handle + every live result */
 
@@ -133,6 +132,10 @@ struct mp_pool {
 void mp__pool_lock(mp_pool *p);
 /* Releases p->mx, which mp__pool_lock took. */
 void mp__pool_unlock(mp_pool *p);
+/* Marks the calling thread as p's handler (NULL: as no pool's), and asks
+ * whether it is: how a result's reader knows it runs in a callback. */
+void mp__pool_handler_here(const mp_pool *p);
+bool mp__pool_on_handler(const mp_pool *p);
 /* Sleeps on p->cv (p->mx held) until a broadcast or the deadline: 0, or
  * mp__deadline_err(d) once d has passed (without sleeping). Callers loop
  * on their condition. */
