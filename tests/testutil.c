@@ -195,33 +195,6 @@ typedef struct sys_handle {
 } sys_handle;
 typedef LONG(WINAPI *query_system_fn)(ULONG, PVOID, ULONG, PULONG);
 
-/* Wine's GetProcessHandleCount reports 0: count our entries in the system
- * handle table instead. */
-static int count_system_handles(void) {
-    query_system_fn q = (query_system_fn)(void (*)(void))GetProcAddress(
-        GetModuleHandleW(L"ntdll.dll"), "NtQuerySystemInformation");
-    if (!q)
-        return -1;
-    for (ULONG cap = 1 << 16; cap < (1u << 28); cap *= 2) {
-        ULONG *b = malloc(cap), need = 0;
-        if (!b)
-            return -1;
-        LONG st = q(16 /* SystemHandleInformation */, b, cap, &need);
-        if (st == 0) {
-            const sys_handle *e =
-                (const sys_handle *)(b + 2); /* count + pad */
-            int n = 0;
-            for (ULONG i = 0; i < b[0]; i++)
-                n += e[i].pid == GetCurrentProcessId();
-            free(b);
-            return n;
-        }
-        free(b);
-        if (st != (LONG)0xC0000004) /* STATUS_INFO_LENGTH_MISMATCH */
-            return -1;
-    }
-    return -1;
-}
 #endif
 
 int mp_test_shm_entries(void) {
@@ -240,26 +213,6 @@ int mp_test_shm_entries(void) {
         n += strncmp(e->d_name, "mp-", 3) == 0 && strstr(e->d_name, mine);
     closedir(d);
     return n;
-#endif
-}
-
-int mp_test_count_fds(void) {
-#ifdef _WIN32
-    DWORD n = 0;
-    if (GetProcessHandleCount(GetCurrentProcess(), &n) && n > 0)
-        return (int)n;
-    return count_system_handles();
-#else
-    DIR *d = opendir("/proc/self/fd");
-    if (!d)
-        return -1;
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)))
-        if (e->d_name[0] != '.')
-            n++;
-    closedir(d);
-    return n - 1; /* the directory's own descriptor */
 #endif
 }
 
@@ -343,6 +296,18 @@ static void describe(unsigned long v) {
     fprintf(stderr, "%s", n > 0 ? target : "?");
 }
 #endif
+
+int mp_test_count_fds(void) {
+#ifdef _WIN32
+    DWORD got = 0; /* Wine's GetProcessHandleCount reports 0 */
+    if (GetProcessHandleCount(GetCurrentProcess(), &got) && got > 0)
+        return (int)got;
+#endif
+    mp_test_fdset *s = calloc(1, sizeof *s);
+    int n = s && take_handles(s) == 0 ? s->n : -1;
+    free(s);
+    return n;
+}
 
 static int cmp_ulong(const void *a, const void *b) {
     unsigned long x = *(const unsigned long *)a, y = *(const unsigned long *)b;
