@@ -839,16 +839,55 @@ static void test_crash_exit_code(void) {
 
 #define QUIET_MODES (SEM_FAILCRITICALERRORS | SEM_NOGPFAULTERRORBOX)
 
+#define WER_NO_UI 0x20u /* WER_FAULT_REPORTING_NO_UI */
+
+/* 0 when this child raises no dialog on a crash: the error mode, Windows
+ * Error Reporting's flags (where the system answers WerGetFlags: Wine does
+ * not, Windows since Vista does), and, if it is daemonic (its argument),
+ * it runs in a job that ends it on an unhandled exception. */
 static int t_error_mode(mp_call *c) {
-    (void)c;
-    return (GetErrorMode() & QUIET_MODES) == QUIET_MODES ? 0 : 1;
+    if ((GetErrorMode() & QUIET_MODES) != QUIET_MODES)
+        return 1;
+    HMODULE k = GetModuleHandleW(L"kernel32.dll");
+    FARPROC f = k ? GetProcAddress(k, "WerGetFlags") : NULL;
+    DWORD wer = 0;
+    if (f) {
+        HRESULT(WINAPI * get_flags)(HANDLE, DWORD *);
+        memcpy(&get_flags, &f, sizeof f);
+        if (get_flags(GetCurrentProcess(), &wer) == S_OK && !(wer & WER_NO_UI))
+            return 2;
+    }
+    if (!mp_arg_int(mp_call_arg(c, 0)))
+        return 0;
+    BOOL in_job = FALSE;
+    if (!IsProcessInJob(GetCurrentProcess(), NULL, &in_job) || !in_job)
+        return 3;
+    /* Windows answers with the limits of the job we are in; Wine answers
+     * 0 (it keeps no limits for this question), and there only the job
+     * itself is checked. */
+    JOBOBJECT_EXTENDED_LIMIT_INFORMATION li;
+    memset(&li, 0, sizeof li);
+    if (!QueryInformationJobObject(NULL, JobObjectExtendedLimitInformation,
+                                   &li, sizeof li, NULL))
+        return 4;
+    DWORD got = li.BasicLimitInformation.LimitFlags;
+    if (!(got & JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE))
+        return 0;
+    return got & JOB_OBJECT_LIMIT_DIE_ON_UNHANDLED_EXCEPTION ? 0 : 5;
 }
 
 /* Children run without Windows Error Reporting's dialogs (a crashed
- * worker would wait behind one); the parent's own mode is left alone. */
+ * worker would wait behind one), daemonic ones in a job that ends them on
+ * a crash; the parent's own mode is left alone. */
 static void test_child_error_mode(void) {
     UINT before = GetErrorMode();
-    CU_ASSERT_EQUAL(run_code(t_error_mode, MP_NO_ARGS, MP_START_SPAWN), 0);
+    CU_ASSERT_EQUAL(run_code(t_error_mode, MP_ARGS(mp_int(0)), MP_START_SPAWN),
+                    0);
+    mp_process *p = NULL;
+    MP_CHECK_OK(mp_process_new(&p, t_error_mode, MP_ARGS(mp_int(1)), NULL));
+    MP_CHECK_OK(mp_process_set_daemon(p, true));
+    MP_CHECK_OK(mp_process_start(p));
+    CU_ASSERT_EQUAL(mp_test_finish(p, 30000), 0);
     CU_ASSERT_EQUAL(GetErrorMode(), before);
 }
 

@@ -7,7 +7,11 @@
 
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 #include <wchar.h>
+#if defined(_MSC_VER) && defined(_DEBUG)
+#include <crtdbg.h>
+#endif
 
 #include "os/os_base.h"
 #include "os_win32.h"
@@ -96,6 +100,47 @@ static bool spawned_child(void) {
     return wcsncmp(s + 1, flag, sizeof flag / sizeof flag[0] - 1) == 0;
 }
 
+/* WerSetFlags's WER_FAULT_REPORTING_NO_UI (werapi.h): no report dialog. */
+#define WER_NO_UI 0x20u
+
+/* Turns off, in a child of ours, every dialog a crash or a failed drive
+ * access could raise: the system's (error mode), Windows Error
+ * Reporting's (no UI; looked up, so that a system without it still loads
+ * us), and the C runtime's abort() message and fault report (UCRT and
+ * MSVC; msvcrt's abort() only writes to stderr and exits with 3), and the
+ * debug CRT's assertion box (MSVC debug builds). An unhandled exception
+ * ends the child at once with its code as the exit status, unless a
+ * debugger is attached: no just-in-time debugger (AeDebug; winedbg under
+ * Wine, which ignores the error mode) is started for it. The target may
+ * set a filter of its own. */
+static LONG WINAPI die_on_crash(EXCEPTION_POINTERS *e) {
+    (void)e;
+    return IsDebuggerPresent() ? EXCEPTION_CONTINUE_SEARCH
+                               : EXCEPTION_EXECUTE_HANDLER;
+}
+
+static void quiet_crashes(void) {
+    SetUnhandledExceptionFilter(die_on_crash);
+    SetErrorMode(GetErrorMode() | SEM_FAILCRITICALERRORS |
+                 SEM_NOGPFAULTERRORBOX | SEM_NOOPENFILEERRORBOX);
+    HMODULE k = GetModuleHandleW(L"kernel32.dll");
+    FARPROC f = k ? GetProcAddress(k, "WerSetFlags") : NULL;
+    if (f) {
+        HRESULT(WINAPI * set_flags)(DWORD);
+        memcpy(&set_flags, &f, sizeof f);
+        set_flags(WER_NO_UI);
+    }
+#if defined(_MSC_VER) || defined(_UCRT)
+    _set_abort_behavior(0, _WRITE_ABORT_MSG | _CALL_REPORTFAULT);
+#endif
+#if defined(_MSC_VER) && defined(_DEBUG)
+    _CrtSetReportMode(_CRT_ASSERT, _CRTDBG_MODE_FILE);
+    _CrtSetReportFile(_CRT_ASSERT, _CRTDBG_FILE_STDERR);
+    _CrtSetReportMode(_CRT_ERROR, _CRTDBG_MODE_FILE);
+    _CrtSetReportFile(_CRT_ERROR, _CRTDBG_FILE_STDERR);
+#endif
+}
+
 int mp__os_init(void) {
     /* No signals to tame: a write to a closed pipe is an error code on
      * Windows already. A crashed child, though, would wait behind Windows
@@ -103,8 +148,7 @@ int mp__os_init(void) {
      * that nobody sees, with its parent, a pool perhaps, waiting for it:
      * our children turn both off. The user's own program keeps its mode. */
     if (spawned_child())
-        SetErrorMode(GetErrorMode() | SEM_FAILCRITICALERRORS |
-                     SEM_NOGPFAULTERRORBOX);
+        quiet_crashes();
     return 0;
 }
 

@@ -106,7 +106,11 @@ static BOOL CALLBACK make_job(PINIT_ONCE once, PVOID arg, PVOID *ctx) {
     if (!job)
         return FALSE;
     memset(&li, 0, sizeof li);
-    li.BasicLimitInformation.LimitFlags = JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE;
+    /* An unhandled exception ends the process at once, without the
+     * debugger or report dialog a crashed child would otherwise wait in. */
+    li.BasicLimitInformation.LimitFlags =
+        JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE |
+        JOB_OBJECT_LIMIT_DIE_ON_UNHANDLED_EXCEPTION;
     if (!SetInformationJobObject(job, JobObjectExtendedLimitInformation, &li,
                                  sizeof li)) {
         CloseHandle(job);
