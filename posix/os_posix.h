@@ -133,6 +133,15 @@ int mp__posix_kin_child(mp__posix_kin *k, long ppid, bool daemon);
 /* The environment entry that tells a spawned daemonic child where its
  * watch descriptor is. */
 #define MP__POSIX_WATCH_ENV "MPROC_WATCH_FD"
+/* The environment entry that gives every spawned child its start data, for
+ * a program that calls mp_init(NULL, NULL): "<dev>:<ino>:<h0>,<h1>,...",
+ * dev and ino being those of the descriptor h0 (the blob pipe), so that
+ * the entry holds only in the process that holds that pipe. */
+#define MP__POSIX_SPAWN_ENV "MPROC_SPAWN"
+/* In a spawned child whose start data was valid (mp__os_spawn_data): the
+ * watch descriptor named by MP__POSIX_WATCH_ENV, close-on-exec; -1 in any
+ * other process, or once taken. */
+int mp__posix_take_watch(void);
 
 /* The path's part of mp__os_init (fork handlers, inherited descriptors). */
 int mp__posix_path_init(void);

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -69,25 +70,9 @@ static char *handle_list(size_t n) {
     return s;
 }
 
-/* A spawned daemonic child's environment: ours, without a stale watch
- * entry, plus MP__POSIX_WATCH_ENV=fd. *env borrows environ's strings,
- * *own is the new one; the caller frees both. */
-static int watch_env(int fd, char ***env, char **own) {
-    size_t n = 0, len = strlen(MP__POSIX_WATCH_ENV);
-    while (environ[n])
-        n++;
-    *env = calloc(n + 2, sizeof(char *));
-    *own = malloc(len + 16);
-    if (!*env || !*own)
-        return MP_ENOMEM;
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++)
-        if (strncmp(environ[i], MP__POSIX_WATCH_ENV, len) != 0 ||
-            environ[i][len] != '=')
-            (*env)[k++] = environ[i];
-    sprintf(*own, "%s=%d", MP__POSIX_WATCH_ENV, fd);
-    (*env)[k] = *own;
-    return 0;
+static bool is_entry(const char *e, const char *name) {
+    size_t n = strlen(name);
+    return strncmp(e, name, n) == 0 && e[n] == '=';
 }
 
 /* One spawn's state, released by spawn_end whatever happened. */
@@ -98,8 +83,9 @@ typedef struct spawn_job {
     int *tmp;      /* the child's descriptors, moved to floor.. */
     size_t ntmp;   /* how many tmp holds */
     int floor;     /* the first number above those the child gets */
-    char **env;    /* environ, or ours with the watch entry (borrowing) */
-    char *entry;   /* that entry */
+    char **env;    /* environ, or the child's (child_env, borrowing) */
+    char *entry;   /* its MP__POSIX_SPAWN_ENV entry */
+    char *watch;   /* its MP__POSIX_WATCH_ENV entry */
     mp__posix_kin kin;
     bool kin_ok, fa_ok, at_ok;
     posix_spawn_file_actions_t fa;
@@ -107,6 +93,45 @@ typedef struct spawn_job {
     short flags;          /* for posix_spawnattr_setflags */
     mp__posix_cloexec ce; /* marked for the time of the spawn */
 } spawn_job;
+
+/* A spawned child's environment: ours without the library's entries
+ * (stale ones, or a user's), plus its start data (MP__POSIX_SPAWN_ENV,
+ * naming the identity of its first handle) and, for a daemonic child on
+ * the portable path, its watch descriptor (MP__POSIX_WATCH_ENV). j->env
+ * borrows environ's strings; the entries are j's own. */
+static int child_env(spawn_job *j, const mp__spawn_req *req) {
+    struct stat st;
+    if (req->nhandles == 0)
+        return MP_EINVAL;
+    if (fstat((int)req->handles[0], &st) == -1)
+        return mp__posix_err(errno);
+    size_t n = 0;
+    while (environ[n])
+        n++;
+    size_t cap = sizeof MP__POSIX_SPAWN_ENV + 2 * 21 + strlen(j->hl) + 2;
+    char **env = calloc(n + 3, sizeof(char *));
+    j->entry = malloc(cap);
+    j->watch = malloc(sizeof MP__POSIX_WATCH_ENV + 16);
+    if (!env || !j->entry || !j->watch) {
+        free(env);
+        return MP_ENOMEM;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!is_entry(environ[i], MP__POSIX_SPAWN_ENV) &&
+            !is_entry(environ[i], MP__POSIX_WATCH_ENV))
+            env[k++] = environ[i];
+    snprintf(j->entry, cap, "%s=%llu:%llu:%s", MP__POSIX_SPAWN_ENV,
+             (unsigned long long)st.st_dev, (unsigned long long)st.st_ino,
+             j->hl);
+    env[k++] = j->entry;
+    if (j->kin.watch >= 0) {
+        sprintf(j->watch, "%s=%d", MP__POSIX_WATCH_ENV, j->floor - 1);
+        env[k++] = j->watch;
+    }
+    j->env = env;
+    return 0;
+}
 
 /* The program, its handle list, the kin, and the child's descriptors
  * moved above the range they will be placed in. */
@@ -138,9 +163,7 @@ static int spawn_prepare(spawn_job *j, const mp__spawn_req *req) {
         if ((j->tmp[i] = fcntl(src, F_DUPFD_CLOEXEC, j->floor)) == -1)
             return mp__posix_err(errno);
     }
-    if (j->kin.watch >= 0)
-        return watch_env(j->floor - 1, &j->env, &j->entry);
-    return 0;
+    return child_env(j, req);
 }
 
 /* The file actions: stdin from /dev/null, the descriptors at 3.., and
@@ -205,6 +228,7 @@ static void spawn_end(spawn_job *j) {
     if (j->env != environ)
         free(j->env);
     free(j->entry);
+    free(j->watch);
     free(j->tmp);
     free(j->hl);
     free(j->own_exe);
@@ -242,6 +266,59 @@ void mp__os_handle_adopt(mp__handle h) {
     int fl = fcntl((int)h, F_GETFD);
     if (fl != -1 && !(fl & FD_CLOEXEC))
         fcntl((int)h, F_SETFD, fl | FD_CLOEXEC);
+}
+
+/* ---- in a spawned child ---- */
+
+static int spawn_watch = -1; /* mp__posix_take_watch's */
+
+int mp__posix_take_watch(void) {
+    int fd = spawn_watch;
+    spawn_watch = -1;
+    return fd;
+}
+
+/* The handle list of a MP__POSIX_SPAWN_ENV value, "<dev>:<ino>:<list>",
+ * when the first descriptor of the list is the file dev and ino name;
+ * NULL otherwise. */
+static char *valid_list(char *v) {
+    char *end, *ino_at, *list;
+    unsigned long long dev = strtoull(v, &end, 10), ino;
+    if (end == v || *end != ':')
+        return NULL;
+    ino = strtoull(ino_at = end + 1, &end, 10);
+    if (end == ino_at || *end != ':')
+        return NULL;
+    long fd = strtol(list = end + 1, &end, 10);
+    struct stat st;
+    if (end == list || fd < 0 || fd > INT_MAX || fstat((int)fd, &st) == -1)
+        return NULL;
+    if ((unsigned long long)st.st_dev != dev ||
+        (unsigned long long)st.st_ino != ino)
+        return NULL;
+    return list;
+}
+
+int mp__os_spawn_data(char **handles) {
+    const char *sv = getenv(MP__POSIX_SPAWN_ENV);
+    const char *wv = getenv(MP__POSIX_WATCH_ENV);
+    char *v = sv ? strdup(sv) : NULL;
+    int fd = wv ? atoi(wv) : -1;
+    unsetenv(MP__POSIX_SPAWN_ENV);
+    unsetenv(MP__POSIX_WATCH_ENV);
+    char *list = v ? valid_list(v) : NULL;
+    *handles = NULL;
+    if (sv && !v)
+        return MP_ENOMEM;
+    if (!list) {
+        free(v);
+        return 0;
+    }
+    memmove(v, list, strlen(list) + 1);
+    *handles = v;
+    if (fd > 2 && fcntl(fd, F_SETFD, FD_CLOEXEC) == 0)
+        spawn_watch = fd;
+    return 1;
 }
 
 static bool has_ended(const mp__os_proc *p) {

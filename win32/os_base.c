@@ -90,15 +90,38 @@ int mp__win32_utf8(const wchar_t *s, char *out, size_t cap) {
 #define WIDEN_(s) L##s
 #define WIDEN(s) WIDEN_(s)
 
-/* Whether this process is a child that mp__os_spawn started: its command
- * line is `"<exe>" --mproc-spawn <handles>` (see command_line there). */
-static bool spawned_child(void) {
+/* The handle list of a child that mp__os_spawn started, whose command
+ * line is `"<exe>" --mproc-spawn <handles>` (see command_line there); NULL
+ * in any other process. */
+static const wchar_t *spawned_child(void) {
     static const wchar_t flag[] = L" " WIDEN(MP__SPAWN_FLAG) L" ";
+    const size_t n = sizeof flag / sizeof flag[0] - 1;
     const wchar_t *s = GetCommandLineW();
     if (*s != L'"' || !(s = wcschr(s + 1, L'"')))
-        return false;
-    return wcsncmp(s + 1, flag, sizeof flag / sizeof flag[0] - 1) == 0;
+        return NULL;
+    return wcsncmp(s + 1, flag, n) == 0 ? s + 1 + n : NULL;
 }
+
+int mp__os_spawn_data(char **handles) {
+    const wchar_t *w = spawned_child();
+    *handles = NULL;
+    if (!w)
+        return 0;
+    size_t n = wcslen(w);
+    char *s = malloc(n + 1);
+    if (!s)
+        return MP_ENOMEM;
+    /* Handle values are digits and commas: anything else is kept as a
+     * character the parse refuses. */
+    for (size_t i = 0; i <= n; i++)
+        s[i] = w[i] < 0x80 ? (char)w[i] : '?';
+    *handles = s;
+    return 1;
+}
+
+/* A Windows process has the rights of the token its creator gave it: no
+ * program raises them by being run. */
+bool mp__os_secure_exec(void) { return false; }
 
 /* WerSetFlags's WER_FAULT_REPORTING_NO_UI (werapi.h): no report dialog. */
 #define WER_NO_UI 0x20u

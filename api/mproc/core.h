@@ -151,18 +151,46 @@ typedef enum mp_start_method {
 } mp_start_method;
 
 /** Initialises the library. Call it first in main(), before any other thread
- * exists, with main's own argc and argv.
+ * exists, with main's own argc and argv, or with NULL, NULL.
  *
  * In a child started with MP_START_SPAWN it never returns: it receives the
  * arguments, runs the target and exits with its return value. In any other
- * process it returns 0. It may be called again (a no-op returning 0).
- * argc/argv may be NULL in a program that never is a spawned child (it then
- * cannot serve as one: spawning from it is still fine).
+ * process it returns 0. A spawned child finds its start data with either
+ * form: in argv (`--mproc-spawn <handles>`) and, for mp_init(NULL, NULL),
+ * in the environment entry MPROC_SPAWN on POSIX (so the program must not
+ * clear its environment before mp_init) or the command line on Windows.
+ * mp_init takes MPROC_SPAWN and MPROC_WATCH_FD out of the environment, so
+ * that the target, its children and system() never see them, and honours
+ * them only in a child the library started (MPROC_SPAWN names the pipe its
+ * parent made for it): in any other process they are ignored. It may be
+ * called again (a no-op returning 0), except that a spawned child whose
+ * first call could not see its start data (mp_init(NULL, NULL) with
+ * MPROC_SPAWN removed) runs its target when a later call is given argv.
+ *
+ * A spawned child never runs main's work and never starts a process before
+ * its target runs (mp_process_start and mp_pool_new give MP_ESTATE until
+ * then). When it cannot begin (start data malformed or unreadable, the
+ * target not found in this program) it writes why on stderr and exits with
+ * MP_EXIT_BOOTSTRAP; in a set-uid, set-gid or otherwise secure-exec process
+ * (Linux's AT_SECURE, issetugid()) it refuses the start data, touching
+ * nothing it names, and exits with MP_EXIT_INSECURE.
  *
  * It also arranges that at normal exit (exit() or return from main) daemonic
  * children still running are terminated and the others are joined, as in
  * Python. Errors: MP_ENOMEM, MP_ESYS when the platform layer fails. */
 MP_EXTERN int mp_init(int *argc, char ***argv);
+
+/** The exit status of a spawned child that could not begin running its
+ * target: its start data was malformed or unreadable, or its target could
+ * not be found in the program (mp_process_join reports the reason, e.g.
+ * MP_ETARGET, when the child could send it). A message on stderr says
+ * what went wrong. */
+#define MP_EXIT_BOOTSTRAP 121
+
+/** The exit status of a process started as a spawned child that runs
+ * set-uid, set-gid or otherwise secure-exec: it refuses start data from
+ * its invoker, with a message on stderr. */
+#define MP_EXIT_INSECURE 122
 
 /** Runs the exit-time clean-up at once (terminate daemonic children, join the
  * others) and releases the library's global resources. After it, mp_init

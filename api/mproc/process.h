@@ -50,7 +50,9 @@ MP_EXTERN int mp_process_new(mp_process **p, mp_target target, mp_args args,
 
 /** Creates the child. Returns once it exists (it may not have reached the
  * target yet, or may have ended already). MP_ESTATE when started before
- * (also by another thread), after close, or when mp_init has not run;
+ * (also by another thread), after close, when mp_init has not run, or in
+ * a spawned child before its target runs (Python's "bootstrapping phase":
+ * from an atexit handler of a child that could not begin, say);
  * MP_EINVAL for NULL; MP_ELIMIT when the system refuses another process;
  * MP_ETARGET when the target cannot be located for a spawned child;
  * MP_ENOMEM, MP_ESYS. After a failure the process may be started again. */

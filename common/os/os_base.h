@@ -28,6 +28,24 @@ typedef intptr_t mp__handle;
  * where h0.. are the child's values of the handles passed to it. */
 #define MP__SPAWN_FLAG "--mproc-spawn"
 
+/* A spawned child's start data, found without main's argv (mp_init(NULL,
+ * NULL)): 1 with *handles (malloc'd, the caller's to free) the list
+ * "h0,h1,..." that mp__os_spawn gave this process, 0 when it has none,
+ * MP_ENOMEM. POSIX: the environment entry MPROC_SPAWN, honoured only when
+ * the descriptor it names first is the very pipe its parent made for it,
+ * so never in a process that merely has the entry set; it and the
+ * library's other entries (MPROC_WATCH_FD) are taken out of the
+ * environment whatever they held, so that none reaches the target, its
+ * children or a system(). Windows: the command line, which the program
+ * cannot lose. Called once per process, by the first mp_init. */
+int mp__os_spawn_data(char **handles);
+
+/* Whether this process runs with rights its invoker may lack: set-uid,
+ * set-gid or otherwise secure-exec (Linux's AT_SECURE, issetugid() on
+ * macOS and the BSDs). Such a process takes no start data from whoever
+ * started it. Always false on Windows, which has no set-uid programs. */
+bool mp__os_secure_exec(void);
+
 /* Process-wide set-up done once by mp_init (signal dispositions, fork
  * handlers and such). */
 int mp__os_init(void);

@@ -71,7 +71,9 @@ int mp_process_start(mp_process *p) {
     /* STARTING before the child exists: a thread that learns of the child
      * from the child itself finds the process started (or being started,
      * and waits for it), never "not started". */
-    int rc = mp__g.inited ? mp__child_begin(p->child, p->daemon) : MP_ESTATE;
+    int rc = mp__g.inited && !mp__g.booting
+                 ? mp__child_begin(p->child, p->daemon)
+                 : MP_ESTATE;
     mp__runtime_unlock();
     if (rc)
         return rc;

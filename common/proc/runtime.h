@@ -16,6 +16,10 @@
 
 typedef struct mp__global {
     bool inited;
+    /* A spawned child that has not yet run its target (from mp_init's
+     * finding its start data until the target is called): it starts no
+     * process (MP_ESTATE), as Python's bootstrapping phase. */
+    bool booting;
     /* mp_set_start_method's choice, MP_START_DEFAULT until it is called;
      * atomic because it is set and read from any thread. */
     MP__ATOMIC(uint32_t) method;

@@ -12,10 +12,6 @@
 #define BLOB_MAX (MP__ARGS_MAX + 65536)
 #define HANDLES_MAX 1024u
 
-/* Child exit code when bootstrap fails; the real reason goes over the
- * status pipe. */
-#define BOOT_FAIL_EXIT 121
-
 static int encode_blob(mp_target target, const mp__argv *args,
                        const char *name, bool daemon, mp__wbuf *w,
                        mp__handles *hs) {
@@ -111,6 +107,9 @@ int mp__spawn_status(mp__handle status_rd) {
     return v < 0 && v >= MP_ERRNO_MIN ? (int)v : MP_EPROTO;
 }
 
+/* The child's end when it cannot begin: the reason goes over the status
+ * pipe, when there is one, and to stderr; the exit status is
+ * MP_EXIT_BOOTSTRAP. */
 static _Noreturn void boot_fail(mp__handle st_w, int err) {
     uint8_t b[4];
     mp__wbuf w = mp__wbuf_on(b, sizeof b);
@@ -119,7 +118,7 @@ static _Noreturn void boot_fail(mp__handle st_w, int err) {
         mp__os_write_all(st_w, b, sizeof b);
     fprintf(stderr, "mproc: spawned child could not start its target: %s\n",
             mp_strerror(err));
-    exit(BOOT_FAIL_EXIT);
+    exit(MP_EXIT_BOOTSTRAP);
 }
 
 static size_t parse_handles(const char *s, mp__handle *hs, size_t max) {
@@ -189,8 +188,10 @@ _Noreturn void mp__spawn_child_main(const char *handles) {
     static mp__handle hs[HANDLES_MAX];
     size_t nh = parse_handles(handles, hs, HANDLES_MAX);
     if (nh < 2) {
-        fprintf(stderr, "mproc: malformed %s argument\n", MP__SPAWN_FLAG);
-        exit(BOOT_FAIL_EXIT);
+        fprintf(stderr,
+                "mproc: spawned child with malformed start data (%s %s)\n",
+                MP__SPAWN_FLAG, handles);
+        exit(MP_EXIT_BOOTSTRAP);
     }
     mp__handle blob_r = hs[0], st_w = hs[1];
     uint8_t *blob = NULL, *sent = NULL;
@@ -223,6 +224,7 @@ _Noreturn void mp__spawn_child_main(const char *handles) {
     for (size_t i = 2; i < nh; i++) /* handles no object took */
         mp__os_close(hs[i]);
     mp_call call = {args.v, args.n, {0}, false};
+    mp__g.booting = false;
     int code = target(&call);
     mp__argv_free(&args);
     mp_buf_free(&call.ret);

@@ -18,7 +18,8 @@
  *   only the kin of the thread that forked.
  *
  * A spawned daemonic child finds its watch descriptor in its environment
- * (MPROC_WATCH_FD), taken out at init. */
+ * (MPROC_WATCH_FD), honoured only with valid start data and taken out at
+ * init (mp__os_spawn_data, posix/os_proc.c). */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -38,7 +39,6 @@
 static pthread_mutex_t kin_mu = PTHREAD_MUTEX_INITIALIZER;
 static int watch_rd = -1, watch_wr = -1; /* this process's watch pipe */
 static int own_sentinel = -1;            /* our end of our parent's */
-static int inherited_watch = -1;         /* a spawned daemon's, from env */
 static mp__posix_kin *starting;          /* kins with descriptors, by kin_mu */
 
 /* Under kin_mu. */
@@ -79,16 +79,7 @@ static void kin_forked(void) {
     }
 }
 
-static int env_fd(const char *name) {
-    const char *v = getenv(name);
-    int fd = v ? atoi(v) : -1;
-    if (v)
-        unsetenv(name);
-    return fd > 2 && fcntl(fd, F_SETFD, FD_CLOEXEC) == 0 ? fd : -1;
-}
-
 int mp__posix_path_init(void) {
-    inherited_watch = env_fd(MP__POSIX_WATCH_ENV);
     return mp__posix_err(pthread_atfork(kin_lock, kin_unlock, kin_forked));
 }
 
@@ -184,9 +175,7 @@ static int bind_watch(int fd, long ppid) {
 }
 
 int mp__os_child_bind_parent(long ppid) {
-    int fd = inherited_watch;
-    inherited_watch = -1;
-    return bind_watch(fd, ppid);
+    return bind_watch(mp__posix_take_watch(), ppid);
 }
 
 int mp__posix_kin_child(mp__posix_kin *k, long ppid, bool daemon) {

@@ -1,5 +1,6 @@
 /* POSIX backend, Linux (either path): a process's state and start time,
- * and the running program, from /proc. */
+ * and the running program, from /proc; whether we run secure-exec, from
+ * the auxiliary vector. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -7,6 +8,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <unistd.h>
 
 #include "os_posix.h"
@@ -44,3 +46,8 @@ int mp__posix_self_exe(const char **exe, char **own) {
     *exe = "/proc/self/exe";
     return 0;
 }
+
+/* AT_SECURE: set by the kernel for set-uid and set-gid programs, file
+ * capabilities and security modules alike (what glibc's own secure mode
+ * reads). */
+bool mp__os_secure_exec(void) { return getauxval(AT_SECURE) != 0; }
