@@ -196,9 +196,6 @@ int mp__posix_shm_anon(int *fd, size_t size);
  * where "./@name" is a file. */
 int mp__posix_abstract_addr(struct sockaddr_un *sa, socklen_t *len,
                             const char *addr);
-/* Whether the process at the other end of an abstract-namespace socket may
- * talk to us (same user or root). Only the Linux path has such sockets. */
-bool mp__posix_abstract_peer_ok(int fd);
 /* A fresh listener address into path (cap bytes): "@mproc-<token>" on the
  * Linux path; on the portable one a socket in a new 0700 directory
  * $TMPDIR/mproc-<pid>-XXXXXX (*dir, malloc'd, to remove with the listener),
@@ -228,6 +225,16 @@ int mp__posix_shm_reserve(int fd, size_t size);
 /* The file that is shm object nm, where the system keeps them as files one
  * can look at without opening them (Linux's /dev/shm); false elsewhere. */
 bool mp__posix_shm_file(char *out, size_t cap, const char *nm);
+/* What every shm_open of a name adds to its flags: O_NOFOLLOW where the
+ * objects are files (Linux's /dev/shm, where another user may plant a link
+ * at a name), 0 where they are not and shm_open refuses flags it does not
+ * know (FreeBSD: EINVAL). */
+extern const int mp__posix_shm_nofollow;
+/* Whether the process at the other end of a connected AF_UNIX socket may
+ * talk to us: our effective user or root, as a 0600 socket file admits.
+ * Linux (either path): SO_PEERCRED; macOS and the BSDs: getpeereid. False
+ * when it cannot be told. */
+bool mp__posix_peer_ok(int fd);
 /* The directory whose entries are the shm objects, to list them (Linux,
  * and the BSDs if mounted so: /dev/shm); NULL where they cannot be listed
  * (macOS). */

@@ -8,7 +8,13 @@
  * changes a named object that is not published only while holding that
  * lock and after checking that the name still leads to the object it
  * locked, so a creator and a process taking over never both believe they
- * made the same name. */
+ * made the same name.
+ *
+ * A name is trusted only once it is seen to be ours: every shm_open of a
+ * name (shm_open_mine) checks that it is a regular file owned by our
+ * effective user with no group or other bits, reached without following a
+ * link, or closes it and says MP_EACCES. Another user who made the name
+ * first, 0666, is thus neither joined nor taken over. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -66,18 +72,48 @@ static int map_fd(mp__shm *s, int fd, size_t size) {
     return 0;
 }
 
+/* Whether the object open as fd may be trusted as ours: a regular file of
+ * our effective user that nobody else may read or write. 0, MP_EACCES, or
+ * the error of fstat. */
+static int check_mine(int fd) {
+    struct stat st;
+    if (fstat(fd, &st) == -1)
+        return mp__posix_err(errno);
+    if (!S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
+        (st.st_mode & (S_IRWXG | S_IRWXO)))
+        return MP_EACCES;
+    return 0;
+}
+
+/* shm_open of a name into *fd, kept only when check_mine passes: 0, or
+ * MP_EACCES for an object that is not ours and for a link at the name
+ * (never followed where names are files), or the error of shm_open
+ * (MP_ENOENT, MP_EEXIST, ...). */
+static int shm_open_mine(const char *nm, int flags, mode_t mode, int *fd) {
+    *fd = shm_open(nm, flags | O_CLOEXEC | mp__posix_shm_nofollow, mode);
+    if (*fd == -1)
+        return errno == ELOOP ? MP_EACCES : mp__posix_err(errno);
+    int rc = check_mine(*fd);
+    if (rc) {
+        close(*fd);
+        *fd = -1;
+    }
+    return rc;
+}
+
 /* Whether the name nm still leads to the object open as fd. Where the
  * name is a file (Linux's /dev/shm) it is looked at without a descriptor:
  * with none left, a create must fail with MP_ELIMIT, not take the name for
- * another object's and try again forever. */
+ * another object's and try again forever. A link at the name leads to
+ * nothing of ours. */
 static bool same_object(const char *nm, int fd) {
     struct stat a, b;
     char path[512]; /* "/dev/shm" and a name of at most 255 bytes */
     if (mp__posix_shm_file(path, sizeof path, nm))
-        return fstat(fd, &a) == 0 && stat(path, &b) == 0 &&
+        return fstat(fd, &a) == 0 && lstat(path, &b) == 0 &&
                a.st_dev == b.st_dev && a.st_ino == b.st_ino;
-    int fd2 = shm_open(nm, O_RDONLY | O_CLOEXEC, 0);
-    if (fd2 == -1)
+    int fd2;
+    if (shm_open_mine(nm, O_RDONLY, 0, &fd2))
         return false;
     bool same = fstat(fd, &a) == 0 && fstat(fd2, &b) == 0 &&
                 a.st_dev == b.st_dev && a.st_ino == b.st_ino;
@@ -105,18 +141,15 @@ static int make(mp__shm *s, int fd, size_t size) {
 /* One try at creating nm: 0 (guard held), MP_EEXIST, MP_EAGAIN (the name
  * changed under us: try again), or an error. */
 static int create_once(mp__shm *s, const char *nm, size_t size) {
-    int fd = shm_open(nm, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    bool fresh = fd != -1;
-    if (!fresh) {
-        if (errno != EEXIST)
-            return mp__posix_err(errno);
-        if ((fd = shm_open(nm, O_RDWR | O_CLOEXEC, 0)) == -1)
-            return errno == ENOENT ? MP_EAGAIN : mp__posix_err(errno);
-    }
+    int fd, rc = shm_open_mine(nm, O_RDWR | O_CREAT | O_EXCL, 0600, &fd);
+    bool fresh = rc == 0;
+    if (rc == MP_EEXIST && (rc = shm_open_mine(nm, O_RDWR, 0, &fd)) != 0)
+        return rc == MP_ENOENT ? MP_EAGAIN : rc;
+    if (rc)
+        return rc;
     /* A fresh object's creator waits for the lock (held, at most briefly,
      * by someone checking it); an existing one is taken over only when
      * nobody holds it. */
-    int rc = 0;
     if (flock(fd, fresh ? LOCK_EX : LOCK_EX | LOCK_NB) == -1)
         rc = errno == EWOULDBLOCK ? MP_EEXIST : mp__posix_err(errno);
     else if (!same_object(nm, fd))
@@ -181,9 +214,9 @@ int mp__os_shm_open(mp__shm *s, const char *name) {
     s->h = s->guard = MP__BAD_HANDLE;
     if (!name || (rc = os_name(nm, sizeof nm, name)))
         return MP_EINVAL;
-    int fd = shm_open(nm, O_RDWR | O_CLOEXEC, 0);
-    if (fd == -1)
-        return mp__posix_err(errno);
+    int fd;
+    if ((rc = shm_open_mine(nm, O_RDWR, 0, &fd)))
+        return rc;
     rc = published(fd) ? 0 : creator_state(fd);
     if (!rc)
         rc = fstat(fd, &st) == -1 ? mp__posix_err(errno)
@@ -265,11 +298,11 @@ static bool remove_abandoned(const char *nm, int fd) {
 static bool sweep_entry(const char *nm, size_t map_bytes,
                         bool (*visit)(void *, mp__shm *), void *arg) {
     struct stat st;
-    int fd = shm_open(nm, O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0);
-    if (fd == -1)
+    int fd;
+    if (shm_open_mine(nm, O_RDWR, 0, &fd))
         return false;
     bool removed = false;
-    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid()) {
+    if (fstat(fd, &st) == 0) {
         size_t size = (size_t)st.st_size;
         if (!published(fd)) {
             /* Our half-made ones are empty or at least a header long. */

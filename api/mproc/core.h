@@ -117,12 +117,18 @@ MP_EXTERN const char *mp_version_string(void);
  * every kind: a name taken by one kind is MP_EEXIST for every other, and
  * for the same kind with other parameters. Names are private to the user:
  * POSIX keeps them as shared-memory objects "/mp-<name>" (mode 0600),
- * Windows as "Local\mproc-<name>" kernel objects with an owner-only DACL. A
- * name is removed when the last process that created or opened it frees
- * it; see mp_unlink for names whose users were all killed. A creator
- * killed while it was making the object never blocks the name: the next
- * create takes it over (at once when the creator is known dead; a live
- * creator that does not finish within 2 s gives MP_ETIMEDOUT). */
+ * Windows as "Local\mproc-<name>" kernel objects with an owner-only DACL.
+ * What a name leads to is checked before it is used: on POSIX a regular
+ * file owned by the effective user with no group or other mode bits, never
+ * reached through a link; on Windows an object owned by this process's
+ * user. Anything else (another user made the name first, or the object was
+ * opened up to others) makes create and open fail with MP_EACCES: such an
+ * object is never joined nor taken over. A name is removed when the last
+ * process that created or opened it frees it; see mp_unlink for names
+ * whose users were all killed. A creator killed while it was making the
+ * object never blocks the name: the next create takes it over (at once
+ * when the creator is known dead; a live creator that does not finish
+ * within 2 s gives MP_ETIMEDOUT). */
 #define MP_NAME_MAX 200
 
 /** A caller-owned, reusable receive buffer. Start with `mp_buf b = {0};`.

@@ -15,3 +15,6 @@ bool mp__posix_shm_file(char *out, size_t cap, const char *nm) {
     (void)nm;
     return false;
 }
+
+/* No file to be a link, and FreeBSD's shm_open takes no O_NOFOLLOW. */
+const int mp__posix_shm_nofollow = 0;

@@ -20,3 +20,7 @@ bool mp__posix_shm_file(char *out, size_t cap, const char *nm) {
 }
 
 const char *mp__posix_shm_dir(void) { return "/dev/shm"; }
+
+/* glibc and musl add it themselves; said here so that no C library is
+ * trusted to. */
+const int mp__posix_shm_nofollow = O_NOFOLLOW;
