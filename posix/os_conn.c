@@ -371,18 +371,25 @@ int mp__os_conn_restore(mp__os_conn **out, mp__handle h, mp__rbuf *r) {
  *
  * A fresh address on Linux is in the abstract namespace ("@mproc-<128
  * random bits>", the kernel's "\0mproc-..."): nothing in the file system,
- * so nothing outlives the listener even when it is killed. Such a name has
- * no file mode, so both ends check the peer's user instead (SO_PEERCRED):
- * the same user or root, as a 0600 file admits. Elsewhere a fresh address
- * is a socket in a new 0700 directory $TMPDIR/mproc-<pid>-XXXXXX; the
+ * so nothing outlives the listener even when it is killed. Elsewhere a fresh
+ * address is a socket in a new 0700 directory $TMPDIR/mproc-<pid>-XXXXXX; the
  * directories that killed listeners leave are removed by the next fresh
  * listener of the same user (both: mp__posix_fresh_addr, the path's).
+ *
+ * Both ends of every connection check the peer's user (mp__posix_peer_ok:
+ * the same user or root, as a 0600 file admits): an abstract name has no
+ * file mode at all, and a socket file may have been made, or opened up, by
+ * someone else. A client finding another user's listener fails with
+ * MP_EACCES; a listener drops another user's client unanswered.
  *
  * An explicit path whose socket file is a leftover (nobody listens:
  * connect is refused) is taken over. Every mproc listener binds and starts
  * listening under an exclusive flock on the socket's directory, so the
  * probe never mistakes a listener between bind and listen for a dead one,
- * and of two that take over the same leftover only one wins. */
+ * and of two that take over the same leftover only one wins. Anyone who
+ * can open the directory can hold that lock (on /tmp: every user), so it
+ * is only tried for MP__LOCK_DIR_MS; without it a leftover is not taken
+ * over (MP_EEXIST, as for a live listener). */
 
 struct mp__os_listener {
     int fd;
@@ -438,9 +445,10 @@ static int bind_listen(mp__os_listener *l, const struct sockaddr_un *sa,
     return 0;
 }
 
-/* An exclusive flock on the directory that holds path (-1 when it cannot
- * be had: then no leftover is taken over). Released by closing it, or by
- * the holder's death. */
+/* An exclusive flock on the directory that holds path, tried without
+ * blocking for at most MP__LOCK_DIR_MS: -1 when it cannot be had (then no
+ * leftover is taken over). Released by closing it, or by the holder's
+ * death. */
 static int lock_dir(const char *path) {
     char dir[MP__SUN_PATH_MAX];
     const char *slash = strrchr(path, '/');
@@ -452,16 +460,17 @@ static int lock_dir(const char *path) {
         memcpy(dir, path, (size_t)(slash - path));
         dir[slash - path] = '\0';
     }
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc;
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd == -1)
         return -1;
-    do
-        rc = flock(fd, LOCK_EX);
-    while (rc == -1 && errno == EINTR);
-    if (rc == -1) {
-        close(fd);
-        return -1;
-    }
+    mp__deadline d = mp__deadline_in(MP__LOCK_DIR_MS);
+    mp__backoff b = MP__BACKOFF_LOCK_DIR;
+    while (flock(fd, LOCK_EX | LOCK_NB) == -1)
+        if ((errno != EWOULDBLOCK && errno != EINTR) ||
+            mp__backoff_wait(&b, d)) {
+            close(fd);
+            return -1;
+        }
     return fd;
 }
 
@@ -529,7 +538,7 @@ int mp__os_accept(mp__os_listener *l, mp__os_conn **c, mp__deadline d) {
         if (l->fd == -1)
             return MP_ECLOSED;
         int fd = mp__posix_accept(l->fd);
-        if (fd != -1 && l->abstract && !mp__posix_abstract_peer_ok(fd)) {
+        if (fd != -1 && !mp__posix_peer_ok(fd)) {
             close(fd);
             continue;
         }
@@ -588,8 +597,8 @@ int mp__os_connect(mp__os_conn **c, const char *addr, mp__deadline d) {
         if ((rc = mp__backoff_wait(&b, d)))
             break;
     }
-    /* Whoever holds an abstract name may not be who we think. */
-    if (!rc && addr[0] == '@' && !mp__posix_abstract_peer_ok(fd))
+    /* Whoever holds the address may not be who we think. */
+    if (!rc && !mp__posix_peer_ok(fd))
         rc = MP_EACCES;
     if (!rc && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) == -1)
         rc = mp__posix_err(errno);

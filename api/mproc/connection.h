@@ -189,9 +189,8 @@ typedef struct mp_conn_options {
  *
  * Fresh addresses leave nothing behind, even when the process is killed:
  *   - Linux: "@mproc-<128 random bits>", a name in the abstract socket
- *     namespace (no file; it goes with the socket). As it has no file mode,
- *     both ends check the peer's user (SO_PEERCRED): the same user or root.
- *     Python spells it with a NUL for the '@' ("\0mproc-...").
+ *     namespace (no file; it goes with the socket). Python spells it with a
+ *     NUL for the '@' ("\0mproc-...").
  *   - other POSIX systems: a socket file, mode 0600, in a new 0700
  *     directory $TMPDIR/mproc-PID-XXXXXX, both removed by
  *     mp_listener_free; a directory left by a killed process is removed by
@@ -207,9 +206,20 @@ typedef struct mp_conn_options {
  * listener's address gives MP_EEXIST, as does anything that is not a
  * socket. mproc listeners bind under an exclusive flock(2) on the socket's
  * directory, so that of two taking over the same leftover only one wins.
- * (On macOS and the BSDs a listener whose backlog is full refuses connects
- * too, and looks dead to that probe.) Windows addresses are
- * \\\\.\\pipe\\NAME, free again once their listener has gone.
+ * Anyone who can open the directory can hold that lock (on /tmp, any
+ * user), so it is tried for a short bound only (100 ms): when it cannot be
+ * had, a leftover socket file is not replaced and the call gives MP_EEXIST,
+ * as for an address in use; it never blocks. (On macOS and the BSDs a
+ * listener whose backlog is full refuses connects too, and looks dead to
+ * that probe.) Windows addresses are \\\\.\\pipe\\NAME, free again once
+ * their listener has gone.
+ *
+ * Both ends of every connection check who is at the other end: a client
+ * whose listener runs as another user fails with MP_EACCES (mp_client),
+ * and a client of another user is dropped unanswered by accept. The same
+ * user is admitted, and on POSIX root too, as a 0600 file admits (POSIX:
+ * SO_PEERCRED on Linux, getpeereid elsewhere; Windows: the user of the
+ * pipe's server or client process).
  *
  * Errors: MP_EINVAL (NULL l, a path too long for the platform: never
  * truncated, bad options), MP_EEXIST (address in use), MP_EACCES, MP_ENOENT
@@ -260,10 +270,10 @@ MP_EXTERN void mp_listener_free(mp_listener *l);
  * MP_ENOENT (no such address), MP_ECONNREFUSED (nobody listening there),
  * MP_EAUTH (the handshake failed either way), MP_ECLOSED (the listener
  * dropped us), MP_ETIMEDOUT (opts->timeout_ms ran out), MP_EACCES (also:
- * an abstract "@name" held by another user), MP_ENOTSUP ("@name" where
- * there is no abstract namespace),
- * MP_ENOMEM, MP_ESYS. Blocks while the listener's backlog is
- * full and during the handshake, up to opts->timeout_ms when set. */
+ * the listener runs as another user, see mp_listener_new), MP_ENOTSUP ("@name"
+ * where there is no abstract namespace), MP_ENOMEM, MP_ESYS. Blocks while the
+ * listener's backlog is full and during the handshake, up to opts->timeout_ms
+ * when set. */
 MP_EXTERN int mp_client(mp_conn **conn, const char *address,
                         const mp_conn_options *opts);
 

@@ -182,6 +182,14 @@ typedef struct mp__backoff {
  * only a stopped creator makes this last. */
 #define MP__BACKOFF_NAME MP__BACKOFF(0, 1000000u, 1000000u)
 
+/* A listener's flock on its socket's directory (posix/os_conn.c): other
+ * mproc listeners hold it for one bind and listen, but anyone who can open
+ * the directory (on /tmp: every user) may hold it forever. So it is tried
+ * every millisecond for MP__LOCK_DIR_MS at most; a listener that did not
+ * get it takes over no leftover socket file (MP_EEXIST). */
+#define MP__BACKOFF_LOCK_DIR MP__BACKOFF(2, 1000000u, 1000000u)
+#define MP__LOCK_DIR_MS 100L
+
 /* A wait that failed for no reason known to us (the pool's monitor,
  * common/pool_handler.c): tried again every 10 ms, so that it never
  * spins. */

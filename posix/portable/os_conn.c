@@ -26,12 +26,6 @@ int mp__posix_abstract_addr(struct sockaddr_un *sa, socklen_t *len,
     return MP_ENOTSUP;
 }
 
-/* No socket of this path is in the abstract namespace. */
-bool mp__posix_abstract_peer_ok(int fd) {
-    (void)fd;
-    return false;
-}
-
 #define FRESH_PREFIX "mproc-"
 
 /* Whether name is a fresh address's directory (mproc-<pid>-XXXXXX), and
