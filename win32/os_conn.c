@@ -438,7 +438,10 @@ int mp__os_conn_restore(mp__os_conn **out, mp__handle h, mp__rbuf *r) {
  * A pipe instance waits for the next client with a ConnectNamedPipe that
  * stays in flight between accepts, so that its event can be waited on with
  * the connections in their handshake (listener.c). Named pipes end with
- * the last handle to them, so a killed listener leaves nothing behind. */
+ * the last handle to them, so a killed listener leaves nothing behind.
+ * Both ends check that the process at the other end runs as our user
+ * (mp__win32_check_process): a client refuses another user's server with
+ * MP_EACCES, and accept drops another user's client unanswered. */
 
 struct mp__os_listener {
     HANDLE h;  /* the instance the next client connects to */
@@ -531,31 +534,12 @@ mp__handle mp__os_listener_handle(mp__os_listener *l) {
     return (mp__handle)l->ev;
 }
 
-int mp__os_accept(mp__os_listener *l, mp__os_conn **c, mp__deadline d) {
-    if (!l->h)
-        return l->err ? l->err : MP_ECLOSED;
-    connect_start(l);
-    if (l->pending) {
-        int rc;
-        long ms = mp__deadline_left_ms(d, &rc);
-        if (WaitForSingleObject(l->ev, ms < 0 ? INFINITE : (DWORD)ms) !=
-            WAIT_OBJECT_0)
-            return mp__deadline_err(d); /* it stays in flight */
-        DWORD n, err = 0;
-        if (!GetOverlappedResult(l->h, &l->ov, &n, TRUE))
-            err = GetLastError();
-        l->pending = false;
-        if (err == 0 || err == ERROR_PIPE_CONNECTED || err == ERROR_NO_DATA)
-            l->connected = true;
-        else
-            l->cerr = mp__win32_err(err);
-    }
-    if (l->cerr) {
-        int rc = l->cerr;
-        l->cerr = 0; /* the next accept tries again */
-        return rc;
-    }
+/* The client connected to l->h, taken out of the listener (a fresh
+ * instance waits for the next one). A client of another user is dropped
+ * unanswered: MP_EAGAIN, for accept to wait for the next. */
+static int take_client(mp__os_listener *l, mp__os_conn **c) {
     HANDLE got = l->h;
+    ULONG pid = 0;
     l->h = NULL;
     l->connected = false;
     /* The next client needs an instance waiting for it. */
@@ -563,7 +547,44 @@ int mp__os_accept(mp__os_listener *l, mp__os_conn **c, mp__deadline d) {
                              PIPE_BUF_SIZE, &l->h);
     if (l->err)
         l->h = NULL;
+    if (!GetNamedPipeClientProcessId(got, &pid) ||
+        mp__win32_check_process(pid) != 0) {
+        CloseHandle(got);
+        return MP_EAGAIN;
+    }
     return conn_wrap(c, got);
+}
+
+int mp__os_accept(mp__os_listener *l, mp__os_conn **c, mp__deadline d) {
+    for (;;) {
+        if (!l->h)
+            return l->err ? l->err : MP_ECLOSED;
+        connect_start(l);
+        if (l->pending) {
+            int rc;
+            long ms = mp__deadline_left_ms(d, &rc);
+            if (WaitForSingleObject(l->ev, ms < 0 ? INFINITE : (DWORD)ms) !=
+                WAIT_OBJECT_0)
+                return mp__deadline_err(d); /* it stays in flight */
+            DWORD n, err = 0;
+            if (!GetOverlappedResult(l->h, &l->ov, &n, TRUE))
+                err = GetLastError();
+            l->pending = false;
+            if (err == 0 || err == ERROR_PIPE_CONNECTED ||
+                err == ERROR_NO_DATA)
+                l->connected = true;
+            else
+                l->cerr = mp__win32_err(err);
+        }
+        if (l->cerr) {
+            int rc = l->cerr;
+            l->cerr = 0; /* the next accept tries again */
+            return rc;
+        }
+        int rc = take_client(l, c);
+        if (rc != MP_EAGAIN)
+            return rc;
+    }
 }
 
 void mp__os_listener_close(mp__os_listener *l) {
@@ -609,5 +630,15 @@ int mp__os_connect(mp__os_conn **c, const char *addr, mp__deadline d) {
         WaitNamedPipeW(w, ms < 0 || ms > 1000 ? 1000 : (DWORD)ms);
     }
     free(w);
-    return rc ? rc : conn_wrap(c, h);
+    if (rc)
+        return rc;
+    /* Whoever serves the name may not be who we think. */
+    ULONG pid = 0;
+    rc = GetNamedPipeServerProcessId(h, &pid) ? mp__win32_check_process(pid)
+                                              : MP_ESYS;
+    if (rc) {
+        CloseHandle(h);
+        return rc;
+    }
+    return conn_wrap(c, h);
 }

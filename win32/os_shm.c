@@ -1,7 +1,9 @@
 /* win32 backend, shared memory: pagefile-backed file mappings. Anonymous
  * ones have no name (a spawned child gets an inherited duplicate of the
  * handle); named ones are "Local\mproc-<name>" with an owner-only DACL and
- * vanish with their last handle, so nothing outlives its users. */
+ * vanish with their last handle, so nothing outlives its users. One of
+ * that name that we did not make is used only when our user owns it
+ * (mp__win32_check_owner): another user's is MP_EACCES. */
 #ifndef WIN32_LEAN_AND_MEAN
 #define WIN32_LEAN_AND_MEAN
 #endif
@@ -66,6 +68,13 @@ static int guard_take(const char *name, HANDLE *g) {
     free(wn);
     if (!*g)
         return mp__win32_err(e);
+    /* Another user's mutex of that name would let them hold our name. */
+    int orc = e == ERROR_ALREADY_EXISTS ? mp__win32_check_owner(*g) : 0;
+    if (orc) {
+        CloseHandle(*g);
+        *g = NULL;
+        return orc;
+    }
     DWORD w = WaitForSingleObject(*g, 0);
     if (w == WAIT_OBJECT_0 || w == WAIT_ABANDONED)
         return 0;
@@ -109,6 +118,10 @@ static int make(mp__shm *s, size_t size, const char *name) {
     if (!h)
         return mp__win32_err(e);
     bool existed = e == ERROR_ALREADY_EXISTS;
+    if (existed && (rc = mp__win32_check_owner(h))) {
+        CloseHandle(h); /* another user's: never taken over */
+        return rc;
+    }
     if ((rc = map_view(s, h, existed ? 0 : size))) {
         CloseHandle(h);
         return rc;
@@ -167,7 +180,7 @@ int mp__os_shm_open(mp__shm *s, const char *name) {
     free(wn);
     if (!h)
         return e == ERROR_FILE_NOT_FOUND ? MP_ENOENT : mp__win32_err(e);
-    if ((rc = map_view(s, h, 0))) {
+    if ((rc = mp__win32_check_owner(h)) || (rc = map_view(s, h, 0))) {
         CloseHandle(h);
         return rc;
     }

@@ -2,7 +2,8 @@
  * NtQuerySemaphore) and mutexes (WAIT_ABANDONED is a dead owner), and
  * wait-on-address between processes as a semaphore plus a waiter count in
  * shared memory. Named objects are "Local\mproc-<name>" with an owner-only
- * DACL, gone with their last handle. */
+ * DACL, gone with their last handle; one made before us is used only when
+ * our user owns it (mp__win32_check_owner), else MP_EACCES. */
 #ifndef WIN32_LEAN_AND_MEAN
 #define WIN32_LEAN_AND_MEAN
 #endif
@@ -51,6 +52,12 @@ static int kcreate(char kind, LONG value, LONG max, const char *name,
     free(wn);
     if (!h)
         return mp__win32_err(e);
+    /* Made before us: ours only if our user owns it (os_win32.h). */
+    int rc2 = e == ERROR_ALREADY_EXISTS ? mp__win32_check_owner(h) : 0;
+    if (rc2) {
+        CloseHandle(h);
+        return rc2;
+    }
     *out = (mp__handle)h;
     return 0;
 }
@@ -72,6 +79,10 @@ static int kattach(char kind, mp__handle h, const char *name,
     free(wn);
     if (!k)
         return e == ERROR_FILE_NOT_FOUND ? MP_ENOENT : mp__win32_err(e);
+    if ((rc = mp__win32_check_owner(k))) {
+        CloseHandle(k);
+        return rc;
+    }
     *out = (mp__handle)k;
     return 0;
 }

@@ -4,6 +4,7 @@
 #define WIN32_LEAN_AND_MEAN
 #endif
 #include <windows.h>
+#include <aclapi.h>
 #include <sddl.h>
 
 #include <stdio.h>
@@ -22,28 +23,39 @@ static int last_err(void) {
     return rc ? rc : MP_ESYS;
 }
 
-/* "D:P(A;;GA;;;<our user's SID>)": a protected DACL with one entry, full
- * access for this user. (The OWNER RIGHTS SID would be shorter, but Wine
- * does not grant it.) */
-int mp__win32_owner_sd(void **sd) {
+/* A token's user (TokenUser) or default owner (TokenOwner) into u. */
+typedef union token_sid {
+    TOKEN_USER user;
+    TOKEN_OWNER owner;
+    char buf[256]; /* a SID is at most 68 bytes */
+} token_sid;
+
+static int token_query(HANDLE proc, TOKEN_INFORMATION_CLASS what,
+                       token_sid *u) {
     HANDLE tok;
-    union {
-        TOKEN_USER tu;
-        char buf[256];
-    } u;
     DWORD len;
+    if (!OpenProcessToken(proc, TOKEN_QUERY, &tok))
+        return last_err();
+    int rc =
+        GetTokenInformation(tok, what, u, sizeof *u, &len) ? 0 : last_err();
+    CloseHandle(tok);
+    return rc;
+}
+
+/* "O:<SID>D:P(A;;GA;;;<SID>)", SID our user's: owned by this user (not by
+ * the Administrators group, an elevated administrator's default owner) and
+ * a protected DACL with one entry, full access for this user. (The OWNER
+ * RIGHTS SID would be shorter, but Wine does not grant it.) */
+int mp__win32_owner_sd(void **sd) {
+    token_sid u;
     wchar_t *sid = NULL, sddl[SDDL_MAX];
     *sd = NULL;
-    if (!OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &tok))
-        return last_err();
-    int rc = 0;
-    if (!GetTokenInformation(tok, TokenUser, &u, sizeof u, &len) ||
-        !ConvertSidToStringSidW(u.tu.User.Sid, &sid))
-        rc = last_err();
-    CloseHandle(tok);
+    int rc = token_query(GetCurrentProcess(), TokenUser, &u);
     if (rc)
         return rc;
-    int n = swprintf(sddl, SDDL_MAX, L"D:P(A;;GA;;;%ls)", sid);
+    if (!ConvertSidToStringSidW(u.user.User.Sid, &sid))
+        return last_err();
+    int n = swprintf(sddl, SDDL_MAX, L"O:%lsD:P(A;;GA;;;%ls)", sid, sid);
     LocalFree(sid);
     if (n < 0)
         return MP_ESYS;
@@ -51,6 +63,48 @@ int mp__win32_owner_sd(void **sd) {
             sddl, SDDL_REVISION_1, (PSECURITY_DESCRIPTOR *)sd, NULL))
         return last_err();
     return 0;
+}
+
+/* Ours are owned by our user (mp__win32_owner_sd); an object this user
+ * made without it is owned by the token's default owner. One with no owner
+ * at all passes: Windows always records one (the creator's default owner
+ * when its descriptor names none), and only Wine, whose processes are all
+ * one user, leaves it out (for an object made without a descriptor). */
+int mp__win32_check_owner(void *h) {
+    PSID owner = NULL;
+    PSECURITY_DESCRIPTOR sd = NULL;
+    token_sid u, o;
+    DWORD e = GetSecurityInfo(h, SE_KERNEL_OBJECT, OWNER_SECURITY_INFORMATION,
+                              &owner, NULL, NULL, NULL, &sd);
+    if (e != ERROR_SUCCESS) {
+        int rc = mp__win32_err(e);
+        return rc ? rc : MP_ESYS;
+    }
+    int rc = token_query(GetCurrentProcess(), TokenUser, &u);
+    if (!rc)
+        rc = token_query(GetCurrentProcess(), TokenOwner, &o);
+    if (!rc && owner && !EqualSid(owner, u.user.User.Sid) &&
+        !EqualSid(owner, o.owner.Owner))
+        rc = MP_EACCES;
+    LocalFree(sd);
+    return rc;
+}
+
+int mp__win32_check_process(unsigned long pid) {
+    if (pid == GetCurrentProcessId())
+        return 0;
+    HANDLE p = OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, FALSE, pid);
+    if (!p) /* gone (then so is the pipe's other end), or not ours to see */
+        return GetLastError() == ERROR_INVALID_PARAMETER ? MP_ECLOSED
+                                                         : MP_EACCES;
+    token_sid them, us;
+    int rc = token_query(p, TokenUser, &them);
+    CloseHandle(p);
+    if (rc) /* a token we may not read is not our user's */
+        return rc == MP_EACCES ? MP_EACCES : rc;
+    if ((rc = token_query(GetCurrentProcess(), TokenUser, &us)))
+        return rc;
+    return EqualSid(them.user.User.Sid, us.user.User.Sid) ? 0 : MP_EACCES;
 }
 
 wchar_t *mp__win32_kname(const char *name, int *rc) {

@@ -22,9 +22,23 @@ int mp__win32_utf8(const wchar_t *s, char *out, size_t cap);
  * nobody else anything, for every object we create by name (pipes,
  * mappings, semaphores, mutexes). It fails closed: when the user's SID
  * cannot be read the caller's create fails with the error, rather than
- * falling back to the default DACL, which may let other users in. *sd is
+ * falling back to the default DACL, which may let other users in. The
+ * owner is set to the user too (mp__win32_check_owner). *sd is
  * freed with LocalFree. */
 int mp__win32_owner_sd(void **sd);
+
+/* Whether the kernel object h (opened with READ_CONTROL) belongs to this
+ * process's user: 0, or MP_EACCES when its owner is another SID (neither
+ * our user nor our token's default owner), or the error of reading it.
+ * Every named object we create or open passes it before use: CreateX of
+ * a name another user made first returns theirs (ERROR_ALREADY_EXISTS),
+ * with their DACL, not ours. */
+int mp__win32_check_owner(void *h);
+
+/* Whether process pid (the other end of a pipe) runs as this process's
+ * user: 0, MP_EACCES (another user, or one whose token we may not read),
+ * MP_ECLOSED when it is gone, or an error. */
+int mp__win32_check_process(unsigned long pid);
 
 /* "Local\mproc-<name>" as a malloc'd UTF-16 string; NULL with *rc set
  * (MP_EINVAL for an empty or too long name or one holding '\'). */
