@@ -38,6 +38,22 @@
 /* How long this program waits for anything it started. */
 #define WAIT_MS 20000L
 
+/* An environment variable's value in buf, or NULL: getenv, which MSVC
+ * marks insecure (C4996), is GetEnvironmentVariableA on Windows (where
+ * _putenv_s, which set_env uses, sets the process's variables too). */
+static const char *env_get(const char *name, char *buf, size_t cap) {
+#ifdef _WIN32
+    DWORD n = GetEnvironmentVariableA(name, buf, (DWORD)cap);
+    return n > 0 && n < cap ? buf : NULL;
+#else
+    const char *v = getenv(name);
+    if (!v || strlen(v) >= cap)
+        return NULL;
+    memcpy(buf, v, strlen(v) + 1);
+    return buf;
+#endif
+}
+
 static long pid_now(void) {
 #ifdef _WIN32
     return (long)GetCurrentProcessId();
@@ -49,8 +65,8 @@ static long pid_now(void) {
 /* Appends "<what> <pid>\n" to the log in one write that no other process's
  * line can split (FILE_APPEND_DATA, O_APPEND). */
 static void note(const char *what) {
-    const char *path = getenv("MPROC_TEST_BOOT_LOG");
-    char line[128];
+    char buf[1024], line[128];
+    const char *path = env_get("MPROC_TEST_BOOT_LOG", buf, sizeof buf);
     int n = snprintf(line, sizeof line, "%s %ld\n", what, pid_now());
     if (!path || n <= 0 || n >= (int)sizeof line)
         return;
@@ -170,7 +186,8 @@ static int fd3_cloexec(void) {
 
 int main(int argc, char **argv) {
     note("main");
-    const char *d = getenv("MPROC_TEST_BOOT_DEPTH");
+    char dbuf[16], mbuf[16];
+    const char *d = env_get("MPROC_TEST_BOOT_DEPTH", dbuf, sizeof dbuf);
     int depth = d ? atoi(d) : 0;
     if (depth >= 2) {
         note("limit");
@@ -179,7 +196,7 @@ int main(int argc, char **argv) {
     char next[16];
     snprintf(next, sizeof next, "%d", depth + 1);
     set_env("MPROC_TEST_BOOT_DEPTH", next);
-    const char *m = getenv("MPROC_TEST_BOOT_MODE");
+    const char *m = env_get("MPROC_TEST_BOOT_MODE", mbuf, sizeof mbuf);
     const char *mode = m ? m : "";
     if (strcmp(mode, "early") == 0)
         try_starts();
