@@ -34,11 +34,11 @@ static const char *argv_spawn_data(int *argc, char ***argv) {
     return *argc >= 3 && (*argv)[2] ? (*argv)[2] : "";
 }
 
+static bool spawned; /* run_spawned was called */
+
 /* Runs the target of this spawned child and exits; never returns. A
  * set-uid, set-gid or secure-exec process takes no start data from
  * whoever started it: it refuses, touching none of the handles named. */
-static bool spawned; /* run_spawned was called */
-
 static _Noreturn void run_spawned(const char *handles) {
     spawned = true;
     mp__g.booting = true;
