@@ -331,8 +331,80 @@ static void test_gather_put(void) {
     mp_queue_free(q);
 }
 #define GATHER_CASE {"gather_put", test_gather_put, MP_TEST_ONCE},
+
+/* Runs call and returns how long it took, in ms; *rc is its result. */
+#define TIMED(rc, call)                                                       \
+    (t0_ = mp_test_now_ms(), (rc) = (call), mp_test_now_ms() - t0_)
+
+/* A producer stopped while it holds the producer side (SIGSTOP on POSIX)
+ * blocks no call beyond its deadline: put with timeout 0 is MP_EAGAIN at
+ * once, put with a timeout MP_ETIMEDOUT on time, get and qsize go on, and
+ * close returns MP_ETIMEDOUT within its bound with the queue closed (a new
+ * put is MP_ECLOSED at once; a get waits for that producer, which may
+ * still publish). Once the producer lets go, the close completes: get says
+ * MP_ECLOSED. */
+static void test_stopped_producer(void) {
+    mp_queue *q = NULL;
+    MP_CHECK_OK(mp_queue_new(&q, 0, NULL));
+    MP_CHECK_OK(mp_queue_put(q, "a", 1, 0));
+    mp_test_holder h;
+    mp_test_holder_start(&h, mp_queue_arg(q), MP_OBJ_QUEUE, 0);
+    int64_t t0_;
+    int rc;
+    CU_ASSERT(TIMED(rc, mp_queue_put(q, "b", 1, 0)) < 1000);
+    MP_CHECK_RC(rc, MP_EAGAIN);
+    int64_t dt = TIMED(rc, mp_queue_put(q, "b", 1, 300));
+    MP_CHECK_RC(rc, MP_ETIMEDOUT);
+    CU_ASSERT(dt >= 290 && dt < 5000);
+    CU_ASSERT_EQUAL(mp_queue_qsize(q), 1);
+    mp_buf b = {0};
+    MP_CHECK_OK(mp_queue_get(q, &b, 0));
+    CU_ASSERT(b.len == 1 && memcmp(b.data, "a", 1) == 0);
+    dt = TIMED(rc, mp_queue_close(q));
+    MP_CHECK_RC(rc, MP_ETIMEDOUT);
+    CU_ASSERT(dt < 10000);
+    CU_ASSERT(TIMED(rc, mp_queue_put(q, "c", 1, MP_INFINITE)) < 1000);
+    MP_CHECK_RC(rc, MP_ECLOSED);
+    MP_CHECK_RC(mp_queue_get(q, &b, 100), MP_ETIMEDOUT);
+    mp_test_holder_end(&h);
+    MP_CHECK_RC(mp_queue_get(q, &b, 10000), MP_ECLOSED);
+    mp_buf_free(&b);
+    mp_queue_free(q);
+}
+
+/* A consumer stopped while it holds the consumer side: get with timeout 0
+ * is MP_EAGAIN at once, get with a timeout MP_ETIMEDOUT on time; puts,
+ * qsize and close go on. */
+static void test_stopped_consumer(void) {
+    mp_queue *q = NULL;
+    MP_CHECK_OK(mp_queue_new(&q, 0, NULL));
+    MP_CHECK_OK(mp_queue_put(q, "a", 1, 0));
+    mp_test_holder h;
+    mp_test_holder_start(&h, mp_queue_arg(q), MP_OBJ_QUEUE, 1);
+    int64_t t0_;
+    int rc;
+    mp_buf b = {0};
+    CU_ASSERT(TIMED(rc, mp_queue_get(q, &b, 0)) < 1000);
+    MP_CHECK_RC(rc, MP_EAGAIN);
+    int64_t dt = TIMED(rc, mp_queue_get(q, &b, 300));
+    MP_CHECK_RC(rc, MP_ETIMEDOUT);
+    CU_ASSERT(dt >= 290 && dt < 5000);
+    MP_CHECK_OK(mp_queue_put(q, "b", 1, 0));
+    CU_ASSERT_EQUAL(mp_queue_qsize(q), 2);
+    MP_CHECK_OK(mp_queue_close(q));
+    mp_test_holder_end(&h);
+    MP_CHECK_OK(mp_queue_get(q, &b, 10000));
+    MP_CHECK_OK(mp_queue_get(q, &b, 10000));
+    MP_CHECK_RC(mp_queue_get(q, &b, 10000), MP_ECLOSED);
+    mp_buf_free(&b);
+    mp_queue_free(q);
+}
+#define HOLDER_CASES                                                          \
+    {"stopped_producer", test_stopped_producer, MP_TEST_ONCE},                \
+        {"stopped_consumer", test_stopped_consumer, MP_TEST_ONCE},
 #else
 #define GATHER_CASE
+#define HOLDER_CASES
 #endif
 
 /* NULL queues and outputs, out-of-range sizes, bad names and negative timeouts
@@ -782,7 +854,7 @@ void mp_test_suite_queue(void) {
         "queue", {"fifo_many_sizes", test_fifo_many_sizes, once},
         {"full_empty_timeouts", test_full_empty_timeouts, once},
         {"bytes_bound", test_bytes_bound, once},
-        GATHER_CASE{"bad_input", test_bad_input, once},
+        GATHER_CASE HOLDER_CASES{"bad_input", test_bad_input, once},
         {"close", test_close, once},
         {"close_wakes_blocked", test_close_wakes_blocked, each},
         {"task_done_join", test_task_done_join, each},

@@ -932,6 +932,55 @@ static void test_barrier_abort_timeout_reset(void) {
     mp_barrier_free(b);
 }
 
+#ifdef MP_STATIC
+/* Waits on the barrier (argument 0) for argument 1 ms; exits with 0 when
+ * that timed out. */
+static int t_barrier_times_out(mp_call *c) {
+    mp_barrier *b = mp_arg_barrier(mp_call_arg(c, 0));
+    long ms = (long)mp_arg_int(mp_call_arg(c, 1));
+    return mp_barrier_wait(b, ms) == MP_ETIMEDOUT ? 0 : 1;
+}
+
+/* A party stopped while it holds the barrier's mutex (SIGSTOP on POSIX)
+ * blocks no wait beyond its deadline: timeout 0 is MP_EAGAIN at once, a
+ * timeout MP_ETIMEDOUT on time, and those calls, never counted in, leave
+ * the barrier whole. A waiter already in whose time runs out while the
+ * mutex is held leaves with MP_ETIMEDOUT all the same, and the barrier is
+ * broken for the others, as its timeout breaks it when nothing is held. */
+static void test_barrier_stopped_holder(void) {
+    mp_barrier *b;
+    MP_CHECK_OK(mp_barrier_new(&b, 2, NULL));
+    mp_test_holder h;
+    mp_test_holder_start(&h, mp_barrier_arg(b), MP_OBJ_BARRIER, 0);
+    int64_t t0 = mp_test_now_ms();
+    MP_CHECK_RC(mp_barrier_wait(b, 0), MP_EAGAIN);
+    check_elapsed(t0, 0, 1000);
+    t0 = mp_test_now_ms();
+    MP_CHECK_RC(mp_barrier_wait(b, 300), MP_ETIMEDOUT);
+    check_elapsed(t0, 290, 5000);
+    mp_test_holder_end(&h);
+    CU_ASSERT_EQUAL(mp_barrier_broken(b), 0);
+    CU_ASSERT_EQUAL(mp_barrier_n_waiting(b), 0);
+    /* A waiter in, then the mutex held until after its deadline. */
+    mp_process *p = mp_test_start(t_barrier_times_out,
+                                  MP_ARGS(mp_barrier_arg(b), mp_int(1000)),
+                                  MP_START_DEFAULT);
+    ST_WAIT_UNTIL(mp_barrier_n_waiting(b) == 1, 30000);
+    mp_test_holder_start(&h, mp_barrier_arg(b), MP_OBJ_BARRIER, 0);
+    CU_ASSERT_EQUAL(mp_test_finish(p, MP_TEST_CHILD_TIMEOUT_MS), 0);
+    mp_test_holder_end(&h);
+    CU_ASSERT_EQUAL(mp_barrier_broken(b), 1);
+    CU_ASSERT_EQUAL(mp_barrier_n_waiting(b), 0);
+    MP_CHECK_OK(mp_barrier_reset(b));
+    CU_ASSERT_EQUAL(mp_barrier_broken(b), 0);
+    mp_barrier_free(b);
+}
+#define BARRIER_HOLDER_CASE                                                   \
+    {"barrier_stopped_holder", test_barrier_stopped_holder, MP_TEST_ONCE},
+#else
+#define BARRIER_HOLDER_CASE
+#endif
+
 /* ---- names and leaks ---- */
 
 /* Named objects are found by name by a spawned child that inherits nothing, a
@@ -1150,7 +1199,7 @@ void mp_test_suite_sync(void) {
         {"barrier_rounds", test_barrier_rounds, each},
         {"barrier_abort_timeout_reset", test_barrier_abort_timeout_reset,
          each},
-        {"named_unrelated", test_named_unrelated, once},
+        BARRIER_HOLDER_CASE{"named_unrelated", test_named_unrelated, once},
         {"named_stale", test_named_stale, once},
         {"no_leak_after_kill", test_no_leak_after_kill, each},
         {"no_fd_leak", test_no_fd_leak, once},

@@ -20,6 +20,13 @@
 
 #include "testutil.h"
 
+#ifdef MP_STATIC
+#include "obj/shobj.h"
+#endif
+#ifndef _WIN32
+#include <signal.h>
+#endif
+
 const char *mp_test_argv0;
 
 #ifdef _WIN32
@@ -443,3 +450,58 @@ int mp_test_wait_file(const char *path, long timeout_ms) {
         mp_test_sleep_ms(5);
     }
 }
+
+#ifdef MP_STATIC
+/* The holder's side: take the mutex, say so, wait to be let go (bounded),
+ * let go. */
+static int t_hold(mp_call *c) {
+    void *obj = mp_arg_obj(mp_call_arg(c, 0),
+                           (mp_obj_kind)mp_arg_int(mp_call_arg(c, 1)));
+    unsigned prim = (unsigned)mp_arg_int(mp_call_arg(c, 2));
+    mp_event *held = mp_arg_event(mp_call_arg(c, 3));
+    mp_event *release = mp_arg_event(mp_call_arg(c, 4));
+    if (!obj || !held || !release)
+        return 2;
+    mp__os_mutex *m = &mp__shobj_prim(obj, prim)->mx;
+    int rc = mp__os_mutex_lock(m, MP__DL_FOREVER);
+    if (rc && rc != MP_EOWNERDEAD)
+        return 3;
+    rc = mp_event_set(held) || mp_event_wait(release, 60000) ? 4 : 0;
+    mp__os_mutex_unlock(m);
+    return rc;
+}
+
+void mp_test_holder_start(mp_test_holder *h, mp_arg obj, mp_obj_kind kind,
+                          unsigned prim) {
+    memset(h, 0, sizeof *h);
+    MP_CHECK_OK(mp_event_new(&h->held, NULL));
+    MP_CHECK_OK(mp_event_new(&h->release, NULL));
+    h->p =
+        mp_test_start(t_hold,
+                      MP_ARGS(obj, mp_int(kind), mp_int(prim),
+                              mp_event_arg(h->held), mp_event_arg(h->release)),
+                      MP_START_DEFAULT);
+    if (h->p && mp_event_wait(h->held, 30000) != 0) {
+        CU_FAIL("the holder did not take the mutex");
+        mp_test_kill(h->p);
+        h->p = NULL;
+    }
+#ifndef _WIN32
+    if (h->p)
+        CU_ASSERT_EQUAL(kill((pid_t)mp_process_pid(h->p), SIGSTOP), 0);
+#endif
+}
+
+void mp_test_holder_end(mp_test_holder *h) {
+    if (h->p) {
+#ifndef _WIN32
+        kill((pid_t)mp_process_pid(h->p), SIGCONT);
+#endif
+        MP_CHECK_OK(mp_event_set(h->release));
+        CU_ASSERT_EQUAL(mp_test_finish(h->p, 30000), 0);
+    }
+    mp_event_free(h->held);
+    mp_event_free(h->release);
+    memset(h, 0, sizeof *h);
+}
+#endif

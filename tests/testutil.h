@@ -89,6 +89,23 @@ int mp_test_finish(mp_process *p, long timeout_ms);
 /* Kills p, joins it (bounded) and frees it. NULL-safe. */
 void mp_test_kill(mp_process *p);
 
+#ifdef MP_STATIC /* the library's own mutexes are reachable in a static build \
+                  */
+/* A child that takes mutex `prim` of shared object obj (of kind `kind`) as
+ * a call in progress does, and keeps it: a queue's producer side is prim
+ * 0, its consumer side 1; a barrier's mutex 0. On POSIX the child is then
+ * stopped with SIGSTOP (a holder stopped in mid-call); on Windows it hangs
+ * on an event. mp_test_holder_end lets it go (SIGCONT, the event), and it
+ * unlocks and exits. The start is asserted; h->p is NULL when it failed. */
+typedef struct mp_test_holder {
+    mp_process *p;
+    mp_event *held, *release;
+} mp_test_holder;
+void mp_test_holder_start(mp_test_holder *h, mp_arg obj, mp_obj_kind kind,
+                          unsigned prim);
+void mp_test_holder_end(mp_test_holder *h);
+#endif
+
 /* Monotonic milliseconds. */
 int64_t mp_test_now_ms(void);
 

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "obj/shobj.h"
+#include "util/wait_policy.h"
 
 enum { FILLING = 0, DRAINING = 1, RESETTING = 2, BROKEN = 3 };
 
@@ -12,6 +13,10 @@ typedef struct bar_state {
     uint32_t state;
     uint32_t count; /* callers inside wait() */
     uint32_t parties;
+    /* Parties that timed out inside wait() and could not take the mutex
+     * back to leave (its holder stopped or hung): the next holder takes
+     * them out of count and breaks the barrier, as their timeout would. */
+    MP__ATOMIC(uint32_t) gone;
 } bar_state;
 
 #define BAR_MTX MP__SHOBJ_HDR
@@ -55,33 +60,56 @@ const mp__shkind mp__barrier_kind = {
     .init = bar_init,
 };
 
-/* Takes the internal mutex. A party that died holding it may have left
- * the state half-changed: the barrier is then broken, as after an abort. */
-static void bar_lock(mp_barrier *b) {
-    if (mp__os_mutex_lock(b->m, MP__DL_FOREVER) == MP_EOWNERDEAD) {
-        b->st->state = BROKEN;
-        mp__fetch_add32(&b->st->seq, 1, MP__SEQ_CST);
-        mp__os_wake(b->w, (const void *)&b->st->seq, INT32_MAX);
-    }
-}
-
-static void bar_unlock(mp_barrier *b) { mp__os_mutex_unlock(b->m); }
+/* bar_sleep's answer when it could not take the mutex back. */
+#define BAR_UNLOCKED 1
 
 static void bar_changed(mp_barrier *b) {
     mp__fetch_add32(&b->st->seq, 1, MP__SEQ_CST);
     mp__os_wake(b->w, (const void *)&b->st->seq, INT32_MAX);
 }
 
-/* Sleeps (mutex released) until the state changes or the deadline; 0 or
- * MP_ETIMEDOUT. */
+/* Takes the internal mutex by d: 0, or MP_ETIMEDOUT / MP_EAGAIN when a
+ * holder (stopped, hung) keeps it past d. A party that died holding it may
+ * have left the state half-changed: the barrier is then broken, as after
+ * an abort; so it is when parties left without it (gone). */
+static int bar_lock_by(mp_barrier *b, mp__deadline d) {
+    int rc = mp__os_mutex_lock(b->m, d);
+    if (rc && rc != MP_EOWNERDEAD)
+        return rc;
+    uint32_t gone = mp__exchange32(&b->st->gone, 0, MP__SEQ_CST);
+    if (rc == MP_EOWNERDEAD || gone) {
+        b->st->count -= gone < b->st->count ? gone : b->st->count;
+        b->st->state = BROKEN;
+        bar_changed(b);
+    }
+    return 0;
+}
+
+/* The calls with no timeout of their own wait for the mutex as long as it
+ * takes (Python's Barrier does too). */
+static void bar_lock(mp_barrier *b) { (void)bar_lock_by(b, MP__DL_FOREVER); }
+
+static void bar_unlock(mp_barrier *b) { mp__os_mutex_unlock(b->m); }
+
+/* Sleeps (mutex released) until the state changes or the deadline: 0 or
+ * MP_ETIMEDOUT with the mutex held, or BAR_UNLOCKED when it could not be
+ * taken back by the deadline (or, past it, within MP__NOWAIT_LOCK_MS). */
 static int bar_sleep(mp_barrier *b, mp__deadline dl) {
     uint32_t s = mp__load32(&b->st->seq, MP__SEQ_CST);
     if (mp__deadline_passed(dl))
         return MP_ETIMEDOUT;
     bar_unlock(b);
     mp__os_wait_on(b->w, (const void *)&b->st->seq, s, dl);
-    bar_lock(b);
-    return 0;
+    mp__deadline grace = mp__deadline_in(MP__NOWAIT_LOCK_MS);
+    return bar_lock_by(b, dl > grace ? dl : grace) ? BAR_UNLOCKED : 0;
+}
+
+/* A party counted in wait() that cannot take the mutex back leaves
+ * without it: MP_ETIMEDOUT for it, and the barrier breaks for the rest. */
+static int bar_leave_unlocked(mp_barrier *b) {
+    mp__fetch_add32(&b->st->gone, 1, MP__SEQ_CST);
+    bar_changed(b);
+    return MP_ETIMEDOUT;
 }
 
 int mp_barrier_new(mp_barrier **out, unsigned parties,
@@ -119,11 +147,17 @@ int mp_barrier_wait(mp_barrier *b, long timeout_ms) {
     if (!b || (timeout_ms < 0 && timeout_ms != MP_INFINITE))
         return MP_EINVAL;
     mp__deadline dl = mp__deadline_in(timeout_ms);
-    int rc = 0;
-    bar_lock(b);
+    /* Not yet counted: a mutex held past the deadline (or, for timeout 0,
+     * past MP__NOWAIT_LOCK_MS) fails this call and leaves the barrier be. */
+    int rc = bar_lock_by(
+        b, dl == MP__DL_NOW ? mp__deadline_in(MP__NOWAIT_LOCK_MS) : dl);
+    if (rc)
+        return mp__deadline_err(dl);
     /* Wait for a previous round to drain or a reset to finish. */
     while (b->st->state == DRAINING || b->st->state == RESETTING)
-        if (bar_sleep(b, dl)) {
+        if ((rc = bar_sleep(b, dl))) {
+            if (rc == BAR_UNLOCKED)
+                return MP_ETIMEDOUT;
             bar_break(b);
             bar_unlock(b);
             return MP_ETIMEDOUT;
@@ -140,6 +174,8 @@ int mp_barrier_wait(mp_barrier *b, long timeout_ms) {
     } else {
         while (b->st->state == FILLING && !(rc = bar_sleep(b, dl)))
             ;
+        if (rc == BAR_UNLOCKED)
+            return bar_leave_unlocked(b);
         if (rc == MP_ETIMEDOUT)
             bar_break(b);
         else if (b->st->state == BROKEN || b->st->state == RESETTING)

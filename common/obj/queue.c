@@ -37,10 +37,12 @@
 #define Q_LINE 64
 
 enum { M_PROD, M_CONS, N_MUTEX };
+enum { Q_OPEN, Q_CLOSING, Q_CLOSED };
 enum { W_ITEMS, W_SPACE, W_JOIN, N_WAIT };
 
 typedef struct qhdr {
-    /* Read-mostly: set up once, then `closed` changes once. */
+    /* Read-mostly: set up once, then `closed` goes from Q_OPEN to
+     * Q_CLOSING (no put may start) to Q_CLOSED (none is in progress). */
     _Alignas(Q_LINE) uint32_t ring_units;
     uint32_t maxsize;
     MP__ATOMIC(uint32_t) closed;
@@ -113,16 +115,28 @@ static size_t ring_read(const mp_queue *q, size_t off, void *dst, size_t n) {
 
 /* Takes a side's mutex. A dead previous owner needs no repair (see the top
  * of the file), so MP_EOWNERDEAD is success here. The wait is bounded by the
- * caller's deadline; a non-blocking call still waits for a holder, which
- * only ever holds it for one copy. */
+ * caller's deadline; a non-blocking call waits a little for a holder (which
+ * holds it for one copy) and then gives up with MP_EAGAIN: a holder that is
+ * stopped or hung never blocks it. */
 static int lock_side(mp_queue *q, int side, mp__deadline dl) {
-    int rc =
-        mp__os_mutex_lock(q->mx[side], dl == MP__DL_NOW ? MP__DL_FOREVER : dl);
+    mp__deadline until =
+        dl == MP__DL_NOW ? mp__deadline_in(MP__NOWAIT_LOCK_MS) : dl;
+    int rc = mp__os_mutex_lock(q->mx[side], until);
+    if (rc == MP_ETIMEDOUT || rc == MP_EAGAIN)
+        return mp__deadline_err(dl);
     return rc == MP_EOWNERDEAD ? 0 : rc;
 }
 
 static void unlock_side(mp_queue *q, int side) {
     mp__os_mutex_unlock(q->mx[side]);
+}
+
+/* With pmutex held: a close begun (Q_CLOSING) is complete, since no put is
+ * in progress but ours, which has published or will not. True when it was
+ * completed here (the caller then wakes every getter). */
+static bool seal_close(qhdr *h) {
+    uint32_t c = Q_CLOSING;
+    return mp__cas32(&h->closed, &c, Q_CLOSED, MP__SEQ_CST);
 }
 
 /* Sleeps on ev (last seen as `seen`) for at most a slice with the side's
@@ -155,7 +169,11 @@ static int wait_room(mp_queue *q, uint32_t need, uint64_t *p,
     qhdr *h = q->h;
     for (mp__spin spin = MP__SPIN_START;;) {
         if (mp__load32(&h->closed, MP__ACQUIRE)) {
+            bool sealed = seal_close(h);
             unlock_side(q, M_PROD);
+            if (sealed)
+                mp__os_wake(q->wt[W_ITEMS], (const void *)&h->put_ev,
+                            INT32_MAX);
             return MP_ECLOSED;
         }
         *p = mp__load64(&h->prod, MP__RELAXED);
@@ -195,6 +213,9 @@ int mp__queue_putv(mp_queue *q, const mp__qvec *v, size_t n, mp__deadline dl) {
     qhdr *h = q->h;
     uint64_t p;
     uint32_t need = rec_units(len);
+    /* Closed or closing: no need to wait for the side to say so. */
+    if (mp__load32(&h->closed, MP__ACQUIRE))
+        return MP_ECLOSED;
     int rc = lock_side(q, M_PROD, dl);
     if (rc || (rc = wait_room(q, need, &p, dl)))
         return rc;
@@ -205,9 +226,11 @@ int mp__queue_putv(mp_queue *q, const mp__qvec *v, size_t n, mp__deadline dl) {
             off = ring_write(q, off, v[i].ptr, v[i].len);
     /* Publish: the record becomes visible with this one store. */
     mp__store64(&h->prod, w_make(w_seq(p) + 1, w_pos(p) + need), MP__RELEASE);
+    bool sealed = seal_close(h);
     mp__fetch_add32(&h->put_ev, 1, MP__SEQ_CST);
     unlock_side(q, M_PROD);
-    mp__os_wake(q->wt[W_ITEMS], (const void *)&h->put_ev, 1);
+    mp__os_wake(q->wt[W_ITEMS], (const void *)&h->put_ev,
+                sealed ? INT32_MAX : 1);
     return 0;
 }
 
@@ -236,9 +259,22 @@ static int wait_item(mp_queue *q, uint64_t *c, uint64_t *p, mp__deadline dl) {
         mp__store64(&h->prod_seen, *p, MP__RELAXED);
         if (w_seq(*p) != w_seq(cw))
             return 0;
-        /* close() sets the flag under pmutex after the last publish, so
-         * prod read after seeing the flag is final. */
-        if (mp__load32(&h->closed, MP__ACQUIRE)) {
+        /* Q_CLOSED is set under pmutex after the last publish, so prod
+         * read after seeing it is final. While a close waits for a put in
+         * progress (Q_CLOSING), that put may still publish: if pmutex is
+         * free now, nothing is in progress and we complete the close (we
+         * only try: puts never take cmutex, so this cannot deadlock);
+         * else wait on. */
+        uint32_t closed = mp__load32(&h->closed, MP__ACQUIRE);
+        if (closed == Q_CLOSING) {
+            int lr = mp__os_mutex_lock(q->mx[M_PROD], MP__DL_NOW);
+            if (lr == 0 || lr == MP_EOWNERDEAD) {
+                seal_close(h);
+                unlock_side(q, M_PROD);
+                closed = Q_CLOSED;
+            }
+        }
+        if (closed == Q_CLOSED) {
             *p = mp__load64(&h->prod, MP__ACQUIRE);
             if (w_seq(*p) != w_seq(cw))
                 return 0;
@@ -306,13 +342,18 @@ size_t mp_queue_qsize(mp_queue *q) {
     if (!q)
         return 0;
     qhdr *h = q->h;
-    /* cons unchanged across the read of prod: both held at that instant. */
-    for (;;) {
+    /* cons unchanged across the read of prod: both held at that instant.
+     * Bounded: a writer that never stops changing cons gets the last pair,
+     * which is never negative. */
+    uint32_t n = 0;
+    for (int i = 0; i < MP__QSIZE_TRIES; i++) {
         uint64_t c = mp__load64(&h->cons, MP__SEQ_CST);
         uint64_t p = mp__load64(&h->prod, MP__SEQ_CST);
+        n = w_seq(p) - w_seq(c);
         if (mp__load64(&h->cons, MP__SEQ_CST) == c)
-            return w_seq(p) - w_seq(c);
+            break;
     }
+    return n > q->units ? 0 : n;
 }
 
 bool mp_queue_empty(mp_queue *q) { return mp_queue_qsize(q) == 0; }
@@ -329,17 +370,23 @@ int mp_queue_close(mp_queue *q) {
     if (!q)
         return MP_EINVAL;
     qhdr *h = q->h;
-    /* Under pmutex, so that no put publishes after close returns. */
-    int rc = lock_side(q, M_PROD, MP__DL_FOREVER);
-    if (rc)
-        return rc;
-    mp__store32(&h->closed, 1, MP__SEQ_CST);
-    unlock_side(q, M_PROD);
+    /* The flag first: a put that takes the producer side after this sees
+     * it. Then through pmutex, so that no put in progress publishes after
+     * close returns; a producer that keeps it (stopped, hung) past the
+     * bound makes this MP_ETIMEDOUT, the queue closed all the same (that
+     * producer completes the close when it lets go). */
+    uint32_t open = Q_OPEN;
+    mp__cas32(&h->closed, &open, Q_CLOSING, MP__SEQ_CST);
+    int rc = lock_side(q, M_PROD, mp__deadline_in(MP__CLOSE_LOCK_MS));
+    if (!rc) {
+        seal_close(h);
+        unlock_side(q, M_PROD);
+    }
     mp__fetch_add32(&h->put_ev, 1, MP__SEQ_CST);
     mp__fetch_add32(&h->get_ev, 1, MP__SEQ_CST);
     mp__os_wake(q->wt[W_ITEMS], (const void *)&h->put_ev, INT32_MAX);
     mp__os_wake(q->wt[W_SPACE], (const void *)&h->get_ev, INT32_MAX);
-    return 0;
+    return rc;
 }
 
 int mp_queue_task_done(mp_queue *q) {

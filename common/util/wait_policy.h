@@ -52,6 +52,23 @@
  * meet there. */
 #define MP__SPIN_QUEUE_MUTEX 200u
 
+/* How long a call that must not wait (timeout 0) waits for a side lock of
+ * a queue, or a barrier's mutex, that another process holds: holders keep
+ * it for one copy or one update, so this rides over a peer in mid-copy, and
+ * a holder that is stopped or hung costs a non-blocking call no more than
+ * this (MP_EAGAIN). */
+#define MP__NOWAIT_LOCK_MS 20L
+
+/* How long mp_queue_close waits for a put in progress to leave the
+ * producer side (close has no timeout of its own): a stopped or hung
+ * producer makes close return MP_ETIMEDOUT, the queue closed all the same. */
+#define MP__CLOSE_LOCK_MS 2000L
+
+/* Rounds of a lock-free read of a queue's two counters (mp_queue_qsize)
+ * before it settles for the last pair read: another process that keeps
+ * writing them cannot hold the caller forever. */
+#define MP__QSIZE_TRIES 1000
+
 /* Slices of the queue's sleeps (see above: a lost wake-up costs one). */
 #define MP__SLEEP_SLICE_MS 250L
 
