@@ -64,7 +64,10 @@ MP_EXTERN int mp_queue_open(mp_queue **q, const char *name);
 /** Appends a copy of ptr[0..len) (len 0 is a valid, empty item; ptr may then
  * be NULL). Blocks while the queue holds maxsize items or the ring lacks
  * room: MP_INFINITE waits, 0 returns MP_EAGAIN at once (Python's Full with
- * block=False), a bound returns MP_ETIMEDOUT when it runs out.
+ * block=False), a bound returns MP_ETIMEDOUT when it runs out. Every
+ * bound holds also against another process stopped or hung in the middle
+ * of a put (or, for get, of a get): timeout 0 waits at most 20 ms for it
+ * (it holds the producer side for one copy), then MP_EAGAIN.
  * Errors: MP_EINVAL (NULL q, NULL ptr with len > 0, negative timeout other
  * than MP_INFINITE), MP_EMSGSIZE (len > mp_queue_max_item), MP_ECLOSED (the
  * queue was closed, also while waiting), MP_EAGAIN, MP_ETIMEDOUT. */
@@ -81,7 +84,9 @@ MP_EXTERN int mp_queue_put(mp_queue *q, const void *ptr, size_t len,
 MP_EXTERN int mp_queue_get(mp_queue *q, mp_buf *buf, long timeout_ms);
 
 /** The exact number of items in the queue at one instant (0 for NULL).
- * Never blocks; infallible. */
+ * Never blocks; infallible. (A process that keeps rewriting the queue's
+ * counters can only make it a bounded number of tries, then a snapshot
+ * between 0 and the capacity.) */
 MP_EXTERN size_t mp_queue_qsize(mp_queue *q);
 
 /** Whether the queue holds no item, and whether it holds maxsize items
@@ -96,7 +101,11 @@ MP_EXTERN size_t mp_queue_max_item(const mp_queue *q);
 
 /** Closes the queue for every process: later puts return MP_ECLOSED, gets
  * return the items left and then MP_ECLOSED, and callers blocked in put or
- * get wake up. Idempotent. MP_EINVAL for NULL. */
+ * get wake up. Idempotent. MP_EINVAL for NULL. It waits for a put in
+ * progress to finish (so that none publishes after it returns) for at most
+ * 2 s: a producer stopped or hung inside put makes it MP_ETIMEDOUT, with
+ * the queue closed all the same (new puts fail at once); gets then return
+ * MP_ECLOSED once that put has finished or the producer has let go. */
 MP_EXTERN int mp_queue_close(mp_queue *q);
 
 /** JoinableQueue: marks one item taken out of the queue as processed.

@@ -229,7 +229,11 @@ MP_EXTERN int mp_barrier_new(mp_barrier **b, unsigned parties,
  * breaks the barrier for everyone, as in Python; MP_EINVAL. Python raises
  * BrokenBarrierError in the waiter whose time ran out as well; mproc gives
  * that waiter MP_ETIMEDOUT on purpose, so it knows it was its own timeout,
- * and the others MP_EBROKEN. */
+ * and the others MP_EBROKEN. The timeout holds also against a party stopped
+ * or hung while it holds the barrier's internal lock: a caller not yet in
+ * gets MP_EAGAIN (timeout 0, after at most 20 ms) or MP_ETIMEDOUT and the
+ * barrier is left as it was; one already waiting leaves with MP_ETIMEDOUT
+ * and the barrier is broken for the rest, as its timeout breaks it. */
 MP_EXTERN int mp_barrier_wait(mp_barrier *b, long timeout_ms);
 /** Breaks the barrier: current and future waiters get MP_EBROKEN until
  * reset. MP_EINVAL for NULL. */
