@@ -536,7 +536,10 @@ mp__handle mp__os_listener_handle(mp__os_listener *l) {
 
 /* The client connected to l->h, taken out of the listener (a fresh
  * instance waits for the next one). A client of another user is dropped
- * unanswered: MP_EAGAIN, for accept to wait for the next. */
+ * unanswered: MP_EAGAIN, for accept to wait for the next. One that has
+ * already exited (it may have sent all it meant to) is kept: its user can
+ * no longer be looked up, and the pipe's owner-only DACL let only our user
+ * open it in the first place; this check is the second line. */
 static int take_client(mp__os_listener *l, mp__os_conn **c) {
     HANDLE got = l->h;
     ULONG pid = 0;
@@ -547,8 +550,10 @@ static int take_client(mp__os_listener *l, mp__os_conn **c) {
                              PIPE_BUF_SIZE, &l->h);
     if (l->err)
         l->h = NULL;
-    if (!GetNamedPipeClientProcessId(got, &pid) ||
-        mp__win32_check_process(pid) != 0) {
+    int rc = GetNamedPipeClientProcessId(got, &pid)
+                 ? mp__win32_check_process(pid)
+                 : MP_ESYS;
+    if (rc && rc != MP_ECLOSED) {
         CloseHandle(got);
         return MP_EAGAIN;
     }
