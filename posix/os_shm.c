@@ -33,6 +33,7 @@
 #include "os/os_crypto.h"
 #include "os/os_sync.h"
 #include "os_posix.h"
+#include "util/wait_policy.h"
 
 static const char b32[] = "abcdefghijklmnopqrstuvwxyz234567";
 
@@ -138,8 +139,26 @@ static int make(mp__shm *s, int fd, size_t size) {
     return rc ? rc : map_fd(s, fd, size);
 }
 
+/* Takes the guard (the exclusive flock) on fd by d: 0, MP_EAGAIN when
+ * another process holds it past d (one try for MP__DL_NOW), or an error.
+ * Never a blocking flock: a holder may be stopped. */
+static int guard_by(int fd, mp__deadline d) {
+    mp__backoff b = MP__BACKOFF_GUARD;
+    for (;;) {
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+            return 0;
+        if (errno == EINTR)
+            continue;
+        if (errno != EWOULDBLOCK)
+            return mp__posix_err(errno);
+        if (mp__backoff_wait(&b, d))
+            return MP_EAGAIN;
+    }
+}
+
 /* One try at creating nm: 0 (guard held), MP_EEXIST, MP_EAGAIN (the name
- * changed under us: try again), or an error. */
+ * changed under us: try again), MP_ETIMEDOUT (our fresh object's guard
+ * was kept past MP__GUARD_MS), or an error. */
 static int create_once(mp__shm *s, const char *nm, size_t size) {
     int fd, rc = shm_open_mine(nm, O_RDWR | O_CREAT | O_EXCL, 0600, &fd);
     bool fresh = rc == 0;
@@ -148,10 +167,13 @@ static int create_once(mp__shm *s, const char *nm, size_t size) {
     if (rc)
         return rc;
     /* A fresh object's creator waits for the lock (held, at most briefly,
-     * by someone checking it); an existing one is taken over only when
-     * nobody holds it. */
-    if (flock(fd, fresh ? LOCK_EX : LOCK_EX | LOCK_NB) == -1)
-        rc = errno == EWOULDBLOCK ? MP_EEXIST : mp__posix_err(errno);
+     * by someone checking it; bounded, as that one may be stopped); an
+     * existing one is taken over only when nobody holds it. */
+    rc = guard_by(fd, fresh ? mp__deadline_in(MP__GUARD_MS) : MP__DL_NOW);
+    if (rc == MP_EAGAIN)
+        rc = fresh ? MP_ETIMEDOUT : MP_EEXIST;
+    else if (rc)
+        ;
     else if (!same_object(nm, fd))
         rc = MP_EAGAIN; /* removed, perhaps remade, since we opened it */
     else if (published(fd))
@@ -175,8 +197,10 @@ int mp__os_shm_create(mp__shm *s, size_t size, const char *name) {
     if (name) {
         if ((rc = os_name(nm, sizeof nm, name)))
             return rc;
-        while ((rc = create_once(s, nm, size)) == MP_EAGAIN)
-            ;
+        for (int tries = 0; (rc = create_once(s, nm, size)) == MP_EAGAIN;
+             tries++)
+            if (tries == MP__CREATE_TRIES)
+                return MP_ETIMEDOUT;
         if (!rc)
             s->guard = s->h; /* the flock on it */
         return rc;
@@ -253,14 +277,13 @@ uint64_t mp__os_user_self(void) { return mp__posix_self_word(); }
 
 bool mp__os_user_dead(uint64_t user) { return mp__posix_gone(user); }
 
-int mp__os_shm_lock(mp__shm *s, const char *name, bool wait) {
+int mp__os_shm_lock(mp__shm *s, const char *name, mp__deadline d) {
     char nm[MP__OS_NAME_MAX + 8];
     int rc = os_name(nm, sizeof nm, name);
     if (rc)
         return rc;
-    while (flock((int)s->h, wait ? LOCK_EX : LOCK_EX | LOCK_NB) == -1)
-        if (errno != EINTR)
-            return errno == EWOULDBLOCK ? MP_EAGAIN : mp__posix_err(errno);
+    if ((rc = guard_by((int)s->h, d)))
+        return rc;
     if (!same_object(nm, (int)s->h)) {
         flock((int)s->h, LOCK_UN);
         return MP_ENOENT;

@@ -15,7 +15,9 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
+#include <signal.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "obj/shobj.h" /* the user table, to fake a reused pid */
@@ -407,6 +409,45 @@ static void test_sweep(void) {
 }
 
 #ifndef _WIN32
+/* The last free of a name whose creation guard another process of ours
+ * holds, stopped (SIGSTOP), returns within its bound instead of waiting
+ * for that process forever; the name, with no user left, stays for the
+ * sweep, which removes it once the holder is gone. */
+static void test_free_with_stopped_guard_holder(void) {
+    char nm[64], os_nm[300];
+    st_name(nm, sizeof nm, "guard-held");
+    snprintf(os_nm, sizeof os_nm, "/mp-%s", nm);
+    void *o;
+    MP_CHECK_OK(make(K_LOCK, nm, true, false, &o));
+    int ready[2];
+    CU_ASSERT_FATAL(pipe(ready) == 0);
+    pid_t pid = fork();
+    CU_ASSERT_FATAL(pid >= 0);
+    if (pid == 0) {
+        int fd = shm_open(os_nm, O_RDWR, 0);
+        char ok = fd >= 0 && flock(fd, LOCK_EX) == 0;
+        if (write(ready[1], &ok, 1) != 1)
+            _exit(1);
+        for (;;)
+            pause(); /* stopped, then killed */
+    }
+    close(ready[1]);
+    char ok = 0;
+    CU_ASSERT_EQUAL(read(ready[0], &ok, 1), 1);
+    close(ready[0]);
+    CU_ASSERT_EQUAL(ok, 1);
+    CU_ASSERT_EQUAL(kill(pid, SIGSTOP), 0);
+    int64_t t0 = mp_test_now_ms();
+    named_drop(K_LOCK, o);
+    int64_t dt = mp_test_now_ms() - t0;
+    CU_ASSERT(dt < 20000);
+    CU_ASSERT_EQUAL(entries_named(nm), 1);
+    kill(pid, SIGKILL);
+    CU_ASSERT_EQUAL(waitpid(pid, NULL, 0), pid);
+    MP_CHECK_OK(mp_sweep(NULL));
+    CU_ASSERT_EQUAL(entries_named(nm), 0);
+}
+
 /* The user table of a named object, mapped from its /dev/shm entry. */
 static mp__shobj_hdr *table(const char *name, int *fd) {
     char nm[300];
@@ -491,6 +532,8 @@ void mp_test_suite_reclaim(void) {
                   {"race", test_race, each}, {"sweep", test_sweep, once},
                   {"chaos", test_chaos, once});
 #ifndef _WIN32
-    MP_TEST_SUITE("reclaim_posix", {"pid_reuse", test_pid_reuse, once});
+    MP_TEST_SUITE("reclaim_posix", {"pid_reuse", test_pid_reuse, once},
+                  {"free_with_stopped_guard_holder",
+                   test_free_with_stopped_guard_holder, once});
 #endif
 }

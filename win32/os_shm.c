@@ -241,10 +241,10 @@ bool mp__os_user_dead(uint64_t user) {
     return false;
 }
 
-int mp__os_shm_lock(mp__shm *s, const char *name, bool wait) {
+int mp__os_shm_lock(mp__shm *s, const char *name, mp__deadline d) {
     (void)s;
     (void)name;
-    (void)wait;
+    (void)d;
     return MP_ENOTSUP;
 }
 

@@ -137,7 +137,7 @@ static int reclaim(mp__shm *s, mp__shobj_hdr *h, const char *name) {
     uint64_t r = mp__load64(&h->refs, MP__SEQ_CST);
     if (ref_users(r) && any_live(h))
         return MP_EAGAIN;
-    int rc = mp__os_shm_lock(s, name, false);
+    int rc = mp__os_shm_lock(s, name, MP__DL_NOW);
     if (rc)
         return rc == MP_ENOTSUP ? rc : MP_EAGAIN;
     bool gone = false;
@@ -200,8 +200,11 @@ static void drop_ref(mp__shobj *o) {
     if (ref_users(r) == 0)
         return; /* removed under us: we were among the dead, say */
     /* Perhaps the last: count down under the guard (not held when the
-     * name was removed, or on Windows, where it goes by itself). */
-    int locked = mp__os_shm_lock(&o->shm, o->name, true);
+     * name was removed, or on Windows, where it goes by itself, or when a
+     * stopped process keeps it past MP__GUARD_MS: then the name, with no
+     * user left, is the next sweep's to remove). */
+    int locked =
+        mp__os_shm_lock(&o->shm, o->name, mp__deadline_in(MP__GUARD_MS));
     r = mp__load64(&h->refs, MP__SEQ_CST);
     while (ref_users(r) > 0 && !mp__cas64(&h->refs, &r, r - 1, MP__SEQ_CST))
         ;

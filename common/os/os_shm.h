@@ -73,10 +73,11 @@ bool mp__os_user_dead(uint64_t user);
 /* Takes the creation guard of the published named mapping s (opened as
  * `name`) and checks that `name` still leads to s: 0 (held until
  * mp__os_shm_unlock or mp__os_shm_close), MP_EAGAIN when another process
- * holds it and !wait (with wait: blocks, a holder keeps it briefly),
- * MP_ENOENT when the name was removed or leads to another mapping.
- * Windows: MP_ENOTSUP, nothing taken (names are never removed there). */
-int mp__os_shm_lock(mp__shm *s, const char *name, bool wait);
+ * holds it until d (MP__DL_NOW: one try; a holder keeps it briefly, but
+ * may be stopped), MP_ENOENT when the name was removed or leads to another
+ * mapping. Windows: MP_ENOTSUP, nothing taken (names are never removed
+ * there). */
+int mp__os_shm_lock(mp__shm *s, const char *name, mp__deadline d);
 void mp__os_shm_unlock(mp__shm *s);
 
 /* A sweep: visits every named mapping of this user. A published one is

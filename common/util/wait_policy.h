@@ -207,6 +207,21 @@ typedef struct mp__backoff {
 #define MP__BACKOFF_LOCK_DIR MP__BACKOFF(2, 1000000u, 1000000u)
 #define MP__LOCK_DIR_MS 100L
 
+/* The creation guard of a named mapping (os_shm.h) that another process
+ * holds: a creator until it publishes, an opener or closer for a few
+ * checks. A fresh name's creator and the last closer (which removes the
+ * name) wait for it, every millisecond, for MP__GUARD_MS at most: a
+ * process of ours stopped or hung while it holds one costs them this, not
+ * forever (the creator then says MP_EAGAIN and removes nothing; the closer
+ * leaves the name for the next sweep to reclaim). */
+#define MP__BACKOFF_GUARD MP__BACKOFF(2, 1000000u, 1000000u)
+#define MP__GUARD_MS 2000L
+
+/* How many times a create starts again because the name changed under it
+ * (removed or remade by another process between its open and its lock):
+ * a race lost that often is a process that keeps remaking the name. */
+#define MP__CREATE_TRIES 100
+
 /* A wait that failed for no reason known to us (the pool's monitor,
  * common/pool_handler.c): tried again every 10 ms, so that it never
  * spins. */
