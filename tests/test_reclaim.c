@@ -15,6 +15,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
@@ -465,6 +466,59 @@ static void untable(mp__shobj_hdr *h, int fd) {
     close(fd);
 }
 
+/* Flips a header's length parameter between its true value and a huge
+ * one until told to stop: a writer racing with every open. */
+typedef struct flipper {
+    mp__shobj_hdr *h;
+    MP__ATOMIC(uint32_t) stop;
+} flipper;
+
+static void *flip(void *arg) {
+    flipper *f = arg;
+    volatile uint64_t *n = &f->h->param[1];
+    while (!mp__load32(&f->stop, MP__RELAXED)) {
+        *n = (uint64_t)1 << 40;
+        *n = 16;
+    }
+    return NULL;
+}
+
+/* A header is read once and bound from that copy: while another process
+ * keeps rewriting an Array's length in its header, every open either
+ * refuses it (MP_EEXIST) or yields the length it checked, never a length
+ * read again after the check (which would reach past the mapping). */
+static void test_header_read_once(void) {
+    char nm[64];
+    st_name(nm, sizeof nm, "flip");
+    mp_shared_options so = {.name = nm};
+    mp_array *a = NULL;
+    MP_CHECK_OK(mp_array_new(&a, MP_TYPE_INT, 16, NULL, &so));
+    int fd;
+    flipper f = {table(nm, &fd), 0};
+    pthread_t t;
+    CU_ASSERT_FATAL(pthread_create(&t, NULL, flip, &f) == 0);
+    int opened = 0, wrong = 0;
+    int64_t end = mp_test_now_ms() + 3000;
+    for (int i = 0; i < 200000 && mp_test_now_ms() < end; i++) {
+        mp_array *b = NULL;
+        int rc = mp_array_new(&b, MP_TYPE_INT, 16, NULL, &so);
+        if (rc == 0) {
+            opened++;
+            wrong += mp_array_len(b) != 16;
+            mp_array_free(b);
+        } else if (rc != MP_EEXIST) {
+            wrong++;
+        }
+    }
+    mp__store32(&f.stop, 1, MP__RELAXED);
+    pthread_join(t, NULL);
+    f.h->param[1] = 16;
+    untable(f.h, fd);
+    CU_ASSERT(opened > 0);
+    CU_ASSERT_EQUAL(wrong, 0);
+    mp_array_free(a);
+}
+
 /* Rewrites the only user of the dead name `name` as `who`. */
 static void fake_user(const char *name, uint64_t who) {
     int fd;
@@ -534,6 +588,7 @@ void mp_test_suite_reclaim(void) {
 #ifndef _WIN32
     MP_TEST_SUITE("reclaim_posix", {"pid_reuse", test_pid_reuse, once},
                   {"free_with_stopped_guard_holder",
-                   test_free_with_stopped_guard_holder, once});
+                   test_free_with_stopped_guard_holder, once},
+                  {"header_read_once", test_header_read_once, once});
 #endif
 }

@@ -46,7 +46,7 @@ static int bar_bind(void *obj) {
 static void bar_init(void *obj, const void *arg) {
     mp_barrier *b = obj;
     (void)arg;
-    b->st->parties = (uint32_t)mp__shobj_hdr_of(b)->param[0];
+    b->st->parties = (uint32_t)mp__shobj_param(b, 0);
 }
 
 const mp__shkind mp__barrier_kind = {

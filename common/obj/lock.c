@@ -108,7 +108,7 @@ static int lock_bind(void *obj) {
 static void lock_init(void *obj, const void *arg) {
     mp_lock *l = obj;
     (void)arg;
-    mp__lock_init(l, mp__shobj_hdr_of(l)->param[0] != 0);
+    mp__lock_init(l, mp__shobj_param(l, 0) != 0);
 }
 
 const mp__shkind mp__lock_kind = {

@@ -442,7 +442,7 @@ static size_t q_size(const uint64_t param[MP__NPARAM]) {
 static int q_bind(void *obj) {
     mp_queue *q = obj;
     q->h = mp__shobj_at(q, Q_HDR);
-    q->units = (uint32_t)mp__shobj_hdr_of(q)->param[0];
+    q->units = (uint32_t)mp__shobj_param(q, 0);
     q->ring = mp__shobj_at(q, Q_RING_OFFSET);
     q->spin = mp__spin_ok();
     for (int i = 0; i < N_MUTEX; i++) {
@@ -461,7 +461,7 @@ static void q_init(void *obj, const void *arg) {
     mp_queue *q = obj;
     (void)arg;
     q->h->ring_units = q->units;
-    q->h->maxsize = (uint32_t)mp__shobj_hdr_of(q)->param[1];
+    q->h->maxsize = (uint32_t)mp__shobj_param(q, 1);
 }
 
 #define Q_MUTEX(i) (Q_HDR + offsetof(qhdr, mutex) + (i)*MP__OS_MUTEX_SIZE)

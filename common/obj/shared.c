@@ -204,11 +204,10 @@ static size_t shared_size(const uint64_t param[MP__NPARAM]) {
 
 static int shared_bind(void *obj) {
     shared *sh = obj;
-    const mp__shobj_hdr *hd = mp__shobj_hdr_of(sh);
-    sh->type = (mp_type)hd->param[0];
+    sh->type = (mp_type)mp__shobj_param(sh, 0);
     sh->esize = mp_type_size(sh->type);
-    sh->n = (size_t)hd->param[1];
-    sh->has_lock = !hd->param[2];
+    sh->n = (size_t)mp__shobj_param(sh, 1);
+    sh->has_lock = !mp__shobj_param(sh, 2);
     mp__lock_bind(&sh->lock, mp__shobj_at(sh, SH_LOCK),
                   &mp__shobj_prim(sh, 0)->mx, true);
     sh->data = shared_data(sh, sh->obj.k->kind);

@@ -222,16 +222,27 @@ static bool our_header(mp__shobj *o, const char *name) {
 }
 
 /* An opened object of ours: what the caller asked for? */
+/* Reads the header's kind, size and parameters once, into o: the checks
+ * below and the kind's bind use this copy only, so a writer racing with us
+ * cannot make what is bound differ from what was checked. */
+static void snapshot(mp__shobj *o) {
+    const volatile mp__shobj_hdr *h = mp__shobj_hdr_of(o);
+    o->kind = h->kind;
+    o->size = h->size;
+    for (int i = 0; i < MP__NPARAM; i++)
+        o->param[i] = h->param[i];
+}
+
 static int check_opened(mp__shobj *o, const mp__shobj_req *req) {
-    mp__shobj_hdr *h = mp__shobj_hdr_of(o);
-    if (h->kind != (uint32_t)o->k->kind || h->size > o->shm.size)
+    snapshot(o);
+    if (o->kind != (uint32_t)o->k->kind || o->size > o->shm.size)
         return MP_EEXIST;
     if (req->open_only)
-        return o->k->size(h->param) == h->size ? 0 : MP_EEXIST;
-    if (h->size != o->k->size(req->param))
+        return o->k->size(o->param) == o->size ? 0 : MP_EEXIST;
+    if (o->size != o->k->size(req->param))
         return MP_EEXIST;
     for (int i = 0; i < MP__NPARAM; i++)
-        if (h->param[i] != req->param[i])
+        if (o->param[i] != req->param[i])
             return MP_EEXIST;
     return 0;
 }
@@ -358,6 +369,9 @@ int mp__shobj_new(void **out, const mp__shkind *k, const mp__shobj_req *req) {
         goto fail;
     mp__shobj_hdr *h = mp__shobj_hdr_of(o);
     if (created) {
+        o->kind = (uint32_t)k->kind;
+        o->size = size;
+        memcpy(o->param, req->param, sizeof o->param);
         h->kind = (uint32_t)k->kind;
         h->size = size;
         memcpy(h->param, req->param, sizeof h->param);
@@ -446,9 +460,11 @@ static int take_handles(const mp__shkind *k, mp__rbuf *r, mp__handle *hs,
 /* An imported mapping: what the parent said it is? */
 static int check_imported(mp__shobj *o, uint64_t size) {
     mp__shobj_hdr *h = mp__shobj_hdr_of(o);
-    return mp__load32(&h->magic, MP__ACQUIRE) == MP__SHOBJ_MAGIC &&
-                   h->kind == (uint32_t)o->k->kind && h->size == size &&
-                   o->k->size(h->param) == size
+    if (mp__load32(&h->magic, MP__ACQUIRE) != MP__SHOBJ_MAGIC)
+        return MP_EPROTO;
+    snapshot(o);
+    return o->kind == (uint32_t)o->k->kind && o->size == size &&
+                   o->k->size(o->param) == size
                ? 0
                : MP_EPROTO;
 }

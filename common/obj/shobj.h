@@ -98,6 +98,12 @@ typedef struct mp__shobj {
     long owner_pid; /* a forked child's copy was never counted */
     int slot;       /* named: its user slot, -1 counted in overflow */
     mp__prim prim[MP__SHOBJ_PRIMS];
+    /* The header's kind, size and parameters as read once from the mapping
+     * and validated (another process can rewrite the mapping at any time):
+     * binding reads these, never the header (mp__shobj_param). */
+    uint32_t kind;
+    uint64_t size;
+    uint64_t param[MP__NPARAM];
 } mp__shobj;
 
 /* How to make or find an object. */
@@ -134,6 +140,10 @@ static inline void *mp__shobj_at(void *obj, size_t off) {
 }
 static inline mp__shobj_hdr *mp__shobj_hdr_of(void *obj) {
     return (mp__shobj_hdr *)((mp__shobj *)obj)->shm.addr;
+}
+/* Creation parameter i of obj, from the validated private copy. */
+static inline uint64_t mp__shobj_param(const void *obj, unsigned i) {
+    return ((const mp__shobj *)obj)->param[i];
 }
 static inline mp__prim *mp__shobj_prim(void *obj, unsigned i) {
     return &((mp__shobj *)obj)->prim[i];
