@@ -311,6 +311,58 @@ static void test_wait(void) {
     mp_conn_free(b2);
 }
 
+/* Sends "late" on its connection after arg1 ms, while the parent is
+ * blocked in mp_wait, and "more" right behind it. */
+static int t_send_late(mp_call *call) {
+    mp_conn *c = mp_arg_conn(mp_call_arg(call, 0));
+    long ms = (long)mp_arg_int(mp_call_arg(call, 1));
+    mp_test_sleep_ms(ms);
+    if (mp_conn_send(c, "late", 4))
+        return 1;
+    return mp_conn_send(c, "more", 4) ? 1 : 0;
+}
+
+/* The same connection and the same process listed twice: each entry is
+ * reported ready, once per entry, with no error and no hang. On Windows
+ * the two entries once started two overlapped reads on the connection's
+ * one OVERLAPPED (and its process twice in one WaitForMultipleObjects,
+ * which Windows refuses), whether or not Wine lets it show. */
+static void test_wait_same_twice(void) {
+    mp_conn *a, *b;
+    MP_CHECK_OK(mp_pipe(&a, &b, true));
+    mp_process *p = mp_test_start(t_sleep_then_exit, MP_ARGS(mp_int(300)),
+                                  MP_START_DEFAULT);
+    mp_wait_item w[4] = {mp_wait_conn(a), mp_wait_conn(a), mp_wait_process(p),
+                         mp_wait_process(p)};
+    MP_CHECK_RC(mp_wait(w, 2, 0), MP_EAGAIN);
+    MP_CHECK_RC(mp_wait(w, 2, 50), MP_ETIMEDOUT);
+    /* Data that arrives during the wait wakes both entries. */
+    mp_process *s = mp_test_start(
+        t_send_late, MP_ARGS(mp_conn_arg(b), mp_int(150)), MP_START_DEFAULT);
+    MP_CHECK_OK(mp_wait(w, 2, 30000));
+    CU_ASSERT(w[0].ready && w[1].ready);
+    /* Data already there: both ready at once, and the message is whole. */
+    MP_CHECK_OK(mp_wait(w, 2, 0));
+    CU_ASSERT(w[0].ready && w[1].ready);
+    mp_buf buf = {0};
+    MP_CHECK_OK(mp_conn_recv(a, &buf, 0));
+    CU_ASSERT(buf.len == 4 && memcmp(buf.data, "late", 4) == 0);
+    /* The next message is not lost: a second read left in flight on
+     * Windows took it into the buffer behind our back, and the next read
+     * started over it. */
+    MP_CHECK_OK(mp_conn_recv(a, &buf, 10000));
+    CU_ASSERT(buf.len == 4 && memcmp(buf.data, "more", 4) == 0);
+    finish(s, 0);
+    MP_CHECK_RC(mp_conn_poll(a, 0), MP_EAGAIN);
+    /* The process twice, with the connection twice (not ready). */
+    MP_CHECK_OK(mp_wait(w, 4, 10000));
+    CU_ASSERT(!w[0].ready && !w[1].ready && w[2].ready && w[3].ready);
+    finish(p, 7);
+    mp_buf_free(&buf);
+    mp_conn_free(a);
+    mp_conn_free(b);
+}
+
 /* A connection passed to a child with data already buffered on our side:
  * the child gets the buffered messages too. */
 static int t_recv_two(mp_call *call) {
@@ -540,6 +592,7 @@ void mp_test_suite_conn(void) {
                   {"simplex_direction", test_simplex_direction, once},
                   {"max_message", test_max_message, once},
                   {"wait", test_wait, once},
+                  {"wait_same_twice", test_wait_same_twice, once},
                   {"child_gets_buffered", test_child_gets_buffered, each},
                   {"child_sends", test_child_sends, each},
                   {"closed_and_bad_input", test_closed_and_bad_input, once},

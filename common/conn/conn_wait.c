@@ -1,5 +1,6 @@
 /* mp_wait: Python's multiprocessing.connection.wait over connections and
  * process sentinels. */
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "conn/conn_internal.h"
@@ -12,7 +13,9 @@ typedef struct wait_set {
     size_t *conn_at, *proc_at; /* the item each entry came from */
     size_t nc, np;
     bool *ready;
-    bool polled; /* some process has no handle */
+    size_t *same; /* per item: the earlier item naming the same object, or
+                     SIZE_MAX; only the first is waited for */
+    bool polled;  /* some process has no handle */
 } wait_set;
 
 static void set_free(wait_set *s) {
@@ -21,6 +24,45 @@ static void set_free(wait_set *s) {
     free(s->conn_at);
     free(s->proc_at);
     free(s->ready);
+    free(s->same);
+}
+
+/* An item's object as the backend knows it, for finding the same object
+ * listed twice. */
+typedef struct wait_key {
+    uintptr_t obj;
+    size_t at;
+} wait_key;
+
+static int key_cmp(const void *a, const void *b) {
+    const wait_key *x = a, *y = b;
+    if (x->obj != y->obj)
+        return x->obj < y->obj ? -1 : 1;
+    return x->at < y->at ? -1 : x->at > y->at;
+}
+
+/* Marks every item that repeats an earlier one. Each object is waited for
+ * once: a connection listed twice would start two reads on its one
+ * OVERLAPPED on Windows, and WaitForMultipleObjects refuses a handle given
+ * twice. Sorted, so that a long list costs n log n, not n squared. */
+static int find_repeats(wait_set *s, const mp_wait_item *items, size_t n) {
+    wait_key *k = malloc(n * sizeof *k);
+    if (!k)
+        return MP_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        k[i].obj = (uintptr_t)items[i].obj;
+        k[i].at = i;
+        s->same[i] = SIZE_MAX;
+    }
+    qsort(k, n, sizeof *k, key_cmp);
+    for (size_t i = 1; i < n; i++) {
+        if (k[i].obj == k[i - 1].obj)
+            s->same[k[i].at] = s->same[k[i - 1].at] == SIZE_MAX
+                                   ? k[i - 1].at
+                                   : s->same[k[i - 1].at];
+    }
+    free(k);
+    return 0;
 }
 
 static int set_add(wait_set *s, mp_wait_item *it, size_t i) {
@@ -58,15 +100,27 @@ static int set_build(wait_set *s, mp_wait_item *items, size_t n) {
     s->conn_at = malloc(k * sizeof *s->conn_at);
     s->proc_at = malloc(k * sizeof *s->proc_at);
     s->ready = malloc(k * sizeof *s->ready);
-    if (!s->conns || !s->procs || !s->conn_at || !s->proc_at || !s->ready)
+    s->same = malloc(k * sizeof *s->same);
+    if (!s->conns || !s->procs || !s->conn_at || !s->proc_at || !s->ready ||
+        !s->same)
         return MP_ENOMEM;
-    for (size_t i = 0; i < n; i++) {
+    int rc = find_repeats(s, items, n);
+    for (size_t i = 0; !rc && i < n; i++) {
         items[i].ready = false;
-        int rc = set_add(s, &items[i], i);
-        if (rc)
-            return rc;
+        /* A repeat is checked as its first is, and then left out. */
+        if (s->same[i] != SIZE_MAX)
+            rc = items[i].kind == items[s->same[i]].kind ? 0 : MP_EINVAL;
+        else
+            rc = set_add(s, &items[i], i);
     }
-    return 0;
+    return rc;
+}
+
+/* Each repeat is ready when its first is. */
+static void copy_repeats(const wait_set *s, mp_wait_item *items, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (s->same[i] != SIZE_MAX)
+            items[i].ready = items[s->same[i]].ready;
 }
 
 /* Marks processes without a handle that have ended; how many. */
@@ -104,8 +158,10 @@ static int wait_set_run(wait_set *s, mp_wait_item *items, size_t n,
                 hits++;
             }
         }
-        if (hits)
+        if (hits) {
+            copy_repeats(s, items, n);
             return 0;
+        }
         if (slice == d || slice == MP__DL_NOW)
             return d == MP__DL_NOW ? MP_EAGAIN : MP_ETIMEDOUT;
     }
