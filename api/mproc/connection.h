@@ -143,6 +143,8 @@ static inline mp_wait_item mp_wait_process(mp_process *p) {
 /** Waits up to timeout_ms until at least one of items[0..n) is ready, then
  * sets `ready` on every item that is (and clears it on the others). 0 when
  * at least one is ready; MP_EAGAIN (timeout 0) or MP_ETIMEDOUT when none.
+ * An object listed more than once is waited for once and every entry of it
+ * is set alike (an object given under two kinds is MP_EINVAL).
  * A process must have been started and not closed. Errors: MP_EINVAL (NULL
  * items, n == 0, an unknown kind or NULL obj), MP_ESTATE (a process not
  * started or closed, a send-only connection), MP_ECLOSED (a closed
