@@ -933,6 +933,8 @@ static void test_barrier_abort_timeout_reset(void) {
 }
 
 #ifdef MP_STATIC
+#include "obj/shobj.h" /* a mutex's memory, to play a writer into it */
+
 /* Waits on the barrier (argument 0) for argument 1 ms; exits with 0 when
  * that timed out. */
 static int t_barrier_times_out(mp_call *c) {
@@ -975,10 +977,51 @@ static void test_barrier_stopped_holder(void) {
     CU_ASSERT_EQUAL(mp_barrier_broken(b), 0);
     mp_barrier_free(b);
 }
+#if defined(__linux__) && !defined(MPROC_TEST_PORTABLE)
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/* A held mutex's robust-list entry lives in its mapping (the kernel's ABI
+ * wants it there), where another process can rewrite it. Rewritten into a
+ * loop, with a wild node offset beside it, it neither loops nor crashes
+ * its owner: taking a second mutex, and letting go of both, walk only the
+ * owner's private list (they hung in the walk before), and both can be
+ * taken again. The queues' producer-side mutexes serve as the mutexes. */
+static void test_mutex_links_untrusted(void) {
+    mp_queue *q1 = NULL, *q2 = NULL;
+    MP_CHECK_OK(mp_queue_new(&q1, 0, NULL));
+    MP_CHECK_OK(mp_queue_new(&q2, 0, NULL));
+    mp__os_mutex *a = &mp__shobj_prim(q1, 0)->mx;
+    mp__os_mutex *b = &mp__shobj_prim(q2, 0)->mx;
+    MP_CHECK_OK(mp__os_mutex_lock(a, MP__DL_FOREVER));
+    struct robust_list_head *h = NULL;
+    size_t len = 0;
+    CU_ASSERT_FATAL(syscall(SYS_get_robust_list, 0, &h, &len) == 0 && h);
+    char *mem = a->mem;
+    struct robust_list *e = (struct robust_list *)(mem - h->futex_offset);
+    e->next = e;                               /* a loop */
+    ((volatile uint32_t *)mem)[1] = 0x7ffffff; /* a wild node offset */
+    MP_CHECK_OK(mp__os_mutex_lock(b, mp__deadline_in(1000)));
+    MP_CHECK_OK(mp__os_mutex_unlock(b));
+    MP_CHECK_OK(mp__os_mutex_unlock(a));
+    MP_CHECK_OK(mp__os_mutex_lock(a, mp__deadline_in(1000)));
+    MP_CHECK_OK(mp__os_mutex_lock(b, mp__deadline_in(1000)));
+    MP_CHECK_OK(mp__os_mutex_unlock(a));
+    MP_CHECK_OK(mp__os_mutex_unlock(b));
+    mp_queue_free(q1);
+    mp_queue_free(q2);
+}
+#define LINKS_CASE                                                            \
+    {"mutex_links_untrusted", test_mutex_links_untrusted, MP_TEST_ONCE},
+#else
+#define LINKS_CASE
+#endif
 #define BARRIER_HOLDER_CASE                                                   \
     {"barrier_stopped_holder", test_barrier_stopped_holder, MP_TEST_ONCE},
 #else
 #define BARRIER_HOLDER_CASE
+#define LINKS_CASE
 #endif
 
 /* ---- names and leaks ---- */
@@ -1199,7 +1242,8 @@ void mp_test_suite_sync(void) {
         {"barrier_rounds", test_barrier_rounds, each},
         {"barrier_abort_timeout_reset", test_barrier_abort_timeout_reset,
          each},
-        BARRIER_HOLDER_CASE{"named_unrelated", test_named_unrelated, once},
+        BARRIER_HOLDER_CASE LINKS_CASE{"named_unrelated", test_named_unrelated,
+                                       once},
         {"named_stale", test_named_stale, once},
         {"no_leak_after_kill", test_no_leak_after_kill, each},
         {"no_fd_leak", test_no_fd_leak, once},

@@ -54,6 +54,13 @@ typedef struct mp__os_mutex {
     void *mem;
     mp__handle h;
     unsigned spin; /* this process's spin before sleeping; 0 after create */
+    /* POSIX: while a thread of ours holds it through this mapping, its
+     * place on that thread's list of held mutexes, kept here in process
+     * memory (never in the mapping, which other processes can write):
+     * held_tid is that thread's mp__os_thread_id (which a forked child's
+     * thread never shares), 0 when not held by us. */
+    struct mp__os_mutex *held_prev, *held_next;
+    uint64_t held_tid;
 } mp__os_mutex;
 
 /* A contended lock first polls the mutex this many rounds (a CPU pause

@@ -77,6 +77,15 @@ static MP__ATOMIC(uint32_t) gen_next;
 
 static MP__TLS struct robust_list_head *tl_head;
 
+/* This thread's held mutexes of ours, in the order of their entries on its
+ * robust list (after every entry of the C library's): links in process
+ * memory, so that no walk or unlink of ours follows a pointer read from a
+ * shared mapping. */
+typedef struct held_list {
+    mp__os_mutex *first, *last;
+} held_list;
+static MP__TLS held_list tl_held;
+
 static void draw_gen(void) {
     struct timespec t;
     int local;
@@ -92,6 +101,7 @@ static void draw_gen(void) {
 static void tid_forget(void) {
     mp__os_tid_cache = 0;
     tl_head = NULL; /* the kernel gave the child an empty robust list */
+    tl_held.first = tl_held.last = NULL; /* the parent's thread holds them */
     draw_gen();
 }
 static void tid_register(void) {
@@ -209,8 +219,14 @@ void mp__os_sem_close(mp__os_sem *s) { s->mem = NULL; }
 
 typedef struct rmutex {
     MP__ATOMIC(uint32_t) word;
-    uint32_t node_off; /* offset of the list entry's `next` from word */
+    uint32_t node_off; /* written for the record; never read back: the
+                        * offset is our thread's list's (per process) */
 } rmutex;
+
+/* The kernel walks at most this many entries of a robust list
+ * (ROBUST_LIST_LIMIT); our walks over the C library's entries stop there
+ * too. */
+#define LIST_LIMIT 2048
 
 _Static_assert(NODE_OFF_DEFAULT + sizeof(void *) <= MP__OS_MUTEX_SIZE,
                "robust list entry outside the mutex");
@@ -255,36 +271,85 @@ static inline void list_barrier(void) {
     MP__COMPILER_BARRIER();
 }
 
-static inline struct robust_list *entry_of(rmutex *x) {
-    return (struct robust_list *)((char *)x + x->node_off);
+/* The list entry of mutex memory x, at the offset of h (checked by
+ * robust_head_slow to fit the mutex's bytes). */
+static inline struct robust_list *entry_of(struct robust_list_head *h,
+                                           void *x) {
+    return (struct robust_list *)((char *)x - h->futex_offset);
 }
 
 static inline struct robust_list *unmark(struct robust_list *e) {
     return (struct robust_list *)((uintptr_t)e & ~(uintptr_t)1); /* PI bit */
 }
 
-static void list_append(struct robust_list_head *h, struct robust_list *e) {
-    struct robust_list *pred = &h->list;
-    while (unmark(pred->next) != &h->list)
-        pred = unmark(pred->next);
+/* The entry whose `next` is `to`, walking from the head over the C
+ * library's entries only (ours follow them, and are never walked: their
+ * links are in shared mappings): NULL when not found within LIST_LIMIT. */
+static struct robust_list *pred_of(struct robust_list_head *h,
+                                   struct robust_list *to) {
+    struct robust_list *p = &h->list;
+    for (int i = 0; i <= LIST_LIMIT; i++) {
+        struct robust_list *n = unmark(p->next);
+        if (n == to)
+            return p;
+        if (n == &h->list)
+            return NULL;
+        p = n;
+    }
+    return NULL;
+}
+
+/* Where our first entry goes or sits: after the C library's last one. */
+static struct robust_list *foreign_tail(struct robust_list_head *h) {
+    return pred_of(h,
+                   tl_held.first ? entry_of(h, tl_held.first->mem) : &h->list);
+}
+
+/* Links m, which this thread has just taken, at the end of the list: its
+ * predecessor comes from our own list (or a bounded walk of the C
+ * library's), never from a shared link. */
+static void list_append(struct robust_list_head *h, mp__os_mutex *m,
+                        struct robust_list *pred) {
+    struct robust_list *e = entry_of(h, m->mem);
     e->next = &h->list;
     ((void **)e)[-1] = pred; /* the back-link slot, for glibc's sake */
     list_barrier();
     pred->next = e;
     list_barrier();
+    m->held_tid = mp__os_thread_id();
+    m->held_prev = tl_held.last;
+    m->held_next = NULL;
+    if (tl_held.last)
+        tl_held.last->held_next = m;
+    else
+        tl_held.first = m;
+    tl_held.last = m;
 }
 
-/* false when e is not on the list. */
-static bool list_remove(struct robust_list_head *h, struct robust_list *e) {
-    struct robust_list *pred = &h->list;
-    while (unmark(pred->next) != e) {
-        if (unmark(pred->next) == &h->list)
-            return false;
-        pred = unmark(pred->next);
-    }
+/* Unlinks m from this thread's lists; false when this thread does not hold
+ * it through m (held through another mapping of the same object, or not
+ * at all). */
+static bool list_remove(struct robust_list_head *h, mp__os_mutex *m) {
+    if (m->held_tid != mp__os_thread_id())
+        return false;
+    struct robust_list *pred =
+        m->held_prev ? entry_of(h, m->held_prev->mem) : foreign_tail(h);
+    struct robust_list *next =
+        m->held_next ? entry_of(h, m->held_next->mem) : &h->list;
     list_barrier();
-    pred->next = e->next;
+    if (pred) /* else the C library's part is past the kernel's limit */
+        pred->next = next;
     list_barrier();
+    if (m->held_prev)
+        m->held_prev->held_next = m->held_next;
+    else
+        tl_held.first = m->held_next;
+    if (m->held_next)
+        m->held_next->held_prev = m->held_prev;
+    else
+        tl_held.last = m->held_prev;
+    m->held_tid = 0;
+    m->held_prev = m->held_next = NULL;
     return true;
 }
 
@@ -292,6 +357,8 @@ static int mutex_init(mp__os_mutex *m, void *mem) {
     m->mem = mem;
     m->h = MP__BAD_HANDLE;
     m->spin = 0;
+    m->held_prev = m->held_next = NULL;
+    m->held_tid = 0;
     return 0;
 }
 
@@ -358,11 +425,17 @@ int mp__os_mutex_lock(mp__os_mutex *m, mp__deadline d) {
     rmutex *x = m->mem;
     uint32_t tid = (uint32_t)mp__os_thread_id();
     struct robust_list_head *h = robust_head();
-    /* The lock's layout must be this thread's list's (it always is when
-     * one C library serves every process that uses it). */
-    if (!h || h->futex_offset != -(long)x->node_off)
+    if (!h)
         return MP_ENOTSUP;
-    struct robust_list *e = entry_of(x);
+    if (m->held_tid == mp__os_thread_id())
+        return MP_ESTATE; /* this thread holds it already */
+    /* Where the entry will go: found before the word is taken, so that a
+     * C library list past the kernel's limit fails the call cleanly. */
+    struct robust_list *pred =
+        tl_held.last ? entry_of(h, tl_held.last->mem) : foreign_tail(h);
+    if (!pred)
+        return MP_ELIMIT;
+    struct robust_list *e = entry_of(h, x);
     /* Announce the operation first: if we die between taking the word and
      * linking the entry, the kernel still finds it here. */
     h->list_op_pending = e;
@@ -372,7 +445,7 @@ int mp__os_mutex_lock(mp__os_mutex *m, mp__deadline d) {
     if (!mp__cas32(&x->word, &v, tid, MP__ACQUIRE))
         rc = mutex_lock_slow(x, tid, v, d, m->spin);
     if (rc == 0 || rc == MP_EOWNERDEAD)
-        list_append(h, e);
+        list_append(h, m, pred);
     h->list_op_pending = NULL;
     return rc;
 }
@@ -383,9 +456,9 @@ int mp__os_mutex_unlock(mp__os_mutex *m) {
     if ((mp__load32(&x->word, MP__RELAXED) & TID_MASK) != tid)
         return MP_ESTATE;
     struct robust_list_head *h = robust_head();
-    struct robust_list *e = entry_of(x);
+    struct robust_list *e = entry_of(h, x);
     h->list_op_pending = e;
-    list_remove(h, e);
+    list_remove(h, m);
     uint32_t v = mp__exchange32(&x->word, 0, MP__RELEASE);
     if (v & FUTEX_WAITERS)
         futex_wake(&x->word, 1);
@@ -404,12 +477,11 @@ void mp__os_mutex_close(mp__os_mutex *m) {
     if (x && (mp__load32(&x->word, MP__RELAXED) & TID_MASK) ==
                  (uint32_t)mp__os_thread_id()) {
         struct robust_list_head *h = robust_head();
-        struct robust_list *e = entry_of(x);
         if (h) {
-            h->list_op_pending = e;
+            h->list_op_pending = entry_of(h, x);
             list_barrier();
         }
-        if (h && list_remove(h, e)) {
+        if (h && list_remove(h, m)) {
             uint32_t v =
                 mp__exchange32(&x->word, FUTEX_OWNER_DIED, MP__SEQ_CST);
             if (v & FUTEX_WAITERS)

@@ -43,16 +43,15 @@ typedef struct wait_state {
 /* A mutex: `word` is 0 when free, else the owner process (pid in the low
  * 32 bits, its start token above; ABANDONED for one closed while held);
  * `tid` is the owning thread, written by it after taking the word and
- * cleared before it gives the word back. `next` links the owner thread's
- * list of held mutexes (addresses in the owner's mappings, read by no
- * one else): a thread that ends abandons what it still holds, and closing
- * one mapping of a mutex abandons it only when it was locked through that
- * mapping. */
+ * cleared before it gives the word back. The owner thread keeps a list
+ * of the mutexes it holds, in process memory (mp__os_mutex's held_*
+ * fields; never in the mapping, which other processes can write): a thread
+ * that ends abandons what it still holds, and closing one mapping of a
+ * mutex abandons it only when it was locked through that mapping. */
 #define ABANDONED ((uint64_t)1 << 32) /* pid 0: never a process's */
 typedef struct pmutex {
     MP__ATOMIC(uint64_t) word;
     MP__ATOMIC(uint64_t) tid;
-    struct pmutex *next;
 } pmutex;
 
 _Static_assert(sizeof(sem_state) <= MP__OS_SEM_SIZE, "sem state too big");
@@ -61,7 +60,7 @@ _Static_assert(sizeof(pmutex) <= MP__OS_MUTEX_SIZE, "mutex state too big");
 
 /* This thread's held mutexes, most recent first; a thread-exit destructor
  * (registered with the first lock) abandons those left. */
-static MP__TLS pmutex *tl_held;
+static MP__TLS mp__os_mutex *tl_held;
 static pthread_key_t held_key;
 static void held_exit(void *arg);
 
@@ -180,27 +179,38 @@ static uint64_t self_of(void);
 static void held_exit(void *arg) {
     (void)arg;
     uint64_t self = self_of(), tid = mp__os_thread_id();
-    for (pmutex *x = tl_held; x; x = x->next)
-        if (held_by(x, self, tid))
-            abandon(x);
+    for (mp__os_mutex *m = tl_held; m; m = m->held_next) {
+        if (held_by(m->mem, self, tid))
+            abandon(m->mem);
+        m->held_tid = 0;
+    }
     tl_held = NULL;
 }
 
-static void held_push(pmutex *x) {
+static void held_push(mp__os_mutex *m, uint64_t tid) {
     if (!pthread_getspecific(held_key))
         pthread_setspecific(held_key, &tl_held);
-    x->next = tl_held;
-    tl_held = x;
+    m->held_tid = tid;
+    m->held_prev = NULL;
+    m->held_next = tl_held;
+    if (tl_held)
+        tl_held->held_prev = m;
+    tl_held = m;
 }
 
-/* false when x (this mapping of it) is not on the list. */
-static bool held_remove(pmutex *x) {
-    for (pmutex **pp = &tl_held; *pp; pp = &(*pp)->next)
-        if (*pp == x) {
-            *pp = x->next;
-            return true;
-        }
-    return false;
+/* false when m (this mapping of it) is not on this thread's list. */
+static bool held_remove(mp__os_mutex *m, uint64_t tid) {
+    if (m->held_tid != tid)
+        return false;
+    if (m->held_prev)
+        m->held_prev->held_next = m->held_next;
+    else
+        tl_held = m->held_next;
+    if (m->held_next)
+        m->held_next->held_prev = m->held_prev;
+    m->held_prev = m->held_next = NULL;
+    m->held_tid = 0;
+    return true;
 }
 
 int mp__os_mutex_create(mp__os_mutex *m, void *mem, const char *name) {
@@ -212,6 +222,8 @@ int mp__os_mutex_create(mp__os_mutex *m, void *mem, const char *name) {
     m->mem = mem;
     m->h = MP__BAD_HANDLE;
     m->spin = 0;
+    m->held_prev = m->held_next = NULL;
+    m->held_tid = 0;
     return 0;
 }
 
@@ -222,27 +234,30 @@ int mp__os_mutex_attach(mp__os_mutex *m, void *mem, mp__handle h,
     m->mem = mem;
     m->h = MP__BAD_HANDLE;
     m->spin = 0;
+    m->held_prev = m->held_next = NULL;
+    m->held_tid = 0;
     return 0;
 }
 
-/* Takes x when its word is still v (free, abandoned or a dead owner's). */
-static bool take(pmutex *x, uint64_t v, uint64_t self, uint64_t tid) {
+/* Takes m when its word is still v (free, abandoned or a dead owner's). */
+static bool take(mp__os_mutex *m, uint64_t v, uint64_t self, uint64_t tid) {
+    pmutex *x = m->mem;
     if (!mp__cas64(&x->word, &v, self, MP__ACQUIRE))
         return false;
     mp__store64(&x->tid, tid, MP__RELAXED);
-    held_push(x);
+    held_push(m, tid);
     return true;
 }
 
-__attribute__((noinline)) static int mutex_lock_slow(pmutex *x, uint64_t self,
-                                                     uint64_t tid,
-                                                     mp__deadline d,
-                                                     unsigned spin) {
+__attribute__((noinline)) static int
+mutex_lock_slow(mp__os_mutex *m, uint64_t self, uint64_t tid, mp__deadline d) {
+    pmutex *x = m->mem;
+    unsigned spin = m->spin;
     if (held_by(x, self, tid))
         return MP_ESTATE;
     for (unsigned i = 0; i < spin && d != MP__DL_NOW; i++) {
         mp__cpu_relax();
-        if (mp__load64(&x->word, MP__RELAXED) == 0 && take(x, 0, self, tid))
+        if (mp__load64(&x->word, MP__RELAXED) == 0 && take(m, 0, self, tid))
             return 0;
     }
     mp__backoff b = MP__BACKOFF_WORD;
@@ -250,7 +265,7 @@ __attribute__((noinline)) static int mutex_lock_slow(pmutex *x, uint64_t self,
     for (;;) {
         uint64_t v = mp__load64(&x->word, MP__RELAXED);
         if (v == 0 || v == ABANDONED) {
-            if (take(x, v, self, tid))
+            if (take(m, v, self, tid))
                 return v ? MP_EOWNERDEAD : 0;
             continue;
         }
@@ -260,7 +275,7 @@ __attribute__((noinline)) static int mutex_lock_slow(pmutex *x, uint64_t self,
         if (now >= next_probe) {
             next_probe = now + MP__PROBE_OWNER_NS;
             if (v != self && mp__posix_gone(v)) {
-                if (take(x, v, self, tid))
+                if (take(m, v, self, tid))
                     return MP_EOWNERDEAD;
                 continue;
             }
@@ -272,11 +287,10 @@ __attribute__((noinline)) static int mutex_lock_slow(pmutex *x, uint64_t self,
 }
 
 int mp__os_mutex_lock(mp__os_mutex *m, mp__deadline d) {
-    pmutex *x = m->mem;
     uint64_t self = self_of(), tid = mp__os_thread_id();
-    if (take(x, 0, self, tid))
+    if (take(m, 0, self, tid))
         return 0;
-    return mutex_lock_slow(x, self, tid, d, m->spin);
+    return mutex_lock_slow(m, self, tid, d);
 }
 
 int mp__os_mutex_unlock(mp__os_mutex *m) {
@@ -284,16 +298,14 @@ int mp__os_mutex_unlock(mp__os_mutex *m) {
     uint64_t self = self_of(), tid = mp__os_thread_id();
     if (!held_by(x, self, tid))
         return MP_ESTATE;
-    bool listed = held_remove(x);
+    bool listed = held_remove(m, tid);
     mp__store64(&x->tid, 0, MP__RELAXED);
     mp__store64(&x->word, 0, MP__RELEASE);
     /* Locked through another mapping of it: drop that mapping's entry,
      * the one no longer held (before anything can unmap it). */
-    for (pmutex **pp = &tl_held; !listed && *pp; pp = &(*pp)->next)
-        if (!held_by(*pp, self, tid)) {
-            *pp = (*pp)->next;
-            listed = true;
-        }
+    for (mp__os_mutex *o = tl_held; !listed && o; o = o->held_next)
+        if (!held_by(o->mem, self, tid))
+            listed = held_remove(o, tid);
     return 0;
 }
 
@@ -304,7 +316,7 @@ int mp__os_mutex_unlock(mp__os_mutex *m) {
 void mp__os_mutex_close(mp__os_mutex *m) {
     pmutex *x = m->mem;
     uint64_t self = self_of(), tid = mp__os_thread_id();
-    if (x && held_by(x, self, tid) && held_remove(x))
+    if (x && held_by(x, self, tid) && held_remove(m, tid))
         abandon(x);
     m->mem = NULL;
 }
