@@ -2,6 +2,9 @@
  * objects, zeroed arrays, index checks, the atomic add, the tutorial's
  * child-writes-parent-reads, and names; cases that start children run once per
  * start method. */
+#if defined(__linux__) && !defined(_GNU_SOURCE)
+#define _GNU_SOURCE /* memfd seals */
+#endif
 #include <stdlib.h>
 
 #include "synctest.h"
@@ -424,6 +427,34 @@ static void test_shared_lock(void) {
     mp_lock_free(l);
 }
 
+#if defined(MP_STATIC) && defined(__linux__) && !defined(MPROC_TEST_PORTABLE)
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "obj/shobj.h" /* the mapping's descriptor */
+
+/* An anonymous object's memfd is sealed: whoever holds it (a child it was
+ * passed to included) can neither shrink nor grow it, so nobody can make
+ * its other users fault; the value still works. */
+static void test_anon_sealed(void) {
+    mp_array *a = NULL;
+    MP_CHECK_OK(mp_array_new(&a, 'i', 1024, NULL, NULL));
+    int fd = (int)((mp__shobj *)a)->shm.h;
+    int seals = fcntl(fd, F_GET_SEALS);
+    CU_ASSERT(seals >= 0 && (seals & F_SEAL_SHRINK) && (seals & F_SEAL_GROW) &&
+              (seals & F_SEAL_SEAL));
+    CU_ASSERT_EQUAL(ftruncate(fd, 0), -1);
+    CU_ASSERT_EQUAL(ftruncate(fd, 1 << 30), -1);
+    int32_t x = 7;
+    MP_CHECK_OK(mp_array_set(a, 1023, &x));
+    CU_ASSERT_EQUAL(mp_array_get_int(a, 1023), 7);
+    mp_array_free(a);
+}
+#define SEALED_CASE {"anon_sealed", test_anon_sealed, MP_TEST_ONCE},
+#else
+#define SEALED_CASE
+#endif
+
 void mp_test_suite_shared(void) {
     const mp_test_runs once = MP_TEST_ONCE, each = MP_TEST_PER_METHOD;
     MP_TEST_SUITE(
@@ -434,5 +465,5 @@ void mp_test_suite_shared(void) {
         {"array", test_array, once}, {"child_writes", test_child_writes, each},
         {"atomic_add", test_atomic_add, each},
         {"locked_add", test_locked_add, each}, {"named", test_named, once},
-        {"shared_lock", test_shared_lock, each});
+        SEALED_CASE{"shared_lock", test_shared_lock, each});
 }

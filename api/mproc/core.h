@@ -128,7 +128,11 @@ MP_EXTERN const char *mp_version_string(void);
  * whose users were all killed. A creator killed while it was making the
  * object never blocks the name: the next create takes it over (at once
  * when the creator is known dead; a live creator that does not finish
- * within 2 s gives MP_ETIMEDOUT). */
+ * within 2 s gives MP_ETIMEDOUT). The size of an anonymous object is
+ * sealed on Linux (a memfd no holder can shrink or grow); a named one, and
+ * any object elsewhere, can be shrunk by a process of the same user that
+ * opens its name, which makes every user fault on its next access: the
+ * user's own processes are trusted not to do that. */
 #define MP_NAME_MAX 200
 
 /** A caller-owned, reusable receive buffer. Start with `mp_buf b = {0};`.
