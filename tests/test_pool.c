@@ -25,6 +25,11 @@
 
 #include "testutil.h"
 
+#ifdef MP_STATIC /* the queues' mappings are reachable in a static build */
+#include "obj/shobj.h"
+#include "pool/pool_wire.h"
+#endif
+
 #if defined(__SANITIZE_ADDRESS__)
 #define MP_TEST_SANITIZED 1
 #elif defined(__has_feature)
@@ -1225,6 +1230,157 @@ static void test_many_workers(void) {
     CU_ASSERT(mp_test_now_ms() - t0 < 60000);
 }
 
+/* ---- a queue corrupted by a foreign writer ---- */
+
+#ifdef MP_STATIC
+/* The worker's gate, from the initializer: a task waits for it. */
+static mp_event *gate;
+
+static int t_init_gate(mp_call *c) {
+    gate = mp_arg_event(mp_call_arg(c, 0));
+    return gate ? 0 : 1;
+}
+
+static int t_wait_gate(mp_call *c) {
+    (void)c;
+    return mp_event_wait(gate, 60000) ? 1 : mp_call_return_int(c, 7);
+}
+
+/* The parent's callback: says it runs, then holds the handler at the
+ * gate, so results wait in the result queue meanwhile. */
+typedef struct cb_hold {
+    mp_event *in, *gate;
+} cb_hold;
+
+static void cb_hold_handler(mp_result *r, void *user) {
+    cb_hold *h = user;
+    (void)r;
+    mp_event_set(h->in);
+    mp_event_wait(h->gate, 60000);
+}
+
+#define CORRUPT_MARKER "a record a foreign writer spoils: 5f0d1c"
+
+/* Finds, in q's mapping, the published record whose item holds
+ * CORRUPT_MARKER (every pool item starts with MP__POOL_MAGIC; a record is
+ * [u32 len | u32 seq | item], 8-aligned) and spoils its header's seq, as a
+ * foreign writer could. False when it is not there (yet). */
+static bool spoil_record(mp_queue *q) {
+    const mp__shm *m = &((mp__shobj *)q)->shm;
+    unsigned char *base = m->addr;
+    size_t n = sizeof CORRUPT_MARKER - 1, at = 0;
+    while (at + n <= m->size && memcmp(base + at, CORRUPT_MARKER, n) != 0)
+        at++;
+    if (at + n > m->size || at < 16)
+        return false;
+    for (size_t o = (at - at % 8) - 8; o >= 8; o -= 8) {
+        uint32_t magic, hdr[2];
+        memcpy(&magic, base + o + 8, sizeof magic);
+        if (magic != MP__POOL_MAGIC)
+            continue;
+        memcpy(hdr, base + o, sizeof hdr);
+        if (o + 8 + hdr[0] < at + n)
+            return false;
+        hdr[1] += 0x5a5a;
+        memcpy(base + o, hdr, sizeof hdr);
+        return true;
+    }
+    return false;
+}
+
+/* A pool whose result queue (slot -1) or worker's task queue (slot 0) has
+ * a record spoiled breaks: the task whose record it was fails with
+ * MP_EPROTO in bounded time, a submission after it gets MP_EPROTO, no
+ * worker is started again (a task queue that fails its worker would fail
+ * every replacement), and close, join and free return without a leak.
+ * Before, the handler retried the result queue for ever at full speed, a
+ * spoiled task queue restarted workers for ever, and free hung. */
+static void check_spoiled_queue(int slot) {
+    mp_test_warm_up();
+    mp_test_fdset *before = mp_test_fds_take();
+    mp_event *wgate = NULL, *in = NULL, *pgate = NULL;
+    MP_CHECK_OK(mp_event_new(&wgate, NULL));
+    MP_CHECK_OK(mp_event_new(&in, NULL));
+    MP_CHECK_OK(mp_event_new(&pgate, NULL));
+    mp_pool *p = NULL;
+    mp_pool_options o = {.processes = 1,
+                         .initializer = t_init_gate,
+                         .initargs = MP_ARGS(mp_event_arg(wgate)),
+                         .start_method = mp_test_method()};
+    MP_CHECK_OK(mp_pool_new(&p, &o));
+    CU_ASSERT_FATAL(p != NULL);
+    long first = 0, pid = 0;
+    CU_ASSERT_EQUAL(mp_pool_worker_pids(p, &first, 1), 1);
+    mp_result *a = NULL, *b = NULL, *c = NULL;
+    mp_queue *q = mp__pool_queue(p, slot);
+    CU_ASSERT_FATAL(q != NULL);
+    bool spoiled = false;
+    if (slot < 0) {
+        /* The handler waits in a callback while b's result is queued. */
+        cb_hold h = {in, pgate};
+        mp_result_options ro = {cb_hold_handler, NULL, &h};
+        MP_CHECK_OK(
+            mp_pool_apply_async_cb(p, t_square, MP_ARGS(mp_int(2)), &ro, &a));
+        MP_CHECK_OK(mp_event_wait(in, 60000));
+        MP_CHECK_OK(mp_pool_apply_async(p, t_echo_str,
+                                        MP_ARGS(mp_str(CORRUPT_MARKER)), &b));
+        for (int64_t t0 = mp_test_now_ms();
+             !(spoiled = spoil_record(q)) && mp_test_now_ms() - t0 < 30000;)
+            mp_test_sleep_ms(5);
+    } else {
+        /* The worker waits in a task while b's chunk is queued. */
+        MP_CHECK_OK(mp_pool_apply_async(p, t_wait_gate, MP_ARGS(), &a));
+        MP_CHECK_OK(mp_pool_apply_async(p, t_echo_str,
+                                        MP_ARGS(mp_str(CORRUPT_MARKER)), &b));
+        spoiled = spoil_record(q);
+    }
+    CU_ASSERT_FATAL(spoiled);
+    MP_CHECK_OK(mp_event_set(wgate));
+    MP_CHECK_OK(mp_event_set(pgate));
+    /* b fails within a bound; meanwhile no worker but the first runs. */
+    int restarted = 0;
+    int64_t t0 = mp_test_now_ms();
+    while (mp_result_ready(b) != 1 && mp_test_now_ms() - t0 < 20000) {
+        if (mp_pool_worker_pids(p, &pid, 1) == 1 && pid != first) {
+            restarted++;
+            first = pid;
+        }
+        mp_test_sleep_ms(2);
+    }
+    CU_ASSERT_EQUAL(restarted, 0);
+    MP_CHECK_RC(mp_result_get(b, 0, NULL), MP_EPROTO);
+    mp_task_info info;
+    MP_CHECK_OK(mp_result_info(b, &info));
+    CU_ASSERT_EQUAL(info.status, MP_EPROTO);
+    /* a ran before the spoiled record was read. */
+    int64_t v = -1;
+    MP_CHECK_OK(mp_result_get_int(a, 30000, &v));
+    CU_ASSERT_EQUAL(v, slot < 0 ? 4 : 7);
+    MP_CHECK_RC(mp_pool_apply_async(p, t_square, MP_ARGS(mp_int(3)), &c),
+                MP_EPROTO);
+    CU_ASSERT(c == NULL);
+    MP_CHECK_OK(mp_pool_close(p));
+    MP_CHECK_OK(mp_pool_join(p, 30000));
+    CU_ASSERT_EQUAL(mp_pool_worker_pids(p, &pid, 1), 0);
+    MP_CHECK_OK(mp_pool_terminate(p));
+    mp_pool_free(p);
+    mp_result_free(a);
+    mp_result_free(b);
+    mp_event_free(wgate);
+    mp_event_free(in);
+    mp_event_free(pgate);
+    CU_ASSERT_EQUAL(mp_test_fds_check(before), 0);
+}
+
+static void test_spoiled_result_queue(void) { check_spoiled_queue(-1); }
+static void test_spoiled_task_queue(void) { check_spoiled_queue(0); }
+#define SPOILED_CASES                                                         \
+    {"spoiled_result_queue", test_spoiled_result_queue, MP_TEST_PER_METHOD},  \
+        {"spoiled_task_queue", test_spoiled_task_queue, MP_TEST_PER_METHOD},
+#else
+#define SPOILED_CASES
+#endif
+
 void mp_test_suite_pool(void) {
     const mp_test_runs once = MP_TEST_ONCE, each = MP_TEST_PER_METHOD;
     MP_TEST_SUITE(
@@ -1258,5 +1414,5 @@ void mp_test_suite_pool(void) {
          each},
         HUNDRED_CASE{"free_without_close", test_free_without_close, once},
         {"no_leaks", test_no_leaks, each},
-        {"many_workers", test_many_workers, each});
+        SPOILED_CASES{"many_workers", test_many_workers, each});
 }

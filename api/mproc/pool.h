@@ -23,6 +23,13 @@
  * No wait in this API (get, wait, join, terminate) can hang because a worker
  * died.
  *
+ * The pool's queues are shared memory that any process of the user can
+ * write. When a queue's ring turns out corrupted (a foreign writer, not
+ * this library), the pool breaks rather than retry it: every unfinished
+ * task fails with MP_EPROTO, later submissions return MP_EPROTO, the
+ * workers are killed and not replaced, and mp_pool_close, mp_pool_join,
+ * mp_pool_terminate and mp_pool_free work as on a terminated pool.
+ *
  * Threads: a pool has two threads of its own in the parent. The result
  * handler receives results, completes result objects and runs the callbacks
  * (so callbacks run in that thread, one at a time, as in Python, and must
@@ -107,8 +114,10 @@ typedef struct mp_result_options {
 /** What is known about one task of a result. */
 typedef struct mp_task_info {
     int status;      /**< 0, MP_ETASK, MP_EWORKER, MP_ECLOSED (terminated),
-                        MP_ETARGET (function not found in the worker),
-                        MP_EMSGSIZE (result too large), MP_EAGAIN (pending) */
+                        MP_EPROTO (the pool broke: a queue's shared memory
+                        was corrupted), MP_ETARGET (function not found in
+                        the worker), MP_EMSGSIZE (result too large),
+                        MP_EAGAIN (pending) */
     int task_code;   /**< MP_ETASK: the task's return value */
     long worker_pid; /**< MP_EWORKER: the worker that died */
     int worker_exit; /**< MP_EWORKER: its exit code, -signal when killed */
@@ -164,7 +173,8 @@ MP_EXTERN size_t mp_pool_worker_pids(mp_pool *pool, long *pids, size_t n);
  * release with mp_result_free, also before it completes). The arguments are
  * copied. mp_pool_apply_async_cb also sets callbacks (opts may be NULL).
  * Errors: MP_EINVAL (NULL pool, fn or result, a bad argument), MP_ESTATE
- * (after mp_pool_close / terminate), MP_ENOTSUP (an mproc object among the
+ * (after mp_pool_close / terminate), MP_EPROTO (the pool broke on a
+ * corrupted queue, see above), MP_ENOTSUP (an mproc object among the
  * arguments), MP_ETARGET (fn is in no module), MP_EMSGSIZE (arguments larger
  * than mp_pool_options.max_task_bytes, 1 MiB by default), MP_ENOMEM. @{ */
 MP_EXTERN int mp_pool_apply_async(mp_pool *pool, mp_target fn, mp_args args,
@@ -409,7 +419,8 @@ MP_EXTERN int mp_pool_close(mp_pool *pool);
 /** Stops at once: kills every worker (SIGKILL / TerminateProcess, so a task
  * cannot delay it), fails every unfinished task with MP_ECLOSED, and waits
  * until every result is complete and the workers are reaped (milliseconds).
- * Results stay readable. 0, or MP_EINVAL. Idempotent. */
+ * Results stay readable. 0, or MP_EINVAL. Idempotent. On a pool that broke
+ * (a corrupted queue) the tasks failed already, with MP_EPROTO. */
 MP_EXTERN int mp_pool_terminate(mp_pool *pool);
 
 /** Waits until every task has finished and every worker has exited, after

@@ -198,6 +198,12 @@ size_t mp_pool_worker_pids(mp_pool *p, long *pids, size_t n) {
     return k;
 }
 
+mp_queue *mp__pool_queue(mp_pool *p, int slot) {
+    if (!p || slot < -1 || slot >= p->nworkers)
+        return NULL;
+    return slot < 0 ? p->rq : p->w[slot].tq;
+}
+
 /* ---- close, terminate, join, free ---- */
 
 int mp_pool_close(mp_pool *p) {

@@ -10,13 +10,19 @@
  * The handler is the only consumer of the result queue. It completes result
  * objects, tops up workers with pending chunks, accounts for dead workers
  * (see pool_sched.h), starts their replacements, and runs callbacks with
- * the pool's lock released. */
+ * the pool's lock released.
+ *
+ * A result queue that fails (a foreign writer corrupted its ring, and the
+ * get refuses it with MP_EPROTO, which it would do again at every try)
+ * breaks the pool with that error: the workers are killed, every
+ * unfinished task fails, and the queue is closed and never read again.
+ * The deaths the monitor reports can then no longer come through it: the
+ * handler reads them from the slots the monitor marks (rq_broken). */
 #include <stdlib.h>
 #include <string.h>
 
 #include "pool/pool_handler.h"
 #include "pool/pool_result.h"
-#include "util/wait_policy.h"
 #include "util/wait_policy.h"
 
 /* Messages the handler takes per round of the pool's lock. */
@@ -224,6 +230,7 @@ static void on_message(mp_pool *p, const mp_buf *b, done_list *d) {
     case MP__POOL_MSG_RESULT: on_result(p, &h, &r, d); break;
     case MP__POOL_MSG_DIED: on_died(p, h.worker, h.seq, d); break;
     case MP__POOL_MSG_INIT_FAILED: break_pool(p, MP_EWORKER, h.code); break;
+    case MP__POOL_MSG_BROKEN: break_pool(p, MP_EPROTO, 0); break;
     default: /* MP__POOL_MSG_KICK: just look at the state again */ break;
     }
 }
@@ -238,12 +245,75 @@ static bool all_gone(mp_pool *p) {
     return true;
 }
 
+/* Marks ready the results completed in d, then (the lock released, as it
+ * returns) wakes their waiters, drops the ones their owner let go and runs
+ * the callbacks. */
+static void settle(mp_pool *p, done_list *d) {
+    mp_result *drop = NULL;
+    bool wake;
+    mp_result *cbs = mp__result_settle(d->head, &drop, &wake);
+    mp__pool_unlock(p);
+    if (wake || d->progress)
+        apr_thread_cond_broadcast(p->cv);
+    while (drop) {
+        mp_result *r = drop;
+        drop = r->next_done;
+        mp__result_destroy(r);
+    }
+    mp__result_finish(p, cbs);
+}
+
+/* The result queue failed with rc (lock held): the pool breaks with it. A
+ * queue that cannot give memory for an item (MP_ENOMEM) may later: that
+ * one waits and is tried again. False when the queue stays in use. */
+static bool queue_failed(mp_pool *p, int rc, mp__backoff *nomem) {
+    if (rc == 0 || rc == MP_EAGAIN)
+        return false;
+    if (rc == MP_ENOMEM) {
+        mp__pool_unlock(p);
+        mp__backoff_wait(nomem, MP__DL_FOREVER);
+        mp__pool_lock(p);
+        return false;
+    }
+    /* MP_ECLOSED: closed here before, never by anyone else. */
+    break_pool(p, rc == MP_ECLOSED ? MP_EPROTO : rc, 0);
+    p->rq_broken = true;
+    return true;
+}
+
+/* After the result queue failed: waits for the deaths of the (killed)
+ * workers as the monitor marks them, and fails what they held. */
+static void reap_without_queue(mp_pool *p) {
+    mp__pool_lock(p);
+    while (!all_gone(p)) {
+        done_list d = {NULL, NULL, false};
+        bool any = false;
+        for (int i = 0; i < p->nworkers; i++) {
+            mp__pool_slot *w = &p->w[i];
+            if (w->proc && w->reported) {
+                on_died(p, (uint32_t)i, w->gen, &d);
+                any = true;
+            }
+        }
+        fail_pending(p, &d);
+        if (!any && !d.head) {
+            mp__pool_cv_wait(p, MP__DL_FOREVER);
+            continue;
+        }
+        settle(p, &d);
+        mp__pool_lock(p);
+    }
+    mp__pool_unlock(p);
+}
+
 void *APR_THREAD_FUNC mp__pool_handler_main(apr_thread_t *t, void *arg) {
     mp_pool *p = arg;
     mp_buf b = {0};
     uint32_t window = MP__POLL_POOL_GET_NS;
+    mp__backoff nomem = MP__BACKOFF_FAULT;
+    bool broken = false;
     mp__pool_handler_here(p);
-    for (bool finished = false; !finished;) {
+    for (bool finished = false; !finished && !broken;) {
         int rc = mp__pool_get(p->rq, &b, &window);
         done_list d = {NULL, NULL, false};
         mp__pool_lock(p);
@@ -255,25 +325,21 @@ void *APR_THREAD_FUNC mp__pool_handler_main(apr_thread_t *t, void *arg) {
                 break;
             rc = mp_queue_get(p->rq, &b, 0);
         }
+        broken = queue_failed(p, rc, &nomem);
         mp__pool_dispatch(p);
         mp__pool_maybe_drain(p);
         if (p->state == MP__POOL_TERMINATE)
             fail_pending(p, &d);
         finished = all_gone(p);
-        mp_result *drop = NULL;
-        bool wake;
-        d.head = mp__result_settle(d.head, &drop, &wake);
-        mp__pool_unlock(p);
-        if (wake || d.progress)
-            apr_thread_cond_broadcast(p->cv);
-        while (drop) {
-            mp_result *r = drop;
-            drop = r->next_done;
-            mp__result_destroy(r);
-        }
-        mp__result_finish(p, d.head);
+        settle(p, &d);
     }
     mp_buf_free(&b);
+    if (broken) {
+        /* Wakes every process blocked putting into it (the monitor, a
+         * worker, mp_pool_terminate's kick): they get MP_ECLOSED. */
+        mp_queue_close(p->rq);
+        reap_without_queue(p);
+    }
     mp__pool_lock(p);
     p->state = MP__POOL_DONE;
     mp__pool_wake_monitor(p);
@@ -313,6 +379,9 @@ static bool snapshot(mp_pool *p, watch *s) {
     return live;
 }
 
+/* Marks the death of the worker of item k and tells the handler: through
+ * the result queue, behind the worker's results, or (the queue failed)
+ * through the pool's condition variable. */
 static void report(mp_pool *p, watch *s, size_t k) {
     mp__pool_lock(p);
     mp__pool_slot *w = &p->w[s->slot[k]];
@@ -320,9 +389,12 @@ static void report(mp_pool *p, watch *s, size_t k) {
         w->proc == s->items[k].obj && w->gen == s->gen[k] && !w->reported;
     if (post)
         w->reported = true;
+    bool broken = p->rq_broken;
     mp__pool_unlock(p);
-    if (post)
+    if (post && !broken)
         mp__pool_post_ctl(p->rq, MP__POOL_MSG_DIED, s->slot[k], s->gen[k], 0);
+    else if (post)
+        apr_thread_cond_broadcast(p->cv);
 }
 
 void *APR_THREAD_FUNC mp__pool_monitor_main(apr_thread_t *t, void *arg) {

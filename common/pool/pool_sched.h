@@ -110,9 +110,12 @@ struct mp_pool {
     bool spin; /* waiters may poll: mp__spin_ok() */
     mp__pool_slot *w;
     mp_queue *rq;
+    bool rq_broken; /* rq failed: closed, never read again (the handler
+                       learns of deaths from the slots' `reported`) */
     mp_conn *wake_rd, *wake_wr; /* tells the monitor the set changed */
     mp__pool_state state;
-    int fail_status; /* what terminate fails tasks with */
+    int fail_status; /* what terminate fails tasks with (MP_EPROTO: its
+                        shared memory was corrupted) */
     int fail_code;
     mp__pool_chunk *pend_head, *pend_tail; /* not yet given to a worker */
     mp_buf moved; /* a chunk moving from a busy worker to an idle one */

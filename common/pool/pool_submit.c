@@ -213,10 +213,12 @@ static int submit(mp_pool *p, mp_target fn, const mp_items *src,
     }
     mp__pool_lock(p);
     if (p->state != MP__POOL_RUN) {
+        /* A pool broken by its corrupted shared memory says so. */
+        rc = p->fail_status == MP_EPROTO ? MP_EPROTO : MP_ESTATE;
         mp__pool_unlock(p);
         mp__pool_chunks_free(l.head);
         mp__result_destroy(r);
-        return MP_ESTATE;
+        return rc;
     }
     /* n == 0 gives no chunk (and a result that is ready already). */
     if (l.head && p->pend_tail) {

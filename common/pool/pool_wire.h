@@ -9,7 +9,10 @@
  * length and the encoded arguments. A result item is an mp__pool_res_hdr,
  * then (MP__POOL_MSG_RESULT) per call an mp__pool_res_call and its bytes.
  * Both sides are this library's own code, but the handler still checks
- * every count and length against what the worker owes. */
+ * every count and length against what the worker owes. The rings are
+ * shared memory another process can write: a ring that a get refuses
+ * (MP_EPROTO) is never read again, and the pool breaks (pool_handler.c)
+ * rather than retry it or replace the worker that reads it. */
 #ifndef MP_COMMON_POOL_WIRE_H
 #define MP_COMMON_POOL_WIRE_H
 
@@ -19,6 +22,7 @@
 #include "base/atomics.h"
 
 #include "mproc/core.h"
+#include "mproc/pool.h"
 #include "mproc/queue.h"
 
 #define MP__POOL_TASK_RING ((size_t)1 << 20)
@@ -37,7 +41,9 @@ typedef enum mp__pool_msg {
     MP__POOL_MSG_RESULT = 1,      /* a worker's results */
     MP__POOL_MSG_DIED = 2,        /* the monitor saw a worker end */
     MP__POOL_MSG_INIT_FAILED = 3, /* a worker's initializer failed */
-    MP__POOL_MSG_KICK = 4         /* look at the pool's state again */
+    MP__POOL_MSG_KICK = 4,        /* look at the pool's state again */
+    MP__POOL_MSG_BROKEN = 5       /* a worker's task queue is corrupted (code:
+                                     the error): replacing it would not help */
 } mp__pool_msg;
 
 typedef struct mp__pool_task_hdr {
@@ -134,5 +140,10 @@ int mp__pool_task_rest(const void *msg, size_t len, uint32_t skip,
  * MP__POLL_POOL_GET_NS); *window is the caller's own and adapts
  * (mp__poll_window_next, wait_policy.h). */
 int mp__pool_get(mp_queue *q, mp_buf *b, uint32_t *window);
+
+/* The pool's result queue (slot -1) or the task queue of worker slot
+ * `slot`; NULL when there is none. Only for the tests, which corrupt a
+ * ring as a foreign writer would (pool.c). */
+mp_queue *mp__pool_queue(mp_pool *p, int slot);
 
 #endif

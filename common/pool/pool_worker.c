@@ -285,6 +285,11 @@ int mp__pool_worker_main(mp_call *call) {
             break;
     }
     mp_buf_free(&msg);
+    /* A task queue that makes no sense (a foreign writer corrupted its ring
+     * or an item) would fail the replacement as it failed this worker:
+     * the parent breaks the pool instead of starting one. */
+    if (rc == MP_EPROTO)
+        mp__pool_post_ctl(x.rq, MP__POOL_MSG_BROKEN, x.slot, 0, rc);
     current = NULL;
     worker_free(&x);
     /* MP_ECLOSED is the pool's way of saying "no more tasks". */
