@@ -8,7 +8,9 @@
 #ifdef _WIN32
 #include <windows.h>
 #else
+#include <fcntl.h>
 #include <pthread.h>
+#include <unistd.h>
 #endif
 
 #include "testutil.h"
@@ -399,6 +401,80 @@ static void test_spawn_inherits_nothing_else(void) {
     if (f)
         fclose(f);
 #endif
+}
+
+/* How many of this process's handles or descriptors a program it starts
+ * would inherit, besides its standard ones: handles with HANDLE_FLAG_INHERIT
+ * on Windows (every value is tried, up to far more than a test child
+ * holds), descriptors without FD_CLOEXEC on POSIX. */
+static int t_count_inheritable(mp_call *c) {
+    (void)c;
+    int n = 0;
+#ifdef _WIN32
+    HANDLE std[3] = {GetStdHandle(STD_INPUT_HANDLE),
+                     GetStdHandle(STD_OUTPUT_HANDLE),
+                     GetStdHandle(STD_ERROR_HANDLE)};
+    for (uintptr_t v = 4; v < 0x10000; v += 4) {
+        DWORD flags;
+        HANDLE h = (HANDLE)v;
+        if (h != std[0] && h != std[1] && h != std[2] &&
+            GetHandleInformation(h, &flags) && (flags & HANDLE_FLAG_INHERIT))
+            n++;
+    }
+#else
+    for (int fd = 3; fd < 4096; fd++) {
+        int fl = fcntl(fd, F_GETFD);
+        if (fl >= 0 && !(fl & FD_CLOEXEC))
+            n++;
+    }
+#endif
+    return n;
+}
+
+/* Every handle a spawned child receives, inside an object (a queue, a pipe
+ * end, a lock, a semaphore, an array) or as a plain handle, is private to
+ * it: a program it starts (system(), a CreateProcess that inherits) does
+ * not get them, so a peer still sees the end of a pipe when the child
+ * closes its end. They crossed inheritable (Windows) or without
+ * close-on-exec (POSIX), and stayed so in the child before. */
+static void test_spawn_received_private(void) {
+    mp_queue *q;
+    mp_conn *a, *b;
+    mp_lock *l;
+    mp_sem *sem;
+    mp_array *arr;
+    MP_CHECK_OK(mp_queue_new(&q, 0, NULL));
+    MP_CHECK_OK(mp_pipe(&a, &b, true));
+    MP_CHECK_OK(mp_lock_new(&l, false));
+    MP_CHECK_OK(mp_sem_new(&sem, 1, 0));
+    MP_CHECK_OK(mp_array_new(&arr, MP_TYPE_LONGLONG, 16, NULL, NULL));
+#ifdef _WIN32
+    HANDLE ev = CreateEventW(NULL, TRUE, FALSE, NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(ev);
+    mp_os_handle plain = (mp_os_handle)ev;
+#else
+    int fds[2];
+    CU_ASSERT_FATAL(pipe(fds) == 0);
+    mp_os_handle plain = fds[0];
+#endif
+    CU_ASSERT_EQUAL(
+        run_code(t_count_inheritable,
+                 MP_ARGS(mp_queue_arg(q), mp_conn_arg(b), mp_lock_arg(l),
+                         mp_sem_arg(sem), mp_array_arg(arr), mp_handle(plain)),
+                 MP_START_SPAWN),
+        0);
+#ifdef _WIN32
+    CloseHandle(ev);
+#else
+    close(fds[0]);
+    close(fds[1]);
+#endif
+    mp_array_free(arr);
+    mp_sem_free(sem);
+    mp_lock_free(l);
+    mp_conn_free(a);
+    mp_conn_free(b);
+    mp_queue_free(q);
 }
 
 /* Starting and joining a child leaves the parent's descriptor or handle count
@@ -981,6 +1057,7 @@ void mp_test_suite_process(void) {
          each},
         {"spawn_inherits_nothing_else", test_spawn_inherits_nothing_else,
          once},
+        {"spawn_received_private", test_spawn_received_private, once},
         {"no_fd_leak", test_no_fd_leak, each},
         {"replaced_program_is_reported", test_replaced_program_is_reported,
          once},

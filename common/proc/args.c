@@ -226,7 +226,6 @@ static int decode_one(mp__rbuf *r, mp_arg *x, mp__handle *hs, size_t nh) {
         mp__handle h;
         if ((rc = mp__handles_take(r, hs, nh, &h)))
             return rc;
-        mp__os_handle_adopt(h);
         x->v.h = (mp_os_handle)h;
         return 0;
     }

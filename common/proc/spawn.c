@@ -206,6 +206,13 @@ _Noreturn void mp__spawn_child_main(const char *handles) {
     free(sent);
     if (rc)
         boot_fail(st_w, rc);
+    /* Every handle crossed inheritable (Windows) or without close-on-exec
+     * (POSIX), whatever object it belongs to: made private here, at the one
+     * place they all arrive, before the target can start a program (a
+     * system() in a worker) that would otherwise hold them, and keep a
+     * peer from ever seeing the end of a pipe. */
+    for (size_t i = 1; i < nh; i++)
+        mp__os_handle_adopt(hs[i]);
     mp__rbuf r = {blob, len};
     bool daemon = false;
     long ppid = 0;
