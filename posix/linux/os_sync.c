@@ -427,8 +427,6 @@ int mp__os_mutex_lock(mp__os_mutex *m, mp__deadline d) {
     struct robust_list_head *h = robust_head();
     if (!h)
         return MP_ENOTSUP;
-    if (m->held_tid == mp__os_thread_id())
-        return MP_ESTATE; /* this thread holds it already */
     /* Where the entry will go: found before the word is taken, so that a
      * C library list past the kernel's limit fails the call cleanly. */
     struct robust_list *pred =
