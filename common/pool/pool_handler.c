@@ -94,8 +94,7 @@ static void on_result(mp_pool *p, const mp__pool_res_hdr *h, mp__rbuf *r,
         return; /* not what this worker owes: ignore it */
     for (uint32_t k = 0; k < h->count; k++) {
         mp__pool_res_call rc;
-        if (mp__r_bytes(r, &rc, sizeof rc) ||
-            mp__pool_call_body(&rc) > r->left)
+        if (mp__pool_res_next(r, &rc))
             return;
         mp__task_out info = {rc.status, rc.code,        0,
                              0,         msg_of(r, &rc), rc.msg_len};
@@ -133,8 +132,7 @@ static bool take_kept(mp__pool_slot *w, mp__pool_chunk *c, done_list *d) {
     mp__rbuf r = {pg->data, sizeof pg->data};
     for (uint32_t k = 0; k < count && first + k < c->count; k++) {
         mp__pool_res_call rc;
-        if (mp__r_bytes(&r, &rc, sizeof rc) ||
-            mp__pool_call_body(&rc) > r.left)
+        if (mp__pool_res_next(&r, &rc))
             break;
         if (first + k >= c->done) { /* not posted (or not yet processed) */
             mp__task_out info = {rc.status, rc.code,         0,

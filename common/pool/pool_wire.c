@@ -41,18 +41,32 @@ int mp__pool_post_ctl(mp_queue *rq, mp__pool_msg kind, uint32_t worker,
     return mp__pool_post(rq, &h, NULL, 0);
 }
 
+int mp__pool_task_open(const void *msg, size_t len, mp__pool_task_hdr *h,
+                       mp__rbuf *fn, mp__rbuf *calls) {
+    if (len < sizeof *h)
+        return MP_EPROTO;
+    memcpy(h, msg, sizeof *h);
+    mp__rbuf r = {(const uint8_t *)msg + sizeof *h, len - sizeof *h};
+    if (h->magic != MP__POOL_MAGIC || h->fn_len > r.left)
+        return MP_EPROTO;
+    *fn = (mp__rbuf){r.p, h->fn_len};
+    *calls = (mp__rbuf){r.p + h->fn_len, r.left - h->fn_len};
+    return 0;
+}
+
+int mp__pool_res_next(mp__rbuf *r, mp__pool_res_call *rc) {
+    if (mp__r_bytes(r, rc, sizeof *rc) || mp__pool_call_body(rc) > r->left)
+        return MP_EPROTO;
+    return 0;
+}
+
 int mp__pool_task_rest(const void *msg, size_t len, uint32_t skip,
                        uint8_t **out, size_t *out_len) {
     mp__pool_task_hdr h;
-    if (len < sizeof h)
-        return MP_EPROTO;
-    memcpy(&h, msg, sizeof h);
-    mp__rbuf r = {(const uint8_t *)msg + sizeof h, len - sizeof h};
-    if (h.magic != MP__POOL_MAGIC || h.fn_len > r.left || skip >= h.count)
+    mp__rbuf fn, r;
+    if (mp__pool_task_open(msg, len, &h, &fn, &r) || skip >= h.count)
         return MP_EPROTO;
     size_t head = sizeof h + h.fn_len;
-    r.p += h.fn_len;
-    r.left -= h.fn_len;
     for (uint32_t i = 0; i < skip; i++) {
         const void *blob;
         size_t blen;

@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "base/atomics.h"
+#include "base/codec.h"
 
 #include "mproc/core.h"
 #include "mproc/pool.h"
@@ -129,6 +130,18 @@ int mp__pool_post_call(mp_queue *rq, const mp__pool_res_hdr *h,
 /* Posts a message without body: kind, worker slot, seq and code. */
 int mp__pool_post_ctl(mp_queue *rq, mp__pool_msg kind, uint32_t worker,
                       uint32_t seq, int32_t code);
+
+/* Opens a task item of len bytes: its header into *h, the encoded function
+ * location into *fn, the calls that follow into *calls (each a u32 length
+ * and that many bytes of arguments, read with mp__r_blob). MP_EPROTO when
+ * msg is not a task item. */
+int mp__pool_task_open(const void *msg, size_t len, mp__pool_task_hdr *h,
+                       mp__rbuf *fn, mp__rbuf *calls);
+
+/* Reads the next call's record of a result (a result message's body, or a
+ * worker's progress block) into *rc, with r->p left at its bytes, which
+ * are all there: MP_EPROTO otherwise. */
+int mp__pool_res_next(mp__rbuf *r, mp__pool_res_call *rc);
 
 /* The task item for the calls of msg (len bytes) after the first skip:
  * same function, the remaining calls (malloc'd into *out). MP_EPROTO if

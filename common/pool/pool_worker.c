@@ -208,16 +208,11 @@ static void begin_chunk(worker *x, uint32_t seq) {
 
 static int run_chunk(worker *x, const mp_buf *msg) {
     mp__pool_task_hdr h;
-    if (msg->len < sizeof h)
-        return MP_EPROTO;
-    memcpy(&h, msg->data, sizeof h);
-    mp__rbuf r = {(const uint8_t *)msg->data + sizeof h, msg->len - sizeof h};
-    if (h.magic != MP__POOL_MAGIC || h.fn_len > r.left)
+    mp__rbuf loc, r;
+    if (mp__pool_task_open(msg->data, msg->len, &h, &loc, &r))
         return MP_EPROTO;
     mp_target fn = NULL;
-    int fn_rc = resolve(x, r.p, h.fn_len, &fn);
-    r.p += h.fn_len;
-    r.left -= h.fn_len;
+    int fn_rc = resolve(x, loc.p, loc.left, &fn);
     begin_chunk(x, h.seq);
     for (uint32_t i = 0; i < h.count; i++) {
         int rc = run_call(x, fn, fn_rc, &r, h.seq);

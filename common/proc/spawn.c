@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "proc/fnloc.h"
+#include "proc/spawn_blob.h"
 #include "proc/start.h"
 
 #define BLOB_MAGIC 0x3153504du /* "MPS1" */
@@ -158,8 +159,8 @@ static int read_blob(mp__handle h, uint8_t **out, size_t *outlen) {
     return 0;
 }
 
-/* Decodes the header of the blob: name, daemon flag, parent, target. */
-static int decode_head(mp__rbuf *r, bool *daemon, long *ppid, mp_target *fn) {
+int mp__spawn_decode_head(mp__rbuf *r, bool *daemon, long *ppid,
+                          mp_target *fn) {
     uint32_t magic;
     const void *p;
     size_t n;
@@ -217,7 +218,7 @@ _Noreturn void mp__spawn_child_main(const char *handles) {
     bool daemon = false;
     long ppid = 0;
     mp_target target = NULL;
-    if ((rc = decode_head(&r, &daemon, &ppid, &target)))
+    if ((rc = mp__spawn_decode_head(&r, &daemon, &ppid, &target)))
         boot_fail(st_w, rc);
     if (daemon && (rc = mp__os_child_bind_parent(ppid)))
         boot_fail(st_w, rc);
