@@ -119,9 +119,11 @@ static size_t ring_read(const mp_queue *q, size_t off, void *dst, size_t n) {
  * holds it for one copy) and then gives up with MP_EAGAIN: a holder that is
  * stopped or hung never blocks it. */
 static int lock_side(mp_queue *q, int side, mp__deadline dl) {
-    mp__deadline until =
-        dl == MP__DL_NOW ? mp__deadline_in(MP__NOWAIT_LOCK_MS) : dl;
-    int rc = mp__os_mutex_lock(q->mx[side], until);
+    int rc = mp__os_mutex_lock(q->mx[side], dl);
+    if (dl == MP__DL_NOW && (rc == MP_EAGAIN || rc == MP_ETIMEDOUT))
+        /* Held: now, and only now, read the clock for the grace. */
+        rc = mp__os_mutex_lock(q->mx[side],
+                               mp__deadline_in(MP__NOWAIT_LOCK_MS));
     if (rc == MP_ETIMEDOUT || rc == MP_EAGAIN)
         return mp__deadline_err(dl);
     return rc == MP_EOWNERDEAD ? 0 : rc;
