@@ -273,7 +273,8 @@ static bool queue_failed(mp_pool *p, int rc, mp__backoff *nomem) {
         mp__pool_lock(p);
         return false;
     }
-    /* MP_ECLOSED: closed here before, never by anyone else. */
+    /* Nothing in this library closes the result queue while it is read:
+     * MP_ECLOSED means a foreign writer set its flag. */
     break_pool(p, rc == MP_ECLOSED ? MP_EPROTO : rc, 0);
     p->rq_broken = true;
     return true;
