@@ -381,6 +381,124 @@ static void test_daemon_dies_with_killed_parent(void) {
     remove(path);
 }
 
+#ifdef _WIN32
+/* A parent whose own job forbids nesting our kill-on-close job (Windows
+ * before 8 refuses a second job with ERROR_ACCESS_DENIED; a CI runner's or
+ * a service's job may forbid it still) once failed every daemonic start.
+ * Now the child starts outside the job and watches its parent's process
+ * handle instead. No machine here is in such a job and Wine nests jobs
+ * freely, so MPROC_TEST_NO_DAEMON_JOB, which the child running
+ * t_daemon_parent inherits, forces the assignment to fail there: its
+ * daemonic grandchild must start and still die soon after its parent is
+ * killed, which only its watch can do. (Whether it is in a job cannot be
+ * asked here: Wine's IsProcessInJob leaves its answer unset.) */
+static void test_daemon_without_job(void) {
+    char path[600], text[32] = "";
+    snprintf(path, sizeof path, "%s/daemon-nojob.pid", mp_test_tmpdir());
+    CU_ASSERT_FATAL(SetEnvironmentVariableA("MPROC_TEST_NO_DAEMON_JOB", "1"));
+    mp_process *p =
+        mp_test_start(t_daemon_parent, MP_ARGS(mp_str(path)), MP_START_SPAWN);
+    SetEnvironmentVariableA("MPROC_TEST_NO_DAEMON_JOB", NULL);
+    CU_ASSERT_EQUAL_FATAL(mp_test_wait_file(path, 30000), 0);
+    CU_ASSERT_EQUAL(mp_test_read_file(path, text, sizeof text), 0);
+    long gpid = atol(text);
+    CU_ASSERT_FATAL(gpid > 0);
+    CU_ASSERT(mp_test_pid_alive(gpid));
+    MP_CHECK_OK(mp_process_kill(p));
+    MP_CHECK_OK(mp_process_join(p, 10000));
+    int64_t end = mp_test_now_ms() + 10000;
+    while (mp_test_pid_alive(gpid) && mp_test_now_ms() < end)
+        mp_test_sleep_ms(10);
+    CU_ASSERT_FALSE(mp_test_pid_alive(gpid));
+    mp_process_free(p);
+    remove(path);
+}
+
+/* The racing thread of test_spawn_race_other_create: it starts suspended
+ * copies of this program that inherit every inheritable handle of ours, as
+ * a system() or a CreateProcess of another library would, and keeps the
+ * last RACE_KEEP alive (a suspended process holds what it inherited). */
+#define RACE_KEEP 32
+typedef struct race {
+    volatile LONG stop;
+    wchar_t exe[1024];
+    HANDLE kept[RACE_KEEP];
+    int starts;
+} race;
+
+static DWORD WINAPI race_thread(void *arg) {
+    race *r = arg;
+    while (!InterlockedCompareExchange(&r->stop, 0, 0)) {
+        STARTUPINFOW si;
+        PROCESS_INFORMATION pi;
+        memset(&si, 0, sizeof si);
+        si.cb = sizeof si;
+        if (!CreateProcessW(r->exe, NULL, NULL, NULL, TRUE, CREATE_SUSPENDED,
+                            NULL, NULL, &si, &pi))
+            return 1;
+        CloseHandle(pi.hThread);
+        HANDLE *slot = &r->kept[r->starts++ % RACE_KEEP];
+        if (*slot) {
+            TerminateProcess(*slot, 0);
+            CloseHandle(*slot);
+        }
+        *slot = pi.hProcess;
+    }
+    return 0;
+}
+
+/* Returns at once: its copy of the pipe end closes with it. */
+static int t_nothing(mp_call *c) {
+    (void)c;
+    return 0;
+}
+
+/* The handles a spawned child receives were once inheritable duplicates
+ * in the parent while it started the child, and a CreateProcess that
+ * inherits, in another thread at that moment, took them too: a pipe end
+ * then stayed open in that program, and its peer never saw the end of the
+ * stream. Now they are duplicated into the suspended child and never
+ * inheritable here: each time, once the child and we have closed our ends,
+ * the peer sees the end at once, though another thread keeps starting
+ * programs that inherit all it can. */
+static void test_spawn_race_other_create(void) {
+    race *r = calloc(1, sizeof *r);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+    DWORD n = GetModuleFileNameW(NULL, r->exe, 1024);
+    CU_ASSERT_FATAL(n > 0 && n < 1024);
+    HANDLE t = CreateThread(NULL, 0, race_thread, r, 0, NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+    int late = 0;
+    for (int i = 0; i < 20; i++) {
+        mp_conn *a, *b;
+        MP_CHECK_OK(mp_pipe(&a, &b, true));
+        CU_ASSERT_EQUAL(
+            run_code(t_nothing, MP_ARGS(mp_conn_arg(b)), MP_START_SPAWN), 0);
+        mp_conn_free(b);
+        mp_buf buf = {0};
+        int rc = mp_conn_recv(a, &buf, 1000);
+        late += rc == MP_ETIMEDOUT;
+        CU_ASSERT(rc == MP_ECLOSED || rc == MP_ETIMEDOUT);
+        mp_buf_free(&buf);
+        mp_conn_free(a);
+    }
+    InterlockedExchange(&r->stop, 1);
+    WaitForSingleObject(t, INFINITE);
+    DWORD code = 1;
+    GetExitCodeThread(t, &code);
+    CloseHandle(t);
+    CU_ASSERT_EQUAL(code, 0);
+    CU_ASSERT(r->starts > 0);
+    CU_ASSERT_EQUAL(late, 0);
+    for (int i = 0; i < RACE_KEEP; i++)
+        if (r->kept[i]) {
+            TerminateProcess(r->kept[i], 0);
+            CloseHandle(r->kept[i]);
+        }
+    free(r);
+}
+#endif
+
 /* A spawned child inherits none of the parent's other descriptors or handles,
  * not even an inheritable one (on POSIX it holds only stdin, stdout and
  * stderr). */
@@ -1078,6 +1196,8 @@ void mp_test_suite_process(void) {
 #ifdef _WIN32
         {"crash_exit_code", test_crash_exit_code, once},
         {"child_error_mode", test_child_error_mode, once},
+        {"daemon_without_job", test_daemon_without_job, once},
+        {"spawn_race_other_create", test_spawn_race_other_create, once},
         {"executable_cjk_long_path", test_executable_cjk_long_path, once},
 #endif
         {"ctrl_c_exit_code", test_ctrl_c_exit_code, each});

@@ -36,11 +36,33 @@ int mp__os_fork(mp__os_proc *out, bool daemon, bool *is_child) {
     return MP_ENOTSUP;
 }
 
+/* In a daemonic child the parent could not put in its job (see
+ * join_daemon_job): our copy of the parent's process handle, which
+ * mp__os_handle_recv got with the first handle's record; else NULL. */
+static HANDLE watched_parent;
+
+static DWORD WINAPI watch_parent(void *arg) {
+    WaitForSingleObject(arg, INFINITE);
+    /* At once, as the job's close would: no exit handlers, no flush. */
+    TerminateProcess(GetCurrentProcess(), KILL_CODE);
+    return 0;
+}
+
 /* Windows binds a daemonic child to us through the job object (see
- * daemon_job): nothing to do in the child, and no window in which the
- * parent's death goes unnoticed. */
+ * daemon_job), with no window in which the parent's death goes unnoticed:
+ * nothing to do here. When the parent could not (its own job forbids it),
+ * a thread of ours ends us when the parent's process handle, duplicated
+ * into us before we ran (so not a pid that could be reused), is signalled;
+ * the parent's death before now is seen at once. */
 int mp__os_child_bind_parent(long ppid) {
     (void)ppid;
+    if (!watched_parent)
+        return 0;
+    HANDLE t = CreateThread(NULL, 64 * 1024, watch_parent, watched_parent,
+                            STACK_SIZE_PARAM_IS_A_RESERVATION, NULL);
+    if (!t)
+        return mp__win32_err(GetLastError());
+    CloseHandle(t);
     return 0;
 }
 
@@ -57,6 +79,32 @@ void mp__os_handle_adopt(mp__handle h) {
     SetHandleInformation((HANDLE)h, HANDLE_FLAG_INHERIT, 0);
 }
 
+/* How one handle crossed into a spawned child, as mp__os_spawn writes it
+ * in req->sent: inherited (named on the command line); duplicated into the
+ * suspended child (then its value there, u64); a socket (then the
+ * WSAPROTOCOL_INFOW it is made from). SENT_WATCH, in front of the first
+ * record only: a daemonic child outside the parent's job, then its value
+ * of the parent's process handle (u64). */
+enum sent_how {
+    SENT_INHERITED = 0,
+    SENT_SOCKET = 1,
+    SENT_DUPLICATED = 2,
+    SENT_WATCH = 0x80
+};
+
+/* A handle value the parent duplicated into us: open, or MP_EPROTO. */
+static int read_value(mp__rbuf *r, HANDLE *h) {
+    uint64_t v;
+    DWORD flags;
+    int rc = mp__r_u64(r, &v);
+    if (rc)
+        return rc;
+    if (!v || v > UINTPTR_MAX || !GetHandleInformation((HANDLE)v, &flags))
+        return MP_EPROTO;
+    *h = (HANDLE)(uintptr_t)v;
+    return 0;
+}
+
 /* Whether h is a socket, which crosses by WSADuplicateSocketW rather than
  * by inheritance. A process that never started Winsock has none (and the
  * call fails). */
@@ -66,21 +114,32 @@ static bool is_socket(HANDLE h) {
            0;
 }
 
-/* What mp__os_spawn sent for one handle: 0 (inherited), or 1 and the
- * WSAPROTOCOL_INFOW the child makes its socket from. Winsock stays started
- * for the child's life: the socket is the target's. */
+/* What mp__os_spawn sent for one handle (enum sent_how). Winsock stays
+ * started for the child's life: the socket is the target's. */
 int mp__os_handle_recv(mp__handle *h, mp__rbuf *r) {
     uint8_t sent;
     const void *p;
     size_t n;
+    HANDLE v;
     WSAPROTOCOL_INFOW info;
     WSADATA wd;
     int rc = mp__r_u8(r, &sent);
-    if (rc || !sent)
+    if (!rc && sent == SENT_WATCH) {
+        if (watched_parent || (rc = read_value(r, &watched_parent)))
+            return rc ? rc : MP_EPROTO;
+        rc = mp__r_u8(r, &sent);
+    }
+    if (rc || sent == SENT_INHERITED)
         return rc;
+    if (sent == SENT_DUPLICATED) {
+        if ((rc = read_value(r, &v)))
+            return rc;
+        *h = (mp__handle)v;
+        return 0;
+    }
     if ((rc = mp__r_blob(r, &p, &n, sizeof info)))
         return rc;
-    if (sent != 1 || n != sizeof info)
+    if (sent != SENT_SOCKET || n != sizeof info)
         return MP_EPROTO;
     memcpy(&info, p, sizeof info);
     if (WSAStartup(MAKEWORD(2, 2), &wd) != 0)
@@ -119,6 +178,14 @@ static BOOL CALLBACK make_job(PINIT_ONCE once, PVOID arg, PVOID *ctx) {
     *ctx = job;
     return TRUE;
 }
+
+/* The variable that makes every daemon job assignment fail, as a parent in
+ * a job that forbids nesting sees it (pre-Windows 8, or a job without
+ * JOB_OBJECT_LIMIT_BREAKAWAY_OK on a CI runner or a service): no test
+ * machine here is one, and Wine nests jobs freely, so the tests force the
+ * fallback with it. It only weakens nothing: the fallback holds the same
+ * promise (process.h). */
+#define NO_JOB_ENV "MPROC_TEST_NO_DAEMON_JOB"
 
 static HANDLE daemon_job(void) {
     static INIT_ONCE once = INIT_ONCE_STATIC_INIT;
@@ -244,11 +311,11 @@ static wchar_t *command_line(const wchar_t *exe, const HANDLE *hs, size_t n) {
 
 /* What one CreateProcessW call needs, freed by spawn_free. */
 struct spawn_ctx {
-    HANDLE *inh; /* inheritable duplicates: the requested handles, then
+    HANDLE *inh; /* inheritable duplicates: the bootstrap handles, then
                     stdin, stdout, stderr */
     size_t ninh;
     HANDLE *vals;  /* the child's value of each requested handle (inside
-                      inh), NULL for a socket, which is sent */
+                      inh), NULL for one that is sent */
     HANDLE std[3]; /* the child's standard handles (inside inh, or NULL) */
     LPPROC_THREAD_ATTRIBUTE_LIST attrs;
     wchar_t *exe, *cmd;
@@ -318,7 +385,9 @@ static int spawn_prepare(const mp__spawn_req *req, struct spawn_ctx *c) {
     if (!(c->inh = calloc(req->nhandles + 3, sizeof(HANDLE))) ||
         !(c->vals = calloc(req->nhandles + 1, sizeof(HANDLE))))
         return MP_ENOMEM;
-    for (size_t i = 0; !rc && i < req->nhandles; i++) {
+    /* Only the bootstrap handles are ever inheritable here, and only until
+     * CreateProcessW returns; the others are duplicated into the child. */
+    for (size_t i = 0; !rc && i < req->nboot && i < req->nhandles; i++) {
         if (is_socket((HANDLE)req->handles[i]))
             continue;
         if (!(rc = dup_inheritable(c, (HANDLE)req->handles[i])))
@@ -335,36 +404,56 @@ static int spawn_prepare(const mp__spawn_req *req, struct spawn_ctx *c) {
     return rc;
 }
 
-/* Duplicates the sockets among the requested handles for the child `pid`
- * and writes one record per requested handle (mp__os_handle_recv). */
-static int send_sockets(const mp__spawn_req *req, const struct spawn_ctx *c,
-                        DWORD pid) {
-    for (size_t i = 0; i < req->nhandles; i++) {
-        WSAPROTOCOL_INFOW info;
-        if (c->vals[i]) {
-            mp__w_u8(req->sent, 0);
-            continue;
-        }
-        if (WSADuplicateSocketW((SOCKET)req->handles[i], pid, &info) != 0)
-            return mp__win32_err((unsigned long)WSAGetLastError());
-        mp__w_u8(req->sent, 1);
-        mp__w_blob(req->sent, &info, sizeof info);
-    }
-    return req->sent->err;
+/* Puts a suspended daemonic child into the daemon job: it never executes
+ * a single instruction outside it. When that cannot be (our own job
+ * forbids a nested one: ERROR_ACCESS_DENIED before Windows 8, or no
+ * breakaway allowed), the child runs all the same and watches our process
+ * handle instead (mp__os_child_bind_parent): false then. */
+static bool join_daemon_job(HANDLE proc) {
+    HANDLE job = getenv(NO_JOB_ENV) ? NULL : daemon_job();
+    return job && AssignProcessToJobObject(job, proc);
 }
 
-/* Puts a suspended child into the daemon job, then lets it run: it never
- * executes a single instruction outside the job. On failure the caller
- * kills the child. */
-static int join_daemon_job(HANDLE proc, HANDLE thread) {
-    HANDLE job = daemon_job();
-    if (!job || !AssignProcessToJobObject(job, proc)) {
-        int rc = mp__win32_err(GetLastError());
-        return rc ? rc : MP_ESYS;
-    }
-    if (ResumeThread(thread) == (DWORD)-1)
+/* A daemonic child outside our job gets our process handle (synchronize
+ * only) duplicated into it, announced in front of the first record. */
+static int send_watch(const mp__spawn_req *req, HANDLE child) {
+    HANDLE v;
+    if (!DuplicateHandle(GetCurrentProcess(), GetCurrentProcess(), child, &v,
+                         SYNCHRONIZE, FALSE, 0))
         return mp__win32_err(GetLastError());
+    mp__w_u8(req->sent, SENT_WATCH);
+    mp__w_u64(req->sent, (uint64_t)(uintptr_t)v);
     return 0;
+}
+
+/* Makes the suspended child's copy of every requested handle it did not
+ * inherit and writes one record per requested handle (enum sent_how). A
+ * handle duplicated into the child was never inheritable here, so no
+ * program another thread starts meanwhile can get it. */
+static int send_handles(const mp__spawn_req *req, const struct spawn_ctx *c,
+                        const PROCESS_INFORMATION *pi, bool watch) {
+    int rc = watch ? send_watch(req, pi->hProcess) : 0;
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < req->nhandles; i++) {
+        WSAPROTOCOL_INFOW info;
+        HANDLE h = (HANDLE)req->handles[i], v;
+        if (c->vals[i]) {
+            mp__w_u8(req->sent, SENT_INHERITED);
+        } else if (is_socket(h)) {
+            if (WSADuplicateSocketW((SOCKET)h, pi->dwProcessId, &info) != 0)
+                return mp__win32_err((unsigned long)WSAGetLastError());
+            mp__w_u8(req->sent, SENT_SOCKET);
+            mp__w_blob(req->sent, &info, sizeof info);
+        } else {
+            if (!DuplicateHandle(GetCurrentProcess(), h, pi->hProcess, &v, 0,
+                                 FALSE, DUPLICATE_SAME_ACCESS))
+                return mp__win32_err(GetLastError());
+            mp__w_u8(req->sent, SENT_DUPLICATED);
+            mp__w_u64(req->sent, (uint64_t)(uintptr_t)v);
+        }
+    }
+    return req->sent->err;
 }
 
 int mp__os_spawn(const mp__spawn_req *req, mp__os_proc *out) {
@@ -383,8 +472,8 @@ int mp__os_spawn(const mp__spawn_req *req, mp__os_proc *out) {
     si.StartupInfo.hStdOutput = c.std[1];
     si.StartupInfo.hStdError = c.std[2];
     si.lpAttributeList = c.attrs;
-    DWORD flags =
-        EXTENDED_STARTUPINFO_PRESENT | (req->daemon ? CREATE_SUSPENDED : 0);
+    /* Suspended until it has its handles (and its job). */
+    DWORD flags = EXTENDED_STARTUPINFO_PRESENT | CREATE_SUSPENDED;
     PROCESS_INFORMATION pi;
     if (!CreateProcessW(c.exe, c.cmd, NULL, NULL, TRUE, flags, NULL, NULL,
                         &si.StartupInfo, &pi)) {
@@ -392,9 +481,10 @@ int mp__os_spawn(const mp__spawn_req *req, mp__os_proc *out) {
         rc = e == ERROR_NOT_ENOUGH_QUOTA ? MP_ELIMIT : mp__win32_err(e);
         goto finish;
     }
-    rc = send_sockets(req, &c, pi.dwProcessId);
-    if (!rc && req->daemon)
-        rc = join_daemon_job(pi.hProcess, pi.hThread);
+    bool watch = req->daemon && !join_daemon_job(pi.hProcess);
+    rc = send_handles(req, &c, &pi, watch);
+    if (!rc && ResumeThread(pi.hThread) == (DWORD)-1)
+        rc = mp__win32_err(GetLastError());
     if (rc) {
         TerminateProcess(pi.hProcess, KILL_CODE);
         WaitForSingleObject(pi.hProcess, INFINITE);

@@ -27,19 +27,27 @@ typedef struct mp__spawn_req {
     const mp__handle *handles; /* parent handles the child receives */
     size_t nhandles;
     bool daemon; /* bind the child's life to ours */
+    /* How many of the first handles the child must be able to name before
+     * it runs (the pipe it reads the rest from, and where it reports a
+     * failure to start): those are inherited, the others may cross as the
+     * backend sees fit. */
+    size_t nboot;
     /* Filled once the child exists: what it needs to make its own copy of
      * each handle it cannot inherit, for mp__os_handle_recv. */
     mp__wbuf *sent;
 } mp__spawn_req;
 
 /* Starts `exe --mproc-spawn v0,v1,...` with stdin on the null device, stdout
- * and stderr shared, and exactly the given handles inherited (vN being the
- * child's value of handles[N]). A handle the system passes otherwise (a
- * socket on Windows, which crosses by WSADuplicateSocketW for the child's
- * pid, as Microsoft and CPython have it, and not by inheritance, which
- * layered providers and Wine break) is not inherited: it goes in
- * req->sent, and vN is 0 until mp__os_handle_recv replaces it. A handle
- * that cannot be sent fails the call, the child killed. */
+ * and stderr shared, and exactly the given handles (vN being the child's
+ * value of handles[N]). POSIX passes them all by inheritance. Windows
+ * passes only the first req->nboot so, and sends the others once the
+ * child exists: a handle is duplicated into the suspended child (so that
+ * it is never inheritable here, where another thread's CreateProcess that
+ * inherits could take it), a socket crosses by WSADuplicateSocketW for the
+ * child's pid (as Microsoft and CPython have it; inheritance breaks under
+ * layered providers and Wine). What was sent goes in req->sent, and vN is
+ * 0 until mp__os_handle_recv replaces it. A handle that cannot be sent
+ * fails the call, the child killed. */
 int mp__os_spawn(const mp__spawn_req *req, mp__os_proc *out);
 
 /* In a spawned child, for each value vN of its command line in order:

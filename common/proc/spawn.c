@@ -63,7 +63,9 @@ int mp__spawn(mp_target target, const mp__argv *args, const char *name,
         goto finish;
     hs.v[0] = blob_r;
     hs.v[1] = st_w;
-    mp__spawn_req req = {mp__g.exe, hs.v, hs.n, daemon, &sent};
+    /* The blob pipe must be named on the command line: the child reads
+     * what it needs for every other handle from it. */
+    mp__spawn_req req = {mp__g.exe, hs.v, hs.n, daemon, 2, &sent};
     rc = mp__os_spawn(&req, proc);
     if (rc)
         goto finish;
