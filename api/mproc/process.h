@@ -80,6 +80,14 @@ MP_EXTERN const char *mp_process_name(const mp_process *p);
 
 /** Makes the child daemonic or not: a daemonic child is killed when its parent
  * ends, however it ends (even by SIGKILL), and is not joined at exit.
+ * On Windows it runs in a kill-on-close job object of the parent's. When
+ * the parent is itself in a job that forbids that (nested jobs before
+ * Windows 8, or a CI runner's or a service's job), the child starts all
+ * the same, outside the job, and a thread of its own ends it when the
+ * parent's process handle is signalled: it still dies with the parent,
+ * but only once it has begun to run its start-up, and programs it starts
+ * without mproc are not taken with it. (MPROC_TEST_NO_DAEMON_JOB, set in
+ * the parent, forces that path, for tests.)
  * MP_ESTATE after start or close, MP_EINVAL for NULL. */
 MP_EXTERN int mp_process_set_daemon(mp_process *p, bool daemon);
 
