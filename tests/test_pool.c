@@ -10,7 +10,6 @@
 #define _POSIX_C_SOURCE 200809L
 #endif
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +22,7 @@
 #include <unistd.h>
 #endif
 
+#include "base/atomics.h" /* header-only: in every build */
 #include "testutil.h"
 
 #ifdef MP_STATIC /* the queues' mappings are reachable in a static build */
@@ -332,24 +332,26 @@ static void test_imap_next_timeout(void) {
     mp_test_pool_finish(p);
 }
 
-/* Callbacks record what they saw; the main thread reads after get. */
-static atomic_int cb_ok, cb_err, cb_last_code;
+/* Callbacks record what they saw; the main thread reads after get. The
+ * library's atomics, not <stdatomic.h>: MSVC's C mode has none before
+ * VS 2022 17.5, and then only with /experimental:c11atomics. */
+static MP__ATOMIC(uint32_t) cb_ok, cb_err, cb_last_code;
 
 static void on_ok(mp_result *r, void *user) {
     mp_buf b = {0};
     /* Inside the callback the result is ready and get does not wait. */
     if (mp_result_ready(r) == 1 && mp_result_get(r, 0, &b) == 0 &&
-        buf_int(&b) == 49 && user == &cb_ok)
-        atomic_fetch_add(&cb_ok, 1);
+        buf_int(&b) == 49 && user == (void *)&cb_ok)
+        mp__fetch_add32(&cb_ok, 1, MP__SEQ_CST);
     mp_buf_free(&b);
 }
 
 static void on_err(mp_result *r, void *user) {
     int code = 0;
     if (mp_result_get(r, 0, NULL) == MP_ETASK &&
-        mp_result_task_code(r, &code) == 0 && user == &cb_err) {
-        atomic_store(&cb_last_code, code);
-        atomic_fetch_add(&cb_err, 1);
+        mp_result_task_code(r, &code) == 0 && user == (void *)&cb_err) {
+        mp__store32(&cb_last_code, (uint32_t)code, MP__SEQ_CST);
+        mp__fetch_add32(&cb_err, 1, MP__SEQ_CST);
     }
 }
 
@@ -518,27 +520,27 @@ static void test_wait_during_callback(void) {
 static void test_callbacks(void) {
     mp_pool *p = mp_test_pool(2, MP_START_DEFAULT);
     mp_result *r1, *r2, *r3;
-    atomic_store(&cb_ok, 0);
-    atomic_store(&cb_err, 0);
-    mp_result_options ok = {on_ok, on_err, &cb_ok};
-    mp_result_options err = {on_ok, on_err, &cb_err};
+    mp__store32(&cb_ok, (uint32_t)0, MP__SEQ_CST);
+    mp__store32(&cb_err, (uint32_t)0, MP__SEQ_CST);
+    mp_result_options ok = {on_ok, on_err, (void *)&cb_ok};
+    mp_result_options err = {on_ok, on_err, (void *)&cb_err};
     MP_CHECK_OK(
         mp_pool_apply_async_cb(p, t_square, MP_ARGS(mp_int(7)), &ok, &r1));
     MP_CHECK_OK(
         mp_pool_apply_async_cb(p, t_fail, MP_ARGS(mp_int(5)), &err, &r2));
     /* get returns only after the callback has run. */
     MP_CHECK_OK(mp_result_get(r1, 30000, NULL));
-    CU_ASSERT_EQUAL(atomic_load(&cb_ok), 1);
+    CU_ASSERT_EQUAL((int)mp__load32(&cb_ok, MP__SEQ_CST), 1);
     MP_CHECK_RC(mp_result_get(r2, 30000, NULL), MP_ETASK);
-    CU_ASSERT_EQUAL(atomic_load(&cb_err), 1);
-    CU_ASSERT_EQUAL(atomic_load(&cb_last_code), 5);
+    CU_ASSERT_EQUAL((int)mp__load32(&cb_err, MP__SEQ_CST), 1);
+    CU_ASSERT_EQUAL((int)mp__load32(&cb_last_code, MP__SEQ_CST), 5);
     /* A map's callback runs once, with the whole result. */
     mp_args items[3] = {MP_ARGS(mp_int(1)), MP_ARGS(mp_int(2)),
                         MP_ARGS(mp_int(3))};
     MP_CHECK_OK(mp_pool_map_async(p, t_fail, items, 3, 1, &err, &r3));
     MP_CHECK_RC(mp_result_get(r3, 30000, NULL), MP_ETASK);
-    CU_ASSERT_EQUAL(atomic_load(&cb_err), 2);
-    CU_ASSERT_EQUAL(atomic_load(&cb_last_code), 1);
+    CU_ASSERT_EQUAL((int)mp__load32(&cb_err, MP__SEQ_CST), 2);
+    CU_ASSERT_EQUAL((int)mp__load32(&cb_last_code, MP__SEQ_CST), 1);
     mp_result_free(r1);
     /* A result freed before it completes still runs its callback. */
     MP_CHECK_OK(
@@ -547,7 +549,7 @@ static void test_callbacks(void) {
     mp_result_free(r2);
     mp_result_free(r3);
     mp_test_pool_finish(p);
-    CU_ASSERT_EQUAL(atomic_load(&cb_ok), 2);
+    CU_ASSERT_EQUAL((int)mp__load32(&cb_ok, MP__SEQ_CST), 2);
 }
 
 /* Each worker runs the initializer once, with its arguments (a queue it
