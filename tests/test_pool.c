@@ -1331,7 +1331,7 @@ static void check_spoiled_queue(int slot) {
             mp_test_sleep_ms(5);
     } else {
         /* The worker waits in a task while b's chunk is queued. */
-        MP_CHECK_OK(mp_pool_apply_async(p, t_wait_gate, MP_ARGS(), &a));
+        MP_CHECK_OK(mp_pool_apply_async(p, t_wait_gate, MP_NO_ARGS, &a));
         MP_CHECK_OK(mp_pool_apply_async(p, t_echo_str,
                                         MP_ARGS(mp_str(CORRUPT_MARKER)), &b));
         spoiled = spoil_record(q);

@@ -163,6 +163,16 @@ static int t_count_fds(mp_call *c) {
 
 /* ---- helpers ---- */
 
+/* fopen, which MSVC flags as unsafe (C4996, an error under /W4 /WX). */
+static FILE *open_file(const char *path, const char *mode) {
+#ifdef _MSC_VER
+    FILE *f = NULL;
+    return fopen_s(&f, path, mode) == 0 ? f : NULL;
+#else
+    return fopen(path, mode);
+#endif
+}
+
 static int run_code(mp_target fn, mp_args args, mp_start_method m) {
     return mp_test_finish(mp_test_start(fn, args, m), 30000);
 }
@@ -627,7 +637,7 @@ static void test_fork_does_not_duplicate_stdio(void) {
      * from the forked child's exit. */
     char path[600], text[64] = "";
     snprintf(path, sizeof path, "%s/stdio.txt", mp_test_tmpdir());
-    FILE *f = fopen(path, "w");
+    FILE *f = open_file(path, "w");
     CU_ASSERT_PTR_NOT_NULL_FATAL(f);
     fputs("once", f);
     CU_ASSERT_EQUAL(
@@ -1102,6 +1112,28 @@ static int t_spawn_from_copy(mp_call *c) {
 /* A directory named in CJK, as UTF-16. */
 #define CJK_DIR L"\u591a\u8fdb\u7a0b\u6d4b\u8bd5\u76ee\u5f55"
 
+/* Copies (or, with to NULL, deletes in `from`) every DLL of directory
+ * `from` into directory `to`: a copy of this program built against shared
+ * libraries (mproc's own, or MSVC's DLL runtime) would not start without
+ * the ones beside it. 0, or -1. */
+static int dlls_beside(const wchar_t *from, const wchar_t *to) {
+    wchar_t pat[1024], src[1024], dst[1024];
+    WIN32_FIND_DATAW fd;
+    swprintf(pat, 1024, L"%ls\\*.dll", from);
+    HANDLE f = FindFirstFileW(pat, &fd);
+    if (f == INVALID_HANDLE_VALUE)
+        return GetLastError() == ERROR_FILE_NOT_FOUND ? 0 : -1;
+    int rc = 0;
+    do {
+        swprintf(src, 1024, L"%ls\\%ls", from, fd.cFileName);
+        swprintf(dst, 1024, L"%ls\\%ls", to ? to : from, fd.cFileName);
+        if (to ? !CopyFileW(src, dst, TRUE) : !DeleteFileW(src))
+            rc = -1;
+    } while (FindNextFileW(f, &fd));
+    FindClose(f);
+    return rc;
+}
+
 /* Copies this program into `<temp>\mproc-<pid>\<CJK>` and, when deep, on
  * through enough further CJK levels to pass MAX_PATH; returns the copy's
  * path (\\?\ form) and the directories made (for removal), or NULL. */
@@ -1113,17 +1145,24 @@ static wchar_t *copy_self(bool deep, wchar_t dirs[][1024], int *ndirs) {
     swprintf(path, 1024, L"\\\\?\\%lsmproc-%lu", tmp,
              (unsigned long)GetCurrentProcessId());
     *ndirs = 0;
+    /* The _s forms: wcscpy and wcscat are C4996 errors under /W4 /WX. */
     for (int level = 0; level < (deep ? 12 : 1); level++) {
         if (!CreateDirectoryW(path, NULL))
             return NULL;
-        wcscpy(dirs[(*ndirs)++], path);
-        wcscat(path, L"\\" CJK_DIR L"-0123456789abcdef");
+        wcscpy_s(dirs[(*ndirs)++], 1024, path);
+        wcscat_s(path, 1024, L"\\" CJK_DIR L"-0123456789abcdef");
     }
     if (!CreateDirectoryW(path, NULL))
         return NULL;
-    wcscpy(dirs[(*ndirs)++], path);
-    wcscat(path, L"\\mproc_tests_copy.exe");
-    return CopyFileW(self, path, TRUE) ? path : NULL;
+    wcscpy_s(dirs[(*ndirs)++], 1024, path);
+    wchar_t *slash = wcsrchr(self, L'\\');
+    if (!slash)
+        return NULL;
+    *slash = 0;
+    int rc = dlls_beside(self, path);
+    *slash = L'\\';
+    wcscat_s(path, 1024, L"\\mproc_tests_copy.exe");
+    return rc == 0 && CopyFileW(self, path, TRUE) ? path : NULL;
 }
 
 /* A program whose path holds CJK characters and, deep, is longer than
@@ -1152,10 +1191,26 @@ static void test_executable_cjk_long_path(void) {
         }
         MP_CHECK_OK(mp_set_executable(NULL));
         CU_ASSERT(DeleteFileW(copy));
+        CU_ASSERT_EQUAL(dlls_beside(dirs[ndirs - 1], NULL), 0);
         while (ndirs > 0)
             CU_ASSERT(RemoveDirectoryW(dirs[--ndirs]));
     }
 }
+#endif
+
+/* The Windows-only cases, as a macro: a directive inside the arguments of
+ * MP_TEST_SUITE is undefined behaviour (and an error in MSVC mode). */
+#ifdef _WIN32
+#define WIN32_CASES                                                           \
+    {"crash_exit_code", test_crash_exit_code, MP_TEST_ONCE},                  \
+        {"child_error_mode", test_child_error_mode, MP_TEST_ONCE},            \
+        {"daemon_without_job", test_daemon_without_job, MP_TEST_ONCE},        \
+        {"spawn_race_other_create", test_spawn_race_other_create,             \
+         MP_TEST_ONCE},                                                       \
+        {"executable_cjk_long_path", test_executable_cjk_long_path,           \
+         MP_TEST_ONCE},
+#else
+#define WIN32_CASES
 #endif
 
 void mp_test_suite_process(void) {
@@ -1193,12 +1248,5 @@ void mp_test_suite_process(void) {
         {"start_method_threads", test_start_method_threads, once},
         {"error_names", test_error_names, once},
         {"close_before_start", test_close_before_start, once},
-#ifdef _WIN32
-        {"crash_exit_code", test_crash_exit_code, once},
-        {"child_error_mode", test_child_error_mode, once},
-        {"daemon_without_job", test_daemon_without_job, once},
-        {"spawn_race_other_create", test_spawn_race_other_create, once},
-        {"executable_cjk_long_path", test_executable_cjk_long_path, once},
-#endif
-        {"ctrl_c_exit_code", test_ctrl_c_exit_code, each});
+        WIN32_CASES{"ctrl_c_exit_code", test_ctrl_c_exit_code, each});
 }

@@ -410,7 +410,10 @@ static int spawn_prepare(const mp__spawn_req *req, struct spawn_ctx *c) {
  * breakaway allowed), the child runs all the same and watches our process
  * handle instead (mp__os_child_bind_parent): false then. */
 static bool join_daemon_job(HANDLE proc) {
-    HANDLE job = getenv(NO_JOB_ENV) ? NULL : daemon_job();
+    /* Not getenv: MSVC flags it (C4996), and the variable may have been
+     * set with SetEnvironmentVariable, which the CRT's copy misses. */
+    bool forced = GetEnvironmentVariableA(NO_JOB_ENV, NULL, 0) != 0;
+    HANDLE job = forced ? NULL : daemon_job();
     return job && AssignProcessToJobObject(job, proc);
 }
 

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # MSVC-mode compile check: no cl.exe runs here, so clang reads the sources
-# as cl.exe would. Every .c file of common/ and win32/ (the library) and
-# every public header of api/ (alone, as a C and as a C++ consumer of a
+# as cl.exe would. Every .c file of common/ and win32/ (the library), every
+# .c file of tests/ that the Windows build compiles (the test program and
+# its helpers, as a static build's tests see them), and every public
+# header of api/ (alone, as a C and as a C++ consumer of a
 # static library and of a DLL) is compiled syntax-only with
 #   clang --target=x86_64-pc-windows-msvc -fms-compatibility -fms-extensions
 # against the mingw-w64 headers, with -Werror and
@@ -106,9 +108,34 @@ ARM64_FLAGS=("${FLAGS[@]}")
 ARM64_FLAGS[0]=--target=aarch64-pc-windows-msvc
 ARM64_FLAGS+=(-ffreestanding -nostdinc -isystem "$RESOURCE/include")
 
+# The generated list of suites tests/main.c includes (CMake writes it from
+# the same glob).
+mkdir -p "$WORK/tests"
+for t in "$SRC"/tests/test_*.c; do
+    n=$(basename "$t" .c)
+    printf 'MP_SUITE(%s)\n' "${n#test_}"
+done >"$WORK/tests/suites.h"
+
 # Jobs, one per line: <label> <file> <flags...>; run JOBS at a time.
 jobs_file="$WORK/jobs"
 : >"$jobs_file"
+TEST_DEFS="-DMPROC_TEST_OTHER_EXE=\"other.exe\" -DMPROC_TEST_BOOT_EXE=\"boot.exe\""
+# Test files not yet clean in MSVC mode, each with why (issue 22, section
+# 5): CUnit.h defines snprintf as _snprintf under _MSC_VER, which MSVC
+# deprecates (C4996), so every test file calling snprintf fails until
+# tests/testutil.h undefines it after CUnit.h (VS 2015 and later have a
+# real snprintf); other_program.c calls getenv and testutil.c fopen
+# (C4996); test_listener.c, test_security.c and test_sync.c put #ifdef
+# inside MP_TEST_SUITE's arguments.
+TESTS_PENDING=" other_program.c test_bootstrap.c test_handles.c test_limits.c
+ test_listener.c test_names.c test_pool_api.c test_queue.c test_reclaim.c
+ test_security.c test_shared.c test_process.c test_sync.c testutil.c "
+for f in "$SRC"/tests/*.c; do
+    case $TESTS_PENDING in *" $(basename "$f")"[[:space:]]*) continue ;; esac
+    printf 'tests %s %s\n' "$f" \
+        "-I$SRC/api -I$SRC/common -I$SRC/tests -I$WORK/static -I$WORK/tests -I$DEPS/include $TEST_DEFS" \
+        >>"$jobs_file"
+done
 for f in "$SRC"/common/*/*.c "$SRC"/win32/*.c; do
     printf 'lib %s %s\n' "$f" \
         "-DMP_BUILDING -I$SRC/api -I$SRC/common -I$WORK/static" >>"$jobs_file"
