@@ -38,7 +38,7 @@ int mp__os_fork(mp__os_proc *out, bool daemon, bool *is_child) {
 
 /* In a daemonic child the parent could not put in its job (see
  * join_daemon_job): our copy of the parent's process handle, which
- * mp__os_handle_recv got with the first handle's record; else NULL. */
+ * mp__os_handle_recv read in front of the first record; else NULL. */
 static HANDLE watched_parent;
 
 static DWORD WINAPI watch_parent(void *arg) {
@@ -183,8 +183,8 @@ static BOOL CALLBACK make_job(PINIT_ONCE once, PVOID arg, PVOID *ctx) {
  * a job that forbids nesting sees it (pre-Windows 8, or a job without
  * JOB_OBJECT_LIMIT_BREAKAWAY_OK on a CI runner or a service): no test
  * machine here is one, and Wine nests jobs freely, so the tests force the
- * fallback with it. It only weakens nothing: the fallback holds the same
- * promise (process.h). */
+ * fallback with it. Setting it weakens nothing a user relies on: the
+ * fallback keeps the promise process.h makes. */
 #define NO_JOB_ENV "MPROC_TEST_NO_DAEMON_JOB"
 
 static HANDLE daemon_job(void) {
