@@ -137,8 +137,11 @@ static void unlock_side(mp_queue *q, int side) {
  * in progress but ours, which has published or will not. True when it was
  * completed here (the caller then wakes every getter). */
 static bool seal_close(qhdr *h) {
+    /* A plain load first: a CAS on every put would take the read-mostly
+     * line away from the getters each time. */
     uint32_t c = Q_CLOSING;
-    return mp__cas32(&h->closed, &c, Q_CLOSED, MP__SEQ_CST);
+    return mp__load32(&h->closed, MP__RELAXED) == Q_CLOSING &&
+           mp__cas32(&h->closed, &c, Q_CLOSED, MP__SEQ_CST);
 }
 
 /* Sleeps on ev (last seen as `seen`) for at most a slice with the side's
