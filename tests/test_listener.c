@@ -811,6 +811,15 @@ static void test_abstract(void) {
 }
 #endif
 
+#ifndef _WIN32
+#define POSIX_LISTENER_CASES                                                  \
+    {"hostile_frames", test_hostile_frames, MP_TEST_ONCE},                    \
+        {"takeover_race", test_takeover_race, MP_TEST_ONCE},                  \
+        {"abstract", test_abstract, MP_TEST_ONCE},
+#else
+#define POSIX_LISTENER_CASES
+#endif
+
 void mp_test_suite_listener(void) {
     const mp_test_runs once = MP_TEST_ONCE, each = MP_TEST_PER_METHOD;
     MP_TEST_SUITE(
@@ -820,12 +829,7 @@ void mp_test_suite_listener(void) {
         {"accept_timeout_and_close", test_accept_timeout_and_close, once},
         {"bad_addresses", test_bad_addresses, once},
         {"hostile_handshake", test_hostile_handshake, once},
-#ifndef _WIN32
-        {"hostile_frames", test_hostile_frames, once},
-        {"takeover_race", test_takeover_race, once},
-        {"abstract", test_abstract, once},
-#endif
-        {"stallers", test_stallers, once},
+        POSIX_LISTENER_CASES{"stallers", test_stallers, once},
         {"staller_bound", test_staller_bound, once},
         {"killed_explicit", test_killed_explicit, once},
         {"killed_fresh", test_killed_fresh, once},

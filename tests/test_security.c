@@ -547,18 +547,21 @@ static void test_pipe_peer_same_user(void) {
 
 #endif
 
+#ifndef _WIN32
+#define PLATFORM_CASES                                                        \
+    {"group_bits_refused", test_group_bits_refused, MP_TEST_ONCE},            \
+        {"half_made_bits_refused", test_half_made_bits_refused,               \
+         MP_TEST_ONCE},                                                       \
+        {"symlink_refused", test_symlink_refused, MP_TEST_ONCE},              \
+        {"locked_dir_bounded", test_locked_dir_bounded, MP_TEST_ONCE},        \
+        {"foreign_peers", test_foreign_peers, MP_TEST_ONCE},
+#else
+#define PLATFORM_CASES                                                        \
+    {"pipe_peer_same_user", test_pipe_peer_same_user, MP_TEST_ONCE},
+#endif
+
 void mp_test_suite_security(void) {
     const mp_test_runs once = MP_TEST_ONCE;
-    MP_TEST_SUITE(
-        "security",
-#ifndef _WIN32
-        {"group_bits_refused", test_group_bits_refused, once},
-        {"half_made_bits_refused", test_half_made_bits_refused, once},
-        {"symlink_refused", test_symlink_refused, once},
-        {"locked_dir_bounded", test_locked_dir_bounded, once},
-        {"foreign_peers", test_foreign_peers, once},
-#else
-        {"pipe_peer_same_user", test_pipe_peer_same_user, once},
-#endif
-        {"foreign_names", test_foreign_names, once});
+    MP_TEST_SUITE("security",
+                  PLATFORM_CASES{"foreign_names", test_foreign_names, once});
 }

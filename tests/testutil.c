@@ -420,10 +420,20 @@ const char *mp_test_tmpdir(void) {
     return dir;
 }
 
+/* fopen, or fopen_s where MSVC deprecates fopen (C4996). */
+static FILE *open_file(const char *path, const char *mode) {
+#ifdef _MSC_VER
+    FILE *f = NULL;
+    return fopen_s(&f, path, mode) == 0 ? f : NULL;
+#else
+    return fopen(path, mode);
+#endif
+}
+
 int mp_test_write_file(const char *path, const char *text) {
     char tmp[600];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
+    FILE *f = open_file(tmp, "w");
     if (!f)
         return -1;
     fputs(text, f);
@@ -437,7 +447,7 @@ int mp_test_write_file(const char *path, const char *text) {
 }
 
 int mp_test_read_file(const char *path, char *buf, size_t cap) {
-    FILE *f = fopen(path, "r");
+    FILE *f = open_file(path, "r");
     if (!f)
         return -1;
     size_t n = fread(buf, 1, cap - 1, f);
@@ -449,7 +459,7 @@ int mp_test_read_file(const char *path, char *buf, size_t cap) {
 int mp_test_wait_file(const char *path, long timeout_ms) {
     int64_t end = mp_test_now_ms() + timeout_ms;
     for (;;) {
-        FILE *f = fopen(path, "r");
+        FILE *f = open_file(path, "r");
         if (f) {
             fclose(f);
             return 0;

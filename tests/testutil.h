@@ -5,6 +5,11 @@
 #include <stdint.h>
 
 #include <CUnit/CUnit.h>
+#ifdef _MSC_VER
+/* CUnit.h makes snprintf MSVC's deprecated _snprintf (C4996 under /W4 /WX);
+ * the UCRT has had the standard one since VS 2015. */
+#undef snprintf
+#endif
 
 #include "mproc.h"
 
