@@ -410,7 +410,7 @@ static void test_forged_env_is_ignored(void) {
 static void test_unreadable_start_data_exits_clearly(void) {
     static char log[LOG_CAP];
     char ident[64], entry[128];
-    int fd3;
+    int fd3 = -1;
     CU_ASSERT_EQUAL_FATAL(ended_pipe(&fd3, ident, sizeof ident), 0);
     snprintf(entry, sizeof entry, "%s:3,4", ident);
     set_env("MPROC_SPAWN", entry);
@@ -461,7 +461,7 @@ static void test_setuid_refuses_start_data(void) {
     CU_ASSERT_EQUAL(chown(exe, 65534, 65534), 0);
     CU_ASSERT_EQUAL(chmod(exe, 06755), 0);
     for (int form = 0; form < 2; form++) {
-        int fd3;
+        int fd3 = -1;
         CU_ASSERT_EQUAL_FATAL(ended_pipe(&fd3, ident, sizeof ident), 0);
         snprintf(entry, sizeof entry, "%s:3,4", ident);
         if (form == 1)
