@@ -420,8 +420,7 @@ const char *mp_test_tmpdir(void) {
     return dir;
 }
 
-/* fopen, or fopen_s where MSVC deprecates fopen (C4996). */
-static FILE *open_file(const char *path, const char *mode) {
+FILE *mp_test_fopen(const char *path, const char *mode) {
 #ifdef _MSC_VER
     FILE *f = NULL;
     return fopen_s(&f, path, mode) == 0 ? f : NULL;
@@ -433,7 +432,7 @@ static FILE *open_file(const char *path, const char *mode) {
 int mp_test_write_file(const char *path, const char *text) {
     char tmp[600];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = open_file(tmp, "w");
+    FILE *f = mp_test_fopen(tmp, "w");
     if (!f)
         return -1;
     fputs(text, f);
@@ -447,7 +446,7 @@ int mp_test_write_file(const char *path, const char *text) {
 }
 
 int mp_test_read_file(const char *path, char *buf, size_t cap) {
-    FILE *f = open_file(path, "r");
+    FILE *f = mp_test_fopen(path, "r");
     if (!f)
         return -1;
     size_t n = fread(buf, 1, cap - 1, f);
@@ -459,7 +458,7 @@ int mp_test_read_file(const char *path, char *buf, size_t cap) {
 int mp_test_wait_file(const char *path, long timeout_ms) {
     int64_t end = mp_test_now_ms() + timeout_ms;
     for (;;) {
-        FILE *f = open_file(path, "r");
+        FILE *f = mp_test_fopen(path, "r");
         if (f) {
             fclose(f);
             return 0;

@@ -3,6 +3,7 @@
 #define MP_TESTUTIL_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 #include <CUnit/CUnit.h>
 #ifdef _MSC_VER
@@ -110,6 +111,10 @@ void mp_test_holder_start(mp_test_holder *h, mp_arg obj, mp_obj_kind kind,
                           unsigned prim);
 void mp_test_holder_end(mp_test_holder *h);
 #endif
+
+/* fopen, or fopen_s where MSVC deprecates fopen (C4996, an error under
+ * /W4 /WX). */
+FILE *mp_test_fopen(const char *path, const char *mode);
 
 /* Monotonic milliseconds. */
 int64_t mp_test_now_ms(void);
