@@ -24,6 +24,8 @@
 #include "obj/shobj.h"
 #endif
 #ifndef _WIN32
+#include <errno.h>
+#include <grp.h>
 #include <signal.h>
 #endif
 
@@ -419,6 +421,17 @@ const char *mp_test_tmpdir(void) {
 #endif
     return dir;
 }
+
+#ifndef _WIN32
+int mp_test_become_nobody(void) {
+    if (setgroups(0, NULL) != 0 || setgid(MP_TEST_NOBODY) != 0 ||
+        setuid(MP_TEST_NOBODY) != 0) {
+        fprintf(stderr, "cannot become nobody: %s\n", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+#endif
 
 FILE *mp_test_fopen(const char *path, const char *mode) {
 #ifdef _MSC_VER

@@ -116,6 +116,14 @@ void mp_test_holder_end(mp_test_holder *h);
  * /W4 /WX). */
 FILE *mp_test_fopen(const char *path, const char *mode);
 
+#ifndef _WIN32
+/* The user `nobody` (uid and gid 65534, Debian's). */
+#define MP_TEST_NOBODY 65534
+/* Drops this process (root) to nobody: no supplementary groups, then gid,
+ * then uid. 0, or -1 with the reason on stderr. */
+int mp_test_become_nobody(void);
+#endif
+
 /* Monotonic milliseconds. */
 int64_t mp_test_now_ms(void);
 
