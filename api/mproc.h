@@ -15,5 +15,6 @@
 #include "mproc/pool.h"
 #include "mproc/sync.h"
 #include "mproc/shared.h"
+#include "mproc/value.h"
 
 #endif

@@ -13,6 +13,7 @@
 #define MPROC_ARGS_H
 
 #include "mproc/core.h"
+#include "mproc/value.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -26,7 +27,8 @@ typedef enum mp_arg_type {
     MP_ARG_STR = 3,   /**< NUL-terminated string */
     MP_ARG_BYTES = 4, /**< pointer + length */
     MP_ARG_OBJ = 5,   /**< an mproc object: queue, connection, value, ... */
-    MP_ARG_HANDLE = 6 /**< an OS handle (mp_os_handle), see mp_handle */
+    MP_ARG_HANDLE = 6, /**< an OS handle (mp_os_handle), see mp_handle */
+    MP_ARG_VAL = 7     /**< a value (mp_val), see mp_val_arg */
 } mp_arg_type;
 
 /** An operating-system handle in one spelling for every platform: a file
@@ -157,6 +159,17 @@ static inline mp_arg mp_bytes(const void *ptr, size_t len) {
     a.v.b.len = ptr ? len : 0;
     return a;
 }
+/** A value argument (mproc/value.h): a list, dict, tuple ... of any size.
+ * It is encoded (as its pickle) by the call that receives the argument
+ * list, so v need only live until that call returns; a NULL v is
+ * MP_EINVAL there. Read it in the target with mp_arg_val. It crosses to
+ * pool tasks as to processes. */
+static inline mp_arg mp_val_arg(const mp_val *v) {
+    mp_arg a = {MP_ARG_VAL, NULL, {0}};
+    a.v.b.ptr = v;
+    a.v.b.len = 0; /* 0: a tree; once copied, its pickle's length */
+    return a;
+}
 /** A keyword argument: mp_kw("name", mp_int(3)). The name is copied along
  * with the value; read it with mp_call_kwarg. */
 static inline mp_arg mp_kw(const char *name, mp_arg value) {
@@ -234,6 +247,11 @@ MP_EXTERN int mp_call_return_int(mp_call *call, int64_t v);
 MP_EXTERN int mp_call_return_float(mp_call *call, double v);
 /** @} */
 
+/** Returns the value v (its pickle: read it back with mp_result_get_val,
+ * mp_result_item_val or mp_buf_val). v may be freed once this returns.
+ * MP_EINVAL (NULL), MP_EMSGSIZE (nested deeper than 1000), MP_ENOMEM. */
+MP_EXTERN int mp_call_return_val(mp_call *call, const mp_val *v);
+
 /** NULL-safe readers. mp_arg_int is 0 and mp_arg_float 0.0 when `a` is not of
  * that type (an int is also read as a float); mp_arg_str is NULL unless `a`
  * is a string; mp_arg_bytes gives a string's or bytes' pointer and length
@@ -244,6 +262,12 @@ MP_EXTERN double mp_arg_float(const mp_arg *a);
 MP_EXTERN const char *mp_arg_str(const mp_arg *a);
 MP_EXTERN const void *mp_arg_bytes(const mp_arg *a, size_t *len);
 /** @} */
+
+/** The value carried by `a` (mp_val_arg) as a new tree *out, which the
+ * caller frees with mp_val_free. MP_EINVAL when `a` is NULL or not a
+ * value; MP_ENOMEM; what mp_val_loads reports for a value a spawned
+ * child's start data garbled (MP_EPROTO ...). */
+MP_EXTERN int mp_arg_val(const mp_arg *a, mp_val **out);
 
 /** The object carried by `a` when it is of that kind, else NULL. */
 MP_EXTERN void *mp_arg_obj(const mp_arg *a, mp_obj_kind kind);

@@ -23,6 +23,7 @@
 
 #include "mproc/args.h"
 #include "mproc/process.h"
+#include "mproc/value.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -67,6 +68,22 @@ MP_EXTERN int mp_conn_send(mp_conn *c, const void *ptr, size_t len);
  * A timeout never loses data: what arrived of a message stays with the
  * connection and the next receive continues it. */
 MP_EXTERN int mp_conn_recv(mp_conn *c, mp_buf *buf, long timeout_ms);
+
+/** Sends the value v as one message: its pickle (protocol 4), exactly what
+ * Python's Connection.send(obj) sends, so a Python peer's conn.recv()
+ * returns the object (and mp_conn_recv_val reads what conn.send(obj)
+ * sent). Errors: MP_EINVAL (NULL c or v), MP_EMSGSIZE (v nested deeper
+ * than 1000 containers), MP_ENOMEM, and mp_conn_send's. */
+MP_EXTERN int mp_conn_send_val(mp_conn *c, const mp_val *v);
+
+/** Receives the next message as a value: *out is a new tree the caller
+ * frees with mp_val_free (NULL on error). The message is untrusted and
+ * decoded by mp_val_loads with the default limits, the connection's
+ * max_message bounding its size as for mp_conn_recv. Errors: those of
+ * mp_conn_recv (the message stays queued on MP_EMSGSIZE for its size,
+ * MP_EAGAIN and MP_ETIMEDOUT), and for a message that is not a value of
+ * mproc's kinds (consumed): MP_EPROTO, MP_EOVERFLOW, MP_EMSGSIZE. */
+MP_EXTERN int mp_conn_recv_val(mp_conn *c, mp_val **out, long timeout_ms);
 
 /** Receives the next message into ptr[0..cap) and sets *len to its length.
  * A message longer than cap gives MP_EMSGSIZE with *len set to the length

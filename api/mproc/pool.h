@@ -343,6 +343,16 @@ MP_EXTERN int mp_result_get_float(mp_result *r, long timeout_ms, double *v);
 MP_EXTERN int mp_result_get_str(mp_result *r, long timeout_ms, const char **s);
 /** @} */
 
+/** The value of an apply result (what the task gave mp_call_return_val)
+ * or, for a map result, a list of every task's value in input order (as
+ * Python's map returns): waits as mp_result_get and returns the status it
+ * does; when that is 0, *out is a new tree the caller frees with
+ * mp_val_free (NULL otherwise). Results are untrusted (a worker is another
+ * process): one that is no value is MP_EPROTO (or MP_EOVERFLOW,
+ * MP_EMSGSIZE from mp_val_loads's default limits); MP_EINVAL for NULL;
+ * MP_ENOMEM. */
+MP_EXTERN int mp_result_get_val(mp_result *r, long timeout_ms, mp_val **out);
+
 /** Number of tasks in the result (1 for apply). 0 for NULL. */
 MP_EXTERN size_t mp_result_count(const mp_result *r);
 
@@ -361,6 +371,11 @@ MP_EXTERN int mp_result_item_int(mp_result *r, size_t i, int64_t *v);
 MP_EXTERN int mp_result_item_float(mp_result *r, size_t i, double *v);
 MP_EXTERN int mp_result_item_str(mp_result *r, size_t i, const char **s);
 /** @} */
+
+/** Task i's value, without waiting, as mp_result_item: its status
+ * (MP_EAGAIN while pending) and, when 0, a new tree *out (mp_val_free).
+ * Errors as mp_result_get_val; MP_EINVAL for i out of range. */
+MP_EXTERN int mp_result_item_val(mp_result *r, size_t i, mp_val **out);
 
 /** Reads an int64 / double result from a buffer filled by mp_pool_apply,
  * mp_result_get or mp_imap_next (a string is b->data as it is: every

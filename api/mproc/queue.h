@@ -18,6 +18,7 @@
 #define MPROC_QUEUE_H
 
 #include "mproc/args.h"
+#include "mproc/value.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -82,6 +83,21 @@ MP_EXTERN int mp_queue_put(mp_queue *q, const void *ptr, size_t len,
  * stays in the queue), MP_EPROTO (the shared memory was corrupted by a
  * foreign writer). */
 MP_EXTERN int mp_queue_get(mp_queue *q, mp_buf *buf, long timeout_ms);
+
+/** Puts the value v as one item (its pickle; v may be freed once this
+ * returns), with mp_queue_put's blocking, timeouts and guarantees.
+ * Errors: MP_EINVAL (NULL q or v), MP_EMSGSIZE (nested deeper than 1000
+ * containers, or larger than mp_queue_max_item), MP_ENOMEM, and
+ * mp_queue_put's. */
+MP_EXTERN int mp_queue_put_val(mp_queue *q, const mp_val *v, long timeout_ms);
+
+/** Removes the oldest item as a value: *out is a new tree the caller frees
+ * with mp_val_free (NULL on error). Waits as mp_queue_get. The item is
+ * untrusted (another process wrote it) and decoded with mp_val_loads's
+ * default limits; one that is no value (put as bytes, or garbled) is
+ * removed and reported as MP_EPROTO (or MP_EOVERFLOW, MP_EMSGSIZE).
+ * Errors: mp_queue_get's, and those. */
+MP_EXTERN int mp_queue_get_val(mp_queue *q, mp_val **out, long timeout_ms);
 
 /** The exact number of items in the queue at one instant (0 for NULL).
  * Never blocks; infallible. (A process that keeps rewriting the queue's

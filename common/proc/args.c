@@ -4,6 +4,7 @@
 #include "proc/args_internal.h"
 #include "proc/objtype.h"
 #include "os/os_proc.h"
+#include "value/value_internal.h"
 
 /* Wire tags for argument payloads. */
 enum { TAG_HAS_KW = 0x80 };
@@ -28,8 +29,24 @@ static int check_arg(const mp_arg *a) {
                    ? 0
                    : MP_EINVAL;
     case MP_ARG_HANDLE: return mp__os_handle_check((mp__handle)a->v.h);
+    case MP_ARG_VAL: return a->v.b.ptr ? 0 : MP_EINVAL;
     default: return MP_EINVAL;
     }
+}
+
+/* A value argument's pickle: the tree's (a caller's argument, len 0) or
+ * the bytes a copy or a decoded list already holds. */
+static int val_pickle(const mp_arg *a, mp__wbuf *tmp, const void **p,
+                      size_t *n) {
+    if (a->v.b.len) {
+        *p = a->v.b.ptr;
+        *n = a->v.b.len;
+        return 0;
+    }
+    int rc = mp__val_dump(tmp, (const mp_val *)a->v.b.ptr, 4);
+    *p = tmp->data;
+    *n = tmp->len;
+    return rc;
 }
 
 /* Whether a crosses by value alone, as a pool task's arguments must: not an
@@ -57,20 +74,41 @@ int mp__argv_copy(mp_args args, mp__argv *out) {
     if (args.n == 0)
         return 0;
     size_t extra = 0;
-    for (size_t i = 0; i < args.n; i++) {
-        int rc = check_arg(&in[i]);
-        if (rc)
-            return rc;
+    mp__wbuf *vals = NULL; /* the value arguments' pickles, if any */
+    int rc = 0;
+    for (size_t i = 0; i < args.n && !rc; i++)
+        if (in[i].type == MP_ARG_VAL && !vals) {
+            vals = calloc(args.n, sizeof *vals);
+            rc = vals ? 0 : MP_ENOMEM;
+        }
+    for (size_t i = 0; i < args.n && !rc; i++) {
+        if ((rc = check_arg(&in[i])))
+            break;
+        if (in[i].type == MP_ARG_VAL) {
+            const void *vp;
+            size_t vn;
+            if ((rc = val_pickle(&in[i], &vals[i], &vp, &vn)))
+                break;
+            if (vals[i].len == 0) /* already a pickle: copy it as it is */
+                mp__w_bytes(&vals[i], vp, vn);
+            if ((rc = vals[i].err))
+                break;
+            extra += vals[i].len;
+        }
         extra += arg_payload_len(&in[i]);
         if (in[i].kw)
             extra += strlen(in[i].kw) + 1;
         if (extra > MP__ARGS_MAX)
-            return MP_EMSGSIZE;
+            rc = MP_EMSGSIZE;
     }
     size_t head = args.n * sizeof(mp_arg);
-    char *mem = malloc(head + extra);
-    if (!mem)
-        return MP_ENOMEM;
+    char *mem = rc ? NULL : malloc(head + extra);
+    if (!mem) {
+        for (size_t i = 0; vals && i < args.n; i++)
+            mp__w_free(&vals[i]);
+        free(vals);
+        return rc ? rc : MP_ENOMEM;
+    }
     mp_arg *v = (mp_arg *)mem;
     char *p = mem + head;
     for (size_t i = 0; i < args.n; i++) {
@@ -85,6 +123,13 @@ int mp__argv_copy(mp_args args, mp__argv *out) {
         }
         if (in[i].type == MP_ARG_STR)
             v[i].v.b.len = len - 1;
+        if (in[i].type == MP_ARG_VAL) {
+            memcpy(p, vals[i].data, vals[i].len);
+            v[i].v.b.ptr = p;
+            v[i].v.b.len = vals[i].len;
+            p += vals[i].len;
+            mp__w_free(&vals[i]);
+        }
         if (in[i].kw) {
             size_t kl = strlen(in[i].kw) + 1;
             memcpy(p, in[i].kw, kl);
@@ -92,6 +137,7 @@ int mp__argv_copy(mp_args args, mp__argv *out) {
             p += kl;
         }
     }
+    free(vals);
     out->v = v;
     out->n = args.n;
     out->mem = mem;
@@ -134,6 +180,19 @@ static int encode_one(const mp_arg *x, mp__wbuf *w, mp__handles *hs) {
         return mp__obj_export(x->v.obj.kind, x->v.obj.ptr, w, hs);
     }
     case MP_ARG_HANDLE: mp__handles_put(hs, w, (mp__handle)x->v.h); return 0;
+    case MP_ARG_VAL: {
+        if (x->v.b.len) {
+            mp__w_blob(w, x->v.b.ptr, x->v.b.len);
+            return 0;
+        }
+        size_t at = w->len; /* the length, known once the pickle is out */
+        mp__w_u32(w, 0);
+        int rc = mp__val_dump(w, (const mp_val *)x->v.b.ptr, 4);
+        if (!rc && w->len - at - 4 > MP__ARGS_MAX)
+            rc = MP_EMSGSIZE;
+        mp__w_u32_at(w, at, (uint32_t)(w->len - at - 4));
+        return rc;
+    }
     default: return MP_EINVAL;
     }
 }
@@ -214,6 +273,10 @@ static int decode_one(mp__rbuf *r, mp_arg *x, mp__handle *hs, size_t nh) {
     }
     case MP_ARG_BYTES:
         return mp__r_blob(r, &x->v.b.ptr, &x->v.b.len, MP__ARGS_MAX);
+    case MP_ARG_VAL: /* a pickle, decoded when the target asks for it */
+        if ((rc = mp__r_blob(r, &x->v.b.ptr, &x->v.b.len, MP__ARGS_MAX)))
+            return rc;
+        return x->v.b.len ? 0 : MP_EPROTO;
     case MP_ARG_OBJ: {
         uint8_t kind;
         if ((rc = mp__r_u8(r, &kind)))
@@ -328,6 +391,27 @@ int mp_call_return_int(mp_call *call, int64_t v) {
 
 int mp_call_return_float(mp_call *call, double v) {
     return mp_call_return(call, &v, sizeof v);
+}
+
+int mp_call_return_val(mp_call *call, const mp_val *v) {
+    if (!call || !v)
+        return MP_EINVAL;
+    int rc = mp_val_dumps(v, 4, &call->ret);
+    if (!rc)
+        call->has_ret = true;
+    return rc;
+}
+
+int mp_arg_val(const mp_arg *a, mp_val **out) {
+    if (out)
+        *out = NULL;
+    if (!a || !out || a->type != MP_ARG_VAL || !a->v.b.ptr)
+        return MP_EINVAL;
+    if (a->v.b.len == 0) { /* the caller's own tree, not yet copied */
+        *out = mp_val_copy((const mp_val *)a->v.b.ptr);
+        return *out ? 0 : MP_ENOMEM;
+    }
+    return mp_val_loads(out, a->v.b.ptr, a->v.b.len, NULL);
 }
 
 int64_t mp_arg_int(const mp_arg *a) {
