@@ -218,6 +218,7 @@ typedef struct dec {
     mp_val **memo;
     size_t nmemo, memocap;
     size_t items, bytes;  /* budgets left */
+    size_t refs;          /* MP__V_REF values made */
     size_t max_depth;
     int proto;
 } dec;
@@ -292,17 +293,13 @@ static mp_val *top(const dec *d) {
 static mp_val *pop(dec *d) {
     if (d->sp <= floor_mark(d))
         return NULL;
-    mp_val *v = d->stack[--d->sp];
-    v->flags &= (uint8_t)~MP__V_OPEN;
-    return v;
+    return d->stack[--d->sp];
 }
 
 static int pop_mark(dec *d, size_t *at) {
     if (!d->nmarks)
         return MP_EPROTO;
     *at = d->marks[--d->nmarks];
-    for (size_t i = *at; i < d->sp; i++)
-        d->stack[i]->flags &= (uint8_t)~MP__V_OPEN;
     return 0;
 }
 
@@ -406,11 +403,9 @@ static int tuple_n(dec *d, size_t n) {
     int rc = make(d, MP_VAL_TUPLE, &t);
     if (rc)
         return rc;
-    for (size_t i = d->sp - n; i < d->sp; i++) {
-        d->stack[i]->flags &= (uint8_t)~MP__V_OPEN;
+    for (size_t i = d->sp - n; i < d->sp; i++)
         if ((rc = add_item(d, t, d->stack[i])))
             return rc;
-    }
     d->sp -= n;
     return push(d, t);
 }
@@ -534,9 +529,19 @@ static int reduce(dec *d) {
     case G_FROZENSET:
         out->kind = fn->u.i == G_SET ? MP_VAL_SET : MP_VAL_FROZENSET;
         if (n == 1 && a0->kind == MP_VAL_LIST) {
-            for (size_t i = 0; i < a0->n; i++)
-                if ((rc = add_item(d, out, a0->u.items[i])))
+            const mp_val *l = a0;
+            while (l->flags & MP__V_REF)
+                l = l->u.ref;
+            /* copies: the list may be referenced elsewhere too */
+            for (size_t i = 0; i < l->n; i++) {
+                int err = 0;
+                mp_val *c = mp__val_copy_into(d->arena, l->u.items[i],
+                                              &d->items, &d->bytes, &err);
+                if (!c)
+                    return err ? err : MP_ENOMEM;
+                if ((rc = add_item(d, out, c)))
                     return rc;
+            }
         } else if (n != 0) {
             return MP_EPROTO;
         }
@@ -566,11 +571,11 @@ static int memo_put(dec *d, size_t idx) {
 static int memo_get(dec *d, size_t idx) {
     if (idx >= d->nmemo)
         return MP_EPROTO;
-    mp_val *src = d->memo[idx];
-    if (src->flags & MP__V_OPEN)
-        return MP_EPROTO; /* a container still being built: a cycle */
+    /* A copy; a list, dict or set in it stays a reference to the original,
+     * which may still be filling up, until the pickle is complete. */
     int err = 0;
-    mp_val *c = mp__val_copy_into(d->arena, src, &d->items, &d->bytes, &err);
+    mp_val *c = mp__val_copy_lazy(d->arena, d->memo[idx], &d->items,
+                                  &d->bytes, &err, &d->refs);
     if (!c)
         return err ? err : MP_ENOMEM;
     if ((size_t)c->height + 1 > d->max_depth)
@@ -690,11 +695,9 @@ static int step(dec *d, uint8_t op, bool *stop) {
     case OP_EMPTY_LIST:
     case OP_EMPTY_DICT:
     case OP_EMPTY_SET:
-        rc = push_new(d, op == OP_EMPTY_LIST ? MP_VAL_LIST
-                         : op == OP_EMPTY_DICT ? MP_VAL_DICT : MP_VAL_SET, &v);
-        if (!rc)
-            v->flags |= MP__V_OPEN;
-        return rc;
+        return push_new(d, op == OP_EMPTY_LIST ? MP_VAL_LIST
+                           : op == OP_EMPTY_DICT ? MP_VAL_DICT : MP_VAL_SET,
+                        NULL);
     case OP_MARK:
         if (d->items == 0)
             return MP_EMSGSIZE;
@@ -792,6 +795,96 @@ static int step(dec *d, uint8_t op, bool *stop) {
     }
 }
 
+/* ---- memo references, once the pickle is complete -------------------- */
+
+/* A deep copy of src that follows references. One that names a container
+ * on the path from the root to here is a cycle: refused. */
+static mp_val *follow(dec *d, const mp_val *src, size_t depth, int *err) {
+    while (src->flags & MP__V_REF)
+        src = src->u.ref;
+    if (src->flags & MP__V_ONPATH) {
+        *err = MP_EPROTO; /* a cycle */
+        return NULL;
+    }
+    if (depth > d->max_depth || d->items == 0) {
+        *err = MP_EMSGSIZE;
+        return NULL;
+    }
+    d->items--;
+    mp_val *v = mp__val_node(d->arena);
+    if (!v) {
+        *err = MP_ENOMEM;
+        return NULL;
+    }
+    v->kind = src->kind;
+    switch (src->kind) {
+    case MP_VAL_STR:
+    case MP_VAL_BYTES: /* strings never change in place: shared */
+        if (src->n > d->bytes) {
+            *err = MP_EMSGSIZE;
+            return NULL;
+        }
+        d->bytes -= src->n;
+        v->u.s = src->u.s;
+        v->n = src->n;
+        return v;
+    case MP_VAL_TUPLE:
+    case MP_VAL_LIST:
+    case MP_VAL_SET:
+    case MP_VAL_FROZENSET:
+    case MP_VAL_DICT: {
+        bool dict = src->kind == MP_VAL_DICT;
+        size_t total = dict ? 2 * src->n : src->n;
+        ((mp_val *)src)->flags |= MP__V_ONPATH;
+        for (size_t i = 0; i < total && !*err; i += dict ? 2 : 1) {
+            mp_val *k = follow(d, src->u.items[i], depth + 1, err);
+            mp_val *val = k && dict ? follow(d, src->u.items[i + 1], depth + 1,
+                                             err) : NULL;
+            int rc = !k || (dict && !val) ? (*err ? *err : MP_ENOMEM)
+                     : dict ? mp__val_dict_insert(v, k, val)
+                     : (src->kind == MP_VAL_SET || src->kind == MP_VAL_FROZENSET)
+                         ? mp__val_set_insert(v, k)
+                         : mp__val_append(v, k);
+            if (rc && !*err)
+                *err = rc;
+        }
+        ((mp_val *)src)->flags &= (uint8_t)~MP__V_ONPATH;
+        return *err ? NULL : v;
+    }
+    default:
+        v->u = src->u;
+        return v;
+    }
+}
+
+/* Replaces every reference in v's tree (made of the decoded values
+ * themselves) with a copy of what it names. */
+static int resolve(dec *d, mp_val *v, size_t depth) {
+    if (v->kind != MP_VAL_TUPLE && v->kind != MP_VAL_LIST &&
+        v->kind != MP_VAL_DICT)
+        return 0; /* sets hold hashable values only: no references */
+    if (depth > d->max_depth)
+        return MP_EMSGSIZE;
+    size_t total = v->kind == MP_VAL_DICT ? 2 * v->n : v->n;
+    int rc = 0;
+    v->flags |= MP__V_ONPATH;
+    for (size_t i = 0; i < total && !rc; i++) {
+        mp_val *item = v->u.items[i];
+        if (item->flags & MP__V_REF) {
+            int err = 0;
+            mp_val *c = follow(d, item, depth + 1, &err);
+            if (!c)
+                rc = err ? err : MP_ENOMEM;
+            else
+                v->u.items[i] = c;
+        } else {
+            rc = resolve(d, item, depth + 1);
+        }
+    }
+    v->flags &= (uint8_t)~MP__V_ONPATH;
+    return rc;
+}
+
 int mp_val_loads(mp_val **out, const void *data, size_t len,
                  const mp_val_limits *lim) {
     if (!out)
@@ -829,6 +922,15 @@ int mp_val_loads(mp_val **out, const void *data, size_t len,
     mp_val *res = rc ? NULL : d.stack[0];
     if (!rc && (res->flags & MP__V_GLOBAL))
         rc = MP_EPROTO;
+    if (!rc && d.refs) {
+        if (res->flags & MP__V_REF) {
+            int err = 0;
+            res = follow(&d, res, 0, &err);
+            rc = res ? 0 : err ? err : MP_ENOMEM;
+        } else {
+            rc = resolve(&d, res, 0);
+        }
+    }
     if (!rc && (size_t)res->height + 1 > d.max_depth)
         rc = MP_EMSGSIZE;
     free(d.stack);

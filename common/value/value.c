@@ -670,7 +670,8 @@ int mp_val_set_empty(mp_val *v, mp_val_kind kind) {
 }
 
 static mp_val *copy_rec(mp__varena *a, const mp_val *src, size_t *items,
-                        size_t *bytes, int *err, unsigned depth) {
+                        size_t *bytes, int *err, unsigned depth,
+                        size_t *refs) {
     if (depth > MP__VAL_DEPTH_MAX) {
         *err = MP_EMSGSIZE;
         return NULL;
@@ -687,6 +688,13 @@ static mp_val *copy_rec(mp__varena *a, const mp_val *src, size_t *items,
     }
     v->kind = src->kind;
     v->flags = (uint8_t)(src->flags & MP__V_GLOBAL);
+    if (refs && ((src->flags & MP__V_REF) || src->kind == MP_VAL_LIST ||
+                 src->kind == MP_VAL_DICT || src->kind == MP_VAL_SET)) {
+        v->flags |= MP__V_REF;
+        v->u.ref = (src->flags & MP__V_REF) ? src->u.ref : (mp_val *)src;
+        (*refs)++;
+        return v;
+    }
     switch (src->kind) {
     case MP_VAL_STR:
     case MP_VAL_BYTES:
@@ -724,8 +732,8 @@ static mp_val *copy_rec(mp__varena *a, const mp_val *src, size_t *items,
         }
         v->cap = (uint32_t)total;
         for (size_t i = 0; i < total; i++) {
-            v->u.items[i] =
-                copy_rec(a, src->u.items[i], items, bytes, err, depth + 1);
+            v->u.items[i] = copy_rec(a, src->u.items[i], items, bytes, err,
+                                     depth + 1, refs);
             if (!v->u.items[i])
                 return NULL;
             if (src->u.items[i]->flags & MP__V_FROZEN)
@@ -750,7 +758,12 @@ static mp_val *copy_rec(mp__varena *a, const mp_val *src, size_t *items,
 
 mp_val *mp__val_copy_into(mp__varena *a, const mp_val *src, size_t *items,
                           size_t *bytes, int *err) {
-    return copy_rec(a, src, items, bytes, err, 0);
+    return copy_rec(a, src, items, bytes, err, 0, NULL);
+}
+
+mp_val *mp__val_copy_lazy(mp__varena *a, const mp_val *src, size_t *items,
+                          size_t *bytes, int *err, size_t *refs) {
+    return copy_rec(a, src, items, bytes, err, 0, refs);
 }
 
 /* Copies src into a node of v's arena and makes v that node's content. */

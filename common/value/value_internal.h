@@ -20,8 +20,10 @@ typedef struct mp__varena mp__varena;
 enum {
     MP__V_ROOT = 1u,   /* the root of its tree (mp_val_free frees) */
     MP__V_FROZEN = 2u, /* a dict key or a set item: setters refuse */
-    MP__V_OPEN = 4u,   /* decoder: a container still on the stack */
-    MP__V_GLOBAL = 8u  /* decoder: a whitelisted global (see pickle.c) */
+    MP__V_REF = 4u,    /* decoder: a reference to the list, dict or set
+                          u.ref (a memo reference), resolved at STOP */
+    MP__V_GLOBAL = 8u, /* decoder: a whitelisted global (see pickle.c) */
+    MP__V_ONPATH = 16u /* decoder: on the path being resolved */
 };
 
 struct mp_val {
@@ -37,6 +39,7 @@ struct mp_val {
         double f;
         char *s;         /* str, bytes: n bytes and a NUL */
         mp_val **items;  /* seq, set: n; dict: 2n (key, value, ...) */
+        mp_val *ref;     /* MP__V_REF */
     } u;
     /* dict/set index, NULL below a few entries: index[0] is log2 of the
        slots, index[1 ..] hold an entry's number + 1 each (0: empty) */
@@ -76,6 +79,11 @@ bool mp__val_hashable(const mp_val *v, unsigned depth);
  * MP_EMSGSIZE). */
 mp_val *mp__val_copy_into(mp__varena *a, const mp_val *src, size_t *items,
                           size_t *bytes, int *err);
+/* The same for a memo reference: lists, dicts and sets (at any depth)
+ * become MP__V_REF values naming the original, which pickle.c resolves
+ * once the pickle is complete; *refs counts the references made. */
+mp_val *mp__val_copy_lazy(mp__varena *a, const mp_val *src, size_t *items,
+                          size_t *bytes, int *err, size_t *refs);
 
 /* Whether p[0..n) is UTF-8 as Python writes it (surrogates allowed). */
 bool mp__utf8_valid(const uint8_t *p, size_t n);
