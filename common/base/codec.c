@@ -26,6 +26,8 @@ static int wgrow(mp__wbuf *w, size_t n) {
     return 0;
 }
 
+int mp__w_room_slow(mp__wbuf *w, size_t n) { return wgrow(w, n); }
+
 void mp__w_bytes_slow(mp__wbuf *w, const void *p, size_t n) {
     if (n == 0 || wgrow(w, n))
         return;

@@ -65,6 +65,15 @@ static inline void mp__w_u64(mp__wbuf *w, uint64_t v) {
     mp__w_bytes(w, b, 8);
 }
 
+/* Makes room for n more bytes at w->data + w->len, for a writer that
+ * stores them itself and then advances w->len. 0 or w's sticky error. */
+int mp__w_room_slow(mp__wbuf *w, size_t n);
+static inline int mp__w_room(mp__wbuf *w, size_t n) {
+    if (!w->err && n <= w->cap - w->len)
+        return 0;
+    return mp__w_room_slow(w, n);
+}
+
 /* A u32 length then the bytes. */
 void mp__w_blob(mp__wbuf *w, const void *p, size_t n);
 void mp__w_free(mp__wbuf *w);

@@ -44,6 +44,14 @@ static void w_op(mp__wbuf *w, uint8_t op) { mp__w_u8(w, op); }
 
 static void w_len(mp__wbuf *w, uint8_t op1, uint8_t op4, uint8_t op8,
                   const void *p, size_t n) {
+    if (n < 256 && !mp__w_room(w, n + 2)) { /* one reservation, no calls */
+        uint8_t *o = w->data + w->len;
+        o[0] = op1;
+        o[1] = (uint8_t)n;
+        memcpy(o + 2, p, n);
+        w->len += n + 2;
+        return;
+    }
     if (n < 256) {
         uint8_t b[2] = {op1, (uint8_t)n};
         mp__w_bytes(w, b, 2);
@@ -57,35 +65,41 @@ static void w_len(mp__wbuf *w, uint8_t op1, uint8_t op4, uint8_t op8,
     mp__w_bytes(w, p, n);
 }
 
-static void w_int(mp__wbuf *w, int64_t i) {
+/* An int's opcode and bytes at o (room for 10): their number. */
+static size_t put_int(uint8_t *o, int64_t i) {
     if (i >= 0 && i < 256) {
-        uint8_t b[2] = {OP_BININT1, (uint8_t)i};
-        mp__w_bytes(w, b, 2);
-    } else if (i >= 0 && i < 65536) {
-        uint8_t b[3] = {OP_BININT2, (uint8_t)i, (uint8_t)(i >> 8)};
-        mp__w_bytes(w, b, 3);
-    } else if (i >= INT32_MIN && i <= INT32_MAX) {
-        mp__w_u8(w, OP_BININT);
-        mp__w_u32(w, (uint32_t)(int32_t)i);
-    } else {
-        /* LONG1: the fewest little-endian two's complement bytes */
-        uint8_t b[10];
-        uint64_t u = (uint64_t)i;
-        size_t n = 8;
-        while (n > 1) {
-            uint8_t top = (uint8_t)(u >> (8 * (n - 1)));
-            uint8_t next = (uint8_t)(u >> (8 * (n - 2)));
-            if ((top == 0 && !(next & 0x80)) || (top == 0xff && (next & 0x80)))
-                n--;
-            else
-                break;
-        }
-        b[0] = OP_LONG1;
-        b[1] = (uint8_t)n;
-        for (size_t k = 0; k < n; k++)
-            b[2 + k] = (uint8_t)(u >> (8 * k));
-        mp__w_bytes(w, b, 2 + n);
+        o[0] = OP_BININT1;
+        o[1] = (uint8_t)i;
+        return 2;
     }
+    if (i >= 0 && i < 65536) {
+        o[0] = OP_BININT2;
+        o[1] = (uint8_t)i;
+        o[2] = (uint8_t)(i >> 8);
+        return 3;
+    }
+    uint64_t u = (uint64_t)i;
+    if (i >= INT32_MIN && i <= INT32_MAX) {
+        o[0] = OP_BININT;
+        for (int k = 0; k < 4; k++)
+            o[1 + k] = (uint8_t)(u >> (8 * k));
+        return 5;
+    }
+    /* LONG1: the fewest little-endian two's complement bytes */
+    size_t n = 8;
+    while (n > 1) {
+        uint8_t top = (uint8_t)(u >> (8 * (n - 1)));
+        uint8_t next = (uint8_t)(u >> (8 * (n - 2)));
+        if ((top == 0 && !(next & 0x80)) || (top == 0xff && (next & 0x80)))
+            n--;
+        else
+            break;
+    }
+    o[0] = OP_LONG1;
+    o[1] = (uint8_t)n;
+    for (size_t k = 0; k < n; k++)
+        o[2 + k] = (uint8_t)(u >> (8 * k));
+    return 2 + n;
 }
 
 static int dump(mp__wbuf *w, const mp_val *v, unsigned depth) {
@@ -99,16 +113,20 @@ static int dump(mp__wbuf *w, const mp_val *v, unsigned depth) {
         w_op(w, v->u.i ? OP_NEWTRUE : OP_NEWFALSE);
         return 0;
     case MP_VAL_INT:
-        w_int(w, v->u.i);
+        if (mp__w_room(w, 10))
+            return w->err;
+        w->len += put_int(w->data + w->len, v->u.i);
         return 0;
     case MP_VAL_FLOAT: {
+        if (mp__w_room(w, 9))
+            return w->err;
         uint64_t bits;
         memcpy(&bits, &v->u.f, 8);
-        uint8_t b[9];
+        uint8_t *b = w->data + w->len;
         b[0] = OP_BINFLOAT;
         for (int k = 0; k < 8; k++)
             b[1 + k] = (uint8_t)(bits >> (56 - 8 * k));
-        mp__w_bytes(w, b, 9);
+        w->len += 9;
         return 0;
     }
     case MP_VAL_STR:
@@ -153,7 +171,14 @@ static int dump(mp__wbuf *w, const mp_val *v, unsigned depth) {
             if (!one)
                 w_op(w, OP_MARK);
             for (size_t i = at * stride; i < (at + n) * stride; i++) {
-                int rc = dump(w, v->u.items[i], depth + 1);
+                const mp_val *it = v->u.items[i];
+                if (it->kind == MP_VAL_INT) { /* the common case, inline */
+                    if (mp__w_room(w, 10))
+                        return w->err;
+                    w->len += put_int(w->data + w->len, it->u.i);
+                    continue;
+                }
+                int rc = dump(w, it, depth + 1);
                 if (rc)
                     return rc;
             }
@@ -211,19 +236,25 @@ typedef struct dec {
     const uint8_t *p, *end;
     mp_val *root;         /* owns the arena */
     mp__varena *arena;
-    mp_val **stack;       /* private heap array */
+    mp_val **stack;       /* private: in_stack, then the heap */
     size_t sp, scap;
     size_t *marks;
     size_t nmarks, mcap;
     mp_val **memo;
     size_t nmemo, memocap;
+    /* Where a small pickle's arrays live, without an allocation. */
+    mp_val *in_stack[64];
+    size_t in_marks[16];
+    mp_val *in_memo[64];
     size_t items, bytes;  /* budgets left */
     size_t refs;          /* MP__V_REF values made */
     size_t max_depth;
     int proto;
 } dec;
 
-static int grow_array(void **arr, size_t *cap, size_t need, size_t elem) {
+/* Grows one of the decoder's arrays, which starts in `inline_store`. */
+static int grow_array(void **arr, size_t *cap, size_t need, size_t elem,
+                      void *inline_store) {
     if (need <= *cap)
         return 0;
     size_t c = *cap ? *cap * 2 : 64;
@@ -231,7 +262,14 @@ static int grow_array(void **arr, size_t *cap, size_t need, size_t elem) {
         c *= 2;
     if (c > SIZE_MAX / elem)
         return MP_ENOMEM;
-    void *p = realloc(*arr, c * elem);
+    void *p;
+    if (*arr == inline_store) {
+        p = malloc(c * elem);
+        if (p && *cap)
+            memcpy(p, *arr, *cap * elem);
+    } else {
+        p = realloc(*arr, c * elem);
+    }
     if (!p)
         return MP_ENOMEM;
     *arr = p;
@@ -252,7 +290,8 @@ static uint64_t rd_le(const uint8_t *p, size_t n) {
 
 static int push(dec *d, mp_val *v) {
     if (d->sp == d->scap &&
-        grow_array((void **)&d->stack, &d->scap, d->sp + 1, sizeof *d->stack))
+        grow_array((void **)&d->stack, &d->scap, d->sp + 1, sizeof *d->stack,
+                   d->in_stack))
         return MP_ENOMEM;
     d->stack[d->sp++] = v;
     return 0;
@@ -435,6 +474,17 @@ static int into_below_mark(dec *d, mp_val_kind kind) {
             if ((rc = mp__val_dict_insert(c, k, v)))
                 return rc;
         }
+    } else if (kind == MP_VAL_LIST) { /* APPENDS: one grow, then copies */
+        if ((rc = mp__val_reserve(c, d->sp - at)))
+            return rc;
+        for (size_t i = at; i < d->sp; i++) {
+            mp_val *item = d->stack[i];
+            if ((rc = plain(item)) || (rc = check_height(d, c, item)))
+                return rc;
+            if (item->kind >= MP_VAL_TUPLE && item->height + 1u > c->height)
+                c->height = (uint16_t)(item->height + 1u);
+            c->u.items[c->n++] = item;
+        }
     } else {
         for (size_t i = at; i < d->sp; i++)
             if ((rc = add_item(d, c, d->stack[i])))
@@ -560,7 +610,7 @@ static int memo_put(dec *d, size_t idx) {
         return MP_EPROTO; /* CPython numbers the memo densely */
     if (idx == d->nmemo) {
         if (grow_array((void **)&d->memo, &d->memocap, d->nmemo + 1,
-                       sizeof *d->memo))
+                       sizeof *d->memo, d->in_memo))
             return MP_ENOMEM;
         d->nmemo++;
     }
@@ -703,7 +753,7 @@ static int step(dec *d, uint8_t op, bool *stop) {
             return MP_EMSGSIZE;
         d->items--; /* marks count, so they too are bounded */
         if (grow_array((void **)&d->marks, &d->mcap, d->nmarks + 1,
-                       sizeof *d->marks))
+                       sizeof *d->marks, d->in_marks))
             return MP_ENOMEM;
         d->marks[d->nmarks++] = d->sp;
         return 0;
@@ -892,8 +942,15 @@ int mp_val_loads(mp_val **out, const void *data, size_t len,
     *out = NULL;
     if (!data && len)
         return MP_EINVAL;
-    dec d;
-    memset(&d, 0, sizeof d);
+    dec d; /* every field but the inline arrays, which need no zeroing */
+    d.stack = d.in_stack;
+    d.scap = sizeof d.in_stack / sizeof *d.in_stack;
+    d.marks = d.in_marks;
+    d.mcap = sizeof d.in_marks / sizeof *d.in_marks;
+    d.memo = d.in_memo;
+    d.memocap = sizeof d.in_memo / sizeof *d.in_memo;
+    d.sp = d.nmarks = d.nmemo = d.refs = 0;
+    d.proto = 0;
     d.p = data;
     d.end = d.p + len;
     d.items = lim && lim->max_items ? lim->max_items : (size_t)1 << 24;
@@ -915,7 +972,26 @@ int mp_val_loads(mp_val **out, const void *data, size_t len,
             rc = MP_EPROTO;
             break;
         }
-        rc = step(&d, *d.p++, &stop);
+        uint8_t op = *d.p++;
+        /* Small ints, the bulk of many pickles, without the general step:
+         * room on the stack and in the arena's chunk, bytes there. */
+        if ((op == OP_BININT1 || op == OP_BININT2) && d.sp < d.scap &&
+            d.items && d.end - d.p >= 2) {
+            mp__vchunk *c = d.arena->head;
+            if (c && c->cap - c->used >= sizeof(mp_val)) {
+                mp_val *v = (mp_val *)((char *)c + MP__VCHUNK_HDR + c->used);
+                c->used += sizeof(mp_val);
+                memset(v, 0, sizeof *v);
+                v->arena = d.arena;
+                v->kind = MP_VAL_INT;
+                v->u.i = op == OP_BININT1 ? d.p[0] : d.p[0] | (d.p[1] << 8);
+                d.p += op == OP_BININT1 ? 1 : 2;
+                d.items--;
+                d.stack[d.sp++] = v;
+                continue;
+            }
+        }
+        rc = step(&d, op, &stop);
     }
     if (!rc && (d.p != d.end || d.sp != 1 || d.nmarks))
         rc = MP_EPROTO;
@@ -933,9 +1009,12 @@ int mp_val_loads(mp_val **out, const void *data, size_t len,
     }
     if (!rc && (size_t)res->height + 1 > d.max_depth)
         rc = MP_EMSGSIZE;
-    free(d.stack);
-    free(d.marks);
-    free(d.memo);
+    if (d.stack != d.in_stack)
+        free(d.stack);
+    if (d.marks != d.in_marks)
+        free(d.marks);
+    if (d.memo != d.in_memo)
+        free(d.memo);
     if (rc) {
         mp_val_free(d.root);
         return rc;

@@ -2,42 +2,82 @@
  * equality (api/mproc/value.h; layout in value_internal.h). */
 #include "value/value_internal.h"
 
+#include "base/atomics.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct mp__vchunk {
-    struct mp__vchunk *next;
-    size_t cap, used;
-    /* the chunk's bytes follow, 16-aligned */
-} mp__vchunk;
-
-struct mp__varena {
-    mp__vchunk *head;
-    size_t next_cap;
-    mp_val root;
-};
-
-#define CHUNK_HDR ((sizeof(mp__vchunk) + 15u) & ~(size_t)15u)
+#define CHUNK_HDR MP__VCHUNK_HDR
 #define CHUNK_MIN 1024u
 #define CHUNK_MAX ((size_t)16 << 20)
 /* An allocation at least this big gets a chunk of its own. */
 #define ALLOC_ALONE ((size_t)64 << 10)
 
+/* Freed chunks kept for the next trees: a tree of a few hundred KiB
+ * otherwise costs more in fresh pages (the allocator maps and unmaps
+ * blocks that size) than in decoding. One slot per power of two from
+ * CHUNK_MIN to CACHE_MAX, each taken and given back with one atomic
+ * exchange (a slot is emptied before its chunk is looked at, so no other
+ * thread can be freeing it meanwhile); other chunks go back to the
+ * allocator. At most about 2 MiB stays cached. */
+#define CACHE_MAX ((size_t)1 << 20)
+#define CACHE_SLOTS 11 /* 2^10 .. 2^20 */
+static mp__atomic_ptr chunk_cache[CACHE_SLOTS];
+
+static int cache_class(size_t cap) {
+    int k = 0;
+    while (k < CACHE_SLOTS - 1 && ((size_t)CHUNK_MIN << (k + 1)) <= cap)
+        k++;
+    return k;
+}
+
+static void chunk_free(mp__vchunk *c) {
+    if (c->cap <= CACHE_MAX && c->cap >= CHUNK_MIN) {
+        void *none = NULL;
+        mp__atomic_ptr *slot = &chunk_cache[cache_class(c->cap)];
+        if (!mp__loadp(slot, MP__RELAXED) &&
+            mp__casp(slot, &none, c, MP__RELEASE))
+            return;
+    }
+    free(c);
+}
+
+/* A cached chunk of at least cap bytes (at most about 4 times more). */
+static mp__vchunk *cache_take(size_t cap) {
+    if (cap > CACHE_MAX || cap < CHUNK_MIN)
+        return NULL;
+    for (int k = cache_class(cap); k < CACHE_SLOTS && k <= cache_class(cap) + 1;
+         k++) {
+        if (!mp__loadp(&chunk_cache[k], MP__RELAXED))
+            continue;
+        mp__vchunk *c = mp__exchangep(&chunk_cache[k], NULL, MP__ACQ_REL);
+        if (!c)
+            continue;
+        if (c->cap >= cap)
+            return c;
+        chunk_free(c); /* too small: back to its slot, or freed */
+    }
+    return NULL;
+}
+
 static mp__vchunk *chunk_new(mp__varena *a, size_t cap) {
     if (cap > SIZE_MAX - CHUNK_HDR)
         return NULL;
-    mp__vchunk *c = malloc(CHUNK_HDR + cap);
-    if (!c)
-        return NULL;
-    c->cap = cap;
+    mp__vchunk *c = cache_take(cap);
+    if (!c) {
+        c = malloc(CHUNK_HDR + cap);
+        if (!c)
+            return NULL;
+        c->cap = cap;
+    }
     c->used = 0;
     c->next = a->head;
     a->head = c;
     return c;
 }
 
-void *mp__val_alloc(mp__varena *a, size_t n) {
+void *mp__val_alloc_slow(mp__varena *a, size_t n) {
     n = (n + 7u) & ~(size_t)7u;
     if (n == 0)
         n = 8;
@@ -51,10 +91,14 @@ void *mp__val_alloc(mp__varena *a, size_t n) {
         /* Its own chunk, put behind the head so the head keeps its room. */
         if (n > SIZE_MAX - CHUNK_HDR)
             return NULL;
-        mp__vchunk *own = malloc(CHUNK_HDR + n);
-        if (!own)
-            return NULL;
-        own->cap = own->used = n;
+        mp__vchunk *own = cache_take(n);
+        if (!own) {
+            own = malloc(CHUNK_HDR + n);
+            if (!own)
+                return NULL;
+            own->cap = n;
+        }
+        own->used = own->cap;
         if (c) {
             own->next = c->next;
             c->next = own;
@@ -74,14 +118,6 @@ void *mp__val_alloc(mp__varena *a, size_t n) {
     return (char *)c + CHUNK_HDR;
 }
 
-mp_val *mp__val_node(mp__varena *a) {
-    mp_val *v = mp__val_alloc(a, sizeof *v);
-    if (v) {
-        memset(v, 0, sizeof *v);
-        v->arena = a;
-    }
-    return v;
-}
 
 mp_val *mp__val_root(size_t hint) {
     mp__varena *a = malloc(sizeof *a);
@@ -113,7 +149,7 @@ void mp_val_free(mp_val *v) {
     mp__varena *a = v->arena;
     for (mp__vchunk *c = a->head, *next; c; c = next) {
         next = c->next;
-        free(c);
+        chunk_free(c);
     }
     free(a);
 }
@@ -297,6 +333,15 @@ bool mp__val_hashable(const mp_val *v, unsigned depth) {
 
 static bool equal(const mp_val *a, const mp_val *b, unsigned depth);
 
+/* equal() with the common case first: a str key against a str. */
+static inline bool key_eq(const mp_val *a, const mp_val *key, unsigned depth) {
+    if (key->kind == MP_VAL_STR && a->kind == MP_VAL_STR)
+        return a->n == key->n && memcmp(a->u.s, key->u.s, a->n) == 0;
+    return equal(a, key, depth);
+}
+
+/* The entry of c equal to key, or -1. h is key's hash, needed only when c
+ * has an index. */
 static long find(const mp_val *c, const mp_val *key, uint64_t h,
                  unsigned depth) {
     size_t stride = c->kind == MP_VAL_DICT ? 2 : 1;
@@ -307,13 +352,13 @@ static long find(const mp_val *c, const mp_val *key, uint64_t h,
             uint32_t e = c->index[1 + s];
             if (!e)
                 return -1;
-            if (equal(c->u.items[(e - 1) * stride], key, depth))
+            if (key_eq(c->u.items[(e - 1) * stride], key, depth))
                 return (long)(e - 1);
         }
         return -1;
     }
     for (size_t i = 0; i < c->n; i++)
-        if (equal(c->u.items[i * stride], key, depth))
+        if (key_eq(c->u.items[i * stride], key, depth))
             return (long)i;
     return -1;
 }
@@ -446,6 +491,28 @@ static int index_fit(mp_val *c, size_t want) {
     return 0;
 }
 
+int mp__val_reserve(mp_val *seq, size_t more) {
+    while ((size_t)seq->cap < seq->n + more) {
+        int rc = grow(seq, 1);
+        if (rc)
+            return rc;
+        if (seq->cap >= seq->n + more)
+            break;
+        /* grow adds room for one at least; ask for the whole at once */
+        size_t want = seq->n + more;
+        if (want > UINT32_MAX)
+            return MP_ENOMEM;
+        mp_val **items = mp__val_alloc(seq->arena, want * sizeof *items);
+        if (!items)
+            return MP_ENOMEM;
+        if (seq->n)
+            memcpy(items, seq->u.items, seq->n * sizeof *items);
+        seq->u.items = items;
+        seq->cap = (uint32_t)want;
+    }
+    return 0;
+}
+
 int mp__val_append(mp_val *seq, mp_val *item) {
     int rc = grow(seq, 1);
     if (rc)
@@ -464,7 +531,8 @@ static void freeze(mp_val *v, unsigned depth) {
 }
 
 int mp__val_dict_insert(mp_val *d, mp_val *key, mp_val *value) {
-    uint64_t h = hash_of(key, 0);
+    bool hashed = d->index != NULL; /* a small dict is scanned: no hash */
+    uint64_t h = hashed ? hash_of(key, 0) : 0;
     long at = find(d, key, h, 0);
     if (at >= 0) {
         d->u.items[2 * (size_t)at + 1] = value;
@@ -480,7 +548,7 @@ int mp__val_dict_insert(mp_val *d, mp_val *key, mp_val *value) {
     d->u.items[2 * d->n] = key;
     d->u.items[2 * d->n + 1] = value;
     if (d->index)
-        index_place(d, d->n, h);
+        index_place(d, d->n, hashed ? h : hash_of(key, 0));
     d->n++;
     height_from(d, key);
     height_from(d, value);

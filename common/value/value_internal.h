@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "mproc/value.h"
 
@@ -50,11 +51,46 @@ struct mp_val {
  * dumps refuse deeper (they recurse). */
 #define MP__VAL_DEPTH_MAX 1000u
 
-/* Allocation from v's arena, 8-aligned; NULL when out of memory. */
-void *mp__val_alloc(mp__varena *a, size_t n);
+typedef struct mp__vchunk {
+    struct mp__vchunk *next;
+    size_t cap, used;
+    /* the chunk's bytes follow, at MP__VCHUNK_HDR */
+} mp__vchunk;
+
+struct mp__varena {
+    mp__vchunk *head;
+    size_t next_cap;
+    mp_val root;
+};
+
+#define MP__VCHUNK_HDR ((sizeof(mp__vchunk) + 15u) & ~(size_t)15u)
+
+/* Allocation from v's arena, 8-aligned; NULL when out of memory. The
+ * bump itself is inline (a decoder makes a value per opcode). */
+void *mp__val_alloc_slow(mp__varena *a, size_t n);
+static inline void *mp__val_alloc(mp__varena *a, size_t n) {
+    mp__vchunk *c = a->head;
+    size_t k = (n + 7u) & ~(size_t)7u;
+    if (c && k && k <= c->cap - c->used) {
+        void *p = (char *)c + MP__VCHUNK_HDR + c->used;
+        c->used += k;
+        return p;
+    }
+    return mp__val_alloc_slow(a, n);
+}
 
 /* A new value of kind NONE in arena a (not attached anywhere). */
-mp_val *mp__val_node(mp__varena *a);
+static inline mp_val *mp__val_node(mp__varena *a) {
+    mp_val *v = (mp_val *)mp__val_alloc(a, sizeof *v);
+    if (v) {
+        memset(v, 0, sizeof *v);
+        v->arena = a;
+    }
+    return v;
+}
+
+/* Room for `more` items in a list or tuple's array. 0 or MP_ENOMEM. */
+int mp__val_reserve(mp_val *seq, size_t more);
 
 /* A new, empty tree whose arena's first chunk has about `hint` bytes. */
 mp_val *mp__val_root(size_t hint);
