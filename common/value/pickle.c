@@ -534,10 +534,14 @@ static int reduce(dec *d) {
         return rc;
     size_t n = args->n;
     mp_val *a0 = n > 0 ? args->u.items[0] : NULL;
-    switch (fn->u.i) {
-    case G_ENCODE: { /* encode(str, "latin1"): the code points are bytes */
-        mp_val *enc = n > 1 ? args->u.items[1] : NULL;
-        if (n != 2 || a0->kind != MP_VAL_STR || enc->kind != MP_VAL_STR ||
+    /* encode(str, "latin1"), and bytearray(str, "latin-1") as Python 3.6
+     * and 3.7 write a bytearray at protocol 2: the code points are bytes */
+    bool latin1 = n == 2 && (fn->u.i == G_ENCODE || fn->u.i == G_BYTEARRAY);
+    if (fn->u.i == G_ENCODE && !latin1)
+        return MP_EPROTO;
+    if (latin1) {
+        mp_val *enc = args->u.items[1];
+        if (a0->kind != MP_VAL_STR || enc->kind != MP_VAL_STR ||
             !((enc->n == 6 && memcmp(enc->u.s, "latin1", 6) == 0) ||
               (enc->n == 7 && memcmp(enc->u.s, "latin-1", 7) == 0)))
             return MP_EPROTO;
@@ -559,8 +563,9 @@ static int reduce(dec *d) {
         b[k] = 0;
         out->u.s = (char *)b;
         out->n = k;
-        break;
+        return push(d, out);
     }
+    switch (fn->u.i) {
     case G_BYTES:
     case G_BYTEARRAY:
         if (n == 0) {
