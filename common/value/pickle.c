@@ -37,6 +37,14 @@ enum {
 
 /* ---- encoder ----------------------------------------------------------- */
 
+/* x with its bytes reversed (BINFLOAT is big-endian); compilers turn
+ * this into one instruction. */
+static inline uint64_t swap64(uint64_t x) {
+    x = ((x & 0x00ff00ff00ff00ffull) << 8) | ((x >> 8) & 0x00ff00ff00ff00ffull);
+    x = ((x & 0x0000ffff0000ffffull) << 16) | ((x >> 16) & 0x0000ffff0000ffffull);
+    return (x << 32) | (x >> 32);
+}
+
 /* Items per APPENDS / SETITEMS / ADDITEMS, as CPython batches them. */
 #define BATCH 1000u
 
@@ -122,10 +130,11 @@ static int dump(mp__wbuf *w, const mp_val *v, unsigned depth) {
             return w->err;
         uint64_t bits;
         memcpy(&bits, &v->u.f, 8);
+        uint64_t be = swap64(bits); /* its bytes, most significant first */
         uint8_t *b = w->data + w->len;
         b[0] = OP_BINFLOAT;
         for (int k = 0; k < 8; k++)
-            b[1 + k] = (uint8_t)(bits >> (56 - 8 * k));
+            b[1 + k] = (uint8_t)(be >> (8 * k));
         w->len += 9;
         return 0;
     }
@@ -172,10 +181,20 @@ static int dump(mp__wbuf *w, const mp_val *v, unsigned depth) {
                 w_op(w, OP_MARK);
             for (size_t i = at * stride; i < (at + n) * stride; i++) {
                 const mp_val *it = v->u.items[i];
-                if (it->kind == MP_VAL_INT) { /* the common case, inline */
+                if (it->kind == MP_VAL_INT) { /* the common cases, inline */
                     if (mp__w_room(w, 10))
                         return w->err;
                     w->len += put_int(w->data + w->len, it->u.i);
+                    continue;
+                }
+                if (it->kind == MP_VAL_STR && it->n < 256) {
+                    if (mp__w_room(w, it->n + 2))
+                        return w->err;
+                    uint8_t *o = w->data + w->len;
+                    o[0] = OP_SHORT_BINUNICODE;
+                    o[1] = (uint8_t)it->n;
+                    memcpy(o + 2, it->u.s, it->n);
+                    w->len += it->n + 2;
                     continue;
                 }
                 int rc = dump(w, it, depth + 1);
@@ -405,6 +424,23 @@ static int add_item(dec *d, mp_val *c, mp_val *item) {
     return mp__val_append(c, item);
 }
 
+/* The pairs above stack position `at` into dict c: checked, then added
+ * at once. */
+static int dict_items(dec *d, mp_val *c, size_t at) {
+    if ((d->sp - at) % 2)
+        return MP_EPROTO;
+    for (size_t i = at; i < d->sp; i += 2) {
+        mp_val *k = d->stack[i], *v = d->stack[i + 1];
+        int rc;
+        if ((rc = plain(k)) || (rc = plain(v)) ||
+            (rc = check_height(d, c, k)) || (rc = check_height(d, c, v)))
+            return rc;
+        if (k->kind >= MP_VAL_TUPLE && !mp__val_hashable(k, 0))
+            return MP_EPROTO;
+    }
+    return mp__val_dict_bulk(c, d->stack + at, (d->sp - at) / 2);
+}
+
 /* Tuples, frozensets and the MARK forms: the items above the last mark
  * become the new container's. */
 static int from_mark(dec *d, mp_val_kind kind) {
@@ -414,18 +450,8 @@ static int from_mark(dec *d, mp_val_kind kind) {
     if (rc || (rc = make(d, kind, &c)))
         return rc;
     if (kind == MP_VAL_DICT) {
-        if ((d->sp - at) % 2)
-            return MP_EPROTO;
-        for (size_t i = at; i < d->sp; i += 2) {
-            mp_val *k = d->stack[i], *v = d->stack[i + 1];
-            if ((rc = plain(k)) || (rc = plain(v)) ||
-                (rc = check_height(d, c, k)) || (rc = check_height(d, c, v)))
-                return rc;
-            if (!mp__val_hashable(k, 0))
-                return MP_EPROTO;
-            if ((rc = mp__val_dict_insert(c, k, v)))
-                return rc;
-        }
+        if ((rc = dict_items(d, c, at)))
+            return rc;
     } else {
         for (size_t i = at; i < d->sp; i++)
             if ((rc = add_item(d, c, d->stack[i])))
@@ -462,18 +488,8 @@ static int into_below_mark(dec *d, mp_val_kind kind) {
     if (c->kind != kind || (c->flags & MP__V_GLOBAL))
         return MP_EPROTO;
     if (kind == MP_VAL_DICT) {
-        if ((d->sp - at) % 2)
-            return MP_EPROTO;
-        for (size_t i = at; i < d->sp; i += 2) {
-            mp_val *k = d->stack[i], *v = d->stack[i + 1];
-            if ((rc = plain(k)) || (rc = plain(v)) ||
-                (rc = check_height(d, c, k)) || (rc = check_height(d, c, v)))
-                return rc;
-            if (!mp__val_hashable(k, 0))
-                return MP_EPROTO;
-            if ((rc = mp__val_dict_insert(c, k, v)))
-                return rc;
-        }
+        if ((rc = dict_items(d, c, at)))
+            return rc;
     } else if (kind == MP_VAL_LIST) { /* APPENDS: one grow, then copies */
         if ((rc = mp__val_reserve(c, d->sp - at)))
             return rc;
@@ -992,6 +1008,46 @@ int mp_val_loads(mp_val **out, const void *data, size_t len,
                 v->u.i = op == OP_BININT1 ? d.p[0] : d.p[0] | (d.p[1] << 8);
                 d.p += op == OP_BININT1 ? 1 : 2;
                 d.items--;
+                d.stack[d.sp++] = v;
+                continue;
+            }
+        }
+        if (op == OP_MEMOIZE && d.sp > (d.nmarks ? d.marks[d.nmarks - 1] : 0)
+            && d.nmemo < d.memocap) {
+            d.memo[d.nmemo++] = d.stack[d.sp - 1];
+            continue;
+        }
+        /* Short ASCII strings (keys, names): one node and one copy. */
+        if (op == OP_SHORT_BINUNICODE && d.sp < d.scap && d.items &&
+            d.end - d.p >= 1 && (size_t)(d.end - d.p - 1) >= d.p[0] &&
+            d.p[0] <= d.bytes) {
+            size_t n = d.p[0], need = sizeof(mp_val) + ((n + 8) & ~(size_t)7);
+            mp__vchunk *c = d.arena->head;
+            const uint8_t *src = d.p + 1;
+            uint64_t hi = 0; /* any byte with its top bit set */
+            size_t k = 0;
+            for (; k + 8 <= n; k += 8) {
+                uint64_t w;
+                memcpy(&w, src + k, 8);
+                hi |= w;
+            }
+            for (; k < n; k++)
+                hi |= src[k];
+            bool ascii = !(hi & 0x8080808080808080ull);
+            if (ascii && c && c->cap - c->used >= need) {
+                mp_val *v = (mp_val *)((char *)c + MP__VCHUNK_HDR + c->used);
+                char *str = (char *)(v + 1);
+                c->used += need;
+                memset(v, 0, sizeof *v);
+                v->arena = d.arena;
+                v->kind = MP_VAL_STR;
+                v->n = n;
+                v->u.s = str;
+                memcpy(str, src, n);
+                str[n] = 0;
+                d.p = src + n;
+                d.items--;
+                d.bytes -= n;
                 d.stack[d.sp++] = v;
                 continue;
             }

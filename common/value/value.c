@@ -263,8 +263,7 @@ static uint64_t hash_bytes(const void *p, size_t n, uint64_t seed) {
         n -= 8;
     }
     uint64_t w = 0;
-    for (size_t i = 0; i < n; i++)
-        w |= (uint64_t)b[i] << (8 * i);
+    memcpy(&w, b, n); /* the last 0..7 bytes (byte order is irrelevant) */
     return mix(h ^ w);
 }
 
@@ -473,8 +472,8 @@ static int index_fit(mp_val *c, size_t want) {
         return 0;
     if (c->index && ((size_t)1 << c->index[0]) >= 2 * want)
         return 0;
-    unsigned lg = 4;
-    while (((size_t)1 << lg) < 2 * want)
+    unsigned lg = 4; /* room to double before the next rebuild */
+    while (((size_t)1 << lg) < 4 * want)
         lg++;
     if (lg > 31)
         return MP_ENOMEM;
@@ -552,6 +551,43 @@ int mp__val_dict_insert(mp_val *d, mp_val *key, mp_val *value) {
     d->n++;
     height_from(d, key);
     height_from(d, value);
+    return 0;
+}
+
+int mp__val_dict_bulk(mp_val *d, mp_val *const *kv, size_t pairs) {
+    /* Room for every pair and an index sized once for all of them. */
+    size_t want = d->n + pairs;
+    if (want > UINT32_MAX / 2)
+        return MP_ENOMEM;
+    if (2 * want > d->cap) {
+        mp_val **items = mp__val_alloc(d->arena, 2 * want * sizeof *items);
+        if (!items)
+            return MP_ENOMEM;
+        if (d->n)
+            memcpy(items, d->u.items, 2 * d->n * sizeof *items);
+        d->u.items = items;
+        d->cap = (uint32_t)(2 * want);
+    }
+    int rc = index_fit(d, want);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < pairs; i++) {
+        mp_val *key = kv[2 * i], *value = kv[2 * i + 1];
+        uint64_t h = d->index ? hash_of(key, 0) : 0;
+        long at = find(d, key, h, 0);
+        if (at >= 0) { /* a repeated key: the later value wins */
+            d->u.items[2 * (size_t)at + 1] = value;
+        } else {
+            freeze(key, 0);
+            d->u.items[2 * d->n] = key;
+            d->u.items[2 * d->n + 1] = value;
+            if (d->index)
+                index_place(d, d->n, h);
+            d->n++;
+            height_from(d, key);
+        }
+        height_from(d, value);
+    }
     return 0;
 }
 

@@ -104,6 +104,10 @@ int mp__val_append(mp_val *seq, mp_val *item);
  * frozen. 0 or MP_ENOMEM. */
 int mp__val_dict_insert(mp_val *dict, mp_val *key, mp_val *value);
 
+/* mp__val_dict_insert of `pairs` keys and values (kv: key, value, ...),
+ * growing the dict and its index once. */
+int mp__val_dict_bulk(mp_val *dict, mp_val *const *kv, size_t pairs);
+
 /* Adds item (of set's arena, hashable) unless an equal one is present. */
 int mp__val_set_insert(mp_val *set, mp_val *item);
 
