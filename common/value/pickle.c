@@ -485,7 +485,8 @@ static int into_below_mark(dec *d, mp_val_kind kind) {
     if (at <= floor_mark(d))
         return MP_EPROTO;
     mp_val *c = d->stack[at - 1];
-    if (c->kind != kind || (c->flags & MP__V_GLOBAL))
+    /* a memo reference is a copy made later: nothing goes into it */
+    if (c->kind != kind || (c->flags & (MP__V_GLOBAL | MP__V_REF)))
         return MP_EPROTO;
     if (kind == MP_VAL_DICT) {
         if ((rc = dict_items(d, c, at)))
@@ -792,14 +793,15 @@ static int step(dec *d, uint8_t op, bool *stop) {
         return tuple_n(d, (size_t)(op - OP_TUPLE1 + 1));
     case OP_APPEND: {
         mp_val *item = pop(d), *l = top(d);
-        if (!item || !l || l->kind != MP_VAL_LIST || (l->flags & MP__V_GLOBAL))
+        if (!item || !l || l->kind != MP_VAL_LIST ||
+            (l->flags & (MP__V_GLOBAL | MP__V_REF)))
             return MP_EPROTO;
         return add_item(d, l, item);
     }
     case OP_SETITEM: {
         mp_val *val = pop(d), *key = pop(d), *dict = top(d);
         if (!val || !key || !dict || dict->kind != MP_VAL_DICT ||
-            (dict->flags & MP__V_GLOBAL))
+            (dict->flags & (MP__V_GLOBAL | MP__V_REF)))
             return MP_EPROTO;
         if ((rc = plain(key)) || (rc = plain(val)) ||
             (rc = check_height(d, dict, key)) ||
