@@ -19,7 +19,7 @@ if(NOT WIN32 AND NOT CMAKE_CROSSCOMPILING)
     add_test(NAME value_interop
       COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/interop/value_interop.py
               $<TARGET_FILE:mproc_value_peer>)
-    set_tests_properties(value_interop PROPERTIES TIMEOUT 600 LABELS interop)
+    set_tests_properties(value_interop PROPERTIES TIMEOUT 300 LABELS interop)
   else()
     message(STATUS "python3 not found: conn_interop is skipped")
   endif()

@@ -17,6 +17,7 @@ are missing), each run checking:
 import glob
 import os
 import pickle
+import struct
 import subprocess
 import sys
 from multiprocessing.connection import Client, Listener
@@ -53,28 +54,64 @@ def samples():
     ]
 
 
+def roundtrips(datas, proto):
+    """mproc's answers to many pickles, one value_peer run: for each, the
+    pickle it wrote back with `proto`, or ("error", name)."""
+    frames = b"".join(struct.pack(">I", len(d)) + d for d in datas)
+    r = subprocess.run([PEER, "roundtrips", str(proto)], input=frames,
+                       stdout=subprocess.PIPE, timeout=120)
+    out, at, answers = r.stdout, 0, []
+    while at + 4 <= len(out):
+        (n,) = struct.unpack(">I", out[at:at + 4])
+        if n == 0xffffffff:
+            (n,) = struct.unpack(">I", out[at + 4:at + 8])
+            answers.append(("error", out[at + 8:at + 8 + n].decode()))
+            at += 8 + n
+        else:
+            answers.append(out[at + 4:at + 4 + n])
+            at += 4 + n
+    return answers
+
+
 def roundtrip():
     protos = [p for p in range(2, pickle.HIGHEST_PROTOCOL + 1)]
+    objs = samples()
     for proto in protos:
         bad = []
-        for obj in samples():
-            data = pickle.dumps(obj, protocol=proto)
-            # Python 3.6 and 3.7 read protocols up to 4 only
-            for back_proto in (4, 5) if pickle.HIGHEST_PROTOCOL >= 5 else (4,):
-                r = subprocess.run([PEER, "roundtrip", str(back_proto)], input=data,
-                                   stdout=subprocess.PIPE, timeout=60)
-                if r.returncode != 0:
-                    bad.append((obj if len(repr(obj)) < 60 else repr(obj)[:60],
-                                r.stdout[:40]))
-                    break
-                got = pickle.loads(r.stdout)
+        datas = [pickle.dumps(obj, protocol=proto) for obj in objs]
+        # Python 3.6 and 3.7 read protocols up to 4 only
+        for back_proto in (4, 5) if pickle.HIGHEST_PROTOCOL >= 5 else (4,):
+            answers = roundtrips(datas, back_proto)
+            if len(answers) != len(objs):
+                bad.append("%d answers to %d pickles" % (len(answers), len(objs)))
+                continue
+            for obj, ans in zip(objs, answers):
+                if isinstance(ans, tuple):
+                    bad.append((repr(obj)[:60], ans[1]))
+                    continue
+                got = pickle.loads(ans)
                 want = bytes(obj) if isinstance(obj, bytearray) else obj
                 if got != want or type(got) != type(want):
                     bad.append((repr(obj)[:60], "decoded as " + repr(got)[:60]))
-                    break
         check(not bad, "%d objects pickled with protocol %d read by mproc, "
               "written back with 4 and 5, equal for pickle.loads %s"
-              % (len(samples()), proto, bad[:3] if bad else ""))
+              % (len(objs), proto, bad[:3] if bad else ""))
+
+
+def refused():
+    l = []
+    l.append(l)
+    d = {}
+    d["self"] = d
+    hostile = [(os.system, "MP_EPROTO"), (l, "MP_EPROTO"), (d, "MP_EPROTO"),
+               (2**64, "MP_EOVERFLOW"), (-2**63 - 1, "MP_EOVERFLOW"),
+               (type, "MP_EPROTO"), (complex(1, 2), "MP_EPROTO")]
+    for proto in range(2, pickle.HIGHEST_PROTOCOL + 1):
+        answers = roundtrips([pickle.dumps(o, protocol=proto) for o, _ in hostile], 4)
+        got = [a[1] if isinstance(a, tuple) else "accepted" for a in answers]
+        want = [w for _, w in hostile]
+        check(got == want, "protocol %d: a function, cycles, ints past 64 bits, "
+              "a class, a complex refused as %s (got %s)" % (proto, want, got))
 
 
 def finish(p, what):
@@ -157,6 +194,7 @@ def other_pythons():
 
 
 roundtrip()
+refused()
 python_client_to_mproc_listener()
 mproc_client_to_python_listener()
 if "--only" not in sys.argv:

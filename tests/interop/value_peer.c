@@ -1,6 +1,10 @@
 /* The mproc side of the value interop test (value_interop.py):
  *   value_peer roundtrip PROTO        a pickle on stdin, decoded and written
  *                                     back with protocol PROTO on stdout
+ *   value_peer roundtrips PROTO       the same for many: each pickle in and
+ *                                     out framed by a 4-byte big-endian
+ *                                     length (out: 0xffffffff and the
+ *                                     error's name when it is refused)
  *   value_peer listen KEY DIGEST      listens at a fresh address, prints it,
  *                                     serves one client
  *   value_peer connect KEY DIGEST ADDRESS
@@ -125,8 +129,55 @@ static int roundtrip(int proto) {
     return rc;
 }
 
+static int read_n(void *p, size_t n) {
+    return fread(p, 1, n, stdin) == n ? 0 : -1;
+}
+
+static void write_frame(const void *p, uint32_t n, bool failed) {
+    uint32_t len = failed ? 0xffffffffu : n;
+    unsigned char h[4] = {(unsigned char)(len >> 24), (unsigned char)(len >> 16),
+                          (unsigned char)(len >> 8), (unsigned char)len};
+    fwrite(h, 1, 4, stdout);
+    if (failed) {
+        unsigned char e[4] = {0, 0, 0, (unsigned char)n};
+        fwrite(e, 1, 4, stdout);
+    }
+    fwrite(p, 1, n, stdout);
+}
+
+static int roundtrips(int proto) {
+    unsigned char h[4];
+    while (read_n(h, 4) == 0) {
+        uint32_t n = (uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 |
+                     (uint32_t)h[2] << 8 | h[3];
+        char *in = malloc(n ? n : 1);
+        if (!in || read_n(in, n)) {
+            free(in);
+            return MP_EPROTO;
+        }
+        mp_val *v = NULL;
+        mp_buf out = {0};
+        int rc = mp_val_loads(&v, in, n, NULL);
+        if (!rc)
+            rc = mp_val_dumps(v, proto, &out);
+        if (rc) {
+            const char *name = mp_err_name(rc);
+            write_frame(name, (uint32_t)strlen(name), true);
+        } else {
+            write_frame(out.data, (uint32_t)out.len, false);
+        }
+        fflush(stdout);
+        mp_buf_free(&out);
+        mp_val_free(v);
+        free(in);
+    }
+    return 0;
+}
+
 int main(int argc, char **argv) {
     int rc = mp_init(&argc, &argv);
+    if (!rc && argc == 3 && strcmp(argv[1], "roundtrips") == 0)
+        return roundtrips(atoi(argv[2])) ? 4 : 0;
     if (!rc && argc == 3 && strcmp(argv[1], "roundtrip") == 0) {
         rc = roundtrip(atoi(argv[2]));
         if (rc)
