@@ -533,6 +533,9 @@ static void test_frozen(void) {
     MP_CHECK_RC(mp_val_set_empty(mp_val_at(key, 1), MP_VAL_LIST), MP_EINVAL);
     MP_CHECK_RC(mp_val_set_copy(key, t), MP_EINVAL);
     CU_ASSERT_PTR_NULL(mp_val_push(key));
+    MP_CHECK_RC(mp_val_push_int(key, 3), MP_EINVAL);
+    MP_CHECK_RC(mp_val_push_none(key), MP_EINVAL);
+    MP_CHECK_RC(mp_val_push_bytes(key, "a", 1), MP_EINVAL);
     CU_ASSERT_EQUAL(mp_val_len(key), 2);
     CU_ASSERT(mp_val_equal(key, t));
     /* The caller's tuple was copied and stays free to change. */

@@ -839,11 +839,18 @@ int mp_val_add(mp_val *s, const mp_val *item) {
     return mp__val_set_insert(s, c);
 }
 
+/* Why mp_val_push gave no slot: a sequence that may grow ran out of
+ * memory; anything else (NULL, another kind, a frozen tuple) is EINVAL. */
+static int push_err(const mp_val *seq) {
+    return seq && is_seq(seq) && !(seq->flags & MP__V_FROZEN) ? MP_ENOMEM
+                                                              : MP_EINVAL;
+}
+
 #define PUSH_AS(name, type, setter)                                           \
     int mp_val_push_##name(mp_val *seq, type x) {                             \
         mp_val *slot = mp_val_push(seq);                                      \
         if (!slot)                                                            \
-            return seq && is_seq(seq) ? MP_ENOMEM : MP_EINVAL;                \
+            return push_err(seq);                                             \
         int rc = setter(slot, x);                                             \
         if (rc)                                                               \
             seq->n--; /* the slot was the last item */                        \
@@ -870,9 +877,7 @@ PUT_AS(float, double, mp_val_set_float)
 PUT_AS(str, const char *, mp_val_set_str)
 
 int mp_val_push_none(mp_val *seq) {
-    if (!seq || !is_seq(seq))
-        return MP_EINVAL;
-    return mp_val_push(seq) ? 0 : MP_ENOMEM;
+    return mp_val_push(seq) ? 0 : push_err(seq);
 }
 
 int mp_val_push_bytes(mp_val *seq, const void *p, size_t len) {
@@ -880,7 +885,7 @@ int mp_val_push_bytes(mp_val *seq, const void *p, size_t len) {
         return MP_EINVAL;
     mp_val *slot = mp_val_push(seq);
     if (!slot)
-        return seq && is_seq(seq) ? MP_ENOMEM : MP_EINVAL;
+        return push_err(seq);
     int rc = mp_val_set_bytes(slot, p, len);
     if (rc)
         seq->n--;
