@@ -580,6 +580,8 @@ static void test_utf8(void) {
         CU_ASSERT_PTR_NULL(mp_val_put(d, bad[i]));
         MP_CHECK_RC(mp_val_put_int(d, bad[i], 1), MP_EINVAL);
         MP_CHECK_RC(mp_val_put_str(d, bad[i], "x"), MP_EINVAL);
+        MP_CHECK_RC(mp_val_put_none(d, bad[i]), MP_EINVAL);
+        MP_CHECK_RC(mp_val_put_bytes(d, bad[i], "x", 1), MP_EINVAL);
     }
     CU_ASSERT(str_is(v, "")); /* untouched */
     CU_ASSERT_EQUAL(mp_val_len(l), 0);

@@ -856,14 +856,20 @@ static int push_err(const mp_val *seq) {
             seq->n--; /* the slot was the last item */                        \
         return rc;                                                            \
     }
+/* Why mp_val_put gave no slot: out of memory for a dict and a valid key;
+ * EINVAL otherwise. */
+static int put_err(const mp_val *d, const char *key) {
+    return d && key && d->kind == MP_VAL_DICT &&
+                   mp__utf8_valid((const uint8_t *)key, strlen(key))
+               ? MP_ENOMEM
+               : MP_EINVAL;
+}
+
 #define PUT_AS(name, type, setter)                                            \
     int mp_val_put_##name(mp_val *d, const char *key, type x) {               \
         mp_val *slot = mp_val_put(d, key);                                    \
         if (!slot)                                                            \
-            return d && key && d->kind == MP_VAL_DICT &&                      \
-                           mp__utf8_valid((const uint8_t *)key, strlen(key))  \
-                       ? MP_ENOMEM                                            \
-                       : MP_EINVAL;                                           \
+            return put_err(d, key);                                           \
         return setter(slot, x);                                               \
     }
 
@@ -895,7 +901,7 @@ int mp_val_push_bytes(mp_val *seq, const void *p, size_t len) {
 int mp_val_put_none(mp_val *d, const char *key) {
     mp_val *slot = mp_val_put(d, key);
     if (!slot)
-        return d && key && d->kind == MP_VAL_DICT ? MP_ENOMEM : MP_EINVAL;
+        return put_err(d, key);
     return mp_val_set_none(slot);
 }
 
@@ -904,6 +910,6 @@ int mp_val_put_bytes(mp_val *d, const char *key, const void *p, size_t len) {
         return MP_EINVAL;
     mp_val *slot = mp_val_put(d, key);
     if (!slot)
-        return d && key && d->kind == MP_VAL_DICT ? MP_ENOMEM : MP_EINVAL;
+        return put_err(d, key);
     return mp_val_set_bytes(slot, p, len);
 }
