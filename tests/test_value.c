@@ -903,6 +903,19 @@ static const char P2_BYTEARRAY[] =
 static const char P2_EMPTY_BYTEARRAY[] =
     "\x80\x02\x63\x5f\x5f\x62\x75\x69\x6c\x74\x69\x6e\x5f\x5f\x0a\x62\x79"
     "\x74\x65\x61\x72\x72\x61\x79\x0a\x71\x00\x29\x52\x71\x01\x2e";
+/* bytearray(b'a\xff'), protocol 2, as Python 3.6 and 3.7 write it:
+ * bytearray('a\xff', 'latin-1') */
+static const char P2_BYTEARRAY_PY36[] =
+    "\x80\x02\x63\x5f\x5f\x62\x75\x69\x6c\x74\x69\x6e\x5f\x5f\x0a\x62\x79"
+    "\x74\x65\x61\x72\x72\x61\x79\x0a\x71\x00\x58\x03\x00\x00\x00\x61\xc3"
+    "\xbf\x71\x01\x58\x07\x00\x00\x00\x6c\x61\x74\x69\x6e\x2d\x31\x71\x02"
+    "\x86\x71\x03\x52\x71\x04\x2e";
+/* bytearray(), protocol 2, Python 3.6 and 3.7 */
+static const char P2_EMPTY_BYTEARRAY_PY36[] =
+    "\x80\x02\x63\x5f\x5f\x62\x75\x69\x6c\x74\x69\x6e\x5f\x5f\x0a\x62\x79"
+    "\x74\x65\x61\x72\x72\x61\x79\x0a\x71\x00\x58\x00\x00\x00\x00\x71\x01"
+    "\x58\x07\x00\x00\x00\x6c\x61\x74\x69\x6e\x2d\x31\x71\x02\x86\x71\x03"
+    "\x52\x71\x04\x2e";
 /* bytearray(b'ab'), protocol 3 */
 static const char P3_BYTEARRAY[] =
     "\x80\x03\x63\x62\x75\x69\x6c\x74\x69\x6e\x73\x0a\x62\x79\x74\x65\x61"
@@ -996,6 +1009,8 @@ static const struct {
     G(P3_BYTES),
     G(P2_BYTEARRAY),
     G(P2_EMPTY_BYTEARRAY),
+    G(P2_BYTEARRAY_PY36),
+    G(P2_EMPTY_BYTEARRAY_PY36),
     G(P3_BYTEARRAY),
     G(P4_BYTEARRAY),
     G(P5_BYTEARRAY),
@@ -1039,6 +1054,26 @@ static void test_python_bytes(void) {
     MP_CHECK_OK(LOADS(&v, P5_BYTEARRAY));
     CU_ASSERT(bytes_are(v, "ab", 2));
     mp_val_free(v);
+}
+
+/* Python 3.6 and 3.7 write a bytearray at protocol 2 as bytearray(str,
+ * 'latin-1'), where 3.8 and later nest _codecs.encode. */
+static void test_python36_bytearray(void) {
+    mp_val *v = NULL;
+    MP_CHECK_OK(LOADS(&v, P2_BYTEARRAY_PY36));
+    CU_ASSERT(bytes_are(v, "a\xff", 2));
+    mp_val_free(v);
+    v = NULL;
+    MP_CHECK_OK(LOADS(&v, P2_EMPTY_BYTEARRAY_PY36));
+    CU_ASSERT(bytes_are(v, "", 0));
+    mp_val_free(v);
+    /* Any other encoding, or a code point past U+00FF, is refused. */
+    REFUSED("\x80\x02\x63__builtin__\nbytearray\nX\x01\x00\x00\x00"
+            "aX\x05\x00\x00\x00utf-8\x86R.",
+            MP_EPROTO);
+    REFUSED("\x80\x02\x63__builtin__\nbytearray\nX\x02\x00\x00\x00"
+            "\xc4\x80X\x07\x00\x00\x00latin-1\x86R.",
+            MP_EPROTO);
 }
 
 static mp_val *int_set(int a, int b) {
@@ -1946,6 +1981,7 @@ void mp_test_suite_value(void) {
         {"dumps_buffer_reuse", test_dumps_buffer_reuse, once},
         {"round_trip_large", test_round_trip_large, once},
         {"python_bytes", test_python_bytes, once},
+        {"python36_bytearray", test_python36_bytearray, once},
         {"python_sets", test_python_sets, once},
         {"python_ints", test_python_ints, once},
         {"python_containers", test_python_containers, once},

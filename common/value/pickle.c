@@ -477,6 +477,34 @@ static int global(dec *d, const char *mod, size_t ml, const char *name,
     return rc;
 }
 
+/* The bytes of str `s` encoded as Latin-1 (`enc`, "latin1" or "latin-1"),
+ * as protocol 2 carries bytes: each code point is one byte. */
+static int latin1(dec *d, const mp_val *s, const mp_val *enc, mp_val *out) {
+    if (s->kind != MP_VAL_STR || enc->kind != MP_VAL_STR ||
+        !((enc->n == 6 && memcmp(enc->u.s, "latin1", 6) == 0) ||
+          (enc->n == 7 && memcmp(enc->u.s, "latin-1", 7) == 0)))
+        return MP_EPROTO;
+    uint8_t *b = mp__val_alloc(d->arena, s->n + 1);
+    if (!b)
+        return MP_ENOMEM;
+    size_t k = 0;
+    const uint8_t *p = (const uint8_t *)s->u.s;
+    for (size_t i = 0; i < s->n; k++) {
+        if (p[i] < 0x80) {
+            b[k] = p[i++];
+        } else if ((p[i] == 0xc2 || p[i] == 0xc3) && i + 1 < s->n) {
+            b[k] = (uint8_t)(((p[i] & 0x03) << 6) | (p[i + 1] & 0x3f));
+            i += 2;
+        } else {
+            return MP_EPROTO; /* a code point past U+00FF */
+        }
+    }
+    b[k] = 0;
+    out->u.s = (char *)b;
+    out->n = k;
+    return 0;
+}
+
 /* REDUCE of one of the globals, with the arguments CPython writes. */
 static int reduce(dec *d) {
     mp_val *args = pop(d), *fn = pop(d);
@@ -490,35 +518,18 @@ static int reduce(dec *d) {
     size_t n = args->n;
     mp_val *a0 = n > 0 ? args->u.items[0] : NULL;
     switch (fn->u.i) {
-    case G_ENCODE: { /* encode(str, "latin1"): the code points are bytes */
-        mp_val *enc = n > 1 ? args->u.items[1] : NULL;
-        if (n != 2 || a0->kind != MP_VAL_STR || enc->kind != MP_VAL_STR ||
-            !((enc->n == 6 && memcmp(enc->u.s, "latin1", 6) == 0) ||
-              (enc->n == 7 && memcmp(enc->u.s, "latin-1", 7) == 0)))
-            return MP_EPROTO;
-        uint8_t *b = mp__val_alloc(d->arena, a0->n + 1);
-        if (!b)
-            return MP_ENOMEM;
-        size_t k = 0;
-        const uint8_t *s = (const uint8_t *)a0->u.s;
-        for (size_t i = 0; i < a0->n; k++) {
-            if (s[i] < 0x80) {
-                b[k] = s[i++];
-            } else if ((s[i] == 0xc2 || s[i] == 0xc3) && i + 1 < a0->n) {
-                b[k] = (uint8_t)(((s[i] & 0x03) << 6) | (s[i + 1] & 0x3f));
-                i += 2;
-            } else {
-                return MP_EPROTO; /* a code point past U+00FF */
-            }
-        }
-        b[k] = 0;
-        out->u.s = (char *)b;
-        out->n = k;
+    case G_ENCODE: /* encode(str, "latin1"): the code points are bytes */
+        if (n != 2 || (rc = latin1(d, a0, args->u.items[1], out)))
+            return rc ? rc : MP_EPROTO;
         break;
-    }
     case G_BYTES:
     case G_BYTEARRAY:
-        if (n == 0) {
+        if (n == 2 && fn->u.i == G_BYTEARRAY) {
+            /* bytearray(str, "latin-1"), as Python 3.6 and 3.7 write a
+               bytearray at protocol 2 (later ones nest encode) */
+            if ((rc = latin1(d, a0, args->u.items[1], out)))
+                return rc;
+        } else if (n == 0) {
             out->u.s = mp__val_alloc(d->arena, 1);
             if (!out->u.s)
                 return MP_ENOMEM;
