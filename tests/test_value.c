@@ -957,6 +957,14 @@ static const char P4_SET[] =
 static const char P4_FROZENSET[] =
     "\x80\x04\x95\x08\x00\x00\x00\x00\x00\x00\x00\x28\x4b\x01\x4b\x02\x91"
     "\x94\x2e";
+/* x = [1, 2]; [x, x], protocol 2 */
+static const char P2_MEMO[] =
+    "\x80\x02\x5d\x71\x00\x28\x5d\x71\x01\x28\x4b\x01\x4b\x02\x65\x68\x01"
+    "\x65\x2e";
+/* x = [1, 2]; [x, x], protocol 4 */
+static const char P4_MEMO[] =
+    "\x80\x04\x95\x0f\x00\x00\x00\x00\x00\x00\x00\x5d\x94\x28\x5d\x94\x28"
+    "\x4b\x01\x4b\x02\x65\x68\x01\x65\x2e";
 /* [2**40, -2**63, 2**63-1, -1, 255, 65535, 65536, -2**31], protocol 4 */
 static const char P4_INTS[] =
     "\x80\x04\x95\x35\x00\x00\x00\x00\x00\x00\x00\x5d\x94\x28\x8a\x06\x00"
@@ -1020,6 +1028,8 @@ static const struct {
     G(P2_EMPTY_FROZENSET),
     G(P4_SET),
     G(P4_FROZENSET),
+    G(P2_MEMO),
+    G(P4_MEMO),
     G(P4_INTS),
     G(P2_TUPLE5),
     G(P3_DICT),
@@ -1124,6 +1134,24 @@ static void test_python_sets(void) {
     REFUSED("\x80\x02\x63__builtin__\nset\nK\x01\x85R.", MP_EPROTO);
     REFUSED("\x80\x04(\x91(K\x01\x90.", MP_EPROTO);
     mp_val_free(want);
+}
+
+/* x = [1, 2]; [x, x]: a memo reference decodes as an equal list. */
+static void test_python_memo(void) {
+    const char *p[] = {P2_MEMO, P4_MEMO};
+    size_t n[] = {LEN(P2_MEMO), LEN(P4_MEMO)};
+    for (int k = 0; k < 2; k++) {
+        mp_val *v = NULL;
+        MP_CHECK_OK(mp_val_loads(&v, p[k], n[k], NULL));
+        CU_ASSERT_EQUAL(mp_val_len(v), 2);
+        CU_ASSERT(mp_val_equal(mp_val_at(v, 0), mp_val_at(v, 1)));
+        CU_ASSERT_EQUAL(mp_val_len(mp_val_at(v, 1)), 2);
+        CU_ASSERT_EQUAL(int_of(mp_val_at(mp_val_at(v, 1), 1)), 2);
+        /* Two values: changing one leaves the other. */
+        MP_CHECK_OK(mp_val_push_int(mp_val_at(v, 0), 3));
+        CU_ASSERT_EQUAL(mp_val_len(mp_val_at(v, 1)), 2);
+        mp_val_free(v);
+    }
 }
 
 static void test_python_ints(void) {
@@ -1499,6 +1527,17 @@ static void test_hostile_cycles(void) {
             MP_EPROTO);
     /* A set's self-reference, within ADDITEMS. */
     REFUSED("\x80\x04\x8f\x94(h\x00\x90.", MP_EPROTO);
+    /* A list or dict made by the MARK forms (LIST, DICT) that changes
+     * after a reference copied it: a cycle too. */
+    REFUSED("\x80\x02(lq\x00h\x00"
+            "a.",
+            MP_EPROTO);
+    REFUSED("\x80\x02(dq\x00\x8c\x01"
+            "ah\x00s.",
+            MP_EPROTO);
+    REFUSED("\x80\x02(lq\x00(h\x00"
+            "e.",
+            MP_EPROTO);
 }
 
 /* 10 000 nested lists, the nesting depth limit and the item and byte
@@ -1983,6 +2022,7 @@ void mp_test_suite_value(void) {
         {"python_bytes", test_python_bytes, once},
         {"python36_bytearray", test_python36_bytearray, once},
         {"python_sets", test_python_sets, once},
+        {"python_memo", test_python_memo, once},
         {"python_ints", test_python_ints, once},
         {"python_containers", test_python_containers, once},
         {"python_batches", test_python_batches, once},

@@ -9,8 +9,8 @@
  * against the bytes left before anything is allocated for it, every value
  * made counts against mp_val_limits (a memo reference is a copy, counted
  * whole, so a pickle that references one list a million times cannot
- * make a small message huge), and a reference to a container that is still
- * being built (a cycle) is refused. */
+ * make a small message huge), and a container that changes after a
+ * reference copied it (a cycle, as l.append(l) pickles) is refused. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -292,17 +292,13 @@ static mp_val *top(const dec *d) {
 static mp_val *pop(dec *d) {
     if (d->sp <= floor_mark(d))
         return NULL;
-    mp_val *v = d->stack[--d->sp];
-    v->flags &= (uint8_t)~MP__V_OPEN;
-    return v;
+    return d->stack[--d->sp];
 }
 
 static int pop_mark(dec *d, size_t *at) {
     if (!d->nmarks)
         return MP_EPROTO;
     *at = d->marks[--d->nmarks];
-    for (size_t i = *at; i < d->sp; i++)
-        d->stack[i]->flags &= (uint8_t)~MP__V_OPEN;
     return 0;
 }
 
@@ -350,7 +346,7 @@ static int check_height(dec *d, const mp_val *c, const mp_val *item) {
     return 0;
 }
 
-/* A value that may go into a container: no global, no open container. */
+/* A value that may go into a container: no global. */
 static int plain(const mp_val *v) {
     return (v->flags & MP__V_GLOBAL) ? MP_EPROTO : 0;
 }
@@ -406,11 +402,9 @@ static int tuple_n(dec *d, size_t n) {
     int rc = make(d, MP_VAL_TUPLE, &t);
     if (rc)
         return rc;
-    for (size_t i = d->sp - n; i < d->sp; i++) {
-        d->stack[i]->flags &= (uint8_t)~MP__V_OPEN;
+    for (size_t i = d->sp - n; i < d->sp; i++)
         if ((rc = add_item(d, t, d->stack[i])))
             return rc;
-    }
     d->sp -= n;
     return push(d, t);
 }
@@ -425,7 +419,7 @@ static int into_below_mark(dec *d, mp_val_kind kind) {
     if (at <= floor_mark(d))
         return MP_EPROTO;
     mp_val *c = d->stack[at - 1];
-    if (c->kind != kind || (c->flags & MP__V_GLOBAL))
+    if (c->kind != kind || (c->flags & (MP__V_GLOBAL | MP__V_SHARED)))
         return MP_EPROTO;
     if (kind == MP_VAL_DICT) {
         if ((d->sp - at) % 2)
@@ -578,8 +572,11 @@ static int memo_get(dec *d, size_t idx) {
     if (idx >= d->nmemo)
         return MP_EPROTO;
     mp_val *src = d->memo[idx];
-    if (src->flags & MP__V_OPEN)
-        return MP_EPROTO; /* a container still being built: a cycle */
+    /* Python shares the object; a tree copies it. The copy is the same
+       value only if the original does not change after, so from now on
+       it may not: a container that would (APPEND, SETITEM ... into it) is
+       one the reference sits in, a cycle, or one the copy would miss. */
+    src->flags |= MP__V_SHARED;
     int err = 0;
     mp_val *c = mp__val_copy_into(d->arena, src, &d->items, &d->bytes, &err);
     if (!c)
@@ -701,11 +698,9 @@ static int step(dec *d, uint8_t op, bool *stop) {
     case OP_EMPTY_LIST:
     case OP_EMPTY_DICT:
     case OP_EMPTY_SET:
-        rc = push_new(d, op == OP_EMPTY_LIST ? MP_VAL_LIST
-                         : op == OP_EMPTY_DICT ? MP_VAL_DICT : MP_VAL_SET, &v);
-        if (!rc)
-            v->flags |= MP__V_OPEN;
-        return rc;
+        return push_new(d, op == OP_EMPTY_LIST ? MP_VAL_LIST
+                           : op == OP_EMPTY_DICT ? MP_VAL_DICT : MP_VAL_SET,
+                        NULL);
     case OP_MARK:
         if (d->items == 0)
             return MP_EMSGSIZE;
@@ -729,14 +724,15 @@ static int step(dec *d, uint8_t op, bool *stop) {
         return tuple_n(d, (size_t)(op - OP_TUPLE1 + 1));
     case OP_APPEND: {
         mp_val *item = pop(d), *l = top(d);
-        if (!item || !l || l->kind != MP_VAL_LIST || (l->flags & MP__V_GLOBAL))
+        if (!item || !l || l->kind != MP_VAL_LIST ||
+            (l->flags & (MP__V_GLOBAL | MP__V_SHARED)))
             return MP_EPROTO;
         return add_item(d, l, item);
     }
     case OP_SETITEM: {
         mp_val *val = pop(d), *key = pop(d), *dict = top(d);
         if (!val || !key || !dict || dict->kind != MP_VAL_DICT ||
-            (dict->flags & MP__V_GLOBAL))
+            (dict->flags & (MP__V_GLOBAL | MP__V_SHARED)))
             return MP_EPROTO;
         if ((rc = plain(key)) || (rc = plain(val)) ||
             (rc = check_height(d, dict, key)) ||

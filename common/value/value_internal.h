@@ -20,7 +20,8 @@ typedef struct mp__varena mp__varena;
 enum {
     MP__V_ROOT = 1u,   /* the root of its tree (mp_val_free frees) */
     MP__V_FROZEN = 2u, /* a dict key or a set item: setters refuse */
-    MP__V_OPEN = 4u,   /* decoder: a container still on the stack */
+    MP__V_SHARED = 4u, /* decoder: copied by a memo reference, so it must
+                          not change after (see pickle.c, memo_get) */
     MP__V_GLOBAL = 8u  /* decoder: a whitelisted global (see pickle.c) */
 };
 
