@@ -582,6 +582,8 @@ static void test_utf8(void) {
         MP_CHECK_RC(mp_val_put_str(d, bad[i], "x"), MP_EINVAL);
         MP_CHECK_RC(mp_val_put_none(d, bad[i]), MP_EINVAL);
         MP_CHECK_RC(mp_val_put_bytes(d, bad[i], "x", 1), MP_EINVAL);
+        /* A value that is no UTF-8 adds no key either. */
+        MP_CHECK_RC(mp_val_put_str(d, "k", bad[i]), MP_EINVAL);
     }
     CU_ASSERT(str_is(v, "")); /* untouched */
     CU_ASSERT_EQUAL(mp_val_len(l), 0);

@@ -880,7 +880,6 @@ PUSH_AS(str, const char *, mp_val_set_str)
 PUT_AS(bool, bool, mp_val_set_bool)
 PUT_AS(int, int64_t, mp_val_set_int)
 PUT_AS(float, double, mp_val_set_float)
-PUT_AS(str, const char *, mp_val_set_str)
 
 int mp_val_push_none(mp_val *seq) {
     return mp_val_push(seq) ? 0 : push_err(seq);
@@ -896,6 +895,16 @@ int mp_val_push_bytes(mp_val *seq, const void *p, size_t len) {
     if (rc)
         seq->n--;
     return rc;
+}
+
+int mp_val_put_str(mp_val *d, const char *key, const char *s) {
+    /* Checked first: a refused value must not leave its key behind. */
+    if (s && !mp__utf8_valid((const uint8_t *)s, strlen(s)))
+        return MP_EINVAL;
+    mp_val *slot = mp_val_put(d, key);
+    if (!slot)
+        return put_err(d, key);
+    return mp_val_set_str(slot, s);
 }
 
 int mp_val_put_none(mp_val *d, const char *key) {
