@@ -540,6 +540,28 @@ static void test_frozen(void) {
     CU_ASSERT(mp_val_equal(key, t));
     /* The caller's tuple was copied and stays free to change. */
     MP_CHECK_OK(mp_val_push_int(t, 3));
+    /* So is a copy of a key, items included; a dict's copy keeps its keys
+     * frozen. */
+    mp_val *kc = mp_val_copy(key);
+    MP_CHECK_OK(mp_val_set_str(mp_val_at(kc, 0), "x"));
+    MP_CHECK_OK(mp_val_push_int(mp_val_at(kc, 1), 1));
+    MP_CHECK_OK(mp_val_push_int(kc, 1));
+    mp_val_free(kc);
+    mp_val *dc = mp_val_copy(d);
+    MP_CHECK_RC(mp_val_set_int((mp_val *)mp_val_key_at(dc, 0), 2), MP_EINVAL);
+    MP_CHECK_RC(mp_val_set_str(mp_val_at(mp_val_key_at(dc, 0), 0), "x"),
+                MP_EINVAL);
+    mp_val_free(dc);
+    /* A memo reference to a key, ({(1, 2): 0}, (1, 2)), is no key. */
+    mp_val *v = NULL;
+    MP_CHECK_OK(LOADS(&v, "\x80\x04}K\x01K\x02\x86\x94K\x00sh\x00\x86."));
+    CU_ASSERT_EQUAL(int_of(mp_val_get_key(mp_val_at(v, 0), mp_val_at(v, 1))),
+                    0);
+    MP_CHECK_OK(mp_val_set_int(mp_val_at(mp_val_at(v, 1), 0), 5));
+    MP_CHECK_RC(
+        mp_val_set_int(mp_val_at(mp_val_key_at(mp_val_at(v, 0), 0), 0), 5),
+        MP_EINVAL);
+    mp_val_free(v);
     mp_val *s = mp_val_new(MP_VAL_SET), *fs = mp_val_new(MP_VAL_FROZENSET);
     mp_val *one = new_int(1);
     MP_CHECK_OK(mp_val_add(fs, one));

@@ -728,8 +728,10 @@ static mp_val *copy_rec(mp__varena *a, const mp_val *src, size_t *items,
                 copy_rec(a, src->u.items[i], items, bytes, err, depth + 1);
             if (!v->u.items[i])
                 return NULL;
-            if (src->u.items[i]->flags & MP__V_FROZEN)
-                v->u.items[i]->flags |= MP__V_FROZEN;
+            /* A dict's keys and a set's items are frozen in the copy too;
+               the copy of a key, once no key, is free to change. */
+            if ((src->kind == MP_VAL_DICT && i % 2 == 0) || is_set(src))
+                freeze(v->u.items[i], 0);
             v->n = src->kind == MP_VAL_DICT ? (i + 1) / 2 : i + 1;
         }
         v->height = src->height;
