@@ -252,6 +252,10 @@ static uint64_t hash_of(const mp_val *v, unsigned depth) {
         return mix((uint64_t)v->u.i);
     case MP_VAL_FLOAT: {
         int64_t i;
+        if (isnan(v->u.f)) /* equal to no other value: hashed by identity,
+                              as Python 3.10 does, so that NaN keys spread
+                              instead of all probing one chain */
+            return mix((uint64_t)(uintptr_t)v);
         if (float_as_int(v->u.f, &i))
             return mix((uint64_t)i);
         uint64_t bits;
@@ -297,6 +301,8 @@ bool mp__val_hashable(const mp_val *v, unsigned depth) {
 
 static bool equal(const mp_val *a, const mp_val *b, unsigned depth);
 
+/* Where key is in dict or set c, or -1: identity first, as Python's dict
+ * (so that a NaN key finds itself), then equality. */
 static long find(const mp_val *c, const mp_val *key, uint64_t h,
                  unsigned depth) {
     size_t stride = c->kind == MP_VAL_DICT ? 2 : 1;
@@ -307,13 +313,15 @@ static long find(const mp_val *c, const mp_val *key, uint64_t h,
             uint32_t e = c->index[1 + s];
             if (!e)
                 return -1;
-            if (equal(c->u.items[(e - 1) * stride], key, depth))
+            const mp_val *k = c->u.items[(e - 1) * stride];
+            if (k == key || equal(k, key, depth))
                 return (long)(e - 1);
         }
         return -1;
     }
     for (size_t i = 0; i < c->n; i++)
-        if (equal(c->u.items[i * stride], key, depth))
+        if (c->u.items[i * stride] == key ||
+            equal(c->u.items[i * stride], key, depth))
             return (long)i;
     return -1;
 }
