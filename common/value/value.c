@@ -303,13 +303,27 @@ static bool equal(const mp_val *a, const mp_val *b, unsigned depth);
 
 /* Where key is in dict or set c, or -1: identity first, as Python's dict
  * (so that a NaN key finds itself), then equality. */
+/* The index's next slot to probe, CPython's sequence: every bit of the
+ * hash takes part (perturb), so that keys sharing the low bits of their
+ * hashes part after a few probes instead of piling up in one run (a
+ * pickle of ints chosen to share them would make decoding quadratic).
+ * Once perturb is spent it is s = 5s + 1, which visits every slot, so at
+ * most PROBES_MAX(mask) probes reach any slot. */
+static size_t probe_next(size_t s, uint64_t *perturb, size_t mask) {
+    *perturb >>= 5;
+    return (s * 5 + 1 + (size_t)*perturb) & mask;
+}
+#define PROBES_MAX(mask) ((mask) + 1 + 13) /* 13 shifts spend perturb */
+
 static long find(const mp_val *c, const mp_val *key, uint64_t h,
                  unsigned depth) {
     size_t stride = c->kind == MP_VAL_DICT ? 2 : 1;
     if (c->index) {
         size_t mask = ((size_t)1 << c->index[0]) - 1;
-        for (size_t s = (size_t)h & mask, probes = 0; probes <= mask;
-             s = (s + 1) & mask, probes++) {
+        uint64_t perturb = h;
+        for (size_t s = (size_t)h & mask, probes = 0;
+             probes < PROBES_MAX(mask); s = probe_next(s, &perturb, mask),
+                    probes++) {
             uint32_t e = c->index[1 + s];
             if (!e)
                 return -1;
@@ -424,9 +438,10 @@ static int grow(mp_val *c, size_t stride) {
 
 static void index_place(mp_val *c, size_t entry, uint64_t h) {
     size_t mask = ((size_t)1 << c->index[0]) - 1;
+    uint64_t perturb = h;
     size_t s = (size_t)h & mask;
-    while (c->index[1 + s])
-        s = (s + 1) & mask;
+    while (c->index[1 + s]) /* at most half full: there is an empty slot */
+        s = probe_next(s, &perturb, mask);
     c->index[1 + s] = (uint32_t)(entry + 1);
 }
 
