@@ -699,27 +699,41 @@ static void test_bad_input(void) {
 
 /* A tree nested deeper than the depth any tree may have cannot be encoded
  * (the encoder recurses) and is no value. */
-static void test_build_too_deep(void) {
+/* `levels` lists nested in each other, the innermost holding `item`. */
+static mp_val *nested_lists(int levels, bool item) {
     mp_val *root = mp_val_new(MP_VAL_LIST), *at = root;
-    for (int i = 0; i < 1500; i++) {
+    for (int i = 1; i < levels; i++) {
         at = mp_val_push(at);
         MP_CHECK_OK(mp_val_set_empty(at, MP_VAL_LIST));
     }
+    if (item)
+        MP_CHECK_OK(mp_val_push_int(at, 7));
+    return root;
+}
+
+static void test_build_too_deep(void) {
+    mp_val *root = nested_lists(1500, false);
     mp_buf b = {0};
     MP_CHECK_RC(mp_val_dumps(root, 4, &b), MP_EMSGSIZE);
     CU_ASSERT_PTR_NULL(b.data);
     mp_val_free(root);
-    /* 999 deep is fine and comes back equal. */
-    root = mp_val_new(MP_VAL_LIST);
-    at = root;
-    for (int i = 0; i < 998; i++) {
-        at = mp_val_push(at);
-        MP_CHECK_OK(mp_val_set_empty(at, MP_VAL_LIST));
+    /* 1000 levels, the decoder's limit, come back equal, with an item in
+     * the innermost or without; 1001 are refused by the encoder as by the
+     * decoder (a peer would refuse what it sent). */
+    for (int item = 0; item < 2; item++) {
+        root = nested_lists(1000, item);
+        mp_val *r = round_trip(root, 5);
+        CU_ASSERT(mp_val_equal(r, root));
+        mp_val *c = mp_val_copy(r);
+        CU_ASSERT(mp_val_equal(c, r));
+        mp_val_free(c);
+        mp_val_free(r);
+        mp_val_free(root);
+        root = nested_lists(1001, item);
+        MP_CHECK_RC(mp_val_dumps(root, 4, &b), MP_EMSGSIZE);
+        CU_ASSERT_PTR_NULL(b.data);
+        mp_val_free(root);
     }
-    mp_val *r = round_trip(root, 5);
-    CU_ASSERT(mp_val_equal(r, root));
-    mp_val_free(r);
-    mp_val_free(root);
 }
 
 /* ---- round trips ---- */

@@ -89,7 +89,9 @@ static void w_int(mp__wbuf *w, int64_t i) {
 }
 
 static int dump(mp__wbuf *w, const mp_val *v, unsigned depth) {
-    if (depth > MP__VAL_DEPTH_MAX)
+    /* A container at depth d is level d + 1: the decoder takes up to
+       MP__VAL_DEPTH_MAX levels, and so does the encoder. */
+    if (v->kind >= MP_VAL_TUPLE && depth >= MP__VAL_DEPTH_MAX)
         return MP_EMSGSIZE;
     switch (v->kind) {
     case MP_VAL_NONE:
