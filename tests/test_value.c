@@ -717,9 +717,9 @@ static void test_build_too_deep(void) {
     MP_CHECK_RC(mp_val_dumps(root, 4, &b), MP_EMSGSIZE);
     CU_ASSERT_PTR_NULL(b.data);
     mp_val_free(root);
-    /* 1000 levels, the decoder's limit, come back equal, with an item in
-     * the innermost or without; 1001 are refused by the encoder as by the
-     * decoder (a peer would refuse what it sent). */
+    /* 1000 levels, the decoder's limit, come back equal and copy, with an
+     * item in the innermost or without; 1001 are refused by the encoder as
+     * by the decoder (a peer would refuse what it sent). */
     for (int item = 0; item < 2; item++) {
         root = nested_lists(1000, item);
         mp_val *r = round_trip(root, 5);
@@ -732,6 +732,16 @@ static void test_build_too_deep(void) {
         root = nested_lists(1001, item);
         MP_CHECK_RC(mp_val_dumps(root, 4, &b), MP_EMSGSIZE);
         CU_ASSERT_PTR_NULL(b.data);
+        /* Nor copied, nor equal to itself but by identity. */
+        CU_ASSERT_PTR_NULL(mp_val_copy(root));
+        mp_val *slot = mp_val_new(MP_VAL_NONE);
+        MP_CHECK_RC(mp_val_set_copy(slot, root), MP_EMSGSIZE);
+        CU_ASSERT_EQUAL(mp_val_kind_of(slot), MP_VAL_NONE);
+        mp_val *other = nested_lists(1001, item);
+        CU_ASSERT(!mp_val_equal(root, other));
+        CU_ASSERT(mp_val_equal(root, root));
+        mp_val_free(other);
+        mp_val_free(slot);
         mp_val_free(root);
     }
 }

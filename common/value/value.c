@@ -348,8 +348,8 @@ static bool numeric(const mp_val *v) {
 static bool equal(const mp_val *a, const mp_val *b, unsigned depth) {
     if (a == b)
         return !(a->kind == MP_VAL_FLOAT && isnan(a->u.f));
-    if (depth > MP__VAL_DEPTH_MAX)
-        return false;
+    if ((is_container(a) || is_container(b)) && depth >= MP__VAL_DEPTH_MAX)
+        return false; /* past the levels any tree may have */
     if (numeric(a) && numeric(b)) {
         if (a->kind != MP_VAL_FLOAT && b->kind != MP_VAL_FLOAT)
             return a->u.i == b->u.i;
@@ -694,8 +694,8 @@ int mp_val_set_empty(mp_val *v, mp_val_kind kind) {
 
 static mp_val *copy_rec(mp__varena *a, const mp_val *src, size_t *items,
                         size_t *bytes, int *err, unsigned depth) {
-    if (depth > MP__VAL_DEPTH_MAX) {
-        *err = MP_EMSGSIZE;
+    if (is_container(src) && depth >= MP__VAL_DEPTH_MAX) {
+        *err = MP_EMSGSIZE; /* level depth + 1: past the levels of dumps */
         return NULL;
     }
     if (*items == 0) {
