@@ -203,7 +203,7 @@ MP_EXTERN int mp_val_dumps(const mp_val *v, int protocol, mp_buf *out);
  * the caller frees with mp_val_free. `lim` may be NULL (the defaults).
  *
  * The bytes are untrusted: nothing in them can make mproc run code,
- * reference a global other than the four that protocols 2 to 4 use for
+ * reference a global other than the five that protocols 2 to 4 use for
  * bytes, bytearray and sets (_codecs.encode, and bytes, bytearray, set and
  * frozenset of builtins) with the arguments Python writes, or loop,
  * overrun or allocate past `lim`. Errors: MP_EINVAL (NULL out, NULL data
