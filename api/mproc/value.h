@@ -33,7 +33,11 @@
  *
  * Memory: a tree allocates from its own arena. Replacing content leaves
  * the old content's memory in the arena until the root is freed; a value
- * rebuilt many times over should be rebuilt as a new tree. */
+ * rebuilt many times over should be rebuilt as a new tree.
+ *
+ * Depth: a tree nests at most 1000 containers (Python's recursion limit,
+ * and what mp_val_loads reads). A deeper one can be built but not copied
+ * (NULL, MP_EMSGSIZE), compared (never equal) or encoded (MP_EMSGSIZE). */
 #ifndef MPROC_VALUE_H
 #define MPROC_VALUE_H
 
@@ -68,11 +72,14 @@ typedef struct mp_val_limits {
      * recursion limit); past it is MP_EMSGSIZE. */
     size_t max_depth;
     /** Values in the tree, every item, key and container counted (a value
-     * referenced twice by the pickle counts twice): 0 means 2^24; past it
-     * is MP_EMSGSIZE. */
+     * referenced twice by the pickle counts twice): 0 means 2^20 plus 4
+     * per byte of the pickle (no pickle without shared references comes
+     * near it); past it is MP_EMSGSIZE. */
     size_t max_items;
     /** Bytes of str and bytes payloads in the tree, copies counted: 0 means
-     * 2^31; past it is MP_EMSGSIZE. */
+     * 64 MiB plus 4 per byte of the pickle; past it is MP_EMSGSIZE. So by
+     * default a message of n bytes decodes to a tree of O(n) memory
+     * whatever it references: a small pickle cannot make a huge tree. */
     size_t max_bytes;
 } mp_val_limits;
 
@@ -82,7 +89,8 @@ typedef struct mp_val_limits {
 MP_EXTERN mp_val *mp_val_new(mp_val_kind kind);
 
 /** A new tree, a deep copy of v (which may be any value of another tree).
- * NULL for NULL or when out of memory. */
+ * NULL for NULL, for v nested deeper than 1000 containers, or when out of
+ * memory. */
 MP_EXTERN mp_val *mp_val_copy(const mp_val *v);
 
 /** Frees the tree whose root is v. NULL-safe; a value that is not a root
@@ -146,7 +154,8 @@ MP_EXTERN int mp_val_set_strn(mp_val *v, const char *s, size_t len);
 MP_EXTERN int mp_val_set_bytes(mp_val *v, const void *p, size_t len);
 /** An empty container (or the empty value) of `kind`. */
 MP_EXTERN int mp_val_set_empty(mp_val *v, mp_val_kind kind);
-/** A deep copy of src (of any tree, v's own included). */
+/** A deep copy of src (of any tree, v's own included); MP_EMSGSIZE for src
+ * nested deeper than 1000 containers. */
 MP_EXTERN int mp_val_set_copy(mp_val *v, const mp_val *src);
 /** @} */
 
@@ -188,7 +197,8 @@ MP_EXTERN int mp_val_put_bytes(mp_val *dict, const char *key, const void *p,
  * both read by every Python from 3.8; another is MP_EINVAL) into out
  * (grown as needed; out->len is the pickle's length). Python's
  * pickle.loads and Connection.recv read it back as the same objects.
- * Errors: MP_EINVAL (NULL), MP_ENOMEM. */
+ * Errors: MP_EINVAL (NULL), MP_EMSGSIZE (v nested deeper than 1000
+ * containers), MP_ENOMEM. */
 MP_EXTERN int mp_val_dumps(const mp_val *v, int protocol, mp_buf *out);
 
 /** Decodes a pickle of protocol 2 to 5 (what Python's pickle.dumps and

@@ -9,8 +9,8 @@
  * against the bytes left before anything is allocated for it, every value
  * made counts against mp_val_limits (a memo reference is a copy, counted
  * whole, so a pickle that references one list a million times cannot
- * make a small message huge), and a reference to a container that is still
- * being built (a cycle) is refused. */
+ * make a small message huge), and a container that changes after a
+ * reference copied it (a cycle, as l.append(l) pickles) is refused. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,7 +111,9 @@ static size_t put_int(uint8_t *o, int64_t i) {
 }
 
 static int dump(mp__wbuf *w, const mp_val *v, unsigned depth) {
-    if (depth > MP__VAL_DEPTH_MAX)
+    /* A container at depth d is level d + 1: the decoder takes up to
+       MP__VAL_DEPTH_MAX levels, and so does the encoder. */
+    if (v->kind >= MP_VAL_TUPLE && depth >= MP__VAL_DEPTH_MAX)
         return MP_EMSGSIZE;
     switch (v->kind) {
     case MP_VAL_NONE:
@@ -405,7 +407,7 @@ static int check_height(dec *d, const mp_val *c, const mp_val *item) {
     return 0;
 }
 
-/* A value that may go into a container: no global, no open container. */
+/* A value that may go into a container: no global. */
 static int plain(const mp_val *v) {
     return (v->flags & MP__V_GLOBAL) ? MP_EPROTO : 0;
 }
@@ -539,6 +541,34 @@ static int global(dec *d, const char *mod, size_t ml, const char *name,
     return rc;
 }
 
+/* The bytes of str `s` encoded as Latin-1 (`enc`, "latin1" or "latin-1"),
+ * as protocol 2 carries bytes: each code point is one byte. */
+static int latin1(dec *d, const mp_val *s, const mp_val *enc, mp_val *out) {
+    if (s->kind != MP_VAL_STR || enc->kind != MP_VAL_STR ||
+        !((enc->n == 6 && memcmp(enc->u.s, "latin1", 6) == 0) ||
+          (enc->n == 7 && memcmp(enc->u.s, "latin-1", 7) == 0)))
+        return MP_EPROTO;
+    uint8_t *b = mp__val_alloc(d->arena, s->n + 1);
+    if (!b)
+        return MP_ENOMEM;
+    size_t k = 0;
+    const uint8_t *p = (const uint8_t *)s->u.s;
+    for (size_t i = 0; i < s->n; k++) {
+        if (p[i] < 0x80) {
+            b[k] = p[i++];
+        } else if ((p[i] == 0xc2 || p[i] == 0xc3) && i + 1 < s->n) {
+            b[k] = (uint8_t)(((p[i] & 0x03) << 6) | (p[i + 1] & 0x3f));
+            i += 2;
+        } else {
+            return MP_EPROTO; /* a code point past U+00FF */
+        }
+    }
+    b[k] = 0;
+    out->u.s = (char *)b;
+    out->n = k;
+    return 0;
+}
+
 /* REDUCE of one of the globals, with the arguments CPython writes. */
 static int reduce(dec *d) {
     mp_val *args = pop(d), *fn = pop(d);
@@ -551,41 +581,19 @@ static int reduce(dec *d) {
         return rc;
     size_t n = args->n;
     mp_val *a0 = n > 0 ? args->u.items[0] : NULL;
-    /* encode(str, "latin1"), and bytearray(str, "latin-1") as Python 3.6
-     * and 3.7 write a bytearray at protocol 2: the code points are bytes */
-    bool latin1 = n == 2 && (fn->u.i == G_ENCODE || fn->u.i == G_BYTEARRAY);
-    if (fn->u.i == G_ENCODE && !latin1)
-        return MP_EPROTO;
-    if (latin1) {
-        mp_val *enc = args->u.items[1];
-        if (a0->kind != MP_VAL_STR || enc->kind != MP_VAL_STR ||
-            !((enc->n == 6 && memcmp(enc->u.s, "latin1", 6) == 0) ||
-              (enc->n == 7 && memcmp(enc->u.s, "latin-1", 7) == 0)))
-            return MP_EPROTO;
-        uint8_t *b = mp__val_alloc(d->arena, a0->n + 1);
-        if (!b)
-            return MP_ENOMEM;
-        size_t k = 0;
-        const uint8_t *s = (const uint8_t *)a0->u.s;
-        for (size_t i = 0; i < a0->n; k++) {
-            if (s[i] < 0x80) {
-                b[k] = s[i++];
-            } else if ((s[i] == 0xc2 || s[i] == 0xc3) && i + 1 < a0->n) {
-                b[k] = (uint8_t)(((s[i] & 0x03) << 6) | (s[i + 1] & 0x3f));
-                i += 2;
-            } else {
-                return MP_EPROTO; /* a code point past U+00FF */
-            }
-        }
-        b[k] = 0;
-        out->u.s = (char *)b;
-        out->n = k;
-        return push(d, out);
-    }
     switch (fn->u.i) {
+    case G_ENCODE: /* encode(str, "latin1"): the code points are bytes */
+        if (n != 2 || (rc = latin1(d, a0, args->u.items[1], out)))
+            return rc ? rc : MP_EPROTO;
+        break;
     case G_BYTES:
     case G_BYTEARRAY:
-        if (n == 0) {
+        if (n == 2 && fn->u.i == G_BYTEARRAY) {
+            /* bytearray(str, "latin-1"), as Python 3.6 and 3.7 write a
+               bytearray at protocol 2 (later ones nest encode) */
+            if ((rc = latin1(d, a0, args->u.items[1], out)))
+                return rc;
+        } else if (n == 0) {
             out->u.s = mp__val_alloc(d->arena, 1);
             if (!out->u.s)
                 return MP_ENOMEM;
@@ -976,8 +984,14 @@ int mp_val_loads(mp_val **out, const void *data, size_t len,
     d.proto = 0;
     d.p = data;
     d.end = d.p + len;
-    d.items = lim && lim->max_items ? lim->max_items : (size_t)1 << 24;
-    d.bytes = lim && lim->max_bytes ? lim->max_bytes : (size_t)1 << 31;
+    /* The defaults follow the message: a pickle spends at least a byte per
+     * value and per payload byte, so only memo references can reach past
+     * len, by at most 3 len plus a fixed allowance. */
+    size_t room = len > SIZE_MAX / 8 ? SIZE_MAX / 8 : len;
+    d.items = lim && lim->max_items ? lim->max_items
+                                    : ((size_t)1 << 20) + 4 * room;
+    d.bytes = lim && lim->max_bytes ? lim->max_bytes
+                                    : ((size_t)1 << 26) + 4 * room;
     d.max_depth = lim && lim->max_depth ? lim->max_depth : 1000;
     if (d.max_depth > MP__VAL_DEPTH_MAX)
         d.max_depth = MP__VAL_DEPTH_MAX;

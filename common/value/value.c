@@ -252,20 +252,72 @@ static uint64_t mix(uint64_t x) {
     return x ^ (x >> 31);
 }
 
+/* SipHash-1-3 (CPython's hash of str and bytes) under a fixed key and a
+ * `seed`, over bytes or over the hashes of a tuple's items. Keys come from
+ * untrusted pickles: the hashes before let chosen str, bytes, tuple and
+ * frozenset keys share their full hashes (65 536 bytes keys of an 8.6 MB
+ * pickle had two among them and took 42 s to decode; 60 000 tuples of two
+ * ints had one, and took 59 s). SipHash has no such collisions short of
+ * brute force, even with its key known. */
+typedef struct sip {
+    uint64_t v0, v1, v2, v3;
+} sip;
+
+#define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
+
+static void sip_round(sip *s) {
+    s->v0 += s->v1;
+    s->v1 = ROTL(s->v1, 13) ^ s->v0;
+    s->v0 = ROTL(s->v0, 32);
+    s->v2 += s->v3;
+    s->v3 = ROTL(s->v3, 16) ^ s->v2;
+    s->v0 += s->v3;
+    s->v3 = ROTL(s->v3, 21) ^ s->v0;
+    s->v2 += s->v1;
+    s->v1 = ROTL(s->v1, 17) ^ s->v2;
+    s->v2 = ROTL(s->v2, 32);
+}
+
+static sip sip_start(uint64_t seed) {
+    const uint64_t k0 = 0x6d70726f632d7661ull; /* "mproc-va" */
+    sip s = {k0 ^ 0x736f6d6570736575ull, seed ^ 0x646f72616e646f6dull,
+             k0 ^ 0x6c7967656e657261ull, seed ^ 0x7465646279746573ull};
+    return s;
+}
+
+static void sip_word(sip *s, uint64_t m) {
+    s->v3 ^= m;
+    sip_round(s);
+    s->v0 ^= m;
+}
+
+/* The hash of the words given and `tail` (the last 0-7 bytes, in the low
+ * bytes) of n bytes in all. */
+static uint64_t sip_end(sip *s, uint64_t tail, size_t n) {
+    sip_word(s, tail | (uint64_t)n << 56);
+    s->v2 ^= 0xff;
+    sip_round(s);
+    sip_round(s);
+    sip_round(s);
+    return s->v0 ^ s->v1 ^ s->v2 ^ s->v3;
+}
+
 static uint64_t hash_bytes(const void *p, size_t n, uint64_t seed) {
     const uint8_t *b = p;
-    uint64_t h = 0xcbf29ce484222325ull ^ seed ^ n;
-    while (n >= 8) {
-        uint64_t w;
-        memcpy(&w, b, 8);
-        h = (h ^ mix(w)) * 0x100000001b3ull;
-        b += 8;
-        n -= 8;
+    sip s = sip_start(seed);
+    size_t i = 0;
+    for (; n - i >= 8; i += 8) {
+        uint64_t m = 0;
+        for (int k = 0; k < 8; k++)
+            m |= (uint64_t)b[i + k] << (8 * k);
+        sip_word(&s, m);
     }
-    uint64_t w = 0;
-    memcpy(&w, b, n); /* the last 0..7 bytes (byte order is irrelevant) */
-    return mix(h ^ w);
+    uint64_t tail = 0;
+    for (size_t k = 0; i + k < n; k++)
+        tail |= (uint64_t)b[i + k] << (8 * k);
+    return sip_end(&s, tail, n);
 }
+#undef ROTL
 
 /* A float equal to an int64 (as Python compares them). */
 static bool float_as_int(double f, int64_t *out) {
@@ -287,6 +339,10 @@ static uint64_t hash_of(const mp_val *v, unsigned depth) {
         return mix((uint64_t)v->u.i);
     case MP_VAL_FLOAT: {
         int64_t i;
+        if (isnan(v->u.f)) /* equal to no other value: hashed by identity,
+                              as Python 3.10 does, so that NaN keys spread
+                              instead of all probing one chain */
+            return mix((uint64_t)(uintptr_t)v);
         if (float_as_int(v->u.f, &i))
             return mix((uint64_t)i);
         uint64_t bits;
@@ -298,16 +354,19 @@ static uint64_t hash_of(const mp_val *v, unsigned depth) {
     case MP_VAL_BYTES:
         return hash_bytes(v->u.s, v->n, 2);
     case MP_VAL_TUPLE: {
-        uint64_t h = 0x7475706c65ull + v->n;
+        sip s = sip_start(3);
         for (size_t i = 0; i < v->n && depth < MP__VAL_DEPTH_MAX; i++)
-            h = mix(h ^ hash_of(v->u.items[i], depth + 1)) + i;
-        return h;
+            sip_word(&s, hash_of(v->u.items[i], depth + 1));
+        return sip_end(&s, 0, v->n);
     }
     case MP_VAL_FROZENSET: {
-        uint64_t h = 0x66726f7aull;
-        for (size_t i = 0; i < v->n && depth < MP__VAL_DEPTH_MAX; i++)
-            h += mix(hash_of(v->u.items[i], depth + 1)); /* order-free */
-        return mix(h);
+        uint64_t h = 0;
+        for (size_t i = 0; i < v->n && depth < MP__VAL_DEPTH_MAX; i++) {
+            sip s = sip_start(4); /* each item on its own: order-free */
+            sip_word(&s, hash_of(v->u.items[i], depth + 1));
+            h += sip_end(&s, 0, 8);
+        }
+        return mix(h + v->n);
     }
     default:
         return 0;
@@ -339,25 +398,42 @@ static inline bool key_eq(const mp_val *a, const mp_val *key, unsigned depth) {
     return equal(a, key, depth);
 }
 
-/* The entry of c equal to key, or -1. h is key's hash, needed only when c
- * has an index. */
+/* The index's next slot to probe, CPython's sequence: every bit of the
+ * hash takes part (perturb), so that keys sharing the low bits of their
+ * hashes part after a few probes instead of piling up in one run (a
+ * pickle of ints chosen to share them would make decoding quadratic).
+ * Once perturb is spent it is s = 5s + 1, which visits every slot, so at
+ * most PROBES_MAX(mask) probes reach any slot. */
+static size_t probe_next(size_t s, uint64_t *perturb, size_t mask) {
+    *perturb >>= 5;
+    return (s * 5 + 1 + (size_t)*perturb) & mask;
+}
+#define PROBES_MAX(mask) ((mask) + 1 + 13) /* 13 shifts spend perturb */
+
+/* The entry of c equal to key, or -1: identity first, as Python's dict
+ * (so that a NaN key finds itself), then equality. h is key's hash,
+ * needed only when c has an index. */
 static long find(const mp_val *c, const mp_val *key, uint64_t h,
                  unsigned depth) {
     size_t stride = c->kind == MP_VAL_DICT ? 2 : 1;
     if (c->index) {
         size_t mask = ((size_t)1 << c->index[0]) - 1;
-        for (size_t s = (size_t)h & mask, probes = 0; probes <= mask;
-             s = (s + 1) & mask, probes++) {
+        uint64_t perturb = h;
+        for (size_t s = (size_t)h & mask, probes = 0;
+             probes < PROBES_MAX(mask); s = probe_next(s, &perturb, mask),
+                    probes++) {
             uint32_t e = c->index[1 + s];
             if (!e)
                 return -1;
-            if (key_eq(c->u.items[(e - 1) * stride], key, depth))
+            const mp_val *k = c->u.items[(e - 1) * stride];
+            if (k == key || key_eq(k, key, depth))
                 return (long)(e - 1);
         }
         return -1;
     }
     for (size_t i = 0; i < c->n; i++)
-        if (key_eq(c->u.items[i * stride], key, depth))
+        if (c->u.items[i * stride] == key ||
+            key_eq(c->u.items[i * stride], key, depth))
             return (long)i;
     return -1;
 }
@@ -370,8 +446,8 @@ static bool numeric(const mp_val *v) {
 static bool equal(const mp_val *a, const mp_val *b, unsigned depth) {
     if (a == b)
         return !(a->kind == MP_VAL_FLOAT && isnan(a->u.f));
-    if (depth > MP__VAL_DEPTH_MAX)
-        return false;
+    if ((is_container(a) || is_container(b)) && depth >= MP__VAL_DEPTH_MAX)
+        return false; /* past the levels any tree may have */
     if (numeric(a) && numeric(b)) {
         if (a->kind != MP_VAL_FLOAT && b->kind != MP_VAL_FLOAT)
             return a->u.i == b->u.i;
@@ -460,9 +536,10 @@ static int grow(mp_val *c, size_t stride) {
 
 static void index_place(mp_val *c, size_t entry, uint64_t h) {
     size_t mask = ((size_t)1 << c->index[0]) - 1;
+    uint64_t perturb = h;
     size_t s = (size_t)h & mask;
-    while (c->index[1 + s])
-        s = (s + 1) & mask;
+    while (c->index[1 + s]) /* at most half full: there is an empty slot */
+        s = probe_next(s, &perturb, mask);
     c->index[1 + s] = (uint32_t)(entry + 1);
 }
 
@@ -776,8 +853,8 @@ int mp_val_set_empty(mp_val *v, mp_val_kind kind) {
 static mp_val *copy_rec(mp__varena *a, const mp_val *src, size_t *items,
                         size_t *bytes, int *err, unsigned depth,
                         size_t *refs) {
-    if (depth > MP__VAL_DEPTH_MAX) {
-        *err = MP_EMSGSIZE;
+    if (is_container(src) && depth >= MP__VAL_DEPTH_MAX) {
+        *err = MP_EMSGSIZE; /* level depth + 1: past the levels of dumps */
         return NULL;
     }
     if (*items == 0) {
@@ -807,6 +884,12 @@ static mp_val *copy_rec(mp__varena *a, const mp_val *src, size_t *items,
             return NULL;
         }
         *bytes -= src->n;
+        v->n = src->n;
+        if (refs && src->arena == a) {
+            v->u.s = src->u.s; /* a memo copy: strings never change in
+                                  place, so it shares the original's */
+            return v;
+        }
         v->u.s = mp__val_alloc(a, src->n + 1);
         if (!v->u.s) {
             *err = MP_ENOMEM;
@@ -815,7 +898,6 @@ static mp_val *copy_rec(mp__varena *a, const mp_val *src, size_t *items,
         if (src->n)
             memcpy(v->u.s, src->u.s, src->n);
         v->u.s[src->n] = 0;
-        v->n = src->n;
         return v;
     case MP_VAL_TUPLE:
     case MP_VAL_LIST:
@@ -840,8 +922,10 @@ static mp_val *copy_rec(mp__varena *a, const mp_val *src, size_t *items,
                                      depth + 1, refs);
             if (!v->u.items[i])
                 return NULL;
-            if (src->u.items[i]->flags & MP__V_FROZEN)
-                v->u.items[i]->flags |= MP__V_FROZEN;
+            /* A dict's keys and a set's items are frozen in the copy too;
+               the copy of a key, once no key, is free to change. */
+            if ((src->kind == MP_VAL_DICT && i % 2 == 0) || is_set(src))
+                freeze(v->u.items[i], 0);
             v->n = src->kind == MP_VAL_DICT ? (i + 1) / 2 : i + 1;
         }
         v->height = src->height;
@@ -956,24 +1040,37 @@ int mp_val_add(mp_val *s, const mp_val *item) {
     return mp__val_set_insert(s, c);
 }
 
+/* Why mp_val_push gave no slot: a sequence that may grow ran out of
+ * memory; anything else (NULL, another kind, a frozen tuple) is EINVAL. */
+static int push_err(const mp_val *seq) {
+    return seq && is_seq(seq) && !(seq->flags & MP__V_FROZEN) ? MP_ENOMEM
+                                                              : MP_EINVAL;
+}
+
 #define PUSH_AS(name, type, setter)                                           \
     int mp_val_push_##name(mp_val *seq, type x) {                             \
         mp_val *slot = mp_val_push(seq);                                      \
         if (!slot)                                                            \
-            return seq && is_seq(seq) ? MP_ENOMEM : MP_EINVAL;                \
+            return push_err(seq);                                             \
         int rc = setter(slot, x);                                             \
         if (rc)                                                               \
             seq->n--; /* the slot was the last item */                        \
         return rc;                                                            \
     }
+/* Why mp_val_put gave no slot: out of memory for a dict and a valid key;
+ * EINVAL otherwise. */
+static int put_err(const mp_val *d, const char *key) {
+    return d && key && d->kind == MP_VAL_DICT &&
+                   mp__utf8_valid((const uint8_t *)key, strlen(key))
+               ? MP_ENOMEM
+               : MP_EINVAL;
+}
+
 #define PUT_AS(name, type, setter)                                            \
     int mp_val_put_##name(mp_val *d, const char *key, type x) {               \
         mp_val *slot = mp_val_put(d, key);                                    \
         if (!slot)                                                            \
-            return d && key && d->kind == MP_VAL_DICT &&                      \
-                           mp__utf8_valid((const uint8_t *)key, strlen(key))  \
-                       ? MP_ENOMEM                                            \
-                       : MP_EINVAL;                                           \
+            return put_err(d, key);                                           \
         return setter(slot, x);                                               \
     }
 
@@ -984,12 +1081,9 @@ PUSH_AS(str, const char *, mp_val_set_str)
 PUT_AS(bool, bool, mp_val_set_bool)
 PUT_AS(int, int64_t, mp_val_set_int)
 PUT_AS(float, double, mp_val_set_float)
-PUT_AS(str, const char *, mp_val_set_str)
 
 int mp_val_push_none(mp_val *seq) {
-    if (!seq || !is_seq(seq))
-        return MP_EINVAL;
-    return mp_val_push(seq) ? 0 : MP_ENOMEM;
+    return mp_val_push(seq) ? 0 : push_err(seq);
 }
 
 int mp_val_push_bytes(mp_val *seq, const void *p, size_t len) {
@@ -997,17 +1091,27 @@ int mp_val_push_bytes(mp_val *seq, const void *p, size_t len) {
         return MP_EINVAL;
     mp_val *slot = mp_val_push(seq);
     if (!slot)
-        return seq && is_seq(seq) ? MP_ENOMEM : MP_EINVAL;
+        return push_err(seq);
     int rc = mp_val_set_bytes(slot, p, len);
     if (rc)
         seq->n--;
     return rc;
 }
 
+int mp_val_put_str(mp_val *d, const char *key, const char *s) {
+    /* Checked first: a refused value must not leave its key behind. */
+    if (s && !mp__utf8_valid((const uint8_t *)s, strlen(s)))
+        return MP_EINVAL;
+    mp_val *slot = mp_val_put(d, key);
+    if (!slot)
+        return put_err(d, key);
+    return mp_val_set_str(slot, s);
+}
+
 int mp_val_put_none(mp_val *d, const char *key) {
     mp_val *slot = mp_val_put(d, key);
     if (!slot)
-        return d && key && d->kind == MP_VAL_DICT ? MP_ENOMEM : MP_EINVAL;
+        return put_err(d, key);
     return mp_val_set_none(slot);
 }
 
@@ -1016,6 +1120,6 @@ int mp_val_put_bytes(mp_val *d, const char *key, const void *p, size_t len) {
         return MP_EINVAL;
     mp_val *slot = mp_val_put(d, key);
     if (!slot)
-        return d && key && d->kind == MP_VAL_DICT ? MP_ENOMEM : MP_EINVAL;
+        return put_err(d, key);
     return mp_val_set_bytes(slot, p, len);
 }
