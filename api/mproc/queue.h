@@ -19,9 +19,13 @@
  * removed by that user, also when the others were killed. Limits: where
  * more than 64 processes use one queue at once, or every process using an
  * anonymous queue is killed, the segments it held at that moment stay
- * until removed by hand (/dev/shm/mp-q*); on Windows a segment lives while
- * some process has it open, so items in a segment whose every holder was
- * killed are lost with it. A get returns a whole
+ * until removed by hand (/dev/shm/mp-q*).
+ *
+ * Windows: a named mapping lives only while some process holds it, so a
+ * segment whose producer was killed before any consumer opened it would be
+ * lost with its items. There the queue does not grow: it keeps to its ring
+ * as before (a put also blocks while the ring lacks room, and
+ * mp_queue_max_item is the ring size minus 8). A get returns a whole
  * item or nothing. A process killed at any point inside put or get leaves
  * the queue consistent and usable for every other process: an item being
  * written is never seen, an item being read stays in the queue (the process
@@ -81,7 +85,8 @@ MP_EXTERN int mp_queue_open(mp_queue **q, const char *name);
 
 /** Appends a copy of ptr[0..len) (len 0 is a valid, empty item; ptr may then
  * be NULL). Blocks only while the queue holds maxsize items (never for
- * bytes: the queue grows): MP_INFINITE waits, 0 returns MP_EAGAIN at once
+ * bytes: the queue grows; on Windows also while the ring lacks room):
+ * MP_INFINITE waits, 0 returns MP_EAGAIN at once
  * (Python's Full with block=False), a bound returns MP_ETIMEDOUT when it
  * runs out. Every
  * bound holds also against another process stopped or hung in the middle
@@ -122,7 +127,8 @@ MP_EXTERN bool mp_queue_full(mp_queue *q);
 
 /** The largest item mp_queue_put accepts, in bytes (0 for NULL): the same
  * for every queue, whatever its ring, 4 GiB - 16 (an item's length is 32
- * bits in the ring); memory may run out before. */
+ * bits in the ring); memory may run out before. Windows: the ring size
+ * minus 8 (see above). */
 MP_EXTERN size_t mp_queue_max_item(const mp_queue *q);
 
 /** Closes the queue for every process: later puts return MP_ECLOSED, gets

@@ -36,6 +36,10 @@
  * from (a segment made but not entered is taken over or removed by the next
  * producer, one consumed but not removed is removed by the next consumer).
  * The names left when the last user frees the queue are removed by it.
+ * Where a named mapping dies with its last handle (Windows, os_shm.h), a
+ * segment whose producer was killed before a consumer opened it would be
+ * lost: there the queue keeps to its ring, blocking for bytes, and items
+ * are bounded by it (mp_queue_max_item).
  *
  * Sleeping uses the os layer's wait-on-address on event counters bumped
  * after each publish (put_ev) and each free (get_ev). Sleeps are cut into
@@ -163,6 +167,7 @@ struct mp_queue {
     unsigned char *ring;
     uint32_t units; /* the primary ring's size in 8-byte units */
     bool spin;      /* this process may spin (mp__spin_ok when opened) */
+    bool grows;     /* segments outlive their makers here (os_shm.h) */
     mp__os_mutex *mx[N_MUTEX];
     mp__os_wait *wt[N_WAIT];
     char token[33]; /* from the header, checked once */
@@ -576,7 +581,8 @@ static int shrink(mp_queue *q, uint64_t p, uint64_t c, uint32_t need) {
 }
 
 /* With pmutex held, waits until a record of `need` units fits: the ring
- * grows when bytes are short, the wait is for the count (maxsize). 0 with
+ * grows when bytes are short, the wait is for the count (maxsize), and for
+ * bytes too where the queue does not grow. 0 with
  * *p the current prod word, the producers' view on the ring to write and
  * pmutex held; else an error, pmutex released. */
 static int wait_room(mp_queue *q, uint32_t need, uint64_t *p,
@@ -607,7 +613,7 @@ static int wait_room(mp_queue *q, uint32_t need, uint64_t *p,
         mp__store64(&h->cons_seen, c, MP__RELAXED);
         if (!q->ps.v.primary && (rc = shrink(q, *p, c, need)))
             break;
-        if (!count_ok(q, *p, c)) {
+        if (!count_ok(q, *p, c) || (!q->grows && room(q, *p, c) < need)) {
             if (dl != MP__DL_NOW && q->spin &&
                 mp__spin_more(&spin, MP__SPIN_QUEUE_NS))
                 continue;
@@ -636,7 +642,7 @@ int mp__queue_putv(mp_queue *q, const mp__qvec *v, size_t n, mp__deadline dl) {
             return MP_EMSGSIZE;
         len += v[i].len;
     }
-    if (len > Q_ITEM_MAX)
+    if (len > mp_queue_max_item(q))
         return MP_EMSGSIZE;
     qhdr *h = q->h;
     uint64_t p;
@@ -797,7 +803,11 @@ bool mp_queue_full(mp_queue *q) {
     return q && q->h->maxsize && mp_queue_qsize(q) >= q->h->maxsize;
 }
 
-size_t mp_queue_max_item(const mp_queue *q) { return q ? Q_ITEM_MAX : 0; }
+size_t mp_queue_max_item(const mp_queue *q) {
+    if (!q)
+        return 0;
+    return q->grows ? Q_ITEM_MAX : (size_t)q->units * 8 - 8;
+}
 
 int mp_queue_close(mp_queue *q) {
     if (!q)
@@ -878,6 +888,10 @@ static int q_bind(void *obj) {
     q->units = (uint32_t)mp__shobj_param(q, 0);
     q->ring = mp__shobj_at(q, Q_RING_OFFSET);
     q->spin = mp__spin_ok();
+    /* Where a segment would die with its last holder (Windows), a producer
+     * killed with items in one would lose them: the queue keeps to its
+     * ring there, as before segments. */
+    q->grows = mp__os_shm_names_persist();
     for (int i = 0; i < N_MUTEX; i++) {
         q->mx[i] = &mp__shobj_prim(q, (unsigned)i)->mx;
         /* Held for one record's copy: worth polling, unless this process
