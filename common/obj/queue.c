@@ -72,6 +72,10 @@
 #define Q_SPAN_MAX (1u << 31)
 /* The largest item: its length is a u32 in the record. */
 #define Q_ITEM_MAX ((size_t)UINT32_MAX - 15)
+/* A segment up to this many times the primary ring is kept when the queue
+ * empties (it only goes with a later growth): a producer a little faster
+ * than its consumers would otherwise make and drop one every few items. */
+#define Q_KEEP_FACTOR 4u
 /* A segment's mapping: a header line, then its ring. */
 #define Q_SEG_HDR 64u
 #define Q_SEG_MAGIC 0x5153504du /* "MPSQ" */
@@ -144,6 +148,7 @@ typedef struct qseg_hdr {
 typedef struct qview {
     uint32_t gen, base, units;
     bool primary;
+    bool shrinks;        /* large enough to be let go when found empty */
     unsigned char *ring; /* NULL: not yet looked up */
 } qview;
 
@@ -227,6 +232,15 @@ static void user_add(mp_queue *q) {
         uint64_t free_slot = 0;
         if (mp__load64(&h->user[i], MP__RELAXED) == 0 &&
             mp__cas64(&h->user[i], &free_slot, self, MP__SEQ_CST))
+            q->user_slot = i;
+    }
+    /* None free: a killed user's slot is as good (children killed one
+     * after another would otherwise fill the table, and every later user
+     * would be counted without one, for ever). */
+    for (int i = 0; i < Q_USERS && q->user_slot < 0; i++) {
+        uint64_t u = mp__load64(&h->user[i], MP__SEQ_CST);
+        if (u && u != self && mp__os_user_dead(u) &&
+            mp__cas64(&h->user[i], &u, self, MP__SEQ_CST))
             q->user_slot = i;
     }
     if (q->user_slot < 0)
@@ -370,7 +384,8 @@ static int side_view(mp_queue *q, qside *s, uint32_t g) {
     int rc = gen_entry(q, g, &e);
     if (rc)
         return rc;
-    qview v = {g, e.base, e.units, e.primary != 0, q->ring};
+    qview v = {g, e.base, e.units, e.primary != 0, false, q->ring};
+    v.shrinks = !v.primary && e.units > Q_KEEP_FACTOR * q->units;
     if (!v.primary) {
         unsigned i = g % Q_SEGS;
         if (!s->map[i].used || s->map[i].gen != g) {
@@ -425,7 +440,11 @@ static int gen_next(mp_queue *q, uint32_t pos, uint32_t units, bool primary) {
     e->primary = primary;
     /* The old ring ends at pos with this store. */
     mp__store32(&h->tail, g, MP__RELEASE);
-    s->v = (qview){g, pos, units, primary,
+    s->v = (qview){g,
+                   pos,
+                   units,
+                   primary,
+                   !primary && units > Q_KEEP_FACTOR * q->units,
                    primary ? q->ring
                            : (unsigned char *)s->map[i].shm.addr + Q_SEG_HDR};
     return 0;
@@ -570,9 +589,10 @@ static int grow(mp_queue *q, uint64_t p, uint64_t c, uint32_t need) {
     return gen_next(q, w_pos(p), units, false);
 }
 
-/* With pmutex held, writing into a segment and the queue found empty with
- * the consumers in that generation: back to the primary ring (which no
- * live generation holds then), so the segment is let go. */
+/* With pmutex held, writing into a segment larger than Q_KEEP_FACTOR rings
+ * and the queue found empty with the consumers in that generation: back to
+ * the primary ring (which no live generation holds then), so the segment
+ * is let go. */
 static int shrink(mp_queue *q, uint64_t p, uint64_t c, uint32_t need) {
     if (w_pos(c) != w_pos(p) || need > q->units ||
         mp__load32(&q->h->head, MP__ACQUIRE) != q->ps.v.gen)
@@ -602,16 +622,16 @@ static int wait_room(mp_queue *q, uint32_t need, uint64_t *p,
         if ((rc = prod_view(q)))
             break;
         uint64_t c = mp__load64(&h->cons_seen, MP__RELAXED);
-        /* In a segment, cons is read each time: the queue found empty goes
-         * back to the primary ring. */
-        if (q->ps.v.primary && room(q, *p, c) >= need && count_ok(q, *p, c))
+        /* In a segment that shrinks, cons is read each time: the queue
+         * found empty goes back to the primary ring. */
+        if (!q->ps.v.shrinks && room(q, *p, c) >= need && count_ok(q, *p, c))
             return 0;
         /* Read the event before the state: a free after this read changes
          * the event, so the sleep below cannot miss it. */
         uint32_t seen = mp__load32(&h->get_ev, MP__SEQ_CST);
         c = mp__load64(&h->cons, MP__ACQUIRE);
         mp__store64(&h->cons_seen, c, MP__RELAXED);
-        if (!q->ps.v.primary && (rc = shrink(q, *p, c, need)))
+        if (q->ps.v.shrinks && (rc = shrink(q, *p, c, need)))
             break;
         if (!count_ok(q, *p, c) || (!q->grows && room(q, *p, c) < need)) {
             if (dl != MP__DL_NOW && q->spin &&
@@ -624,8 +644,15 @@ static int wait_room(mp_queue *q, uint32_t need, uint64_t *p,
         }
         if (room(q, *p, c) >= need)
             return 0;
+        /* A consumer at work frees room within the spin (what a full ring
+         * did before it grew): growing costs a segment's creation and cold
+         * memory on both sides, so a put that may wait polls first. */
+        if (dl != MP__DL_NOW && q->spin &&
+            mp__spin_more(&spin, MP__SPIN_QUEUE_NS))
+            continue;
         if ((rc = grow(q, *p, c, need)))
             break;
+        spin = MP__SPIN_START;
     }
     unlock_side(q, M_PROD);
     return rc;
