@@ -85,8 +85,9 @@ MP_EXTERN int mp_queue_open(mp_queue **q, const char *name);
 
 /** Appends a copy of ptr[0..len) (len 0 is a valid, empty item; ptr may then
  * be NULL). Blocks only while the queue holds maxsize items (never for
- * bytes: the queue grows; on Windows also while the ring lacks room):
- * MP_INFINITE waits, 0 returns MP_EAGAIN at once
+ * bytes: the queue grows, after waiting at most 1 ms for a consumer to
+ * free room when the timeout allows it; on Windows also while the ring
+ * lacks room): MP_INFINITE waits, 0 returns MP_EAGAIN at once
  * (Python's Full with block=False), a bound returns MP_ETIMEDOUT when it
  * runs out. Every
  * bound holds also against another process stopped or hung in the middle

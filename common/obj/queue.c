@@ -72,6 +72,9 @@
 #define Q_SPAN_MAX (1u << 31)
 /* The largest item: its length is a u32 in the record. */
 #define Q_ITEM_MAX ((size_t)UINT32_MAX - 15)
+/* How long a put that may wait waits for a consumer to free room before
+ * it grows the queue (timeout 0 grows at once). */
+#define Q_GROW_WAIT_MS 1L
 /* A segment up to this many times the primary ring is kept when the queue
  * empties (it only goes with a later growth): a producer a little faster
  * than its consumers would otherwise make and drop one every few items. */
@@ -608,6 +611,7 @@ static int shrink(mp_queue *q, uint64_t p, uint64_t c, uint32_t need) {
 static int wait_room(mp_queue *q, uint32_t need, uint64_t *p,
                      mp__deadline dl) {
     qhdr *h = q->h;
+    mp__deadline grow_dl = MP__DL_NOW; /* not waiting to grow yet */
     int rc;
     for (mp__spin spin = MP__SPIN_START;;) {
         if (mp__load32(&h->closed, MP__ACQUIRE)) {
@@ -644,15 +648,31 @@ static int wait_room(mp_queue *q, uint32_t need, uint64_t *p,
         }
         if (room(q, *p, c) >= need)
             return 0;
-        /* A consumer at work frees room within the spin (what a full ring
-         * did before it grew): growing costs a segment's creation and cold
-         * memory on both sides, so a put that may wait polls first. */
-        if (dl != MP__DL_NOW && q->spin &&
-            mp__spin_more(&spin, MP__SPIN_QUEUE_NS))
-            continue;
+        /* A consumer at work frees room soon (what a full ring waited for
+         * before it grew): growing costs a segment's creation and cold
+         * memory on both sides, and a producer a little faster than its
+         * consumers would grow over and over. So a put that may wait
+         * spins, then sleeps until Q_GROW_WAIT_MS have passed, and grows
+         * only when no room came by then. */
+        if (dl != MP__DL_NOW) {
+            if (q->spin && mp__spin_more(&spin, MP__SPIN_QUEUE_NS))
+                continue;
+            if (grow_dl == MP__DL_NOW)
+                grow_dl =
+                    mp__deadline_min(dl, mp__deadline_in(Q_GROW_WAIT_MS));
+            if (!mp__deadline_passed(grow_dl)) {
+                unlock_side(q, M_PROD);
+                mp__os_wait_on(q->wt[W_SPACE], (const void *)&h->get_ev, seen,
+                               grow_dl);
+                if ((rc = lock_side(q, M_PROD, dl)))
+                    return rc;
+                continue;
+            }
+        }
         if ((rc = grow(q, *p, c, need)))
             break;
         spin = MP__SPIN_START;
+        grow_dl = MP__DL_NOW;
     }
     unlock_side(q, M_PROD);
     return rc;
