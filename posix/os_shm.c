@@ -271,6 +271,8 @@ int mp__os_shm_unlink(const char *name) {
     return shm_unlink(nm) == -1 ? mp__posix_err(errno) : 0;
 }
 
+bool mp__os_shm_names_persist(void) { return true; }
+
 /* ---- reclaiming (os_shm.h) ---- */
 
 uint64_t mp__os_user_self(void) { return mp__posix_self_word(); }

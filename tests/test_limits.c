@@ -42,6 +42,7 @@
 #ifdef _WIN32
 #include <windows.h>
 #else
+#include <dirent.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <sched.h>
@@ -446,6 +447,17 @@ static int small_dev_shm(void) {
 
 #define NAMED_MAX 256
 
+/* Queue segments in the private /dev/shm (names "mp-q..."). */
+static int segment_entries(void) {
+    DIR *d = opendir("/dev/shm");
+    int n = 0;
+    for (struct dirent *e; d && (e = readdir(d));)
+        n += strncmp(e->d_name, "mp-q", 4) == 0;
+    if (d)
+        closedir(d);
+    return n;
+}
+
 static int t_shm_full(mp_call *c) {
     (void)c;
     fails = 0;
@@ -497,8 +509,10 @@ static int t_shm_full(mp_call *c) {
         REQ(rc == 0 || rc == MP_ELIMIT);
         REQ(mp_test_shm_entries() == entries);
     }
-    /* What was made before works: the named queue's whole ring, too. */
-    static unsigned char item[8000];
+    /* What was made before works: the named queue's whole ring, too. Past
+     * it the queue cannot grow: MP_ELIMIT, that item not put, the others
+     * intact and the queue usable (an item larger than the ring too). */
+    static unsigned char item[8000], large[100000];
     mp_buf buf = {0};
     for (int round = 0; round < 3; round++) {
         int n = 0;
@@ -507,13 +521,18 @@ static int t_shm_full(mp_call *c) {
             if ((rc = mp_queue_put(q, item, sizeof item, 0)))
                 break;
         }
-        REQ_RC(rc, MP_EAGAIN); /* full: every page of the ring was used */
+        REQ_RC(rc, MP_ELIMIT); /* every page of the ring was used */
+        REQ(n > 0 && mp_queue_qsize(q) == (size_t)n);
+        REQ_RC(mp_queue_put(q, large, sizeof large, 0), MP_ELIMIT);
+        REQ(mp_queue_qsize(q) == (size_t)n);
         for (int i = 0; i < n; i++) {
             REQ_RC(mp_queue_get(q, &buf, 10000), 0);
             REQ(buf.len == sizeof item &&
                 ((unsigned char *)buf.data)[sizeof item - 1] ==
                     (unsigned char)(i + round));
         }
+        REQ_RC(mp_queue_get(q, &buf, 0), MP_EAGAIN);
+        REQ(mp_test_shm_entries() == entries && segment_entries() == 0);
     }
     for (int i = 0; i < nv; i++) {
         REQ(mp_value_get_int(vals[i]) == i);
@@ -521,9 +540,19 @@ static int t_shm_full(mp_call *c) {
     }
     before_use_free(&o);
     REQ_RC(make_named_value(), 0); /* room again */
+    /* With room, the queue grows past its ring again. */
+    for (int n = 0; n < 12; n++) {
+        memset(item, n, sizeof item);
+        REQ_RC(mp_queue_put(q, item, sizeof item, 0), 0);
+    }
+    for (int n = 0; n < 12; n++) {
+        REQ_RC(mp_queue_get(q, &buf, 0), 0);
+        REQ(buf.len == sizeof item &&
+            ((unsigned char *)buf.data)[0] == (unsigned char)n);
+    }
     mp_buf_free(&buf);
     mp_queue_free(q);
-    REQ(mp_test_shm_entries() == 0);
+    REQ(mp_test_shm_entries() == 0 && segment_entries() == 0);
     REQ(count_open(4096) == n0);
     return fails ? 1 : 0;
 }
@@ -578,7 +607,8 @@ static void test_nofile(void) { run_child(t_nofile); }
 static void test_nproc(void) { run_child(t_nproc); }
 /* With /dev/shm full, every named create is MP_ELIMIT and leaves no name
  * behind, while the objects made before (a named queue's whole ring included)
- * keep working and a create fits again once room is freed. */
+ * keep working; a queue that cannot grow says MP_ELIMIT and loses nothing;
+ * a create fits, and the queue grows, again once room is freed. */
 static void test_shm_full(void) { run_child(t_shm_full); }
 /* Descriptors held above a lowered soft limit (more than any fixed list
  * would hold): a spawn still works, and they keep their flags after it. */

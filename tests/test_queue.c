@@ -20,6 +20,18 @@
 
 #define BIG_TIMEOUT 30000L
 
+/* Segments left behind: the names a queue used that still exist (static
+ * builds reach the internal probe; the others check less). */
+#ifdef MP_STATIC
+typedef mp__queue_segs segs_t;
+#define SEGS_OF(q, s) mp__queue_segs_of(q, s)
+#define SEGS_ALIVE(s) mp__queue_segs_alive(s)
+#else
+typedef int segs_t;
+#define SEGS_OF(q, s) ((void)(q), (void)(s))
+#define SEGS_ALIVE(s) ((void)(s), (size_t)0)
+#endif
+
 /* ---- items: a header and a payload derived from it, so a torn or mixed
  * item is detected wherever it is read ---- */
 
@@ -172,6 +184,38 @@ static int t_get_done(mp_call *c) {
     return -rc;
 }
 
+#ifndef _WIN32 /* targets of the growth tests */
+/* Gets n items, which must be ids 0..n-1 in order, and then finds the
+ * queue empty: 0, or 1 + the index of the first item that was not. */
+static int t_drain_in_order(mp_call *c) {
+    mp_queue *q = mp_arg_queue(mp_call_arg(c, 0));
+    int64_t n = mp_arg_int(mp_call_arg(c, 1));
+    mp_buf b = {0};
+    int64_t i = 0;
+    for (; i < n; i++)
+        if (mp_queue_get(q, &b, BIG_TIMEOUT) || check_item(&b) != i)
+            break;
+    if (i == n && mp_queue_get(q, &b, 0) != MP_EAGAIN)
+        i = n + 1;
+    mp_buf_free(&b);
+    return i == n ? 0 : (int)(1 + i % 100);
+}
+
+/* Takes one item from `in`, checks it, and puts it into `out` as it is. */
+static int t_echo_checked(mp_call *c) {
+    mp_queue *in = mp_arg_queue(mp_call_arg(c, 0));
+    mp_queue *out = mp_arg_queue(mp_call_arg(c, 1));
+    mp_buf b = {0};
+    int rc = mp_queue_get(in, &b, BIG_TIMEOUT);
+    if (!rc && check_item(&b) < 0)
+        rc = 1;
+    if (!rc)
+        rc = mp_queue_put(out, b.data, b.len, BIG_TIMEOUT) ? 2 : 0;
+    mp_buf_free(&b);
+    return rc < 0 ? 3 : rc;
+}
+#endif
+
 /* Opens a named queue and puts its name into it. */
 static int t_open_named(mp_call *c) {
     const char *name = mp_arg_str(mp_call_arg(c, 0));
@@ -186,26 +230,54 @@ static int t_open_named(mp_call *c) {
 
 /* ---- CPython's cases ---- */
 
-/* Items of every size from empty to the largest that fits come out intact, and
+/* The largest item (mp_queue_max_item): any length a record's u32 holds
+ * where the queue grows; on Windows, where it keeps to its ring, the ring
+ * less a record's header. */
+#define ITEM_MAX ((size_t)UINT32_MAX - 15)
+#ifdef _WIN32
+#define QUEUE_ITEM_MAX(ring) ((size_t)(ring)-8)
+#else
+#define QUEUE_ITEM_MAX(ring) ITEM_MAX
+#endif
+
+/* Items of every size, from empty to several times the ring (those larger
+ * than the ring go through a segment of their own), come out intact, and
  * order stays first-in first-out while the ring wraps many times. */
 static void test_fifo_many_sizes(void) {
-    static const size_t sizes[] = {0,  1,  7,    8,    9,    63,
-                                   64, 65, 1000, 4095, 30000};
+    static const size_t sizes[] = {
+        0,     1,     7,     8,     9,     63,    64,    65,     1000,  4095,
+        30000, 65512, 65520, 65528, 65536, 65544, 99999, 131072, 250000};
+    const size_t nsizes = sizeof sizes / sizeof sizes[0];
     mp_queue *q = new_queue(0, 64 * 1024);
     mp_buf b = {0};
-    unsigned char *buf = malloc(70000);
+    unsigned char *buf = malloc(300000);
     CU_ASSERT_FATAL(q != NULL && buf != NULL);
     size_t max = mp_queue_max_item(q);
-    CU_ASSERT_EQUAL(max, 64 * 1024 - 8);
-    /* Every size, alone and the largest one that fits. */
-    for (size_t i = 0; i <= sizeof sizes / sizeof sizes[0]; i++) {
-        size_t len = i < sizeof sizes / sizeof sizes[0] ? sizes[i] : max - 8;
-        size_t n = make_item(buf, (uint32_t)i, (uint32_t)len);
+    CU_ASSERT_EQUAL(max, QUEUE_ITEM_MAX(64 * 1024));
+    /* Every size, alone (where the queue does not grow, those larger than
+     * the ring are MP_EMSGSIZE). */
+    for (size_t i = 0; i < nsizes; i++) {
+        size_t n = make_item(buf, (uint32_t)i, (uint32_t)sizes[i]);
+        if (n > max) {
+            MP_CHECK_RC(mp_queue_put(q, buf, n, 0), MP_EMSGSIZE);
+            continue;
+        }
         MP_CHECK_OK(mp_queue_put(q, buf, n, 0));
         CU_ASSERT_EQUAL(mp_queue_qsize(q), 1);
         MP_CHECK_OK(mp_queue_get(q, &b, 0));
         CU_ASSERT_EQUAL(check_item(&b), (int64_t)i);
     }
+#ifndef _WIN32
+    /* Every size, all queued before the first is taken. */
+    for (size_t i = 0; i < nsizes; i++)
+        MP_CHECK_OK(mp_queue_put(
+            q, buf, make_item(buf, (uint32_t)i, (uint32_t)sizes[i]), 0));
+    CU_ASSERT_EQUAL(mp_queue_qsize(q), nsizes);
+    for (size_t i = 0; i < nsizes; i++) {
+        MP_CHECK_OK(mp_queue_get(q, &b, 0));
+        CU_ASSERT_EQUAL(check_item(&b), (int64_t)i);
+    }
+#endif
     MP_CHECK_OK(mp_queue_put(q, NULL, 0, 0)); /* the empty item */
     MP_CHECK_OK(mp_queue_get(q, &b, 0));
     CU_ASSERT_EQUAL(b.len, 0);
@@ -271,8 +343,9 @@ static void test_full_empty_timeouts(void) {
     mp_queue_free(q);
 }
 
-/* The ring's bytes bound the queue too, and an item larger than the ring
- * can never be put. */
+#ifdef _WIN32
+/* Windows, where the queue keeps to its ring: the ring's bytes bound the
+ * queue too, and an item larger than the ring can never be put. */
 static void test_bytes_bound(void) {
     mp_queue *q = new_queue(0, 1000); /* rounded up to 4096 */
     mp_buf b = {0};
@@ -298,6 +371,66 @@ static void test_bytes_bound(void) {
     mp_buf_free(&b);
     mp_queue_free(q);
 }
+#define BYTES_CASE {"bytes_bound", test_bytes_bound, MP_TEST_ONCE},
+#else
+/* The ring's bytes never block a put: a full ring grows into segments,
+ * without waiting even with timeout 0, while the count (maxsize) still
+ * does. Only a length past the record's bound is MP_EMSGSIZE. Drained, the
+ * queue goes back to its ring and lets its segments go. */
+static void test_grows(void) {
+    segs_t s1, s2;
+    mp_queue *q = new_queue(0, 1000); /* rounded up to 4096 */
+    mp_buf b = {0};
+    CU_ASSERT_FATAL(q != NULL);
+    char *big = calloc(1, 5000);
+    MP_CHECK_RC(mp_queue_put(q, big, ITEM_MAX + 1, MP_INFINITE), MP_EMSGSIZE);
+    MP_CHECK_RC(mp_queue_put(q, big, (size_t)-1, MP_INFINITE), MP_EMSGSIZE);
+    for (uint32_t i = 0; i < 3000; i++) {
+        memcpy(big, &i, sizeof i);
+        MP_CHECK_OK(mp_queue_put(q, big, 16 + i % 4000, 0));
+    }
+    CU_ASSERT_EQUAL(mp_queue_qsize(q), 3000);
+    SEGS_OF(q, &s1);
+#ifdef MP_STATIC
+    CU_ASSERT(SEGS_ALIVE(&s1) > 0); /* it grew into segments */
+#endif
+    for (uint32_t i = 0; i < 3000; i++) {
+        uint32_t id = UINT32_MAX;
+        MP_CHECK_OK(mp_queue_get(q, &b, 0));
+        if (b.len >= sizeof id)
+            memcpy(&id, b.data, sizeof id);
+        CU_ASSERT(id == i && b.len == 16 + i % 4000);
+    }
+    /* Drained: the next put goes back to the ring, the next get leaves the
+     * last segment, which is removed. */
+    MP_CHECK_OK(mp_queue_put(q, "x", 1, 0));
+    MP_CHECK_OK(mp_queue_get(q, &b, 0));
+    CU_ASSERT(b.len == 1 && ((char *)b.data)[0] == 'x');
+    SEGS_OF(q, &s1);
+    CU_ASSERT_EQUAL(SEGS_ALIVE(&s1), 0);
+    /* A bounded queue grows for bytes and blocks for its count. */
+    mp_queue *q2 = new_queue(3, 4096);
+    CU_ASSERT_FATAL(q2 != NULL);
+    MP_CHECK_OK(mp_queue_put(q2, big, 4088, 0));
+    MP_CHECK_OK(mp_queue_put(q2, big, 4089, 0));
+    MP_CHECK_OK(mp_queue_put(q2, big, 5000, 0));
+    MP_CHECK_RC(mp_queue_put(q2, NULL, 0, 0), MP_EAGAIN);
+    CHECK_TIMED(mp_queue_put(q2, NULL, 0, 100), MP_ETIMEDOUT, 100);
+    for (size_t len = 4088; len <= 4089; len++) {
+        MP_CHECK_OK(mp_queue_get(q2, &b, 0));
+        CU_ASSERT_EQUAL(b.len, len);
+    }
+    MP_CHECK_OK(mp_queue_get(q2, &b, 0));
+    CU_ASSERT_EQUAL(b.len, 5000);
+    SEGS_OF(q2, &s2);
+    free(big);
+    mp_buf_free(&b);
+    mp_queue_free(q);
+    mp_queue_free(q2);
+    CU_ASSERT_EQUAL(SEGS_ALIVE(&s2), 0);
+}
+#define BYTES_CASE {"grows", test_grows, MP_TEST_ONCE},
+#endif
 
 #ifdef MP_STATIC
 /* The pool's gather put: pieces land as one item, across the ring's end. */
@@ -322,7 +455,16 @@ static void test_gather_put(void) {
     }
     mp__qvec bad[2] = {{NULL, 3}, {"x", 1}};
     MP_CHECK_RC(mp__queue_putv(q, bad, 2, 0), MP_EINVAL);
-    mp__qvec huge[2] = {{big, 3000}, {big, 3000}};
+    /* Larger than the ring: a segment of its own (not on Windows). */
+    mp__qvec two[2] = {{big, 3000}, {big, 3000}};
+#ifdef _WIN32
+    MP_CHECK_RC(mp__queue_putv(q, two, 2, 0), MP_EMSGSIZE);
+#else
+    MP_CHECK_OK(mp__queue_putv(q, two, 2, 0));
+    MP_CHECK_OK(mp_queue_get(q, &b, 0));
+    CU_ASSERT_EQUAL(b.len, 6000);
+#endif
+    mp__qvec huge[2] = {{big, 3000}, {big, (size_t)-1 - 100}};
     MP_CHECK_RC(mp__queue_putv(q, huge, 2, 0), MP_EMSGSIZE);
     MP_CHECK_OK(mp__queue_putv(q, NULL, 0, 0)); /* the empty item */
     MP_CHECK_OK(mp_queue_get(q, &b, 0));
@@ -435,7 +577,7 @@ static void test_bad_input(void) {
     mp_queue_free(NULL);
     q = new_queue(0, 0);
     CU_ASSERT_FATAL(q != NULL);
-    CU_ASSERT_EQUAL(mp_queue_max_item(q), (1u << 20) - 8);
+    CU_ASSERT_EQUAL(mp_queue_max_item(q), QUEUE_ITEM_MAX(1u << 20));
     MP_CHECK_RC(mp_queue_put(q, NULL, 5, 0), MP_EINVAL);
     MP_CHECK_RC(mp_queue_put(q, "x", 1, -2), MP_EINVAL);
     MP_CHECK_RC(mp_queue_get(q, NULL, 0), MP_EINVAL);
@@ -598,6 +740,65 @@ static void test_blocked_put_wakes(void) {
     mp_queue_free(r);
     mp_buf_free(&b);
 }
+
+/* ---- growth and large items (where the queue grows: not on Windows) ----
+ */
+#ifndef _WIN32
+
+/* Python's "fill the queue, then start the consumers": 100 000 items go
+ * into a Queue() with default options before any consumer exists, none of
+ * the puts waiting (timeout 0), and a child then reads them all in order.
+ * The segments the queue grew into are gone with it. */
+static void test_fill_then_drain(void) {
+    enum { N = 100000 };
+    segs_t segs;
+    mp_queue *q = NULL;
+    MP_CHECK_OK(mp_queue_new(&q, 0, NULL));
+    unsigned char *buf = malloc(sizeof(item_hdr) + 300);
+    CU_ASSERT_FATAL(q != NULL && buf != NULL);
+    int failed = 0;
+    for (uint32_t i = 0; i < N && !failed; i++)
+        failed = mp_queue_put(q, buf, make_item(buf, i, i % 300), 0);
+    MP_CHECK_OK(failed);
+    CU_ASSERT_EQUAL(mp_queue_qsize(q), N);
+    SEGS_OF(q, &segs);
+    mp_process *p =
+        mp_test_start(t_drain_in_order, MP_ARGS(mp_queue_arg(q), mp_int(N)),
+                      mp_test_method());
+    CU_ASSERT_EQUAL(finish(p), 0);
+    CU_ASSERT(mp_queue_empty(q));
+    free(buf);
+    mp_queue_free(q);
+    CU_ASSERT_EQUAL(SEGS_ALIVE(&segs), 0);
+}
+
+/* A 100 MB item goes to a child and comes back intact, each way through a
+ * segment made for it; nothing is left afterwards. */
+static void test_large_items(void) {
+    const uint32_t len = 100u * 1000 * 1000;
+    segs_t s1, s2;
+    mp_queue *in = new_queue(0, 0), *out = new_queue(0, 0);
+    unsigned char *big = malloc(sizeof(item_hdr) + len);
+    mp_buf b = {0};
+    CU_ASSERT_FATAL(in && out && big);
+    size_t n = make_item(big, 77, len);
+    MP_CHECK_OK(mp_queue_put(in, big, n, 0));
+    free(big);
+    mp_process *p = mp_test_start(t_echo_checked,
+                                  MP_ARGS(mp_queue_arg(in), mp_queue_arg(out)),
+                                  mp_test_method());
+    MP_CHECK_OK(mp_queue_get(out, &b, BIG_TIMEOUT));
+    CU_ASSERT_EQUAL(b.len, n);
+    CU_ASSERT_EQUAL(check_item(&b), 77);
+    CU_ASSERT_EQUAL(finish(p), 0);
+    SEGS_OF(in, &s1);
+    SEGS_OF(out, &s2);
+    mp_buf_free(&b);
+    mp_queue_free(in);
+    mp_queue_free(out);
+    CU_ASSERT_EQUAL(SEGS_ALIVE(&s1) + SEGS_ALIVE(&s2), 0);
+}
+#endif
 
 /* ---- many producers and consumers ---- */
 
@@ -770,9 +971,15 @@ static void kill_rounds(uint32_t len, size_t cap, int fork_rounds,
     CU_ASSERT(moved > rounds); /* the children did run before the kills */
     fprintf(stderr, "    (%d kill rounds, %ld items, %lld ms)\n", rounds,
             moved, (long long)(mp_test_now_ms() - t0));
+    segs_t s1, s2;
+    SEGS_OF(q, &s1);
+    SEGS_OF(out, &s2);
     free(seen);
     mp_queue_free(q);
     mp_queue_free(out);
+    /* The segments the children made, and those they were killed making,
+     * are gone with the last user. */
+    CU_ASSERT_EQUAL(SEGS_ALIVE(&s1) + SEGS_ALIVE(&s2), 0);
 }
 
 /* A producer and a forwarder killed at random moments lose at most the one
@@ -784,6 +991,24 @@ static void test_kill_at_random(void) { kill_rounds(0, 16 * 1024, 300, 40); }
 static void test_kill_mid_copy(void) {
     kill_rounds(256 * 1024, 1 << 20, 60, 10);
 }
+
+#ifndef _WIN32
+/* The same with a 4 KiB ring, which the producer outruns: the queue grows
+ * into segments (and back) while both are killed. */
+static void test_kill_growing(void) { kill_rounds(0, 4096, 200, 30); }
+
+/* 100 KiB items on a 16 KiB ring: every item is larger than the ring and
+ * goes into a segment made for it, while both are killed. */
+static void test_kill_large(void) { kill_rounds(100 * 1024, 16384, 60, 10); }
+
+#define GROWTH_CASES                                                          \
+    {"kill_growing", test_kill_growing, MP_TEST_PER_METHOD},                  \
+        {"kill_large", test_kill_large, MP_TEST_PER_METHOD},                  \
+        {"fill_then_drain", test_fill_then_drain, MP_TEST_PER_METHOD},        \
+        {"large_items", test_large_items, MP_TEST_PER_METHOD},
+#else
+#define GROWTH_CASES
+#endif
 
 /* ---- names, arguments and leaks ---- */
 
@@ -801,7 +1026,7 @@ static void test_named(void) {
     MP_CHECK_RC(mp_queue_new(&dup, 0, &o), MP_EEXIST);
     MP_CHECK_OK(mp_queue_open(&q2, name));
     CU_ASSERT_FATAL(q2 != NULL);
-    CU_ASSERT_EQUAL(mp_queue_max_item(q2), 8192 - 8);
+    CU_ASSERT_EQUAL(mp_queue_max_item(q2), QUEUE_ITEM_MAX(8192));
     /* An unrelated process finds it by name. */
     mp_process *p =
         mp_test_start(t_open_named, MP_ARGS(mp_str(name)), mp_test_method());
@@ -853,8 +1078,7 @@ void mp_test_suite_queue(void) {
     MP_TEST_SUITE(
         "queue", {"fifo_many_sizes", test_fifo_many_sizes, once},
         {"full_empty_timeouts", test_full_empty_timeouts, once},
-        {"bytes_bound", test_bytes_bound, once},
-        GATHER_CASE HOLDER_CASES{"bad_input", test_bad_input, once},
+        BYTES_CASE GATHER_CASE HOLDER_CASES{"bad_input", test_bad_input, once},
         {"close", test_close, once},
         {"close_wakes_blocked", test_close_wakes_blocked, each},
         {"task_done_join", test_task_done_join, each},
@@ -864,5 +1088,6 @@ void mp_test_suite_queue(void) {
         {"mpmc_exactly_once", test_mpmc_exactly_once, once},
         {"kill_at_random", test_kill_at_random, each},
         {"kill_mid_copy", test_kill_mid_copy, each},
-        {"named", test_named, each}, {"no_leaks", test_no_leaks, each});
+        GROWTH_CASES{"named", test_named, each},
+        {"no_leaks", test_no_leaks, each});
 }

@@ -76,21 +76,26 @@ typedef struct mp_pool_options {
     unsigned maxtasksperchild;
     /** How workers start (MP_START_DEFAULT: the global setting). */
     mp_start_method start_method;
-    /** The largest encoded arguments of one task, in bytes (0: 1 MiB; at
-     * most MP_POOL_ITEM_MAX). Each worker's task ring is sized to hold
-     * one such task (shared memory, whose pages are taken as they are
-     * first used); larger arguments fail at submission with MP_EMSGSIZE.
-     * The encoding adds a few bytes per argument to its payload. */
+    /** A size hint, not a bound: the encoded arguments of one task that
+     * each worker's task ring holds without growing, in bytes (0: rings of
+     * 1 MiB; at most MP_POOL_ITEM_MAX). Arguments of any size are taken
+     * (up to 4 GiB in all, see mp_queue_max_item): larger ones go through
+     * a shared segment made for them and let go once the worker has read
+     * them (see mproc/queue.h). Worth setting when many tasks carry large
+     * arguments, to spare each a segment's creation. Windows, where queues
+     * do not grow: a bound, larger arguments fail with MP_EMSGSIZE. */
     size_t max_task_bytes;
-    /** The largest result (plus message) of one task, in bytes (0: 4 MiB;
-     * at most MP_POOL_ITEM_MAX). The result ring all workers share is
-     * sized to hold one; a larger result fails that task with
-     * MP_EMSGSIZE. */
+    /** A size hint, not a bound: the result (plus message) of one task that
+     * the result ring all workers share holds without growing (0: a ring of
+     * 4 MiB; at most MP_POOL_ITEM_MAX). Results of any size come back (up
+     * to 4 GiB, see mp_queue_max_item), larger ones through a segment made
+     * for them, freed once the parent has read them. Windows: a bound, a
+     * larger result fails its task with MP_EMSGSIZE. */
     size_t max_result_bytes;
 } mp_pool_options;
 
-/** The bound of mp_pool_options.max_task_bytes and max_result_bytes:
- * 512 MiB. */
+/** The bound of the hints mp_pool_options.max_task_bytes and
+ * max_result_bytes (larger is MP_EINVAL): 512 MiB. */
 #define MP_POOL_ITEM_MAX ((size_t)512 << 20)
 
 /** Called in the result handler thread when a result completes: `callback`
@@ -116,7 +121,8 @@ typedef struct mp_task_info {
     int status;      /**< 0, MP_ETASK, MP_EWORKER, MP_ECLOSED (terminated),
                         MP_EPROTO (the pool broke: a queue's shared memory
                         was corrupted), MP_ETARGET (function not found in
-                        the worker), MP_EMSGSIZE (result too large),
+                        the worker), MP_EMSGSIZE (result larger than
+                        mp_queue_max_item),
                         MP_EAGAIN (pending) */
     int task_code;   /**< MP_ETASK: the task's return value */
     long worker_pid; /**< MP_EWORKER: the worker that died */
@@ -176,7 +182,8 @@ MP_EXTERN size_t mp_pool_worker_pids(mp_pool *pool, long *pids, size_t n);
  * (after mp_pool_close / terminate), MP_EPROTO (the pool broke on a
  * corrupted queue, see above), MP_ENOTSUP (an mproc object among the
  * arguments), MP_ETARGET (fn is in no module), MP_EMSGSIZE (arguments larger
- * than mp_pool_options.max_task_bytes, 1 MiB by default), MP_ENOMEM. @{ */
+ * than mp_queue_max_item, 4 GiB; on Windows than
+ * mp_pool_options.max_task_bytes, 1 MiB by default), MP_ENOMEM. @{ */
 MP_EXTERN int mp_pool_apply_async(mp_pool *pool, mp_target fn, mp_args args,
                                   mp_result **result);
 MP_EXTERN int mp_pool_apply_async_cb(mp_pool *pool, mp_target fn, mp_args args,

@@ -4,7 +4,28 @@
  *
  * Items live in a ring in shared memory; there is no feeder thread. When
  * mp_queue_put returns 0 the item is in shared memory: it survives its
- * producer exiting or being killed the next instant. A get returns a whole
+ * producer exiting or being killed the next instant.
+ *
+ * The queue grows: when the ring is full, or an item is larger than it, the
+ * producer moves on to a new shared segment (twice the ring, up to 1 GiB,
+ * or as large as the item needs) and the consumers follow once they have
+ * taken what the older ring held; a segment consumed is unmapped and its
+ * name removed, and a queue found empty by a put goes back to its own ring.
+ * So memory, not the ring, bounds what a queue holds (at most 16 GiB queued
+ * at once) and items of any size up to mp_queue_max_item (4 GiB - 16) go
+ * through every queue. Segments are named from 128 random bits drawn when
+ * the queue is made, 0600 and checked to be ours when opened (MP_EACCES
+ * otherwise); the names left when the queue's last user frees it are
+ * removed by that user, also when the others were killed. Limits: where
+ * more than 64 processes use one queue at once, or every process using an
+ * anonymous queue is killed, the segments it held at that moment stay
+ * until removed by hand (/dev/shm/mp-q*).
+ *
+ * Windows: a named mapping lives only while some process holds it, so a
+ * segment whose producer was killed before any consumer opened it would be
+ * lost with its items. There the queue does not grow: it keeps to its ring
+ * as before (a put also blocks while the ring lacks room, and
+ * mp_queue_max_item is the ring size minus 8). A get returns a whole
  * item or nothing. A process killed at any point inside put or get leaves
  * the queue consistent and usable for every other process: an item being
  * written is never seen, an item being read stays in the queue (the process
@@ -30,10 +51,11 @@ typedef struct mp_queue mp_queue;
 /** Options for mp_queue_new; a NULL pointer or zeroed fields mean the
  * defaults. */
 typedef struct mp_queue_options {
-    /** Bytes of the shared ring: 0 means 1 MiB. Rounded up to a power of two,
-     * at least 4 KiB, at most 1 GiB (more is MP_EINVAL). Each item takes
-     * its length rounded up to 8 plus an 8-byte header, so the largest item
-     * is the ring size minus 8 (see mp_queue_max_item). */
+    /** Bytes of the queue's own shared ring: 0 means 1 MiB. Rounded up to a
+     * power of two, at least 4 KiB, at most 1 GiB (more is MP_EINVAL). Each
+     * item takes its length rounded up to 8 plus an 8-byte header. Not a
+     * bound: past it the queue grows into segments (see above), which cost
+     * a segment's creation each time the queue outgrows what it has. */
     size_t capacity_bytes;
     /** NULL: an anonymous queue (nothing in the file system; it reaches
      * children as an argument). Otherwise a name (the rule of MP_NAME_MAX
@@ -45,8 +67,8 @@ typedef struct mp_queue_options {
     const char *name;
 } mp_queue_options;
 
-/** Creates a queue holding at most `maxsize` items (0: no count limit; the
- * ring's bytes still bound it), at most INT32_MAX. On success *q owns this
+/** Creates a queue holding at most `maxsize` items (0: no limit but memory),
+ * at most INT32_MAX. On success *q owns this
  * process's handle; release it with mp_queue_free.
  * Errors: MP_EINVAL (NULL q, maxsize or capacity out of range, a bad name),
  * MP_EEXIST (the name is taken), MP_EACCES, MP_ELIMIT, MP_ENOMEM, MP_ESYS. */
@@ -63,15 +85,22 @@ MP_EXTERN int mp_queue_new(mp_queue **q, size_t maxsize,
 MP_EXTERN int mp_queue_open(mp_queue **q, const char *name);
 
 /** Appends a copy of ptr[0..len) (len 0 is a valid, empty item; ptr may then
- * be NULL). Blocks while the queue holds maxsize items or the ring lacks
- * room: MP_INFINITE waits, 0 returns MP_EAGAIN at once (Python's Full with
- * block=False), a bound returns MP_ETIMEDOUT when it runs out. Every
+ * be NULL). Blocks only while the queue holds maxsize items (never for
+ * bytes: the queue grows, after waiting at most 1 ms for a consumer to
+ * free room when the timeout allows it; on Windows also while the ring
+ * lacks room): MP_INFINITE waits, 0 returns MP_EAGAIN at once
+ * (Python's Full with block=False), a bound returns MP_ETIMEDOUT when it
+ * runs out. Every
  * bound holds also against another process stopped or hung in the middle
  * of a put (or, for get, of a get): timeout 0 waits at most 20 ms for it
  * (it holds the producer side for one copy), then MP_EAGAIN.
  * Errors: MP_EINVAL (NULL q, NULL ptr with len > 0, negative timeout other
  * than MP_INFINITE), MP_EMSGSIZE (len > mp_queue_max_item), MP_ECLOSED (the
- * queue was closed, also while waiting), MP_EAGAIN, MP_ETIMEDOUT. */
+ * queue was closed, also while waiting), MP_EAGAIN, MP_ETIMEDOUT, and when
+ * the queue had to grow and could not: MP_ENOMEM, MP_ELIMIT (the system's
+ * shared memory is full, or 16 GiB are queued), MP_EACCES (a segment's name
+ * taken by another user). On every error the item was not put, and the
+ * queue stays usable. */
 MP_EXTERN int mp_queue_put(mp_queue *q, const void *ptr, size_t len,
                            long timeout_ms);
 
@@ -80,8 +109,9 @@ MP_EXTERN int mp_queue_put(mp_queue *q, const void *ptr, size_t len,
  * mp_queue_put (MP_EAGAIN / MP_ETIMEDOUT are Python's Empty). After
  * mp_queue_close it still returns the items left, then MP_ECLOSED.
  * Errors: MP_EINVAL, MP_EAGAIN, MP_ETIMEDOUT, MP_ECLOSED, MP_ENOMEM (the item
- * stays in the queue), MP_EPROTO (the shared memory was corrupted by a
- * foreign writer). */
+ * stays in the queue; also when a segment cannot be mapped), MP_EPROTO
+ * (the shared memory, or a segment, was corrupted or removed by a foreign
+ * writer). */
 MP_EXTERN int mp_queue_get(mp_queue *q, mp_buf *buf, long timeout_ms);
 
 /** Puts the value v as one item (its pickle; v may be freed once this
@@ -112,7 +142,10 @@ MP_EXTERN bool mp_queue_empty(mp_queue *q);
 MP_EXTERN bool mp_queue_full(mp_queue *q);
 /** @} */
 
-/** The largest item mp_queue_put accepts, in bytes (0 for NULL). */
+/** The largest item mp_queue_put accepts, in bytes (0 for NULL): the same
+ * for every queue, whatever its ring, 4 GiB - 16 (an item's length is 32
+ * bits in the ring); memory may run out before. Windows: the ring size
+ * minus 8 (see above). */
 MP_EXTERN size_t mp_queue_max_item(const mp_queue *q);
 
 /** Closes the queue for every process: later puts return MP_ECLOSED, gets
@@ -136,7 +169,9 @@ MP_EXTERN int mp_queue_join(mp_queue *q, long timeout_ms);
 
 /** Releases this process's handle (the queue lives on for the others; a
  * named queue's name is removed by its last user). Items still queued stay
- * for the other processes. NULL-safe; must not race with calls on q. */
+ * for the other processes. The last user (the processes that made, opened
+ * or were passed the queue, and forked children that used a segment)
+ * removes the segments left. NULL-safe; must not race with calls on q. */
 MP_EXTERN void mp_queue_free(mp_queue *q);
 
 /** An argument carrying q to a child (fork: the same handle; spawn: the

@@ -18,4 +18,13 @@ typedef struct mp__qvec {
  * for room until dl. Same blocking, errors and crash guarantees. */
 int mp__queue_putv(mp_queue *q, const mp__qvec *v, size_t n, mp__deadline dl);
 
+/* For tests: the segment names a queue has used, and how many of them
+ * exist now (also after the queue was freed everywhere). */
+typedef struct mp__queue_segs {
+    char token[33];
+    uint32_t last; /* the highest generation a name may have had */
+} mp__queue_segs;
+void mp__queue_segs_of(const mp_queue *q, mp__queue_segs *s);
+size_t mp__queue_segs_alive(const mp__queue_segs *s);
+
 #endif
