@@ -94,8 +94,7 @@ static void measure_codec(const char *op, const mp_val *v, int n,
         b[r] = codec(v, n, true);
     }
     bench_row(op, bench_summarise(a, REPS), bench_summarise(b, REPS),
-              bench_python("py_value.py", pyargs, NULL),
-              "python/mproc ≥ 5");
+              bench_python("py_value.py", pyargs, NULL), "python/mproc ≥ 5");
 }
 
 static int echo_val(mp_call *call) {
@@ -149,7 +148,8 @@ static double conn_rt(const mp_val *v, bool as_val) {
                 abort();
             mp_val_free(r);
         } else if (mp_conn_send(a, pk.data, pk.len) ||
-                   mp_conn_recv_into(a, back, sizeof back, &len, MP_INFINITE)) {
+                   mp_conn_recv_into(a, back, sizeof back, &len,
+                                     MP_INFINITE)) {
             abort();
         }
     }
@@ -367,17 +367,18 @@ int main(int argc, char **argv) {
     mp_queue_free(q);
 
     bench_header("64 MiB items from a child (raw: a fresh shared mapping, "
-                 "copied in and out)", "GB/s");
+                 "copied in and out)",
+                 "GB/s");
     double c[REPS];
     for (int r = 0; r < 3; r++) {
         a[r] = big_queue(4);
         b[r] = big_raw(4);
         c[r] = big_pool(4);
     }
-    bench_row("Queue() item", bench_summarise(a, 3), bench_summarise(b, 3),
-              -1, "≥ 0.7× raw");
-    bench_row("pool result", bench_summarise(c, 3), bench_summarise(b, 3),
-              -1, "≥ 0.7× raw");
+    bench_row("Queue() item", bench_summarise(a, 3), bench_summarise(b, 3), -1,
+              "≥ 0.7× raw");
+    bench_row("pool result", bench_summarise(c, 3), bench_summarise(b, 3), -1,
+              "≥ 0.7× raw");
     mp_val_free(d);
     mp_val_free(l);
     return 0;

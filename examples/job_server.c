@@ -94,8 +94,8 @@ static int c_client(mp_call *call) {
         mp_val_to_int(mp_val_get(reply, "sum"), &sum);
         mp_val_to_int(mp_val_get(reply, "worker"), &worker);
         printf("c client: %s -> sum %lld by worker %lld\n",
-               mp_val_to_str(mp_val_get(reply, "label"), NULL),
-               (long long)sum, (long long)worker);
+               mp_val_to_str(mp_val_get(reply, "label"), NULL), (long long)sum,
+               (long long)worker);
         mp_val_free(reply);
     }
     if (!rc)

@@ -2393,6 +2393,5 @@ void mp_test_suite_value(void) {
         {"truncated", test_truncated, once}, {"conn_val", test_conn_val, each},
         {"conn_val_local", test_conn_val_local, once},
         {"queue_val", test_queue_val, each}, {"pool_val", test_pool_val, each},
-        LARGE_CASE
-        {"process_arg", test_process_arg, each});
+        LARGE_CASE{"process_arg", test_process_arg, each});
 }

@@ -21,12 +21,12 @@ extern "C" {
 
 /** The type of value an mp_arg carries. */
 typedef enum mp_arg_type {
-    MP_ARG_NONE = 0,  /**< no value (a zeroed mp_arg) */
-    MP_ARG_INT = 1,   /**< int64_t */
-    MP_ARG_FLOAT = 2, /**< double */
-    MP_ARG_STR = 3,   /**< NUL-terminated string */
-    MP_ARG_BYTES = 4, /**< pointer + length */
-    MP_ARG_OBJ = 5,   /**< an mproc object: queue, connection, value, ... */
+    MP_ARG_NONE = 0,   /**< no value (a zeroed mp_arg) */
+    MP_ARG_INT = 1,    /**< int64_t */
+    MP_ARG_FLOAT = 2,  /**< double */
+    MP_ARG_STR = 3,    /**< NUL-terminated string */
+    MP_ARG_BYTES = 4,  /**< pointer + length */
+    MP_ARG_OBJ = 5,    /**< an mproc object: queue, connection, value, ... */
     MP_ARG_HANDLE = 6, /**< an OS handle (mp_os_handle), see mp_handle */
     MP_ARG_VAL = 7     /**< a value (mp_val), see mp_val_arg */
 } mp_arg_type;

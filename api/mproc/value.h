@@ -52,16 +52,16 @@ typedef struct mp_val mp_val;
 
 /** The kinds of value, each a Python type. */
 typedef enum mp_val_kind {
-    MP_VAL_NONE = 0,     /**< None */
-    MP_VAL_BOOL = 1,     /**< bool */
-    MP_VAL_INT = 2,      /**< int, 64-bit signed */
-    MP_VAL_FLOAT = 3,    /**< float (double) */
-    MP_VAL_STR = 4,      /**< str, UTF-8 */
-    MP_VAL_BYTES = 5,    /**< bytes (Python's bytearray decodes to bytes) */
-    MP_VAL_TUPLE = 6,    /**< tuple */
-    MP_VAL_LIST = 7,     /**< list */
-    MP_VAL_DICT = 8,     /**< dict */
-    MP_VAL_SET = 9,      /**< set */
+    MP_VAL_NONE = 0,      /**< None */
+    MP_VAL_BOOL = 1,      /**< bool */
+    MP_VAL_INT = 2,       /**< int, 64-bit signed */
+    MP_VAL_FLOAT = 3,     /**< float (double) */
+    MP_VAL_STR = 4,       /**< str, UTF-8 */
+    MP_VAL_BYTES = 5,     /**< bytes (Python's bytearray decodes to bytes) */
+    MP_VAL_TUPLE = 6,     /**< tuple */
+    MP_VAL_LIST = 7,      /**< list */
+    MP_VAL_DICT = 8,      /**< dict */
+    MP_VAL_SET = 9,       /**< set */
     MP_VAL_FROZENSET = 10 /**< frozenset */
 } mp_val_kind;
 

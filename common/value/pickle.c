@@ -19,19 +19,51 @@
 #include "value/value_internal.h"
 
 enum {
-    OP_MARK = '(', OP_STOP = '.', OP_POP = '0', OP_POP_MARK = '1',
-    OP_BININT = 'J', OP_BININT1 = 'K', OP_BININT2 = 'M', OP_NONE = 'N',
-    OP_BINUNICODE = 'X', OP_APPEND = 'a', OP_GLOBAL = 'c', OP_DICT = 'd',
-    OP_APPENDS = 'e', OP_BINGET = 'h', OP_LONG_BINGET = 'j', OP_LIST = 'l',
-    OP_BINPUT = 'q', OP_LONG_BINPUT = 'r', OP_SETITEM = 's', OP_TUPLE = 't',
-    OP_SETITEMS = 'u', OP_BINFLOAT = 'G', OP_REDUCE = 'R',
-    OP_EMPTY_TUPLE = ')', OP_EMPTY_LIST = ']', OP_EMPTY_DICT = '}',
-    OP_BINBYTES = 'B', OP_SHORT_BINBYTES = 'C',
-    OP_PROTO = 0x80, OP_TUPLE1 = 0x85, OP_TUPLE2 = 0x86, OP_TUPLE3 = 0x87,
-    OP_NEWTRUE = 0x88, OP_NEWFALSE = 0x89, OP_LONG1 = 0x8a, OP_LONG4 = 0x8b,
-    OP_SHORT_BINUNICODE = 0x8c, OP_BINUNICODE8 = 0x8d, OP_BINBYTES8 = 0x8e,
-    OP_EMPTY_SET = 0x8f, OP_ADDITEMS = 0x90, OP_FROZENSET = 0x91,
-    OP_STACK_GLOBAL = 0x93, OP_MEMOIZE = 0x94, OP_FRAME = 0x95,
+    OP_MARK = '(',
+    OP_STOP = '.',
+    OP_POP = '0',
+    OP_POP_MARK = '1',
+    OP_BININT = 'J',
+    OP_BININT1 = 'K',
+    OP_BININT2 = 'M',
+    OP_NONE = 'N',
+    OP_BINUNICODE = 'X',
+    OP_APPEND = 'a',
+    OP_GLOBAL = 'c',
+    OP_DICT = 'd',
+    OP_APPENDS = 'e',
+    OP_BINGET = 'h',
+    OP_LONG_BINGET = 'j',
+    OP_LIST = 'l',
+    OP_BINPUT = 'q',
+    OP_LONG_BINPUT = 'r',
+    OP_SETITEM = 's',
+    OP_TUPLE = 't',
+    OP_SETITEMS = 'u',
+    OP_BINFLOAT = 'G',
+    OP_REDUCE = 'R',
+    OP_EMPTY_TUPLE = ')',
+    OP_EMPTY_LIST = ']',
+    OP_EMPTY_DICT = '}',
+    OP_BINBYTES = 'B',
+    OP_SHORT_BINBYTES = 'C',
+    OP_PROTO = 0x80,
+    OP_TUPLE1 = 0x85,
+    OP_TUPLE2 = 0x86,
+    OP_TUPLE3 = 0x87,
+    OP_NEWTRUE = 0x88,
+    OP_NEWFALSE = 0x89,
+    OP_LONG1 = 0x8a,
+    OP_LONG4 = 0x8b,
+    OP_SHORT_BINUNICODE = 0x8c,
+    OP_BINUNICODE8 = 0x8d,
+    OP_BINBYTES8 = 0x8e,
+    OP_EMPTY_SET = 0x8f,
+    OP_ADDITEMS = 0x90,
+    OP_FROZENSET = 0x91,
+    OP_STACK_GLOBAL = 0x93,
+    OP_MEMOIZE = 0x94,
+    OP_FRAME = 0x95,
     OP_BYTEARRAY8 = 0x96
 };
 
@@ -40,8 +72,10 @@ enum {
 /* x with its bytes reversed (BINFLOAT is big-endian); compilers turn
  * this into one instruction. */
 static inline uint64_t swap64(uint64_t x) {
-    x = ((x & 0x00ff00ff00ff00ffull) << 8) | ((x >> 8) & 0x00ff00ff00ff00ffull);
-    x = ((x & 0x0000ffff0000ffffull) << 16) | ((x >> 16) & 0x0000ffff0000ffffull);
+    x = ((x & 0x00ff00ff00ff00ffull) << 8) |
+        ((x >> 8) & 0x00ff00ff00ff00ffull);
+    x = ((x & 0x0000ffff0000ffffull) << 16) |
+        ((x >> 16) & 0x0000ffff0000ffffull);
     return (x << 32) | (x >> 32);
 }
 
@@ -116,12 +150,8 @@ static int dump(mp__wbuf *w, const mp_val *v, unsigned depth) {
     if (v->kind >= MP_VAL_TUPLE && depth >= MP__VAL_DEPTH_MAX)
         return MP_EMSGSIZE;
     switch (v->kind) {
-    case MP_VAL_NONE:
-        w_op(w, OP_NONE);
-        return 0;
-    case MP_VAL_BOOL:
-        w_op(w, v->u.i ? OP_NEWTRUE : OP_NEWFALSE);
-        return 0;
+    case MP_VAL_NONE: w_op(w, OP_NONE); return 0;
+    case MP_VAL_BOOL: w_op(w, v->u.i ? OP_NEWTRUE : OP_NEWFALSE); return 0;
     case MP_VAL_INT:
         if (mp__w_room(w, 10))
             return w->err;
@@ -203,13 +233,13 @@ static int dump(mp__wbuf *w, const mp_val *v, unsigned depth) {
                 if (rc)
                     return rc;
             }
-            w_op(w, dict ? (one ? OP_SETITEM : OP_SETITEMS)
-                         : set ? OP_ADDITEMS : (one ? OP_APPEND : OP_APPENDS));
+            w_op(w, dict  ? (one ? OP_SETITEM : OP_SETITEMS)
+                    : set ? OP_ADDITEMS
+                          : (one ? OP_APPEND : OP_APPENDS));
         }
         return 0;
     }
-    default:
-        return MP_EINVAL;
+    default: return MP_EINVAL;
     }
 }
 
@@ -255,9 +285,9 @@ enum { G_ENCODE = 1, G_BYTES, G_BYTEARRAY, G_SET, G_FROZENSET };
 
 typedef struct dec {
     const uint8_t *p, *end;
-    mp_val *root;         /* owns the arena */
+    mp_val *root; /* owns the arena */
     mp__varena *arena;
-    mp_val **stack;       /* private: in_stack, then the heap */
+    mp_val **stack; /* private: in_stack, then the heap */
     size_t sp, scap;
     size_t *marks;
     size_t nmarks, mcap;
@@ -267,8 +297,8 @@ typedef struct dec {
     mp_val *in_stack[64];
     size_t in_marks[16];
     mp_val *in_memo[64];
-    size_t items, bytes;  /* budgets left */
-    size_t refs;          /* MP__V_REF values made */
+    size_t items, bytes; /* budgets left */
+    size_t refs;         /* MP__V_REF values made */
     size_t max_depth;
     int proto;
 } dec;
@@ -310,9 +340,8 @@ static uint64_t rd_le(const uint8_t *p, size_t n) {
 }
 
 static int push(dec *d, mp_val *v) {
-    if (d->sp == d->scap &&
-        grow_array((void **)&d->stack, &d->scap, d->sp + 1, sizeof *d->stack,
-                   d->in_stack))
+    if (d->sp == d->scap && grow_array((void **)&d->stack, &d->scap, d->sp + 1,
+                                       sizeof *d->stack, d->in_stack))
         return MP_ENOMEM;
     d->stack[d->sp++] = v;
     return 0;
@@ -626,8 +655,7 @@ static int reduce(dec *d) {
             return MP_EPROTO;
         }
         break;
-    default:
-        return MP_EPROTO;
+    default: return MP_EPROTO;
     }
     return push(d, out);
 }
@@ -654,8 +682,8 @@ static int memo_get(dec *d, size_t idx) {
     /* A copy; a list, dict or set in it stays a reference to the original,
      * which may still be filling up, until the pickle is complete. */
     int err = 0;
-    mp_val *c = mp__val_copy_lazy(d->arena, d->memo[idx], &d->items,
-                                  &d->bytes, &err, &d->refs);
+    mp_val *c = mp__val_copy_lazy(d->arena, d->memo[idx], &d->items, &d->bytes,
+                                  &err, &d->refs);
     if (!c)
         return err ? err : MP_ENOMEM;
     if ((size_t)c->height + 1 > d->max_depth)
@@ -712,11 +740,8 @@ static int step(dec *d, uint8_t op, bool *stop) {
         return 0;
     case OP_FRAME:
         return len_of(d, 8, &n); /* a hint only; must lie within the data */
-    case OP_STOP:
-        *stop = true;
-        return 0;
-    case OP_NONE:
-        return push_new(d, MP_VAL_NONE, NULL);
+    case OP_STOP: *stop = true; return 0;
+    case OP_NONE: return push_new(d, MP_VAL_NONE, NULL);
     case OP_NEWTRUE:
     case OP_NEWFALSE:
         if (!(rc = push_new(d, MP_VAL_BOOL, &v)))
@@ -770,13 +795,14 @@ static int step(dec *d, uint8_t op, bool *stop) {
     case OP_BINBYTES8:
     case OP_BYTEARRAY8:
         return (rc = len_of(d, 8, &n)) ? rc : blob(d, MP_VAL_BYTES, n);
-    case OP_EMPTY_TUPLE:
-        return push_new(d, MP_VAL_TUPLE, NULL);
+    case OP_EMPTY_TUPLE: return push_new(d, MP_VAL_TUPLE, NULL);
     case OP_EMPTY_LIST:
     case OP_EMPTY_DICT:
     case OP_EMPTY_SET:
-        return push_new(d, op == OP_EMPTY_LIST ? MP_VAL_LIST
-                           : op == OP_EMPTY_DICT ? MP_VAL_DICT : MP_VAL_SET,
+        return push_new(d,
+                        op == OP_EMPTY_LIST   ? MP_VAL_LIST
+                        : op == OP_EMPTY_DICT ? MP_VAL_DICT
+                                              : MP_VAL_SET,
                         NULL);
     case OP_MARK:
         if (d->items == 0)
@@ -787,18 +813,13 @@ static int step(dec *d, uint8_t op, bool *stop) {
             return MP_ENOMEM;
         d->marks[d->nmarks++] = d->sp;
         return 0;
-    case OP_TUPLE:
-        return from_mark(d, MP_VAL_TUPLE);
-    case OP_LIST:
-        return from_mark(d, MP_VAL_LIST);
-    case OP_DICT:
-        return from_mark(d, MP_VAL_DICT);
-    case OP_FROZENSET:
-        return from_mark(d, MP_VAL_FROZENSET);
+    case OP_TUPLE: return from_mark(d, MP_VAL_TUPLE);
+    case OP_LIST: return from_mark(d, MP_VAL_LIST);
+    case OP_DICT: return from_mark(d, MP_VAL_DICT);
+    case OP_FROZENSET: return from_mark(d, MP_VAL_FROZENSET);
     case OP_TUPLE1:
     case OP_TUPLE2:
-    case OP_TUPLE3:
-        return tuple_n(d, (size_t)(op - OP_TUPLE1 + 1));
+    case OP_TUPLE3: return tuple_n(d, (size_t)(op - OP_TUPLE1 + 1));
     case OP_APPEND: {
         mp_val *item = pop(d), *l = top(d);
         if (!item || !l || l->kind != MP_VAL_LIST ||
@@ -819,12 +840,9 @@ static int step(dec *d, uint8_t op, bool *stop) {
             return MP_EPROTO;
         return mp__val_dict_insert(dict, key, val);
     }
-    case OP_APPENDS:
-        return into_below_mark(d, MP_VAL_LIST);
-    case OP_SETITEMS:
-        return into_below_mark(d, MP_VAL_DICT);
-    case OP_ADDITEMS:
-        return into_below_mark(d, MP_VAL_SET);
+    case OP_APPENDS: return into_below_mark(d, MP_VAL_LIST);
+    case OP_SETITEMS: return into_below_mark(d, MP_VAL_DICT);
+    case OP_ADDITEMS: return into_below_mark(d, MP_VAL_SET);
     case OP_POP:
         if (pop(d))
             return 0;
@@ -834,18 +852,15 @@ static int step(dec *d, uint8_t op, bool *stop) {
             return rc;
         d->sp = n;
         return 0;
-    case OP_MEMOIZE:
-        return memo_put(d, d->nmemo);
-    case OP_BINPUT:
-        return (rc = need(d, 1)) ? rc : memo_put(d, *d->p++);
+    case OP_MEMOIZE: return memo_put(d, d->nmemo);
+    case OP_BINPUT: return (rc = need(d, 1)) ? rc : memo_put(d, *d->p++);
     case OP_LONG_BINPUT:
         if ((rc = need(d, 4)))
             return rc;
         n = (size_t)rd_le(d->p, 4);
         d->p += 4;
         return memo_put(d, n);
-    case OP_BINGET:
-        return (rc = need(d, 1)) ? rc : memo_get(d, *d->p++);
+    case OP_BINGET: return (rc = need(d, 1)) ? rc : memo_get(d, *d->p++);
     case OP_LONG_BINGET:
         if ((rc = need(d, 4)))
             return rc;
@@ -866,8 +881,7 @@ static int step(dec *d, uint8_t op, bool *stop) {
             return MP_EPROTO;
         return global(d, mod->u.s, mod->n, name->u.s, name->n);
     }
-    case OP_REDUCE:
-        return reduce(d);
+    case OP_REDUCE: return reduce(d);
     default:
         /* BUILD, INST, OBJ, NEWOBJ(_EX), PERSID, BINPERSID, EXT1/2/4,
            NEXT_BUFFER, READONLY_BUFFER, DUP, the text forms of protocol 0
@@ -919,22 +933,22 @@ static mp_val *follow(dec *d, const mp_val *src, size_t depth, int *err) {
         ((mp_val *)src)->flags |= MP__V_ONPATH;
         for (size_t i = 0; i < total && !*err; i += dict ? 2 : 1) {
             mp_val *k = follow(d, src->u.items[i], depth + 1, err);
-            mp_val *val = k && dict ? follow(d, src->u.items[i + 1], depth + 1,
-                                             err) : NULL;
-            int rc = !k || (dict && !val) ? (*err ? *err : MP_ENOMEM)
-                     : dict ? mp__val_dict_insert(v, k, val)
-                     : (src->kind == MP_VAL_SET || src->kind == MP_VAL_FROZENSET)
-                         ? mp__val_set_insert(v, k)
-                         : mp__val_append(v, k);
+            mp_val *val = k && dict
+                              ? follow(d, src->u.items[i + 1], depth + 1, err)
+                              : NULL;
+            int rc =
+                !k || (dict && !val) ? (*err ? *err : MP_ENOMEM)
+                : dict               ? mp__val_dict_insert(v, k, val)
+                : (src->kind == MP_VAL_SET || src->kind == MP_VAL_FROZENSET)
+                    ? mp__val_set_insert(v, k)
+                    : mp__val_append(v, k);
             if (rc && !*err)
                 *err = rc;
         }
         ((mp_val *)src)->flags &= (uint8_t)~MP__V_ONPATH;
         return *err ? NULL : v;
     }
-    default:
-        v->u = src->u;
-        return v;
+    default: v->u = src->u; return v;
     }
 }
 
@@ -988,10 +1002,10 @@ int mp_val_loads(mp_val **out, const void *data, size_t len,
      * value and per payload byte, so only memo references can reach past
      * len, by at most 3 len plus a fixed allowance. */
     size_t room = len > SIZE_MAX / 8 ? SIZE_MAX / 8 : len;
-    d.items = lim && lim->max_items ? lim->max_items
-                                    : ((size_t)1 << 20) + 4 * room;
-    d.bytes = lim && lim->max_bytes ? lim->max_bytes
-                                    : ((size_t)1 << 26) + 4 * room;
+    d.items =
+        lim && lim->max_items ? lim->max_items : ((size_t)1 << 20) + 4 * room;
+    d.bytes =
+        lim && lim->max_bytes ? lim->max_bytes : ((size_t)1 << 26) + 4 * room;
     d.max_depth = lim && lim->max_depth ? lim->max_depth : 1000;
     if (d.max_depth > MP__VAL_DEPTH_MAX)
         d.max_depth = MP__VAL_DEPTH_MAX;
@@ -1028,8 +1042,9 @@ int mp_val_loads(mp_val **out, const void *data, size_t len,
                 continue;
             }
         }
-        if (op == OP_MEMOIZE && d.sp > (d.nmarks ? d.marks[d.nmarks - 1] : 0)
-            && d.nmemo < d.memocap) {
+        if (op == OP_MEMOIZE &&
+            d.sp > (d.nmarks ? d.marks[d.nmarks - 1] : 0) &&
+            d.nmemo < d.memocap) {
             d.memo[d.nmemo++] = d.stack[d.sp - 1];
             continue;
         }

@@ -47,8 +47,8 @@ static void chunk_free(mp__vchunk *c) {
 static mp__vchunk *cache_take(size_t cap) {
     if (cap > CACHE_MAX || cap < CHUNK_MIN)
         return NULL;
-    for (int k = cache_class(cap); k < CACHE_SLOTS && k <= cache_class(cap) + 1;
-         k++) {
+    for (int k = cache_class(cap);
+         k < CACHE_SLOTS && k <= cache_class(cap) + 1; k++) {
         if (!mp__loadp(&chunk_cache[k], MP__RELAXED))
             continue;
         mp__vchunk *c = mp__exchangep(&chunk_cache[k], NULL, MP__ACQ_REL);
@@ -118,7 +118,6 @@ void *mp__val_alloc_slow(mp__varena *a, size_t n) {
     return (char *)c + CHUNK_HDR;
 }
 
-
 mp_val *mp__val_root(size_t hint) {
     mp__varena *a = malloc(sizeof *a);
     if (!a)
@@ -174,11 +173,14 @@ size_t mp_val_len(const mp_val *v) {
     if (!v)
         return 0;
     switch (v->kind) {
-    case MP_VAL_STR: case MP_VAL_BYTES: case MP_VAL_TUPLE: case MP_VAL_LIST:
-    case MP_VAL_DICT: case MP_VAL_SET: case MP_VAL_FROZENSET:
-        return v->n;
-    default:
-        return 0;
+    case MP_VAL_STR:
+    case MP_VAL_BYTES:
+    case MP_VAL_TUPLE:
+    case MP_VAL_LIST:
+    case MP_VAL_DICT:
+    case MP_VAL_SET:
+    case MP_VAL_FROZENSET: return v->n;
+    default: return 0;
     }
 }
 
@@ -332,11 +334,9 @@ static bool float_as_int(double f, int64_t *out) {
 
 static uint64_t hash_of(const mp_val *v, unsigned depth) {
     switch (v->kind) {
-    case MP_VAL_NONE:
-        return 0x6e6f6e65ull;
+    case MP_VAL_NONE: return 0x6e6f6e65ull;
     case MP_VAL_BOOL:
-    case MP_VAL_INT:
-        return mix((uint64_t)v->u.i);
+    case MP_VAL_INT: return mix((uint64_t)v->u.i);
     case MP_VAL_FLOAT: {
         int64_t i;
         if (isnan(v->u.f)) /* equal to no other value: hashed by identity,
@@ -349,10 +349,8 @@ static uint64_t hash_of(const mp_val *v, unsigned depth) {
         memcpy(&bits, &v->u.f, 8);
         return mix(bits ^ 0x666c6f6174ull);
     }
-    case MP_VAL_STR:
-        return hash_bytes(v->u.s, v->n, 1);
-    case MP_VAL_BYTES:
-        return hash_bytes(v->u.s, v->n, 2);
+    case MP_VAL_STR: return hash_bytes(v->u.s, v->n, 1);
+    case MP_VAL_BYTES: return hash_bytes(v->u.s, v->n, 2);
     case MP_VAL_TUPLE: {
         sip s = sip_start(3);
         for (size_t i = 0; i < v->n && depth < MP__VAL_DEPTH_MAX; i++)
@@ -368,8 +366,7 @@ static uint64_t hash_of(const mp_val *v, unsigned depth) {
         }
         return mix(h + v->n);
     }
-    default:
-        return 0;
+    default: return 0;
     }
 }
 
@@ -377,8 +374,9 @@ bool mp__val_hashable(const mp_val *v, unsigned depth) {
     if (depth > MP__VAL_DEPTH_MAX)
         return false;
     switch (v->kind) {
-    case MP_VAL_LIST: case MP_VAL_DICT: case MP_VAL_SET:
-        return false;
+    case MP_VAL_LIST:
+    case MP_VAL_DICT:
+    case MP_VAL_SET: return false;
     case MP_VAL_TUPLE:
         for (size_t i = 0; i < v->n; i++)
             if (!mp__val_hashable(v->u.items[i], depth + 1))
@@ -420,8 +418,8 @@ static long find(const mp_val *c, const mp_val *key, uint64_t h,
         size_t mask = ((size_t)1 << c->index[0]) - 1;
         uint64_t perturb = h;
         for (size_t s = (size_t)h & mask, probes = 0;
-             probes < PROBES_MAX(mask); s = probe_next(s, &perturb, mask),
-                    probes++) {
+             probes < PROBES_MAX(mask);
+             s = probe_next(s, &perturb, mask), probes++) {
             uint32_t e = c->index[1 + s];
             if (!e)
                 return -1;
@@ -462,19 +460,19 @@ static bool equal(const mp_val *a, const mp_val *b, unsigned depth) {
         if (a->n != b->n)
             return false;
         for (size_t k = 0; k < a->n; k++)
-            if (find(b, a->u.items[k], hash_of(a->u.items[k], 0),
-                     depth + 1) < 0)
+            if (find(b, a->u.items[k], hash_of(a->u.items[k], 0), depth + 1) <
+                0)
                 return false;
         return true;
     }
     if (a->kind != b->kind)
         return false;
     switch (a->kind) {
-    case MP_VAL_NONE:
-        return true;
+    case MP_VAL_NONE: return true;
     case MP_VAL_STR:
     case MP_VAL_BYTES:
-        return a->n == b->n && (a->n == 0 || memcmp(a->u.s, b->u.s, a->n) == 0);
+        return a->n == b->n &&
+               (a->n == 0 || memcmp(a->u.s, b->u.s, a->n) == 0);
     case MP_VAL_TUPLE:
     case MP_VAL_LIST:
         if (a->n != b->n)
@@ -494,8 +492,7 @@ static bool equal(const mp_val *a, const mp_val *b, unsigned depth) {
                 return false;
         }
         return true;
-    default:
-        return false;
+    default: return false;
     }
 }
 
@@ -752,8 +749,8 @@ bool mp__utf8_valid(const uint8_t *p, size_t n) {
                 return false;
             cp = (cp << 6) | (p[i + k] & 0x3f);
         }
-        if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 ||
-                                                      cp > 0x10ffff)))
+        if ((len == 3 && cp < 0x800) ||
+            (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
             return false;
         i += len;
     }
@@ -938,9 +935,7 @@ static mp_val *copy_rec(mp__varena *a, const mp_val *src, size_t *items,
         }
         return v;
     }
-    default:
-        v->u = src->u;
-        return v;
+    default: v->u = src->u; return v;
     }
 }
 

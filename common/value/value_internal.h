@@ -38,9 +38,9 @@ struct mp_val {
     union {
         int64_t i;
         double f;
-        char *s;         /* str, bytes: n bytes and a NUL */
-        mp_val **items;  /* seq, set: n; dict: 2n (key, value, ...) */
-        mp_val *ref;     /* MP__V_REF */
+        char *s;        /* str, bytes: n bytes and a NUL */
+        mp_val **items; /* seq, set: n; dict: 2n (key, value, ...) */
+        mp_val *ref;    /* MP__V_REF */
     } u;
     /* dict/set index, NULL below a few entries: index[0] is log2 of the
        slots, index[1 ..] hold an entry's number + 1 each (0: empty) */

@@ -45,22 +45,40 @@ static mp_val *job(int i) {
     mp_val *d = mp_val_new(MP_VAL_DICT);
     int rc = d ? 0 : MP_ENOMEM;
     mp_val *nums = NULL, *t = NULL, *s = NULL;
-    if (!rc) rc = mp_val_put_int(d, "id", i);
-    if (!rc) rc = mp_val_put_str(d, "path", "données/a.txt");
-    if (!rc) rc = mp_val_put_bytes(d, "raw", "\x00\xff\x01", 3);
-    if (!rc) rc = mp_val_put_float(d, "scale", 0.5 * i);
-    if (!rc) rc = mp_val_put_bool(d, "urgent", i % 2 == 0);
-    if (!rc) rc = mp_val_put_none(d, "parent");
-    if (!rc) rc = mp_val_put_int(d, "big", (int64_t)1 << 40);
-    if (!rc) rc = (nums = mp_val_put(d, "nums")) ? mp_val_set_empty(nums, MP_VAL_LIST) : MP_ENOMEM;
+    if (!rc)
+        rc = mp_val_put_int(d, "id", i);
+    if (!rc)
+        rc = mp_val_put_str(d, "path", "données/a.txt");
+    if (!rc)
+        rc = mp_val_put_bytes(d, "raw", "\x00\xff\x01", 3);
+    if (!rc)
+        rc = mp_val_put_float(d, "scale", 0.5 * i);
+    if (!rc)
+        rc = mp_val_put_bool(d, "urgent", i % 2 == 0);
+    if (!rc)
+        rc = mp_val_put_none(d, "parent");
+    if (!rc)
+        rc = mp_val_put_int(d, "big", (int64_t)1 << 40);
+    if (!rc)
+        rc = (nums = mp_val_put(d, "nums"))
+                 ? mp_val_set_empty(nums, MP_VAL_LIST)
+                 : MP_ENOMEM;
     for (int k = 0; k < 3000 && !rc; k++) /* more than one batch of 1000 */
         rc = mp_val_push_int(nums, k - 1000);
-    if (!rc) rc = (t = mp_val_put(d, "where")) ? mp_val_set_empty(t, MP_VAL_TUPLE) : MP_ENOMEM;
-    if (!rc) rc = mp_val_push_str(t, "host");
-    if (!rc) rc = mp_val_push_int(t, 8080);
-    if (!rc) rc = mp_val_push_float(t, -1.25);
-    if (!rc) rc = mp_val_push_none(t);
-    if (!rc) rc = (s = mp_val_put(d, "tags")) ? mp_val_set_empty(s, MP_VAL_SET) : MP_ENOMEM;
+    if (!rc)
+        rc = (t = mp_val_put(d, "where")) ? mp_val_set_empty(t, MP_VAL_TUPLE)
+                                          : MP_ENOMEM;
+    if (!rc)
+        rc = mp_val_push_str(t, "host");
+    if (!rc)
+        rc = mp_val_push_int(t, 8080);
+    if (!rc)
+        rc = mp_val_push_float(t, -1.25);
+    if (!rc)
+        rc = mp_val_push_none(t);
+    if (!rc)
+        rc = (s = mp_val_put(d, "tags")) ? mp_val_set_empty(s, MP_VAL_SET)
+                                         : MP_ENOMEM;
     for (int k = 0; k < 12 && !rc; k++) {
         mp_val *tag = mp_val_new(MP_VAL_INT);
         rc = tag ? mp_val_set_int(tag, k % 10) : MP_ENOMEM; /* 10 distinct */
@@ -135,7 +153,8 @@ static int read_n(void *p, size_t n) {
 
 static void write_frame(const void *p, uint32_t n, bool failed) {
     uint32_t len = failed ? 0xffffffffu : n;
-    unsigned char h[4] = {(unsigned char)(len >> 24), (unsigned char)(len >> 16),
+    unsigned char h[4] = {(unsigned char)(len >> 24),
+                          (unsigned char)(len >> 16),
                           (unsigned char)(len >> 8), (unsigned char)len};
     fwrite(h, 1, 4, stdout);
     if (failed) {
