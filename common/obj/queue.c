@@ -182,6 +182,10 @@ struct mp_queue {
     long user_pid;  /* the process counted in user[user_slot], or 0 */
     int user_slot;  /* -1: counted in user_overflow */
     qside ps, cs;   /* under pmutex, under cmutex */
+    /* A receive buffer mp_queue_get_val keeps between calls (an mp_buf *),
+     * taken and given back with one exchange, so values need no allocation
+     * per item; freed with the handle. */
+    mp__atomic_ptr valbuf;
 };
 
 /* ---- state words ---- */
@@ -975,6 +979,11 @@ static void q_init(void *obj, const void *arg) {
  * count as a user, and, when it was the last, the names left. */
 static void q_free(void *obj) {
     mp_queue *q = obj;
+    mp_buf *b = mp__exchangep(&q->valbuf, NULL, MP__ACQ_REL);
+    if (b) {
+        mp_buf_free(b);
+        free(b);
+    }
     side_close(&q->ps);
     side_close(&q->cs);
     user_drop(q);
@@ -1033,6 +1042,23 @@ int mp_queue_open(mp_queue **qq, const char *name) {
 }
 
 void mp_queue_free(mp_queue *q) { mp__shobj_free(q); }
+
+/* The largest buffer kept between gets of values. */
+#define VALBUF_KEEP ((size_t)1 << 20)
+
+mp_buf *mp__queue_take_buf(mp_queue *q) {
+    mp_buf *b = mp__exchangep(&q->valbuf, NULL, MP__ACQ_REL);
+    return b ? b : calloc(1, sizeof *b);
+}
+
+void mp__queue_give_buf(mp_queue *q, mp_buf *b) {
+    void *none = NULL;
+    if (b && (b->cap > VALBUF_KEEP ||
+              !mp__casp(&q->valbuf, &none, b, MP__ACQ_REL))) {
+        mp_buf_free(b); /* another thread's is kept, or it is too big */
+        free(b);
+    }
+}
 
 void mp__queue_segs_of(const mp_queue *q, mp__queue_segs *s) {
     memcpy(s->token, q->token, sizeof s->token);

@@ -27,4 +27,10 @@ typedef struct mp__queue_segs {
 void mp__queue_segs_of(const mp_queue *q, mp__queue_segs *s);
 size_t mp__queue_segs_alive(const mp__queue_segs *s);
 
+/* A receive buffer for mp_queue_get_val: the one q keeps, or a new empty
+ * one (NULL when out of memory). Give it back when done with it: q keeps
+ * one of at most 1 MiB, the others are freed. Thread-safe. */
+mp_buf *mp__queue_take_buf(mp_queue *q);
+void mp__queue_give_buf(mp_queue *q, mp_buf *b);
+
 #endif

@@ -3,6 +3,7 @@
 
 #include "base/codec.h"
 #include "mproc.h"
+#include "obj/queue_internal.h"
 #include "value/value_internal.h"
 
 /* Items up to this size are encoded on the stack. */
@@ -24,10 +25,14 @@ int mp_queue_get_val(mp_queue *q, mp_val **out, long timeout_ms) {
     if (!out)
         return MP_EINVAL;
     *out = NULL;
-    mp_buf b = {0};
-    int rc = mp_queue_get(q, &b, timeout_ms);
+    if (!q)
+        return MP_EINVAL;
+    mp_buf *b = mp__queue_take_buf(q);
+    if (!b)
+        return MP_ENOMEM;
+    int rc = mp_queue_get(q, b, timeout_ms);
     if (!rc)
-        rc = mp_val_loads(out, b.data, b.len, NULL);
-    mp_buf_free(&b);
+        rc = mp_val_loads(out, b->data, b->len, NULL);
+    mp__queue_give_buf(q, b);
     return rc;
 }
