@@ -118,11 +118,25 @@ void *mp__val_alloc_slow(mp__varena *a, size_t n) {
     return (char *)c + CHUNK_HDR;
 }
 
+/* A small tree's first chunk comes in the arena's own block: one
+ * allocation for a small value, none from the cache. */
+#define INLINE_CHUNK 512u
+
 mp_val *mp__val_root(size_t hint) {
-    mp__varena *a = malloc(sizeof *a);
+    bool small = hint <= INLINE_CHUNK;
+    size_t head = (sizeof(mp__varena) + 15u) & ~(size_t)15u;
+    mp__varena *a =
+        malloc(small ? head + MP__VCHUNK_HDR + INLINE_CHUNK : sizeof *a);
     if (!a)
         return NULL;
     a->head = NULL;
+    if (small) { /* never handed to chunk_free: see mp_val_free */
+        mp__vchunk *c = (mp__vchunk *)((char *)a + head);
+        c->next = NULL;
+        c->cap = INLINE_CHUNK;
+        c->used = 0;
+        a->head = c;
+    }
     size_t first = hint < CHUNK_MIN ? CHUNK_MIN : hint;
     if (first > CHUNK_MAX)
         first = CHUNK_MAX;
@@ -146,9 +160,11 @@ void mp_val_free(mp_val *v) {
     if (!v || !(v->flags & MP__V_ROOT))
         return;
     mp__varena *a = v->arena;
+    char *block_end = (char *)a + ((sizeof(mp__varena) + 15u) & ~(size_t)15u);
     for (mp__vchunk *c = a->head, *next; c; c = next) {
         next = c->next;
-        chunk_free(c);
+        if ((char *)c != block_end) /* the inline chunk goes with a */
+            chunk_free(c);
     }
     free(a);
 }
