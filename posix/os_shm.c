@@ -273,6 +273,18 @@ int mp__os_shm_unlink(const char *name) {
 
 bool mp__os_shm_names_persist(void) { return true; }
 
+/* ---- segments (os_shm.h): named mappings persist here already ---- */
+
+int mp__os_seg_create(mp__shm *s, size_t size, const char *name) {
+    return mp__os_shm_create(s, size, name);
+}
+
+int mp__os_seg_open(mp__shm *s, const char *name) {
+    return mp__os_shm_open(s, name);
+}
+
+int mp__os_seg_unlink(const char *name) { return mp__os_shm_unlink(name); }
+
 /* ---- reclaiming (os_shm.h) ---- */
 
 uint64_t mp__os_user_self(void) { return mp__posix_self_word(); }
