@@ -271,8 +271,6 @@ int mp__os_shm_unlink(const char *name) {
     return shm_unlink(nm) == -1 ? mp__posix_err(errno) : 0;
 }
 
-bool mp__os_shm_names_persist(void) { return true; }
-
 /* ---- segments (os_shm.h): named mappings persist here already ---- */
 
 int mp__os_seg_create(mp__shm *s, size_t size, const char *name) {

@@ -222,8 +222,6 @@ int mp__os_shm_unlink(const char *name) {
     return 0;
 }
 
-bool mp__os_shm_names_persist(void) { return false; }
-
 void mp__os_shm_close(mp__shm *s) {
     guard_drop(s);
     if (s->addr)

@@ -49,12 +49,6 @@ int mp__os_shm_import(mp__shm *s, mp__handle h, size_t size);
  * vanish with their last handle (Windows). */
 int mp__os_shm_unlink(const char *name);
 
-/* Whether a named mapping outlives every handle to it, until its name is
- * removed (POSIX: true). Where it does not (Windows), a mapping whose
- * holders all ended is gone with what it held, so nothing that must
- * survive its maker (a queue's segments) may live in one alone. */
-bool mp__os_shm_names_persist(void);
-
 /* Unmaps and closes (dropping a guard still held: an unpublished mapping is
  * then left for the next create to take over). */
 void mp__os_shm_close(mp__shm *s);
