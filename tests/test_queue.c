@@ -718,6 +718,37 @@ static void test_fill_then_drain(void) {
     CU_ASSERT_EQUAL(SEGS_ALIVE(&segs), 0);
 }
 
+/* A producer that exits with its items in segments no consumer has opened
+ * yet loses none of them: 2000 small items that outgrow a 4 KiB ring, then
+ * items each larger than it, each time with nobody reading until the
+ * producer is gone. (Windows made segments that died with their last
+ * handle, the producer's, before they were files.) */
+static void test_segments_outlive_producer(void) {
+    segs_t segs;
+    mp_buf b = {0};
+    mp_queue *q = new_queue(0, 4096);
+    CU_ASSERT_FATAL(q != NULL);
+    const int64_t counts[2] = {2000, 4}, lens[2] = {0, 50000};
+    for (int r = 0; r < 2; r++) {
+        mp_process *p =
+            mp_test_start(t_put_n,
+                          MP_ARGS(mp_queue_arg(q), mp_int(0),
+                                  mp_int(counts[r]), mp_int(lens[r])),
+                          mp_test_method());
+        CU_ASSERT_EQUAL(finish(p), 0);
+        CU_ASSERT_EQUAL(mp_queue_qsize(q), (size_t)counts[r]);
+        for (int64_t k = 0; k < counts[r]; k++) {
+            MP_CHECK_OK(mp_queue_get(q, &b, 0));
+            CU_ASSERT_EQUAL(check_item(&b), k);
+        }
+        MP_CHECK_RC(mp_queue_get(q, &b, 0), MP_EAGAIN);
+    }
+    SEGS_OF(q, &segs);
+    mp_queue_free(q);
+    mp_buf_free(&b);
+    CU_ASSERT_EQUAL(SEGS_ALIVE(&segs), 0);
+}
+
 /* A 100 MB item goes to a child and comes back intact, each way through a
  * segment made for it; nothing is left afterwards. */
 static void test_large_items(void) {
@@ -949,7 +980,9 @@ static void test_kill_large(void) { kill_rounds(100 * 1024, 16384, 60, 10); }
     {"kill_growing", test_kill_growing, MP_TEST_PER_METHOD},                  \
         {"kill_large", test_kill_large, MP_TEST_PER_METHOD},                  \
         {"fill_then_drain", test_fill_then_drain, MP_TEST_PER_METHOD},        \
-        {"large_items", test_large_items, MP_TEST_PER_METHOD},
+        {"large_items", test_large_items, MP_TEST_PER_METHOD},                \
+        {"segments_outlive_producer", test_segments_outlive_producer,         \
+         MP_TEST_PER_METHOD},
 
 /* ---- names, arguments and leaks ---- */
 
