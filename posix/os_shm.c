@@ -271,7 +271,17 @@ int mp__os_shm_unlink(const char *name) {
     return shm_unlink(nm) == -1 ? mp__posix_err(errno) : 0;
 }
 
-bool mp__os_shm_names_persist(void) { return true; }
+/* ---- segments (os_shm.h): named mappings persist here already ---- */
+
+int mp__os_seg_create(mp__shm *s, size_t size, const char *name) {
+    return mp__os_shm_create(s, size, name);
+}
+
+int mp__os_seg_open(mp__shm *s, const char *name) {
+    return mp__os_shm_open(s, name);
+}
+
+int mp__os_seg_unlink(const char *name) { return mp__os_shm_unlink(name); }
 
 /* ---- reclaiming (os_shm.h) ---- */
 

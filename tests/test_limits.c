@@ -29,8 +29,8 @@
  *   test finds that out with a plain CreateProcessW, says so, and checks
  *   the rest (objects keep working, no handle leaks). Descriptors, /dev/shm
  * and file sizes have no per-process limit to lower there (handles run to
- * about 16 M, mappings are backed by the page file), so those cases are POSIX
- *   only. */
+ * about 16 M, mappings are backed by the page file and queue segments by
+ * files), so those cases are POSIX only. */
 #ifndef _WIN32
 #define _GNU_SOURCE
 #endif

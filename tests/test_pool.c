@@ -1378,8 +1378,7 @@ static void test_spoiled_task_queue(void) { check_spoiled_queue(0); }
 #define SPOILED_CASES
 #endif
 
-/* ---- payloads of any size (where queues grow: not on Windows) ---- */
-#ifndef _WIN32
+/* ---- payloads of any size ---- */
 
 /* n bytes (argument 0) of the pattern i * 7 + i / 4099. */
 static unsigned char pay_byte(size_t i) {
@@ -1419,30 +1418,58 @@ static bool pattern_is(const mp_buf *b, size_t n) {
 }
 
 #ifndef MP_STATIC
-/* The shared-memory names of queue segments ("mp-q..."), for a leak check
- * that other suites running at once cannot fail: a name of theirs that is
- * not in `before` comes and goes, one of ours would stay. */
+/* Appends name and a newline to the list *all (of *len bytes in *cap). */
+static void add_name(char **all, size_t *cap, size_t *len, const char *name) {
+    size_t n = strlen(name);
+    if (!*all || n + 2 > 256)
+        return;
+    if (*len + n + 2 > *cap) {
+        char *more = realloc(*all, *cap *= 2);
+        if (!more)
+            return;
+        *all = more;
+    }
+    memcpy(*all + *len, name, n);
+    (*all)[*len + n] = '\n';
+    *len += n + 1;
+    (*all)[*len] = '\0';
+}
+
+/* The names of queue segments, for a leak check that other suites running
+ * at once cannot fail: a name of theirs that is not in `before` comes and
+ * goes, one of ours would stay. POSIX: shared memory "mp-q..."; Windows:
+ * files "q..." in the user's directory "%TEMP%\mproc-<SID>". */
 static char *seg_names(void) {
     size_t cap = 4096, len = 0;
     char *all = calloc(1, cap);
-    DIR *d = opendir("/dev/shm");
-    for (struct dirent *e; all && d && (e = readdir(d));) {
-        size_t n = strlen(e->d_name);
-        if (strncmp(e->d_name, "mp-q", 4) != 0 || n + 2 > 256)
-            continue;
-        if (len + n + 2 > cap) {
-            char *more = realloc(all, cap *= 2);
-            if (!more)
-                break;
-            all = more;
-        }
-        memcpy(all + len, e->d_name, n);
-        all[len + n] = '\n';
-        len += n + 1;
-        all[len] = '\0';
+#ifdef _WIN32
+    char tmp[MAX_PATH + 1], pat[2 * MAX_PATH + 64];
+    WIN32_FIND_DATAA dd, fd;
+    DWORD n = GetTempPathA(sizeof tmp, tmp);
+    if (n == 0 || n >= sizeof tmp)
+        return all;
+    snprintf(pat, sizeof pat, "%smproc-*", tmp);
+    HANDLE dh = FindFirstFileA(pat, &dd);
+    for (BOOL more = dh != INVALID_HANDLE_VALUE; more;
+         more = FindNextFileA(dh, &dd)) {
+        snprintf(pat, sizeof pat, "%s%s\\q*", tmp, dd.cFileName);
+        HANDLE fh = FindFirstFileA(pat, &fd);
+        for (BOOL f = fh != INVALID_HANDLE_VALUE; f;
+             f = FindNextFileA(fh, &fd))
+            add_name(&all, &cap, &len, fd.cFileName);
+        if (fh != INVALID_HANDLE_VALUE)
+            FindClose(fh);
     }
+    if (dh != INVALID_HANDLE_VALUE)
+        FindClose(dh);
+#else
+    DIR *d = opendir("/dev/shm");
+    for (struct dirent *e; d && (e = readdir(d));)
+        if (strncmp(e->d_name, "mp-q", 4) == 0)
+            add_name(&all, &cap, &len, e->d_name);
     if (d)
         closedir(d);
+#endif
     return all;
 }
 
@@ -1511,9 +1538,6 @@ static void test_any_size_payloads(void) {
 }
 #define ANY_SIZE_CASE                                                         \
     {"any_size_payloads", test_any_size_payloads, MP_TEST_PER_METHOD},
-#else
-#define ANY_SIZE_CASE
-#endif
 
 void mp_test_suite_pool(void) {
     const mp_test_runs once = MP_TEST_ONCE, each = MP_TEST_PER_METHOD;

@@ -2071,7 +2071,6 @@ static int t_queue_double(mp_call *c) {
     return rc ? 11 : 0;
 }
 
-#ifndef _WIN32 /* Windows queues keep to their rings: no 100 MB items */
 /* Child: a value from `in` put back on `out` as it came. */
 static int t_queue_echo(mp_call *c) {
     mp_queue *in = mp_arg_queue(mp_call_arg(c, 0));
@@ -2153,7 +2152,6 @@ static void test_large_transports(void) {
     }
     mp_val_free(v);
 }
-#endif
 
 static void test_queue_val(void) {
     mp_queue *q1 = NULL, *q2 = NULL;
@@ -2353,11 +2351,6 @@ static void test_process_arg(void) {
 
 void mp_test_suite_value(void) {
     const mp_test_runs once = MP_TEST_ONCE, each = MP_TEST_PER_METHOD;
-#ifndef _WIN32
-#define LARGE_CASE {"large_transports", test_large_transports, each},
-#else
-#define LARGE_CASE
-#endif
     MP_TEST_SUITE(
         "value", {"kinds", test_kinds, once}, {"nested", test_nested, once},
         {"empty_containers", test_empty_containers, once},
@@ -2393,5 +2386,6 @@ void mp_test_suite_value(void) {
         {"truncated", test_truncated, once}, {"conn_val", test_conn_val, each},
         {"conn_val_local", test_conn_val_local, once},
         {"queue_val", test_queue_val, each}, {"pool_val", test_pool_val, each},
-        LARGE_CASE{"process_arg", test_process_arg, each});
+        {"large_transports", test_large_transports, each},
+        {"process_arg", test_process_arg, each});
 }

@@ -107,6 +107,52 @@ int mp__win32_check_process(unsigned long pid) {
     return EqualSid(them.user.User.Sid, us.user.User.Sid) ? 0 : MP_EACCES;
 }
 
+int mp__win32_user_dir(wchar_t *out, size_t cap) {
+    token_sid u;
+    wchar_t *sid = NULL, tmp[MAX_PATH + 1];
+    int rc = token_query(GetCurrentProcess(), TokenUser, &u);
+    if (rc)
+        return rc;
+    DWORD n = GetTempPathW(MAX_PATH + 1, tmp);
+    if (n == 0 || n > MAX_PATH)
+        return n ? MP_EOVERFLOW : last_err();
+    if (!ConvertSidToStringSidW(u.user.User.Sid, &sid))
+        return last_err();
+    int len = swprintf(out, cap, L"%lsmproc-%ls", tmp, sid);
+    LocalFree(sid);
+    if (len < 0)
+        return MP_EOVERFLOW;
+    SECURITY_ATTRIBUTES sa = {sizeof sa, NULL, FALSE};
+    if ((rc = mp__win32_owner_sd(&sa.lpSecurityDescriptor)))
+        return rc;
+    BOOL made = CreateDirectoryW(out, &sa);
+    DWORD e = GetLastError();
+    LocalFree(sa.lpSecurityDescriptor);
+    if (made)
+        return 0;
+    if (e != ERROR_ALREADY_EXISTS)
+        return mp__win32_err(e);
+    /* Opened as itself, not followed if it is a link: a junction to a
+     * place of another user's would pass an owner check of its target. */
+    HANDLE d = CreateFileW(
+        out, READ_CONTROL,
+        FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL,
+        OPEN_EXISTING,
+        FILE_FLAG_BACKUP_SEMANTICS | FILE_FLAG_OPEN_REPARSE_POINT, NULL);
+    if (d == INVALID_HANDLE_VALUE)
+        return last_err();
+    BY_HANDLE_FILE_INFORMATION fi;
+    if (!GetFileInformationByHandle(d, &fi))
+        rc = last_err();
+    else if (!(fi.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY) ||
+             (fi.dwFileAttributes & FILE_ATTRIBUTE_REPARSE_POINT))
+        rc = MP_EACCES;
+    else
+        rc = mp__win32_check_owner(d);
+    CloseHandle(d);
+    return rc;
+}
+
 wchar_t *mp__win32_kname(const char *name, int *rc) {
     char buf[MP__OS_NAME_MAX + 32];
     size_t n = strlen(name);

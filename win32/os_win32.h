@@ -40,6 +40,13 @@ int mp__win32_check_owner(void *h);
  * MP_ECLOSED when it is gone, or an error. */
 int mp__win32_check_process(unsigned long pid);
 
+/* The directory that holds this user's files of ours (queue segments,
+ * os_shm.h): "<temp path>mproc-<user SID>", into out[cap]. Made with the
+ * owner-only descriptor (mp__win32_owner_sd); one that exists must be a
+ * directory (not a link) owned by our user, else MP_EACCES: another user
+ * who made it first would see and change what we put there. */
+int mp__win32_user_dir(wchar_t *out, size_t cap);
+
 /* "Local\mproc-<name>" as a malloc'd UTF-16 string; NULL with *rc set
  * (MP_EINVAL for an empty or too long name or one holding '\'). */
 wchar_t *mp__win32_kname(const char *name, int *rc);

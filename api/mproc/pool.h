@@ -82,15 +82,13 @@ typedef struct mp_pool_options {
      * (up to 4 GiB in all, see mp_queue_max_item): larger ones go through
      * a shared segment made for them and let go once the worker has read
      * them (see mproc/queue.h). Worth setting when many tasks carry large
-     * arguments, to spare each a segment's creation. Windows, where queues
-     * do not grow: a bound, larger arguments fail with MP_EMSGSIZE. */
+     * arguments, to spare each a segment's creation. */
     size_t max_task_bytes;
     /** A size hint, not a bound: the result (plus message) of one task that
      * the result ring all workers share holds without growing (0: a ring of
      * 4 MiB; at most MP_POOL_ITEM_MAX). Results of any size come back (up
      * to 4 GiB, see mp_queue_max_item), larger ones through a segment made
-     * for them, freed once the parent has read them. Windows: a bound, a
-     * larger result fails its task with MP_EMSGSIZE. */
+     * for them, freed once the parent has read them. */
     size_t max_result_bytes;
 } mp_pool_options;
 
@@ -182,8 +180,7 @@ MP_EXTERN size_t mp_pool_worker_pids(mp_pool *pool, long *pids, size_t n);
  * (after mp_pool_close / terminate), MP_EPROTO (the pool broke on a
  * corrupted queue, see above), MP_ENOTSUP (an mproc object among the
  * arguments), MP_ETARGET (fn is in no module), MP_EMSGSIZE (arguments larger
- * than mp_queue_max_item, 4 GiB; on Windows than
- * mp_pool_options.max_task_bytes, 1 MiB by default), MP_ENOMEM. @{ */
+ * than mp_queue_max_item, 4 GiB), MP_ENOMEM. @{ */
 MP_EXTERN int mp_pool_apply_async(mp_pool *pool, mp_target fn, mp_args args,
                                   mp_result **result);
 MP_EXTERN int mp_pool_apply_async_cb(mp_pool *pool, mp_target fn, mp_args args,

@@ -21,16 +21,17 @@
  * anonymous queue is killed, the segments it held at that moment stay
  * until removed by hand (/dev/shm/mp-q*).
  *
- * Windows: a named mapping lives only while some process holds it, so a
- * segment whose producer was killed before any consumer opened it would be
- * lost with its items. There the queue does not grow: it keeps to its ring
- * as before (a put also blocks while the ring lacks room, and
- * mp_queue_max_item is the ring size minus 8). A get returns a whole
- * item or nothing. A process killed at any point inside put or get leaves
- * the queue consistent and usable for every other process: an item being
- * written is never seen, an item being read stays in the queue (the process
- * that was reading it never got it). Items keep FIFO order as seen by the
- * ring; items from different producers interleave in commit order.
+ * Windows: a segment is a file of the temporary kind (its pages stay in
+ * memory while there is memory) in a directory private to the user,
+ * "%TEMP%\mproc-<user SID>", made owner-only and checked to be the user's;
+ * like /dev/shm, it outlives a producer killed before any consumer opened
+ * it, and the same limits leave its files there (q* in that directory).
+ *
+ * A get returns a whole item or nothing. A process killed at any point inside
+ * put or get leaves the queue consistent and usable for every other process:
+ * an item being written is never seen, an item being read stays in the queue
+ * (the process that was reading it never got it). Items keep FIFO order as
+ * seen by the ring; items from different producers interleave in commit order.
  *
  * Every function may be called by several threads of several processes at
  * once on the same queue. A queue passes to a child as an argument
@@ -87,20 +88,18 @@ MP_EXTERN int mp_queue_open(mp_queue **q, const char *name);
 /** Appends a copy of ptr[0..len) (len 0 is a valid, empty item; ptr may then
  * be NULL). Blocks only while the queue holds maxsize items (never for
  * bytes: the queue grows, after waiting at most 1 ms for a consumer to
- * free room when the timeout allows it; on Windows also while the ring
- * lacks room): MP_INFINITE waits, 0 returns MP_EAGAIN at once
- * (Python's Full with block=False), a bound returns MP_ETIMEDOUT when it
- * runs out. Every
- * bound holds also against another process stopped or hung in the middle
- * of a put (or, for get, of a get): timeout 0 waits at most 20 ms for it
- * (it holds the producer side for one copy), then MP_EAGAIN.
- * Errors: MP_EINVAL (NULL q, NULL ptr with len > 0, negative timeout other
- * than MP_INFINITE), MP_EMSGSIZE (len > mp_queue_max_item), MP_ECLOSED (the
- * queue was closed, also while waiting), MP_EAGAIN, MP_ETIMEDOUT, and when
- * the queue had to grow and could not: MP_ENOMEM, MP_ELIMIT (the system's
- * shared memory is full, or 16 GiB are queued), MP_EACCES (a segment's name
- * taken by another user). On every error the item was not put, and the
- * queue stays usable. */
+ * free room when the timeout allows it): MP_INFINITE waits, 0 returns
+ * MP_EAGAIN at once (Python's Full with block=False), a bound returns
+ * MP_ETIMEDOUT when it runs out. Every bound holds also against another
+ * process stopped or hung in the middle of a put (or, for get, of a get):
+ * timeout 0 waits at most 20 ms for it (it holds the producer side for one
+ * copy), then MP_EAGAIN. Errors: MP_EINVAL (NULL q, NULL ptr with len > 0,
+ * negative timeout other than MP_INFINITE), MP_EMSGSIZE (len >
+ * mp_queue_max_item), MP_ECLOSED (the queue was closed, also while waiting),
+ * MP_EAGAIN, MP_ETIMEDOUT, and when the queue had to grow and could not:
+ * MP_ENOMEM, MP_ELIMIT (the system's shared memory is full, or 16 GiB are
+ * queued), MP_EACCES (a segment's name taken by another user). On every error
+ * the item was not put, and the queue stays usable. */
 MP_EXTERN int mp_queue_put(mp_queue *q, const void *ptr, size_t len,
                            long timeout_ms);
 
@@ -144,8 +143,7 @@ MP_EXTERN bool mp_queue_full(mp_queue *q);
 
 /** The largest item mp_queue_put accepts, in bytes (0 for NULL): the same
  * for every queue, whatever its ring, 4 GiB - 16 (an item's length is 32
- * bits in the ring); memory may run out before. Windows: the ring size
- * minus 8 (see above). */
+ * bits in the ring); memory may run out before. */
 MP_EXTERN size_t mp_queue_max_item(const mp_queue *q);
 
 /** Closes the queue for every process: later puts return MP_ECLOSED, gets

@@ -36,10 +36,9 @@
  * from (a segment made but not entered is taken over or removed by the next
  * producer, one consumed but not removed is removed by the next consumer).
  * The names left when the last user frees the queue are removed by it.
- * Where a named mapping dies with its last handle (Windows, os_shm.h), a
- * segment whose producer was killed before a consumer opened it would be
- * lost: there the queue keeps to its ring, blocking for bytes, and items
- * are bounded by it (mp_queue_max_item).
+ * Segments are the os layer's (mp__os_seg_*), which outlive their holders
+ * on every system: a producer killed with items in a segment no consumer
+ * has opened yet leaves them there for the consumers.
  *
  * Sleeping uses the os layer's wait-on-address on event counters bumped
  * after each publish (put_ev) and each free (get_ev). Sleeps are cut into
@@ -156,8 +155,7 @@ typedef struct qview {
 } qview;
 
 /* The segments one side of this process has mapped, by gen % Q_SEGS: a
- * producer keeps those it made until they are consumed (where a mapping
- * lives only while someone holds it, Windows, this keeps it alive). */
+ * producer keeps those it made until they are consumed. */
 typedef struct qside {
     qview v;
     uint32_t nmaps;
@@ -175,7 +173,6 @@ struct mp_queue {
     unsigned char *ring;
     uint32_t units; /* the primary ring's size in 8-byte units */
     bool spin;      /* this process may spin (mp__spin_ok when opened) */
-    bool grows;     /* segments outlive their makers here (os_shm.h) */
     mp__os_mutex *mx[N_MUTEX];
     mp__os_wait *wt[N_WAIT];
     char token[33]; /* from the header, checked once */
@@ -274,8 +271,7 @@ static void user_drop(mp_queue *q) {
 
 /* Whether another user may be alive (after user_drop). Two last users
  * leaving at once both see the other's slot cleared, or one of them does:
- * the names are removed at least once. Windows: always, unless the slots
- * are empty; names go with their last handle there. */
+ * the names are removed at least once. */
 static bool others_alive(mp_queue *q) {
     qhdr *h = q->h;
     if (mp__load32(&h->user_overflow, MP__SEQ_CST))
@@ -348,7 +344,7 @@ static int seg_open(mp_queue *q, uint32_t g, uint32_t units, mp__shm *shm) {
     user_check(q);
     /* Entered in the table only once published and removed only once
      * consumed: missing is a foreign hand at work. */
-    if ((rc = mp__os_shm_open(shm, nm)))
+    if ((rc = mp__os_seg_open(shm, nm)))
         return rc == MP_ENOENT || rc == MP_EAGAIN ? MP_EPROTO : rc;
     const volatile qseg_hdr *sh = shm->addr;
     if (shm->size < Q_SEG_HDR + (size_t)units * 8 ||
@@ -371,10 +367,10 @@ static int seg_make(mp_queue *q, uint32_t g, uint32_t units, mp__shm *shm) {
         return rc;
     user_check(q);
     mp__store32(&q->h->grown, 1, MP__SEQ_CST);
-    rc = mp__os_shm_create(shm, size, nm);
+    rc = mp__os_seg_create(shm, size, nm);
     if (rc == MP_EEXIST) {
-        mp__os_shm_unlink(nm);
-        rc = mp__os_shm_create(shm, size, nm);
+        mp__os_seg_unlink(nm);
+        rc = mp__os_seg_create(shm, size, nm);
     }
     if (rc)
         return rc;
@@ -438,7 +434,7 @@ static int gen_next(mp_queue *q, uint32_t pos, uint32_t units, bool primary) {
         char nm[64];
         /* One made for g by a producer killed before entering it. */
         if (mp__load32(&h->grown, MP__RELAXED) && !seg_name(nm, q, g))
-            mp__os_shm_unlink(nm);
+            mp__os_seg_unlink(nm);
         units = q->units;
     }
     qgen *e = &h->gen[i];
@@ -493,7 +489,7 @@ static int cons_view(mp_queue *q, uint64_t c, uint64_t p, uint32_t *avail) {
         qgen old;
         char nm[64];
         if (!gen_entry(q, hd, &old) && !old.primary && !seg_name(nm, q, hd))
-            mp__os_shm_unlink(nm);
+            mp__os_seg_unlink(nm);
         mp__store32(&h->head, ++hd, MP__RELEASE);
     }
     side_prune(q, s);
@@ -516,7 +512,7 @@ static void remove_segments(mp_queue *q) {
         if (g != t + 1 && (gen_entry(q, g, &e) || e.primary))
             continue;
         if (!seg_name(nm, q, g))
-            mp__os_shm_unlink(nm);
+            mp__os_seg_unlink(nm);
     }
 }
 
@@ -608,8 +604,7 @@ static int shrink(mp_queue *q, uint64_t p, uint64_t c, uint32_t need) {
 }
 
 /* With pmutex held, waits until a record of `need` units fits: the ring
- * grows when bytes are short, the wait is for the count (maxsize), and for
- * bytes too where the queue does not grow. 0 with
+ * grows when bytes are short, and the wait is for the count (maxsize). 0 with
  * *p the current prod word, the producers' view on the ring to write and
  * pmutex held; else an error, pmutex released. */
 static int wait_room(mp_queue *q, uint32_t need, uint64_t *p,
@@ -641,7 +636,7 @@ static int wait_room(mp_queue *q, uint32_t need, uint64_t *p,
         mp__store64(&h->cons_seen, c, MP__RELAXED);
         if (q->ps.v.shrinks && (rc = shrink(q, *p, c, need)))
             break;
-        if (!count_ok(q, *p, c) || (!q->grows && room(q, *p, c) < need)) {
+        if (!count_ok(q, *p, c)) {
             if (dl != MP__DL_NOW && q->spin &&
                 mp__spin_more(&spin, MP__SPIN_QUEUE_NS))
                 continue;
@@ -857,7 +852,7 @@ bool mp_queue_full(mp_queue *q) {
 size_t mp_queue_max_item(const mp_queue *q) {
     if (!q)
         return 0;
-    return q->grows ? Q_ITEM_MAX : (size_t)q->units * 8 - 8;
+    return Q_ITEM_MAX;
 }
 
 int mp_queue_close(mp_queue *q) {
@@ -939,10 +934,6 @@ static int q_bind(void *obj) {
     q->units = (uint32_t)mp__shobj_param(q, 0);
     q->ring = mp__shobj_at(q, Q_RING_OFFSET);
     q->spin = mp__spin_ok();
-    /* Where a segment would die with its last holder (Windows), a producer
-     * killed with items in one would lose them: the queue keeps to its
-     * ring there, as before segments. */
-    q->grows = mp__os_shm_names_persist();
     for (int i = 0; i < N_MUTEX; i++) {
         q->mx[i] = &mp__shobj_prim(q, (unsigned)i)->mx;
         /* Held for one record's copy: worth polling, unless this process
@@ -1071,7 +1062,7 @@ size_t mp__queue_segs_alive(const mp__queue_segs *s) {
     for (uint32_t g = 1; g <= s->last; g++) {
         mp__shm shm;
         snprintf(nm, sizeof nm, "q%s.%lu", s->token, (unsigned long)g);
-        int rc = mp__os_shm_open(&shm, nm);
+        int rc = mp__os_seg_open(&shm, nm);
         if (rc == 0)
             mp__os_shm_close(&shm);
         n += rc != MP_ENOENT;

@@ -49,15 +49,32 @@ int mp__os_shm_import(mp__shm *s, mp__handle h, size_t size);
  * vanish with their last handle (Windows). */
 int mp__os_shm_unlink(const char *name);
 
-/* Whether a named mapping outlives every handle to it, until its name is
- * removed (POSIX: true). Where it does not (Windows), a mapping whose
- * holders all ended is gone with what it held, so nothing that must
- * survive its maker (a queue's segments) may live in one alone. */
-bool mp__os_shm_names_persist(void);
-
 /* Unmaps and closes (dropping a guard still held: an unpublished mapping is
  * then left for the next create to take over). */
 void mp__os_shm_close(mp__shm *s);
+
+/* ---- segments: named mappings that outlive their holders ----
+ * A named mapping above lives, on Windows, only while a process holds it,
+ * so what must survive its maker (a queue's segments: items a producer
+ * put and then died) lives in a segment instead: a named mapping, private
+ * to the user like the others, that stays with nobody holding it until
+ * its name is removed, as /dev/shm does on POSIX (where segments are those
+ * same mappings). Windows backs them with files of FILE_ATTRIBUTE_TEMPORARY
+ * in the user's private directory (mp__win32_user_dir). A segment has no
+ * creation guard: its callers keep two makers of a name apart (a queue's
+ * producers hold their mutex), and remove what a killed maker left. It is
+ * published and closed with mp__os_shm_publish and mp__os_shm_close. */
+
+/* Creates a zero-filled segment of `size` bytes: MP_EEXIST when the name
+ * exists (POSIX: also while a live creator makes it, os_shm_create). */
+int mp__os_seg_create(mp__shm *s, size_t size, const char *name);
+
+/* Opens a published segment: MP_ENOENT when there is none, MP_EAGAIN
+ * (nothing kept open) while it is unpublished. */
+int mp__os_seg_open(mp__shm *s, const char *name);
+
+/* Removes a segment's name; those who have it mapped keep it. */
+int mp__os_seg_unlink(const char *name);
 
 /* ---- reclaiming names whose users are dead ----
  * A named mapping records which processes hold its name (common/shobj.c);
@@ -66,14 +83,12 @@ void mp__os_shm_close(mp__shm *s);
  * alive and keep two processes from removing the same name. */
 
 /* This process as a user of named mappings: never 0, and never what an
- * earlier process of the same pid was (POSIX: pid and a token of its start
- * time, os_posix.h; Windows: the pid). */
+ * earlier process of the same pid was (pid and a token of its start time;
+ * POSIX: os_posix.h). */
 uint64_t mp__os_user_self(void);
 
 /* Whether the process `user` (another process's mp__os_user_self) is gone.
- * One that cannot be probed counts as alive. Windows: always false: a name
- * lives exactly as long as its handles there, so one that can still be
- * opened is held by someone, and the OS removes it when nobody is. */
+ * One that cannot be probed counts as alive. */
 bool mp__os_user_dead(uint64_t user);
 
 /* Takes the creation guard of the published named mapping s (opened as
