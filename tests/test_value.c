@@ -2048,9 +2048,23 @@ static void test_conn_val_local(void) {
     MP_CHECK_OK(mp_conn_recv_val(a, &v, 1000));
     CU_ASSERT(mp_val_equal(v, s));
     mp_val_free(v);
+    /* Past max_message: refused without allocating, and still there. */
+    MP_CHECK_OK(mp_conn_set_max_message(a, 4));
+    MP_CHECK_OK(mp_conn_send_val(b, s));
+    v = s;
+    MP_CHECK_RC(mp_conn_recv_val(a, &v, 1000), MP_EMSGSIZE);
+    CU_ASSERT_PTR_NULL(v);
+    MP_CHECK_OK(mp_conn_set_max_message(a, 0));
+    MP_CHECK_OK(mp_conn_recv_val(a, &v, 1000));
+    CU_ASSERT(mp_val_equal(v, s));
+    mp_val_free(v);
+    /* A bound runs out; then the peer goes. */
+    MP_CHECK_RC(mp_conn_recv_val(a, &v, 50), MP_ETIMEDOUT);
+    mp_conn_free(b);
+    MP_CHECK_RC(mp_conn_recv_val(a, &v, 1000), MP_ECLOSED);
+    CU_ASSERT_PTR_NULL(v);
     mp_val_free(s);
     mp_conn_free(a);
-    mp_conn_free(b);
 }
 
 /* Child: gets a value from queue 0, puts [value, value] on queue 1. */
@@ -2303,6 +2317,14 @@ static void test_pool_val(void) {
     CU_ASSERT_PTR_NULL(out);
     mp_result_free(r);
     MP_CHECK_RC(mp_result_get_val(NULL, 0, NULL), MP_EINVAL);
+    /* A task that fails (its argument is no value): its status, no tree. */
+    MP_CHECK_OK(mp_pool_apply_async(p, t_sum_pairs, MP_ARGS(mp_int(1)), &r));
+    out = (mp_val *)r;
+    MP_CHECK_RC(mp_result_get_val(r, BIG_TIMEOUT, &out), MP_ETASK);
+    CU_ASSERT_PTR_NULL(out);
+    MP_CHECK_RC(mp_result_item_val(r, 0, &out), MP_ETASK);
+    CU_ASSERT_PTR_NULL(out);
+    mp_result_free(r);
     mp_test_pool_finish(p);
 }
 
